@@ -1,0 +1,12 @@
+//! pgask: a PostgreSQL wire-protocol proxy. Normal statements pass through byte for byte;
+//! the ask pipeline (natural-language questions as SQL comments) hooks in at
+//! [`session::request::RequestHook`].
+//!
+//! Layers, from the wire up: [`net`] (framing, startup packets, TLS), [`session`] (one client's
+//! life), [`server`] (listener, shutdown, reload), with [`config`] and [`metrics`] beside them.
+
+pub mod config;
+pub mod metrics;
+pub mod net;
+pub mod server;
+pub mod session;

@@ -1,0 +1,159 @@
+//! The `pgask` binary: `pgask check`, graceful shutdown on SIGTERM, config reload on SIGHUP, and
+//! the Prometheus endpoint.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cluster::{free_port, ALICE_PASSWORD};
+use common::Cluster;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgask");
+
+fn write_config(path: &Path, listen: u16, upstream: u16, extra: &str) {
+    std::fs::write(
+        path,
+        format!("listen_addr = \"127.0.0.1:{listen}\"\nshutdown_grace_secs = 5\n{extra}\n[upstream]\nport = {upstream}\ntls = \"disable\"\n"),
+    )
+    .unwrap();
+}
+
+fn spawn(config: &Path) -> Child {
+    Command::new(BIN).arg("--config").arg(config).stderr(Stdio::null()).spawn().expect("start pgask")
+}
+
+async fn wait_listening(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pgask did not start listening on {port}");
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let url = format!("host=127.0.0.1 port={port} user=alice password={ALICE_PASSWORD} dbname=postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+#[test]
+fn check_reports_the_line_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    write_config(&good, 1, 2, "");
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen_addr = \"127.0.0.1:1\"\n\n[upstream]\nport = \"five\"\n").unwrap();
+    let out = Command::new(BIN).args(["check", "--config"]).arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bad.toml:4:"), "{err}");
+    // The repository's own config and examples are valid.
+    for f in ["proxy.toml", "config/plain.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+        let out = Command::new(BIN).args(["check", "--config"]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_idle_sessions_and_lets_busy_ones_finish() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("p.toml");
+    write_config(&config, port, cluster.port, "");
+    let mut child = spawn(&config);
+    wait_listening(port).await;
+    let idle = connect(port).await.unwrap();
+    let busy = connect(port).await.unwrap();
+    let work = tokio::spawn(async move {
+        busy.batch_execute("BEGIN").await?;
+        busy.query_one("SELECT pg_sleep(1.5)", &[]).await?;
+        busy.batch_execute("COMMIT").await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = Instant::now();
+    signal(&child, libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = idle.query_one("SELECT 1", &[]).await.unwrap_err();
+    assert!(err.is_closed() || err.code().map(|c| c.code()) == Some("57P01"), "idle session: {err}");
+    assert!(connect(port).await.is_err(), "no new connections after SIGTERM");
+    work.await.unwrap().expect("the busy session finished its transaction");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(stopped.elapsed() < Duration::from_secs(5), "exited before the grace period ran out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_upstream() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("p.toml");
+    write_config(&config, port, free_port(), "");
+    let mut child = spawn(&config);
+    wait_listening(port).await;
+    let err = connect(port).await.err().expect("upstream is wrong at first");
+    assert_eq!(err.code().map(|c| c.code()), Some("08001"), "{err}");
+    write_config(&config, port, cluster.port, "");
+    signal(&child, libc::SIGHUP);
+    let mut ok = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if connect(port).await.is_ok() {
+            ok = true;
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(ok, "SIGHUP did not apply the new upstream port");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_counts_sessions_and_messages() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, metrics) = (free_port(), free_port());
+    let config = dir.path().join("p.toml");
+    write_config(&config, port, cluster.port, &format!("metrics_addr = \"127.0.0.1:{metrics}\""));
+    let mut child = spawn(&config);
+    wait_listening(port).await;
+    let client = connect(port).await.unwrap();
+    client.simple_query("SELECT 1").await.unwrap();
+    drop(client);
+    let mut body = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        body = scrape(metrics).await;
+        if body.contains("type=\"Q\"") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(body.contains("pgask_sessions_total 1"), "{body}");
+    assert!(body.contains("pgask_messages_total{direction=\"client_to_upstream\",type=\"Q\"} 1"), "{body}");
+    assert!(body.contains("pgask_upstream_connect_seconds"), "{body}");
+}
+
+async fn scrape(port: u16) -> String {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return String::new() };
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").await;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    out
+}
