@@ -9,7 +9,11 @@ use pgask::config::{check_file, Config, LogFormat, Overrides};
 use pgask::server::{self, ReloadSource, Server};
 
 #[derive(Parser)]
-#[command(name = "pgask", version, about = "PostgreSQL proxy that answers questions written as SQL comments")]
+#[command(
+    name = "pgask",
+    version,
+    about = "PostgreSQL proxy that answers questions written as SQL comments"
+)]
 struct Cli {
     /// Config file; a missing default file means built-in defaults.
     #[arg(long, short, env = "PGASK_CONFIG", global = true)]
@@ -63,13 +67,23 @@ fn check(path: &std::path::Path) -> ExitCode {
 fn run(path: PathBuf, required: bool, overrides: Overrides) -> anyhow::Result<()> {
     let config = overrides.apply(Config::load(&path, required)?)?;
     init_tracing(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
     runtime.block_on(async move {
         if let Some(addr) = config.metrics_addr {
             pgask::metrics::install(addr)?;
         }
         let server = Server::bind(config).await?;
-        server::spawn_signal_handlers(server.shared(), ReloadSource { path, required, overrides })?;
+        server::spawn_signal_handlers(
+            server.shared(),
+            ReloadSource {
+                path,
+                required,
+                overrides,
+            },
+        )?;
         server.run().await;
         Ok(())
     })
@@ -78,7 +92,9 @@ fn run(path: PathBuf, required: bool, overrides: Overrides) -> anyhow::Result<()
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

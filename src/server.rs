@@ -23,7 +23,10 @@ use crate::session::upstream::Upstream;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
@@ -43,10 +46,15 @@ pub struct Runtime {
 impl Runtime {
     pub fn build(config: &Config) -> Result<Runtime, TlsError> {
         let acceptor = match (&config.tls.cert, &config.tls.key) {
-            (Some(cert), Some(key)) if config.client_tls_enabled() => Some(tls::acceptor(cert, key)?),
+            (Some(cert), Some(key)) if config.client_tls_enabled() => {
+                Some(tls::acceptor(cert, key)?)
+            }
             _ => None,
         };
-        Ok(Runtime { acceptor, upstream: Upstream::from_config(&config.upstream)? })
+        Ok(Runtime {
+            acceptor,
+            upstream: Upstream::from_config(&config.upstream)?,
+        })
     }
 }
 
@@ -92,8 +100,13 @@ pub struct Server {
 impl Server {
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let addr = config.listen_addr;
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Server { listener, shared: Arc::new(Shared::new(config)?) })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared::new(config)?),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
@@ -135,9 +148,16 @@ impl Server {
         drop(self.listener);
         sessions.close();
         let grace = Duration::from_secs(shared.config.load().shutdown_grace_secs);
-        info!(sessions = sessions.len(), grace_secs = grace.as_secs(), "shutting down");
+        info!(
+            sessions = sessions.len(),
+            grace_secs = grace.as_secs(),
+            "shutting down"
+        );
         if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
-            warn!(sessions = sessions.len(), "grace period over; closing the remaining sessions");
+            warn!(
+                sessions = sessions.len(),
+                "grace period over; closing the remaining sessions"
+            );
             shared.force_close.cancel();
             sessions.wait().await;
         }
@@ -148,18 +168,26 @@ impl Server {
 /// Loads the config again and swaps in what can change at runtime; the rest keeps its value and
 /// a warning says a restart is needed.
 pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError> {
-    let fresh = source.overrides.apply(Config::load(&source.path, source.required)?)?;
+    let fresh = source
+        .overrides
+        .apply(Config::load(&source.path, source.required)?)?;
     let runtime = Runtime::build(&fresh)?;
     let current = shared.config.load_full();
     let mut next = fresh.clone();
     for (changed, name) in [
         (fresh.listen_addr != current.listen_addr, "listen_addr"),
-        (fresh.max_connections != current.max_connections, "max_connections"),
+        (
+            fresh.max_connections != current.max_connections,
+            "max_connections",
+        ),
         (fresh.metrics_addr != current.metrics_addr, "metrics_addr"),
         (fresh.log != current.log, "log"),
     ] {
         if changed {
-            warn!(setting = name, "changed in the config, but only a restart applies it");
+            warn!(
+                setting = name,
+                "changed in the config, but only a restart applies it"
+            );
         }
     }
     next.listen_addr = current.listen_addr;

@@ -14,23 +14,46 @@ use pgask::config::{ClientTls, Config, UpstreamTls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn login(proxy: &Proxy, user: &str, password: &str) -> Result<String, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(&proxy.url(user, password, "postgres"), tokio_postgres::NoTls).await?;
+    let (client, conn) = tokio_postgres::connect(
+        &proxy.url(user, password, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await?;
     tokio::spawn(conn);
-    Ok(client.query_one("SELECT current_user::text", &[]).await?.get(0))
+    Ok(client
+        .query_one("SELECT current_user::text", &[])
+        .await?
+        .get(0))
 }
 
 #[tokio::test]
 async fn every_password_method_is_relayed() {
     let cluster = Cluster::shared();
     let proxy = Proxy::start(cluster).await;
-    assert_eq!(login(&proxy, "alice", ALICE_PASSWORD).await.unwrap(), "alice");
-    assert_eq!(login(&proxy, "md5_user", MD5_PASSWORD).await.unwrap(), "md5_user");
-    assert_eq!(login(&proxy, "clear_user", CLEAR_PASSWORD).await.unwrap(), "clear_user");
+    assert_eq!(
+        login(&proxy, "alice", ALICE_PASSWORD).await.unwrap(),
+        "alice"
+    );
+    assert_eq!(
+        login(&proxy, "md5_user", MD5_PASSWORD).await.unwrap(),
+        "md5_user"
+    );
+    assert_eq!(
+        login(&proxy, "clear_user", CLEAR_PASSWORD).await.unwrap(),
+        "clear_user"
+    );
     assert_eq!(login(&proxy, "trust_user", "").await.unwrap(), "trust_user");
     let err = login(&proxy, "alice", "wrong").await.unwrap_err();
-    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD), "{err}");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD),
+        "{err}"
+    );
     // The failed login left nothing behind: the proxy still serves.
-    assert_eq!(login(&proxy, "alice", ALICE_PASSWORD).await.unwrap(), "alice");
+    assert_eq!(
+        login(&proxy, "alice", ALICE_PASSWORD).await.unwrap(),
+        "alice"
+    );
 }
 
 /// pgask with a client-side certificate, in front of the TLS cluster.
@@ -59,39 +82,88 @@ const TLS_BOTH: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()
 async fn tls_on_both_sides_with_scram() {
     let (proxy, _dir) = tls_proxy(UpstreamTls::VerifyFull, ClientTls::Require).await;
     let p = proxy.port();
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require channel_binding=disable port={p}"))).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        psql_port(&format!("sslmode=require channel_binding=disable port={p}"))
+    })
+    .await
+    .unwrap();
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "t", "the upstream connection is TLS too");
     // Plain clients are refused with a clear error.
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=disable port={p}"))).await.unwrap();
-    assert!(!ok && out.contains("requires an SSL/TLS connection"), "{out}");
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=disable port={p}")))
+            .await
+            .unwrap();
+    assert!(
+        !ok && out.contains("requires an SSL/TLS connection"),
+        "{out}"
+    );
     // libpq's default channel_binding=prefer announces binding support ("y"): a TLS upstream
     // refuses that, and with verify-full pgask says why instead of hanging.
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require port={p}"))).await.unwrap();
-    assert!(!ok && out.contains("channel binding cannot pass through pgask"), "{out}");
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require port={p}")))
+            .await
+            .unwrap();
+    assert!(
+        !ok && out.contains("channel binding cannot pass through pgask"),
+        "{out}"
+    );
     // A client that insists on channel binding is told by its own library that it is not offered.
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require channel_binding=require port={p}"))).await.unwrap();
-    assert!(!ok && out.to_lowercase().contains("channel binding"), "{out}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        psql_port(&format!("sslmode=require channel_binding=require port={p}"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        !ok && out.to_lowercase().contains("channel binding"),
+        "{out}"
+    );
     drop(proxy);
 }
 
 fn psql_port(conninfo: &str) -> (bool, String) {
     let cluster = Cluster::shared_tls();
     let dsn = format!("host=127.0.0.1 user=alice dbname=postgres {conninfo}");
-    let out = Command::new(cluster.bin.join("psql")).args(["-XAtc", TLS_BOTH, &dsn]).env("PGPASSWORD", ALICE_PASSWORD).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(cluster.bin.join("psql"))
+        .args(["-XAtc", TLS_BOTH, &dsn])
+        .env("PGPASSWORD", ALICE_PASSWORD)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_binding_falls_back_to_plain_upstream_when_preferred() {
     let (proxy, _dir) = tls_proxy(UpstreamTls::Prefer, ClientTls::Allow).await;
     let p = proxy.port();
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require port={p}"))).await.unwrap();
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require port={p}")))
+            .await
+            .unwrap();
     assert!(ok, "{out}");
-    assert_eq!(out.trim(), "f", "the login was replayed over a plain upstream connection");
-    let (ok, out) = tokio::task::spawn_blocking(move || psql_port(&format!("sslmode=require channel_binding=disable port={p}"))).await.unwrap();
+    assert_eq!(
+        out.trim(),
+        "f",
+        "the login was replayed over a plain upstream connection"
+    );
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        psql_port(&format!("sslmode=require channel_binding=disable port={p}"))
+    })
+    .await
+    .unwrap();
     assert!(ok, "{out}");
-    assert_eq!(out.trim(), "t", "clients without binding keep a TLS upstream");
+    assert_eq!(
+        out.trim(),
+        "t",
+        "clients without binding keep a TLS upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,35 +171,57 @@ async fn direct_tls_needs_alpn() {
     let (proxy, dir) = tls_proxy(UpstreamTls::Require, ClientTls::Allow).await;
     let _ = dir;
     let connect = |alpn: bool| {
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCert))
-            .with_no_client_auth();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert))
+        .with_no_client_auth();
         if alpn {
             config.alpn_protocols = vec![b"postgresql".to_vec()];
         }
         tokio_rustls::TlsConnector::from(Arc::new(config))
     };
     let tcp = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
-    let mut tls = connect(true).connect("localhost".try_into().unwrap(), tcp).await.expect("direct TLS handshake");
-    tls.write_all(&startup_packet(&[("user", "trust_user"), ("database", "postgres")])).await.unwrap();
+    let mut tls = connect(true)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("direct TLS handshake");
+    tls.write_all(&startup_packet(&[
+        ("user", "trust_user"),
+        ("database", "postgres"),
+    ]))
+    .await
+    .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while !got.ends_with(&[b'Z', 0, 0, 0, 5, b'I']) {
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0, "closed during login");
         got.extend_from_slice(&buf[..n]);
     }
     // Without ALPN the connection is not served.
     let tcp = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
-    match connect(false).connect("localhost".try_into().unwrap(), tcp).await {
+    match connect(false)
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+    {
         Err(_) => {}
         Ok(mut tls) => {
-            let _ = tls.write_all(&startup_packet(&[("user", "trust_user")])).await;
+            let _ = tls
+                .write_all(&startup_packet(&[("user", "trust_user")]))
+                .await;
             let mut rest = Vec::new();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                tls.read_to_end(&mut rest),
+            )
+            .await;
             assert!(!rest.windows(2).any(|w| w == b"Z\0"), "served without ALPN");
         }
     }
@@ -142,7 +236,12 @@ async fn ssl_and_gssenc_requests_are_answered_n_without_a_certificate() {
     assert_eq!(s.read_u8().await.unwrap(), b'N');
     s.write_all(&[0, 0, 0, 8, 4, 210, 22, 47]).await.unwrap(); // SSLRequest
     assert_eq!(s.read_u8().await.unwrap(), b'N');
-    s.write_all(&startup_packet(&[("user", "trust_user"), ("database", "nosuchdb")])).await.unwrap();
+    s.write_all(&startup_packet(&[
+        ("user", "trust_user"),
+        ("database", "nosuchdb"),
+    ]))
+    .await
+    .unwrap();
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
     // The server's own authentication error comes back unchanged.
@@ -180,6 +279,8 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
         Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -13,7 +13,12 @@ use tokio::io::AsyncWriteExt;
 async fn client_cancel_stops_a_long_query_within_two_seconds() {
     let cluster = Cluster::shared();
     let proxy = Proxy::start(cluster).await;
-    let (client, conn) = tokio_postgres::connect(&proxy.url("alice", ALICE_PASSWORD, "postgres"), tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(
+        &proxy.url("alice", ALICE_PASSWORD, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
     tokio::spawn(conn);
     let token = client.cancel_token();
     let started = Instant::now();
@@ -22,10 +27,20 @@ async fn client_cancel_stops_a_long_query_within_two_seconds() {
         (r, client)
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    token.cancel_query(tokio_postgres::NoTls).await.expect("cancel sent");
-    let (result, client) = tokio::time::timeout(Duration::from_secs(2), query).await.expect("cancelled within 2 s").unwrap();
+    token
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("cancel sent");
+    let (result, client) = tokio::time::timeout(Duration::from_secs(2), query)
+        .await
+        .expect("cancelled within 2 s")
+        .unwrap();
     let err = result.unwrap_err();
-    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::QUERY_CANCELED), "{err}");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(3));
     // The session goes on.
     let n: i32 = client.query_one("SELECT 7", &[]).await.unwrap().get(0);
@@ -36,13 +51,30 @@ async fn client_cancel_stops_a_long_query_within_two_seconds() {
 async fn a_wrong_key_cancels_nothing() {
     let cluster = Cluster::shared();
     let proxy = Proxy::start(cluster).await;
-    let (client, conn) = tokio_postgres::connect(&proxy.url("alice", ALICE_PASSWORD, "postgres"), tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(
+        &proxy.url("alice", ALICE_PASSWORD, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
     tokio::spawn(conn);
-    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    let query = tokio::spawn(async move { client.query_one("SELECT pg_sleep(1)", &[]).await.map(|_| ()) });
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let query = tokio::spawn(async move {
+        client
+            .query_one("SELECT pg_sleep(1)", &[])
+            .await
+            .map(|_| ())
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The right pid (pgask keeps the backend's pid) with a made-up secret.
-    let key = pgask::net::startup::CancelKey { pid: pid as u32, secret: vec![1, 2, 3, 4] };
+    let key = pgask::net::startup::CancelKey {
+        pid: pid as u32,
+        secret: vec![1, 2, 3, 4],
+    };
     let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     s.write_all(&key.cancel_request()).await.unwrap();
     query.await.unwrap().expect("the query was not cancelled");

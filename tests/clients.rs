@@ -21,7 +21,12 @@ async fn output(cmd: &mut Command) -> Output {
 
 fn assert_ok(what: &str, out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{what} failed ({}):\nstdout: {stdout}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -41,7 +46,11 @@ async fn psql_commands_scripts_and_copy() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("psql");
     let proxy = Proxy::start(cluster).await;
-    let out = output(pg_tool(cluster, "psql", &proxy, &db).args(["-XAtc", "SELECT current_user || ':' || 'Grüße'"])).await;
+    let out = output(
+        pg_tool(cluster, "psql", &proxy, &db)
+            .args(["-XAtc", "SELECT current_user || ':' || 'Grüße'"]),
+    )
+    .await;
     assert_eq!(assert_ok("psql -c", &out).trim(), "alice:Grüße");
 
     let dir = tempfile::tempdir().unwrap();
@@ -52,15 +61,32 @@ async fn psql_commands_scripts_and_copy() {
          BEGIN;\nUPDATE t SET name = upper(name) WHERE id <= 10;\nCOMMIT;\nSELECT count(*) FILTER (WHERE name LIKE 'N%') FROM t;\n",
     )
     .unwrap();
-    let out = output(pg_tool(cluster, "psql", &proxy, &db).arg("-XAtqf").arg(&script)).await;
+    let out = output(
+        pg_tool(cluster, "psql", &proxy, &db)
+            .arg("-XAtqf")
+            .arg(&script),
+    )
+    .await;
     assert_eq!(assert_ok("psql -f", &out).trim(), "10");
 
     let csv = dir.path().join("out.csv");
     let copy_out = format!("\\copy t TO '{}' CSV", csv.display());
-    assert_ok("\\copy to", &output(pg_tool(cluster, "psql", &proxy, &db).args(["-Xc", &copy_out])).await);
+    assert_ok(
+        "\\copy to",
+        &output(pg_tool(cluster, "psql", &proxy, &db).args(["-Xc", &copy_out])).await,
+    );
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 300);
     let copy_in = format!("\\copy t2 FROM '{}' CSV", csv.display());
-    let out = output(pg_tool(cluster, "psql", &proxy, &db).args(["-XAtq", "-c", "CREATE TABLE t2 (LIKE t)", "-c", &copy_in, "-c", "SELECT count(*), sum(id) FROM t2"])).await;
+    let out = output(pg_tool(cluster, "psql", &proxy, &db).args([
+        "-XAtq",
+        "-c",
+        "CREATE TABLE t2 (LIKE t)",
+        "-c",
+        &copy_in,
+        "-c",
+        "SELECT count(*), sum(id) FROM t2",
+    ]))
+    .await;
     assert!(assert_ok("\\copy from", &out).contains("300|45150"));
 }
 
@@ -69,12 +95,25 @@ async fn pgbench_in_every_protocol() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("bench");
     let proxy = Proxy::start(cluster).await;
-    assert_ok("pgbench -i", &output(pg_tool(cluster, "pgbench", &proxy, &db).args(["-i", "-s", "1", "-q"])).await);
+    assert_ok(
+        "pgbench -i",
+        &output(pg_tool(cluster, "pgbench", &proxy, &db).args(["-i", "-s", "1", "-q"])).await,
+    );
     for protocol in ["simple", "extended", "prepared"] {
-        let out = output(pg_tool(cluster, "pgbench", &proxy, &db).args(["-c", "4", "-j", "2", "-t", "50", "-M", protocol])).await;
+        let out = output(
+            pg_tool(cluster, "pgbench", &proxy, &db)
+                .args(["-c", "4", "-j", "2", "-t", "50", "-M", protocol]),
+        )
+        .await;
         let stdout = assert_ok(&format!("pgbench -M {protocol}"), &out);
-        assert!(stdout.contains("number of transactions actually processed: 200/200"), "{protocol}: {stdout}");
-        assert!(stdout.contains("number of failed transactions: 0"), "{protocol}: {stdout}");
+        assert!(
+            stdout.contains("number of transactions actually processed: 200/200"),
+            "{protocol}: {stdout}"
+        );
+        assert!(
+            stdout.contains("number of failed transactions: 0"),
+            "{protocol}: {stdout}"
+        );
     }
 }
 
@@ -84,35 +123,82 @@ async fn tokio_postgres_query_prepare_transaction_copy() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("tpg");
     let proxy = Proxy::start(cluster).await;
-    let (mut client, conn) = tokio_postgres::connect(&proxy.url("alice", ALICE_PASSWORD, &db), tokio_postgres::NoTls).await.expect("SCRAM login through pgask");
+    let (mut client, conn) = tokio_postgres::connect(
+        &proxy.url("alice", ALICE_PASSWORD, &db),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("SCRAM login through pgask");
     tokio::spawn(conn);
-    let row = client.query_one("SELECT 'Grüße, 日本語'::text, NULL::int, 12.5::float8", &[]).await.unwrap();
+    let row = client
+        .query_one("SELECT 'Grüße, 日本語'::text, NULL::int, 12.5::float8", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "Grüße, 日本語");
     assert_eq!(row.get::<_, Option<i32>>(1), None);
-    client.batch_execute("CREATE TABLE kv(k int PRIMARY KEY, v text)").await.unwrap();
-    let insert = client.prepare("INSERT INTO kv VALUES ($1, $2)").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE kv(k int PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    let insert = client
+        .prepare("INSERT INTO kv VALUES ($1, $2)")
+        .await
+        .unwrap();
     for k in 0..20 {
-        client.execute(&insert, &[&k, &format!("v{k}")]).await.unwrap();
+        client
+            .execute(&insert, &[&k, &format!("v{k}")])
+            .await
+            .unwrap();
     }
     let tx = client.transaction().await.unwrap();
-    tx.execute("DELETE FROM kv WHERE k < 10", &[]).await.unwrap();
+    tx.execute("DELETE FROM kv WHERE k < 10", &[])
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
-    let n: i64 = client.query_one("SELECT count(*) FROM kv", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM kv", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 20);
     let sink = client.copy_in("COPY kv FROM STDIN").await.unwrap();
     futures_util::pin_mut!(sink);
-    sink.send(bytes::Bytes::from_static(b"100\thundred\n101\tone-oh-one\n")).await.unwrap();
+    sink.send(bytes::Bytes::from_static(
+        b"100\thundred\n101\tone-oh-one\n",
+    ))
+    .await
+    .unwrap();
     assert_eq!(sink.finish().await.unwrap(), 2);
     let err = client.query_one("SELECT 1/0", &[]).await.unwrap_err();
-    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO));
-    let n: i64 = client.query_one("SELECT count(*) FROM kv", &[]).await.unwrap().get(0);
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM kv", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 22, "the session is usable after an error");
 }
 
 /// Runs a driver program with the connection in PG* variables; `None` if its runtime is absent.
-async fn run_driver(program: &str, args: &[&str], cwd: Option<&Path>, proxy: &Proxy, db: &str) -> Option<Output> {
-    if std::process::Command::new(program).arg("--version").output().is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{program} is missing; .ci/run must install it");
+async fn run_driver(
+    program: &str,
+    args: &[&str],
+    cwd: Option<&Path>,
+    proxy: &Proxy,
+    db: &str,
+) -> Option<Output> {
+    if std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing; .ci/run must install it"
+        );
         eprintln!("skipping: {program} not installed");
         return None;
     }
@@ -136,9 +222,16 @@ fn clients_dir() -> &'static Path {
 
 /// Python drivers need their module importable; skip locally when it is not.
 fn python_has(module: &str) -> bool {
-    let ok = std::process::Command::new("python3").args(["-c", &format!("import {module}")]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "python module {module} is missing; .ci/run must install it");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python module {module} is missing; .ci/run must install it"
+        );
         eprintln!("skipping: python module {module} not installed");
     }
     ok
@@ -153,7 +246,9 @@ async fn psycopg3_through_pgask() {
     let db = cluster.create_db("psycopg");
     let proxy = Proxy::start(cluster).await;
     let script = clients_dir().join("psycopg_client.py");
-    let out = run_driver("python3", &[script.to_str().unwrap()], None, &proxy, &db).await.unwrap();
+    let out = run_driver("python3", &[script.to_str().unwrap()], None, &proxy, &db)
+        .await
+        .unwrap();
     assert!(assert_ok("psycopg", &out).contains("OK"));
 }
 
@@ -166,7 +261,9 @@ async fn asyncpg_through_pgask() {
     let db = cluster.create_db("asyncpg");
     let proxy = Proxy::start(cluster).await;
     let script = clients_dir().join("asyncpg_client.py");
-    let out = run_driver("python3", &[script.to_str().unwrap()], None, &proxy, &db).await.unwrap();
+    let out = run_driver("python3", &[script.to_str().unwrap()], None, &proxy, &db)
+        .await
+        .unwrap();
     assert!(assert_ok("asyncpg", &out).contains("OK"));
 }
 
@@ -174,7 +271,10 @@ async fn asyncpg_through_pgask() {
 async fn node_postgres_through_pgask() {
     let dir = clients_dir().join("node");
     if !dir.join("node_modules/pg").is_dir() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "node_modules missing; .ci/run must run npm ci");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "node_modules missing; .ci/run must run npm ci"
+        );
         eprintln!("skipping: run npm ci in tests/clients/node");
         return;
     }
@@ -190,18 +290,31 @@ async fn node_postgres_through_pgask() {
 async fn pgjdbc_through_pgask() {
     let jar = Path::new("/usr/share/java/postgresql.jar");
     if !jar.is_file() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "pgJDBC missing; .ci/run must install libpostgresql-jdbc-java");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "pgJDBC missing; .ci/run must install libpostgresql-jdbc-java"
+        );
         eprintln!("skipping: pgJDBC not installed");
         return;
     }
     let classes = tempfile::tempdir().unwrap();
     let src = clients_dir().join("jdbc/JdbcClient.java");
-    let javac = output(Command::new("javac").args(["-encoding", "UTF-8", "-cp"]).arg(jar).arg("-d").arg(classes.path()).arg(&src)).await;
+    let javac = output(
+        Command::new("javac")
+            .args(["-encoding", "UTF-8", "-cp"])
+            .arg(jar)
+            .arg("-d")
+            .arg(classes.path())
+            .arg(&src),
+    )
+    .await;
     assert_ok("javac", &javac);
     let cluster = Cluster::shared();
     let db = cluster.create_db("jdbc");
     let proxy = Proxy::start(cluster).await;
     let cp = format!("{}:{}", classes.path().display(), jar.display());
-    let out = run_driver("java", &["-cp", &cp, "JdbcClient"], None, &proxy, &db).await.unwrap();
+    let out = run_driver("java", &["-cp", &cp, "JdbcClient"], None, &proxy, &db)
+        .await
+        .unwrap();
     assert!(assert_ok("pgJDBC", &out).contains("OK"));
 }

@@ -11,9 +11,17 @@ use serde_json::Value;
 
 /// Encodes one case message from its JSON form (see the file's README in the test data dir).
 fn encode(m: &Value, out: &mut Vec<u8>) {
-    let (tag, v) = m.as_object().and_then(|o| o.iter().next()).expect("one-key message");
+    let (tag, v) = m
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("one-key message");
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let list = |v: &Value, k: &str| v.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut body = Vec::new();
     let cstr = |b: &mut Vec<u8>, t: &str| {
         b.extend_from_slice(t.as_bytes());
@@ -36,7 +44,11 @@ fn encode(m: &Value, out: &mut Vec<u8>) {
             match x.as_str() {
                 None => b.extend_from_slice(&(-1i32).to_be_bytes()),
                 Some(t) => {
-                    let bytes = if fmt == 1 { hex(t) } else { t.as_bytes().to_vec() };
+                    let bytes = if fmt == 1 {
+                        hex(t)
+                    } else {
+                        t.as_bytes().to_vec()
+                    };
                     b.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
                     b.extend(bytes);
                 }
@@ -69,7 +81,9 @@ fn encode(m: &Value, out: &mut Vec<u8>) {
         }
         b'E' => {
             cstr(&mut body, &s(v, "portal"));
-            body.extend_from_slice(&(v.get("max_rows").and_then(Value::as_i64).unwrap_or(0) as i32).to_be_bytes());
+            body.extend_from_slice(
+                &(v.get("max_rows").and_then(Value::as_i64).unwrap_or(0) as i32).to_be_bytes(),
+            );
         }
         b'S' | b'H' | b'c' => {}
         b'd' => body.extend_from_slice(v.as_str().unwrap().as_bytes()),
@@ -79,7 +93,9 @@ fn encode(m: &Value, out: &mut Vec<u8>) {
             let formats = list(v, "arg_formats");
             i16s(&mut body, &formats);
             params(&mut body, &formats, &list(v, "args"));
-            body.extend_from_slice(&(v.get("result_format").and_then(Value::as_i64).unwrap_or(0) as i16).to_be_bytes());
+            body.extend_from_slice(
+                &(v.get("result_format").and_then(Value::as_i64).unwrap_or(0) as i16).to_be_bytes(),
+            );
         }
         other => panic!("unknown message type {:?}", other as char),
     }
@@ -87,7 +103,10 @@ fn encode(m: &Value, out: &mut Vec<u8>) {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex param")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex param"))
+        .collect()
 }
 
 /// Drops BackendKeyData and masks the pid of NotificationResponse.
@@ -109,19 +128,39 @@ fn normalise(bytes: &[u8]) -> Vec<u8> {
 
 /// Where two responses first differ, for the failure message.
 fn first_difference(a: &[u8], b: &[u8]) -> String {
-    let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    let show = |x: &[u8]| String::from_utf8_lossy(&x[i.saturating_sub(40)..(i + 40).min(x.len())]).into_owned();
-    format!("at byte {i} (lengths {} vs {}):\n  direct: {:?}\n  pgask:  {:?}", a.len(), b.len(), show(a), show(b))
+    let i = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let show = |x: &[u8]| {
+        String::from_utf8_lossy(&x[i.saturating_sub(40)..(i + 40).min(x.len())]).into_owned()
+    };
+    format!(
+        "at byte {i} (lengths {} vs {}):\n  direct: {:?}\n  pgask:  {:?}",
+        a.len(),
+        b.len(),
+        show(a),
+        show(b)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_is_byte_identical_through_pgask() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("diff");
-    let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/fixture.sql")).unwrap();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/differential/fixture.sql"
+    ))
+    .unwrap();
     cluster.psql_as("postgres", &db, &fixture);
     let proxy = Proxy::start(cluster).await;
-    let cases = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/cases.jsonl")).unwrap();
+    let cases = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/differential/cases.jsonl"
+    ))
+    .unwrap();
     let mut failures = Vec::new();
     let mut count = 0;
     for line in cases.lines().filter(|l| !l.trim().is_empty()) {
@@ -131,7 +170,10 @@ async fn every_case_is_byte_identical_through_pgask() {
         let mut readies = 0;
         for m in case["msgs"].as_array().unwrap() {
             encode(m, &mut bytes);
-            readies += usize::from(matches!(m.as_object().unwrap().keys().next().unwrap().as_str(), "Q" | "S" | "F"));
+            readies += usize::from(matches!(
+                m.as_object().unwrap().keys().next().unwrap().as_str(),
+                "Q" | "S" | "F"
+            ));
         }
         let mut direct = RawClient::connect(cluster.port, "postgres", &db).await;
         let want = direct.exchange(&bytes, readies).await;
@@ -143,16 +185,25 @@ async fn every_case_is_byte_identical_through_pgask() {
             Err(e) => panic!("case {name} fails directly against PostgreSQL: {e}"),
         };
         if normalise(&direct.startup_response) != normalise(&through.startup_response) {
-            failures.push(format!("{name}: startup differs {}", first_difference(&direct.startup_response, &through.startup_response)));
+            failures.push(format!(
+                "{name}: startup differs {}",
+                first_difference(&direct.startup_response, &through.startup_response)
+            ));
         }
         match got {
             Err(e) => failures.push(format!("{name}: through pgask: {e}")),
-            Ok(got) if normalise(&got) != normalise(&want) => {
-                failures.push(format!("{name}: {}", first_difference(&normalise(&want), &normalise(&got))))
-            }
+            Ok(got) if normalise(&got) != normalise(&want) => failures.push(format!(
+                "{name}: {}",
+                first_difference(&normalise(&want), &normalise(&got))
+            )),
             Ok(_) => {}
         }
     }
     assert!(count >= 100, "only {count} differential cases");
-    assert!(failures.is_empty(), "{} of {count} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

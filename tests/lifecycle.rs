@@ -22,12 +22,20 @@ fn write_config(path: &Path, listen: u16, upstream: u16, extra: &str) {
 }
 
 fn spawn(config: &Path) -> Child {
-    Command::new(BIN).arg("--config").arg(config).stderr(Stdio::null()).spawn().expect("start pgask")
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pgask")
 }
 
 async fn wait_listening(port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -41,7 +49,8 @@ fn signal(child: &Child, sig: i32) {
 }
 
 async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let url = format!("host=127.0.0.1 port={port} user=alice password={ALICE_PASSWORD} dbname=postgres");
+    let url =
+        format!("host=127.0.0.1 port={port} user=alice password={ALICE_PASSWORD} dbname=postgres");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     Ok(client)
@@ -52,19 +61,43 @@ fn check_reports_the_line_of_a_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     write_config(&good, 1, 2, "");
-    let out = Command::new(BIN).args(["check", "--config"]).arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "listen_addr = \"127.0.0.1:1\"\n\n[upstream]\nport = \"five\"\n").unwrap();
-    let out = Command::new(BIN).args(["check", "--config"]).arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "listen_addr = \"127.0.0.1:1\"\n\n[upstream]\nport = \"five\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("bad.toml:4:"), "{err}");
     // The repository's own config and examples are valid.
     for f in ["proxy.toml", "config/plain.toml"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
-        let out = Command::new(BIN).args(["check", "--config"]).arg(&path).output().unwrap();
-        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(BIN)
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -89,12 +122,26 @@ async fn sigterm_closes_idle_sessions_and_lets_busy_ones_finish() {
     signal(&child, libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let err = idle.query_one("SELECT 1", &[]).await.unwrap_err();
-    assert!(err.is_closed() || err.code().map(|c| c.code()) == Some("57P01"), "idle session: {err}");
-    assert!(connect(port).await.is_err(), "no new connections after SIGTERM");
-    work.await.unwrap().expect("the busy session finished its transaction");
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(
+        err.is_closed() || err.code().map(|c| c.code()) == Some("57P01"),
+        "idle session: {err}"
+    );
+    assert!(
+        connect(port).await.is_err(),
+        "no new connections after SIGTERM"
+    );
+    work.await
+        .unwrap()
+        .expect("the busy session finished its transaction");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status}");
-    assert!(stopped.elapsed() < Duration::from_secs(5), "exited before the grace period ran out");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "exited before the grace period ran out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +153,9 @@ async fn sighup_reloads_the_upstream() {
     write_config(&config, port, free_port(), "");
     let mut child = spawn(&config);
     wait_listening(port).await;
-    let err = connect(port).await.err().expect("upstream is wrong at first");
+    let Err(err) = connect(port).await else {
+        panic!("upstream is wrong at first")
+    };
     assert_eq!(err.code().map(|c| c.code()), Some("08001"), "{err}");
     write_config(&config, port, cluster.port, "");
     signal(&child, libc::SIGHUP);
@@ -129,7 +178,12 @@ async fn metrics_endpoint_counts_sessions_and_messages() {
     let dir = tempfile::tempdir().unwrap();
     let (port, metrics) = (free_port(), free_port());
     let config = dir.path().join("p.toml");
-    write_config(&config, port, cluster.port, &format!("metrics_addr = \"127.0.0.1:{metrics}\""));
+    write_config(
+        &config,
+        port,
+        cluster.port,
+        &format!("metrics_addr = \"127.0.0.1:{metrics}\""),
+    );
     let mut child = spawn(&config);
     wait_listening(port).await;
     let client = connect(port).await.unwrap();
@@ -146,13 +200,20 @@ async fn metrics_endpoint_counts_sessions_and_messages() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(body.contains("pgask_sessions_total 1"), "{body}");
-    assert!(body.contains("pgask_messages_total{direction=\"client_to_upstream\",type=\"Q\"} 1"), "{body}");
+    assert!(
+        body.contains("pgask_messages_total{direction=\"client_to_upstream\",type=\"Q\"} 1"),
+        "{body}"
+    );
     assert!(body.contains("pgask_upstream_connect_seconds"), "{body}");
 }
 
 async fn scrape(port: u16) -> String {
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return String::new() };
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").await;
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return String::new();
+    };
+    let _ = s
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await;
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await;
     out

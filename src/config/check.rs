@@ -16,17 +16,32 @@ pub struct Problem {
 impl Problem {
     pub(super) fn from_toml(text: &str, e: &toml::de::Error) -> Problem {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-        Problem { file: None, line, column, message: e.message().trim().to_string() }
+        Problem {
+            file: None,
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
     }
 
     /// A problem with the value of `key` (dotted), placed at that key in `text` when present.
     pub(super) fn at_key(text: &str, key: &str, message: String) -> Problem {
         let (line, column) = key_offset(text, key).map(|o| line_col(text, o)).unzip();
-        Problem { file: None, line, column, message: format!("{key}: {message}") }
+        Problem {
+            file: None,
+            line,
+            column,
+            message: format!("{key}: {message}"),
+        }
     }
 
     pub(super) fn override_of(key: &str, message: String) -> Problem {
-        Problem { file: None, line: None, column: None, message: format!("{key}: {message}") }
+        Problem {
+            file: None,
+            line: None,
+            column: None,
+            message: format!("{key}: {message}"),
+        }
     }
 
     pub(super) fn in_file(mut self, path: &Path) -> Problem {

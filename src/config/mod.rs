@@ -17,7 +17,10 @@ pub use check::{check_file, Problem};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(Problem),
 }
@@ -75,7 +78,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Text, level: "info".into() }
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -140,7 +146,11 @@ pub struct TlsConfig {
 
 impl Default for TlsConfig {
     fn default() -> Self {
-        TlsConfig { mode: ClientTls::Allow, cert: None, key: None }
+        TlsConfig {
+            mode: ClientTls::Allow,
+            cert: None,
+            key: None,
+        }
     }
 }
 
@@ -156,7 +166,9 @@ impl Config {
     /// Parses and validates a config file's text; `path` only names it in messages.
     pub fn parse(text: &str) -> Result<Config, Problem> {
         let config: Config = toml::from_str(text).map_err(|e| Problem::from_toml(text, &e))?;
-        config.validate().map_err(|(key, msg)| Problem::at_key(text, key, msg))?;
+        config
+            .validate()
+            .map_err(|(key, msg)| Problem::at_key(text, key, msg))?;
         Ok(config)
     }
 
@@ -164,8 +176,13 @@ impl Config {
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text).map_err(|p| ConfigError::Invalid(p.in_file(path))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
-            Err(source) => Err(ConfigError::Read { path: path.display().to_string(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
 
@@ -193,7 +210,11 @@ impl Config {
         if self.tls.mode == ClientTls::Require && self.tls.cert.is_none() {
             return Err(("tls.mode", "require needs tls.cert and tls.key".into()));
         }
-        for (key, path) in [("tls.cert", &self.tls.cert), ("tls.key", &self.tls.key), ("upstream.ca_file", &self.upstream.ca_file)] {
+        for (key, path) in [
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+            ("upstream.ca_file", &self.upstream.ca_file),
+        ] {
             if let Some(p) = path {
                 if !p.is_file() {
                     return Err((key, format!("no such file: {}", p.display())));
@@ -265,7 +286,8 @@ impl Overrides {
         if let Some(v) = &self.log_level {
             c.log.level = v.clone();
         }
-        c.validate().map_err(|(key, msg)| ConfigError::Invalid(Problem::override_of(key, msg)))?;
+        c.validate()
+            .map_err(|(key, msg)| ConfigError::Invalid(Problem::override_of(key, msg)))?;
         Ok(c)
     }
 }
@@ -282,7 +304,8 @@ mod tests {
 
     #[test]
     fn unknown_field_is_reported_with_its_line() {
-        let p = Config::parse("listen_addr = \"127.0.0.1:1\"\n\n[upstream]\nhots = \"x\"\n").unwrap_err();
+        let p = Config::parse("listen_addr = \"127.0.0.1:1\"\n\n[upstream]\nhots = \"x\"\n")
+            .unwrap_err();
         assert_eq!(p.line, Some(4), "{p}");
         assert!(p.message.contains("hots"), "{p}");
     }
@@ -296,9 +319,15 @@ mod tests {
 
     #[test]
     fn overrides_win_and_are_validated() {
-        let o = Overrides { upstream_port: Some(7777), ..Default::default() };
+        let o = Overrides {
+            upstream_port: Some(7777),
+            ..Default::default()
+        };
         assert_eq!(o.apply(Config::default()).unwrap().upstream.port, 7777);
-        let bad = Overrides { max_connections: Some(0), ..Default::default() };
+        let bad = Overrides {
+            max_connections: Some(0),
+            ..Default::default()
+        };
         assert!(bad.apply(Config::default()).is_err());
     }
 }

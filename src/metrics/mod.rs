@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error("cannot start the metrics endpoint on {addr}: {source}")]
-    Install { addr: SocketAddr, source: metrics_exporter_prometheus::BuildError },
+    Install {
+        addr: SocketAddr,
+        source: metrics_exporter_prometheus::BuildError,
+    },
 }
 
 /// Serves `/metrics` on `addr`; must be called inside the tokio runtime.
@@ -25,9 +28,15 @@ fn describe() {
     metrics::describe_counter!("pgask_sessions_total", "Client sessions accepted");
     metrics::describe_gauge!("pgask_sessions_active", "Client sessions open now");
     metrics::describe_counter!("pgask_bytes_total", "Bytes relayed, by direction");
-    metrics::describe_counter!("pgask_messages_total", "Protocol messages relayed, by direction and type");
+    metrics::describe_counter!(
+        "pgask_messages_total",
+        "Protocol messages relayed, by direction and type"
+    );
     metrics::describe_counter!("pgask_errors_total", "Sessions ended by an error, by kind");
-    metrics::describe_histogram!("pgask_upstream_connect_seconds", "Time to open an upstream connection");
+    metrics::describe_histogram!(
+        "pgask_upstream_connect_seconds",
+        "Time to open an upstream connection"
+    );
 }
 
 /// Direction of relayed traffic.
@@ -58,7 +67,12 @@ pub struct Tally {
 
 impl Tally {
     pub fn new(direction: Direction) -> Self {
-        Tally { direction, bytes: 0, messages: [0; 256], published: Instant::now() }
+        Tally {
+            direction,
+            bytes: 0,
+            messages: [0; 256],
+            published: Instant::now(),
+        }
     }
 
     #[inline]
@@ -90,7 +104,8 @@ impl Tally {
         for (tag, n) in self.messages.iter_mut().enumerate() {
             if *n > 0 {
                 let ty = message_type(tag as u8);
-                metrics::counter!("pgask_messages_total", "direction" => dir, "type" => ty).increment(u64::from(*n));
+                metrics::counter!("pgask_messages_total", "direction" => dir, "type" => ty)
+                    .increment(u64::from(*n));
                 *n = 0;
             }
         }

@@ -33,7 +33,10 @@ impl Header {
         let tag = bytes[0];
         let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
         if len < 4 || len > i32::MAX as u32 {
-            return Some(Err(FrameError::BadLength { tag: tag as char, len }));
+            return Some(Err(FrameError::BadLength {
+                tag: tag as char,
+                len,
+            }));
         }
         Some(Ok(Header { tag, len }))
     }
@@ -165,8 +168,14 @@ mod tests {
         assert_eq!(next_frame(&m, 100).unwrap().unwrap().total(), m.len());
         // Only the header has arrived, yet the cap is enforced already.
         let huge = [b'Q', 0x10, 0, 0, 0];
-        assert!(matches!(next_frame(&huge, 1024), Err(FrameError::TooLarge { .. })));
-        assert!(matches!(next_frame(&[b'Q', 0, 0, 0, 3], 1024), Err(FrameError::BadLength { .. })));
+        assert!(matches!(
+            next_frame(&huge, 1024),
+            Err(FrameError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            next_frame(&[b'Q', 0, 0, 0, 3], 1024),
+            Err(FrameError::BadLength { .. })
+        ));
     }
 
     #[test]
@@ -181,7 +190,9 @@ mod tests {
             let mut scanner = StreamScanner::default();
             let mut seen = Vec::new();
             for part in stream.chunks(chunk) {
-                scanner.feed(part, |s| seen.push((s.header.tag, s.first))).unwrap();
+                scanner
+                    .feed(part, |s| seen.push((s.header.tag, s.first)))
+                    .unwrap();
             }
             let tags: Vec<u8> = seen.iter().map(|s| s.0).collect();
             assert_eq!(tags, b"TDCZZ", "chunk size {chunk}");

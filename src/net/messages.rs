@@ -45,7 +45,13 @@ pub struct ErrorResponse {
 
 impl ErrorResponse {
     pub fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        ErrorResponse { severity, code, message: message.into(), detail: None, hint: None }
+        ErrorResponse {
+            severity,
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -75,25 +81,38 @@ impl ErrorResponse {
 
     /// 57P01: pgask is shutting down.
     pub fn admin_shutdown() -> Self {
-        Self::new(Severity::Fatal, "57P01", "terminating connection due to administrator command")
-            .detail("pgask is shutting down")
+        Self::new(
+            Severity::Fatal,
+            "57P01",
+            "terminating connection due to administrator command",
+        )
+        .detail("pgask is shutting down")
     }
 
     /// 53300: the connection cap is reached.
     pub fn too_many_connections(max: usize) -> Self {
-        Self::new(Severity::Fatal, "53300", "sorry, too many clients already")
-            .detail(format!("pgask accepts at most {max} connections (max_connections)"))
+        Self::new(Severity::Fatal, "53300", "sorry, too many clients already").detail(format!(
+            "pgask accepts at most {max} connections (max_connections)"
+        ))
     }
 
     /// 28000: the client must use TLS (`tls.mode = "require"`).
     pub fn tls_required() -> Self {
-        Self::new(Severity::Fatal, "28000", "pgask requires an SSL/TLS connection")
-            .hint("connect with sslmode=require")
+        Self::new(
+            Severity::Fatal,
+            "28000",
+            "pgask requires an SSL/TLS connection",
+        )
+        .hint("connect with sslmode=require")
     }
 
     /// 08006: the login did not finish within `login_timeout_secs`.
     pub fn login_timeout() -> Self {
-        Self::new(Severity::Fatal, "08006", "canceling authentication due to timeout")
+        Self::new(
+            Severity::Fatal,
+            "08006",
+            "canceling authentication due to timeout",
+        )
     }
 
     /// The message as bytes ('E').
@@ -138,7 +157,10 @@ pub fn parse_backend_key_data(body: &[u8]) -> Result<CancelKey, MessageError> {
         return Err(MessageError::Malformed("BackendKeyData"));
     }
     let pid = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-    Ok(CancelKey { pid, secret: body[4..].to_vec() })
+    Ok(CancelKey {
+        pid,
+        secret: body[4..].to_vec(),
+    })
 }
 
 /// Authentication request codes pgask acts on (the int32 opening an 'R' message).
@@ -162,7 +184,10 @@ pub fn sasl_mechanisms(body: &[u8]) -> Result<Vec<String>, MessageError> {
     let mut out = Vec::new();
     let mut rest = body;
     loop {
-        let end = rest.iter().position(|&b| b == 0).ok_or(MessageError::Malformed("SASL"))?;
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(MessageError::Malformed("SASL"))?;
         if end == 0 {
             return Ok(out);
         }
@@ -187,9 +212,14 @@ pub fn auth_sasl(mechanisms: &[String]) -> Vec<u8> {
 /// The gs2 channel-binding flag of a SASLInitialResponse body: `b'n'` (client does not support
 /// binding), `b'y'` (supports it, thinks the server does not) or `b'p'` (uses it).
 pub fn sasl_initial_flag(body: &[u8]) -> Result<u8, MessageError> {
-    let end = body.iter().position(|&b| b == 0).ok_or(MessageError::Malformed("SASLInitialResponse"))?;
+    let end = body
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(MessageError::Malformed("SASLInitialResponse"))?;
     // mechanism name, int32 length of the data, data
-    body.get(end + 5).copied().ok_or(MessageError::Malformed("SASLInitialResponse"))
+    body.get(end + 5)
+        .copied()
+        .ok_or(MessageError::Malformed("SASLInitialResponse"))
 }
 
 #[cfg(test)]
@@ -200,7 +230,10 @@ mod tests {
     fn error_response_layout() {
         let e = ErrorResponse::protocol_violation("bad").hint("h").encode();
         assert_eq!(e[0], b'E');
-        assert_eq!(u32::from_be_bytes([e[1], e[2], e[3], e[4]]) as usize, e.len() - 1);
+        assert_eq!(
+            u32::from_be_bytes([e[1], e[2], e[3], e[4]]) as usize,
+            e.len() - 1
+        );
         assert_eq!(&e[5..], b"SFATAL\0VFATAL\0C08P01\0Mbad\0Hh\0\0");
     }
 

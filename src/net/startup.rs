@@ -59,7 +59,10 @@ pub struct Startup {
 impl Startup {
     /// A startup parameter by name (`user`, `database`, `application_name`...).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -89,10 +92,15 @@ pub fn parse(packet: &[u8]) -> Result<StartupPacket, StartupError> {
 
 fn parse_cancel(body: &[u8]) -> Result<StartupPacket, StartupError> {
     if body.len() < 8 || body.len() > 4 + 256 {
-        return Err(StartupError::Layout("cancel request key has the wrong size"));
+        return Err(StartupError::Layout(
+            "cancel request key has the wrong size",
+        ));
     }
     let pid = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
-    Ok(StartupPacket::Cancel(CancelKey { pid, secret: body[4..].to_vec() }))
+    Ok(StartupPacket::Cancel(CancelKey {
+        pid,
+        secret: body[4..].to_vec(),
+    }))
 }
 
 fn parse_startup(code: u32, packet: &[u8]) -> Result<StartupPacket, StartupError> {
@@ -103,11 +111,15 @@ fn parse_startup(code: u32, packet: &[u8]) -> Result<StartupPacket, StartupError
     let mut fields = packet[8..].split(|&b| b == 0);
     let mut params = Vec::new();
     loop {
-        let key = fields.next().ok_or(StartupError::Layout("missing terminator"))?;
+        let key = fields
+            .next()
+            .ok_or(StartupError::Layout("missing terminator"))?;
         if key.is_empty() {
             break;
         }
-        let value = fields.next().ok_or(StartupError::Layout("parameter without a value"))?;
+        let value = fields
+            .next()
+            .ok_or(StartupError::Layout("parameter without a value"))?;
         params.push((
             String::from_utf8_lossy(key).into_owned(),
             String::from_utf8_lossy(value).into_owned(),
@@ -118,9 +130,14 @@ fn parse_startup(code: u32, packet: &[u8]) -> Result<StartupPacket, StartupError
         return Err(StartupError::Layout("bytes after the terminator"));
     }
     if !params.iter().any(|(k, _)| k == "user") {
-        return Err(StartupError::Layout("no PostgreSQL user name specified in startup packet"));
+        return Err(StartupError::Layout(
+            "no PostgreSQL user name specified in startup packet",
+        ));
     }
-    Ok(StartupPacket::Startup(Startup { raw: packet.to_vec(), params }))
+    Ok(StartupPacket::Startup(Startup {
+        raw: packet.to_vec(),
+        params,
+    }))
 }
 
 #[cfg(test)]
@@ -137,7 +154,9 @@ mod tests {
     #[test]
     fn parses_startup_params() {
         let p = startup(b"user\0alice\0database\0app\0\0");
-        let StartupPacket::Startup(s) = parse(&p).unwrap() else { panic!("not startup") };
+        let StartupPacket::Startup(s) = parse(&p).unwrap() else {
+            panic!("not startup")
+        };
         assert_eq!(s.param("user"), Some("alice"));
         assert_eq!(s.param("database"), Some("app"));
         assert_eq!(s.raw, p);
@@ -147,16 +166,31 @@ mod tests {
     fn rejects_malformed_startup() {
         assert!(parse(&startup(b"user\0alice\0")).is_err(), "no terminator");
         assert!(parse(&startup(b"user\0\0\0")).is_ok(), "empty user value");
-        assert!(parse(&startup(b"user\0\0")).is_err(), "value but no terminator");
+        assert!(
+            parse(&startup(b"user\0\0")).is_err(),
+            "value but no terminator"
+        );
         assert!(parse(&startup(b"user\0")).is_err(), "no value");
         assert!(parse(&startup(b"database\0x\0\0")).is_err(), "no user");
-        assert!(parse(&startup(b"user\0a\0\0junk")).is_err(), "trailing bytes");
-        assert_eq!(packet_len(*b"GET "), Err(StartupError::BadLength(0x47455420)));
+        assert!(
+            parse(&startup(b"user\0a\0\0junk")).is_err(),
+            "trailing bytes"
+        );
+        assert_eq!(
+            packet_len(*b"GET "),
+            Err(StartupError::BadLength(0x47455420))
+        );
     }
 
     #[test]
     fn cancel_round_trip() {
-        let key = CancelKey { pid: 42, secret: vec![1, 2, 3, 4] };
-        assert_eq!(parse(&key.cancel_request()).unwrap(), StartupPacket::Cancel(key));
+        let key = CancelKey {
+            pid: 42,
+            secret: vec![1, 2, 3, 4],
+        };
+        assert_eq!(
+            parse(&key.cancel_request()).unwrap(),
+            StartupPacket::Cancel(key)
+        );
     }
 }

@@ -18,7 +18,11 @@ pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {what} from {path}: {source}")]
-    Pem { what: &'static str, path: String, source: rustls::pki_types::pem::Error },
+    Pem {
+        what: &'static str,
+        path: String,
+        source: rustls::pki_types::pem::Error,
+    },
     #[error("invalid TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("no CA certificate usable in {0}")]
@@ -32,8 +36,15 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem_err = |source| TlsError::Pem { what: "certificates", path: path.display().to_string(), source };
-    CertificateDer::pem_file_iter(path).map_err(pem_err)?.collect::<Result<Vec<_>, _>>().map_err(pem_err)
+    let pem_err = |source| TlsError::Pem {
+        what: "certificates",
+        path: path.display().to_string(),
+        source,
+    };
+    CertificateDer::pem_file_iter(path)
+        .map_err(pem_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_err)
 }
 
 /// The server side: pgask's certificate for clients, offering ALPN `postgresql`.
@@ -53,10 +64,15 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, Tl
 }
 
 /// The client side towards the upstream server, verifying as `mode` asks.
-pub fn connector(mode: UpstreamTls, ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, TlsError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+pub fn connector(
+    mode: UpstreamTls,
+    ca_file: Option<&Path>,
+) -> Result<tokio_rustls::TlsConnector, TlsError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?;
     let config = match (mode, ca_file) {
-        (UpstreamTls::VerifyFull, ca) | (UpstreamTls::Require | UpstreamTls::Prefer, ca @ Some(_)) => {
+        (UpstreamTls::VerifyFull, ca)
+        | (UpstreamTls::Require | UpstreamTls::Prefer, ca @ Some(_)) => {
             let ca = ca.ok_or_else(|| TlsError::NoCa("(upstream.ca_file is not set)".into()))?;
             let mut roots = rustls::RootCertStore::empty();
             let (added, _) = roots.add_parsable_certificates(read_certs(ca)?);
@@ -101,7 +117,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -110,7 +131,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -30,17 +30,27 @@ impl CancelMap {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let key = loop {
             rand::rng().fill_bytes(&mut secret);
-            let key = CancelKey { pid: target.key.pid, secret: secret.clone() };
+            let key = CancelKey {
+                pid: target.key.pid,
+                secret: secret.clone(),
+            };
             if !map.contains_key(&key) {
                 break key;
             }
         };
         map.insert(key.clone(), target);
-        CancelGuard { map: self.clone(), key }
+        CancelGuard {
+            map: self.clone(),
+            key,
+        }
     }
 
     pub fn lookup(&self, key: &CancelKey) -> Option<Target> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     pub fn len(&self) -> usize {
@@ -61,7 +71,11 @@ pub struct CancelGuard {
 
 impl Drop for CancelGuard {
     fn drop(&mut self) {
-        self.map.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        self.map
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -71,7 +85,10 @@ pub async fn forward(map: &CancelMap, key: &CancelKey) -> Result<bool, SessionEr
         return Ok(false);
     };
     let mut stream = upstream::connect(&target.upstream).await?;
-    stream.write_all(&target.key.cancel_request()).await.map_err(SessionError::UpstreamIo)?;
+    stream
+        .write_all(&target.key.cancel_request())
+        .await
+        .map_err(SessionError::UpstreamIo)?;
     stream.flush().await.map_err(SessionError::UpstreamIo)?;
     // PostgreSQL answers a cancel by closing the connection; nothing to read.
     let _ = stream.shutdown().await;

@@ -21,7 +21,10 @@ pub enum Hello {
 }
 
 /// Runs the pre-startup negotiation until the client sends a StartupMessage or a CancelRequest.
-pub async fn hello(tcp: TcpStream, acceptor: Option<&tokio_rustls::TlsAcceptor>) -> Result<Hello, SessionError> {
+pub async fn hello(
+    tcp: TcpStream,
+    acceptor: Option<&tokio_rustls::TlsAcceptor>,
+) -> Result<Hello, SessionError> {
     let mut first = [0u8; 1];
     let n = tcp.peek(&mut first).await.map_err(SessionError::ClientIo)?;
     if n == 0 {
@@ -53,10 +56,15 @@ pub async fn hello(tcp: TcpStream, acceptor: Option<&tokio_rustls::TlsAcceptor>)
                         tcp.write_all(b"N").await.map_err(SessionError::ClientIo)?;
                         Stream::Plain(tcp)
                     }
-                    (Stream::Tls(_), _) => return Err(SessionError::Protocol("SSLRequest inside TLS".into())),
+                    (Stream::Tls(_), _) => {
+                        return Err(SessionError::Protocol("SSLRequest inside TLS".into()))
+                    }
                 };
             }
-            StartupPacket::GssEncRequest => stream.write_all(b"N").await.map_err(SessionError::ClientIo)?,
+            StartupPacket::GssEncRequest => stream
+                .write_all(b"N")
+                .await
+                .map_err(SessionError::ClientIo)?,
             StartupPacket::Cancel(key) => return Ok(Hello::Cancel(key)),
             StartupPacket::Startup(startup) => return Ok(Hello::Startup { stream, startup }),
         }
@@ -75,22 +83,36 @@ async fn refuse(stream: &mut Stream, e: SessionError) -> SessionError {
 async fn read_packet(stream: &mut Stream) -> Result<Vec<u8>, SessionError> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len).await {
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(SessionError::ClientGone),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(SessionError::ClientGone)
+        }
         other => other.map_err(SessionError::ClientIo)?,
     };
     let len = startup::packet_len(len)?;
     let mut packet = vec![0u8; len];
     packet[..4].copy_from_slice(&(len as u32).to_be_bytes());
-    stream.read_exact(&mut packet[4..]).await.map_err(SessionError::ClientIo)?;
+    stream
+        .read_exact(&mut packet[4..])
+        .await
+        .map_err(SessionError::ClientIo)?;
     Ok(packet)
 }
 
-async fn accept_tls(tcp: TcpStream, acceptor: &tokio_rustls::TlsAcceptor, direct: bool) -> Result<Stream, SessionError> {
-    let tls = acceptor.accept(tcp).await.map_err(|e| SessionError::ClientTls(e.to_string()))?;
+async fn accept_tls(
+    tcp: TcpStream,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    direct: bool,
+) -> Result<Stream, SessionError> {
+    let tls = acceptor
+        .accept(tcp)
+        .await
+        .map_err(|e| SessionError::ClientTls(e.to_string()))?;
     // Direct TLS skips SSLRequest, so PostgreSQL insists on ALPN to be sure it speaks to a
     // PostgreSQL client; so does pgask.
     if direct && tls.get_ref().1.alpn_protocol() != Some(ALPN_POSTGRESQL) {
-        return Err(SessionError::ClientTls("direct TLS without ALPN \"postgresql\"".into()));
+        return Err(SessionError::ClientTls(
+            "direct TLS without ALPN \"postgresql\"".into(),
+        ));
     }
     Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(tls))))
 }

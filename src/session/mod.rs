@@ -94,12 +94,17 @@ impl SessionError {
 
 /// Serves one accepted connection to its end. `permit` is `None` when the connection cap is
 /// reached: the client is then told so once it has said what it wants (cancels still work).
-pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, permit: Option<tokio::sync::OwnedSemaphorePermit>) {
+pub async fn serve(
+    tcp: TcpStream,
+    shared: Arc<Shared>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
     let _ = tcp.set_nodelay(true);
     let config = shared.config.load_full();
     let login_timeout = Duration::from_secs(config.login_timeout_secs);
     let runtime = shared.runtime.load_full();
-    let hello = tokio::time::timeout(login_timeout, client::hello(tcp, runtime.acceptor.as_ref())).await;
+    let hello =
+        tokio::time::timeout(login_timeout, client::hello(tcp, runtime.acceptor.as_ref())).await;
     let (mut stream, startup) = match hello {
         Err(_) => return debug!("client gave up before startup (login timeout)"),
         Ok(Err(e)) => {
@@ -109,7 +114,10 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, permit: Option<tokio::sy
         Ok(Ok(Hello::Cancel(key))) => {
             match cancel::forward(&shared.cancels, &key).await {
                 Ok(true) => info!(pid = key.pid, "forwarded a cancel request"),
-                Ok(false) => debug!(pid = key.pid, "ignored a cancel request with an unknown key"),
+                Ok(false) => debug!(
+                    pid = key.pid,
+                    "ignored a cancel request with an unknown key"
+                ),
                 Err(e) => warn!(error = %e, "could not forward a cancel request"),
             }
             return;
@@ -117,11 +125,15 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, permit: Option<tokio::sy
         Ok(Ok(Hello::Startup { stream, startup })) => (stream, startup),
     };
     if permit.is_none() {
-        let _ = stream.write_all(&ErrorResponse::too_many_connections(config.max_connections).encode()).await;
+        let _ = stream
+            .write_all(&ErrorResponse::too_many_connections(config.max_connections).encode())
+            .await;
         return;
     }
     if config.tls.mode == crate::config::ClientTls::Require && !stream.is_tls() {
-        let _ = stream.write_all(&ErrorResponse::tls_required().encode()).await;
+        let _ = stream
+            .write_all(&ErrorResponse::tls_required().encode())
+            .await;
         return;
     }
     let user = startup.param("user").unwrap_or_default().to_string();
@@ -129,7 +141,11 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, permit: Option<tokio::sy
     info!(%user, %database, tls = stream.is_tls(), "session started");
     metrics::counter!("pgask_sessions_total").increment(1);
     metrics::gauge!("pgask_sessions_active").increment(1.0);
-    let login = tokio::time::timeout(login_timeout, upstream::login(&mut stream, &startup, &runtime.upstream, &shared.cancels)).await;
+    let login = tokio::time::timeout(
+        login_timeout,
+        upstream::login(&mut stream, &startup, &runtime.upstream, &shared.cancels),
+    )
+    .await;
     let result = match login {
         Err(_) => Err(SessionError::LoginTimeout),
         Ok(Err(e)) => Err(e),
@@ -140,10 +156,20 @@ pub async fn serve(tcp: TcpStream, shared: Arc<Shared>, permit: Option<tokio::sy
 }
 
 /// Relays until either side ends; returns how it ended.
-async fn run(client: &mut crate::net::stream::Stream, login: upstream::LoggedIn, shared: &Shared, max_message: usize) -> Result<End, SessionError> {
+async fn run(
+    client: &mut crate::net::stream::Stream,
+    login: upstream::LoggedIn,
+    shared: &Shared,
+    max_message: usize,
+) -> Result<End, SessionError> {
     let _cancel_key = login.cancel;
     let state = SessionState::default();
-    let cx = RelayContext { state: &state, hook: shared.hook.as_ref(), max_message, shutdown: &shared.shutdown };
+    let cx = RelayContext {
+        state: &state,
+        hook: shared.hook.as_ref(),
+        max_message,
+        shutdown: &shared.shutdown,
+    };
     let mut upstream = login.upstream;
     let end = {
         let (mut crd, mut cwr) = tokio::io::split(&mut *client);
@@ -155,7 +181,10 @@ async fn run(client: &mut crate::net::stream::Stream, login: upstream::LoggedIn,
         }
     };
     // Whatever ended the session, tell the server goodbye so it rolls back and frees the backend.
-    if !matches!(end, Ok(End::Terminated) | Ok(End::UpstreamClosed { .. }) | Err(SessionError::UpstreamIo(_))) {
+    if !matches!(
+        end,
+        Ok(End::Terminated) | Ok(End::UpstreamClosed { .. }) | Err(SessionError::UpstreamIo(_))
+    ) {
         let _ = upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
     }
     let _ = upstream.shutdown().await;
@@ -173,8 +202,12 @@ async fn wait_for_shutdown(shared: &Shared, state: &SessionState) {
 /// Tells the client why its session ends, when it is still there to hear it.
 async fn finish(client: &mut crate::net::stream::Stream, result: Result<End, SessionError>) {
     let goodbye = match &result {
-        Ok(End::Terminated) | Ok(End::ClientGone) | Ok(End::UpstreamClosed { after_error: true }) => None,
-        Ok(End::UpstreamClosed { after_error: false }) => Some(ErrorResponse::connection_failure("the upstream server closed the connection unexpectedly")),
+        Ok(End::Terminated)
+        | Ok(End::ClientGone)
+        | Ok(End::UpstreamClosed { after_error: true }) => None,
+        Ok(End::UpstreamClosed { after_error: false }) => Some(ErrorResponse::connection_failure(
+            "the upstream server closed the connection unexpectedly",
+        )),
         Ok(End::Shutdown) => Some(ErrorResponse::admin_shutdown()),
         Err(e) => e.client_error(),
     };

@@ -43,7 +43,10 @@ pub struct SessionState {
 
 impl Default for SessionState {
     fn default() -> Self {
-        SessionState { pending: AtomicU32::new(0), tx_status: AtomicU8::new(b'I') }
+        SessionState {
+            pending: AtomicU32::new(0),
+            tx_status: AtomicU8::new(b'I'),
+        }
     }
 }
 
@@ -67,7 +70,11 @@ pub struct RelayContext<'a> {
 }
 
 /// Client to server.
-pub async fn frontend<R, W>(rd: &mut R, wr: &mut W, cx: &RelayContext<'_>) -> Result<End, SessionError>
+pub async fn frontend<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    cx: &RelayContext<'_>,
+) -> Result<End, SessionError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -87,7 +94,9 @@ where
                 cx.state.pending.fetch_add(1, Ordering::AcqRel);
             }
             if ends_request(h.tag) {
-                let Verdict::Forward = cx.hook.on_request(Request { bytes: &buf[ready..scanned] });
+                let Verdict::Forward = cx.hook.on_request(Request {
+                    bytes: &buf[ready..scanned],
+                });
                 ready = scanned;
             }
             if h.tag == b'X' {
@@ -99,7 +108,9 @@ where
             ready = scanned;
         }
         if ready > 0 {
-            wr.write_all(&buf[..ready]).await.map_err(SessionError::UpstreamIo)?;
+            wr.write_all(&buf[..ready])
+                .await
+                .map_err(SessionError::UpstreamIo)?;
             tally.bytes(ready);
             tally.tick();
             buf.advance(ready);
@@ -117,7 +128,10 @@ where
             _ => 8 * 1024,
         };
         buf.reserve(want);
-        let n = rd.read_buf(&mut buf).await.map_err(SessionError::ClientIo)?;
+        let n = rd
+            .read_buf(&mut buf)
+            .await
+            .map_err(SessionError::ClientIo)?;
         if n == 0 {
             return Ok(End::ClientGone);
         }
@@ -125,7 +139,11 @@ where
 }
 
 /// Server to client.
-pub async fn backend<R, W>(rd: &mut R, wr: &mut W, cx: &RelayContext<'_>) -> Result<End, SessionError>
+pub async fn backend<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    cx: &RelayContext<'_>,
+) -> Result<End, SessionError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -137,7 +155,9 @@ where
     loop {
         let n = rd.read(&mut buf).await.map_err(SessionError::UpstreamIo)?;
         if n == 0 {
-            return Ok(End::UpstreamClosed { after_error: last_tag == b'E' });
+            return Ok(End::UpstreamClosed {
+                after_error: last_tag == b'E',
+            });
         }
         let mut ready_seen = false;
         scanner.feed(&buf[..n], |seen| {
@@ -145,11 +165,18 @@ where
             last_tag = seen.header.tag;
             if seen.header.tag == b'Z' {
                 ready_seen = true;
-                cx.state.tx_status.store(seen.first.unwrap_or(b'I'), Ordering::Release);
-                let _ = cx.state.pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
+                cx.state
+                    .tx_status
+                    .store(seen.first.unwrap_or(b'I'), Ordering::Release);
+                let _ = cx
+                    .state
+                    .pending
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
             }
         })?;
-        wr.write_all(&buf[..n]).await.map_err(SessionError::ClientIo)?;
+        wr.write_all(&buf[..n])
+            .await
+            .map_err(SessionError::ClientIo)?;
         tally.bytes(n);
         tally.tick();
         if ready_seen && cx.shutdown.is_cancelled() && cx.state.is_idle() {

@@ -51,7 +51,11 @@ impl Upstream {
 
     /// The same server without TLS (for the channel-binding fallback of `prefer`).
     fn plain(&self) -> Upstream {
-        Upstream { tls: UpstreamTls::Disable, connector: None, ..self.clone() }
+        Upstream {
+            tls: UpstreamTls::Disable,
+            connector: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -61,8 +65,14 @@ pub async fn connect(up: &Upstream) -> Result<Stream, SessionError> {
     let addr = format!("{}:{}", up.host, up.port);
     let tcp = tokio::time::timeout(up.connect_timeout, TcpStream::connect(&addr))
         .await
-        .map_err(|_| SessionError::UpstreamConnect { addr: addr.clone(), reason: "timed out".into() })?
-        .map_err(|e| SessionError::UpstreamConnect { addr: addr.clone(), reason: e.to_string() })?;
+        .map_err(|_| SessionError::UpstreamConnect {
+            addr: addr.clone(),
+            reason: "timed out".into(),
+        })?
+        .map_err(|e| SessionError::UpstreamConnect {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
     tcp.set_nodelay(true).map_err(SessionError::UpstreamIo)?;
     let stream = match &up.connector {
         None => Stream::Plain(tcp),
@@ -78,21 +88,30 @@ async fn negotiate_tls(
     connector: &tokio_rustls::TlsConnector,
 ) -> Result<Stream, SessionError> {
     const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
-    tcp.write_all(&SSL_REQUEST).await.map_err(SessionError::UpstreamIo)?;
+    tcp.write_all(&SSL_REQUEST)
+        .await
+        .map_err(SessionError::UpstreamIo)?;
     let answer = tcp.read_u8().await.map_err(SessionError::UpstreamIo)?;
     match answer {
         b'S' => {
             let name = tls::server_name(&up.host)?;
-            let tls = connector.connect(name, tcp).await.map_err(|e| SessionError::UpstreamConnect {
-                addr: format!("{}:{}", up.host, up.port),
-                reason: format!("TLS handshake failed: {e}"),
-            })?;
+            let tls =
+                connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| SessionError::UpstreamConnect {
+                        addr: format!("{}:{}", up.host, up.port),
+                        reason: format!("TLS handshake failed: {e}"),
+                    })?;
             Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(tls))))
         }
         b'N' if up.tls == UpstreamTls::Prefer => Ok(Stream::Plain(tcp)),
         _ => Err(SessionError::UpstreamConnect {
             addr: format!("{}:{}", up.host, up.port),
-            reason: format!("server does not support TLS but upstream.tls is {:?}", up.tls),
+            reason: format!(
+                "server does not support TLS but upstream.tls is {:?}",
+                up.tls
+            ),
         }),
     }
 }
@@ -125,26 +144,43 @@ pub struct LoggedIn {
 /// TLS channel and pgask terminates TLS on both sides. A client that then says it supports
 /// binding ("y") is refused by a TLS server; with `tls = prefer` pgask replays its first message
 /// over a plain upstream connection, otherwise it fails the login with an explicit message.
-pub async fn login<C>(client: &mut C, startup: &Startup, up: &Upstream, cancels: &CancelMap) -> Result<LoggedIn, SessionError>
+pub async fn login<C>(
+    client: &mut C,
+    startup: &Startup,
+    up: &Upstream,
+    cancels: &CancelMap,
+) -> Result<LoggedIn, SessionError>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let mut upstream = connect(up).await?;
-    upstream.write_all(&startup.raw).await.map_err(SessionError::UpstreamIo)?;
+    upstream
+        .write_all(&startup.raw)
+        .await
+        .map_err(SessionError::UpstreamIo)?;
     let mut cancel = None;
     let mut stripped_plus = false;
     let mut replay: Option<Vec<u8>> = None;
     loop {
-        let msg = read_message(&mut upstream, MAX_LOGIN_MESSAGE).await.map_err(SessionError::UpstreamIo)?;
+        let msg = read_message(&mut upstream, MAX_LOGIN_MESSAGE)
+            .await
+            .map_err(SessionError::UpstreamIo)?;
         let body = &msg[HEADER_LEN..];
         match msg[0] {
             b'R' => {
-                let code = body.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                let code = code.ok_or(SessionError::Message(messages::MessageError::Malformed("Authentication")))?;
+                let code = body
+                    .get(..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let code = code.ok_or(SessionError::Message(messages::MessageError::Malformed(
+                    "Authentication",
+                )))?;
                 if code == auth::SASL {
                     if let Some(first) = replay.take() {
                         // The client already has the mechanism list; answer with its first message.
-                        upstream.write_all(&first).await.map_err(SessionError::UpstreamIo)?;
+                        upstream
+                            .write_all(&first)
+                            .await
+                            .map_err(SessionError::UpstreamIo)?;
                         continue;
                     }
                     let mut mechs = messages::sasl_mechanisms(&body[4..])?;
@@ -157,23 +193,38 @@ where
                 if !auth::expects_reply(code) {
                     continue;
                 }
-                let reply = read_message(client, MAX_LOGIN_MESSAGE).await.map_err(SessionError::ClientIo)?;
-                if code == auth::SASL && stripped_plus && reply[0] == b'p' && messages::sasl_initial_flag(&reply[HEADER_LEN..])? == b'y' {
+                let reply = read_message(client, MAX_LOGIN_MESSAGE)
+                    .await
+                    .map_err(SessionError::ClientIo)?;
+                if code == auth::SASL
+                    && stripped_plus
+                    && reply[0] == b'p'
+                    && messages::sasl_initial_flag(&reply[HEADER_LEN..])? == b'y'
+                {
                     if up.tls != UpstreamTls::Prefer {
                         return Err(SessionError::ChannelBinding);
                     }
                     tracing::info!("client announced SCRAM channel binding; retrying upstream login without TLS (upstream.tls = prefer)");
                     upstream = connect(&up.plain()).await?;
-                    upstream.write_all(&startup.raw).await.map_err(SessionError::UpstreamIo)?;
+                    upstream
+                        .write_all(&startup.raw)
+                        .await
+                        .map_err(SessionError::UpstreamIo)?;
                     replay = Some(reply);
                     stripped_plus = false;
                     continue;
                 }
-                upstream.write_all(&reply).await.map_err(SessionError::UpstreamIo)?;
+                upstream
+                    .write_all(&reply)
+                    .await
+                    .map_err(SessionError::UpstreamIo)?;
             }
             b'K' => {
                 let key = messages::parse_backend_key_data(body)?;
-                let guard = cancels.register(Target { upstream: up.clone(), key });
+                let guard = cancels.register(Target {
+                    upstream: up.clone(),
+                    key,
+                });
                 write_client(client, &messages::backend_key_data(&guard.key)).await?;
                 cancel = Some(guard);
             }
@@ -190,6 +241,12 @@ where
     }
 }
 
-async fn write_client<C: AsyncWrite + Unpin>(client: &mut C, bytes: &[u8]) -> Result<(), SessionError> {
-    client.write_all(bytes).await.map_err(SessionError::ClientIo)
+async fn write_client<C: AsyncWrite + Unpin>(
+    client: &mut C,
+    bytes: &[u8],
+) -> Result<(), SessionError> {
+    client
+        .write_all(bytes)
+        .await
+        .map_err(SessionError::ClientIo)
 }

@@ -45,13 +45,29 @@ impl Cluster {
 
     pub fn start(opts: ClusterOpts) -> Cluster {
         let bin = pg_bin_dir();
-        let dir = tempfile::Builder::new().prefix("pgask-test-pg").tempdir().expect("temp dir").keep();
+        let dir = tempfile::Builder::new()
+            .prefix("pgask-test-pg")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
         let data = dir.join("data");
         if is_root() {
-            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&dir));
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir));
         }
         pg(&bin, "initdb", |c| {
-            c.arg("-D").arg(&data).args(["-U", "postgres", "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]);
+            c.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ]);
         });
         std::fs::write(
             data.join("pg_hba.conf"),
@@ -71,25 +87,46 @@ impl Cluster {
         });
         std::fs::write(data.join("postgresql.auto.conf"), conf).expect("postgresql.auto.conf");
         if is_root() {
-            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&dir));
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir));
         }
         let mut port = 0;
         for _ in 0..5 {
             port = free_port();
             let ok = pg_status(&bin, "pg_ctl", |c| {
-                c.arg("-D").arg(&data).arg("-l").arg(dir.join("server.log")).args(["-w", "-t", "60", "-o"]).arg(format!("-p {port}")).arg("start");
+                c.arg("-D")
+                    .arg(&data)
+                    .arg("-l")
+                    .arg(dir.join("server.log"))
+                    .args(["-w", "-t", "60", "-o"])
+                    .arg(format!("-p {port}"))
+                    .arg("start");
             });
             if ok {
                 break;
             }
             port = 0;
         }
-        assert!(port != 0, "PostgreSQL did not start; see {}", dir.join("server.log").display());
+        assert!(
+            port != 0,
+            "PostgreSQL did not start; see {}",
+            dir.join("server.log").display()
+        );
         CLUSTERS.lock().unwrap().push((bin.clone(), data.clone()));
         register_cleanup();
-        let cluster = Cluster { port, dir, bin, ca_file };
-        cluster.psql_as("postgres", "postgres", &format!(
-            "SET password_encryption = 'scram-sha-256';\
+        let cluster = Cluster {
+            port,
+            dir,
+            bin,
+            ca_file,
+        };
+        cluster.psql_as(
+            "postgres",
+            "postgres",
+            &format!(
+                "SET password_encryption = 'scram-sha-256';\
              CREATE ROLE trust_user LOGIN; \
              CREATE ROLE alice LOGIN PASSWORD '{ALICE_PASSWORD}'; \
              CREATE ROLE clear_user LOGIN PASSWORD '{CLEAR_PASSWORD}'; \
@@ -97,7 +134,8 @@ impl Cluster {
              CREATE ROLE md5_user LOGIN PASSWORD '{MD5_PASSWORD}'; \
              CREATE DATABASE app OWNER alice; \
              GRANT ALL ON DATABASE app TO PUBLIC;"
-        ));
+            ),
+        );
         cluster
     }
 
@@ -107,24 +145,55 @@ impl Cluster {
         // The SQL goes in on stdin so each statement runs on its own (CREATE DATABASE cannot
         // share a -c transaction).
         let mut child = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user, "-d", db, "-v", "ON_ERROR_STOP=1", "-XAtq", "-f", "-"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                user,
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-XAtq",
+                "-f",
+                "-",
+            ])
             .env("PGSSLMODE", "disable")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("psql");
-        child.stdin.take().expect("stdin").write_all(sql.as_bytes()).expect("psql stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(sql.as_bytes())
+            .expect("psql stdin");
         let out = child.wait_with_output().expect("psql");
-        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Creates a fresh database (owned by alice) and returns its name.
     pub fn create_db(&self, prefix: &str) -> String {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let name = format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        self.psql_as("postgres", "postgres", &format!("CREATE DATABASE {name} OWNER alice"));
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        self.psql_as(
+            "postgres",
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER alice"),
+        );
         name
     }
 }
@@ -152,7 +221,9 @@ pub fn pg_bin_dir() -> PathBuf {
         .filter(|p| p.join("initdb").is_file())
         .collect();
     found.sort();
-    found.pop().expect("PostgreSQL server binaries not found: install the 'postgresql' package or set PG_BIN")
+    found.pop().expect(
+        "PostgreSQL server binaries not found: install the 'postgresql' package or set PG_BIN",
+    )
 }
 
 fn is_root() -> bool {
@@ -189,7 +260,10 @@ fn run(c: &mut Command) {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Writes a CA and a server certificate for localhost/127.0.0.1 into `dir`; returns the CA path.
@@ -197,7 +271,11 @@ pub fn write_certs(dir: &Path) -> PathBuf {
     let (cert, key, ca) = make_certs();
     std::fs::write(dir.join("server.crt"), cert).unwrap();
     std::fs::write(dir.join("server.key"), key).unwrap();
-    std::fs::set_permissions(dir.join("server.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::write(dir.join("ca.crt"), ca).unwrap();
     dir.join("ca.crt")
 }
@@ -207,11 +285,15 @@ pub fn make_certs() -> (String, String, String) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "pgask test CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pgask test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     (cert.pem(), key.serialize_pem(), ca.pem())
 }
@@ -228,7 +310,9 @@ extern "C" fn cleanup() {
     let clusters = std::mem::take(&mut *CLUSTERS.lock().unwrap_or_else(|e| e.into_inner()));
     for (bin, data) in clusters {
         pg_status(&bin, "pg_ctl", |c| {
-            c.arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]);
+            c.arg("-D")
+                .arg(&data)
+                .args(["-m", "immediate", "-w", "stop"]);
         });
         if let Some(dir) = data.parent() {
             let _ = std::fs::remove_dir_all(dir);

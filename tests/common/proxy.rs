@@ -22,11 +22,13 @@ impl Proxy {
 
     /// A proxy in front of `cluster`, after `edit` has changed its config.
     pub async fn start_with(cluster: &Cluster, edit: impl FnOnce(&mut Config)) -> Proxy {
-        let mut config = Config::default();
-        config.listen_addr = "127.0.0.1:0".parse().unwrap();
+        let mut config = Config {
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            shutdown_grace_secs: 2,
+            ..Config::default()
+        };
         config.upstream.port = cluster.port;
         config.upstream.tls = UpstreamTls::Disable;
-        config.shutdown_grace_secs = 2;
         edit(&mut config);
         config.validate().expect("test config");
         let server = Server::bind(config).await.expect("bind pgask");
@@ -42,7 +44,10 @@ impl Proxy {
 
     /// A tokio-postgres connection string through pgask.
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user={user} password='{password}' dbname={db} sslmode=disable", self.port())
+        format!(
+            "host=127.0.0.1 port={} user={user} password='{password}' dbname={db} sslmode=disable",
+            self.port()
+        )
     }
 }
 

@@ -45,17 +45,32 @@ pub fn query(sql: &str) -> Vec<u8> {
 impl RawClient {
     /// Connects as a trust user and reads the startup response to the first ReadyForQuery.
     pub async fn connect(port: u16, user: &str, db: &str) -> RawClient {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
         stream.set_nodelay(true).unwrap();
-        stream.write_all(&startup_packet(&[("user", user), ("database", db), ("application_name", "raw")])).await.unwrap();
-        let mut client = RawClient { stream, startup_response: Vec::new() };
+        stream
+            .write_all(&startup_packet(&[
+                ("user", user),
+                ("database", db),
+                ("application_name", "raw"),
+            ]))
+            .await
+            .unwrap();
+        let mut client = RawClient {
+            stream,
+            startup_response: Vec::new(),
+        };
         client.startup_response = client.read_until_ready(1).await.expect("startup response");
         client
     }
 
     /// Sends `bytes` and returns what the server answers up to the `readies`-th ReadyForQuery.
     pub async fn exchange(&mut self, bytes: &[u8], readies: usize) -> Result<Vec<u8>, String> {
-        self.stream.write_all(bytes).await.map_err(|e| e.to_string())?;
+        self.stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| e.to_string())?;
         self.read_until_ready(readies).await
     }
 
@@ -68,12 +83,19 @@ impl RawClient {
         while seen < readies {
             let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut buf))
                 .await
-                .map_err(|_| format!("timed out after {seen} ReadyForQuery; got {} bytes", out.len()))?
+                .map_err(|_| {
+                    format!(
+                        "timed out after {seen} ReadyForQuery; got {} bytes",
+                        out.len()
+                    )
+                })?
                 .map_err(|e| e.to_string())?;
             if n == 0 {
                 return Err(format!("connection closed after {seen} ReadyForQuery"));
             }
-            scanner.feed(&buf[..n], |s| seen += usize::from(s.header.tag == b'Z')).map_err(|e| e.to_string())?;
+            scanner
+                .feed(&buf[..n], |s| seen += usize::from(s.header.tag == b'Z'))
+                .map_err(|e| e.to_string())?;
             out.extend_from_slice(&buf[..n]);
         }
         Ok(out)
@@ -82,7 +104,8 @@ impl RawClient {
     /// Reads whatever arrives until the server closes the connection (5 s at most).
     pub async fn read_to_close(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out)).await;
         out
     }
 }
@@ -103,5 +126,8 @@ pub fn messages(bytes: &[u8]) -> Vec<(u8, &[u8])> {
 /// The SQLSTATE of the first ErrorResponse in `bytes`.
 pub fn sqlstate(bytes: &[u8]) -> Option<String> {
     let (_, m) = messages(bytes).into_iter().find(|(t, _)| *t == b'E')?;
-    m[5..].split(|&b| b == 0).find(|f| f.first() == Some(&b'C')).map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
+    m[5..]
+        .split(|&b| b == 0)
+        .find(|f| f.first() == Some(&b'C'))
+        .map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
 }
