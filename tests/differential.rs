@@ -9,7 +9,7 @@ use common::raw::{messages, msg, RawClient};
 use common::{Cluster, Proxy};
 use serde_json::Value;
 
-/// Encodes one case message from its JSON form (see the file's README in the test data dir).
+/// Encodes one case message from its JSON form (format: tests/differential/README.md).
 fn encode(m: &Value, out: &mut Vec<u8>) {
     let (tag, v) = m
         .as_object()
