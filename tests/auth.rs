@@ -14,12 +14,7 @@ use pgask::config::{ClientTls, Config, UpstreamTls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn login(proxy: &Proxy, user: &str, password: &str) -> Result<String, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(
-        &proxy.url(user, password, "postgres"),
-        tokio_postgres::NoTls,
-    )
-    .await?;
-    tokio::spawn(conn);
+    let client = proxy.connect(user, password, "postgres").await?;
     Ok(client
         .query_one("SELECT current_user::text", &[])
         .await?
@@ -171,14 +166,8 @@ async fn direct_tls_needs_alpn() {
     let (proxy, dir) = tls_proxy(UpstreamTls::Require, ClientTls::Allow).await;
     let _ = dir;
     let connect = |alpn: bool| {
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert))
-        .with_no_client_auth();
+        // pgask's own upstream config in `require` mode: encrypt without checking the certificate.
+        let mut config = pgask::net::tls::client_config(UpstreamTls::Require, None).unwrap();
         if alpn {
             config.alpn_protocols = vec![b"postgresql".to_vec()];
         }
@@ -246,41 +235,4 @@ async fn ssl_and_gssenc_requests_are_answered_n_without_a_certificate() {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest)).await;
     // The server's own authentication error comes back unchanged.
     assert_eq!(sqlstate(&rest).as_deref(), Some("3D000"));
-}
-
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }

@@ -13,13 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A healthy session opened before the bad input arrives, checked after each case.
 async fn bystander(proxy: &Proxy) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(
-        &proxy.url("alice", ALICE_PASSWORD, "postgres"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let client = proxy.alice().await;
     client
 }
 

@@ -5,7 +5,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::cluster::ALICE_PASSWORD;
 use common::{Cluster, Proxy};
 use tokio::io::AsyncWriteExt;
 
@@ -13,13 +12,7 @@ use tokio::io::AsyncWriteExt;
 async fn client_cancel_stops_a_long_query_within_two_seconds() {
     let cluster = Cluster::shared();
     let proxy = Proxy::start(cluster).await;
-    let (client, conn) = tokio_postgres::connect(
-        &proxy.url("alice", ALICE_PASSWORD, "postgres"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let client = proxy.alice().await;
     let token = client.cancel_token();
     let started = Instant::now();
     let query = tokio::spawn(async move {
@@ -51,23 +44,18 @@ async fn client_cancel_stops_a_long_query_within_two_seconds() {
 async fn a_wrong_key_cancels_nothing() {
     let cluster = Cluster::shared();
     let proxy = Proxy::start(cluster).await;
-    let (client, conn) = tokio_postgres::connect(
-        &proxy.url("alice", ALICE_PASSWORD, "postgres"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let client = proxy.alice().await;
     let pid: i32 = client
         .query_one("SELECT pg_backend_pid()", &[])
         .await
         .unwrap()
         .get(0);
     let query = tokio::spawn(async move {
-        client
+        let r = client
             .query_one("SELECT pg_sleep(1)", &[])
             .await
-            .map(|_| ())
+            .map(|_| ());
+        (r, client)
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The right pid (pgask keeps the backend's pid) with a made-up secret.
@@ -77,6 +65,7 @@ async fn a_wrong_key_cancels_nothing() {
     };
     let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     s.write_all(&key.cancel_request()).await.unwrap();
-    query.await.unwrap().expect("the query was not cancelled");
+    let (result, _client) = query.await.unwrap();
+    result.expect("the query was not cancelled");
     assert_eq!(proxy.shared.cancels.len(), 1, "one live session registered");
 }

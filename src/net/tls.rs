@@ -68,6 +68,16 @@ pub fn connector(
     mode: UpstreamTls,
     ca_file: Option<&Path>,
 ) -> Result<tokio_rustls::TlsConnector, TlsError> {
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client_config(
+        mode, ca_file,
+    )?)))
+}
+
+/// The rustls client configuration behind [`connector`].
+pub fn client_config(
+    mode: UpstreamTls,
+    ca_file: Option<&Path>,
+) -> Result<rustls::ClientConfig, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?;
     let config = match (mode, ca_file) {
@@ -86,7 +96,7 @@ pub fn connector(
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider())))
             .with_no_client_auth(),
     };
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    Ok(config)
 }
 
 /// The name the upstream certificate is checked against.

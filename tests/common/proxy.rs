@@ -51,6 +51,28 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Logs in through pgask with tokio-postgres; the connection task runs in the background.
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        db: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) =
+            tokio_postgres::connect(&self.url(user, password, db), tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// Logs in as the SCRAM role `alice` to `postgres`, panicking on failure.
+    pub async fn alice(&self) -> tokio_postgres::Client {
+        self.connect("alice", super::cluster::ALICE_PASSWORD, "postgres")
+            .await
+            .expect("login through pgask")
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.force_close.cancel();
