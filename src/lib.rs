@@ -5,6 +5,7 @@
 //! Layers, from the wire up: [`net`] (framing, startup packets, TLS), [`session`] (one client's
 //! life), [`server`] (listener, shutdown, reload), with [`config`] and [`metrics`] beside them.
 
+pub mod ask;
 pub mod config;
 pub mod metrics;
 pub mod net;

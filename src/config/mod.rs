@@ -47,6 +47,8 @@ pub struct Config {
     pub log: LogConfig,
     pub upstream: UpstreamConfig,
     pub tls: TlsConfig,
+    pub catalog: CatalogConfig,
+    pub retrieval: RetrievalConfig,
 }
 
 impl Default for Config {
@@ -61,6 +63,8 @@ impl Default for Config {
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
             tls: TlsConfig::default(),
+            catalog: CatalogConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }
@@ -162,6 +166,58 @@ pub enum ClientTls {
     Require,
 }
 
+/// `[catalog]`: what pgask reads about the schema.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// Read a few common values of low-cardinality text columns (from pg_stats) into the
+    /// catalog, to match question literals and show in prompts. Default false. Reload: yes.
+    pub sample_values: bool,
+    /// Lower-case substrings of column names or comments that mark a column sensitive: such
+    /// columns never get sample values. Default: email, mail, phone, fax, password, passwd,
+    /// secret, token, ssn, card, iban, address, birth, salary, tax. Reload: yes.
+    pub sensitive_patterns: Vec<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            sample_values: false,
+            sensitive_patterns: crate::ask::catalog::CatalogOptions::default_sensitive(),
+        }
+    }
+}
+
+/// `[retrieval]`: finding the tables a question needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    /// Sentence-embedding model directory (config.json, tokenizer.json, model.safetensors).
+    /// A directory name containing "e5" turns on the query:/passage: prefixes. Default
+    /// `models/all-MiniLM-L6-v2`. Reload: no.
+    pub embedder_dir: PathBuf,
+    /// Where vector indexes are saved, per database, embedder and catalog fingerprint.
+    /// Default `models/cache`. Reload: no.
+    pub cache_dir: PathBuf,
+    /// Tables handed to generation. Default 8. Reload: yes.
+    pub top_k: usize,
+    /// Optional cross-encoder (BERT sequence classification, e.g. ms-marco-MiniLM-L-6-v2) that
+    /// reorders the best candidates; unset means the hybrid reranker alone. Default unset.
+    /// Reload: no.
+    pub reranker_dir: Option<PathBuf>,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            embedder_dir: "models/all-MiniLM-L6-v2".into(),
+            cache_dir: "models/cache".into(),
+            top_k: 8,
+            reranker_dir: None,
+        }
+    }
+}
+
 impl Config {
     /// Parses and validates a config file's text; `path` only names it in messages.
     pub fn parse(text: &str) -> Result<Config, Problem> {
@@ -197,6 +253,9 @@ impl Config {
         }
         if self.login_timeout_secs == 0 {
             return Err(("login_timeout_secs", "must be at least 1".into()));
+        }
+        if self.retrieval.top_k == 0 {
+            return Err(("retrieval.top_k", "must be at least 1".into()));
         }
         if self.upstream.host.is_empty() {
             return Err(("upstream.host", "must not be empty".into()));
@@ -257,6 +316,9 @@ pub struct Overrides {
     /// Log filter.
     #[arg(long, env = "PGASK_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Sentence-embedding model directory.
+    #[arg(long, env = "PGASK_EMBEDDER_DIR")]
+    pub embedder_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -285,6 +347,9 @@ impl Overrides {
         }
         if let Some(v) = &self.log_level {
             c.log.level = v.clone();
+        }
+        if let Some(v) = &self.embedder_dir {
+            c.retrieval.embedder_dir = v.clone();
         }
         c.validate()
             .map_err(|(key, msg)| ConfigError::Invalid(Problem::override_of(key, msg)))?;
