@@ -314,6 +314,7 @@ async fn main() {
             per_schema[m].add(&r.rank(question, &by_schema[schema], *mode).unwrap(), &gold);
             over_union[m].add(&r.rank(question, &union, *mode).unwrap(), &gold);
         }
+        // The rank() calls above cached this question's embedding: this is retrieval proper.
         let t0 = Instant::now();
         r.search(question, &union, 10).unwrap();
         latencies.push(t0.elapsed());
@@ -384,9 +385,12 @@ async fn main() {
         Retriever::build(synth_cat.clone(), embedder, embedding_cache(100_000), None).unwrap();
     let synth_build = t0.elapsed();
     let synth_access = Access::all(&synth_cat);
-    let mut synth_lat = Vec::new();
+    let (mut synth_cold, mut synth_lat) = (Vec::new(), Vec::new());
     for q in dev.iter().take(if smoke { 30 } else { 300 }) {
         let question = q["question"].as_str().unwrap();
+        let t0 = Instant::now();
+        synth_r.search(question, &synth_access, 10).unwrap();
+        synth_cold.push(t0.elapsed());
         let t0 = Instant::now();
         synth_r.search(question, &synth_access, 10).unwrap();
         synth_lat.push(t0.elapsed());
