@@ -272,7 +272,11 @@ async fn index_save_load_gives_identical_results_and_retrieval_finds_tables() {
         .map(|t| pgask::ask::retrieve::docs::table_doc(&cat, t))
         .collect();
     let vecs = e.embed_passages(&docs).unwrap();
-    let index = VectorIndex::build(e.dims(), &docs, &vecs).unwrap();
+    let hashes = docs
+        .iter()
+        .map(|d| pgask::ask::retrieve::vector::text_hash(d))
+        .collect();
+    let index = VectorIndex::build(e.dims(), hashes, &vecs).unwrap();
     let dir = tempfile::tempdir().unwrap();
     index.save(dir.path()).unwrap();
     let loaded = VectorIndex::load(dir.path()).unwrap();
@@ -420,4 +424,63 @@ async fn a_configured_cross_encoder_reorders_the_candidates() {
         .score("total sales per billing country", &[doc])
         .unwrap()[0];
     assert!((1.0 / (1.0 + (-logit).exp()) - top[0].score).abs() < 1e-5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_catalog_embeds_only_what_changed_and_refresh_follows_ddl() {
+    let Some(e) = embedder() else { return };
+    let cluster = Cluster::shared();
+    let db = cluster.create_db("refresh");
+    cluster.psql_as("postgres", &db, OBJECTS);
+    let client = connect(cluster, "postgres", &db).await;
+    let options = CatalogOptions::default();
+    let cat = catalog::load(&client, &options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = Retriever::build(
+        cat.clone(),
+        e.clone(),
+        embedding_cache(1000),
+        Some(dir.path()),
+    )
+    .unwrap();
+    assert_eq!(first.embedded_on_build(), cat.tables.len());
+    // Same fingerprint: the saved index is loaded, nothing is embedded (fresh in-memory cache).
+    let again = Retriever::build(
+        cat.clone(),
+        e.clone(),
+        embedding_cache(1000),
+        Some(dir.path()),
+    )
+    .unwrap();
+    assert_eq!(again.embedded_on_build(), 0);
+    // No DDL: refresh costs one fingerprint query and rebuilds nothing.
+    assert!(
+        pgask::ask::retrieve::refresh(&again, &client, &options, Some(dir.path()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // DDL on one table: refresh rebuilds, embedding only that table's document even with a
+    // cold in-memory cache, because the previous index on disk seeds it.
+    client
+        .batch_execute("COMMENT ON TABLE child IS 'Children of parents'")
+        .await
+        .unwrap();
+    let fresh = Retriever::build(
+        cat.clone(),
+        e.clone(),
+        embedding_cache(1000),
+        Some(dir.path()),
+    )
+    .unwrap();
+    let next = pgask::ask::retrieve::refresh(&fresh, &client, &options, Some(dir.path()))
+        .await
+        .unwrap()
+        .expect("catalog changed");
+    assert_ne!(next.catalog.fingerprint, cat.fingerprint);
+    assert_eq!(
+        next.embedded_on_build(),
+        1,
+        "only child's document changed; the rest came from the previous index on disk"
+    );
 }

@@ -69,6 +69,8 @@ pub struct Retriever {
     /// Table documents, for the cross-encoder.
     docs: Vec<String>,
     cross: Option<Arc<cross::CrossEncoder>>,
+    /// Documents this build had to embed (0 when the index came from disk).
+    embedded: usize,
 }
 
 /// Candidates of the hybrid ranking that a cross-encoder rescores.
@@ -113,11 +115,17 @@ impl Retriever {
             .as_deref()
             .filter(|d| d.join("manifest.json").is_file())
             .and_then(|d| VectorIndex::load(d).ok());
+        let mut embedded = 0;
         let vectors = match loaded {
             Some(v) if v.len() == docs.len() => v,
             _ => {
-                let vecs = embed_with_cache(&embedder, &cache, &docs)?;
-                let index = VectorIndex::build(embedder.dims(), &docs, &vecs)?;
+                if let Some(d) = &dir {
+                    seed_from_siblings(d, &cache);
+                }
+                let keys: Vec<u64> = docs.iter().map(|d| doc_key(&embedder, d)).collect();
+                let (vecs, n) = embed_with_cache(&embedder, &cache, &docs, &keys)?;
+                embedded = n;
+                let index = VectorIndex::build(embedder.dims(), keys, &vecs)?;
                 if let Some(d) = &dir {
                     index.save(d)?;
                 }
@@ -146,6 +154,7 @@ impl Retriever {
             column_owner,
             docs,
             cross: None,
+            embedded,
         })
     }
 
@@ -248,6 +257,11 @@ impl Retriever {
         Ok(v)
     }
 
+    /// Documents embedded by the build (the rest came from disk or the embedding cache).
+    pub fn embedded_on_build(&self) -> usize {
+        self.embedded
+    }
+
     /// Number of table documents indexed.
     pub fn len(&self) -> usize {
         self.vectors.len()
@@ -258,16 +272,39 @@ impl Retriever {
     }
 }
 
-/// Embeds documents, taking what the cache already has.
+/// The cache key of a document embedded by `embedder`.
+fn doc_key(embedder: &Embedder, doc: &str) -> u64 {
+    text_hash(&format!("{}:{doc}", embedder.id()))
+}
+
+/// Puts the vectors of indexes saved for earlier fingerprints of the same database and embedder
+/// into the cache, so a changed catalog only embeds the documents that changed.
+fn seed_from_siblings(dir: &Path, cache: &EmbeddingCache) {
+    let Some(parent) = dir.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path == dir {
+            continue;
+        }
+        if let Ok(old) = VectorIndex::load(&path) {
+            for (h, v) in old.entries() {
+                cache.insert(h, Arc::new(v));
+            }
+        }
+    }
+}
+
+/// Embeds documents, taking what the cache already has; returns the vectors and how many
+/// documents had to be embedded.
 fn embed_with_cache(
     embedder: &Embedder,
     cache: &EmbeddingCache,
     docs: &[String],
-) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let keys: Vec<u64> = docs
-        .iter()
-        .map(|d| text_hash(&format!("{}:{d}", embedder.id())))
-        .collect();
+    keys: &[u64],
+) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
     let mut out: Vec<Option<Vec<f32>>> = keys
         .iter()
         .map(|k| cache.get(k).map(|v| v.as_ref().clone()))
@@ -278,7 +315,10 @@ fn embed_with_cache(
         cache.insert(keys[i], Arc::new(v.clone()));
         out[i] = Some(v);
     }
-    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    Ok((
+        out.into_iter().map(Option::unwrap_or_default).collect(),
+        missing.len(),
+    ))
 }
 
 /// Rebuilds retrieval when the catalog changed: one fingerprint query when it did not. Call it

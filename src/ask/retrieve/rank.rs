@@ -58,6 +58,13 @@ pub fn rerank(ev: &Evidence<'_>, candidates: &[(TableId, f32)]) -> Vec<Ranked> {
         .fold(0f32, |a, b| a.max(*b))
         .max(1e-6);
     let strong: HashSet<TableId> = candidates.iter().take(5).map(|(t, _)| *t).collect();
+    // The fused (RRF) score itself is a feature: the reranker refines fusion, it does not replace it.
+    let fused_score: HashMap<TableId, f32> = candidates.iter().copied().collect();
+    let max_fused = candidates
+        .iter()
+        .map(|(_, s)| *s)
+        .fold(0f32, f32::max)
+        .max(1e-6);
     let mut out: Vec<Ranked> = candidates
         .iter()
         .map(|&(t, _)| {
@@ -101,11 +108,13 @@ pub fn rerank(ev: &Evidence<'_>, candidates: &[(TableId, f32)]) -> Vec<Ranked> {
                 .edges(t)
                 .iter()
                 .any(|e| e.to != t && strong.contains(&e.to));
-            let score = 0.45 * dense
-                + 0.25 * lexical
-                + 0.15 * name
-                + 0.10 * cols
-                + if connected { 0.05 } else { 0.0 };
+            let fused = fused_score.get(&t).copied().unwrap_or(0.0) / max_fused;
+            let score = 0.40 * fused
+                + 0.25 * dense
+                + 0.10 * lexical
+                + 0.10 * name
+                + 0.05 * cols
+                + if connected { 0.10 } else { 0.0 };
             let mut columns: Vec<String> = col_hits.iter().map(|(c, _)| c.clone()).collect();
             for k in table
                 .primary_key

@@ -3,7 +3,6 @@
 //! documents whose text did not change are reused when the catalog changes, so a rebuild embeds
 //! only what is new.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -62,10 +61,11 @@ pub fn text_hash(text: &str) -> u64 {
 }
 
 impl VectorIndex {
-    /// Builds the index from vectors in document order.
+    /// Builds the index from vectors in document order; `hashes` identify each document's text
+    /// (and embedder) so a later build can reuse its vector.
     pub fn build(
         dims: usize,
-        docs: &[String],
+        hashes: Vec<u64>,
         vectors: &[Vec<f32>],
     ) -> Result<VectorIndex, VectorError> {
         let index = Index::new(&options(dims)).map_err(usearch_err)?;
@@ -75,7 +75,7 @@ impl VectorIndex {
         }
         Ok(VectorIndex {
             index,
-            hashes: docs.iter().map(|d| text_hash(d)).collect(),
+            hashes,
             dims,
         })
     }
@@ -87,13 +87,12 @@ impl VectorIndex {
         (n > 0).then_some(v)
     }
 
-    /// Vectors of this index by document text hash, for a rebuild after a catalog change.
-    pub fn reusable(&self) -> HashMap<u64, usize> {
+    /// Every stored vector with its document hash, for a rebuild after a catalog change.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, Vec<f32>)> + '_ {
         self.hashes
             .iter()
             .enumerate()
-            .map(|(i, h)| (*h, i))
-            .collect()
+            .filter_map(|(i, h)| self.vector(i).map(|v| (*h, v)))
     }
 
     /// The `k` nearest documents that pass `allowed`, with cosine similarity, best first.
