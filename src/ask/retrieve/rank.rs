@@ -60,6 +60,15 @@ pub fn rerank(ev: &Evidence<'_>, candidates: &[(TableId, f32)]) -> Vec<Ranked> {
     let strong: HashSet<TableId> = candidates.iter().take(5).map(|(t, _)| *t).collect();
     // The fused (RRF) score itself is a feature: the reranker refines fusion, it does not replace it.
     let fused_score: HashMap<TableId, f32> = candidates.iter().copied().collect();
+    // Tables a question needs usually live in one schema: each schema's share of the five
+    // strongest candidates' fused score is a feature.
+    let mut schema_vote: HashMap<&str, f32> = HashMap::new();
+    for (t, s) in candidates.iter().take(5) {
+        *schema_vote
+            .entry(ev.catalog.tables[*t].schema.as_str())
+            .or_default() += *s;
+    }
+    let vote_total: f32 = schema_vote.values().sum::<f32>().max(1e-6);
     let max_fused = candidates
         .iter()
         .map(|(_, s)| *s)
@@ -109,7 +118,13 @@ pub fn rerank(ev: &Evidence<'_>, candidates: &[(TableId, f32)]) -> Vec<Ranked> {
                 .iter()
                 .any(|e| e.to != t && strong.contains(&e.to));
             let fused = fused_score.get(&t).copied().unwrap_or(0.0) / max_fused;
-            let score = 0.40 * fused
+            let schema = schema_vote
+                .get(table.schema.as_str())
+                .copied()
+                .unwrap_or(0.0)
+                / vote_total;
+            let score = 0.15 * schema
+                + 0.40 * fused
                 + 0.25 * dense
                 + 0.10 * lexical
                 + 0.10 * name
