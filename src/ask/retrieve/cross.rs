@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{Linear, Module, VarBuilder};
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{EncodeInput, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use candle_core::{Device, Tensor, D};
+use candle_nn::{Linear, Module};
+use candle_transformers::models::bert::BertModel;
+use tokenizers::{EncodeInput, Tokenizer};
 
-use super::embed::{EmbedError, MAX_TOKENS};
+use super::embed::{BertFiles, EmbedError};
 
 /// A loaded cross-encoder.
 pub struct CrossEncoder {
@@ -31,48 +31,16 @@ impl CrossEncoder {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` (BertForSequenceClassification
     /// layout: `bert.*`, `bert.pooler.dense`, `classifier` with one output) from `dir`.
     pub fn load(dir: &Path) -> Result<CrossEncoder, EmbedError> {
-        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-            if !dir.join(file).is_file() {
-                return Err(EmbedError::Missing {
-                    dir: dir.to_path_buf(),
-                    file,
-                });
-            }
-        }
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| EmbedError::Config {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let config: Config = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
-            path,
-            reason: e.to_string(),
-        })?;
+        let BertFiles {
+            config,
+            vb,
+            tokenizer,
+        } = BertFiles::open(dir)?;
         let device = Device::Cpu;
-        // SAFETY: the weights file is mapped read-only and not modified while pgask runs.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(
-                &[dir.join("model.safetensors")],
-                DType::F32,
-                &device,
-            )?
-        };
         let bert = BertModel::load(vb.pp("bert"), &config)?;
         let h = config.hidden_size;
         let pooler = candle_nn::linear(h, h, vb.pp("bert.pooler.dense"))?;
         let classifier = candle_nn::linear(h, 1, vb.pp("classifier"))?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..Default::default()
-            }))
-            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         Ok(CrossEncoder {
             bert,
             pooler,

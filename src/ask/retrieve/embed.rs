@@ -46,9 +46,16 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
-impl Embedder {
-    /// Loads the model in `dir` on the CPU.
-    pub fn load(dir: &Path) -> Result<Embedder, EmbedError> {
+/// The three files of a BERT-family model directory, opened for the CPU: config, weights
+/// (memory-mapped) and the tokenizer padded per batch and cut at [`MAX_TOKENS`].
+pub(super) struct BertFiles {
+    pub config: Config,
+    pub vb: VarBuilder<'static>,
+    pub tokenizer: Tokenizer,
+}
+
+impl BertFiles {
+    pub(super) fn open(dir: &Path) -> Result<BertFiles, EmbedError> {
         for file in ["config.json", "tokenizer.json", "model.safetensors"] {
             if !dir.join(file).is_file() {
                 return Err(EmbedError::Missing {
@@ -57,28 +64,26 @@ impl Embedder {
                 });
             }
         }
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|e| EmbedError::Config {
-            path: config_path.clone(),
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| EmbedError::Config {
+            path: path.clone(),
             reason: e.to_string(),
         })?;
         let config: Config = serde_json::from_str(&text).map_err(|e| EmbedError::Config {
-            path: config_path,
+            path,
             reason: e.to_string(),
         })?;
-        let device = Device::Cpu;
         // SAFETY: the weights file is mapped read-only and not modified while pgask runs.
         let vb = unsafe {
             VarBuilder::from_mmaped_safetensors(
                 &[dir.join("model.safetensors")],
                 DType::F32,
-                &device,
+                &Device::Cpu,
             )?
         };
-        let model = BertModel::load(vb, &config)?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        // The file pins padding/truncation to 128; pad per batch and cut at 256 instead.
+        // The file may pin padding/truncation (MiniLM's says 128); pad per batch, cut at 256.
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             ..Default::default()
@@ -89,6 +94,24 @@ impl Embedder {
                 ..Default::default()
             }))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(BertFiles {
+            config,
+            vb,
+            tokenizer,
+        })
+    }
+}
+
+impl Embedder {
+    /// Loads the model in `dir` on the CPU.
+    pub fn load(dir: &Path) -> Result<Embedder, EmbedError> {
+        let BertFiles {
+            config,
+            vb,
+            tokenizer,
+        } = BertFiles::open(dir)?;
+        let device = Device::Cpu;
+        let model = BertModel::load(vb, &config)?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
