@@ -46,6 +46,18 @@ impl Header {
         1 + self.len as usize
     }
 
+    /// The header itself, or an error when its message is over `max` bytes in all.
+    pub fn within(self, max: usize) -> Result<Header, FrameError> {
+        if self.total() > max {
+            return Err(FrameError::TooLarge {
+                tag: self.tag as char,
+                len: self.total() as u64,
+                max,
+            });
+        }
+        Ok(self)
+    }
+
     /// Body size: what follows the header.
     pub fn body_len(&self) -> usize {
         self.len as usize - 4
@@ -61,13 +73,7 @@ pub fn next_frame(buf: &[u8], max: usize) -> Result<Option<Header>, FrameError> 
         None => return Ok(None),
         Some(h) => h?,
     };
-    if header.total() > max {
-        return Err(FrameError::TooLarge {
-            tag: header.tag as char,
-            len: header.total() as u64,
-            max,
-        });
-    }
+    let header = header.within(max)?;
     Ok((buf.len() >= header.total()).then_some(header))
 }
 

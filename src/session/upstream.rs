@@ -120,11 +120,15 @@ async fn negotiate_tls(
 pub async fn read_message<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<Vec<u8>> {
     let mut header = [0u8; HEADER_LEN];
     r.read_exact(&mut header).await?;
-    let h = match crate::net::frame::next_frame(&header, max) {
-        Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        Ok(_) => Header::read(&header).and_then(Result::ok),
-    };
-    let h = h.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad header"))?;
+    let invalid =
+        |e: crate::net::frame::FrameError| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let h = Header::read(&header)
+        .unwrap_or(Err(crate::net::frame::FrameError::BadLength {
+            tag: header[0] as char,
+            len: 0,
+        }))
+        .and_then(|h| h.within(max))
+        .map_err(invalid)?;
     let mut msg = header.to_vec();
     msg.resize(h.total(), 0);
     r.read_exact(&mut msg[HEADER_LEN..]).await?;
