@@ -1,4 +1,5 @@
-//! The `pgask` command: run the proxy (the default) or check a config file.
+//! The `pgask` command: run the proxy (the default), check a config file, or (internally) be
+//! the inference worker.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,23 @@ enum Command {
     Run,
     /// Validate a config file and print each mistake with its line.
     Check,
+    /// The inference worker process pgask starts for itself (JSON lines on stdin/stdout).
+    #[command(hide = true)]
+    LlmWorker(WorkerArgs),
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, default_value_t = 2)]
+    threads: i32,
+    #[arg(long, default_value_t = 4096)]
+    context: u32,
+    #[arg(long, default_value = "auto")]
+    chat_template: String,
+    #[arg(long, default_value_t = 40)]
+    top_k: i32,
 }
 
 const DEFAULT_CONFIG: &str = "proxy.toml";
@@ -42,6 +60,16 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => check(&path),
+        Command::LlmWorker(a) => {
+            let cfg = pgask::ask::generate::llama::EngineConfig {
+                threads: a.threads,
+                context: a.context,
+                chat_template: a.chat_template,
+                top_k: a.top_k,
+            };
+            let code = pgask::ask::generate::worker::run(&a.model, &cfg);
+            ExitCode::from(code as u8)
+        }
         Command::Run => match run(path, required, cli.overrides) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -5,6 +5,7 @@
 //! or only a restart does ("reload: no"). Settings that reload take effect for new connections.
 
 mod check;
+mod llm;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use check::{check_file, Problem};
+pub use llm::LlmConfig;
 
 /// A config that cannot be read or is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub catalog: CatalogConfig,
     pub retrieval: RetrievalConfig,
+    pub llm: LlmConfig,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             catalog: CatalogConfig::default(),
             retrieval: RetrievalConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -254,6 +258,7 @@ impl Config {
         if self.login_timeout_secs == 0 {
             return Err(("login_timeout_secs", "must be at least 1".into()));
         }
+        self.llm.validate()?;
         if self.retrieval.top_k == 0 {
             return Err(("retrieval.top_k", "must be at least 1".into()));
         }

@@ -306,7 +306,21 @@ fn register_cleanup() {
     });
 }
 
+static TEMP_PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes `path` (a file or directory) when the test binary exits.
+pub fn remove_at_exit(path: PathBuf) {
+    register_cleanup();
+    TEMP_PATHS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path);
+}
+
 extern "C" fn cleanup() {
+    for p in std::mem::take(&mut *TEMP_PATHS.lock().unwrap_or_else(|e| e.into_inner())) {
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+    }
     let clusters = std::mem::take(&mut *CLUSTERS.lock().unwrap_or_else(|e| e.into_inner()));
     for (bin, data) in clusters {
         pg_status(&bin, "pg_ctl", |c| {

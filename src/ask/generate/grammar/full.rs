@@ -1,0 +1,483 @@
+//! The full profile: the read-only PostgreSQL people write, over the chosen tables.
+//!
+//! Nesting is unrolled to a fixed depth (`DEPTH` levels of parentheses, function arguments and
+//! subqueries) and every list has an upper bound, so each sentence is finite and a sampler that
+//! wanders (a random-weight model does) still reaches the end. Two variants of each expression
+//! level differ only in what an unqualified name may be: real columns (`s`), or also names the
+//! query defined (`f`, used in the body after a WITH clause).
+
+use super::gbnf::{lit, trie, Rules};
+use super::{GrammarError, Spec};
+
+/// Levels of nesting below the top-level query.
+const DEPTH: usize = 4;
+
+/// Functions callable as `name(args)`; upper-case spellings are accepted too.
+pub const FUNCTIONS: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "stddev",
+    "variance",
+    "every",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "substring",
+    "substr",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "btrim",
+    "replace",
+    "concat",
+    "concat_ws",
+    "left",
+    "right",
+    "split_part",
+    "initcap",
+    "lpad",
+    "rpad",
+    "strpos",
+    "reverse",
+    "repeat",
+    "md5",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "to_number",
+    "round",
+    "abs",
+    "ceil",
+    "ceiling",
+    "floor",
+    "power",
+    "sqrt",
+    "mod",
+    "sign",
+    "trunc",
+    "ln",
+    "log",
+    "exp",
+    "random",
+    "date_trunc",
+    "date_part",
+    "age",
+    "now",
+    "make_date",
+    "make_interval",
+    "justify_days",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "nth_value",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "format",
+    "position",
+    "extract",
+];
+
+const TYPES: &[&str] = &[
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "SMALLINT",
+    "INT2",
+    "INT4",
+    "INT8",
+    "NUMERIC",
+    "DECIMAL",
+    "REAL",
+    "DOUBLE PRECISION",
+    "FLOAT",
+    "FLOAT4",
+    "FLOAT8",
+    "TEXT",
+    "VARCHAR",
+    "CHARACTER VARYING",
+    "CHAR",
+    "CHARACTER",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "TIMESTAMPTZ",
+    "INTERVAL",
+    "BOOLEAN",
+    "BOOL",
+    "MONEY",
+    "UUID",
+];
+
+const FIELDS: &[&str] = &[
+    "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DOW", "ISODOW", "DOY", "WEEK", "QUARTER",
+    "EPOCH", "DECADE", "CENTURY",
+];
+
+pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
+    let mut r = Rules::default();
+    r.add("root", &format!("query-{DEPTH}"))?;
+    names(&mut r, spec)?;
+    lexical(&mut r)?;
+    for d in 0..=DEPTH {
+        query(&mut r, d)?;
+        for v in ['s', 'f'] {
+            select(&mut r, d, v)?;
+            expr(&mut r, d, v)?;
+        }
+    }
+    Ok(r)
+}
+
+/// Tables, their columns, and free names.
+fn names(r: &mut Rules, spec: &Spec) -> Result<(), GrammarError> {
+    let mut tables: Vec<String> = spec.tables.iter().map(|t| t.name.clone()).collect();
+    tables.extend(
+        spec.tables
+            .iter()
+            .filter(|t| !t.name.contains('.') && !t.name.starts_with('"'))
+            .map(|t| format!("public.{}", t.name)),
+    );
+    r.add("tbl", &trie(&tables))?;
+    let mut cols: Vec<String> = spec
+        .tables
+        .iter()
+        .flat_map(|t| t.columns.iter().map(|c| c.name.clone()))
+        .collect();
+    cols.sort();
+    cols.dedup();
+    r.add("col", &trie(&cols))?;
+    // `table.column` with that table's own columns.
+    let mut per_table = Vec::new();
+    for (i, t) in spec.tables.iter().enumerate() {
+        let cs: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        if cs.is_empty() {
+            continue;
+        }
+        r.add(&format!("tcols-{i}"), &trie(&cs))?;
+        per_table.push(format!("{} \".\" tcols-{i}", lit(&t.name)));
+    }
+    r.add("tq", &per_table.join(" | "))?;
+    r.add("name", "[a-z_] [a-z0-9_]{0,30}")?;
+    // Qualified references: `table.column`, `alias.column`, `alias.defined_name`.
+    r.add("qref", "tq | name \".\" ( col | name )")?;
+    r.add("colref-s", "qref | col")?;
+    r.add("colref-f", "qref | col | name")?;
+    Ok(())
+}
+
+/// Literals, operators, types: the same at every level.
+fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
+    r.add("int", "[0-9]{1,12}")?;
+    r.add("num", "[0-9]{1,12} ( \".\" [0-9]{1,8} )?")?;
+    r.add("str", "\"'\" ( [^'\\n] | \"''\" ){0,60} \"'\"")?;
+    r.add(
+        "literal",
+        "num | str | \"NULL\" | \"TRUE\" | \"FALSE\" | ( \"DATE\" | \"TIMESTAMP\" | \"TIME\" ) \" \" str | interval",
+    )?;
+    r.add(
+        "interval",
+        &format!("\"INTERVAL \" str ( \" \" ( {} ) )?", alts(FIELDS)),
+    )?;
+    r.add(
+        "type",
+        &format!(
+            "( {} ) ( \"(\" [0-9]{{1,3}} ( \",\" \" \"? [0-9]{{1,2}} )? \")\" )? \"[]\"?",
+            alts(TYPES)
+        ),
+    )?;
+    let mut fnames: Vec<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    fnames.extend(FUNCTIONS.iter().map(|f| f.to_uppercase()));
+    r.add("fname", &trie(&fnames))?;
+    r.add("field", &alts(FIELDS))?;
+    r.add(
+        "cmp",
+        "\" = \" | \" <> \" | \" != \" | \" < \" | \" <= \" | \" > \" | \" >= \"",
+    )?;
+    r.add("addop", "\" + \" | \" - \" | \" || \"")?;
+    r.add("mulop", "\" * \" | \" / \" | \" % \"")?;
+    r.add(
+        "setop",
+        "\" UNION \" | \" UNION ALL \" | \" UNION DISTINCT \" | \" INTERSECT \" | \" INTERSECT ALL \" | \" EXCEPT \" | \" EXCEPT ALL \"",
+    )?;
+    r.add(
+        "limit",
+        "\" LIMIT \" ( int | \"ALL\" ) ( \" OFFSET \" int ( \" ROWS\" )? )? | \" OFFSET \" int ( \" ROWS\" | \" ROW\" )? fetch? | fetch",
+    )?;
+    r.add(
+        "fetch",
+        "\" FETCH \" ( \"FIRST\" | \"NEXT\" ) ( \" \" int )? ( \" ROWS\" | \" ROW\" ) ( \" ONLY\" | \" WITH TIES\" )",
+    )?;
+    r.add(
+        "frame",
+        "( \"ROWS\" | \"RANGE\" | \"GROUPS\" ) \" \" ( \"BETWEEN \" bound \" AND \" bound | bound )",
+    )?;
+    r.add(
+        "bound",
+        "\"UNBOUNDED PRECEDING\" | \"UNBOUNDED FOLLOWING\" | \"CURRENT ROW\" | ( int | interval ) ( \" PRECEDING\" | \" FOLLOWING\" )",
+    )?;
+    r.add(
+        "talias",
+        "( \" AS \" | \" \" ) name ( \" (\" name ( \", \" name ){0,7} \")\" )?",
+    )?;
+    r.add(
+        "jkind",
+        "\" JOIN \" | \" INNER JOIN \" | \" LEFT JOIN \" | \" LEFT OUTER JOIN \" | \" RIGHT JOIN \" | \" RIGHT OUTER JOIN \" | \" FULL JOIN \" | \" FULL OUTER JOIN \"",
+    )?;
+    r.add(
+        "jbare",
+        "\" CROSS JOIN \" | \" NATURAL JOIN \" | \" NATURAL LEFT JOIN \" | \" NATURAL INNER JOIN \" | \", \"",
+    )?;
+    r.add(
+        "using",
+        "\" USING\" \" \"? \"(\" col ( \", \" col ){0,3} \")\"",
+    )?;
+    Ok(())
+}
+
+fn alts(words: &[&str]) -> String {
+    words.iter().map(|w| lit(w)).collect::<Vec<_>>().join(" | ")
+}
+
+/// `query-d`: optional WITH, set operations, ORDER BY, LIMIT.
+fn query(r: &mut Rules, d: usize) -> Result<(), GrammarError> {
+    let plain = format!("body-{d}s order-{d}s? limit?");
+    let free = format!("body-{d}f order-{d}f? limit?");
+    if d == 0 {
+        r.add(&format!("fquery-{d}"), &free)?;
+        return r.add(&format!("query-{d}"), &plain);
+    }
+    let p = d - 1;
+    r.add(&format!("query-{d}"), &format!("with-{d} {free} | {plain}"))?;
+    // Inside a WITH (CTE bodies, their subqueries) CTE names and their columns may be used.
+    r.add(&format!("fquery-{d}"), &format!("with-{d}? {free}"))?;
+    r.add(
+        &format!("with-{d}"),
+        &format!("\"WITH \" ( \"RECURSIVE \" )? cte-{d} ( \", \" cte-{d} ){{0,3}} \" \""),
+    )?;
+    r.add(
+        &format!("cte-{d}"),
+        &format!(
+            "name ( \" \"? \"(\" name ( \", \" name ){{0,7}} \")\" )? \" AS \" ( \"MATERIALIZED \" | \"NOT MATERIALIZED \" )? \"(\" fquery-{p} \")\""
+        ),
+    )
+}
+
+/// `body`, `select`, FROM with joins, GROUP BY, HAVING, WINDOW, ORDER BY of one variant.
+fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
+    let s = format!("{d}{v}");
+    // Subqueries of the free variant may read CTE names and the columns they define.
+    let sub = |p: usize| {
+        if v == 'f' {
+            format!("fquery-{p}")
+        } else {
+            format!("query-{p}")
+        }
+    };
+    let free_table = if v == 'f' { " | name talias?" } else { "" };
+    let (term, tref) = if d == 0 {
+        (format!("select-{s}"), format!("tbl talias?{free_table}"))
+    } else {
+        let p = d - 1;
+        let mut term = format!("select-{s} | \"(\" {} \")\"", sub(p));
+        if v == 's' {
+            term.push_str(&format!(" | dselect-{d}"));
+        }
+        (
+            term,
+            format!("tbl talias?{free_table} | \"(\" {} \")\" talias", sub(p)),
+        )
+    };
+    r.add(
+        &format!("body-{s}"),
+        &format!("term-{s} ( setop term-{s} ){{0,3}}"),
+    )?;
+    r.add(&format!("term-{s}"), &term)?;
+    r.add(
+        &format!("stail-{s}"),
+        &format!(
+            "( \" WHERE \" expr-{s} )? group-{s}? ( \" HAVING \" expr-{s} )? ( \" WINDOW \" name \" AS \" win-{s} )?"
+        ),
+    )?;
+    r.add(
+        &format!("select-{s}"),
+        &format!("\"SELECT \" distinct-{s}? items-{s} from-{s}? stail-{s}"),
+    )?;
+    r.add(
+        &format!("distinct-{s}"),
+        &format!("\"DISTINCT \" | \"ALL \" | \"DISTINCT ON (\" expr-{s} ( \", \" expr-{s} ){{0,3}} \") \""),
+    )?;
+    r.add(
+        &format!("items-{s}"),
+        &format!("item-{s} ( \", \" item-{s} ){{0,15}}"),
+    )?;
+    r.add(
+        &format!("item-{s}"),
+        &format!("\"*\" | ( tbl | name ) \".*\" | expr-{s} ( \" AS \" name )?"),
+    )?;
+    r.add(&format!("tref-{s}"), &tref)?;
+    r.add(&format!("jcond-{s}"), &format!("\" ON \" expr-{s} | using"))?;
+    r.add(
+        &format!("jpart-{s}"),
+        &format!("jkind tref-{s} jcond-{s} | jbare tref-{s}"),
+    )?;
+    r.add(
+        &format!("from-{s}"),
+        &format!("\" FROM \" tref-{s} ( jpart-{s} ){{0,7}}"),
+    )?;
+    if d > 0 && v == 'f' {
+        // A SELECT over a derived table may name that table's columns unqualified; the
+        // derived table must really be there, in FROM or in a join.
+        let p = d - 1;
+        r.add(
+            &format!("dtref-{d}"),
+            &format!("\"(\" fquery-{p} \")\" talias"),
+        )?;
+        r.add(
+            &format!("dfrom-{d}"),
+            &format!(
+                "\" FROM \" ( dtref-{d} | tref-{s} ( jpart-{s} ){{0,3}} ( jkind dtref-{d} jcond-{s} | jbare dtref-{d} ) ) ( jpart-{s} ){{0,6}}"
+            ),
+        )?;
+        r.add(
+            &format!("dselect-{d}"),
+            &format!("\"SELECT \" distinct-{s}? items-{s} dfrom-{d} stail-{s}"),
+        )?;
+    }
+    r.add(
+        &format!("group-{s}"),
+        &format!("\" GROUP BY \" expr-{s} ( \", \" expr-{s} ){{0,7}}"),
+    )?;
+    r.add(
+        &format!("order-{s}"),
+        &format!("\" ORDER BY \" oitem-{s} ( \", \" oitem-{s} ){{0,5}}"),
+    )?;
+    // ORDER BY may name an output alias.
+    r.add(
+        &format!("oitem-{s}"),
+        &format!(
+            "( expr-{s} | name ) ( \" ASC\" | \" DESC\" )? ( \" NULLS FIRST\" | \" NULLS LAST\" )?"
+        ),
+    )?;
+    r.add(
+        &format!("win-{s}"),
+        &format!(
+            "\"(\" ( wpart-{s} ( \" \" wob-{s} )? ( \" \" frame )? | wob-{s} ( \" \" frame )? | frame )? \")\""
+        ),
+    )?;
+    r.add(
+        &format!("wpart-{s}"),
+        &format!("\"PARTITION BY \" expr-{s} ( \", \" expr-{s} ){{0,3}}"),
+    )?;
+    r.add(
+        &format!("wob-{s}"),
+        &format!("\"ORDER BY \" oitem-{s} ( \", \" oitem-{s} ){{0,3}}"),
+    )
+}
+
+/// Expressions of level `d`, variant `v`: precedence climbing with bounded chains; parentheses,
+/// function arguments and subqueries go one level down.
+fn expr(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
+    let s = format!("{d}{v}");
+    r.add(
+        &format!("expr-{s}"),
+        &format!("conj-{s} ( \" OR \" conj-{s} ){{0,4}}"),
+    )?;
+    r.add(
+        &format!("conj-{s}"),
+        &format!("neg-{s} ( \" AND \" neg-{s} ){{0,5}}"),
+    )?;
+    r.add(&format!("neg-{s}"), &format!("( \"NOT \" )? pred-{s}"))?;
+    let mut tails = vec![
+        format!("cmp sum-{s}"),
+        format!("\" IS \" ( \"NOT \" )? ( \"NULL\" | \"TRUE\" | \"FALSE\" | \"DISTINCT FROM \" sum-{s} )"),
+        format!("( \" NOT\" )? \" BETWEEN \" sum-{s} \" AND \" sum-{s}"),
+        format!("( \" NOT\" )? ( \" LIKE \" | \" ILIKE \" ) sum-{s}"),
+        format!("( \" NOT\" )? \" IN (\" sum-{s} ( \", \" sum-{s} ){{0,9}} \")\""),
+    ];
+    let sub = |p: usize| {
+        if v == 'f' {
+            format!("fquery-{p}")
+        } else {
+            format!("query-{p}")
+        }
+    };
+    if d > 0 {
+        let q = sub(d - 1);
+        tails.push(format!("( \" NOT\" )? \" IN (\" {q} \")\""));
+        tails.push(format!(
+            "cmp ( \"ANY\" | \"ALL\" | \"SOME\" ) \" \"? \"(\" {q} \")\""
+        ));
+    }
+    r.add(&format!("ptail-{s}"), &tails.join(" | "))?;
+    r.add(&format!("pred-{s}"), &format!("sum-{s} ptail-{s}?"))?;
+    r.add(
+        &format!("sum-{s}"),
+        &format!("prod-{s} ( addop prod-{s} ){{0,5}}"),
+    )?;
+    r.add(
+        &format!("prod-{s}"),
+        &format!("unary-{s} ( mulop unary-{s} ){{0,3}}"),
+    )?;
+    r.add(
+        &format!("unary-{s}"),
+        &format!("\"-\"? prim-{s} ( \"::\" type ){{0,2}}"),
+    )?;
+    let mut prims = vec![
+        "literal".to_string(),
+        format!("colref-{v}"),
+        "\"CURRENT_DATE\" | \"CURRENT_TIMESTAMP\" | \"CURRENT_TIME\" | \"LOCALTIMESTAMP\" | \"current_date\" | \"current_timestamp\" | \"current_time\" | \"localtimestamp\""
+            .to_string(),
+    ];
+    if d > 0 {
+        let p = d - 1;
+        let e = format!("expr-{p}{v}");
+        prims.push(format!("\"(\" {e} ( \", \" {e} ){{0,5}} \")\""));
+        let q = sub(p);
+        prims.push(format!("\"(\" {q} \")\""));
+        prims.push(format!("( \"NOT \" )? \"EXISTS (\" {q} \")\""));
+        prims.push(format!("\"CAST(\" {e} \" AS \" type \")\""));
+        prims.push(format!("\"EXTRACT(\" field \" FROM \" {e} \")\""));
+        prims.push(format!(
+            "( \"SUBSTRING(\" | \"substring(\" ) {e} \" FROM \" {e} ( \" FOR \" {e} )? \")\""
+        ));
+        prims.push(format!(
+            "( \"POSITION(\" | \"position(\" ) sum-{p}{v} \" IN \" {e} \")\""
+        ));
+        prims.push(format!(
+            "\"TRIM(\" ( ( \"BOTH \" | \"LEADING \" | \"TRAILING \" ) ( {e} \" \" )? \"FROM \" )? ( {e} \" FROM \" )? {e} \")\""
+        ));
+        prims.push(format!(
+            "\"CASE \" ( {e} \" \" )? ( \"WHEN \" {e} \" THEN \" {e} \" \" ){{1,8}} ( \"ELSE \" {e} \" \" )? \"END\""
+        ));
+        prims.push(format!(
+            "fname \"(\" fargs-{p}{v}? \")\" ( \" WITHIN GROUP (ORDER BY \" oitem-{p}{v} \")\" )? ( \" FILTER (WHERE \" {e} \")\" )? ( \" OVER \" ( win-{p}{v} | name ) )?"
+        ));
+        r.add(
+            &format!("fargs-{p}{v}"),
+            &format!(
+                "\"*\" | ( \"DISTINCT \" )? {e} ( \", \" {e} ){{0,11}} ( \" ORDER BY \" oitem-{p}{v} ( \", \" oitem-{p}{v} ){{0,2}} )?"
+            ),
+        )?;
+    }
+    r.add(&format!("prim-{s}"), &prims.join(" | "))
+}

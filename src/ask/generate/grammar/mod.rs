@@ -1,0 +1,258 @@
+//! GBNF grammars for the LLM, built from the tables retrieval chose, so the model can only write
+//! a read-only query over names that exist.
+//!
+//! Two profiles:
+//! - [`Profile::Full`] covers the PostgreSQL a person writes (WITH [RECURSIVE], joins of every
+//!   kind, subqueries, windows, set operations, CASE, casts, ...). Tables are limited to the chosen
+//!   ones and CTE names; columns to their real columns, qualified or not, plus names the query
+//!   itself defines (output aliases in ORDER BY, CTE columns after a WITH, and `alias.column`). A
+//!   context-free grammar cannot check *which* names a query defined or which table a column
+//!   belongs to, so the schema check and EXPLAIN stay in the loop.
+//! - [`Profile::Strict`] is a smaller language in which every sentence plans without error: each
+//!   query is built over one join scope (a table, or tables linked by a foreign key) with
+//!   qualified columns of those tables only, expressions are typed (numbers, text, times,
+//!   booleans, enum labels), and grouping uses ordinals so every selected column is grouped.
+//!
+//! The text targets the canonical form sqlparser prints (upper-case keywords, single spaces),
+//! which is also what the coverage checks compare against.
+
+mod full;
+mod gbnf;
+mod strict;
+
+use crate::ask::catalog::{quote_ident, Catalog, TableId};
+use crate::ask::retrieve::graph::Step;
+
+/// Building a grammar failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GrammarError {
+    #[error("no tables to build a grammar from")]
+    NoTables,
+    #[error("grammar builder bug: {0}")]
+    Internal(String),
+}
+
+/// Which language the grammar allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Full,
+    Strict,
+}
+
+/// What a column's values are, for the strict profile's typed expressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Number,
+    Text,
+    Time,
+    Bool,
+    /// An enum with known labels: compared with those labels only.
+    Enum,
+    /// Anything else (json, arrays, intervals, money, ...): selected and counted, never computed.
+    Other,
+}
+
+impl ValueKind {
+    /// Classifies a type as `format_type` prints it.
+    pub fn of(data_type: &str, has_labels: bool) -> ValueKind {
+        if has_labels {
+            return ValueKind::Enum;
+        }
+        let t = data_type.to_ascii_lowercase();
+        if t.ends_with("[]") {
+            return ValueKind::Other;
+        }
+        let base = t.split('(').next().unwrap_or("").trim();
+        match base {
+            "smallint" | "integer" | "bigint" | "numeric" | "decimal" | "real"
+            | "double precision" | "int" | "int2" | "int4" | "int8" | "float4" | "float8" => {
+                ValueKind::Number
+            }
+            "text" | "character varying" | "varchar" | "character" | "char" | "bpchar" | "name"
+            | "citext" => ValueKind::Text,
+            "date"
+            | "timestamp without time zone"
+            | "timestamp with time zone"
+            | "timestamp"
+            | "timestamptz" => ValueKind::Time,
+            "boolean" | "bool" => ValueKind::Bool,
+            _ if base.starts_with("timestamp") => ValueKind::Time,
+            _ => ValueKind::Other,
+        }
+    }
+}
+
+/// A column as the grammar sees it.
+#[derive(Debug, Clone)]
+pub struct GColumn {
+    /// As written in SQL (quoted when needed).
+    pub name: String,
+    pub kind: ValueKind,
+    /// Enum labels, for the strict profile.
+    pub labels: Vec<String>,
+}
+
+/// A table as the grammar sees it.
+#[derive(Debug, Clone)]
+pub struct GTable {
+    /// As written in SQL: quoted when needed, schema-qualified outside `public`.
+    pub name: String,
+    pub columns: Vec<GColumn>,
+}
+
+/// A join the strict profile may use: `right.rcol = left.lcol` for each pair.
+#[derive(Debug, Clone)]
+pub struct GJoin {
+    pub left: usize,
+    pub right: usize,
+    pub pairs: Vec<(String, String)>,
+}
+
+/// Everything a grammar is built from.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    pub tables: Vec<GTable>,
+    pub joins: Vec<GJoin>,
+}
+
+/// A built grammar.
+#[derive(Debug, Clone)]
+pub struct Grammar {
+    pub text: String,
+    pub rules: usize,
+    pub profile: Profile,
+}
+
+impl Spec {
+    /// The chosen tables of a catalog, with the joins of `steps` (retrieval's join path).
+    pub fn from_catalog(catalog: &Catalog, chosen: &[TableId], steps: &[Step]) -> Spec {
+        let mut ids: Vec<TableId> = Vec::new();
+        for &t in chosen
+            .iter()
+            .chain(steps.iter().flat_map(|s| [&s.from, &s.edge.to]))
+        {
+            if t < catalog.tables.len() && !ids.contains(&t) {
+                ids.push(t);
+            }
+        }
+        let tables = ids
+            .iter()
+            .map(|&t| {
+                let table = &catalog.tables[t];
+                let name = if table.schema == "public" {
+                    quote_ident(&table.name)
+                } else {
+                    format!(
+                        "{}.{}",
+                        quote_ident(&table.schema),
+                        quote_ident(&table.name)
+                    )
+                };
+                GTable {
+                    name,
+                    columns: table
+                        .columns
+                        .iter()
+                        .map(|c| GColumn {
+                            name: quote_ident(&c.name),
+                            kind: ValueKind::of(&c.data_type, !c.enum_labels.is_empty()),
+                            labels: c.enum_labels.clone(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let pos = |t: TableId| ids.iter().position(|&x| x == t);
+        let mut joins = Vec::new();
+        // Declared links between any two chosen tables, plus the retrieval path's steps.
+        for (i, &a) in ids.iter().enumerate() {
+            for fk in &catalog.tables[a].foreign_keys {
+                if let Some(j) = pos(fk.target) {
+                    if i != j {
+                        joins.push(GJoin {
+                            left: i,
+                            right: j,
+                            pairs: fk
+                                .columns
+                                .iter()
+                                .zip(&fk.target_columns)
+                                .map(|(x, y)| (quote_ident(x), quote_ident(y)))
+                                .collect(),
+                        });
+                    }
+                }
+            }
+        }
+        for s in steps {
+            if let (Some(i), Some(j)) = (pos(s.from), pos(s.edge.to)) {
+                let known = joins
+                    .iter()
+                    .any(|g| (g.left, g.right) == (i, j) || (g.left, g.right) == (j, i));
+                if !known && i != j {
+                    joins.push(GJoin {
+                        left: i,
+                        right: j,
+                        pairs: s
+                            .edge
+                            .from_cols
+                            .iter()
+                            .zip(&s.edge.to_cols)
+                            .map(|(x, y)| (quote_ident(x), quote_ident(y)))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        Spec { tables, joins }
+    }
+}
+
+/// Builds the grammar of `profile` for `spec`.
+pub fn build(spec: &Spec, profile: Profile) -> Result<Grammar, GrammarError> {
+    if spec.tables.is_empty() || spec.tables.iter().all(|t| t.columns.is_empty()) {
+        return Err(GrammarError::NoTables);
+    }
+    let rules = match profile {
+        Profile::Full => full::rules(spec)?,
+        Profile::Strict => strict::rules(spec)?,
+    };
+    let n = rules.len();
+    Ok(Grammar {
+        text: rules.into_text(),
+        rules: n,
+        profile,
+    })
+}
+
+/// A grammar that accepts exactly `yes` or `no`, for the relevance question.
+pub fn yes_no() -> Grammar {
+    Grammar {
+        text: "root ::= \"yes\" | \"no\"\n".to_string(),
+        rules: 1,
+        profile: Profile::Strict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_are_classified() {
+        assert_eq!(ValueKind::of("numeric(10,2)", false), ValueKind::Number);
+        assert_eq!(
+            ValueKind::of("character varying(40)", false),
+            ValueKind::Text
+        );
+        assert_eq!(
+            ValueKind::of("timestamp without time zone", false),
+            ValueKind::Time
+        );
+        assert_eq!(ValueKind::of("integer[]", false), ValueKind::Other);
+        assert_eq!(ValueKind::of("mood", true), ValueKind::Enum);
+        assert_eq!(ValueKind::of("jsonb", false), ValueKind::Other);
+        assert_eq!(ValueKind::of("money", false), ValueKind::Other);
+    }
+}

@@ -1,0 +1,341 @@
+//! The llama.cpp engine: one model and one context, a KV cache reused across requests that
+//! share a prompt prefix, and a sampler that checks the grammar only for the token it drew.
+//!
+//! Sampling: the token is drawn from the unconstrained distribution (top-k, temperature) and
+//! checked against the grammar alone; only when the grammar rejects it is the grammar applied to
+//! the whole vocabulary and the token drawn again from what is left. The result has exactly the
+//! distribution of applying the grammar first, at a fraction of the cost. The grammar is always
+//! applied *before* top-k, so a top-k that the grammar empties cannot occur (the abort seen with
+//! `top_k` before the grammar sampler). Grammar construction and `accept` go through
+//! llama-cpp-2's exception-catching wrappers and come back as errors.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+
+use super::super::protocol::{ChatMessage, Job, Output, Stop};
+
+/// What the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("llama.cpp backend: {0}")]
+    Backend(String),
+    #[error("cannot load model {path}: {reason}")]
+    Load { path: String, reason: String },
+    #[error("cannot create a context: {0}")]
+    Context(String),
+    #[error("the grammar does not parse (llama.cpp rejected it)")]
+    Grammar,
+    #[error("chat template: {0}")]
+    Template(String),
+    #[error("prompt of {prompt} tokens plus {max} to generate exceeds the context of {ctx}")]
+    TooLong {
+        prompt: usize,
+        max: usize,
+        ctx: usize,
+    },
+    #[error("llama.cpp decode failed: {0}")]
+    Decode(String),
+    #[error("the grammar allows no token here (dead end after {0:?})")]
+    DeadEnd(String),
+}
+
+/// llama.cpp's backend, initialised once per process (a second init is an error in llama-cpp-2).
+pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            if std::env::var_os("PGASK_LLAMA_LOG").is_none() {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// Engine settings fixed at load time.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub threads: i32,
+    pub context: u32,
+    /// `auto` (the model's own template, else chatml) or a template name llama.cpp knows.
+    pub chat_template: String,
+    pub top_k: i32,
+}
+
+/// A loaded model with its context and the tokens currently in the KV cache.
+pub struct Engine {
+    model: &'static LlamaModel,
+    ctx: LlamaContext<'static>,
+    cached: Vec<LlamaToken>,
+    template: Option<LlamaChatTemplate>,
+    top_k: i32,
+    pub description: String,
+}
+
+impl Engine {
+    pub fn load(path: &Path, cfg: &EngineConfig) -> Result<Engine, EngineError> {
+        let backend = backend()?;
+        if !path.is_file() {
+            return Err(EngineError::Load {
+                path: path.display().to_string(),
+                reason: "no such file".into(),
+            });
+        }
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| EngineError::Load {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        // The worker keeps one model for its whole life; leaking it gives the context a
+        // 'static borrow without a self-referential struct.
+        let model: &'static LlamaModel = Box::leak(Box::new(model));
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(cfg.context.max(256)))
+            .with_n_batch(512)
+            .with_n_threads(cfg.threads.max(1))
+            .with_n_threads_batch(cfg.threads.max(1));
+        let ctx = model
+            .new_context(backend, params)
+            .map_err(|e| EngineError::Context(e.to_string()))?;
+        let template = match cfg.chat_template.as_str() {
+            "auto" => model.chat_template(None).ok(),
+            name => Some(
+                LlamaChatTemplate::new(name).map_err(|e| EngineError::Template(e.to_string()))?,
+            ),
+        };
+        let description = format!(
+            "{} ({} params, {} layers, vocab {}, template {})",
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            model.n_params(),
+            model.n_layer(),
+            model.n_vocab(),
+            if template.is_some() {
+                "model's own"
+            } else {
+                "chatml fallback"
+            }
+        );
+        Ok(Engine {
+            model,
+            ctx,
+            cached: Vec::new(),
+            template,
+            top_k: cfg.top_k,
+            description,
+        })
+    }
+
+    pub fn model(&self) -> &'static LlamaModel {
+        self.model
+    }
+
+    /// The chat messages as the model expects them, ending with the assistant's turn.
+    pub fn format(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        if let Some(t) = &self.template {
+            let chat: Result<Vec<LlamaChatMessage>, _> = messages
+                .iter()
+                .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+                .collect();
+            let chat = chat.map_err(|e| EngineError::Template(e.to_string()))?;
+            if let Ok(s) = self.model.apply_chat_template(t, &chat, true) {
+                return Ok(s);
+            }
+        }
+        Ok(chatml(messages))
+    }
+
+    /// Runs one job. `cancelled` is polled before every token.
+    pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
+        let started = Instant::now();
+        let mut grammar = match &job.grammar {
+            Some(g) => Some(
+                LlamaSampler::grammar(self.model, g, "root").map_err(|_| EngineError::Grammar)?,
+            ),
+            None => None,
+        };
+        let grammar_build_ms = started.elapsed().as_secs_f64() * 1e3;
+        let prompt = self.format(&job.messages)?;
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
+        let n_ctx = self.ctx.n_ctx() as usize;
+        if tokens.len() + job.max_tokens > n_ctx {
+            return Err(EngineError::TooLong {
+                prompt: tokens.len(),
+                max: job.max_tokens,
+                ctx: n_ctx,
+            });
+        }
+        // Reuse the cached prefix; at least one prompt token is evaluated to get logits.
+        let mut keep = self
+            .cached
+            .iter()
+            .zip(&tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
+        keep = keep.min(tokens.len().saturating_sub(1));
+        self.ctx
+            .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        self.cached.truncate(keep);
+        let t0 = Instant::now();
+        let mut batch = LlamaBatch::new(512, 1);
+        let mut last = 0;
+        for chunk_start in (keep..tokens.len()).step_by(512) {
+            batch.clear();
+            let end = (chunk_start + 512).min(tokens.len());
+            for (i, tok) in tokens.iter().enumerate().take(end).skip(chunk_start) {
+                batch
+                    .add(*tok, i as i32, &[0], i + 1 == tokens.len())
+                    .map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
+            self.ctx
+                .decode(&mut batch)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            last = batch.n_tokens() - 1;
+        }
+        self.cached.extend_from_slice(&tokens[keep..]);
+        let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+        let t1 = Instant::now();
+        let mut chain = sampler_chain(job.temperature, job.seed, self.top_k);
+        let mut text: Vec<u8> = Vec::new();
+        let mut generated = 0;
+        let mut resamples = 0;
+        let mut grammar_ns = 0u128;
+        let mut stop = Stop::MaxTokens;
+        let mut pos = tokens.len() as i32;
+        while generated < job.max_tokens {
+            if cancelled() {
+                stop = Stop::Cancelled;
+                break;
+            }
+            let logits = self.ctx.get_logits_ith(last);
+            let mut tok = if job.always_mask && grammar.is_some() {
+                LlamaToken(-1)
+            } else {
+                draw(logits, &mut chain)
+            };
+            if let Some(g) = grammar.as_mut() {
+                let tg = Instant::now();
+                if tok.0 < 0 || !allowed(g, tok) {
+                    resamples += usize::from(tok.0 >= 0);
+                    let mut all = array(logits);
+                    g.apply(&mut all);
+                    if all.data.iter().all(|d| d.logit() == f32::NEG_INFINITY) {
+                        return Err(EngineError::DeadEnd(String::from_utf8_lossy(&text).into()));
+                    }
+                    all.apply_sampler(&mut chain);
+                    tok = all.selected_token().ok_or_else(|| {
+                        EngineError::DeadEnd(String::from_utf8_lossy(&text).into())
+                    })?;
+                }
+                grammar_ns += tg.elapsed().as_nanos();
+                if self.model.vocab().is_eog(tok) {
+                    stop = Stop::Eos;
+                    break;
+                }
+                let tg = Instant::now();
+                g.try_accept(tok).map_err(|_| {
+                    EngineError::DeadEnd(String::from_utf8_lossy(&text).into_owned())
+                })?;
+                grammar_ns += tg.elapsed().as_nanos();
+            } else if self.model.vocab().is_eog(tok) {
+                stop = Stop::Eos;
+                break;
+            }
+            generated += 1;
+            text.extend(vocab.token_to_piece(tok, false, None));
+            batch.clear();
+            batch
+                .add(tok, pos, &[0], true)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.ctx
+                .decode(&mut batch)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.cached.push(tok);
+            pos += 1;
+            last = 0;
+        }
+        Ok(Output {
+            text: String::from_utf8_lossy(&text).into_owned(),
+            prompt_tokens: tokens.len(),
+            reused_tokens: keep,
+            generated_tokens: generated,
+            grammar_resamples: resamples,
+            stop,
+            prompt_ms,
+            generate_ms: t1.elapsed().as_secs_f64() * 1e3,
+            grammar_ms: grammar_ns as f64 / 1e6,
+            grammar_build_ms,
+        })
+    }
+}
+
+fn sampler_chain(temperature: f32, seed: u32, top_k: i32) -> LlamaSampler {
+    if temperature <= 0.0 {
+        return LlamaSampler::greedy();
+    }
+    let mut s = Vec::new();
+    if top_k > 0 {
+        s.push(LlamaSampler::top_k(top_k));
+    }
+    s.push(LlamaSampler::temp(temperature));
+    s.push(LlamaSampler::dist(seed));
+    LlamaSampler::chain_simple(s)
+}
+
+fn array(logits: &[f32]) -> LlamaTokenDataArray {
+    LlamaTokenDataArray::from_iter(
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
+        false,
+    )
+}
+
+/// Draws from the unconstrained distribution.
+fn draw(logits: &[f32], chain: &mut LlamaSampler) -> LlamaToken {
+    let mut all = array(logits);
+    all.apply_sampler(chain);
+    all.selected_token().unwrap_or(LlamaToken(0))
+}
+
+/// Whether the grammar allows `tok` next, checked on a one-token array.
+pub fn allowed(grammar: &mut LlamaSampler, tok: LlamaToken) -> bool {
+    let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(tok, 0.0, 0.0)], false);
+    grammar.apply(&mut one);
+    one.data
+        .first()
+        .is_some_and(|d| d.logit() != f32::NEG_INFINITY)
+}
+
+/// The chatml layout, for models without a template llama.cpp knows.
+pub fn chatml(messages: &[ChatMessage]) -> String {
+    let mut s = String::new();
+    for m in messages {
+        s.push_str(&format!(
+            "<|im_start|>{}\n{}<|im_end|>\n",
+            m.role, m.content
+        ));
+    }
+    s.push_str("<|im_start|>assistant\n");
+    s
+}

@@ -1,0 +1,7 @@
+//! llama.cpp through llama-cpp-2: the engine that runs inside the worker process, and the
+//! grammar matcher that checks whether a grammar accepts a text (llama.cpp's own matcher).
+
+pub mod engine;
+pub mod matcher;
+
+pub use engine::{backend, Engine, EngineConfig, EngineError};

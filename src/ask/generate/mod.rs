@@ -1,0 +1,111 @@
+//! SQL generation: the prompt from the chosen tables, the GBNF grammar that keeps the model to
+//! real names and read-only SQL, and the LLM that writes it. llama.cpp runs in a supervised
+//! worker process ([`supervisor`] on pgask's side, [`worker`] inside it), so nothing it does can
+//! take the proxy down, and inference never runs on the async I/O threads.
+
+pub mod grammar;
+pub mod llama;
+pub mod prompt;
+pub mod protocol;
+pub mod supervisor;
+pub mod tiny;
+pub mod worker;
+
+use crate::ask::retrieve::rank::Ranked;
+use protocol::{ChatMessage, Output, Stop};
+use supervisor::{Request, Supervisor, SupervisorError};
+
+/// Generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Worker(#[from] SupervisorError),
+    #[error("the question does not seem answerable from this database's tables: {0}")]
+    Unanswerable(String),
+}
+
+/// Sampling settings of one attempt.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_tokens: usize,
+    pub temperature: f32,
+    pub seed: u32,
+    pub candidates: usize,
+}
+
+/// One generated query.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub sql: String,
+    /// False when generation stopped at `max_tokens` (the SQL is cut off).
+    pub complete: bool,
+    pub output: Output,
+}
+
+/// Generates `settings.candidates` queries, each with its own seed; after the first the
+/// temperature rises so candidates differ even when the first is greedy.
+pub async fn candidates(
+    llm: &Supervisor,
+    messages: &[ChatMessage],
+    grammar: &grammar::Grammar,
+    settings: &Settings,
+) -> Result<Vec<Candidate>, GenerateError> {
+    let mut out = Vec::with_capacity(settings.candidates);
+    for i in 0..settings.candidates.max(1) {
+        let temperature = if i == 0 {
+            settings.temperature
+        } else {
+            settings.temperature.max(0.3) + 0.2 * i as f32
+        };
+        let output = llm
+            .generate(Request {
+                messages: messages.to_vec(),
+                grammar: Some(grammar.text.clone()),
+                max_tokens: settings.max_tokens,
+                temperature,
+                seed: settings.seed.wrapping_add(i as u32),
+            })
+            .await?;
+        out.push(Candidate {
+            sql: output.text.trim().to_string(),
+            complete: output.stop == Stop::Eos,
+            output,
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses a question whose best table scores below `min_score` (0 turns the check off).
+pub fn check_scores(ranked: &[Ranked], min_score: f32) -> Result<(), GenerateError> {
+    let best = ranked.iter().map(|r| r.score).fold(f32::MIN, f32::max);
+    if ranked.is_empty() || (min_score > 0.0 && best < min_score) {
+        return Err(GenerateError::Unanswerable(format!(
+            "no table matches it well enough (best score {:.3}, threshold {min_score})",
+            if ranked.is_empty() { 0.0 } else { best }
+        )));
+    }
+    Ok(())
+}
+
+/// Asks the model a grammar-constrained yes/no: can the question be answered from the schema?
+pub async fn check_with_model(
+    llm: &Supervisor,
+    messages: &[ChatMessage],
+    seed: u32,
+) -> Result<(), GenerateError> {
+    let out = llm
+        .generate(Request {
+            messages: messages.to_vec(),
+            grammar: Some(grammar::yes_no().text),
+            max_tokens: 2,
+            temperature: 0.0,
+            seed,
+        })
+        .await?;
+    if out.text.trim() == "no" {
+        return Err(GenerateError::Unanswerable(
+            "the model judged that these tables cannot answer it".into(),
+        ));
+    }
+    Ok(())
+}

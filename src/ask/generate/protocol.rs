@@ -1,0 +1,92 @@
+//! Messages between pgask and its inference worker process: one JSON object per line on the
+//! worker's stdin (jobs and cancels) and stdout (results).
+
+use serde::{Deserialize, Serialize};
+
+/// One chat message of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: role.to_string(),
+            content: content.into(),
+        }
+    }
+}
+
+/// One generation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub messages: Vec<ChatMessage>,
+    /// GBNF text with a `root` rule; none for free text.
+    pub grammar: Option<String>,
+    pub max_tokens: usize,
+    pub temperature: f32,
+    pub seed: u32,
+    /// Apply the grammar to the whole vocabulary at every step instead of checking the drawn
+    /// token first (same distribution, much slower; kept to measure the difference).
+    #[serde(default)]
+    pub always_mask: bool,
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stop {
+    /// The model ended its answer (and the grammar allowed it).
+    Eos,
+    MaxTokens,
+    Cancelled,
+}
+
+/// What one generation produced, with its costs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Output {
+    pub text: String,
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose KV entries were reused from the previous request.
+    pub reused_tokens: usize,
+    pub generated_tokens: usize,
+    /// Tokens the grammar rejected, drawn again from the constrained distribution.
+    pub grammar_resamples: usize,
+    pub stop: Stop,
+    pub prompt_ms: f64,
+    pub generate_ms: f64,
+    /// Time spent checking and applying the grammar while generating.
+    pub grammar_ms: f64,
+    /// Time llama.cpp took to parse the grammar.
+    pub grammar_build_ms: f64,
+}
+
+/// pgask → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToWorker {
+    Generate(Job),
+    Cancel { id: u64 },
+}
+
+/// Worker → pgask.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The model is loaded; sent once at start.
+    Ready {
+        model: String,
+    },
+    /// Loading failed; the worker exits after this.
+    LoadFailed {
+        error: String,
+    },
+    Done {
+        id: u64,
+        output: Output,
+    },
+    Failed {
+        id: u64,
+        error: String,
+    },
+}

@@ -1,0 +1,550 @@
+//! SQL generation with the real llama.cpp path: random-weight models written by the tests from
+//! real tokenizer vocabularies, grammars built from chinook and northwind in a throwaway
+//! PostgreSQL, the supervised worker process (cancel, crash, bad grammar), KV prefix reuse, and
+//! grammar coverage of a hand-written query corpus checked by llama.cpp's own grammar matcher.
+
+mod common;
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::data;
+use common::Cluster;
+use pgask::ask::catalog::{self, Catalog, CatalogOptions};
+use pgask::ask::generate::grammar::{self, Profile, Spec};
+use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
+use pgask::ask::generate::prompt::{self, Failure, PromptInput, Templates};
+use pgask::ask::generate::protocol::{ChatMessage, Stop};
+use pgask::ask::generate::supervisor::{Request, Supervisor, SupervisorError, WorkerSpec};
+use pgask::ask::generate::tiny::Shape;
+use sqlparser::ast::{Expr, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+async fn connect(cluster: &Cluster, db: &str) -> tokio_postgres::Client {
+    let url = format!(
+        "host=127.0.0.1 port={} user=postgres dbname={db}",
+        cluster.port
+    );
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+async fn load_catalog(cluster: &Cluster, name: &str) -> Option<(Catalog, tokio_postgres::Client)> {
+    let db = data::dataset(cluster, name)?;
+    let client = connect(cluster, &db).await;
+    let cat = catalog::load(&client, &CatalogOptions::default())
+        .await
+        .expect("catalog");
+    Some((cat, client))
+}
+
+/// Every table of the catalog with the joins its foreign keys give.
+fn whole_spec(cat: &Catalog) -> Spec {
+    let all: Vec<usize> = (0..cat.tables.len()).collect();
+    Spec::from_catalog(cat, &all, &[])
+}
+
+fn spec_for(cat: &Catalog, tables: &[String]) -> Spec {
+    let ids: Vec<usize> = tables
+        .iter()
+        .map(|t| cat.find_name(t).unwrap_or_else(|| panic!("no table {t}")))
+        .collect();
+    Spec::from_catalog(cat, &ids, &[])
+}
+
+fn worker(model: PathBuf) -> Supervisor {
+    Supervisor::new(WorkerSpec {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_pgask")),
+        model,
+        threads: 2,
+        context: 4096,
+        chat_template: "auto".into(),
+        top_k: 40,
+        load_timeout: Duration::from_secs(120),
+    })
+}
+
+fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32) -> Request {
+    Request {
+        messages: vec![
+            ChatMessage::new("system", "Write one PostgreSQL query."),
+            ChatMessage::new("user", question),
+        ],
+        grammar,
+        max_tokens,
+        temperature: 1.0,
+        seed,
+    }
+}
+
+/// Names a query reads and defines, collected from sqlparser's AST.
+#[derive(Default, Debug)]
+struct Refs {
+    relations: Vec<String>,
+    columns: Vec<(Option<String>, String)>,
+    defined: HashSet<String>,
+}
+
+impl Visitor for Refs {
+    type Break = ();
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if let Some(w) = &q.with {
+            for cte in &w.cte_tables {
+                self.defined.insert(cte.alias.name.value.clone());
+                for c in &cte.alias.columns {
+                    self.defined.insert(c.name.value.clone());
+                }
+            }
+        }
+        collect_aliases(&q.body, &mut self.defined);
+        ControlFlow::Continue(())
+    }
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        let alias = match t {
+            TableFactor::Table { name, alias, .. } => {
+                self.relations.push(name.to_string());
+                alias
+            }
+            TableFactor::Derived { alias, .. } => alias,
+            _ => &None,
+        };
+        if let Some(a) = alias {
+            self.defined.insert(a.name.value.clone());
+            for c in &a.columns {
+                self.defined.insert(c.name.value.clone());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::Identifier(i) => self.columns.push((None, i.value.clone())),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let n = parts.len();
+                let q: Vec<String> = parts[..n - 1].iter().map(|p| p.value.clone()).collect();
+                self.columns
+                    .push((Some(q.join(".")), parts[n - 1].value.clone()));
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn collect_aliases(body: &SetExpr, out: &mut HashSet<String>) {
+    match body {
+        SetExpr::Select(s) => {
+            for item in &s.projection {
+                if let sqlparser::ast::SelectItem::ExprWithAlias { alias, .. } = item {
+                    out.insert(alias.value.clone());
+                }
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            collect_aliases(left, out);
+            collect_aliases(right, out);
+        }
+        SetExpr::Query(q) => collect_aliases(&q.body, out),
+        _ => {}
+    }
+}
+
+fn parse_one(sql: &str) -> Result<Statement, String> {
+    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())?;
+    if stmts.len() != 1 {
+        return Err(format!("{} statements", stmts.len()));
+    }
+    Ok(stmts.remove(0))
+}
+
+/// Checks that `sql` parses as one query and names only real tables and columns of `cat`
+/// (or names the query itself defined).
+fn check_names(cat: &Catalog, sql: &str) -> Result<(), String> {
+    let stmt = parse_one(sql)?;
+    if !matches!(stmt, Statement::Query(_)) {
+        return Err("not a query".into());
+    }
+    let mut refs = Refs::default();
+    let _ = stmt.visit(&mut refs);
+    let tables: HashSet<String> = cat.tables.iter().map(|t| t.name.clone()).collect();
+    let columns: HashSet<String> = cat
+        .tables
+        .iter()
+        .flat_map(|t| t.columns.iter().map(|c| c.name.clone()))
+        .collect();
+    for r in &refs.relations {
+        let bare = r.rsplit('.').next().unwrap_or(r);
+        if !tables.contains(bare) && !refs.defined.contains(bare) {
+            return Err(format!("unknown table {r}"));
+        }
+    }
+    for (q, c) in &refs.columns {
+        if let Some(q) = q {
+            let bare = q.rsplit('.').next().unwrap_or(q);
+            if !tables.contains(bare) && !refs.defined.contains(bare) {
+                return Err(format!("unknown qualifier {q}"));
+            }
+            if let Some(t) = cat.find_name(bare).filter(|_| !refs.defined.contains(bare)) {
+                if cat.tables[t].column(c).is_none() {
+                    return Err(format!("{q} has no column {c}"));
+                }
+                continue;
+            }
+        }
+        if !columns.contains(c) && !refs.defined.contains(c) {
+            return Err(format!("unknown column {c}"));
+        }
+    }
+    Ok(())
+}
+
+/// 50 generations from a random-weight model under the strict grammar of chinook: every one is
+/// complete, parses, names only real tables and columns, and plans on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_grammar_generations_parse_name_real_columns_and_explain() {
+    let cluster = Cluster::shared();
+    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let g = grammar::build(&whole_spec(&cat), Profile::Strict).unwrap();
+    let llm = worker(model);
+    let mut lengths = Vec::new();
+    for seed in 0..50 {
+        let out = llm
+            .generate(request("anything", Some(g.text.clone()), 300, seed))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.stop,
+            Stop::Eos,
+            "seed {seed} did not finish: {}",
+            out.text
+        );
+        let sql = out.text.trim();
+        check_names(&cat, sql).unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
+        client
+            .simple_query(&format!("EXPLAIN {sql}"))
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: EXPLAIN failed: {e}: {sql}"));
+        lengths.push(out.generated_tokens);
+    }
+    let distinct: HashSet<usize> = lengths.iter().copied().collect();
+    assert!(
+        distinct.len() > 10,
+        "seeds should give different queries: {lengths:?}"
+    );
+}
+
+/// What each profile lets through, decided by llama.cpp's matcher: real names pass; invented
+/// tables and columns, tables that were not chosen, writes, several statements, locking and
+/// SELECT INTO do not. The strict profile also refuses out-of-scope columns and ungrouped ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
+    let cluster = Cluster::shared();
+    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(vocab) = data::vocab("deepseek-coder") else {
+        return;
+    };
+    let m = Matcher::load(&vocab).unwrap();
+    let spec = spec_for(&cat, &["customer".into(), "invoice".into()]);
+    let full = grammar::build(&spec, Profile::Full).unwrap();
+    let strict = grammar::build(&spec, Profile::Strict).unwrap();
+    let ok = |g: &grammar::Grammar, sql: &str| {
+        assert_eq!(
+            m.check(&g.text, sql).unwrap(),
+            Verdict::Accepted,
+            "{:?} should accept {sql}",
+            g.profile
+        );
+    };
+    let no = |g: &grammar::Grammar, sql: &str| {
+        assert_ne!(
+            m.check(&g.text, sql).unwrap(),
+            Verdict::Accepted,
+            "{:?} should refuse {sql}",
+            g.profile
+        );
+    };
+    ok(&full, "SELECT first_name FROM customer");
+    ok(&full, "SELECT c.first_name, SUM(i.total) AS revenue FROM customer AS c JOIN invoice AS i ON i.customer_id = c.customer_id GROUP BY c.first_name ORDER BY revenue DESC LIMIT 5");
+    ok(&full, "WITH t AS (SELECT customer_id, SUM(total) AS spend FROM invoice GROUP BY customer_id) SELECT spend FROM t");
+    no(&full, "SELECT customer_name FROM customer");
+    no(&full, "SELECT first_name FROM customers");
+    no(&full, "SELECT name FROM track");
+    no(&full, "DELETE FROM customer");
+    no(&full, "SELECT 1; DROP TABLE customer");
+    no(&full, "SELECT first_name FROM customer FOR UPDATE");
+    no(&full, "SELECT * INTO x FROM customer");
+    no(
+        &full,
+        "WITH d AS (DELETE FROM customer RETURNING *) SELECT * FROM d",
+    );
+    ok(
+        &strict,
+        "SELECT customer.first_name FROM customer WHERE customer.country = 'USA' LIMIT 5",
+    );
+    ok(&strict, "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY 2 DESC");
+    no(&strict, "SELECT customer.first_name FROM invoice");
+    no(&strict, "SELECT customer.country, count(*) FROM customer");
+    no(
+        &strict,
+        "SELECT customer.first_name FROM customer WHERE customer.customer_id = 'abc'",
+    );
+    no(&strict, "SELECT first_name FROM customer");
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusQuery {
+    db: String,
+    tables: Vec<String>,
+    sql: String,
+}
+
+/// Every hand-written query of `tests/generation/queries.jsonl`, in sqlparser's canonical form,
+/// is accepted by the full grammar built from its own tables (llama.cpp's matcher decides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_grammar_accepts_the_hand_written_corpus() {
+    let cluster = Cluster::shared();
+    let Some((chinook, _c1)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some((northwind, _c2)) = load_catalog(cluster, "northwind").await else {
+        return;
+    };
+    let Some(vocab) = data::vocab("llama-spm") else {
+        return;
+    };
+    let matcher = Matcher::load(&vocab).unwrap();
+    let corpus = include_str!("generation/queries.jsonl");
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let q: CorpusQuery = serde_json::from_str(line).unwrap();
+        let cat = if q.db == "chinook" {
+            &chinook
+        } else {
+            &northwind
+        };
+        let canonical = parse_one(&q.sql).unwrap().to_string();
+        let g = grammar::build(&spec_for(cat, &q.tables), Profile::Full).unwrap();
+        match matcher.check(&g.text, &canonical).unwrap() {
+            Verdict::Accepted => {}
+            Verdict::RejectedAt(i) => failures.push(format!(
+                "{}\n    rejected at: {}",
+                canonical,
+                &canonical[i.min(canonical.len())..]
+            )),
+        }
+        n += 1;
+    }
+    assert!(n >= 150, "corpus has {n} queries");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} rejected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_grammar_is_an_error_not_an_abort() {
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let llm = worker(model);
+    let err = llm
+        .generate(request("x", Some("root ::= ( \"a\" ".into()), 10, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SupervisorError::Failed(m) if m.contains("grammar")),
+        "{err}"
+    );
+    let pid = llm.pid().await;
+    let ok = llm
+        .generate(request("x", Some("root ::= \"SELECT 1\"".into()), 10, 1))
+        .await
+        .unwrap();
+    assert_eq!(ok.text, "SELECT 1");
+    assert_eq!(llm.pid().await, pid, "the same worker answered");
+    assert_eq!(llm.starts(), 1);
+}
+
+/// Dropping a generation stops it within a token or so: the next job does not wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_a_long_generation() {
+    let shape = Shape {
+        embd: 256,
+        layers: 4,
+        heads: 4,
+        kv_heads: 4,
+        ff: 512,
+        ..Shape::TINY
+    };
+    let Some(model) = data::model("llama-spm", shape, 3) else {
+        return;
+    };
+    let llm = worker(model);
+    // Measure this model's speed, so the long job is known to need well over 10 s.
+    let probe = llm.generate(request("x", None, 200, 1)).await.unwrap();
+    let per_token = probe.generate_ms / probe.generated_tokens.max(1) as f64;
+    let long = ((12_000.0 / per_token) as usize).clamp(500, 3500);
+    let started = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_millis(300),
+        llm.generate(request("x", None, long, 2)),
+    )
+    .await;
+    assert!(r.is_err(), "the long job should still be running");
+    let next = llm.generate(request("x", None, 5, 3)).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(next.generated_tokens, 5);
+    let full = Duration::from_secs_f64(per_token * long as f64 / 1e3);
+    assert!(
+        waited < full / 3,
+        "cancel took too long: {waited:?} (the whole job: {full:?})"
+    );
+}
+
+/// A worker killed mid-generation fails only that job; the next one starts a new worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_generation_is_restarted() {
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let llm = std::sync::Arc::new(worker(model));
+    llm.model().await.unwrap();
+    let pid = llm.pid().await.expect("worker running");
+    let l2 = llm.clone();
+    let job = tokio::spawn(async move { l2.generate(request("x", None, 3900, 1)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // SAFETY: plain kill(2) on the worker's pid.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let r = tokio::time::timeout(Duration::from_secs(10), job)
+        .await
+        .expect("the waiting ask must not hang")
+        .unwrap();
+    assert!(matches!(r, Err(SupervisorError::Died)), "{r:?}");
+    let ok = llm
+        .generate(request("x", Some("root ::= \"SELECT 1\"".into()), 10, 1))
+        .await
+        .unwrap();
+    assert_eq!(ok.text, "SELECT 1");
+    assert_eq!(llm.starts(), 2);
+    assert_ne!(llm.pid().await, Some(pid));
+}
+
+/// A missing model is a clear error naming the file, before any process starts.
+#[tokio::test]
+async fn a_missing_model_names_the_file() {
+    let llm = worker(PathBuf::from("/nonexistent/models/model.gguf"));
+    let err = llm.generate(request("x", None, 5, 1)).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("/nonexistent/models/model.gguf"), "{msg}");
+    assert!(msg.contains("pgask models fetch"), "{msg}");
+    assert_eq!(llm.starts(), 0);
+}
+
+/// A second ask over the same schema re-evaluates only the question part of the prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_prefix_is_reused_from_the_kv_cache() {
+    let cluster = Cluster::shared();
+    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let llm = worker(model);
+    let templates = Templates::default();
+    let tables: Vec<(usize, Vec<String>)> = (0..cat.tables.len()).map(|t| (t, vec![])).collect();
+    let g = grammar::build(&whole_spec(&cat), Profile::Strict).unwrap();
+    let mut outs = Vec::new();
+    for q in [
+        "top 5 customers by revenue",
+        "how many tracks per genre in 2024?",
+    ] {
+        let input = PromptInput {
+            question: q,
+            tables: tables.clone(),
+            max_columns: 30,
+            ..Default::default()
+        };
+        let msgs = prompt::messages(&templates, &cat, &input);
+        outs.push(
+            llm.generate(Request {
+                messages: msgs,
+                grammar: Some(g.text.clone()),
+                max_tokens: 64,
+                temperature: 0.0,
+                seed: 1,
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    let second = &outs[1];
+    let evaluated = second.prompt_tokens - second.reused_tokens;
+    assert!(second.prompt_tokens > 500, "{second:?}");
+    assert!(
+        (evaluated as f64) <= 0.1 * second.prompt_tokens as f64,
+        "re-evaluated {evaluated} of {} prompt tokens",
+        second.prompt_tokens
+    );
+}
+
+/// The prompt carries the DDL with keys and references, comments, and on a retry the failed SQL
+/// with PostgreSQL's error and position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_carry_ddl_references_and_the_previous_error() {
+    let cluster = Cluster::shared();
+    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let album = cat.find_name("album").unwrap();
+    let artist = cat.find_name("artist").unwrap();
+    let input = PromptInput {
+        question: "albums per artist {not a placeholder}",
+        tables: vec![(album, vec![]), (artist, vec![])],
+        joins: vec!["JOIN artist ON artist.artist_id = album.artist_id".into()],
+        glossary: vec![("band".into(), "an artist".into())],
+        retry: Some(Failure {
+            sql: "SELECT nme FROM artist".into(),
+            sqlstate: "42703".into(),
+            message: "column \"nme\" does not exist".into(),
+            position: Some(8),
+            hint: Some("Perhaps you meant to reference the column \"artist.name\".".into()),
+        }),
+        max_columns: 30,
+        ..Default::default()
+    };
+    let msgs = prompt::messages(&Templates::default(), &cat, &input);
+    let (system, user) = (&msgs[0].content, &msgs[1].content);
+    assert!(system.contains("CREATE TABLE album ("), "{system}");
+    assert!(
+        system.contains("artist_id integer NOT NULL REFERENCES artist(artist_id)"),
+        "{system}"
+    );
+    assert!(system.contains("album_id integer PRIMARY KEY"), "{system}");
+    assert!(user.contains("- band: an artist"), "{user}");
+    assert!(
+        user.contains("JOIN artist ON artist.artist_id = album.artist_id"),
+        "{user}"
+    );
+    assert!(user.contains("42703"), "{user}");
+    assert!(user.contains("at character 8: nme FROM artist"), "{user}");
+    assert!(user.contains("Perhaps you meant"), "{user}");
+    assert!(user.contains("{not a placeholder}"), "{user}");
+}
