@@ -23,21 +23,9 @@ use sqlparser::ast::{Expr, Query, SetExpr, Statement, TableFactor, Visit, Visito
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-async fn connect(cluster: &Cluster, db: &str) -> tokio_postgres::Client {
-    let url = format!(
-        "host=127.0.0.1 port={} user=postgres dbname={db}",
-        cluster.port
-    );
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
-    client
-}
-
 async fn load_catalog(cluster: &Cluster, name: &str) -> Option<(Catalog, tokio_postgres::Client)> {
     let db = data::dataset(cluster, name)?;
-    let client = connect(cluster, &db).await;
+    let client = cluster.client("postgres", &db).await;
     let cat = catalog::load(&client, &CatalogOptions::default())
         .await
         .expect("catalog");

@@ -14,18 +14,6 @@ use pgask::ask::retrieve::graph::{join_clauses, JoinGraph};
 use pgask::ask::retrieve::vector::VectorIndex;
 use pgask::ask::retrieve::{embedding_cache, Retriever};
 
-async fn connect(cluster: &Cluster, user: &str, db: &str) -> tokio_postgres::Client {
-    let url = format!(
-        "host=127.0.0.1 port={} user={user} dbname={db}",
-        cluster.port
-    );
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect directly");
-    tokio::spawn(conn);
-    client
-}
-
 /// The MiniLM directory: `PGASK_EMBEDDER_DIR` (set by .ci/run) or `../shared/models/...`.
 fn model_dir() -> PathBuf {
     std::env::var_os("PGASK_EMBEDDER_DIR")
@@ -79,7 +67,7 @@ async fn catalog_reads_every_object_kind() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("cat");
     cluster.psql_as("postgres", &db, OBJECTS);
-    let client = connect(cluster, "postgres", &db).await;
+    let client = cluster.client("postgres", &db).await;
     let cat = catalog::load(&client, &CatalogOptions::default())
         .await
         .unwrap();
@@ -143,7 +131,7 @@ async fn fingerprint_changes_on_ddl_only() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("fp");
     cluster.psql_as("postgres", &db, OBJECTS);
-    let client = connect(cluster, "postgres", &db).await;
+    let client = cluster.client("postgres", &db).await;
     let f0 = catalog::fingerprint(&client).await.unwrap();
     client
         .batch_execute(
@@ -184,36 +172,10 @@ async fn fingerprint_changes_on_ddl_only() {
 
 /// Loads chinook once per test binary and returns its catalog.
 async fn chinook(cluster: &Cluster) -> Option<catalog::Catalog> {
-    static LOADED: OnceLock<bool> = OnceLock::new();
-    let path = std::env::var_os("PGASK_CHINOOK_SQL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/datasets/postgres/chinook.sql"
-            ))
-        });
-    let loaded = *LOADED.get_or_init(|| match std::fs::read_to_string(&path) {
-        Ok(sql) => {
-            cluster.psql_as("postgres", "postgres", &sql);
-            true
-        }
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI must provide {}: {e}",
-                path.display()
-            );
-            eprintln!("skipping chinook tests: {}: {e}", path.display());
-            false
-        }
-    });
-    if !loaded {
-        return None;
-    }
+    let db = common::data::dataset(cluster, "chinook")?;
     Some(
         catalog::load(
-            &connect(cluster, "postgres", "chinook").await,
+            &cluster.client("postgres", &db).await,
             &CatalogOptions::default(),
         )
         .await
@@ -354,7 +316,7 @@ async fn a_role_never_sees_tables_it_cannot_select() {
          GRANT SELECT ON customer, track, album, artist TO clerk;
          GRANT SELECT (invoice_id, customer_id) ON invoice TO clerk;",
     );
-    let client = connect(cluster, "postgres", "chinook").await;
+    let client = cluster.client("postgres", "chinook").await;
     let access = catalog::readable(&client, &cat, "clerk").await.unwrap();
     let id = |n: &str| cat.find_name(n).unwrap();
     assert!(
@@ -460,7 +422,7 @@ async fn a_changed_catalog_embeds_only_what_changed_and_refresh_follows_ddl() {
     let cluster = Cluster::shared();
     let db = cluster.create_db("refresh");
     cluster.psql_as("postgres", &db, OBJECTS);
-    let client = connect(cluster, "postgres", &db).await;
+    let client = cluster.client("postgres", &db).await;
     let options = CatalogOptions::default();
     let cat = catalog::load(&client, &options).await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -181,6 +181,16 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A tokio-postgres client connected straight to this cluster (no pgask in between).
+    pub async fn client(&self, user: &str, db: &str) -> tokio_postgres::Client {
+        let url = format!("host=127.0.0.1 port={} user={user} dbname={db}", self.port);
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect directly");
+        tokio::spawn(conn);
+        client
+    }
+
     /// Creates a fresh database (owned by alice) and returns its name.
     pub fn create_db(&self, prefix: &str) -> String {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -165,6 +165,12 @@ impl Spec {
             })
             .collect();
         let pos = |t: TableId| ids.iter().position(|&x| x == t);
+        let pairs = |from: &[String], to: &[String]| -> Vec<(String, String)> {
+            from.iter()
+                .zip(to)
+                .map(|(x, y)| (quote_ident(x), quote_ident(y)))
+                .collect()
+        };
         let mut joins = Vec::new();
         // Declared links between any two chosen tables, plus the retrieval path's steps.
         for (i, &a) in ids.iter().enumerate() {
@@ -174,12 +180,7 @@ impl Spec {
                         joins.push(GJoin {
                             left: i,
                             right: j,
-                            pairs: fk
-                                .columns
-                                .iter()
-                                .zip(&fk.target_columns)
-                                .map(|(x, y)| (quote_ident(x), quote_ident(y)))
-                                .collect(),
+                            pairs: pairs(&fk.columns, &fk.target_columns),
                         });
                     }
                 }
@@ -194,13 +195,7 @@ impl Spec {
                     joins.push(GJoin {
                         left: i,
                         right: j,
-                        pairs: s
-                            .edge
-                            .from_cols
-                            .iter()
-                            .zip(&s.edge.to_cols)
-                            .map(|(x, y)| (quote_ident(x), quote_ident(y)))
-                            .collect(),
+                        pairs: pairs(&s.edge.from_cols, &s.edge.to_cols),
                     });
                 }
             }

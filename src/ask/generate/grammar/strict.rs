@@ -8,7 +8,7 @@
 //! column is grouped. Literals never fold into errors (no division, no zero divisor, valid dates).
 
 use super::gbnf::{lit, trie, Rules};
-use super::{GrammarError, Spec, ValueKind};
+use super::{GColumn, GrammarError, Spec, ValueKind};
 
 /// At most this many scopes (tables alone, then joined pairs, then chains).
 const MAX_SCOPES: usize = 24;
@@ -121,18 +121,23 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
 
 /// The rules of one scope; false when the scope has nothing to select.
 fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bool, GrammarError> {
+    // Every column of the scope, qualified with its table.
+    let cols: Vec<(String, &GColumn)> = scope
+        .tables
+        .iter()
+        .flat_map(|&t| {
+            let table = &spec.tables[t];
+            table
+                .columns
+                .iter()
+                .map(move |c| (format!("{}.{}", table.name, c.name), c))
+        })
+        .collect();
     let by_kind = |k: ValueKind| -> Vec<String> {
-        let mut v: Vec<String> = scope
-            .tables
+        let mut v: Vec<String> = cols
             .iter()
-            .flat_map(|&t| {
-                let table = &spec.tables[t];
-                table
-                    .columns
-                    .iter()
-                    .filter(move |c| c.kind == k)
-                    .map(move |c| format!("{}.{}", table.name, c.name))
-            })
+            .filter(|(_, c)| c.kind == k)
+            .map(|(q, _)| q.clone())
             .collect();
         v.sort();
         v.dedup();
@@ -143,17 +148,10 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     let time = by_kind(ValueKind::Time);
     let boolean = by_kind(ValueKind::Bool);
     let other = by_kind(ValueKind::Other);
-    let enums: Vec<(String, Vec<String>)> = scope
-        .tables
+    let enums: Vec<(String, Vec<String>)> = cols
         .iter()
-        .flat_map(|&t| {
-            let table = &spec.tables[t];
-            table
-                .columns
-                .iter()
-                .filter(|c| c.kind == ValueKind::Enum && !c.labels.is_empty())
-                .map(move |c| (format!("{}.{}", table.name, c.name), c.labels.clone()))
-        })
+        .filter(|(_, c)| c.kind == ValueKind::Enum && !c.labels.is_empty())
+        .map(|(q, c)| (q.clone(), c.labels.clone()))
         .collect();
     let n = |k: &str| format!("{k}-{i}");
     let mut any: Vec<String> = Vec::new();
