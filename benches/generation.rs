@@ -395,46 +395,53 @@ fn speed(model: &std::path::Path) {
         second.prompt_tokens,
         100.0 * (second.prompt_tokens - second.reused_tokens) as f64 / second.prompt_tokens as f64
     );
-    println!("decoding (same prompt, {n} tokens max, temperature 1, 3 seeds each, tok/s):");
-    println!("grammar | columns | tok/s | ratio to none | grammar ms/token | resampled | llama.cpp grammar parse ms");
     let msgs = prompt(&synthetic(10), "list everything");
-    let rate = |engine: &mut Engine, g: Option<String>, always: bool| {
-        let (mut toks, mut ms, mut gms, mut res, mut parse) = (0, 0.0, 0.0, 0, 0.0);
-        for seed in 1..=3 {
-            let o = engine
-                .run(&job(msgs.clone(), g.clone(), seed, always), &never)
-                .expect("run");
-            toks += o.generated_tokens;
-            ms += o.generate_ms;
-            gms += o.grammar_ms;
-            res += o.grammar_resamples;
-            parse += o.grammar_build_ms;
-        }
-        (
-            toks as f64 / ms * 1e3,
-            gms / toks.max(1) as f64,
-            res,
-            toks,
-            parse / 3.0,
-        )
-    };
-    let (base, _, _, _, _) = rate(&mut engine, None, false);
-    println!("none | - | {base:.1} | 1.00 | - | - | -");
-    for cols in [10, 100, 1000] {
-        let spec = synthetic(cols);
-        for (label, p) in [("full", Profile::Full), ("strict", Profile::Strict)] {
-            let g = grammar::build(&spec, p).expect("grammar").text;
-            let (r, gpt, res, toks, parse) = rate(&mut engine, Some(g.clone()), false);
-            println!(
-                "{label} | {cols} | {r:.1} | {:.2} | {gpt:.2} | {res}/{toks} | {parse:.1}",
-                r / base
-            );
-            if cols == 1000 && p == Profile::Full {
-                let (r, gpt, _, _, _) = rate(&mut engine, Some(g), true);
+    for temperature in [0.0f32, 1.0] {
+        println!(
+            "\ndecoding at temperature {temperature} (same prompt, {n} tokens max, 3 seeds each):"
+        );
+        println!("grammar | columns | tok/s | ratio to none | grammar ms/token | resampled | checked per resample | llama.cpp grammar parse ms");
+        let rate = |engine: &mut Engine, g: Option<String>, always: bool| {
+            let (mut toks, mut ms, mut gms, mut res, mut checked, mut parse) =
+                (0, 0.0, 0.0, 0, 0, 0.0);
+            for seed in 1..=3 {
+                let mut j = job(msgs.clone(), g.clone(), seed, always);
+                j.temperature = temperature;
+                let o = engine.run(&j, &never).expect("run");
+                toks += o.generated_tokens;
+                ms += o.generate_ms;
+                gms += o.grammar_ms;
+                res += o.grammar_resamples;
+                checked += o.grammar_checked;
+                parse += o.grammar_build_ms;
+            }
+            let per = if always { toks } else { res };
+            (
+                toks as f64 / ms * 1e3,
+                gms / toks.max(1) as f64,
+                format!("{res}/{toks}"),
+                checked / per.max(1),
+                parse / 3.0,
+            )
+        };
+        let (base, _, _, _, _) = rate(&mut engine, None, false);
+        println!("none | - | {base:.1} | 1.00 | - | - | - | -");
+        for cols in [10, 100, 1000] {
+            let spec = synthetic(cols);
+            for (label, p) in [("full", Profile::Full), ("strict", Profile::Strict)] {
+                let g = grammar::build(&spec, p).expect("grammar").text;
+                let (r, gpt, res, per, parse) = rate(&mut engine, Some(g.clone()), false);
                 println!(
-                    "{label}, whole-vocabulary mask every token | {cols} | {r:.1} | {:.2} | {gpt:.2} | - | -",
+                    "{label} | {cols} | {r:.1} | {:.2} | {gpt:.2} | {res} | {per} | {parse:.1}",
                     r / base
                 );
+                if cols == 1000 && p == Profile::Full {
+                    let (r, gpt, _, per, _) = rate(&mut engine, Some(g), true);
+                    println!(
+                        "{label}, llama.cpp whole-vocabulary mask every token | {cols} | {r:.1} | {:.2} | {gpt:.2} | - | {per} | -",
+                        r / base
+                    );
+                }
             }
         }
     }

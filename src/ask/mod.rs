@@ -4,5 +4,7 @@
 //! the LLM that writes the SQL, in a supervised worker process).
 
 pub mod catalog;
+pub mod directive;
 pub mod generate;
+pub mod guard;
 pub mod retrieve;

@@ -54,6 +54,9 @@ pub struct Output {
     pub generated_tokens: usize,
     /// Tokens the grammar rejected, drawn again from the constrained distribution.
     pub grammar_resamples: usize,
+    /// Tokens handed to llama.cpp's grammar check for those resamples, in total.
+    #[serde(default)]
+    pub grammar_checked: usize,
     pub stop: Stop,
     pub prompt_ms: f64,
     pub generate_ms: f64,

@@ -89,6 +89,7 @@ fn cancelled_output() -> Output {
         reused_tokens: 0,
         generated_tokens: 0,
         grammar_resamples: 0,
+        grammar_checked: 0,
         stop: Stop::Cancelled,
         prompt_ms: 0.0,
         generate_ms: 0.0,

@@ -17,6 +17,8 @@
 //! which is also what the coverage checks compare against.
 
 mod full;
+
+pub use full::FUNCTIONS;
 mod gbnf;
 mod strict;
 

@@ -2,9 +2,10 @@
 //! share a prompt prefix, and a sampler that checks the grammar only for the token it drew.
 //!
 //! Sampling: the token is drawn from the unconstrained distribution (top-k, temperature) and
-//! checked against the grammar alone; only when the grammar rejects it is the grammar applied to
-//! the whole vocabulary and the token drawn again from what is left. The result has exactly the
-//! distribution of applying the grammar first, at a fraction of the cost. The grammar is always
+//! checked against the grammar alone; only when the grammar rejects it is the grammar applied
+//! (through [`mask`](super::mask), which checks prefix stand-ins and the best candidates first)
+//! and the token drawn again from what is left. The result has exactly the distribution of
+//! applying the grammar to the whole vocabulary first, at a fraction of the cost. The grammar is always
 //! applied *before* top-k, so a top-k that the grammar empties cannot occur (the abort seen with
 //! `top_k` before the grammar sampler). Grammar construction and `accept` go through
 //! llama-cpp-2's exception-catching wrappers and come back as errors.
@@ -26,6 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop};
+use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,8 @@ pub struct Engine {
     cached: Vec<LlamaToken>,
     template: Option<LlamaChatTemplate>,
     top_k: i32,
+    prefixes: Prefixes,
+    masker: Masker,
     pub description: String,
 }
 
@@ -138,6 +142,8 @@ impl Engine {
             cached: Vec::new(),
             template,
             top_k: cfg.top_k,
+            prefixes: Prefixes::new(model),
+            masker: Masker::default(),
             description,
         })
     }
@@ -219,6 +225,7 @@ impl Engine {
         let mut generated = 0;
         let mut resamples = 0;
         let mut grammar_ns = 0u128;
+        let mut mask = MaskStats::default();
         let mut stop = Stop::MaxTokens;
         let mut pos = tokens.len() as i32;
         while generated < job.max_tokens {
@@ -234,17 +241,29 @@ impl Engine {
             };
             if let Some(g) = grammar.as_mut() {
                 let tg = Instant::now();
-                if tok.0 < 0 || !allowed(g, tok) {
-                    resamples += usize::from(tok.0 >= 0);
+                if job.always_mask {
+                    // llama.cpp's own whole-vocabulary mask (the benchmark's reference).
                     let mut all = array(logits);
                     g.apply(&mut all);
-                    if all.data.iter().all(|d| d.logit() == f32::NEG_INFINITY) {
-                        return Err(EngineError::DeadEnd(String::from_utf8_lossy(&text).into()));
-                    }
-                    all.apply_sampler(&mut chain);
-                    tok = all.selected_token().ok_or_else(|| {
-                        EngineError::DeadEnd(String::from_utf8_lossy(&text).into())
-                    })?;
+                    mask.checked += all.data.len();
+                    all.data.retain(|d| d.logit() != f32::NEG_INFINITY);
+                    tok = pick(all.data, &mut chain, &text)?;
+                } else if !allowed(g, tok) {
+                    resamples += 1;
+                    let need = if job.temperature <= 0.0 {
+                        Some(1)
+                    } else {
+                        usize::try_from(self.top_k).ok().filter(|&k| k > 0)
+                    };
+                    let found = self.masker.allowed(
+                        g,
+                        &self.prefixes,
+                        logits,
+                        need,
+                        !ends_mid_char(&text),
+                        &mut mask,
+                    );
+                    tok = pick(found, &mut chain, &text)?;
                 }
                 grammar_ns += tg.elapsed().as_nanos();
                 if self.model.vocab().is_eog(tok) {
@@ -279,6 +298,7 @@ impl Engine {
             reused_tokens: keep,
             generated_tokens: generated,
             grammar_resamples: resamples,
+            grammar_checked: mask.checked,
             stop,
             prompt_ms,
             generate_ms: t1.elapsed().as_secs_f64() * 1e3,
@@ -309,6 +329,21 @@ fn array(logits: &[f32]) -> LlamaTokenDataArray {
             .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
         false,
     )
+}
+
+/// Draws from the tokens the grammar allows (with their logits); none is a dead end.
+fn pick(
+    allowed: Vec<LlamaTokenData>,
+    chain: &mut LlamaSampler,
+    text: &[u8],
+) -> Result<LlamaToken, EngineError> {
+    let dead = || EngineError::DeadEnd(String::from_utf8_lossy(text).into_owned());
+    if allowed.is_empty() {
+        return Err(dead());
+    }
+    let mut arr = LlamaTokenDataArray::new(allowed, false);
+    arr.apply_sampler(chain);
+    arr.selected_token().ok_or_else(dead)
 }
 
 /// Draws from the unconstrained distribution.

@@ -1,7 +1,9 @@
 //! llama.cpp through llama-cpp-2: the engine that runs inside the worker process, and the
+//! exact grammar masking it uses, and the
 //! grammar matcher that checks whether a grammar accepts a text (llama.cpp's own matcher).
 
 pub mod engine;
+pub mod mask;
 pub mod matcher;
 
 pub use engine::{backend, Engine, EngineConfig, EngineError};
