@@ -16,7 +16,7 @@ use tracing::{info, warn, Instrument};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::net::tls::{self, TlsError};
 use crate::session::cancel::CancelMap;
-use crate::session::request::{Passthrough, RequestHook};
+use crate::session::request::{AskHook, Passthrough, RequestHook};
 use crate::session::upstream::Upstream;
 
 /// The proxy could not start.
@@ -64,6 +64,8 @@ pub struct Shared {
     pub runtime: ArcSwap<Runtime>,
     pub cancels: CancelMap,
     pub hook: Arc<dyn RequestHook>,
+    /// The ask pipeline; `None` when asks are turned off (`ask.enabled = false`).
+    pub asker: Option<Arc<crate::ask::pipeline::Asker>>,
     /// Cancelled when shutdown starts: stop accepting, close sessions as they become idle.
     pub shutdown: CancellationToken,
     /// Cancelled when the grace period is over: close every session.
@@ -73,11 +75,21 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config) -> Result<Shared, TlsError> {
         let runtime = Runtime::build(&config)?;
+        let asker = config
+            .ask
+            .enabled
+            .then(|| Arc::new(crate::ask::pipeline::Asker::new(&config)));
+        let hook: Arc<dyn RequestHook> = if asker.is_some() {
+            Arc::new(AskHook)
+        } else {
+            Arc::new(Passthrough)
+        };
         Ok(Shared {
+            asker,
+            hook,
             config: ArcSwap::from_pointee(config),
             runtime: ArcSwap::from_pointee(runtime),
             cancels: CancelMap::default(),
-            hook: Arc::new(Passthrough),
             shutdown: CancellationToken::new(),
             force_close: CancellationToken::new(),
         })

@@ -5,6 +5,8 @@
 
 pub mod catalog;
 pub mod directive;
+pub mod execute;
 pub mod generate;
 pub mod guard;
+pub mod pipeline;
 pub mod retrieve;

@@ -4,6 +4,7 @@
 //! Every field says its default and whether SIGHUP applies it to a running proxy ("reload: yes")
 //! or only a restart does ("reload: no"). Settings that reload take effect for new connections.
 
+mod ask;
 mod check;
 mod llm;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use ask::AskConfig;
 pub use check::{check_file, Problem};
 pub use llm::LlmConfig;
 
@@ -52,6 +54,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub retrieval: RetrievalConfig,
     pub llm: LlmConfig,
+    pub ask: AskConfig,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             tls: TlsConfig::default(),
             catalog: CatalogConfig::default(),
+            ask: AskConfig::default(),
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
         }

@@ -97,6 +97,11 @@ pub struct StreamScanner {
 }
 
 impl StreamScanner {
+    /// Whether the bytes fed so far end exactly at a message boundary.
+    pub fn at_boundary(&self) -> bool {
+        self.have == 0 && self.skip == 0
+    }
+
     /// Feeds the next bytes of the stream, calling `seen` once per message header completed.
     pub fn feed(&mut self, mut data: &[u8], mut seen: impl FnMut(Seen)) -> Result<(), FrameError> {
         loop {

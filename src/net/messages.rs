@@ -21,7 +21,7 @@ pub fn write_message(out: &mut Vec<u8>, tag: u8, body: impl FnOnce(&mut Vec<u8>)
     out[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
 }
 
-fn cstring(out: &mut Vec<u8>, s: &str) {
+pub fn cstring(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
     out.push(0);
 }
@@ -37,17 +37,17 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorResponse {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
 }
 
 impl ErrorResponse {
-    pub fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(severity: Severity, code: impl Into<String>, message: impl Into<String>) -> Self {
         ErrorResponse {
             severity,
-            code,
+            code: code.into(),
             message: message.into(),
             detail: None,
             hint: None,
@@ -123,7 +123,7 @@ impl ErrorResponse {
                 Severity::Error => "ERROR",
                 Severity::Fatal => "FATAL",
             };
-            for (field, value) in [(b'S', sev), (b'V', sev), (b'C', self.code)] {
+            for (field, value) in [(b'S', sev), (b'V', sev), (b'C', self.code.as_str())] {
                 b.push(field);
                 cstring(b, value);
             }

@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod client;
+pub mod link;
 pub mod relay;
 pub mod request;
 pub mod upstream;
@@ -149,7 +150,17 @@ pub async fn serve(
     let result = match login {
         Err(_) => Err(SessionError::LoginTimeout),
         Ok(Err(e)) => Err(e),
-        Ok(Ok(logged_in)) => run(&mut stream, logged_in, &shared, config.max_message_bytes).await,
+        Ok(Ok(logged_in)) => {
+            let who = link::Who { user, database };
+            run(
+                &mut stream,
+                logged_in,
+                &shared,
+                config.max_message_bytes,
+                who,
+            )
+            .await
+        }
     };
     finish(&mut stream, result).await;
     metrics::gauge!("pgask_sessions_active").decrement(1.0);
@@ -161,8 +172,9 @@ async fn run(
     login: upstream::LoggedIn,
     shared: &Shared,
     max_message: usize,
+    who: link::Who,
 ) -> Result<End, SessionError> {
-    let _cancel_key = login.cancel;
+    let cancel_key = login.cancel;
     let state = SessionState::default();
     let cx = RelayContext {
         state: &state,
@@ -171,15 +183,34 @@ async fn run(
         shutdown: &shared.shutdown,
     };
     let mut upstream = login.upstream;
+    let (to_client, mut control) = tokio::sync::mpsc::channel(64);
+    let (captured_tx, captured) = tokio::sync::mpsc::channel(256);
+    let mut asks = shared.asker.as_deref().map(|a| relay::AskIo {
+        answerer: a,
+        who,
+        to_client,
+        captured,
+    });
     let end = {
         let (mut crd, mut cwr) = tokio::io::split(&mut *client);
         let (mut urd, mut uwr) = tokio::io::split(&mut upstream);
+        let capture = relay::Capture {
+            control: &mut control,
+            captured: &captured_tx,
+        };
         tokio::select! {
-            r = relay::frontend(&mut crd, &mut uwr, &cx) => r,
-            r = relay::backend(&mut urd, &mut cwr, &cx) => r,
+            r = relay::frontend(&mut crd, &mut uwr, &cx, asks.as_mut()) => r,
+            r = relay::backend(&mut urd, &mut cwr, &cx, capture) => r,
             () = wait_for_shutdown(shared, &state) => Ok(End::Shutdown),
         }
     };
+    // A client that left mid-ask may have left a query running upstream: cancel it.
+    if matches!(end, Ok(End::ClientGone)) && !state.is_idle() {
+        if let Some(key) = cancel_key.as_ref().map(|g| g.key.clone()) {
+            let _ = cancel::forward(&shared.cancels, &key).await;
+        }
+    }
+    drop(cancel_key);
     // Whatever ended the session, tell the server goodbye so it rolls back and frees the backend.
     if !matches!(
         end,

@@ -6,10 +6,13 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::link::{Answerer, Link, ToClient, Who};
 use super::request::{awaits_ready, ends_request, Request, RequestHook, Verdict};
 use super::SessionError;
+use crate::ask::directive::{Directive, DirectiveError};
 use crate::metrics::{Direction, Tally};
 use crate::net::frame::{next_frame, Header, StreamScanner};
 
@@ -39,6 +42,8 @@ pub struct SessionState {
     pending: AtomicU32,
     /// Transaction status of the last ReadyForQuery: b'I', b'T' or b'E'.
     tx_status: AtomicU8,
+    /// Woken at every ReadyForQuery passed to the client.
+    ready: Notify,
 }
 
 impl Default for SessionState {
@@ -46,6 +51,7 @@ impl Default for SessionState {
         SessionState {
             pending: AtomicU32::new(0),
             tx_status: AtomicU8::new(b'I'),
+            ready: Notify::new(),
         }
     }
 }
@@ -69,15 +75,17 @@ pub struct RelayContext<'a> {
     pub shutdown: &'a CancellationToken,
 }
 
-/// Client to server.
+/// Client to server. Asks (when `asks` is given) are answered in place: what came before them
+/// is sent, their earlier answers are awaited, and the ask runs with the session to itself.
 pub async fn frontend<R, W>(
     rd: &mut R,
     wr: &mut W,
     cx: &RelayContext<'_>,
+    mut asks: Option<&mut AskIo<'_>>,
 ) -> Result<End, SessionError>
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + Send,
 {
     let mut tally = Tally::new(Direction::ToUpstream);
     let mut buf = BytesMut::with_capacity(8 * 1024);
@@ -87,6 +95,7 @@ where
         // Up to the end of the last complete request found in this pass.
         let mut ready = 0;
         let mut terminate = false;
+        let mut ask = None;
         while let Some(h) = next_frame(&buf[scanned..], cx.max_message)? {
             tally.message(h.tag);
             scanned += h.total();
@@ -94,17 +103,23 @@ where
                 cx.state.pending.fetch_add(1, Ordering::AcqRel);
             }
             if ends_request(h.tag) {
-                let Verdict::Forward = cx.hook.on_request(Request {
+                let verdict = cx.hook.on_request(Request {
                     bytes: &buf[ready..scanned],
                 });
-                ready = scanned;
+                match verdict {
+                    Verdict::Ask(d) if asks.is_some() => {
+                        ask = Some((ready, d));
+                        break;
+                    }
+                    _ => ready = scanned,
+                }
             }
             if h.tag == b'X' {
                 terminate = true;
                 break;
             }
         }
-        if scanned - ready >= EARLY_FORWARD {
+        if ask.is_none() && scanned - ready >= EARLY_FORWARD {
             ready = scanned;
         }
         if ready > 0 {
@@ -118,6 +133,15 @@ where
         }
         if terminate {
             return Ok(End::Terminated);
+        }
+        if let (Some((_, directive)), Some(io)) = (ask.take(), asks.as_deref_mut()) {
+            // What came before the ask was sent above; the ask's own bytes go nowhere.
+            buf.advance(scanned);
+            scanned = 0;
+            if answer(rd, wr, cx, io, directive, &mut buf).await? {
+                return Ok(End::ClientGone);
+            }
+            continue;
         }
         if buf.is_empty() && buf.capacity() > EARLY_FORWARD {
             buf = BytesMut::with_capacity(8 * 1024);
@@ -138,11 +162,82 @@ where
     }
 }
 
-/// Server to client.
+/// The frontend relay's side of the ask channels.
+pub struct AskIo<'a> {
+    pub answerer: &'a dyn Answerer,
+    pub who: Who,
+    pub to_client: mpsc::Sender<ToClient>,
+    pub captured: mpsc::Receiver<Vec<u8>>,
+}
+
+/// Runs one ask once the answers to everything before it have reached the client. The client
+/// is read meanwhile (into `buf`, for later) only to notice it leaving; returns true if it left.
+async fn answer<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    cx: &RelayContext<'_>,
+    io: &mut AskIo<'_>,
+    directive: Result<Directive, DirectiveError>,
+    buf: &mut BytesMut,
+) -> Result<bool, SessionError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send,
+{
+    loop {
+        let woken = cx.state.ready.notified();
+        if cx.state.pending.load(Ordering::Acquire) <= 1 {
+            break;
+        }
+        woken.await;
+    }
+    let status = cx.state.tx_status();
+    let mut link = Link::new(wr, &mut io.captured, &io.to_client);
+    let gone = {
+        let run = io.answerer.answer(&io.who, directive, &mut link, status);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                r = &mut run => {
+                    r.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+                    break false;
+                }
+                n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
+                    if n.map_err(SessionError::ClientIo)? == 0 {
+                        break true;
+                    }
+                }
+            }
+        }
+    };
+    if gone {
+        return Ok(true);
+    }
+    link.release().await;
+    let _ = cx
+        .state
+        .pending
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
+    Ok(false)
+}
+
+/// The backend relay's side of the ask channels.
+pub struct Capture<'a> {
+    /// Work from the ask, in order.
+    pub control: &'a mut mpsc::Receiver<ToClient>,
+    /// Server messages while an ask captures them.
+    pub captured: &'a mpsc::Sender<Vec<u8>>,
+}
+
+/// Largest server message an ask accepts while capturing.
+const MAX_CAPTURED: usize = 1 << 30;
+
+/// Server to client; while an ask captures, server messages go to the ask instead.
 pub async fn backend<R, W>(
     rd: &mut R,
     wr: &mut W,
     cx: &RelayContext<'_>,
+    cap: Capture<'_>,
 ) -> Result<End, SessionError>
 where
     R: AsyncRead + Unpin,
@@ -152,12 +247,55 @@ where
     let mut buf = vec![0u8; SERVER_READ];
     let mut scanner = StreamScanner::default();
     let mut last_tag = 0u8;
+    let mut control_open = true;
+    // Capture asked for while a message was half passed on: switch at its end.
+    let mut capture_wanted: Option<oneshot::Sender<()>> = None;
+    let mut capturing = false;
+    let mut held = BytesMut::new();
     loop {
-        let n = rd.read(&mut buf).await.map_err(SessionError::UpstreamIo)?;
+        let n = tokio::select! {
+            biased;
+            work = cap.control.recv(), if control_open && capture_wanted.is_none() => {
+                match work {
+                    None => control_open = false,
+                    Some(ToClient::Bytes(b)) => {
+                        wr.write_all(&b).await.map_err(SessionError::ClientIo)?;
+                        tally.bytes(b.len());
+                    }
+                    Some(ToClient::Capture(ack)) => {
+                        if scanner.at_boundary() {
+                            capturing = true;
+                            let _ = ack.send(());
+                        } else {
+                            capture_wanted = Some(ack);
+                        }
+                    }
+                    Some(ToClient::Release) => {
+                        capturing = false;
+                        if !held.is_empty() {
+                            wr.write_all(&held).await.map_err(SessionError::ClientIo)?;
+                            scanner.feed(&held, |_| {})?;
+                            held.clear();
+                        }
+                    }
+                }
+                continue;
+            }
+            n = rd.read(&mut buf) => n.map_err(SessionError::UpstreamIo)?,
+        };
         if n == 0 {
             return Ok(End::UpstreamClosed {
                 after_error: last_tag == b'E',
             });
+        }
+        if capturing {
+            held.extend_from_slice(&buf[..n]);
+            while let Some(h) = next_frame(&held, MAX_CAPTURED)? {
+                let msg = held.split_to(h.total()).to_vec();
+                // The ask may have gone (client disconnect); its messages are then dropped.
+                let _ = cap.captured.send(msg).await;
+            }
+            continue;
         }
         let mut ready_seen = false;
         scanner.feed(&buf[..n], |seen| {
@@ -172,6 +310,7 @@ where
                     .state
                     .pending
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
+                cx.state.ready.notify_waiters();
             }
         })?;
         wr.write_all(&buf[..n])
@@ -179,6 +318,10 @@ where
             .map_err(SessionError::ClientIo)?;
         tally.bytes(n);
         tally.tick();
+        if let Some(ack) = capture_wanted.take_if(|_| scanner.at_boundary()) {
+            capturing = true;
+            let _ = ack.send(());
+        }
         if ready_seen && cx.shutdown.is_cancelled() && cx.state.is_idle() {
             return Ok(End::Shutdown);
         }

@@ -2,6 +2,7 @@
 //! up to and including a Query, Sync, Flush or FunctionCall) is shown to a [`RequestHook`] after it
 //! has fully arrived and before any of it is sent upstream.
 
+use crate::ask::directive::{self, Directive, DirectiveError};
 use crate::net::frame::Header;
 
 /// A complete request: whole client messages, as raw bytes.
@@ -28,6 +29,8 @@ impl<'a> Request<'a> {
 pub enum Verdict {
     /// Send the bytes upstream unchanged (every normal statement).
     Forward,
+    /// A simple Query that is an ask directive (or a malformed one): answered by pgask.
+    Ask(Result<Directive, DirectiveError>),
 }
 
 /// Looks at each complete request of a session. Implementations must be cheap for requests they
@@ -43,6 +46,29 @@ pub struct Passthrough;
 impl RequestHook for Passthrough {
     fn on_request(&self, _request: Request<'_>) -> Verdict {
         Verdict::Forward
+    }
+}
+
+/// The hook of a proxy that answers asks: a request that is one simple Query whose text is an
+/// ask directive. (Extended-protocol asks are not recognised yet and pass through: PostgreSQL
+/// then sees an empty statement.)
+#[derive(Debug, Default)]
+pub struct AskHook;
+
+impl RequestHook for AskHook {
+    fn on_request(&self, request: Request<'_>) -> Verdict {
+        let mut msgs = request.messages();
+        let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) else {
+            return Verdict::Forward;
+        };
+        let text = body.strip_suffix(&[0]).unwrap_or(body);
+        let Ok(text) = std::str::from_utf8(text) else {
+            return Verdict::Forward;
+        };
+        match directive::parse(text) {
+            Some(d) => Verdict::Ask(d),
+            None => Verdict::Forward,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! worker process ([`supervisor`] on pgask's side, [`worker`] inside it), so nothing it does can
 //! take the proxy down, and inference never runs on the async I/O threads.
 
+pub mod backend;
 pub mod grammar;
 pub mod llama;
 pub mod prompt;
@@ -12,8 +13,9 @@ pub mod tiny;
 pub mod worker;
 
 use crate::ask::retrieve::rank::Ranked;
+use backend::Backend;
 use protocol::{ChatMessage, Output, Stop};
-use supervisor::{Request, Supervisor, SupervisorError};
+use supervisor::{Request, SupervisorError};
 
 /// Generation failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,7 @@ pub struct Candidate {
 /// Generates `settings.candidates` queries, each with its own seed; after the first the
 /// temperature rises so candidates differ even when the first is greedy.
 pub async fn candidates(
-    llm: &Supervisor,
+    llm: &Backend,
     messages: &[ChatMessage],
     grammar: &grammar::Grammar,
     settings: &Settings,
@@ -89,7 +91,7 @@ pub fn check_scores(ranked: &[Ranked], min_score: f32) -> Result<(), GenerateErr
 
 /// Asks the model a grammar-constrained yes/no: can the question be answered from the schema?
 pub async fn check_with_model(
-    llm: &Supervisor,
+    llm: &Backend,
     messages: &[ChatMessage],
     seed: u32,
 ) -> Result<(), GenerateError> {

@@ -1,0 +1,212 @@
+//! Guarded execution on the client's own upstream session, the third read-only layer.
+//!
+//! - Client idle: `BEGIN READ ONLY` + `SET LOCAL statement_timeout`, EXPLAIN, the query as a
+//!   portal limited to `max_rows`, then `COMMIT` (nothing could be written).
+//! - Inside a client transaction: `SAVEPOINT` + `SET LOCAL transaction_read_only = on` +
+//!   `SET LOCAL statement_timeout`, the same, then `ROLLBACK TO SAVEPOINT` + `RELEASE`: the
+//!   server refuses every write, and rolling back to the savepoint also restores the two
+//!   settings, so the client's transaction (its writes, settings and snapshot) is as it was.
+//! - Inside a failed transaction: refused with 25P02, as PostgreSQL would.
+//!
+//! Internal statements' answers are swallowed; the client sees RowDescription, DataRows as they
+//! arrive, and CommandComplete `SELECT n`.
+
+pub mod wire;
+
+use crate::session::link::{Link, LinkError, Msg};
+use wire::ServerError;
+
+/// Savepoint name used inside client transactions.
+const SAVEPOINT: &str = "pgask_ask";
+
+/// Execution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The server refused the query before any row reached the client: correctable.
+    #[error("{0}")]
+    Before(ServerError),
+    /// The server failed after rows were sent (already forwarded to the client).
+    #[error("{0}")]
+    After(ServerError),
+    #[error("the estimated cost {cost:.0} exceeds ask.max_cost {max:.0}")]
+    TooCostly { cost: f64, max: f64 },
+    #[error("unexpected message '{0}' from the server")]
+    Unexpected(char),
+}
+
+/// Limits of one execution.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_rows: u32,
+    pub statement_timeout_ms: u64,
+    /// 0: no ceiling.
+    pub max_cost: f64,
+}
+
+/// What an execution did.
+#[derive(Debug, Clone, Default)]
+pub struct Executed {
+    pub rows: u64,
+    /// The portal had more rows than `max_rows`.
+    pub truncated: bool,
+    pub cost: f64,
+}
+
+/// Runs a simple Query, returning its messages up to ReadyForQuery, or the first error.
+async fn simple(link: &mut Link<'_>, sql: &str) -> Result<Vec<Msg>, ExecError> {
+    link.upstream(&wire::query(sql)).await?;
+    let mut out = Vec::new();
+    let mut err = None;
+    loop {
+        let m = link.recv().await?;
+        match m.tag {
+            b'Z' => break,
+            b'E' => err = Some(wire::server_error(m.body())),
+            // Notifications and parameter changes belong to the client.
+            b'A' | b'S' => link.client(m.raw.clone()).await?,
+            _ => out.push(m),
+        }
+    }
+    match err {
+        Some(e) => Err(ExecError::Before(e)),
+        None => Ok(out),
+    }
+}
+
+/// Opens the read-only scope for a session with transaction status `status`.
+async fn open(link: &mut Link<'_>, status: u8, limits: &Limits) -> Result<(), ExecError> {
+    let timeout = limits.statement_timeout_ms;
+    let sql = if status == b'T' {
+        format!(
+            "SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on; SET LOCAL statement_timeout = {timeout}"
+        )
+    } else {
+        format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout}")
+    };
+    simple(link, &sql).await.map(|_| ())
+}
+
+/// Closes the scope, leaving the session as it was before [`open`].
+async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
+    let sql = if status == b'T' {
+        format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
+    } else {
+        "ROLLBACK".to_string()
+    };
+    simple(link, &sql).await.map(|_| ())
+}
+
+/// The planner's total cost of `sql` (EXPLAIN without running it).
+async fn explain(link: &mut Link<'_>, sql: &str) -> Result<f64, ExecError> {
+    let msgs = simple(link, &format!("EXPLAIN (FORMAT JSON) {sql}")).await?;
+    let plan = msgs
+        .iter()
+        .find(|m| m.tag == b'D')
+        .and_then(|m| {
+            let b = m.body();
+            let len = i32::from_be_bytes(b.get(2..6)?.try_into().ok()?);
+            b.get(6..6 + usize::try_from(len).ok()?)
+        })
+        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok());
+    Ok(plan
+        .as_ref()
+        .and_then(|p| p.pointer("/0/Plan/Total Cost"))
+        .and_then(|c| c.as_f64())
+        .unwrap_or(0.0))
+}
+
+/// Plans `sql` in the read-only scope without running it: the check before an `ask sql:`.
+pub async fn check(
+    link: &mut Link<'_>,
+    sql: &str,
+    status: u8,
+    limits: &Limits,
+) -> Result<f64, ExecError> {
+    open(link, status, limits).await?;
+    let r = explain(link, sql).await;
+    close(link, status).await?;
+    let cost = r?;
+    if limits.max_cost > 0.0 && cost > limits.max_cost {
+        return Err(ExecError::TooCostly {
+            cost,
+            max: limits.max_cost,
+        });
+    }
+    Ok(cost)
+}
+
+/// Plans and runs `sql` read-only, streaming its rows to the client.
+pub async fn run(
+    link: &mut Link<'_>,
+    sql: &str,
+    status: u8,
+    limits: &Limits,
+) -> Result<Executed, ExecError> {
+    open(link, status, limits).await?;
+    let r = run_open(link, sql, limits).await;
+    // The scope is closed whatever happened (an error aborted it; close rolls it back).
+    let closed = close(link, status).await;
+    let done = r?;
+    closed?;
+    Ok(done)
+}
+
+async fn run_open(link: &mut Link<'_>, sql: &str, limits: &Limits) -> Result<Executed, ExecError> {
+    let cost = explain(link, sql).await?;
+    if limits.max_cost > 0.0 && cost > limits.max_cost {
+        return Err(ExecError::TooCostly {
+            cost,
+            max: limits.max_cost,
+        });
+    }
+    link.upstream(&wire::run_portal(sql, limits.max_rows))
+        .await?;
+    let mut done = Executed {
+        cost,
+        ..Executed::default()
+    };
+    // RowDescription is held back until the first row, so that an error before any row is
+    // still correctable without the client having seen anything.
+    let mut description: Option<Vec<u8>> = None;
+    let mut err = None;
+    loop {
+        let m = link.recv().await?;
+        match m.tag {
+            b'1' | b'2' | b'n' => {}
+            b'T' => description = Some(m.raw),
+            b'D' => {
+                if let Some(d) = description.take() {
+                    link.client(d).await?;
+                }
+                done.rows += 1;
+                link.client(m.raw).await?;
+            }
+            b's' | b'C' => {
+                done.truncated = m.tag == b's';
+                if let Some(d) = description.take() {
+                    link.client(d).await?;
+                }
+                link.client(wire::command_complete(&format!("SELECT {}", done.rows)))
+                    .await?;
+            }
+            b'E' => {
+                let e = wire::server_error(m.body());
+                err = Some(if done.rows == 0 {
+                    ExecError::Before(e)
+                } else {
+                    link.client(m.raw).await?;
+                    ExecError::After(e)
+                });
+            }
+            b'A' | b'S' | b'N' => link.client(m.raw).await?,
+            b'Z' => break,
+            other => err = err.or(Some(ExecError::Unexpected(other as char))),
+        }
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}

@@ -1,0 +1,45 @@
+//! `[ask]`: how asks are answered and guarded.
+
+use serde::Deserialize;
+
+/// `[ask]` settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AskConfig {
+    /// Answer `-- ask:` directives; false makes pgask a plain proxy. Default true. Reload: no.
+    pub enabled: bool,
+    /// Generation attempts per ask, each after a validation or execution error. Default 3.
+    /// Reload: yes.
+    pub max_attempts: usize,
+    /// Most rows an ask returns (the portal stops there). Default 1000. Reload: yes.
+    pub max_rows: u32,
+    /// `statement_timeout` of an ask's query, in milliseconds. Default 30000. Reload: yes.
+    pub statement_timeout_ms: u64,
+    /// Refuse plans whose estimated total cost exceeds this (a correctable error: "add a
+    /// filter or LIMIT"); 0 turns it off. Default 0. Reload: yes.
+    pub max_cost: f64,
+    /// Functions allowed besides the built-in allow-list (common aggregate, string, math and
+    /// date functions). Default none. Reload: yes.
+    pub extra_functions: Vec<String>,
+    /// Role whose connection reads the catalog; empty: the asking client's own role.
+    /// Default empty. Reload: yes.
+    pub catalog_user: String,
+    /// Environment variable holding that role's password, if the server asks for one.
+    /// Default `PGASK_CATALOG_PASSWORD`. Reload: yes.
+    pub catalog_password_env: String,
+}
+
+impl Default for AskConfig {
+    fn default() -> Self {
+        AskConfig {
+            enabled: true,
+            max_attempts: 3,
+            max_rows: 1000,
+            statement_timeout_ms: 30_000,
+            max_cost: 0.0,
+            extra_functions: vec![],
+            catalog_user: String::new(),
+            catalog_password_env: "PGASK_CATALOG_PASSWORD".into(),
+        }
+    }
+}

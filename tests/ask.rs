@@ -1,0 +1,296 @@
+//! The ask pipeline through the proxy, with a scripted LLM backend (a test double returning
+//! chosen SQL) so rows, corrections and refusals can be asserted exactly: simple-query asks,
+//! psql, the NOTICEs, the guard, the correction loop, and asks inside a client transaction.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::raw::{messages, query, sqlstate, RawClient};
+use common::{data, Cluster, Proxy};
+use pgask::ask::generate::backend::Backend;
+
+fn embedder_dir() -> PathBuf {
+    std::env::var_os("PGASK_EMBEDDER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/models/all-MiniLM-L6-v2"
+            ))
+        })
+}
+
+/// A proxy in front of the shared cluster with chinook loaded, answering with `script`.
+async fn proxy(
+    script: &[&str],
+    edit: impl FnOnce(&mut pgask::config::Config),
+) -> Option<(Proxy, String)> {
+    let cluster = Cluster::shared();
+    let db = data::dataset(cluster, "chinook")?;
+    if !embedder_dir().join("model.safetensors").is_file() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must provide the embedder"
+        );
+        return None;
+    }
+    let cache = tempfile::tempdir().unwrap().keep();
+    common::cluster::remove_at_exit(cache.clone());
+    let p = Proxy::start_with(cluster, |c| {
+        c.retrieval.embedder_dir = embedder_dir();
+        c.retrieval.cache_dir = cache;
+        edit(c);
+    })
+    .await;
+    p.shared
+        .asker
+        .as_ref()
+        .unwrap()
+        .set_backend(Backend::scripted(script.iter().copied()));
+    Some((p, db))
+}
+
+fn texts(bytes: &[u8], tag: u8) -> Vec<String> {
+    messages(bytes)
+        .into_iter()
+        .filter(|(t, _)| *t == tag)
+        .map(|(_, b)| String::from_utf8_lossy(&b[5..]).into_owned())
+        .collect()
+}
+
+/// The first column of every DataRow.
+fn first_column(bytes: &[u8]) -> Vec<String> {
+    messages(bytes)
+        .into_iter()
+        .filter(|(t, _)| *t == b'D')
+        .map(|(_, b)| {
+            let len = i32::from_be_bytes(b[7..11].try_into().unwrap()) as usize;
+            String::from_utf8_lossy(&b[11..11 + len]).into_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_returns_the_rows_of_its_sql_and_a_notice_with_it() {
+    let sql = "SELECT name FROM artist ORDER BY artist_id LIMIT 3";
+    let Some((p, db)) = proxy(&[sql], |_| {}).await else {
+        return;
+    };
+    let direct = Cluster::shared().client("postgres", &db).await;
+    let want: Vec<String> = direct
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: the first three artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), want);
+    let tags: Vec<u8> = messages(&got).iter().map(|(t, _)| *t).collect();
+    assert_eq!(tags.last(), Some(&b'Z'));
+    assert!(!tags.contains(&b'E'), "{:?}", texts(&got, b'E'));
+    assert!(texts(&got, b'C').iter().any(|t| t.starts_with("SELECT 3")));
+    let notices = texts(&got, b'N').join("\n");
+    assert!(notices.contains("pgask: retrieving"), "{notices}");
+    assert!(
+        notices.contains(sql) && notices.contains("attempts: 1"),
+        "{notices}"
+    );
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+    // The session goes on as usual.
+    let after = c.exchange(&query("SELECT 41 + 1"), 1).await.unwrap();
+    assert_eq!(first_column(&after), vec!["42"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_shows_the_rows_and_the_sql() {
+    let Some((p, db)) = proxy(&["SELECT count(*) AS albums FROM album"], |_| {}).await else {
+        return;
+    };
+    let out = Command::new(common::cluster::pg_bin_dir().join("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &p.port().to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &db,
+        ])
+        .args(["-c", "-- ask: how many albums are there?"])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("albums") && stdout.contains("347"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("NOTICE:  pgask: SELECT count(*) AS albums FROM album"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_refuses_every_write_and_nothing_changes() {
+    let writes = [
+        "DELETE FROM artist",
+        "UPDATE artist SET name = 'x'",
+        "WITH x AS (DELETE FROM artist RETURNING *) SELECT * FROM x",
+        "SELECT * FROM artist FOR UPDATE",
+        "SELECT pg_sleep(60)",
+        "SELECT * INTO artist_copy FROM artist",
+        "SELECT lo_import('/etc/passwd')",
+    ];
+    let cluster = Cluster::shared();
+    for sql in writes {
+        let Some((p, db)) = proxy(&[sql], |c| c.ask.max_attempts = 1).await else {
+            return;
+        };
+        let direct = cluster.client("postgres", &db).await;
+        let before: i64 = direct
+            .query_one("SELECT count(*) FROM artist", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+        let got = c
+            .exchange(&query("-- ask: remove all artists"), 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            sqlstate(&got).as_deref(),
+            Some("42501"),
+            "{sql}: {:?}",
+            texts(&got, b'E')
+        );
+        assert!(
+            texts(&got, b'E').join("").contains(sql),
+            "the error shows the last SQL"
+        );
+        let after: i64 = direct
+            .query_one("SELECT count(*) FROM artist", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(before, after, "{sql}");
+        let ok = c.exchange(&query("SELECT 1"), 1).await.unwrap();
+        assert_eq!(first_column(&ok), vec!["1"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_is_corrected_from_the_servers_error() {
+    // The first SQL passes the guard but fails to plan (text + integer); the second works.
+    let Some((p, db)) = proxy(
+        &["SELECT name + 1 FROM artist", "SELECT count(*) FROM artist"],
+        |_| {},
+    )
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: how many artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), vec!["275"]);
+    let notices = texts(&got, b'N').join("\n");
+    assert!(
+        notices.contains("attempt 2 of 3") && notices.contains("attempts: 2"),
+        "{notices}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_transaction_the_ask_sees_its_writes_and_leaves_them_committable() {
+    let cluster = Cluster::shared();
+    let Some(db) = data::dataset(cluster, "chinook") else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "CREATE TABLE IF NOT EXISTS tx_probe (n int)",
+    );
+    let Some((p, db)) = proxy(
+        &["SELECT count(*) FROM tx_probe", "DELETE FROM tx_probe"],
+        |c| c.ask.max_attempts = 1,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("BEGIN; INSERT INTO tx_probe VALUES (7)"), 1)
+        .await
+        .unwrap();
+    let got = c
+        .exchange(&query("-- ask: how many probes"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        first_column(&got),
+        vec!["1"],
+        "the ask sees the transaction's own row"
+    );
+    assert_eq!(
+        messages(&got).last().unwrap().1[5..],
+        *b"T",
+        "still in the client's transaction"
+    );
+    // The second scripted answer tries to write: refused, and the transaction is not aborted.
+    let got = c
+        .exchange(&query("-- ask: delete the probes"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42501"));
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"T");
+    let got = c
+        .exchange(&query("SHOW transaction_read_only"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        first_column(&got),
+        vec!["off"],
+        "the read-only setting was undone"
+    );
+    c.exchange(&query("COMMIT"), 1).await.unwrap();
+    let direct = cluster.client("postgres", &db).await;
+    let n: i64 = direct
+        .query_one("SELECT count(*) FROM tx_probe WHERE n = 7", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n >= 1, "the transaction's write was committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_directives_are_refused_with_the_valid_ones() {
+    let Some((p, db)) = proxy(&["SELECT 1"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c.exchange(&query("-- ask xyz: hello"), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42601"));
+    let e = texts(&got, b'E').join("");
+    assert!(e.contains("ask sql:") && e.contains("ask feedback:"), "{e}");
+    // A statement that merely starts with an ask comment is ordinary SQL.
+    let got = c
+        .exchange(&query("-- ask: not this\nSELECT 5"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), vec!["5"]);
+}
