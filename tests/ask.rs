@@ -4,23 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::raw::{messages, query, sqlstate, RawClient};
 use common::{data, Cluster, Proxy};
 use pgask::ask::generate::backend::Backend;
-
-fn embedder_dir() -> PathBuf {
-    std::env::var_os("PGASK_EMBEDDER_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/models/all-MiniLM-L6-v2"
-            ))
-        })
-}
 
 /// A proxy in front of the shared cluster with chinook loaded, answering with `script`.
 async fn proxy(
@@ -29,18 +17,11 @@ async fn proxy(
 ) -> Option<(Proxy, String)> {
     let cluster = Cluster::shared();
     let db = data::dataset(cluster, "chinook")?;
-    if !embedder_dir().join("model.safetensors").is_file() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI must provide the embedder"
-        );
-        return None;
-    }
+    let embedder = data::embedder()?;
     let cache = tempfile::tempdir().unwrap().keep();
     common::cluster::remove_at_exit(cache.clone());
     let p = Proxy::start_with(cluster, |c| {
-        c.retrieval.embedder_dir = embedder_dir();
+        c.retrieval.embedder_dir = embedder;
         c.retrieval.cache_dir = cache;
         edit(c);
     })

@@ -6,20 +6,20 @@
 mod common;
 
 use std::collections::HashSet;
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::data;
 use common::Cluster;
-use pgask::ask::catalog::{self, Catalog, CatalogOptions};
+use pgask::ask::catalog::{self, Access, Catalog, CatalogOptions};
 use pgask::ask::generate::grammar::{self, Profile, Spec};
 use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::prompt::{self, Failure, PromptInput, Templates};
 use pgask::ask::generate::protocol::{ChatMessage, Stop};
 use pgask::ask::generate::supervisor::{Request, Supervisor, SupervisorError, WorkerSpec};
 use pgask::ask::generate::tiny::Shape;
-use sqlparser::ast::{Expr, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
+use pgask::ask::guard::{self, Policy};
+use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -71,125 +71,12 @@ fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32
     }
 }
 
-/// Names a query reads and defines, collected from sqlparser's AST.
-#[derive(Default, Debug)]
-struct Refs {
-    relations: Vec<String>,
-    columns: Vec<(Option<String>, String)>,
-    defined: HashSet<String>,
-}
-
-impl Visitor for Refs {
-    type Break = ();
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        if let Some(w) = &q.with {
-            for cte in &w.cte_tables {
-                self.defined.insert(cte.alias.name.value.clone());
-                for c in &cte.alias.columns {
-                    self.defined.insert(c.name.value.clone());
-                }
-            }
-        }
-        collect_aliases(&q.body, &mut self.defined);
-        ControlFlow::Continue(())
-    }
-    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
-        let alias = match t {
-            TableFactor::Table { name, alias, .. } => {
-                self.relations.push(name.to_string());
-                alias
-            }
-            TableFactor::Derived { alias, .. } => alias,
-            _ => &None,
-        };
-        if let Some(a) = alias {
-            self.defined.insert(a.name.value.clone());
-            for c in &a.columns {
-                self.defined.insert(c.name.value.clone());
-            }
-        }
-        ControlFlow::Continue(())
-    }
-    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        match e {
-            Expr::Identifier(i) => self.columns.push((None, i.value.clone())),
-            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                let n = parts.len();
-                let q: Vec<String> = parts[..n - 1].iter().map(|p| p.value.clone()).collect();
-                self.columns
-                    .push((Some(q.join(".")), parts[n - 1].value.clone()));
-            }
-            _ => {}
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-fn collect_aliases(body: &SetExpr, out: &mut HashSet<String>) {
-    match body {
-        SetExpr::Select(s) => {
-            for item in &s.projection {
-                if let sqlparser::ast::SelectItem::ExprWithAlias { alias, .. } = item {
-                    out.insert(alias.value.clone());
-                }
-            }
-        }
-        SetExpr::SetOperation { left, right, .. } => {
-            collect_aliases(left, out);
-            collect_aliases(right, out);
-        }
-        SetExpr::Query(q) => collect_aliases(&q.body, out),
-        _ => {}
-    }
-}
-
 fn parse_one(sql: &str) -> Result<Statement, String> {
     let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())?;
     if stmts.len() != 1 {
         return Err(format!("{} statements", stmts.len()));
     }
     Ok(stmts.remove(0))
-}
-
-/// Checks that `sql` parses as one query and names only real tables and columns of `cat`
-/// (or names the query itself defined).
-fn check_names(cat: &Catalog, sql: &str) -> Result<(), String> {
-    let stmt = parse_one(sql)?;
-    if !matches!(stmt, Statement::Query(_)) {
-        return Err("not a query".into());
-    }
-    let mut refs = Refs::default();
-    let _ = stmt.visit(&mut refs);
-    let tables: HashSet<String> = cat.tables.iter().map(|t| t.name.clone()).collect();
-    let columns: HashSet<String> = cat
-        .tables
-        .iter()
-        .flat_map(|t| t.columns.iter().map(|c| c.name.clone()))
-        .collect();
-    for r in &refs.relations {
-        let bare = r.rsplit('.').next().unwrap_or(r);
-        if !tables.contains(bare) && !refs.defined.contains(bare) {
-            return Err(format!("unknown table {r}"));
-        }
-    }
-    for (q, c) in &refs.columns {
-        if let Some(q) = q {
-            let bare = q.rsplit('.').next().unwrap_or(q);
-            if !tables.contains(bare) && !refs.defined.contains(bare) {
-                return Err(format!("unknown qualifier {q}"));
-            }
-            if let Some(t) = cat.find_name(bare).filter(|_| !refs.defined.contains(bare)) {
-                if cat.tables[t].column(c).is_none() {
-                    return Err(format!("{q} has no column {c}"));
-                }
-                continue;
-            }
-        }
-        if !columns.contains(c) && !refs.defined.contains(c) {
-            return Err(format!("unknown column {c}"));
-        }
-    }
-    Ok(())
 }
 
 /// 50 generations from a random-weight model under the strict grammar of chinook: every one is
@@ -205,6 +92,7 @@ async fn strict_grammar_generations_parse_name_real_columns_and_explain() {
     };
     let g = grammar::build(&whole_spec(&cat), Profile::Strict).unwrap();
     let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
     let mut lengths = Vec::new();
     for seed in 0..50 {
         let out = llm
@@ -218,7 +106,8 @@ async fn strict_grammar_generations_parse_name_real_columns_and_explain() {
             out.text
         );
         let sql = out.text.trim();
-        check_names(&cat, sql).unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
+        guard::check(sql, &policy, &cat, &Access::all(&cat))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
         client
             .simple_query(&format!("EXPLAIN {sql}"))
             .await

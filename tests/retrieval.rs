@@ -4,32 +4,19 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use common::Cluster;
+use common::{data, Cluster};
 use pgask::ask::catalog::{self, Access, CatalogOptions, TableKind};
 use pgask::ask::retrieve::embed::{cosine, Embedder};
 use pgask::ask::retrieve::graph::{join_clauses, JoinGraph};
 use pgask::ask::retrieve::vector::VectorIndex;
 use pgask::ask::retrieve::{embedding_cache, Retriever};
 
-/// The MiniLM directory: `PGASK_EMBEDDER_DIR` (set by .ci/run) or `../shared/models/...`.
-fn model_dir() -> PathBuf {
-    std::env::var_os("PGASK_EMBEDDER_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/models/all-MiniLM-L6-v2"
-            ))
-        })
-}
-
 /// The real embedder, loaded once; `None` (test skipped) only outside CI when it is absent.
 fn embedder() -> Option<Arc<Embedder>> {
     static E: OnceLock<Option<Arc<Embedder>>> = OnceLock::new();
-    E.get_or_init(|| match Embedder::load(&model_dir()) {
+    E.get_or_init(|| match Embedder::load(&data::embedder_dir()) {
         Ok(e) => Some(Arc::new(e)),
         Err(e) => {
             assert!(
@@ -172,7 +159,7 @@ async fn fingerprint_changes_on_ddl_only() {
 
 /// Loads chinook once per test binary and returns its catalog.
 async fn chinook(cluster: &Cluster) -> Option<catalog::Catalog> {
-    let db = common::data::dataset(cluster, "chinook")?;
+    let db = data::dataset(cluster, "chinook")?;
     Some(
         catalog::load(
             &cluster.client("postgres", &db).await,
@@ -359,7 +346,7 @@ fn tiny_cross_encoder(dir: &std::path::Path) {
     });
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     std::fs::copy(
-        model_dir().join("tokenizer.json"),
+        data::embedder_dir().join("tokenizer.json"),
         dir.join("tokenizer.json"),
     )
     .unwrap();

@@ -23,6 +23,25 @@ fn missing(what: &str, err: impl std::fmt::Display) {
     eprintln!("skipping: {what}: {err}");
 }
 
+/// The MiniLM embedder directory: `PGASK_EMBEDDER_DIR` (set by .ci/run) or `../shared/models/...`.
+pub fn embedder_dir() -> PathBuf {
+    std::env::var_os("PGASK_EMBEDDER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| shared("models/all-MiniLM-L6-v2"))
+}
+
+/// The embedder directory when its weights are there (skipped outside CI when absent).
+pub fn embedder() -> Option<PathBuf> {
+    let dir = embedder_dir();
+    let weights = dir.join("model.safetensors");
+    if weights.is_file() {
+        Some(dir)
+    } else {
+        missing(&weights.display().to_string(), "not found");
+        None
+    }
+}
+
 /// `chinook` or `northwind` loaded once into `cluster`; returns the database name.
 pub fn dataset(cluster: &Cluster, name: &str) -> Option<String> {
     static LOADED: Mutex<Vec<(u16, String)>> = Mutex::new(Vec::new());
