@@ -396,18 +396,27 @@ fn speed(model: &std::path::Path) {
         100.0 * (second.prompt_tokens - second.reused_tokens) as f64 / second.prompt_tokens as f64
     );
     let msgs = prompt(&synthetic(10), "list everything");
+    // The machine's speed drifts by tens of percent over a run, so every grammar run is paired
+    // with an unconstrained run right before it (same seed) and the ratio is taken per pair.
     for temperature in [0.0f32, 1.0] {
         println!(
-            "\ndecoding at temperature {temperature} (same prompt, {n} tokens max, 3 seeds each):"
+            "\ndecoding at temperature {temperature} (same prompt, {n} tokens max, 3 seeds each, each paired with an unconstrained run):"
         );
-        println!("grammar | columns | tok/s | ratio to none | grammar ms/token | resampled | checked per resample | llama.cpp grammar parse ms");
-        let rate = |engine: &mut Engine, g: Option<String>, always: bool| {
+        println!("grammar | columns | tok/s | unconstrained tok/s (paired) | ratio | grammar ms/token | 1 - grammar share | resampled | checked per resample | llama.cpp grammar parse ms");
+        let once = |engine: &mut Engine, g: Option<String>, seed: u32, always: bool| {
+            let mut j = job(msgs.clone(), g, seed, always);
+            j.temperature = temperature;
+            engine.run(&j, &never).expect("run")
+        };
+        let rate = |engine: &mut Engine, g: String, always: bool| {
             let (mut toks, mut ms, mut gms, mut res, mut checked, mut parse) =
                 (0, 0.0, 0.0, 0, 0, 0.0);
+            let (mut base_toks, mut base_ms) = (0, 0.0);
             for seed in 1..=3 {
-                let mut j = job(msgs.clone(), g.clone(), seed, always);
-                j.temperature = temperature;
-                let o = engine.run(&j, &never).expect("run");
+                let b = once(engine, None, seed, false);
+                base_toks += b.generated_tokens;
+                base_ms += b.generate_ms;
+                let o = once(engine, Some(g.clone()), seed, always);
                 toks += o.generated_tokens;
                 ms += o.generate_ms;
                 gms += o.grammar_ms;
@@ -416,30 +425,26 @@ fn speed(model: &std::path::Path) {
                 parse += o.grammar_build_ms;
             }
             let per = if always { toks } else { res };
-            (
-                toks as f64 / ms * 1e3,
-                gms / toks.max(1) as f64,
-                format!("{res}/{toks}"),
+            let r = toks as f64 / ms * 1e3;
+            let base = base_toks as f64 / base_ms * 1e3;
+            let gpt = gms / toks.max(1) as f64;
+            format!(
+                "{r:.1} | {base:.1} | {:.2} | {gpt:.2} | {:.2} | {res}/{toks} | {} | {:.1}",
+                r / base,
+                1.0 - gms / ms,
                 checked / per.max(1),
-                parse / 3.0,
+                parse / 3.0
             )
         };
-        let (base, _, _, _, _) = rate(&mut engine, None, false);
-        println!("none | - | {base:.1} | 1.00 | - | - | - | -");
         for cols in [10, 100, 1000] {
             let spec = synthetic(cols);
             for (label, p) in [("full", Profile::Full), ("strict", Profile::Strict)] {
                 let g = grammar::build(&spec, p).expect("grammar").text;
-                let (r, gpt, res, per, parse) = rate(&mut engine, Some(g.clone()), false);
-                println!(
-                    "{label} | {cols} | {r:.1} | {:.2} | {gpt:.2} | {res} | {per} | {parse:.1}",
-                    r / base
-                );
+                println!("{label} | {cols} | {}", rate(&mut engine, g.clone(), false));
                 if cols == 1000 && p == Profile::Full {
-                    let (r, gpt, _, per, _) = rate(&mut engine, Some(g), true);
                     println!(
-                        "{label}, llama.cpp whole-vocabulary mask every token | {cols} | {r:.1} | {:.2} | {gpt:.2} | - | {per} | -",
-                        r / base
+                        "{label}, llama.cpp whole-vocabulary mask every token | {cols} | {}",
+                        rate(&mut engine, g, true)
                     );
                 }
             }
