@@ -6,53 +6,11 @@ mod common;
 
 use std::process::Command;
 
+use common::ask::{first_column, proxy, texts};
 use common::raw::{messages, query, sqlstate, RawClient};
-use common::{data, Cluster, Proxy};
+use common::{data, Cluster};
 use pgask::ask::generate::backend::Backend;
-
-/// A proxy in front of the shared cluster with chinook loaded, answering with `script`.
-async fn proxy(
-    script: &[&str],
-    edit: impl FnOnce(&mut pgask::config::Config),
-) -> Option<(Proxy, String)> {
-    let cluster = Cluster::shared();
-    let db = data::dataset(cluster, "chinook")?;
-    let embedder = data::embedder()?;
-    let cache = tempfile::tempdir().unwrap().keep();
-    common::cluster::remove_at_exit(cache.clone());
-    let p = Proxy::start_with(cluster, |c| {
-        c.retrieval.embedder_dir = embedder;
-        c.retrieval.cache_dir = cache;
-        edit(c);
-    })
-    .await;
-    p.shared
-        .asker
-        .as_ref()
-        .unwrap()
-        .set_backend(Backend::scripted(script.iter().copied()));
-    Some((p, db))
-}
-
-fn texts(bytes: &[u8], tag: u8) -> Vec<String> {
-    messages(bytes)
-        .into_iter()
-        .filter(|(t, _)| *t == tag)
-        .map(|(_, b)| String::from_utf8_lossy(&b[5..]).into_owned())
-        .collect()
-}
-
-/// The first column of every DataRow.
-fn first_column(bytes: &[u8]) -> Vec<String> {
-    messages(bytes)
-        .into_iter()
-        .filter(|(t, _)| *t == b'D')
-        .map(|(_, b)| {
-            let len = i32::from_be_bytes(b[7..11].try_into().unwrap()) as usize;
-            String::from_utf8_lossy(&b[11..11 + len]).into_owned()
-        })
-        .collect()
-}
+use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ask_returns_the_rows_of_its_sql_and_a_notice_with_it() {
@@ -274,4 +232,78 @@ async fn unknown_directives_are_refused_with_the_valid_ones() {
         .await
         .unwrap();
     assert_eq!(first_column(&got), vec!["5"]);
+}
+
+/// The real llama.cpp path end to end: a tiny random-weight model in the supervised worker,
+/// the strict grammar built from retrieval's tables, the guard, EXPLAIN and the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_random_model_answers_through_the_proxy() {
+    use pgask::ask::generate::grammar::Profile;
+    use pgask::ask::generate::supervisor::{Supervisor, WorkerSpec};
+    use pgask::ask::generate::tiny::Shape;
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let llm = Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
+        program: env!("CARGO_BIN_EXE_pgask").into(),
+        model,
+        threads: 2,
+        context: 4096,
+        chat_template: "auto".into(),
+        top_k: 40,
+        load_timeout: std::time::Duration::from_secs(120),
+    })));
+    let Some((p, db)) = common::ask::proxy_with(llm, |c| {
+        c.llm.grammar = Profile::Strict;
+        c.llm.max_tokens = 200;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    for q in [
+        "how many albums does each artist have",
+        "the ten longest tracks",
+        "customers in Brazil",
+    ] {
+        c.stream
+            .write_all(&query(&format!("-- ask: {q}")))
+            .await
+            .unwrap();
+        let got = c
+            .read_until_ready_within(1, std::time::Duration::from_secs(120))
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        eprintln!("{q}: {:?}", texts(&got, b'N'));
+        assert!(
+            sqlstate(&got).is_none(),
+            "{q}: {:?}\n{:?}",
+            texts(&got, b'E'),
+            texts(&got, b'N')
+        );
+        assert!(texts(&got, b'C').iter().any(|t| t.starts_with("SELECT ")));
+        let notices = texts(&got, b'N').join("\n");
+        assert!(notices.contains("pgask: SELECT"), "{notices}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_rows_stream_through_without_stalling() {
+    let Some((p, db)) = proxy(
+        &["SELECT track_id, name FROM track ORDER BY track_id"],
+        |c| c.ask.max_rows = 100_000,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c.exchange(&query("-- ask: every track"), 1).await.unwrap();
+    let ids = first_column(&got);
+    assert_eq!(ids.len(), 3503);
+    assert_eq!(ids.last().map(String::as_str), Some("3503"));
+    assert!(texts(&got, b'C')
+        .iter()
+        .any(|t| t.starts_with("SELECT 3503")));
 }

@@ -116,7 +116,11 @@ fn leading_comments(sql: &str) -> Option<Comments<'_>> {
 /// The directive of a statement: `None` for an ordinary statement (including one that merely
 /// starts with an ask comment followed by SQL), `Some(Err)` for an unknown `ask xyz:`.
 pub fn parse(sql: &str) -> Option<Result<Directive, DirectiveError>> {
-    // Cheap test first: this runs on every simple Query and Parse.
+    // Cheap tests first: this runs on every simple Query and Parse.
+    let start = sql.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+    if !(start.starts_with("--") || start.starts_with("/*")) {
+        return None;
+    }
     if !sql
         .as_bytes()
         .windows(3)

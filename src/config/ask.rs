@@ -1,5 +1,7 @@
 //! `[ask]`: how asks are answered and guarded.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 /// `[ask]` settings.
@@ -27,6 +29,16 @@ pub struct AskConfig {
     /// Environment variable holding that role's password, if the server asks for one.
     /// Default `PGASK_CATALOG_PASSWORD`. Reload: yes.
     pub catalog_password_env: String,
+    /// Business terms and their meaning (`[terms]` table), given to the model when a question
+    /// uses one; a missing file is an empty glossary. Default `config/glossary.toml`.
+    /// Reload: no.
+    pub glossary: PathBuf,
+    /// Seconds a generated answer is reused for the same question (same database, catalog,
+    /// role and conversation); 0 turns the answer cache off. Default 600. Reload: no.
+    pub cache_ttl_secs: u64,
+    /// Few-shot examples (good and corrected answers from `ask feedback:`) in each prompt,
+    /// the most similar questions first. Default 3. Reload: yes.
+    pub examples: usize,
 }
 
 impl Default for AskConfig {
@@ -40,6 +52,9 @@ impl Default for AskConfig {
             extra_functions: vec![],
             catalog_user: String::new(),
             catalog_password_env: "PGASK_CATALOG_PASSWORD".into(),
+            glossary: "config/glossary.toml".into(),
+            cache_ttl_secs: 600,
+            examples: 3,
         }
     }
 }

@@ -6,10 +6,36 @@ use serde::Deserialize;
 
 use crate::ask::generate::grammar::Profile;
 
+/// Where SQL is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmBackend {
+    /// llama.cpp in a worker process pgask supervises, with the model at `llm.model`.
+    Llama,
+    /// An OpenAI-compatible HTTP server (llama.cpp server, vLLM, Ollama) at `llm.api_base`.
+    Openai,
+}
+
 /// `[llm]` settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
+    /// `llama` (local, the default) or `openai` (an OpenAI-compatible server). Reload: no.
+    pub backend: LlmBackend,
+    /// Base URL of the OpenAI-compatible API, up to and including `/v1`.
+    /// Default `http://127.0.0.1:8080/v1`. Reload: no.
+    pub api_base: String,
+    /// Model name sent to that server. Default empty (the server's default model). Reload: no.
+    pub api_model: String,
+    /// Environment variable holding its API key (sent as a Bearer token when set).
+    /// Default `PGASK_LLM_API_KEY`. Reload: no.
+    pub api_key_env: String,
+    /// Send the GBNF grammar along (`grammar`, understood by llama.cpp's server; vLLM reads
+    /// `guided_grammar`); other servers ignore it and the guard + correction loop do the rest.
+    /// Default true. Reload: no.
+    pub api_grammar: bool,
+    /// Seconds one API request may take. Default 120. Reload: no.
+    pub api_timeout_secs: u64,
     /// GGUF model file. Default `models/model.gguf`. Reload: no.
     pub model: PathBuf,
     /// CPU threads for inference. Default 0 = the number of cores. Reload: no.
@@ -51,6 +77,12 @@ pub struct LlmConfig {
 impl Default for LlmConfig {
     fn default() -> Self {
         LlmConfig {
+            backend: LlmBackend::Llama,
+            api_base: "http://127.0.0.1:8080/v1".into(),
+            api_model: String::new(),
+            api_key_env: "PGASK_LLM_API_KEY".into(),
+            api_grammar: true,
+            api_timeout_secs: 120,
             model: "models/model.gguf".into(),
             threads: 0,
             context: 4096,
@@ -96,6 +128,11 @@ impl LlmConfig {
         }
         if !(0.0..=5.0).contains(&self.temperature) {
             return Err(("llm.temperature", "must be between 0 and 5".into()));
+        }
+        if self.backend == LlmBackend::Openai
+            && !(self.api_base.starts_with("http://") || self.api_base.starts_with("https://"))
+        {
+            return Err(("llm.api_base", "must be an http:// or https:// URL".into()));
         }
         Ok(())
     }

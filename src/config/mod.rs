@@ -6,6 +6,7 @@
 
 mod ask;
 mod check;
+mod history;
 mod llm;
 
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use serde::Deserialize;
 
 pub use ask::AskConfig;
 pub use check::{check_file, Problem};
-pub use llm::LlmConfig;
+pub use history::{HistoryConfig, HistoryStore};
+pub use llm::{LlmBackend, LlmConfig};
 
 /// A config that cannot be read or is not valid.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub llm: LlmConfig,
     pub ask: AskConfig,
+    pub history: HistoryConfig,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             catalog: CatalogConfig::default(),
             ask: AskConfig::default(),
+            history: HistoryConfig::default(),
             retrieval: RetrievalConfig::default(),
             llm: LlmConfig::default(),
         }

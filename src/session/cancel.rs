@@ -17,6 +17,8 @@ use crate::net::startup::CancelKey;
 pub struct Target {
     pub upstream: Upstream,
     pub key: CancelKey,
+    /// Woken by a cancel, so that an ask being generated (nothing running upstream) stops too.
+    pub asks: Arc<tokio::sync::Notify>,
 }
 
 /// Live sessions by the key pgask gave their client.
@@ -38,10 +40,12 @@ impl CancelMap {
                 break key;
             }
         };
+        let asks = target.asks.clone();
         map.insert(key.clone(), target);
         CancelGuard {
             map: self.clone(),
             key,
+            asks,
         }
     }
 
@@ -67,6 +71,8 @@ impl CancelMap {
 pub struct CancelGuard {
     map: CancelMap,
     pub key: CancelKey,
+    /// The session's side of [`Target::asks`].
+    pub asks: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for CancelGuard {
@@ -84,6 +90,7 @@ pub async fn forward(map: &CancelMap, key: &CancelKey) -> Result<bool, SessionEr
     let Some(target) = map.lookup(key) else {
         return Ok(false);
     };
+    target.asks.notify_waiters();
     let mut stream = upstream::connect(&target.upstream).await?;
     stream
         .write_all(&target.key.cancel_request())

@@ -7,28 +7,46 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::ask::directive::{Directive, DirectiveError};
+use crate::ask::memory::Conversation;
 use crate::net::frame::Header;
+use crate::session::request::AskRequest;
 
 /// Who is asking: the session's login role and database.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Who {
     pub user: String,
     pub database: String,
 }
 
 /// Answers asks (the ask pipeline implements it). The answer writes everything the client is
-/// owed, ReadyForQuery included, with `status` (the session's transaction status) in it.
+/// owed for the request, or forwards the request (rewritten) to the server.
 pub trait Answerer: Send + Sync {
     fn answer<'a>(
         &'a self,
-        who: &'a Who,
-        directive: Result<Directive, DirectiveError>,
+        session: &'a mut AskSession,
+        request: AskRequest,
         link: &'a mut Link<'_>,
         status: u8,
-    ) -> Pin<Box<dyn Future<Output = Result<(), LinkError>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Answered, LinkError>> + Send + 'a>>;
+}
+
+/// What a session keeps for its asks: who asks, and its conversation so far.
+#[derive(Debug, Default)]
+pub struct AskSession {
+    pub who: Who,
+    pub memory: Conversation,
+}
+
+/// How an answer left the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Answered {
+    /// ReadyForQuery messages the ask wrote itself (instead of the server).
+    pub readies: u32,
+    /// The ask failed in a request that did not end with Sync: like PostgreSQL after an error,
+    /// the session drops the client's messages up to the next Sync and answers that Sync.
+    pub discard_until_sync: bool,
 }
 
 /// The session went away under the ask.
@@ -81,7 +99,9 @@ pub struct Link<'a> {
     upstream: &'a mut (dyn AsyncWrite + Unpin + Send),
     captured: &'a mut mpsc::Receiver<Vec<u8>>,
     to_client: &'a mpsc::Sender<ToClient>,
+    cancel: &'a Notify,
     capturing: bool,
+    last_status: Option<u8>,
 }
 
 impl<'a> Link<'a> {
@@ -89,12 +109,15 @@ impl<'a> Link<'a> {
         upstream: &'a mut (dyn AsyncWrite + Unpin + Send),
         captured: &'a mut mpsc::Receiver<Vec<u8>>,
         to_client: &'a mpsc::Sender<ToClient>,
+        cancel: &'a Notify,
     ) -> Link<'a> {
         Link {
             upstream,
             captured,
             to_client,
+            cancel,
             capturing: false,
+            last_status: None,
         }
     }
 
@@ -131,7 +154,33 @@ impl<'a> Link<'a> {
             .recv()
             .await
             .ok_or(LinkError::UpstreamClosed)?;
-        Msg::from_raw(raw)
+        let m = Msg::from_raw(raw)?;
+        if m.tag == b'Z' {
+            self.last_status = m.body().first().copied();
+        }
+        Ok(m)
+    }
+
+    /// The transaction status of the last ReadyForQuery the ask received, if any.
+    pub fn last_status(&self) -> Option<u8> {
+        self.last_status
+    }
+
+    /// Completes when the client sends a CancelRequest for this session (only requests made
+    /// while this future exists count).
+    pub fn cancelled(&self) -> tokio::sync::futures::Notified<'a> {
+        self.cancel.notified()
+    }
+
+    /// Sends bytes to the server with its answers going straight to the client again (capture
+    /// ends first). For a request whose answers the ask does not need to see.
+    pub async fn forward(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        self.release().await;
+        self.upstream
+            .write_all(bytes)
+            .await
+            .map_err(LinkError::Upstream)?;
+        self.upstream.flush().await.map_err(LinkError::Upstream)
     }
 
     /// Stops capturing: server bytes go to the client again. Call only when the server owes

@@ -185,11 +185,19 @@ async fn run(
     let mut upstream = login.upstream;
     let (to_client, mut control) = tokio::sync::mpsc::channel(64);
     let (captured_tx, captured) = tokio::sync::mpsc::channel(256);
+    let cancel = cancel_key
+        .as_ref()
+        .map(|g| g.asks.clone())
+        .unwrap_or_default();
     let mut asks = shared.asker.as_deref().map(|a| relay::AskIo {
         answerer: a,
-        who,
+        session: link::AskSession {
+            who,
+            ..Default::default()
+        },
         to_client,
         captured,
+        cancel,
     });
     let end = {
         let (mut crd, mut cwr) = tokio::io::split(&mut *client);

@@ -9,10 +9,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Answerer, Link, ToClient, Who};
-use super::request::{awaits_ready, ends_request, Request, RequestHook, Verdict};
+use super::link::{Answered, Answerer, AskSession, Link, ToClient};
+use super::request::{
+    awaits_ready, ends_request, AskNames, AskRequest, Request, RequestHook, Verdict,
+};
 use super::SessionError;
-use crate::ask::directive::{Directive, DirectiveError};
 use crate::metrics::{Direction, Tally};
 use crate::net::frame::{next_frame, Header, StreamScanner};
 
@@ -89,6 +90,9 @@ where
 {
     let mut tally = Tally::new(Direction::ToUpstream);
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut names = AskNames::default();
+    // After an ask failed in a request without Sync: drop messages up to the next Sync.
+    let mut discarding = false;
     // Bytes at the front of `buf` holding complete messages already looked at.
     let mut scanned = 0;
     loop {
@@ -98,17 +102,40 @@ where
         let mut ask = None;
         while let Some(h) = next_frame(&buf[scanned..], cx.max_message)? {
             tally.message(h.tag);
+            if discarding && h.tag != b'X' {
+                // Nothing was forwarded in this pass yet (discarding starts a pass).
+                buf.advance(h.total());
+                if h.tag == b'S' {
+                    discarding = false;
+                    if let Some(io) = asks.as_deref_mut() {
+                        let z = crate::ask::execute::wire::ready_for_query(cx.state.tx_status());
+                        if io.to_client.send(ToClient::Bytes(z)).await.is_err() {
+                            return Ok(End::ClientGone);
+                        }
+                    }
+                }
+                continue;
+            }
             scanned += h.total();
             if awaits_ready(h.tag) {
                 cx.state.pending.fetch_add(1, Ordering::AcqRel);
             }
             if ends_request(h.tag) {
-                let verdict = cx.hook.on_request(Request {
-                    bytes: &buf[ready..scanned],
-                });
+                let verdict = cx.hook.on_request(
+                    Request {
+                        bytes: &buf[ready..scanned],
+                    },
+                    &mut names,
+                );
                 match verdict {
-                    Verdict::Ask(d) if asks.is_some() => {
-                        ask = Some((ready, d));
+                    Verdict::Ask(request) if asks.is_some() => {
+                        let own = Request {
+                            bytes: &buf[ready..scanned],
+                        }
+                        .messages()
+                        .filter(|(t, _)| awaits_ready(*t))
+                        .count() as u32;
+                        ask = Some((request, own));
                         break;
                     }
                     _ => ready = scanned,
@@ -134,12 +161,13 @@ where
         if terminate {
             return Ok(End::Terminated);
         }
-        if let (Some((_, directive)), Some(io)) = (ask.take(), asks.as_deref_mut()) {
-            // What came before the ask was sent above; the ask's own bytes go nowhere.
+        if let (Some((request, own)), Some(io)) = (ask.take(), asks.as_deref_mut()) {
+            // What came before the ask was sent above; the ask's own bytes are its to send.
             buf.advance(scanned);
             scanned = 0;
-            if answer(rd, wr, cx, io, directive, &mut buf).await? {
-                return Ok(End::ClientGone);
+            match answer(rd, wr, cx, io, request, own, &mut buf).await? {
+                None => return Ok(End::ClientGone),
+                Some(a) => discarding = a.discard_until_sync,
             }
             continue;
         }
@@ -165,60 +193,64 @@ where
 /// The frontend relay's side of the ask channels.
 pub struct AskIo<'a> {
     pub answerer: &'a dyn Answerer,
-    pub who: Who,
+    pub session: AskSession,
     pub to_client: mpsc::Sender<ToClient>,
     pub captured: mpsc::Receiver<Vec<u8>>,
+    /// Notified when the client cancels (CancelRequest) while an ask runs.
+    pub cancel: std::sync::Arc<Notify>,
 }
 
-/// Runs one ask once the answers to everything before it have reached the client. The client
-/// is read meanwhile (into `buf`, for later) only to notice it leaving; returns true if it left.
+/// Runs one ask once the answers to everything before it have reached the client (`own` is
+/// the number of ReadyForQuery its own request awaits). The client is read meanwhile (into
+/// `buf`, for later) only to notice it leaving; `None` if it left.
 async fn answer<R, W>(
     rd: &mut R,
     wr: &mut W,
     cx: &RelayContext<'_>,
     io: &mut AskIo<'_>,
-    directive: Result<Directive, DirectiveError>,
+    request: AskRequest,
+    own: u32,
     buf: &mut BytesMut,
-) -> Result<bool, SessionError>
+) -> Result<Option<Answered>, SessionError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send,
 {
     loop {
         let woken = cx.state.ready.notified();
-        if cx.state.pending.load(Ordering::Acquire) <= 1 {
+        if cx.state.pending.load(Ordering::Acquire) <= own {
             break;
         }
         woken.await;
     }
     let status = cx.state.tx_status();
-    let mut link = Link::new(wr, &mut io.captured, &io.to_client);
-    let gone = {
-        let run = io.answerer.answer(&io.who, directive, &mut link, status);
+    let mut link = Link::new(wr, &mut io.captured, &io.to_client, &io.cancel);
+    let answered = {
+        let run = io
+            .answerer
+            .answer(&mut io.session, request, &mut link, status);
         tokio::pin!(run);
         loop {
             tokio::select! {
                 r = &mut run => {
-                    r.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
-                    break false;
+                    break r.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
                 }
                 n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
                     if n.map_err(SessionError::ClientIo)? == 0 {
-                        break true;
+                        return Ok(None);
                     }
                 }
             }
         }
     };
-    if gone {
-        return Ok(true);
-    }
     link.release().await;
-    let _ = cx
-        .state
-        .pending
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
-    Ok(false)
+    for _ in 0..answered.readies {
+        let _ = cx
+            .state
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
+    }
+    Ok(Some(answered))
 }
 
 /// The backend relay's side of the ask channels.
@@ -290,10 +322,42 @@ where
         }
         if capturing {
             held.extend_from_slice(&buf[..n]);
+            let mut release = false;
             while let Some(h) = next_frame(&held, MAX_CAPTURED)? {
-                let msg = held.split_to(h.total()).to_vec();
-                // The ask may have gone (client disconnect); its messages are then dropped.
-                let _ = cap.captured.send(msg).await;
+                let mut msg = Some(held.split_to(h.total()).to_vec());
+                // While the ask is not taking messages (it is busy sending rows to the client),
+                // keep passing its messages on, or each would wait for the other for ever.
+                while msg.is_some() {
+                    tokio::select! {
+                        biased;
+                        work = cap.control.recv(), if control_open => match work {
+                            None => control_open = false,
+                            Some(ToClient::Bytes(b)) => {
+                                wr.write_all(&b).await.map_err(SessionError::ClientIo)?;
+                                tally.bytes(b.len());
+                            }
+                            Some(ToClient::Capture(ack)) => {
+                                let _ = ack.send(());
+                            }
+                            Some(ToClient::Release) => release = true,
+                        },
+                        permit = cap.captured.reserve() => {
+                            // The ask may have gone (client disconnect): its messages are dropped.
+                            if let (Ok(p), Some(m)) = (permit, msg.take()) {
+                                p.send(m);
+                            }
+                            msg = None;
+                        }
+                    }
+                }
+            }
+            if release {
+                capturing = false;
+                if !held.is_empty() {
+                    wr.write_all(&held).await.map_err(SessionError::ClientIo)?;
+                    scanner.feed(&held, |_| {})?;
+                    held.clear();
+                }
             }
             continue;
         }

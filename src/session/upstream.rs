@@ -228,6 +228,7 @@ where
                 let guard = cancels.register(Target {
                     upstream: up.clone(),
                     key,
+                    asks: Default::default(),
                 });
                 write_client(client, &messages::backend_key_data(&guard.key)).await?;
                 cancel = Some(guard);

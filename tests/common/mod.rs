@@ -3,6 +3,7 @@
 //! client that records every byte the server sends.
 #![allow(dead_code, unused_imports)]
 
+pub mod ask;
 pub mod cluster;
 pub mod data;
 pub mod proxy;

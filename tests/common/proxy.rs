@@ -29,6 +29,8 @@ impl Proxy {
         };
         config.upstream.port = cluster.port;
         config.upstream.tls = UpstreamTls::Disable;
+        // No history file in the working tree; tests that want one set it.
+        config.history.file = Default::default();
         edit(&mut config);
         config.validate().expect("test config");
         let server = Server::bind(config).await.expect("bind pgask");

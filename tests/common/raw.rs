@@ -74,19 +74,30 @@ impl RawClient {
         self.read_until_ready(readies).await
     }
 
-    /// Reads until `readies` ReadyForQuery messages have arrived (10 s at most).
+    /// Reads until `readies` ReadyForQuery messages have arrived (10 s at most between reads).
     pub async fn read_until_ready(&mut self, readies: usize) -> Result<Vec<u8>, String> {
+        self.read_until_ready_within(readies, Duration::from_secs(10))
+            .await
+    }
+
+    /// The same with another bound on the wait for each read.
+    pub async fn read_until_ready_within(
+        &mut self,
+        readies: usize,
+        wait: Duration,
+    ) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         let mut scanner = StreamScanner::default();
         let mut seen = 0;
         let mut buf = vec![0u8; 64 * 1024];
         while seen < readies {
-            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut buf))
+            let n = tokio::time::timeout(wait, self.stream.read(&mut buf))
                 .await
                 .map_err(|_| {
                     format!(
-                        "timed out after {seen} ReadyForQuery; got {} bytes",
-                        out.len()
+                        "timed out after {seen} ReadyForQuery; got {} bytes: {}",
+                        out.len(),
+                        String::from_utf8_lossy(&out[..out.len().min(3000)])
                     )
                 })?
                 .map_err(|e| e.to_string())?;

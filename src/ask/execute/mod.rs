@@ -10,6 +10,10 @@
 //!
 //! Internal statements' answers are swallowed; the client sees RowDescription, DataRows as they
 //! arrive, and CommandComplete `SELECT n`.
+//!
+//! An extended-protocol request that executes an ask statement runs in the same scope
+//! ([`forward_read_only`]): everything in it is read-only, and the row cap is a `LIMIT` around the
+//! statement ([`capped`]), since the client chooses its own Execute row count.
 
 pub mod wire;
 
@@ -52,6 +56,40 @@ pub struct Executed {
     /// The portal had more rows than `max_rows`.
     pub truncated: bool,
     pub cost: f64,
+}
+
+/// `sql` returning at most `max_rows` rows: wrapped in an outer `LIMIT` unless its own plain
+/// top-level limit is already within it. Anything but one query is left as it is (the guard
+/// refuses it; with the guard off, the server's read-only transaction does).
+pub fn capped(sql: &str, max_rows: u32) -> String {
+    if !crate::ask::guard::is_one_query(sql) {
+        return sql.to_string();
+    }
+    match crate::ask::guard::row_limit(sql) {
+        Some(n) if n <= u64::from(max_rows) => sql.to_string(),
+        _ => format!("SELECT * FROM (\n{sql}\n) AS pgask_rows LIMIT {max_rows}"),
+    }
+}
+
+/// Sends a client's extended-protocol request (ending with Sync) inside the read-only scope and
+/// passes every answer to the client as it arrives, except the request's ReadyForQuery: the
+/// caller sends that one, with the status the session has after the scope closed.
+pub async fn forward_read_only(
+    link: &mut Link<'_>,
+    request: &[u8],
+    status: u8,
+    limits: &Limits,
+) -> Result<(), ExecError> {
+    open(link, status, limits).await?;
+    link.upstream(request).await?;
+    loop {
+        let m = link.recv().await?;
+        if m.tag == b'Z' {
+            break;
+        }
+        link.client(m.raw).await?;
+    }
+    close(link, status).await
 }
 
 /// Runs a simple Query, returning its messages up to ReadyForQuery, or the first error.

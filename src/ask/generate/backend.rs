@@ -1,29 +1,94 @@
-//! Where SQL comes from: the local llama.cpp worker (the default), or a scripted test double
-//! that returns chosen SQL in order, so the loop around generation can be tested exactly.
+//! Where SQL comes from: the local llama.cpp worker (the default), an OpenAI-compatible server
+//! (`llm.backend = "openai"`), or a scripted test double that returns chosen SQL in order, so the
+//! loop around generation can be tested exactly.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use super::openai::OpenAi;
 use super::protocol::{Output, Stop};
-use super::supervisor::{Request, Supervisor, SupervisorError};
+use super::supervisor::{Request, Supervisor, WorkerSpec};
+use super::GenerateError;
+use crate::config::{LlmBackend, LlmConfig};
 
 /// An LLM backend.
 pub enum Backend {
     Llama(Box<Supervisor>),
-    /// Answers with these texts in turn; when they run out, the last one again.
-    Scripted(Mutex<VecDeque<String>>),
+    OpenAi(Box<OpenAi>),
+    /// The configured backend could not be set up; every ask gets this error.
+    Broken(String),
+    /// A test double: answers with chosen texts in turn.
+    Scripted(Script),
+}
+
+/// Chosen answers (when they run out, the last one again), an optional delay before each, and
+/// the requests received, so tests can look at the prompts.
+#[derive(Default)]
+pub struct Script {
+    answers: Mutex<VecDeque<String>>,
+    delay: Duration,
+    seen: Mutex<Vec<Request>>,
+}
+
+impl Script {
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Backend {
-    pub fn scripted<S: Into<String>>(answers: impl IntoIterator<Item = S>) -> Backend {
-        Backend::Scripted(Mutex::new(answers.into_iter().map(Into::into).collect()))
+    /// The backend `[llm]` asks for. Nothing is loaded or contacted until the first ask.
+    pub fn from_config(llm: &LlmConfig) -> Backend {
+        match llm.backend {
+            LlmBackend::Llama => Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
+                program: std::env::current_exe().unwrap_or_else(|_| "pgask".into()),
+                model: llm.model.clone(),
+                threads: llm.threads,
+                context: llm.context,
+                chat_template: llm.chat_template.clone(),
+                top_k: llm.top_k,
+                load_timeout: Duration::from_secs(llm.load_timeout_secs),
+            }))),
+            LlmBackend::Openai => match OpenAi::new(llm) {
+                Ok(api) => Backend::OpenAi(Box::new(api)),
+                Err(e) => Backend::Broken(e.to_string()),
+            },
+        }
     }
 
-    pub async fn generate(&self, req: Request) -> Result<Output, SupervisorError> {
+    pub fn scripted<S: Into<String>>(answers: impl IntoIterator<Item = S>) -> Backend {
+        Self::scripted_slowly(answers, Duration::ZERO)
+    }
+
+    /// A script that waits `delay` before each answer (a long generation, for cancel tests).
+    pub fn scripted_slowly<S: Into<String>>(
+        answers: impl IntoIterator<Item = S>,
+        delay: Duration,
+    ) -> Backend {
+        Backend::Scripted(Script {
+            answers: Mutex::new(answers.into_iter().map(Into::into).collect()),
+            delay,
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub async fn generate(&self, req: Request) -> Result<Output, GenerateError> {
         match self {
-            Backend::Llama(s) => s.generate(req).await,
-            Backend::Scripted(answers) => {
-                let mut a = answers.lock().unwrap_or_else(|e| e.into_inner());
+            Backend::Llama(s) => Ok(s.generate(req).await?),
+            Backend::OpenAi(api) => Ok(api.generate(req).await?),
+            Backend::Broken(why) => Err(GenerateError::Unavailable(why.clone())),
+            Backend::Scripted(script) => {
+                script
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(req);
+                if !script.delay.is_zero() {
+                    tokio::time::sleep(script.delay).await;
+                }
+                let mut a = script.answers.lock().unwrap_or_else(|e| e.into_inner());
                 let text = if a.len() > 1 {
                     a.pop_front().unwrap_or_default()
                 } else {

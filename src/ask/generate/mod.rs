@@ -1,11 +1,13 @@
 //! SQL generation: the prompt from the chosen tables, the GBNF grammar that keeps the model to
 //! real names and read-only SQL, and the LLM that writes it. llama.cpp runs in a supervised
 //! worker process ([`supervisor`] on pgask's side, [`worker`] inside it), so nothing it does can
-//! take the proxy down, and inference never runs on the async I/O threads.
+//! take the proxy down, and inference never runs on the async I/O threads; or an
+//! OpenAI-compatible server does the inference ([`openai`]).
 
 pub mod backend;
 pub mod grammar;
 pub mod llama;
+pub mod openai;
 pub mod prompt;
 pub mod protocol;
 pub mod supervisor;
@@ -22,6 +24,10 @@ use supervisor::{Request, SupervisorError};
 pub enum GenerateError {
     #[error(transparent)]
     Worker(#[from] SupervisorError),
+    #[error(transparent)]
+    Api(#[from] openai::ApiError),
+    #[error("the LLM backend is not usable: {0}")]
+    Unavailable(String),
     #[error("the question does not seem answerable from this database's tables: {0}")]
     Unanswerable(String),
 }

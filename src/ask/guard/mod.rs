@@ -133,6 +133,50 @@ fn parts(name: &ObjectName) -> Vec<String> {
         .collect()
 }
 
+/// Whether `sql` parses as exactly one query whose WITH queries (if any) are queries too, so
+/// that it can be wrapped in an outer SELECT.
+pub fn is_one_query(sql: &str) -> bool {
+    let Ok(stmts) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return false;
+    };
+    let [Statement::Query(q)] = stmts.as_slice() else {
+        return false;
+    };
+    q.with.as_ref().is_none_or(|w| {
+        w.cte_tables.iter().all(|c| {
+            !matches!(
+                *c.query.body,
+                SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_)
+            )
+        })
+    })
+}
+
+/// The row count a query's own top-level `LIMIT n` (or `FETCH FIRST n`) allows, if it is a
+/// plain number: when it is within `ask.max_rows`, no outer limit is needed.
+pub fn row_limit(sql: &str) -> Option<u64> {
+    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let [Statement::Query(q)] = stmts.as_slice() else {
+        return None;
+    };
+    let number = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::Number(n, _) => n.parse::<u64>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let limit = match &q.limit_clause {
+        Some(sqlparser::ast::LimitClause::LimitOffset { limit: Some(e), .. }) => number(e),
+        Some(sqlparser::ast::LimitClause::OffsetCommaLimit { limit, .. }) => number(limit),
+        _ => None,
+    };
+    limit.or_else(|| {
+        let fetch = q.fetch.as_ref().filter(|f| !f.with_ties && !f.percent)?;
+        fetch.quantity.as_ref().and_then(number)
+    })
+}
+
 /// Parses `sql` and checks it against the policy, the catalog and what the role may read.
 pub fn check(
     sql: &str,

@@ -152,3 +152,13 @@ fn column_privileges_are_respected() {
         Err(GuardError::UnknownColumn("city".into()))
     );
 }
+
+#[test]
+fn row_limits_are_read_only_from_plain_top_level_numbers() {
+    assert_eq!(row_limit("SELECT 1 LIMIT 5"), Some(5));
+    assert_eq!(row_limit("SELECT 1 FETCH FIRST 7 ROWS ONLY"), Some(7));
+    assert_eq!(row_limit("SELECT 1 FETCH FIRST 7 ROWS WITH TIES"), None);
+    assert_eq!(row_limit("SELECT * FROM (SELECT 1 LIMIT 5) s"), None);
+    assert_eq!(row_limit("SELECT 1 LIMIT 2 + 3"), None);
+    assert_eq!(row_limit("SELECT 1"), None);
+}

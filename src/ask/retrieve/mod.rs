@@ -257,6 +257,23 @@ impl Retriever {
         Ok(v)
     }
 
+    /// The `n` of `questions` closest in meaning to `question`, best first (for choosing
+    /// few-shot examples); vectors come from the embedding cache when it has them.
+    pub fn similar_questions(
+        &self,
+        question: &str,
+        questions: &[String],
+        n: usize,
+    ) -> Result<Vec<usize>, RetrieveError> {
+        let q = self.query_vector(question)?;
+        let mut scored = Vec::with_capacity(questions.len());
+        for (i, other) in questions.iter().enumerate() {
+            scored.push((embed::cosine(&q, &self.query_vector(other)?), i));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(scored.into_iter().take(n).map(|(_, i)| i).collect())
+    }
+
     /// Documents embedded by the build (the rest came from disk or the embedding cache).
     pub fn embedded_on_build(&self) -> usize {
         self.embedded

@@ -1,0 +1,464 @@
+//! The ask history: every ask (question, role, database, SQL, attempts, errors, timings,
+//! outcome) and every `ask feedback:`, appended to a JSONL file and, with
+//! `history.store = "postgres"`, to tables in a `pgask` schema that the proxy creates: the shared
+//! store of several pgask replicas. Good and corrected answers come back from either store as
+//! few-shot examples for later asks on the same database.
+//!
+//! Writes never hold up an answer: they go through a channel to one background task, which
+//! logs and drops what it cannot store.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::config::{HistoryConfig, HistoryStore, UpstreamConfig};
+
+/// What could not be read back from a store.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("history database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+}
+
+/// Per-stage timings of an ask, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageMs {
+    pub retrieve: f64,
+    pub generate: f64,
+    pub check: f64,
+    pub execute: f64,
+}
+
+/// One ask.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AskRecord {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    pub question: String,
+    pub role: String,
+    pub database: String,
+    /// `rows` (`ask:`) or `sql` (`ask sql:`).
+    pub directive: String,
+    /// The last SQL tried (the one answered with, when the outcome is `answered`).
+    pub sql: Option<String>,
+    pub attempts: usize,
+    /// The errors that led to corrections, and the final one if it failed.
+    pub errors: Vec<String>,
+    pub timings: StageMs,
+    /// `answered`, `failed`, `cancelled` or `cached`.
+    pub outcome: String,
+    pub rows: Option<u64>,
+}
+
+/// Feedback on an earlier ask.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    /// The ask it is about.
+    pub ask: String,
+    pub at_ms: u64,
+    pub role: String,
+    pub database: String,
+    pub question: String,
+    /// The SQL it is about: the ask's, or the user's correction.
+    pub sql: String,
+    /// `good`, `bad` or `corrected`.
+    pub verdict: String,
+    pub note: Option<String>,
+}
+
+impl FeedbackRecord {
+    /// Whether this pair is a good example of question → SQL.
+    pub fn is_example(&self) -> bool {
+        self.verdict == "good" || self.verdict == "corrected"
+    }
+}
+
+/// One line of the JSONL file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    Ask(AskRecord),
+    Feedback(FeedbackRecord),
+}
+
+/// A question with SQL that answered it well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub question: String,
+    pub sql: String,
+}
+
+/// The history of the proxy: writer task, and the examples per database.
+pub struct History {
+    tx: Option<mpsc::UnboundedSender<Event>>,
+    /// The writer's inputs until its task starts (at the first record, inside the runtime).
+    idle: Mutex<Option<Writer>>,
+    examples: Mutex<HashMap<String, Vec<Example>>>,
+    /// Databases whose examples were read from the Postgres store.
+    loaded: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    db: Option<tokio_postgres::Config>,
+    next: AtomicU64,
+}
+
+struct Writer {
+    rx: mpsc::UnboundedReceiver<Event>,
+    file: Option<PathBuf>,
+    db: Option<tokio_postgres::Config>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Schema and tables of the Postgres store.
+const SCHEMA: &str = "CREATE SCHEMA IF NOT EXISTS pgask;
+CREATE TABLE IF NOT EXISTS pgask.asks (
+    id text PRIMARY KEY,
+    at timestamptz NOT NULL,
+    question text NOT NULL,
+    role text NOT NULL,
+    database text NOT NULL,
+    directive text NOT NULL,
+    sql text,
+    attempts int NOT NULL,
+    errors jsonb NOT NULL,
+    timings jsonb NOT NULL,
+    outcome text NOT NULL,
+    rows bigint
+);
+CREATE TABLE IF NOT EXISTS pgask.feedback (
+    id bigserial PRIMARY KEY,
+    ask text NOT NULL,
+    at timestamptz NOT NULL,
+    role text NOT NULL,
+    database text NOT NULL,
+    question text NOT NULL,
+    sql text NOT NULL,
+    verdict text NOT NULL CHECK (verdict IN ('good', 'bad', 'corrected')),
+    note text
+);
+CREATE INDEX IF NOT EXISTS feedback_database ON pgask.feedback (database, at);";
+
+impl History {
+    /// Reads the examples of the JSONL file; the writer starts with the first record.
+    pub fn start(config: &HistoryConfig, upstream: &UpstreamConfig) -> History {
+        let file = (!config.file.as_os_str().is_empty()).then(|| config.file.clone());
+        let mut examples: HashMap<String, Vec<Example>> = HashMap::new();
+        if let Some(path) = &file {
+            match read_feedback(path) {
+                Ok(found) => {
+                    for f in found.into_iter().filter(FeedbackRecord::is_example) {
+                        examples.entry(f.database).or_default().push(Example {
+                            question: f.question,
+                            sql: f.sql,
+                        });
+                    }
+                }
+                Err(e) => warn!(error = %e, "could not read the ask history"),
+            }
+        }
+        let db = (config.store == HistoryStore::Postgres).then(|| {
+            let mut c = tokio_postgres::Config::new();
+            c.host(&upstream.host)
+                .port(upstream.port)
+                .user(if config.user.is_empty() {
+                    "postgres"
+                } else {
+                    &config.user
+                })
+                .dbname(&config.database)
+                .application_name("pgask history")
+                .connect_timeout(Duration::from_secs(upstream.connect_timeout_secs));
+            if let Ok(pw) = std::env::var(&config.password_env) {
+                c.password(pw);
+            }
+            c
+        });
+        let (tx, idle) = if file.is_some() || db.is_some() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let w = Writer {
+                rx,
+                file,
+                db: db.clone(),
+            };
+            (Some(tx), Some(w))
+        } else {
+            (None, None)
+        };
+        History {
+            tx,
+            idle: Mutex::new(idle),
+            examples: Mutex::new(examples),
+            loaded: Default::default(),
+            db,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh id for an ask record.
+    pub fn new_id(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:x}-{}-{n}", now_ms(), std::process::id())
+    }
+
+    pub fn record(&self, event: Event) {
+        if let Event::Feedback(f) = &event {
+            if f.is_example() {
+                self.examples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(f.database.clone())
+                    .or_default()
+                    .push(Example {
+                        question: f.question.clone(),
+                        sql: f.sql.clone(),
+                    });
+            }
+        }
+        if let Some(w) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            tokio::spawn(writer(w.rx, w.file, w.db));
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// The examples of a database (read once from the Postgres store when there is one).
+    pub async fn examples(&self, database: &str) -> Vec<Example> {
+        if let Some(cfg) = &self.db {
+            let mut loaded = self.loaded.lock().await;
+            if !loaded.contains(database) {
+                match load_examples(cfg, database).await {
+                    Ok(found) => {
+                        let mut all = self.examples.lock().unwrap_or_else(|e| e.into_inner());
+                        let list = all.entry(database.to_string()).or_default();
+                        for e in found {
+                            if !list.contains(&e) {
+                                list.push(e);
+                            }
+                        }
+                        loaded.insert(database.to_string());
+                    }
+                    Err(e) => warn!(error = %e, "could not read examples from the history store"),
+                }
+            }
+        }
+        self.examples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(database)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The feedback lines of a JSONL history file (a missing file has none; bad lines are skipped).
+pub fn read_feedback(path: &Path) -> Result<Vec<FeedbackRecord>, HistoryError> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(HistoryError::File {
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.map_err(|source| HistoryError::File {
+            path: path.into(),
+            source,
+        })?;
+        if let Ok(Event::Feedback(fb)) = serde_json::from_str(&line) {
+            out.push(fb);
+        }
+    }
+    Ok(out)
+}
+
+async fn load_examples(
+    cfg: &tokio_postgres::Config,
+    database: &str,
+) -> Result<Vec<Example>, HistoryError> {
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client.batch_execute(SCHEMA).await?;
+    let rows = client
+        .query(
+            "SELECT question, sql FROM pgask.feedback
+             WHERE database = $1 AND verdict IN ('good', 'corrected')
+             ORDER BY at DESC LIMIT 500",
+            &[&database],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Example {
+            question: r.get(0),
+            sql: r.get(1),
+        })
+        .collect())
+}
+
+/// Appends events to the file and the database until every sender is gone.
+async fn writer(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    file: Option<PathBuf>,
+    db: Option<tokio_postgres::Config>,
+) {
+    let mut client: Option<tokio_postgres::Client> = None;
+    while let Some(event) = rx.recv().await {
+        if let Some(path) = &file {
+            let path = path.clone();
+            let line = serde_json::to_string(&event).unwrap_or_default();
+            let r = tokio::task::spawn_blocking(move || append(&path, &line)).await;
+            if let Ok(Err(e)) = r {
+                warn!(error = %e, "could not append to the ask history file");
+            }
+        }
+        if let Some(cfg) = &db {
+            if client.as_ref().is_none_or(|c| c.is_closed()) {
+                client = match connect_store(cfg).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        warn!(error = %e, "could not reach the history database");
+                        None
+                    }
+                };
+            }
+            if let Some(c) = &client {
+                if let Err(e) = insert(c, &event).await {
+                    warn!(error = %e, "could not store an ask in the history database");
+                }
+            }
+        }
+    }
+}
+
+fn append(path: &Path, line: &str) -> Result<(), HistoryError> {
+    let err = |source| HistoryError::File {
+        path: path.into(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    // One write per line, so concurrent appenders do not interleave within a line.
+    f.write_all(format!("{line}\n").as_bytes()).map_err(err)
+}
+
+async fn connect_store(
+    cfg: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, HistoryError> {
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client.batch_execute(SCHEMA).await?;
+    Ok(client)
+}
+
+async fn insert(c: &tokio_postgres::Client, event: &Event) -> Result<(), HistoryError> {
+    match event {
+        Event::Ask(a) => {
+            let errors = serde_json::to_string(&a.errors).unwrap_or_else(|_| "[]".into());
+            let timings = serde_json::to_string(&a.timings).unwrap_or_else(|_| "{}".into());
+            c.execute(
+                "INSERT INTO pgask.asks (id, at, question, role, database, directive, sql, attempts, errors, timings, outcome, rows)
+                 VALUES ($1, to_timestamp($2::float8 / 1000), $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &a.id,
+                    &(a.at_ms as f64),
+                    &a.question,
+                    &a.role,
+                    &a.database,
+                    &a.directive,
+                    &a.sql,
+                    &(a.attempts as i32),
+                    &errors,
+                    &timings,
+                    &a.outcome,
+                    &a.rows.map(|r| r as i64),
+                ],
+            )
+            .await?;
+        }
+        Event::Feedback(f) => {
+            c.execute(
+                "INSERT INTO pgask.feedback (ask, at, role, database, question, sql, verdict, note)
+                 VALUES ($1, to_timestamp($2::float8 / 1000), $3, $4, $5, $6, $7, $8)",
+                &[
+                    &f.ask,
+                    &(f.at_ms as f64),
+                    &f.role,
+                    &f.database,
+                    &f.question,
+                    &f.sql,
+                    &f.verdict,
+                    &f.note,
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_lines_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h/asks.jsonl");
+        let ask = Event::Ask(AskRecord {
+            id: "1".into(),
+            question: "how many".into(),
+            ..Default::default()
+        });
+        let fb = FeedbackRecord {
+            ask: "1".into(),
+            database: "db".into(),
+            question: "how many".into(),
+            sql: "SELECT 1".into(),
+            verdict: "corrected".into(),
+            ..Default::default()
+        };
+        for e in [&ask, &Event::Feedback(fb.clone())] {
+            append(&path, &serde_json::to_string(e).unwrap()).unwrap();
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        assert_eq!(read_feedback(&path).unwrap(), vec![fb]);
+        assert!(read_feedback(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,90 @@
+//! What one connection remembers of its asks: the last few questions with the SQL that answered
+//! them (shown to the model so that a follow-up such as "now only in 2024" has its context), and
+//! the last ask, which `ask feedback:` refers to.
+
+use std::collections::VecDeque;
+
+/// Asks kept per connection for follow-ups.
+const KEEP: usize = 4;
+
+/// One answered ask of the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub question: String,
+    pub sql: String,
+    /// The database it was asked in (a connection has one, but the record says so anyway).
+    pub database: String,
+    /// Its id in the history, for feedback.
+    pub record: String,
+}
+
+/// The asks of one connection, oldest first.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    turns: VecDeque<Turn>,
+}
+
+impl Conversation {
+    pub fn push(&mut self, turn: Turn) {
+        if self.turns.len() == KEEP {
+            self.turns.pop_front();
+        }
+        self.turns.push_back(turn);
+    }
+
+    /// The last ask, which feedback refers to.
+    pub fn last(&self) -> Option<&Turn> {
+        self.turns.back()
+    }
+
+    /// (question, SQL) of the earlier asks, oldest first, for the prompt.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.turns
+            .iter()
+            .map(|t| (t.question.clone(), t.sql.clone()))
+            .collect()
+    }
+
+    /// The SQL of an earlier ask with this question (compared by `same`), newest first: asking
+    /// the same again, or a driver parsing the same ask statement again, gets the same answer.
+    pub fn answer_to(&self, same: impl Fn(&str) -> bool) -> Option<&Turn> {
+        self.turns.iter().rev().find(|t| same(&t.question))
+    }
+
+    /// A short fingerprint of the conversation, part of the answer cache key: the same question
+    /// after different earlier asks may mean something else.
+    pub fn context_key(&self) -> String {
+        self.turns
+            .iter()
+            .map(|t| t.sql.as_str())
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(i: usize) -> Turn {
+        Turn {
+            question: format!("q{i}"),
+            sql: format!("SELECT {i}"),
+            database: "db".into(),
+            record: i.to_string(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_few_in_order() {
+        let mut c = Conversation::default();
+        assert!(c.last().is_none());
+        for i in 0..6 {
+            c.push(turn(i));
+        }
+        let pairs = c.pairs();
+        assert_eq!(pairs.len(), KEEP);
+        assert_eq!(pairs[0].0, format!("q{}", 6 - KEEP));
+        assert_eq!(c.last().unwrap().sql, "SELECT 5");
+    }
+}

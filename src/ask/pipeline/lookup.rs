@@ -1,0 +1,217 @@
+//! Answers that are not generated SQL: `ask tables:` (ranked tables), `ask path:` (join path)
+//! and `ask feedback:` (stored with the connection's last ask). Each is a small table of text,
+//! sent as rows to a simple Query, or turned into a `VALUES` query for the extended protocol so
+//! that Describe and Execute behave as for any statement.
+
+use crate::ask::directive::{Directive, Feedback};
+use crate::ask::execute::wire;
+use crate::ask::guard;
+use crate::ask::history::{now_ms, Event, FeedbackRecord};
+use crate::ask::retrieve::graph::join_clauses;
+use crate::session::link::{AskSession, Link};
+
+use super::{AskError, Asker};
+
+/// Rows of text columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn one(column: &'static str, value: String) -> Table {
+        Table {
+            columns: vec![column],
+            rows: vec![vec![value]],
+        }
+    }
+
+    /// Sends the rows as the answer to a simple Query (without ReadyForQuery).
+    pub async fn send(&self, link: &mut Link<'_>) -> Result<(), AskError> {
+        link.client(wire::row_description(&self.columns)).await?;
+        for row in &self.rows {
+            let values: Vec<Option<&str>> = row.iter().map(|v| Some(v.as_str())).collect();
+            link.client(wire::data_row(&values)).await?;
+        }
+        link.client(wire::command_complete(&format!(
+            "SELECT {}",
+            self.rows.len()
+        )))
+        .await?;
+        Ok(())
+    }
+
+    /// A query returning these rows (text columns, same names).
+    pub fn to_sql(&self) -> String {
+        let names: Vec<String> = self.columns.iter().map(|c| quote_ident(c)).collect();
+        if self.rows.is_empty() {
+            let cols: Vec<String> = names.iter().map(|n| format!("NULL::text AS {n}")).collect();
+            return format!("SELECT {} WHERE false", cols.join(", "));
+        }
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let vals: Vec<String> = r.iter().map(|v| literal(v)).collect();
+                format!("({})", vals.join(", "))
+            })
+            .collect();
+        format!(
+            "SELECT * FROM (VALUES {}) AS pgask({})",
+            rows.join(", "),
+            names.join(", ")
+        )
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A text literal that means the same whatever `standard_conforming_strings` is: dollar quoting
+/// with a tag that does not occur in the text.
+pub fn literal(text: &str) -> String {
+    let mut tag = "$pgask$".to_string();
+    let mut n = 0;
+    // The literal ends at the first occurrence of the tag after the opening one.
+    while format!("{text}{tag}").find(&tag) != Some(text.len()) {
+        n += 1;
+        tag = format!("$pgask{n}$");
+    }
+    format!("{tag}{text}{tag}::text")
+}
+
+impl Asker {
+    /// `ask tables:`, `ask path:` and `ask feedback:`.
+    pub(super) async fn lookup(
+        &self,
+        session: &mut AskSession,
+        directive: Directive,
+    ) -> Result<Table, AskError> {
+        match directive {
+            Directive::Tables(words) => self.tables(session, &words).await,
+            Directive::Path { from, to } => self.path(session, &from, &to).await,
+            Directive::Feedback(f) => self.feedback(session, f).await,
+            Directive::Rows(_) | Directive::Sql(_) => Err(AskError::Server(
+                "a question reached the lookup answers".into(),
+            )),
+        }
+    }
+
+    async fn tables(&self, session: &AskSession, words: &str) -> Result<Table, AskError> {
+        let (db, access) = self.db(&session.who).await?;
+        let r = db.retriever.clone();
+        let words = words.to_string();
+        let k = self.config.retrieval.top_k;
+        let ranked = tokio::task::spawn_blocking(move || r.search(&words, &access, k))
+            .await
+            .map_err(|e| AskError::Retrieval(e.to_string()))?
+            .map_err(|e| AskError::Retrieval(e.to_string()))?;
+        let cat = &db.retriever.catalog;
+        Ok(Table {
+            columns: vec!["table", "score", "reason"],
+            rows: ranked
+                .iter()
+                .map(|r| {
+                    vec![
+                        cat.tables[r.table].qualified(),
+                        format!("{:.3}", r.score),
+                        r.reason.clone(),
+                    ]
+                })
+                .collect(),
+        })
+    }
+
+    async fn path(&self, session: &AskSession, from: &str, to: &str) -> Result<Table, AskError> {
+        let (db, access) = self.db(&session.who).await?;
+        let cat = &db.retriever.catalog;
+        let find = |name: &str| {
+            let (schema, bare) = name.split_once('.').unwrap_or(("public", name));
+            cat.find(schema, bare)
+                .or_else(|| cat.find_name(bare))
+                .filter(|&t| access.can_read(t))
+                .ok_or_else(|| AskError::UnknownTable(name.to_string()))
+        };
+        let (a, b) = (find(from)?, find(to)?);
+        let steps = db.retriever.graph.path(a, b, &access).unwrap_or_default();
+        Ok(Table {
+            columns: vec!["step", "join"],
+            rows: join_clauses(cat, &steps)
+                .into_iter()
+                .enumerate()
+                .map(|(i, j)| vec![(i + 1).to_string(), j])
+                .collect(),
+        })
+    }
+
+    /// Stores feedback with the connection's last ask. A corrected statement must pass the
+    /// guard (it becomes a few-shot example); good and corrected pairs are examples from now on.
+    async fn feedback(&self, session: &mut AskSession, f: Feedback) -> Result<Table, AskError> {
+        let last = session.memory.last().cloned().ok_or(AskError::NoAskYet)?;
+        let (verdict, sql, note) = match &f {
+            Feedback::Good => ("good", last.sql.clone(), None),
+            Feedback::Bad(why) => (
+                "bad",
+                last.sql.clone(),
+                (!why.is_empty()).then(|| why.clone()),
+            ),
+            Feedback::Corrected(sql) => {
+                let (db, access) = self.db(&session.who).await?;
+                guard::check(sql, &self.policy, &db.retriever.catalog, &access)
+                    .map_err(AskError::BadCorrection)?;
+                (
+                    "corrected",
+                    sql.trim().trim_end_matches(';').to_string(),
+                    None,
+                )
+            }
+        };
+        self.history.record(Event::Feedback(FeedbackRecord {
+            ask: last.record.clone(),
+            at_ms: now_ms(),
+            role: session.who.user.clone(),
+            database: session.who.database.clone(),
+            question: last.question.clone(),
+            sql,
+            verdict: verdict.into(),
+            note,
+        }));
+        Ok(Table::one(
+            "feedback",
+            format!("recorded {verdict} for \"{}\"", last.question),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_survive_dollar_signs() {
+        assert_eq!(literal("a'b"), "$pgask$a'b$pgask$::text");
+        let tricky = "x $pgask$ y";
+        let l = literal(tricky);
+        assert!(l.starts_with("$pgask1$") && l.contains(tricky), "{l}");
+        assert!(literal("ends with $pgask").starts_with("$pgask1$"));
+    }
+
+    #[test]
+    fn an_empty_table_is_still_a_query_with_its_columns() {
+        let t = Table {
+            columns: vec!["step", "join"],
+            rows: vec![],
+        };
+        assert_eq!(
+            t.to_sql(),
+            "SELECT NULL::text AS \"step\", NULL::text AS \"join\" WHERE false"
+        );
+        let t = Table::one("sql", "SELECT 1".into());
+        assert_eq!(
+            t.to_sql(),
+            "SELECT * FROM (VALUES ($pgask$SELECT 1$pgask$::text)) AS pgask(\"sql\")"
+        );
+    }
+}

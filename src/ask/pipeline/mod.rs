@@ -1,0 +1,331 @@
+//! The ask pipeline behind a session: directive → catalog (per database, rebuilt when its
+//! fingerprint changes) → retrieval → prompt and grammar → generation → guard → EXPLAIN →
+//! guarded execution, with the correction loop around generation and the NOTICEs that tell the
+//! user what happened ([`produce`]); extended-protocol asks ([`extended`]); `ask tables:`,
+//! `ask path:` and `ask feedback:` ([`lookup`]). Everything the client sees for a request ends
+//! with one ReadyForQuery carrying the session's own transaction status.
+
+mod extended;
+mod lookup;
+mod produce;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Mutex;
+
+use crate::ask::catalog::{self, Access, CatalogOptions};
+use crate::ask::directive::{Directive, DirectiveError};
+use crate::ask::execute::{wire, Limits};
+use crate::ask::generate::backend::Backend;
+use crate::ask::generate::prompt::Templates;
+use crate::ask::generate::{self as generation};
+use crate::ask::glossary::Glossary;
+use crate::ask::guard::{self, Policy};
+use crate::ask::history::History;
+use crate::ask::retrieve::embed::Embedder;
+use crate::ask::retrieve::{embedding_cache, EmbeddingCache, Retriever};
+use crate::config::{Config, UpstreamTls};
+use crate::net::messages::{ErrorResponse, Severity};
+use crate::session::link::{Answered, Answerer, AskSession, Link, LinkError, Who};
+use crate::session::request::AskRequest;
+
+/// An ask failed before SQL could run; becomes one ErrorResponse.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error("{0}")]
+    Directive(#[from] DirectiveError),
+    #[error("cannot read the catalog of database \"{db}\": {reason}")]
+    Catalog { db: String, reason: String },
+    #[error("table retrieval: {0}")]
+    Retrieval(String),
+    #[error("{0}")]
+    Generate(#[from] generation::GenerateError),
+    #[error("cannot build the grammar: {0}")]
+    Grammar(String),
+    #[error("gave up after {attempts} attempts; last SQL: {sql}; last error: {error}")]
+    GaveUp {
+        attempts: usize,
+        sql: String,
+        error: String,
+        sqlstate: String,
+    },
+    #[error("current transaction is aborted, asks are ignored until end of transaction block")]
+    Aborted,
+    #[error("unknown table \"{0}\"")]
+    UnknownTable(String),
+    #[error("canceling the ask due to user request")]
+    Cancelled,
+    #[error("there is no earlier ask in this connection to give feedback on")]
+    NoAskYet,
+    #[error("the corrected SQL is not accepted: {0}")]
+    BadCorrection(guard::GuardError),
+    #[error("an ask's Execute must be followed by Sync (pgask runs it in a read-only transaction that ends there)")]
+    ExecuteWithoutSync,
+    #[error("unexpected answer from the server: {0}")]
+    Server(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
+impl AskError {
+    fn response(&self) -> ErrorResponse {
+        let code = match self {
+            AskError::Directive(_) => "42601".to_string(),
+            AskError::Catalog { .. } => "58000".into(),
+            AskError::Retrieval(_) | AskError::Grammar(_) | AskError::Server(_) => "XX000".into(),
+            AskError::Generate(generation::GenerateError::Unanswerable(_)) => "42P01".into(),
+            AskError::Generate(_) => "58000".into(),
+            AskError::GaveUp { sqlstate, .. } => sqlstate.clone(),
+            AskError::Aborted => "25P02".into(),
+            AskError::UnknownTable(_) => "42P01".into(),
+            AskError::Cancelled => "57014".into(),
+            AskError::NoAskYet => "55000".into(),
+            AskError::BadCorrection(e) => e.sqlstate().into(),
+            AskError::ExecuteWithoutSync => "0A000".into(),
+            AskError::Link(_) => "08006".into(),
+        };
+        let e = ErrorResponse::new(Severity::Error, code, format!("pgask: {self}"));
+        match self {
+            AskError::Directive(d) => e.hint(d.hint()),
+            AskError::Generate(generation::GenerateError::Worker(_)) => e.hint(
+                "pgask needs a GGUF model at llm.model: run `pgask models fetch`, or put one there by hand",
+            ),
+            AskError::NoAskYet => e.hint("ask something first, e.g. -- ask: how many customers are there?"),
+            _ => e,
+        }
+    }
+}
+
+/// Retrieval state of one database.
+struct Db {
+    fingerprint: String,
+    retriever: Arc<Retriever>,
+}
+
+/// The pipeline, shared by every session of the proxy.
+pub struct Asker {
+    config: Config,
+    backend: ArcSwap<Backend>,
+    templates: Templates,
+    policy: Policy,
+    glossary: Glossary,
+    history: History,
+    /// Generated SQL by (database, catalog fingerprint, role, question, conversation).
+    answers: moka::sync::Cache<String, String>,
+    embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
+    vectors: EmbeddingCache,
+    dbs: Mutex<HashMap<String, Arc<Db>>>,
+    /// Tests switch the guard off to show the read-only transaction holding on its own.
+    guard_off: std::sync::atomic::AtomicBool,
+}
+
+impl Asker {
+    pub fn new(config: &Config) -> Asker {
+        let mut functions = guard::default_functions();
+        functions.extend(config.ask.extra_functions.iter().cloned());
+        let glossary = Glossary::load(&config.ask.glossary).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the glossary is not used");
+            Glossary::default()
+        });
+        let ttl = Duration::from_secs(config.ask.cache_ttl_secs.max(1));
+        Asker {
+            config: config.clone(),
+            backend: ArcSwap::from_pointee(Backend::from_config(&config.llm)),
+            templates: Templates::load(config.llm.prompt_dir.as_deref()).unwrap_or_default(),
+            policy: Policy::new(functions),
+            glossary,
+            history: History::start(&config.history, &config.upstream),
+            answers: moka::sync::Cache::builder()
+                .max_capacity(if config.ask.cache_ttl_secs == 0 {
+                    0
+                } else {
+                    10_000
+                })
+                .time_to_live(ttl)
+                .build(),
+            embedder: tokio::sync::OnceCell::new(),
+            vectors: embedding_cache(10_000),
+            dbs: Mutex::new(HashMap::new()),
+            guard_off: Default::default(),
+        }
+    }
+
+    /// The LLM backend in use.
+    pub fn backend(&self) -> Arc<Backend> {
+        self.backend.load_full()
+    }
+
+    /// Turns the SQL guard off: only for tests of the other read-only layers.
+    #[doc(hidden)]
+    pub fn disable_guard_for_tests(&self) {
+        self.guard_off
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Replaces the LLM backend (tests use a scripted one).
+    pub fn set_backend(&self, backend: Backend) {
+        self.backend.store(Arc::new(backend));
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_rows: self.config.ask.max_rows,
+            statement_timeout_ms: self.config.ask.statement_timeout_ms,
+            max_cost: self.config.ask.max_cost,
+        }
+    }
+
+    /// A connection for reading the catalog, as the configured role or the client's own.
+    async fn catalog_client(&self, who: &Who) -> Result<tokio_postgres::Client, String> {
+        let up = &self.config.upstream;
+        if matches!(up.tls, UpstreamTls::Require | UpstreamTls::VerifyFull) {
+            return Err("catalog connections over TLS are not supported yet".into());
+        }
+        let mut cfg = tokio_postgres::Config::new();
+        let user = if self.config.ask.catalog_user.is_empty() {
+            &who.user
+        } else {
+            &self.config.ask.catalog_user
+        };
+        cfg.host(&up.host)
+            .port(up.port)
+            .user(user)
+            .dbname(&who.database)
+            .application_name("pgask catalog")
+            .connect_timeout(Duration::from_secs(up.connect_timeout_secs));
+        if let Ok(pw) = std::env::var(&self.config.ask.catalog_password_env) {
+            cfg.password(pw);
+        }
+        let (client, conn) = cfg
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// The database's retrieval state (rebuilt when the catalog changed) and the role's access.
+    async fn db(&self, who: &Who) -> Result<(Arc<Db>, Access), AskError> {
+        let fail = |reason: String| AskError::Catalog {
+            db: who.database.clone(),
+            reason,
+        };
+        let client = self.catalog_client(who).await.map_err(fail)?;
+        let fingerprint = catalog::fingerprint(&client)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let mut dbs = self.dbs.lock().await;
+        let db = match dbs.get(&who.database) {
+            Some(db) if db.fingerprint == fingerprint => db.clone(),
+            _ => {
+                let options = CatalogOptions {
+                    sample_values: self.config.catalog.sample_values,
+                    sensitive: self.config.catalog.sensitive_patterns.clone(),
+                };
+                let cat = catalog::load(&client, &options)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let embedder = self.embedder().await?;
+                let vectors = self.vectors.clone();
+                let cache_dir = self.config.retrieval.cache_dir.clone();
+                let fp = cat.fingerprint.clone();
+                let retriever = tokio::task::spawn_blocking(move || {
+                    Retriever::build(cat, embedder, vectors, Some(&cache_dir))
+                })
+                .await
+                .map_err(|e| AskError::Retrieval(e.to_string()))?
+                .map_err(|e| AskError::Retrieval(e.to_string()))?;
+                let db = Arc::new(Db {
+                    fingerprint: fp,
+                    retriever: Arc::new(retriever),
+                });
+                dbs.insert(who.database.clone(), db.clone());
+                db
+            }
+        };
+        drop(dbs);
+        let access = catalog::readable(&client, &db.retriever.catalog, &who.user)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        Ok((db, access))
+    }
+
+    /// The role's text embedder (loaded once).
+    async fn embedder(&self) -> Result<Arc<Embedder>, AskError> {
+        self.embedder
+            .get_or_init(|| async {
+                let dir = self.config.retrieval.embedder_dir.clone();
+                tokio::task::spawn_blocking(move || Embedder::load(&dir))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map(Arc::new).map_err(|e| e.to_string()))
+            })
+            .await
+            .clone()
+            .map_err(AskError::Retrieval)
+    }
+
+    async fn simple(
+        &self,
+        session: &mut AskSession,
+        directive: Result<Directive, DirectiveError>,
+        link: &mut Link<'_>,
+        status: u8,
+    ) -> Result<(), AskError> {
+        let directive = directive?;
+        if status == b'E' {
+            return Err(AskError::Aborted);
+        }
+        match directive {
+            Directive::Rows(q) => self
+                .produce(session, &q, link, status, produce::Mode::Run)
+                .await
+                .map(|_| ()),
+            Directive::Sql(q) => {
+                let sql = self
+                    .produce(session, &q, link, status, produce::Mode::Check)
+                    .await?;
+                lookup::Table::one("sql", sql).send(link).await
+            }
+            other => self.lookup(session, other).await?.send(link).await,
+        }
+    }
+}
+
+impl Answerer for Asker {
+    fn answer<'a>(
+        &'a self,
+        session: &'a mut AskSession,
+        request: AskRequest,
+        link: &'a mut Link<'_>,
+        status: u8,
+    ) -> Pin<Box<dyn Future<Output = Result<Answered, LinkError>> + Send + 'a>> {
+        Box::pin(async move {
+            match request {
+                AskRequest::Extended(ext) => self.extended(session, ext, link, status).await,
+                AskRequest::Simple(directive) => {
+                    match self.simple(session, directive, link, status).await {
+                        Ok(()) => {}
+                        Err(AskError::Link(e)) => return Err(e),
+                        Err(e) => {
+                            let who = &session.who;
+                            tracing::info!(error = %e, user = %who.user, db = %who.database, "ask failed");
+                            link.client(e.response().encode()).await?;
+                        }
+                    }
+                    link.release().await;
+                    link.client(wire::ready_for_query(status)).await?;
+                    Ok(Answered {
+                        readies: 1,
+                        discard_until_sync: false,
+                    })
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,384 @@
+//! What asks remember: follow-ups see the connection's earlier asks, the glossary reaches the
+//! prompt, `ask feedback:` is stored (JSONL file and the shared `pgask` schema) and turns good
+//! and corrected answers into few-shot examples, the answer cache, and the OpenAI-compatible
+//! backend against a stand-in HTTP server.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::ask::{first_column, proxy, texts};
+use common::raw::{query, sqlstate, RawClient};
+use common::{data, Cluster, Proxy};
+use pgask::ask::generate::backend::Backend;
+use pgask::config::{HistoryStore, LlmBackend};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The prompt (all chat messages) of every generation the scripted backend was asked for.
+fn prompts(p: &Proxy) -> Vec<String> {
+    match &*p.shared.asker.as_ref().unwrap().backend() {
+        Backend::Scripted(s) => s
+            .requests()
+            .iter()
+            .map(|r| {
+                r.messages
+                    .iter()
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_glossary_feedback_examples_and_the_answer_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history/asks.jsonl");
+    let glossary = dir.path().join("glossary.toml");
+    std::fs::write(
+        &glossary,
+        "[terms]\n\"big spender\" = \"a customer whose invoices total more than 40\"\n",
+    )
+    .unwrap();
+    let (h, g) = (history.clone(), glossary.clone());
+    let Some((p, db)) = proxy(
+        &[
+            "SELECT count(*) FROM customer",
+            "SELECT count(*) FROM customer WHERE country = 'USA'",
+        ],
+        move |c| {
+            c.history.file = h;
+            c.ask.glossary = g;
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = a
+        .exchange(&query("-- ask feedback: good"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate(&got).as_deref(),
+        Some("55000"),
+        "no ask to rate yet"
+    );
+    let got = a
+        .exchange(&query("-- ask: how many customers?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["59"]);
+
+    // Another connection asking the same: answered from the cache, no generation.
+    let asked = prompts(&p).len();
+    let mut b = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = b
+        .exchange(&query("-- ask: How many  customers"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["59"]);
+    assert!(texts(&got, b'N').join("").contains("answer cache"));
+    assert_eq!(prompts(&p).len(), asked);
+
+    // A follow-up sees the earlier ask; the glossary term reaches the prompt.
+    let got = a
+        .exchange(&query("-- ask: now only big spenders in the USA"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["13"]);
+    let last = prompts(&p).pop().unwrap();
+    assert!(
+        last.contains("how many customers?") && last.contains("SELECT count(*) FROM customer"),
+        "{last}"
+    );
+    assert!(
+        last.contains("a customer whose invoices total more than 40"),
+        "{last}"
+    );
+
+    let got = a
+        .exchange(&query("-- ask feedback: good"), 1)
+        .await
+        .unwrap();
+    assert!(first_column(&got)[0].starts_with("recorded good"));
+    let got = a
+        .exchange(&query("-- ask feedback: DELETE FROM customer"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42501"));
+    let corrected =
+        "SELECT count(*) FROM customer WHERE country = 'USA' AND support_rep_id IS NOT NULL";
+    let got = a
+        .exchange(&query(&format!("-- ask feedback: {corrected};")), 1)
+        .await
+        .unwrap();
+    assert!(first_column(&got)[0].starts_with("recorded corrected"));
+
+    // A new connection asking something similar gets the corrected pair as an example.
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("-- ask: customers in the USA?"), 1)
+        .await
+        .unwrap();
+    let last = prompts(&p).pop().unwrap();
+    assert!(last.contains(corrected), "{last}");
+
+    // Everything is in the JSONL history.
+    let mut lines = String::new();
+    for _ in 0..50 {
+        lines = std::fs::read_to_string(&history).unwrap_or_default();
+        if lines.matches("\"event\":\"feedback\"").count() == 2
+            && lines.matches("\"event\":\"ask\"").count() == 4
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcomes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "ask")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["answered", "cached", "answered", "answered"]);
+    let verdicts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "feedback")
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["good", "corrected"]);
+    assert!(events[0]["timings"]["generate"].is_number());
+    assert_eq!(events[0]["role"], "postgres");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_history_store_is_shared_by_replicas() {
+    let cluster = Cluster::shared();
+    let store = cluster.create_db("pgask_history");
+    let s1 = store.clone();
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM album"], move |c| {
+        c.history.store = HistoryStore::Postgres;
+        c.history.database = s1;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    a.exchange(&query("-- ask: how many albums"), 1)
+        .await
+        .unwrap();
+    let got = a
+        .exchange(&query("-- ask feedback: good"), 1)
+        .await
+        .unwrap();
+    assert!(first_column(&got)[0].starts_with("recorded good"));
+    let direct = cluster.client("postgres", &store).await;
+    let mut stored = (0i64, 0i64);
+    for _ in 0..50 {
+        let row = direct
+            .query_one(
+                "SELECT (SELECT count(*) FROM pgask.asks), (SELECT count(*) FROM pgask.feedback WHERE verdict = 'good' AND sql = 'SELECT count(*) FROM album')",
+                &[],
+            )
+            .await;
+        if let Ok(row) = row {
+            stored = (row.get(0), row.get(1));
+            if stored == (1, 1) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, (1, 1));
+
+    // A second replica (nothing in its memory) finds the example in the store.
+    let s2 = store.clone();
+    let Some((p2, _)) = proxy(&["SELECT 1"], move |c| {
+        c.history.store = HistoryStore::Postgres;
+        c.history.database = s2;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut b = RawClient::connect(p2.port(), "postgres", &db).await;
+    b.exchange(&query("-- ask: how many albums are there"), 1)
+        .await
+        .unwrap();
+    let last = prompts(&p2).pop().unwrap();
+    assert!(last.contains("SELECT count(*) FROM album"), "{last}");
+}
+
+/// A stand-in OpenAI-compatible server: answers every chat completion with `sql`, refusing
+/// requests that carry a grammar when `refuse_grammar`; records each request.
+async fn fake_llm_server(
+    sql: &'static str,
+    refuse_grammar: bool,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let (head_end, length) = loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + length {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let request = String::from_utf8_lossy(&buf).into_owned();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
+                log.lock().unwrap().push(request);
+                let (status, reply) = if refuse_grammar && body.get("grammar").is_some() {
+                    (
+                        "400 Bad Request",
+                        serde_json::json!({"error": "unknown field grammar"}),
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        serde_json::json!({
+                            "choices": [{"message": {"role": "assistant", "content": format!("```sql\n{sql}\n```")}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 9}
+                        }),
+                    )
+                };
+                let text = reply.to_string();
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_backend_sends_the_grammar_and_falls_back_without_it() {
+    let cluster = Cluster::shared();
+    let Some(db) = data::dataset(cluster, "chinook") else {
+        return;
+    };
+    let Some(embedder) = data::embedder() else {
+        return;
+    };
+    for refuse in [false, true] {
+        let (port, seen) = fake_llm_server("SELECT count(*) FROM album", refuse).await;
+        let cache = tempfile::tempdir().unwrap();
+        let (e, cdir) = (embedder.clone(), cache.path().to_path_buf());
+        std::env::set_var("PGASK_TEST_OPENAI_KEY", "sk-test");
+        let p = Proxy::start_with(cluster, move |c| {
+            c.retrieval.embedder_dir = e;
+            c.retrieval.cache_dir = cdir;
+            c.llm.backend = LlmBackend::Openai;
+            c.llm.api_base = format!("http://127.0.0.1:{port}/v1");
+            c.llm.api_model = "sqlcoder".into();
+            c.llm.api_key_env = "PGASK_TEST_OPENAI_KEY".into();
+        })
+        .await;
+        let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+        for q in ["how many albums", "the number of albums"] {
+            let got = a
+                .exchange(&query(&format!("-- ask: {q}")), 1)
+                .await
+                .unwrap();
+            assert_eq!(first_column(&got), ["347"], "{:?}", texts(&got, b'E'));
+        }
+        // Asking the first question again reuses its answer: no request.
+        let got = a
+            .exchange(&query("-- ask: How many albums?"), 1)
+            .await
+            .unwrap();
+        assert_eq!(first_column(&got), ["347"]);
+        let reqs = seen.lock().unwrap().clone();
+        let first = &reqs[0];
+        assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
+        assert!(first
+            .to_lowercase()
+            .contains("authorization: bearer sk-test"));
+        assert!(first.contains("\"grammar\":\"") && first.contains("root ::="));
+        assert!(first.contains("\"model\":\"sqlcoder\""));
+        if refuse {
+            // Refused once with the grammar, asked again without it, and never sent it again.
+            assert_eq!(reqs.len(), 3, "{reqs:#?}");
+            assert!(!reqs[1].contains("\"grammar\""));
+            assert!(!reqs[2].contains("\"grammar\""));
+        } else {
+            assert_eq!(reqs.len(), 2);
+            assert!(reqs[1].contains("\"grammar\""));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_openai_server_is_a_clear_error() {
+    let cluster = Cluster::shared();
+    let Some(db) = data::dataset(cluster, "chinook") else {
+        return;
+    };
+    let Some(embedder) = data::embedder() else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let cdir = cache.path().to_path_buf();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = Proxy::start_with(cluster, move |c| {
+        c.retrieval.embedder_dir = embedder;
+        c.retrieval.cache_dir = cdir;
+        c.llm.backend = LlmBackend::Openai;
+        c.llm.api_base = format!("http://127.0.0.1:{port}/v1");
+    })
+    .await;
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = a
+        .exchange(&query("-- ask: how many albums"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("58000"));
+    assert!(texts(&got, b'E')
+        .join("")
+        .contains(&format!("127.0.0.1:{port}")));
+    let got = a.exchange(&query("SELECT 2"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["2"]);
+}

@@ -1,0 +1,342 @@
+//! Asks in the extended protocol (Parse/Describe/Bind/Execute/Sync, named statements, Flush),
+//! the read-only layer with the guard switched off, privileges, client cancel and disconnect
+//! during generation: through the proxy with a scripted LLM, so every answer can be asserted.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ask::{
+    bind, close, column_names, describe, execute, first_column, flush, parse, proxy, proxy_with,
+    sync, tags, texts,
+};
+use common::raw::{messages, query, sqlstate, RawClient};
+use common::Cluster;
+use pgask::ask::generate::backend::Backend;
+use tokio::io::AsyncWriteExt;
+
+const ARTISTS: &str = "SELECT artist_id, name FROM artist ORDER BY artist_id LIMIT 3";
+
+fn scripted_requests(p: &common::Proxy) -> usize {
+    match &*p.shared.asker.as_ref().unwrap().backend() {
+        Backend::Scripted(s) => s.requests().len(),
+        _ => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_ask_statement_describes_its_sql_and_runs_like_any_prepared_statement() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let prep = [
+        parse("s1", "-- ask: the first three artists"),
+        describe(b'S', "s1"),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&prep, 1).await.unwrap();
+    let t = tags(&got);
+    assert!(t.contains("1tT") && t.ends_with('Z'), "{t}");
+    assert_eq!(column_names(&got), ["artist_id", "name"]);
+    assert!(
+        texts(&got, b'N').join("\n").contains(ARTISTS),
+        "the NOTICE shows the SQL"
+    );
+    let run = [bind("", "s1"), execute(""), sync()].concat();
+    for _ in 0..2 {
+        let got = c.exchange(&run, 1).await.unwrap();
+        assert_eq!(first_column(&got), ["1", "2", "3"], "{}", tags(&got));
+        assert!(texts(&got, b'C').iter().any(|t| t.starts_with("SELECT 3")));
+        assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+    }
+    assert_eq!(scripted_requests(&p), 1, "executions do not generate again");
+    let got = c
+        .exchange(&[close(b'S', "s1"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(tags(&got), "3Z");
+    let got = c.exchange(&run, 1).await.unwrap();
+    assert_eq!(
+        sqlstate(&got).as_deref(),
+        Some("26000"),
+        "closed like any statement"
+    );
+    let got = c.exchange(&query("SELECT 6 * 7"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["42"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unnamed_ask_in_one_batch_and_the_other_directives() {
+    let Some((p, db)) = proxy(&[ARTISTS], |c| c.ask.max_rows = 2).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let batch = |sql: &str| {
+        [
+            parse("", sql),
+            bind("", ""),
+            describe(b'P', ""),
+            execute(""),
+            sync(),
+        ]
+        .concat()
+    };
+    let got = c
+        .exchange(&batch("-- ask: the first artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["1", "2"], "capped at ask.max_rows");
+    let got = c
+        .exchange(&batch("-- ask sql: the first artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(column_names(&got), ["sql"]);
+    assert_eq!(first_column(&got), [ARTISTS]);
+    let got = c
+        .exchange(&batch("-- ask tables: artists and their albums"), 1)
+        .await
+        .unwrap();
+    assert_eq!(column_names(&got), ["table", "score", "reason"]);
+    assert!(first_column(&got).iter().any(|t| t == "public.artist"));
+    let got = c
+        .exchange(&batch("-- ask path: artist -> track"), 1)
+        .await
+        .unwrap();
+    assert_eq!(column_names(&got), ["step", "join"]);
+    assert_eq!(first_column(&got), ["1", "2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_ask_before_flush_fails_until_sync_like_a_failed_parse() {
+    let Some((p, db)) = proxy(&["SELECT no_such_column FROM artist"], |c| {
+        c.ask.max_attempts = 2
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.stream
+        .write_all(&[parse("", "-- ask: colours"), describe(b'S', ""), flush()].concat())
+        .await
+        .unwrap();
+    // No ReadyForQuery comes before Sync: read the ErrorResponse by sending the rest.
+    let got = c
+        .exchange(&[bind("", ""), execute(""), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42703"));
+    let t = tags(&got);
+    assert!(
+        !t.contains('2') && !t.contains('D'),
+        "the rest up to Sync is dropped: {t}"
+    );
+    assert!(t.ends_with('Z') && t.matches('E').count() == 1, "{t}");
+    let got = c.exchange(&query("SELECT 1"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_ask_inside_a_transaction_leaves_it_as_it_was() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM genre"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(
+        &query("BEGIN; INSERT INTO genre (genre_id, name) VALUES (9001, 'probe')"),
+        1,
+    )
+    .await
+    .unwrap();
+    let got = c
+        .exchange(
+            &[
+                parse("", "-- ask: how many genres"),
+                bind("", ""),
+                execute(""),
+                sync(),
+            ]
+            .concat(),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["26"], "sees the transaction's own row");
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"T");
+    let got = c
+        .exchange(&query("SHOW transaction_read_only"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["off"]);
+    c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+}
+
+async fn genres(direct: &tokio_postgres::Client) -> (i64, String) {
+    let row = direct
+        .query_one(
+            "SELECT count(*), string_agg(name, ',' ORDER BY genre_id) FROM genre",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// The third layer alone: with the guard off, writes reach the server inside the read-only
+/// transaction and are refused there (simple and extended protocol).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_guard_off_the_read_only_transaction_still_refuses_writes() {
+    let writes = [
+        "INSERT INTO genre (genre_id, name) VALUES (9002, 'x')",
+        "WITH d AS (DELETE FROM genre RETURNING *) SELECT count(*) FROM d",
+        "UPDATE genre SET name = 'y'",
+    ];
+    let cluster = Cluster::shared();
+    for sql in writes {
+        let Some((p, db)) = proxy(&[sql], |c| c.ask.max_attempts = 1).await else {
+            return;
+        };
+        p.shared.asker.as_ref().unwrap().disable_guard_for_tests();
+        let direct = cluster.client("postgres", &db).await;
+        let before = genres(&direct).await;
+        let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+        let got = c
+            .exchange(&query("-- ask: change genres"), 1)
+            .await
+            .unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("25006"), "{sql}");
+        let ext = [
+            parse("", "-- ask: change genres again"),
+            bind("", ""),
+            execute(""),
+            sync(),
+        ]
+        .concat();
+        let got = c.exchange(&ext, 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("25006"), "{sql}");
+        assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+        assert_eq!(genres(&direct).await, before, "{sql}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_cannot_use_tables_the_role_may_not_read() {
+    let cluster = Cluster::shared();
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM customer"], |c| {
+        c.ask.max_attempts = 1
+    })
+    .await
+    else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM trust_user; GRANT SELECT ON artist, album TO trust_user",
+    );
+    let mut c = RawClient::connect(p.port(), "trust_user", &db).await;
+    let got = c
+        .exchange(&query("-- ask: how many customers"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate(&got).as_deref(),
+        Some("42P01"),
+        "reported like a missing table"
+    );
+    let got = c
+        .exchange(&query("-- ask tables: customers invoices artists"), 1)
+        .await
+        .unwrap();
+    let tables = first_column(&got);
+    assert!(
+        !tables.is_empty()
+            && tables
+                .iter()
+                .all(|t| t == "public.artist" || t == "public.album"),
+        "{tables:?}"
+    );
+    // The same SQL as the owner works: it was the role, not the SQL.
+    let mut owner = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = owner
+        .exchange(&query("-- ask: how many customers"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["59"]);
+}
+
+/// The client's BackendKeyData (pid, secret) from its startup response.
+fn backend_key(c: &RawClient) -> Vec<u8> {
+    let (_, k) = messages(&c.startup_response)
+        .into_iter()
+        .find(|(t, _)| *t == b'K')
+        .expect("BackendKeyData");
+    k[5..].to_vec()
+}
+
+async fn wait_for_notice(c: &mut RawClient, text: &str) {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(text) {
+        let n = tokio::time::timeout(Duration::from_secs(30), c.stream.read(&mut buf))
+            .await
+            .expect("the notice came")
+            .unwrap();
+        assert!(n > 0, "closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_an_ask_while_it_generates() {
+    let slow = Backend::scripted_slowly([ARTISTS], Duration::from_secs(60));
+    let Some((p, db)) = proxy_with(slow, |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let key = backend_key(&c);
+    c.stream
+        .write_all(&query("-- ask: the first artists"))
+        .await
+        .unwrap();
+    wait_for_notice(&mut c, "generating SQL").await;
+    let mut cancel = tokio::net::TcpStream::connect(("127.0.0.1", p.port()))
+        .await
+        .unwrap();
+    let mut req = 16u32.to_be_bytes().to_vec();
+    req.extend_from_slice(&80_877_102u32.to_be_bytes());
+    req.extend_from_slice(&key);
+    cancel.write_all(&req).await.unwrap();
+    // The 60 s generation is abandoned: the answer comes within read_until_ready's 10 s.
+    let got = c.read_until_ready(1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("57014"));
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+    let got = c.exchange(&query("SELECT 1"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_mid_generation_ends_its_session() {
+    let slow = Backend::scripted_slowly([ARTISTS], Duration::from_secs(60));
+    let Some((p, db)) = proxy_with(slow, |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    assert_eq!(p.shared.cancels.len(), 1);
+    c.stream
+        .write_all(&query("-- ask: the first artists"))
+        .await
+        .unwrap();
+    wait_for_notice(&mut c, "generating SQL").await;
+    drop(c);
+    for _ in 0..100 {
+        if p.shared.cancels.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the session (and its generation) outlived the client");
+}
