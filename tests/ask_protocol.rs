@@ -340,3 +340,64 @@ async fn a_client_that_leaves_mid_generation_ends_its_session() {
     }
     panic!("the session (and its generation) outlived the client");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_connections_use_the_upstream_tls_settings() {
+    use pgask::config::UpstreamTls;
+    let cluster = Cluster::shared_tls();
+    let Some(db) = common::data::dataset(cluster, "chinook") else {
+        return;
+    };
+    let Some(embedder) = common::data::embedder() else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let cdir = cache.path().to_path_buf();
+    let p = common::Proxy::start_with(cluster, |c| {
+        c.retrieval.embedder_dir = embedder;
+        c.retrieval.cache_dir = cdir;
+        c.upstream.tls = UpstreamTls::VerifyFull;
+        c.upstream.host = "localhost".into();
+        c.upstream.ca_file = cluster.ca_file.clone();
+    })
+    .await;
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask tables: artists"), 1)
+        .await
+        .unwrap();
+    assert!(
+        first_column(&got).iter().any(|t| t == "public.artist"),
+        "{:?}",
+        texts(&got, b'E')
+    );
+    let direct = cluster.client("postgres", &db).await;
+    let ssl: Vec<bool> = direct
+        .query(
+            "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'pgask catalog'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ssl,
+        [true],
+        "one catalog connection, kept open and encrypted"
+    );
+    // A second ask reuses it.
+    c.exchange(&query("-- ask tables: albums"), 1)
+        .await
+        .unwrap();
+    let n: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgask catalog'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}

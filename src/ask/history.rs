@@ -30,6 +30,8 @@ pub enum HistoryError {
     },
     #[error("history database: {0}")]
     Db(#[from] tokio_postgres::Error),
+    #[error("cannot connect to the history database: {0}")]
+    Connect(String),
 }
 
 /// Per-stage timings of an ask, in milliseconds.
@@ -110,13 +112,14 @@ pub struct History {
     /// Databases whose examples were read from the Postgres store.
     loaded: tokio::sync::Mutex<std::collections::HashSet<String>>,
     db: Option<tokio_postgres::Config>,
+    upstream: UpstreamConfig,
     next: AtomicU64,
 }
 
 struct Writer {
     rx: mpsc::UnboundedReceiver<Event>,
     file: Option<PathBuf>,
-    db: Option<tokio_postgres::Config>,
+    db: Option<(tokio_postgres::Config, UpstreamConfig)>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -196,7 +199,7 @@ impl History {
             let w = Writer {
                 rx,
                 file,
-                db: db.clone(),
+                db: db.clone().map(|c| (c, upstream.clone())),
             };
             (Some(tx), Some(w))
         } else {
@@ -208,6 +211,7 @@ impl History {
             examples: Mutex::new(examples),
             loaded: Default::default(),
             db,
+            upstream: upstream.clone(),
             next: AtomicU64::new(0),
         }
     }
@@ -245,7 +249,7 @@ impl History {
         if let Some(cfg) = &self.db {
             let mut loaded = self.loaded.lock().await;
             if !loaded.contains(database) {
-                match load_examples(cfg, database).await {
+                match load_examples(cfg, &self.upstream, database).await {
                     Ok(found) => {
                         let mut all = self.examples.lock().unwrap_or_else(|e| e.into_inner());
                         let list = all.entry(database.to_string()).or_default();
@@ -296,11 +300,10 @@ pub fn read_feedback(path: &Path) -> Result<Vec<FeedbackRecord>, HistoryError> {
 
 async fn load_examples(
     cfg: &tokio_postgres::Config,
+    upstream: &UpstreamConfig,
     database: &str,
 ) -> Result<Vec<Example>, HistoryError> {
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    client.batch_execute(SCHEMA).await?;
+    let client = connect_store(cfg, upstream).await?;
     let rows = client
         .query(
             "SELECT question, sql FROM pgask.feedback
@@ -322,7 +325,7 @@ async fn load_examples(
 async fn writer(
     mut rx: mpsc::UnboundedReceiver<Event>,
     file: Option<PathBuf>,
-    db: Option<tokio_postgres::Config>,
+    db: Option<(tokio_postgres::Config, UpstreamConfig)>,
 ) {
     let mut client: Option<tokio_postgres::Client> = None;
     while let Some(event) = rx.recv().await {
@@ -334,9 +337,9 @@ async fn writer(
                 warn!(error = %e, "could not append to the ask history file");
             }
         }
-        if let Some(cfg) = &db {
+        if let Some((cfg, upstream)) = &db {
             if client.as_ref().is_none_or(|c| c.is_closed()) {
-                client = match connect_store(cfg).await {
+                client = match connect_store(cfg, upstream).await {
                     Ok(c) => Some(c),
                     Err(e) => {
                         warn!(error = %e, "could not reach the history database");
@@ -372,9 +375,11 @@ fn append(path: &Path, line: &str) -> Result<(), HistoryError> {
 
 async fn connect_store(
     cfg: &tokio_postgres::Config,
+    upstream: &UpstreamConfig,
 ) -> Result<tokio_postgres::Client, HistoryError> {
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
+    let client = crate::net::pg_tls::connect(cfg, upstream)
+        .await
+        .map_err(HistoryError::Connect)?;
     client.batch_execute(SCHEMA).await?;
     Ok(client)
 }

@@ -3,6 +3,7 @@
 
 pub mod frame;
 pub mod messages;
+pub mod pg_tls;
 pub mod startup;
 pub mod stream;
 pub mod tls;

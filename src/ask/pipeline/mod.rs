@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
@@ -29,7 +29,7 @@ use crate::ask::guard::{self, Policy};
 use crate::ask::history::History;
 use crate::ask::retrieve::embed::Embedder;
 use crate::ask::retrieve::{embedding_cache, EmbeddingCache, Retriever};
-use crate::config::{Config, UpstreamTls};
+use crate::config::Config;
 use crate::net::messages::{ErrorResponse, Severity};
 use crate::session::link::{Answered, Answerer, AskSession, Link, LinkError, Who};
 use crate::session::request::AskRequest;
@@ -101,6 +101,11 @@ impl AskError {
     }
 }
 
+/// How long a catalog connection is reused before a new one is opened.
+const CATALOG_TTL: Duration = Duration::from_secs(60);
+
+type CatalogClients = HashMap<(String, String), (Arc<tokio_postgres::Client>, Instant)>;
+
 /// Retrieval state of one database.
 struct Db {
     fingerprint: String,
@@ -120,6 +125,8 @@ pub struct Asker {
     embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
     vectors: EmbeddingCache,
     dbs: Mutex<HashMap<String, Arc<Db>>>,
+    /// Catalog connections by (database, role), reused for [`CATALOG_TTL`].
+    catalogs: Mutex<CatalogClients>,
     /// Tests switch the guard off to show the read-only transaction holding on its own.
     guard_off: std::sync::atomic::AtomicBool,
 }
@@ -151,6 +158,7 @@ impl Asker {
             embedder: tokio::sync::OnceCell::new(),
             vectors: embedding_cache(10_000),
             dbs: Mutex::new(HashMap::new()),
+            catalogs: Mutex::new(HashMap::new()),
             guard_off: Default::default(),
         }
     }
@@ -181,17 +189,26 @@ impl Asker {
     }
 
     /// A connection for reading the catalog, as the configured role or the client's own.
-    async fn catalog_client(&self, who: &Who) -> Result<tokio_postgres::Client, String> {
+    async fn catalog_client(&self, who: &Who) -> Result<Arc<tokio_postgres::Client>, String> {
         let up = &self.config.upstream;
-        if matches!(up.tls, UpstreamTls::Require | UpstreamTls::VerifyFull) {
-            return Err("catalog connections over TLS are not supported yet".into());
-        }
-        let mut cfg = tokio_postgres::Config::new();
         let user = if self.config.ask.catalog_user.is_empty() {
             &who.user
         } else {
             &self.config.ask.catalog_user
         };
+        let key = (who.database.clone(), user.clone());
+        {
+            let mut open = self.catalogs.lock().await;
+            match open.get(&key) {
+                Some((c, at)) if !c.is_closed() && at.elapsed() < CATALOG_TTL => {
+                    return Ok(c.clone())
+                }
+                _ => {
+                    open.remove(&key);
+                }
+            }
+        }
+        let mut cfg = tokio_postgres::Config::new();
         cfg.host(&up.host)
             .port(up.port)
             .user(user)
@@ -201,11 +218,11 @@ impl Asker {
         if let Ok(pw) = std::env::var(&self.config.ask.catalog_password_env) {
             cfg.password(pw);
         }
-        let (client, conn) = cfg
-            .connect(tokio_postgres::NoTls)
+        let client = Arc::new(crate::net::pg_tls::connect(&cfg, up).await?);
+        self.catalogs
+            .lock()
             .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
+            .insert(key, (client.clone(), Instant::now()));
         Ok(client)
     }
 

@@ -287,14 +287,16 @@ impl Asker {
                         None => "planned with EXPLAIN, not run here".into(),
                     };
                     let t = clock.ms();
-                    let source = if from_cache {
-                        " (from the answer cache)"
+                    let how = if repeated && from_cache {
+                        "asked before in this connection, answer reused".to_string()
+                    } else if from_cache {
+                        "from the answer cache".to_string()
                     } else {
-                        ""
+                        format!("attempts: {attempt}")
                     };
                     link.client(wire::notice(&format!(
-                        "pgask: {sql}\n-- attempts: {attempt}{source}; {what}; retrieve {:.0} ms, generate {:.0} ms, check {:.0} ms, execute {:.0} ms",
-                        t.retrieve, t.generate, t.check, t.execute
+                        "pgask: {sql}\n-- {how}; {what}; retrieve {:.0} ms, generate {:.0} ms, check {:.0} ms, execute {:.0} ms",
+                            t.retrieve, t.generate, t.check, t.execute
                     )))
                     .await?;
                     return Ok(sql);
