@@ -112,3 +112,45 @@ async fn pgjdbc_asks_with_a_metabase_comment() {
         assert_ok("jdbc", &out);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_asks_in_both_protocols() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let (client, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db} sslmode=disable",
+            p.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // Extended: a named statement, described, then executed twice.
+    let stmt = client
+        .prepare("-- ask: the first three artists")
+        .await
+        .unwrap();
+    let cols: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(cols, ["artist_id", "name"]);
+    for _ in 0..2 {
+        let rows = client.query(&stmt, &[]).await.unwrap();
+        let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+        assert_eq!(names, ["AC/DC", "Accept", "Aerosmith"]);
+    }
+    // Simple protocol.
+    let msgs = client
+        .simple_query("-- ask: the first three artists, simply")
+        .await
+        .unwrap();
+    let names: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(1).map(String::from),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["AC/DC", "Accept", "Aerosmith"]);
+}

@@ -188,14 +188,32 @@ async fn genres(direct: &tokio_postgres::Client) -> (i64, String) {
 /// transaction and are refused there (simple and extended protocol).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_guard_off_the_read_only_transaction_still_refuses_writes() {
+    // What each gets: a read-only violation, the statement timeout, or (lo_import, which
+    // PostgreSQL 15 allows in a read-only transaction) success that the scope's rollback undoes.
     let writes = [
-        "INSERT INTO genre (genre_id, name) VALUES (9002, 'x')",
-        "WITH d AS (DELETE FROM genre RETURNING *) SELECT count(*) FROM d",
-        "UPDATE genre SET name = 'y'",
+        (
+            "INSERT INTO genre (genre_id, name) VALUES (9002, 'x')",
+            Some("25006"),
+        ),
+        ("DELETE FROM genre", Some("25006")),
+        ("UPDATE genre SET name = 'y'", Some("25006")),
+        (
+            "WITH d AS (DELETE FROM genre RETURNING *) SELECT count(*) FROM d",
+            Some("25006"),
+        ),
+        ("SELECT * FROM genre FOR UPDATE", Some("25006")),
+        ("SELECT * INTO genre_copy FROM genre", Some("25006")),
+        ("SELECT lo_import('/etc/hosts')", None),
+        ("SELECT pg_sleep(60)", Some("57014")),
     ];
     let cluster = Cluster::shared();
-    for sql in writes {
-        let Some((p, db)) = proxy(&[sql], |c| c.ask.max_attempts = 1).await else {
+    for (sql, want) in writes {
+        let Some((p, db)) = proxy(&[sql], |c| {
+            c.ask.max_attempts = 1;
+            c.ask.statement_timeout_ms = 300;
+        })
+        .await
+        else {
             return;
         };
         p.shared.asker.as_ref().unwrap().disable_guard_for_tests();
@@ -206,7 +224,7 @@ async fn with_the_guard_off_the_read_only_transaction_still_refuses_writes() {
             .exchange(&query("-- ask: change genres"), 1)
             .await
             .unwrap();
-        assert_eq!(sqlstate(&got).as_deref(), Some("25006"), "{sql}");
+        assert_eq!(sqlstate(&got).as_deref(), want, "{sql}");
         let ext = [
             parse("", "-- ask: change genres again"),
             bind("", ""),
@@ -215,7 +233,7 @@ async fn with_the_guard_off_the_read_only_transaction_still_refuses_writes() {
         ]
         .concat();
         let got = c.exchange(&ext, 1).await.unwrap();
-        assert_eq!(sqlstate(&got).as_deref(), Some("25006"), "{sql}");
+        assert_eq!(sqlstate(&got).as_deref(), want, "{sql}");
         assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
         assert_eq!(genres(&direct).await, before, "{sql}");
     }
@@ -246,6 +264,17 @@ async fn an_ask_cannot_use_tables_the_role_may_not_read() {
         Some("42P01"),
         "reported like a missing table"
     );
+    if let Backend::Scripted(s) = &*p.shared.asker.as_ref().unwrap().backend() {
+        for r in s.requests() {
+            for m in &r.messages {
+                assert!(
+                    !m.content.contains("TABLE customer") && !m.content.contains("customer."),
+                    "the prompt shows the unreadable table: {}",
+                    m.content
+                );
+            }
+        }
+    }
     let got = c
         .exchange(&query("-- ask tables: customers invoices artists"), 1)
         .await
@@ -310,8 +339,11 @@ async fn a_cancel_request_stops_an_ask_while_it_generates() {
     req.extend_from_slice(&80_877_102u32.to_be_bytes());
     req.extend_from_slice(&key);
     cancel.write_all(&req).await.unwrap();
-    // The 60 s generation is abandoned: the answer comes within read_until_ready's 10 s.
-    let got = c.read_until_ready(1).await.unwrap();
+    // The 60 s generation is abandoned within 2 s.
+    let got = c
+        .read_until_ready_within(1, Duration::from_secs(2))
+        .await
+        .unwrap();
     assert_eq!(sqlstate(&got).as_deref(), Some("57014"));
     assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
     let got = c.exchange(&query("SELECT 1"), 1).await.unwrap();
@@ -400,4 +432,61 @@ async fn catalog_connections_use_the_upstream_tls_settings() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_an_ask_while_its_query_runs() {
+    // Passes the guard, plans at once, and would run for hours.
+    let endless = "SELECT count(*) FROM track a, track b, track c, track d";
+    let Some((p, db)) = proxy(&[endless], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let key = backend_key(&c);
+    c.stream
+        .write_all(&query("-- ask: count everything"))
+        .await
+        .unwrap();
+    wait_for_notice(&mut c, "generating SQL").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut cancel = tokio::net::TcpStream::connect(("127.0.0.1", p.port()))
+        .await
+        .unwrap();
+    let mut req = 16u32.to_be_bytes().to_vec();
+    req.extend_from_slice(&80_877_102u32.to_be_bytes());
+    req.extend_from_slice(&key);
+    cancel.write_all(&req).await.unwrap();
+    let got = c
+        .read_until_ready_within(1, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("57014"));
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+    let got = c.exchange(&query("SELECT 1"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswerable_question_is_a_clear_error_and_nothing_runs() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM artist"], |c| {
+        c.llm.min_relevance = 0.99
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(
+            &query("-- ask: what will the weather be in Paris tomorrow"),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42P01"));
+    assert!(texts(&got, b'E')
+        .join("")
+        .contains("does not seem answerable"));
+    assert_eq!(scripted_requests(&p), 0, "nothing was generated");
+    assert!(!tags(&got).contains('D'));
 }

@@ -3,6 +3,7 @@
 //! upstream key, and a wrong key is ignored, as PostgreSQL does.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rand::RngCore;
@@ -17,8 +18,53 @@ use crate::net::startup::CancelKey;
 pub struct Target {
     pub upstream: Upstream,
     pub key: CancelKey,
-    /// Woken by a cancel, so that an ask being generated (nothing running upstream) stops too.
-    pub asks: Arc<tokio::sync::Notify>,
+    /// Tells a running ask about a cancel (it may be generating, with nothing upstream).
+    pub asks: Arc<AskSignal>,
+}
+
+/// A cancel as an ask sees it.
+#[derive(Debug, Default)]
+pub struct AskSignal {
+    notify: tokio::sync::Notify,
+    /// An ask runs and nothing of it runs upstream: a cancel sent to the server now would land
+    /// on whatever the client sends next, so it is not sent.
+    offline: AtomicBool,
+    /// A cancel arrived since the ask began.
+    cancelled: AtomicBool,
+}
+
+impl AskSignal {
+    /// An ask starts (nothing of it upstream yet).
+    pub fn begin(&self) {
+        self.cancelled.store(false, Ordering::Release);
+        self.offline.store(true, Ordering::Release);
+    }
+
+    /// The ask is over: cancels go to the server again.
+    pub fn end(&self) {
+        self.offline.store(false, Ordering::Release);
+    }
+
+    /// Whether the ask has something running upstream (`false`) or not (`true`).
+    pub fn set_offline(&self, offline: bool) {
+        self.offline.store(offline, Ordering::Release);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Completes at the next cancel (only cancels after this call count).
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Records a cancel; returns whether it must also go to the server.
+    fn cancel(&self) -> bool {
+        self.cancelled.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+        !self.offline.load(Ordering::Acquire)
+    }
 }
 
 /// Live sessions by the key pgask gave their client.
@@ -72,7 +118,7 @@ pub struct CancelGuard {
     map: CancelMap,
     pub key: CancelKey,
     /// The session's side of [`Target::asks`].
-    pub asks: Arc<tokio::sync::Notify>,
+    pub asks: Arc<AskSignal>,
 }
 
 impl Drop for CancelGuard {
@@ -90,7 +136,11 @@ pub async fn forward(map: &CancelMap, key: &CancelKey) -> Result<bool, SessionEr
     let Some(target) = map.lookup(key) else {
         return Ok(false);
     };
-    target.asks.notify_waiters();
+    if !target.asks.cancel() {
+        // An ask is generating: it stops by itself, and the idle server must not get a cancel
+        // that could hit the client's next statement.
+        return Ok(true);
+    }
     let mut stream = upstream::connect(&target.upstream).await?;
     stream
         .write_all(&target.key.cancel_request())

@@ -7,7 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
+
+use super::cancel::AskSignal;
 
 use crate::ask::memory::Conversation;
 use crate::net::frame::Header;
@@ -99,7 +101,7 @@ pub struct Link<'a> {
     upstream: &'a mut (dyn AsyncWrite + Unpin + Send),
     captured: &'a mut mpsc::Receiver<Vec<u8>>,
     to_client: &'a mpsc::Sender<ToClient>,
-    cancel: &'a Notify,
+    cancel: &'a AskSignal,
     capturing: bool,
     last_status: Option<u8>,
 }
@@ -109,7 +111,7 @@ impl<'a> Link<'a> {
         upstream: &'a mut (dyn AsyncWrite + Unpin + Send),
         captured: &'a mut mpsc::Receiver<Vec<u8>>,
         to_client: &'a mpsc::Sender<ToClient>,
-        cancel: &'a Notify,
+        cancel: &'a AskSignal,
     ) -> Link<'a> {
         Link {
             upstream,
@@ -140,6 +142,7 @@ impl<'a> Link<'a> {
             rx.await.map_err(|_| LinkError::ClientGone)?;
             self.capturing = true;
         }
+        self.cancel.set_offline(false);
         self.upstream
             .write_all(bytes)
             .await
@@ -157,6 +160,7 @@ impl<'a> Link<'a> {
         let m = Msg::from_raw(raw)?;
         if m.tag == b'Z' {
             self.last_status = m.body().first().copied();
+            self.cancel.set_offline(true);
         }
         Ok(m)
     }
@@ -172,10 +176,16 @@ impl<'a> Link<'a> {
         self.cancel.notified()
     }
 
+    /// Whether the client cancelled since the ask began.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
     /// Sends bytes to the server with its answers going straight to the client again (capture
     /// ends first). For a request whose answers the ask does not need to see.
     pub async fn forward(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
         self.release().await;
+        self.cancel.end();
         self.upstream
             .write_all(bytes)
             .await

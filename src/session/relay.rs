@@ -196,8 +196,8 @@ pub struct AskIo<'a> {
     pub session: AskSession,
     pub to_client: mpsc::Sender<ToClient>,
     pub captured: mpsc::Receiver<Vec<u8>>,
-    /// Notified when the client cancels (CancelRequest) while an ask runs.
-    pub cancel: std::sync::Arc<Notify>,
+    /// Tells the ask about the client's CancelRequests.
+    pub cancel: std::sync::Arc<super::cancel::AskSignal>,
 }
 
 /// Runs one ask once the answers to everything before it have reached the client (`own` is
@@ -224,6 +224,7 @@ where
         woken.await;
     }
     let status = cx.state.tx_status();
+    io.cancel.begin();
     let mut link = Link::new(wr, &mut io.captured, &io.to_client, &io.cancel);
     let answered = {
         let run = io
@@ -237,12 +238,14 @@ where
                 }
                 n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
                     if n.map_err(SessionError::ClientIo)? == 0 {
+                        io.cancel.end();
                         return Ok(None);
                     }
                 }
             }
         }
     };
+    io.cancel.end();
     link.release().await;
     for _ in 0..answered.readies {
         let _ = cx

@@ -142,6 +142,9 @@ pub fn is_one_query(sql: &str) -> bool {
     let [Statement::Query(q)] = stmts.as_slice() else {
         return false;
     };
+    if matches!(&*q.body, SetExpr::Select(s) if s.into.is_some()) {
+        return false;
+    }
     q.with.as_ref().is_none_or(|w| {
         w.cte_tables.iter().all(|c| {
             !matches!(

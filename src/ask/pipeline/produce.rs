@@ -168,6 +168,9 @@ impl Asker {
         let mut attempt = 0;
         let mut failure: Option<Failure> = None;
         loop {
+            if link.is_cancelled() {
+                return Err(AskError::Cancelled);
+            }
             let from_cache = cached.is_some();
             let sql = match cached.take() {
                 Some(sql) => sql,
@@ -254,6 +257,9 @@ impl Asker {
                     hint: e.hint().map(Into::into),
                 });
                 continue;
+            }
+            if link.is_cancelled() {
+                return Err(AskError::Cancelled);
             }
             let outcome = match mode {
                 Mode::Run => {
