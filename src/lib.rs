@@ -8,6 +8,7 @@
 pub mod ask;
 pub mod config;
 pub mod metrics;
+pub mod models;
 pub mod net;
 pub mod server;
 pub mod session;

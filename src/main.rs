@@ -1,5 +1,5 @@
-//! The `pgask` command: run the proxy (the default), check a config file, or (internally) be
-//! the inference worker.
+//! The `pgask` command: run the proxy (the default), check a config file, list or fetch the
+//! models, or (internally) be the inference worker.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,9 +31,20 @@ enum Command {
     Run,
     /// Validate a config file and print each mistake with its line.
     Check,
+    /// The model files the config needs: list them, or fetch the defaults.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// The inference worker process pgask starts for itself (JSON lines on stdin/stdout).
     #[command(hide = true)]
     LlmWorker(WorkerArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Each configured model file: present or missing, size, SHA-256.
+    List,
+    /// Download the missing default models from the Hugging Face hub (resumable, checked).
+    Fetch,
 }
 
 #[derive(clap::Args)]
@@ -60,6 +71,13 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::Check => check(&path),
+        Command::Models(m) => match models(&path, required, cli.overrides, m) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pgask: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::LlmWorker(a) => {
             let cfg = pgask::ask::generate::llama::EngineConfig {
                 threads: a.threads,
@@ -90,6 +108,34 @@ fn check(path: &std::path::Path) -> ExitCode {
         eprintln!("{p}");
     }
     ExitCode::FAILURE
+}
+
+fn models(
+    path: &std::path::Path,
+    required: bool,
+    overrides: Overrides,
+    command: ModelsCommand,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let config = overrides.apply(Config::load(path, required)?)?;
+    match command {
+        ModelsCommand::List => print!("{}", pgask::models::list(&config)?),
+        ModelsCommand::Fetch => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            let progress = std::io::stderr().is_terminal();
+            let written = runtime.block_on(pgask::models::fetch(&config, progress))?;
+            if written.is_empty() {
+                println!("every model file is already in place");
+            }
+            for p in written {
+                println!("fetched {}", p.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run(path: PathBuf, required: bool, overrides: Overrides) -> anyhow::Result<()> {
