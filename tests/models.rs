@@ -25,18 +25,19 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 }
 
 async fn pgask(args: &[&str], config: &Path, endpoint: &str) -> Output {
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_pgask"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env("HF_ENDPOINT", endpoint)
-            .output(),
-    )
-    .await
-    .expect("pgask models finished within a minute")
-    .unwrap()
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgask"));
+    // PGASK_* variables (CI sets PGASK_EMBEDDER_DIR) would override the config file.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PGASK_")) {
+        cmd.env_remove(k);
+    }
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env("HF_ENDPOINT", endpoint);
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("pgask models finished within a minute")
+        .unwrap()
 }
 
 fn content(path: &str) -> Vec<u8> {
