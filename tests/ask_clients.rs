@@ -17,22 +17,6 @@ fn clients_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
 }
 
-fn present(program: &str, args: &[&str]) -> bool {
-    let ok = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} {args:?} failed; .ci/run must install it"
-        );
-        eprintln!("skipping: {program} {args:?} not available");
-    }
-    ok
-}
-
 /// Runs a driver program against a proxy answering every ask with [`ARTISTS`].
 async fn run(program: &str, args: &[&str]) -> Option<Output> {
     let (p, db) = proxy(&[ARTISTS], |_| {}).await?;
@@ -65,7 +49,7 @@ fn assert_ok(what: &str, out: &Output) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg3_asks() {
-    if !present("python3", &["-c", "import psycopg"]) {
+    if !common::runtime_present("python3", &["-c", "import psycopg"]) {
         return;
     }
     let script = clients_dir().join("ask_psycopg.py");
@@ -76,7 +60,7 @@ async fn psycopg3_asks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asyncpg_asks() {
-    if !present("python3", &["-c", "import asyncpg"]) {
+    if !common::runtime_present("python3", &["-c", "import asyncpg"]) {
         return;
     }
     let script = clients_dir().join("ask_asyncpg.py");
@@ -88,7 +72,7 @@ async fn asyncpg_asks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgjdbc_asks_with_a_metabase_comment() {
     let jar = Path::new("/usr/share/java/postgresql.jar");
-    if !present("javac", &["-version"]) || !jar.is_file() {
+    if !common::runtime_present("javac", &["-version"]) || !jar.is_file() {
         assert!(std::env::var("CI").as_deref() != Ok("true") || jar.is_file());
         return;
     }

@@ -296,13 +296,17 @@ async fn an_ask_cannot_use_tables_the_role_may_not_read() {
     assert_eq!(first_column(&got), ["59"]);
 }
 
-/// The client's BackendKeyData (pid, secret) from its startup response.
-fn backend_key(c: &RawClient) -> Vec<u8> {
+/// Sends the CancelRequest for `c`'s session, with the key pgask gave it at startup.
+async fn cancel(c: &RawClient, port: u16) {
     let (_, k) = messages(&c.startup_response)
         .into_iter()
         .find(|(t, _)| *t == b'K')
         .expect("BackendKeyData");
-    k[5..].to_vec()
+    let key = pgask::net::messages::parse_backend_key_data(&k[5..]).unwrap();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(&key.cancel_request()).await.unwrap();
 }
 
 async fn wait_for_notice(c: &mut RawClient, text: &str) {
@@ -326,19 +330,12 @@ async fn a_cancel_request_stops_an_ask_while_it_generates() {
         return;
     };
     let mut c = RawClient::connect(p.port(), "postgres", &db).await;
-    let key = backend_key(&c);
     c.stream
         .write_all(&query("-- ask: the first artists"))
         .await
         .unwrap();
     wait_for_notice(&mut c, "generating SQL").await;
-    let mut cancel = tokio::net::TcpStream::connect(("127.0.0.1", p.port()))
-        .await
-        .unwrap();
-    let mut req = 16u32.to_be_bytes().to_vec();
-    req.extend_from_slice(&80_877_102u32.to_be_bytes());
-    req.extend_from_slice(&key);
-    cancel.write_all(&req).await.unwrap();
+    cancel(&c, p.port()).await;
     // The 60 s generation is abandoned within 2 s.
     let got = c
         .read_until_ready_within(1, Duration::from_secs(2))
@@ -442,20 +439,13 @@ async fn a_cancel_request_stops_an_ask_while_its_query_runs() {
         return;
     };
     let mut c = RawClient::connect(p.port(), "postgres", &db).await;
-    let key = backend_key(&c);
     c.stream
         .write_all(&query("-- ask: count everything"))
         .await
         .unwrap();
     wait_for_notice(&mut c, "generating SQL").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut cancel = tokio::net::TcpStream::connect(("127.0.0.1", p.port()))
-        .await
-        .unwrap();
-    let mut req = 16u32.to_be_bytes().to_vec();
-    req.extend_from_slice(&80_877_102u32.to_be_bytes());
-    req.extend_from_slice(&key);
-    cancel.write_all(&req).await.unwrap();
+    cancel(&c, p.port()).await;
     let got = c
         .read_until_ready_within(1, Duration::from_secs(2))
         .await

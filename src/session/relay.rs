@@ -307,11 +307,7 @@ where
                     }
                     Some(ToClient::Release) => {
                         capturing = false;
-                        if !held.is_empty() {
-                            wr.write_all(&held).await.map_err(SessionError::ClientIo)?;
-                            scanner.feed(&held, |_| {})?;
-                            held.clear();
-                        }
+                        pass_held(wr, &mut held, &mut scanner).await?;
                     }
                 }
                 continue;
@@ -356,11 +352,7 @@ where
             }
             if release {
                 capturing = false;
-                if !held.is_empty() {
-                    wr.write_all(&held).await.map_err(SessionError::ClientIo)?;
-                    scanner.feed(&held, |_| {})?;
-                    held.clear();
-                }
+                pass_held(wr, &mut held, &mut scanner).await?;
             }
             continue;
         }
@@ -393,4 +385,18 @@ where
             return Ok(End::Shutdown);
         }
     }
+}
+
+/// After a capture ends, server bytes not yet handed to the ask go to the client.
+async fn pass_held<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    held: &mut BytesMut,
+    scanner: &mut StreamScanner,
+) -> Result<(), SessionError> {
+    if !held.is_empty() {
+        wr.write_all(held).await.map_err(SessionError::ClientIo)?;
+        scanner.feed(held, |_| {})?;
+        held.clear();
+    }
+    Ok(())
 }

@@ -12,3 +12,21 @@ pub mod raw;
 pub use cluster::{Cluster, ClusterOpts};
 pub use proxy::Proxy;
 pub use raw::RawClient;
+
+/// Whether `program args` runs successfully (a driver runtime the test needs). Missing, the test
+/// is skipped locally but fails under CI=true, where `.ci/run` installs every runtime.
+pub fn runtime_present(program: &str, args: &[&str]) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} {args:?} failed; .ci/run must install it"
+        );
+        eprintln!("skipping: {program} {args:?} not available");
+    }
+    ok
+}
