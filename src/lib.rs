@@ -7,6 +7,8 @@
 
 pub mod ask;
 pub mod config;
+pub mod demo;
+pub mod eval;
 pub mod metrics;
 pub mod models;
 pub mod net;

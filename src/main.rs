@@ -1,5 +1,5 @@
 //! The `pgask` command: run the proxy (the default), check a config file, list or fetch the
-//! models, or (internally) be the inference worker.
+//! models, run the demo or an eval, or (internally) be the inference worker.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +34,10 @@ enum Command {
     /// The model files the config needs: list them, or fetch the defaults.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// A throwaway PostgreSQL with a demo business database, and pgask in front of it.
+    Demo(DemoArgs),
+    /// Measure answer quality (VA, EX, TS) on a question set with gold SQL.
+    Eval(Box<EvalArgs>),
     /// The inference worker process pgask starts for itself (JSON lines on stdin/stdout).
     #[command(hide = true)]
     LlmWorker(WorkerArgs),
@@ -45,6 +49,72 @@ enum ModelsCommand {
     List,
     /// Download the missing default models from the Hugging Face hub (resumable, checked).
     Fetch,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Print the demo database's SQL script (schema, comments, rows) and exit.
+    #[arg(long)]
+    sql: bool,
+    /// Do not download missing models first.
+    #[arg(long)]
+    no_fetch: bool,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Questions: .jsonl (question, gold_sql, db, category), Spider's dev.json, or defog's .csv.
+    #[arg(long, required_unless_present = "compare")]
+    questions: Option<PathBuf>,
+    /// Force the question format instead of going by the extension.
+    #[arg(long, value_enum)]
+    format: Option<EvalFormat>,
+    /// The database (libpq URL or key=value string); a question's `db` replaces the dbname.
+    #[arg(long, required_unless_present = "compare")]
+    db: Option<String>,
+    /// A running pgask (host:port) to ask through; by default one starts in-process.
+    #[arg(long)]
+    through: Option<String>,
+    /// Use the gold SQL as the prediction (proves the harness: 100% on a consistent set).
+    #[arg(long, conflicts_with = "predictions")]
+    oracle: bool,
+    /// Predictions instead of asks: JSONL with `sql` and `id` or `question`, or one SQL per line.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
+    /// Only retrieval: strict and mean recall@k of the gold tables, nothing generated.
+    #[arg(long)]
+    retrieval_only: bool,
+    /// The k values of `--retrieval-only`.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5,10")]
+    k: Vec<usize>,
+    /// Variant databases for TS (0: TS equals EX).
+    #[arg(long, default_value_t = 3)]
+    variants: usize,
+    /// Seed of the variant databases.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Numbers compare after rounding to this many decimal places.
+    #[arg(long, default_value_t = 6)]
+    float_digits: u32,
+    /// Statement timeout (seconds) of the direct gold and prediction runs.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Keep the variant databases instead of dropping them at the end.
+    #[arg(long)]
+    keep_variants: bool,
+    /// Where the JSON with every question's SQL, error and timings goes.
+    #[arg(long, default_value = "eval-results.json")]
+    out: PathBuf,
+    /// Compare two result files question by question instead of running.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    compare: Option<Vec<PathBuf>>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvalFormat {
+    Jsonl,
+    Spider,
+    Defog,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +143,20 @@ fn main() -> ExitCode {
         Command::Check => check(&path),
         Command::Models(m) => match models(&path, required, cli.overrides, m) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pgask: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Demo(a) => match demo(&path, required, cli.overrides, a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pgask: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Eval(a) => match eval(&path, required, cli.overrides, *a) {
+            Ok(code) => code,
             Err(e) => {
                 eprintln!("pgask: {e:#}");
                 ExitCode::FAILURE
@@ -136,6 +220,82 @@ fn models(
         }
     }
     Ok(())
+}
+
+fn demo(
+    path: &std::path::Path,
+    required: bool,
+    overrides: Overrides,
+    args: DemoArgs,
+) -> anyhow::Result<()> {
+    if args.sql {
+        print!("{}", pgask::demo::data::demo_sql());
+        return Ok(());
+    }
+    let config = overrides.apply(Config::load(path, required)?)?;
+    init_tracing(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let options = pgask::demo::DemoOptions {
+        fetch_models: !args.no_fetch,
+    };
+    runtime.block_on(pgask::demo::run(config, options))?;
+    Ok(())
+}
+
+fn eval(
+    path: &std::path::Path,
+    required: bool,
+    overrides: Overrides,
+    args: EvalArgs,
+) -> anyhow::Result<ExitCode> {
+    use pgask::eval::questions::Format;
+    use std::io::IsTerminal;
+    if let Some(files) = &args.compare {
+        let [a, b] = files.as_slice() else {
+            anyhow::bail!("--compare takes two result files");
+        };
+        let (a, b) = (pgask::eval::Report::read(a)?, pgask::eval::Report::read(b)?);
+        print!("{}", pgask::eval::compare_reports(&a, &b));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = overrides.apply(Config::load(path, required)?)?;
+    init_tracing(&config);
+    let options = pgask::eval::EvalOptions {
+        questions: args.questions.context("--questions is required")?,
+        format: args.format.map(|f| match f {
+            EvalFormat::Jsonl => Format::Jsonl,
+            EvalFormat::Spider => Format::Spider,
+            EvalFormat::Defog => Format::Defog,
+        }),
+        db: args.db.context("--db is required")?,
+        through: args.through,
+        predictor: match (args.oracle, args.predictions) {
+            (true, _) => pgask::eval::Predictor::Oracle,
+            (false, Some(p)) => pgask::eval::Predictor::File(p),
+            (false, None) => pgask::eval::Predictor::Ask,
+        },
+        retrieval_only: args.retrieval_only,
+        ks: args.k,
+        variants: args.variants,
+        seed: args.seed,
+        float_digits: args.float_digits,
+        timeout_secs: args.timeout,
+        keep_variants: args.keep_variants,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let progress = std::io::stderr().is_terminal();
+    let report = runtime.block_on(pgask::eval::run(&options, config, progress))?;
+    report.write(&args.out)?;
+    print!("{}", report.failures());
+    print!("{}", report.table());
+    println!("every question: {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(path: PathBuf, required: bool, overrides: Overrides) -> anyhow::Result<()> {

@@ -63,6 +63,11 @@ pub struct AskRecord {
     /// `answered`, `failed`, `cancelled` or `cached`.
     pub outcome: String,
     pub rows: Option<u64>,
+    /// Prompt and generated tokens over every attempt.
+    #[serde(default)]
+    pub tokens_in: usize,
+    #[serde(default)]
+    pub tokens_out: usize,
 }
 
 /// Feedback on an earlier ask.

@@ -332,6 +332,9 @@ pub struct Overrides {
     /// Sentence-embedding model directory.
     #[arg(long, env = "PGASK_EMBEDDER_DIR")]
     pub embedder_dir: Option<PathBuf>,
+    /// GGUF model file of the local LLM.
+    #[arg(long, env = "PGASK_LLM_MODEL")]
+    pub llm_model: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -363,6 +366,9 @@ impl Overrides {
         }
         if let Some(v) = &self.embedder_dir {
             c.retrieval.embedder_dir = v.clone();
+        }
+        if let Some(v) = &self.llm_model {
+            c.llm.model = v.clone();
         }
         c.validate()
             .map_err(|(key, msg)| ConfigError::Invalid(Problem::override_of(key, msg)))?;

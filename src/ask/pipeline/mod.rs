@@ -8,6 +8,7 @@
 mod extended;
 mod lookup;
 mod produce;
+pub mod summary;
 
 use std::collections::HashMap;
 use std::future::Future;

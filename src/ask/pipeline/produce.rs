@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::summary::Summary;
 use super::{AskError, Asker, Db};
 use crate::ask::catalog::{Access, Catalog, TableId};
 use crate::ask::execute::{self, wire, ExecError};
@@ -44,6 +45,8 @@ struct Clock {
     generate: Duration,
     check: Duration,
     execute: Duration,
+    tokens_in: usize,
+    tokens_out: usize,
 }
 
 impl Clock {
@@ -226,6 +229,10 @@ impl Asker {
                         () = &mut cancelled => return Err(AskError::Cancelled),
                     };
                     clock.generate += g0.elapsed();
+                    for c in &generated {
+                        clock.tokens_in += c.output.prompt_tokens;
+                        clock.tokens_out += c.output.generated_tokens;
+                    }
                     generated
                         .into_iter()
                         .next()
@@ -292,19 +299,25 @@ impl Asker {
                         Some(n) => format!("rows: {n}"),
                         None => "planned with EXPLAIN, not run here".into(),
                     };
-                    let t = clock.ms();
-                    let how = if repeated && from_cache {
-                        "asked before in this connection, answer reused".to_string()
+                    let reused = if repeated && from_cache {
+                        Some("asked before in this connection, answer reused".to_string())
                     } else if from_cache {
-                        "from the answer cache".to_string()
+                        Some("from the answer cache".to_string())
                     } else {
-                        format!("attempts: {attempt}")
+                        None
                     };
-                    link.client(wire::notice(&format!(
-                        "pgask: {sql}\n-- {how}; {what}; retrieve {:.0} ms, generate {:.0} ms, check {:.0} ms, execute {:.0} ms",
-                            t.retrieve, t.generate, t.check, t.execute
-                    )))
-                    .await?;
+                    let summary = Summary {
+                        sql: sql.clone(),
+                        attempts: Some(attempt),
+                        reused,
+                        rows: what,
+                        stages: clock.ms(),
+                        tokens_in: clock.tokens_in,
+                        tokens_out: clock.tokens_out,
+                    };
+                    rec.tokens_in = clock.tokens_in;
+                    rec.tokens_out = clock.tokens_out;
+                    link.client(wire::notice(&summary.render())).await?;
                     return Ok(sql);
                 }
                 // A client cancel (a statement timeout is correctable: the model can filter).
@@ -346,6 +359,8 @@ impl Asker {
             failure = Some(error);
         }
         rec.timings = clock.ms();
+        rec.tokens_in = clock.tokens_in;
+        rec.tokens_out = clock.tokens_out;
         let f = failure.unwrap_or_default();
         Err(AskError::GaveUp {
             attempts,

@@ -1,0 +1,117 @@
+//! The NOTICE that ends an answered ask: the SQL, then one line with how it was produced, the
+//! rows, per-stage milliseconds and tokens. [`Summary::parse`] reads it back, so tools that only
+//! see the wire (`pgask eval --through`) get the same numbers.
+
+use crate::ask::history::StageMs;
+
+/// What the last NOTICE of an answered ask says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub sql: String,
+    /// Generation attempts; `None` when the answer was reused or came from the cache.
+    pub attempts: Option<usize>,
+    /// How the answer came about when not generated (`from the answer cache`, …).
+    pub reused: Option<String>,
+    /// The rows part as shown (`rows: 12`, `rows: 1000 (cut at …)`, `planned with EXPLAIN …`).
+    pub rows: String,
+    pub stages: StageMs,
+    pub tokens_in: usize,
+    pub tokens_out: usize,
+}
+
+const PREFIX: &str = "pgask: ";
+
+impl Summary {
+    /// The NOTICE text.
+    pub fn render(&self) -> String {
+        let how = match (&self.reused, self.attempts) {
+            (Some(r), _) => r.clone(),
+            (None, a) => format!("attempts: {}", a.unwrap_or(0)),
+        };
+        let t = &self.stages;
+        format!(
+            "{PREFIX}{}\n-- {how}; {}; retrieve {:.0} ms, generate {:.0} ms, check {:.0} ms, \
+             execute {:.0} ms; tokens {} in, {} out",
+            self.sql,
+            self.rows,
+            t.retrieve,
+            t.generate,
+            t.check,
+            t.execute,
+            self.tokens_in,
+            self.tokens_out
+        )
+    }
+
+    /// Reads a NOTICE written by [`Summary::render`]; `None` for any other NOTICE.
+    pub fn parse(text: &str) -> Option<Summary> {
+        let body = text.strip_prefix(PREFIX)?;
+        let (sql, line) = body.rsplit_once("\n-- ")?;
+        let parts: Vec<&str> = line.split("; ").collect();
+        let [how, rows, stages, tokens] = parts.as_slice() else {
+            return None;
+        };
+        let (attempts, reused) = match how.strip_prefix("attempts: ") {
+            Some(n) => (Some(n.parse().ok()?), None),
+            None => (None, Some(how.to_string())),
+        };
+        let mut ms = [0f64; 4];
+        for (slot, (part, name)) in ms.iter_mut().zip(
+            stages
+                .split(", ")
+                .zip(["retrieve", "generate", "check", "execute"]),
+        ) {
+            let v = part.strip_prefix(name)?.trim().strip_suffix(" ms")?;
+            *slot = v.parse().ok()?;
+        }
+        let (tin, tout) = tokens
+            .strip_prefix("tokens ")?
+            .strip_suffix(" out")?
+            .split_once(" in, ")?;
+        Some(Summary {
+            sql: sql.to_string(),
+            attempts,
+            reused,
+            rows: rows.to_string(),
+            stages: StageMs {
+                retrieve: ms[0],
+                generate: ms[1],
+                check: ms[2],
+                execute: ms[3],
+            },
+            tokens_in: tin.parse().ok()?,
+            tokens_out: tout.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_and_parse_round_trip() {
+        let s = Summary {
+            sql: "SELECT a\nFROM t; -- x".into(),
+            attempts: Some(2),
+            reused: None,
+            rows: "rows: 1000 (cut at ask.max_rows = 1000)".into(),
+            stages: StageMs {
+                retrieve: 12.0,
+                generate: 340.0,
+                check: 1.0,
+                execute: 9.0,
+            },
+            tokens_in: 1061,
+            tokens_out: 42,
+        };
+        assert_eq!(Summary::parse(&s.render()), Some(s.clone()));
+        let cached = Summary {
+            attempts: None,
+            reused: Some("from the answer cache".into()),
+            ..s
+        };
+        assert_eq!(Summary::parse(&cached.render()), Some(cached));
+        assert_eq!(Summary::parse("pgask: retrieving tables…"), None);
+    }
+}
