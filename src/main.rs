@@ -158,7 +158,8 @@ fn main() -> ExitCode {
         Command::Eval(a) => match eval(&path, required, cli.overrides, *a) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("pgask: {e:#}");
+                // Eval's errors already say what caused them; the chain would repeat it.
+                eprintln!("pgask: {e}");
                 ExitCode::FAILURE
             }
         },

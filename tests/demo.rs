@@ -29,6 +29,20 @@ fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Sends SIGINT to the demo if an assertion fails before the test does, so its cluster and
+/// temp dir go away even then.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn psql(conn: &str, sql: &str) -> std::process::Output {
     Command::new(pg_bin_dir().join("psql"))
         .args([conn, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
@@ -73,6 +87,7 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
         .spawn()
         .expect("start pgask demo");
     let rx = lines(child.stdout.take().unwrap());
+    let mut child = KillOnDrop(child);
 
     let mut cluster_dir = None;
     let mut cluster_port = None;
@@ -121,10 +136,10 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
     assert!(sql.trim_start().starts_with("SELECT"), "{sql}");
 
     // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) }, 0);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
         assert!(

@@ -125,10 +125,11 @@ fn wrong_predictions_score_lower_and_are_named() {
             ("What is the total amount of all invoices?", "SELECT sum(totl) FROM invoice"),
             // Runs, wrong table.
             ("List the names of all media types.", "SELECT name FROM genre"),
-            // Runs, wrong order where the gold orders its output.
+            // The gold's rows in another order, where the gold orders its output.
             (
                 "What are the ten longest tracks and how long are they in milliseconds?",
-                "SELECT name, milliseconds FROM track ORDER BY milliseconds DESC, track_id LIMIT 10 OFFSET 1",
+                "SELECT name, milliseconds FROM (SELECT name, milliseconds, track_id FROM track \
+                 ORDER BY milliseconds DESC, track_id LIMIT 10) t ORDER BY milliseconds, track_id",
             ),
             // Right only by accident: prices are 0.99 or 1.99 in the original data.
             (ACCIDENT, "SELECT count(*) FROM track WHERE unit_price > 1.5"),
@@ -138,6 +139,11 @@ fn wrong_predictions_score_lower_and_are_named() {
                 "SELECT count(al.album_id), ar.name FROM album al JOIN artist ar USING (artist_id) GROUP BY ar.artist_id",
             ),
             ("How many artists are there?", "SELECT count(artist_id) FROM artist"),
+            // Tries to end the read-only transaction and write: refused, and counted invalid.
+            (
+                "Which customers have no support representative?",
+                "COMMIT; DELETE FROM invoice_line",
+            ),
         ],
     );
     let out = dir.path().join("wrong.json");
@@ -151,9 +157,11 @@ fn wrong_predictions_score_lower_and_are_named() {
     let report = Report::read(&out).unwrap();
     let n = question_count() as f64;
     let s = report.overall();
-    assert_eq!(s.va, (n - 1.0) / n, "{stdout}");
-    assert_eq!(s.ex, (n - 3.0) / n, "{stdout}");
-    assert_eq!(s.ts, (n - 4.0) / n, "{stdout}");
+    assert_eq!(s.va, (n - 2.0) / n, "{stdout}");
+    assert_eq!(s.ex, (n - 4.0) / n, "{stdout}");
+    assert_eq!(s.ts, (n - 5.0) / n, "{stdout}");
+    let lines = cluster.psql_as("postgres", &db, "SELECT count(*) FROM invoice_line");
+    assert_eq!(lines.trim(), "2240", "the prediction wrote to the database");
     let by_q = |q: &str| report.results.iter().find(|r| r.question == q).unwrap();
     // TS tells the accident from the right rewrite; EX cannot.
     let accident = by_q(ACCIDENT);
@@ -164,6 +172,7 @@ fn wrong_predictions_score_lower_and_are_named() {
         "What is the total amount of all invoices?",
         "List the names of all media types.",
         "What are the ten longest tracks",
+        "Which customers have no support representative?",
         ACCIDENT,
     ] {
         assert!(
@@ -173,7 +182,7 @@ fn wrong_predictions_score_lower_and_are_named() {
             "{q} not named:\n{stdout}"
         );
     }
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("FAIL")).count(), 4);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("FAIL")).count(), 5);
 
     // --compare shows what changed against the oracle.
     let oracle = dir.path().join("oracle.json");
@@ -191,7 +200,7 @@ fn wrong_predictions_score_lower_and_are_named() {
         .output()
         .unwrap();
     let diff = String::from_utf8_lossy(&diff.stdout);
-    assert!(diff.contains("0 better, 4 worse"), "{diff}");
+    assert!(diff.contains("0 better, 5 worse"), "{diff}");
     assert!(diff.contains(ACCIDENT), "{diff}");
 }
 

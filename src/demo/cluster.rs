@@ -114,8 +114,18 @@ impl LocalCluster {
                     self.running = true;
                     return Ok(());
                 }
-                // Another process may have taken the port in between: try another one.
-                Err(e) => last = Some(e),
+                // Another process may have taken the port in between: try another one. A
+                // start that timed out may have left a server running: stop it first.
+                Err(e) => {
+                    if self.data().join("postmaster.pid").exists() {
+                        let mut stop = self.tool("pg_ctl");
+                        stop.arg("-D")
+                            .arg(self.data())
+                            .args(["-m", "immediate", "-w", "stop"]);
+                        let _ = self.check("pg_ctl stop", stop);
+                    }
+                    last = Some(e);
+                }
             }
         }
         Err(last.unwrap_or(ClusterError::Tool {

@@ -59,15 +59,26 @@ async fn serve(
     options: DemoOptions,
     stop: &CancellationToken,
 ) -> Result<(), DemoError> {
-    if stop.is_cancelled() {
-        return Ok(());
-    }
-    let rows = load(cluster.port).await?;
+    let rows = tokio::select! {
+        r = load(cluster.port) => r?,
+        () = stop.cancelled() => return Ok(()),
+    };
     println!("  database: {} ({rows} rows)", data::DEMO_DATABASE);
-    if stop.is_cancelled() {
-        return Ok(());
+    tokio::select! {
+        () = models(config, options) => {}
+        () = stop.cancelled() => return Ok(()),
     }
-    models(config, options).await;
+    // The cluster trusts every local login as superuser: pgask must not offer that to the
+    // network, whatever listen_addr the config has.
+    if !config.listen_addr.ip().is_loopback() {
+        println!(
+            "  note:     listening on 127.0.0.1 instead of {} (the demo's superuser has no password)",
+            config.listen_addr
+        );
+        config
+            .listen_addr
+            .set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
     config.upstream.host = "127.0.0.1".into();
     config.upstream.port = cluster.port;
     config.upstream.tls = UpstreamTls::Disable;

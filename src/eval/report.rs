@@ -44,6 +44,9 @@ pub struct QuestionResult {
     /// …and on every variant database.
     pub ts: bool,
     pub attempts: Option<usize>,
+    /// Set when pgask reused an answer instead of generating (`from the answer cache`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<String>,
     pub stages: StageMs,
     /// Wall-clock milliseconds from sending the ask to its last row.
     pub total_ms: f64,
@@ -240,16 +243,10 @@ fn recall(rs: &[&QuestionResult], k: usize) -> (f64, f64) {
     let mut strict = 0.0;
     let mut mean = 0.0;
     for r in &with_gold {
-        let top = &r.retrieved[..k.min(r.retrieved.len())];
-        let found = r
-            .gold_tables
-            .iter()
-            .filter(|g| top.iter().any(|t| super::tables::matches(g, t)))
-            .count();
-        if found == r.gold_tables.len() {
-            strict += 1.0;
-        }
-        mean += found as f64 / r.gold_tables.len() as f64;
+        let gold: std::collections::BTreeSet<String> = r.gold_tables.iter().cloned().collect();
+        let got = super::tables::recall_at_k(&gold, &r.retrieved, k);
+        strict += f64::from(u8::from(got.strict));
+        mean += got.fraction;
     }
     let n = with_gold.len() as f64;
     (strict / n, mean / n)

@@ -43,6 +43,8 @@ pub enum EvalError {
     Report(#[from] ReportError),
     #[error("{0} has no questions")]
     Empty(String),
+    #[error("interrupted; the variant databases were dropped")]
+    Interrupted,
 }
 
 /// Where predictions come from.
@@ -96,120 +98,110 @@ pub async fn run(opts: &EvalOptions, config: Config, progress: bool) -> Result<R
         .unwrap_or_else(|| "postgres".into());
     let db_of = |q: &Question| q.db.clone().unwrap_or_else(|| default_db.clone());
     let executes = !opts.retrieval_only;
+    let evaluated: BTreeSet<String> = qs.iter().map(&db_of).collect();
+    // Everything that can fail on bad input fails before any variant database exists.
+    let predictions = match &opts.predictor {
+        Predictor::File(path) => Some(Predictions::load(path)?),
+        _ => None,
+    };
+    let through_addr = opts.through.as_deref().map(split_address).transpose()?;
     let mut runner = Runner {
         base: base.clone(),
         clients: HashMap::new(),
         timeout: opts.timeout_secs,
     };
-
-    // Variants first: CREATE DATABASE … TEMPLATE needs the source without connections.
-    let mut variant_dbs: HashMap<String, Vec<String>> = HashMap::new();
     let admin = if executes && opts.variants > 0 {
-        Some(runner.admin().await?)
+        Some(runner.admin(&evaluated).await?)
     } else {
         None
     };
-    if let Some(admin) = &admin {
-        let dbs: BTreeSet<String> = qs.iter().map(&db_of).collect();
-        let spec = VariantSpec {
-            count: opts.variants,
-            seed: opts.seed,
-            ..VariantSpec::default()
-        };
-        for db in dbs {
-            let connector = runner.connector();
-            let names = variants::make_variants(admin, &db, &spec, connector).await?;
-            variant_dbs.insert(db, names);
-        }
-    }
-
-    let needs_pgask = opts.retrieval_only || matches!(opts.predictor, Predictor::Ask);
+    let stop = interrupt();
+    let mut variant_dbs: HashMap<String, Vec<String>> = HashMap::new();
     let mut in_process: Option<(Arc<Shared>, tokio::task::JoinHandle<()>)> = None;
-    let through = if !needs_pgask {
-        None
-    } else if let Some(addr) = &opts.through {
-        Some(split_address(addr)?)
-    } else {
-        let mut config = config;
-        config.listen_addr = "127.0.0.1:0"
-            .parse()
-            .map_err(|_| EvalError::BadUrl("cannot listen on 127.0.0.1".into()))?;
-        config.upstream.host = host.clone();
-        config.upstream.port = port;
-        // The eval's own JSON file is its record; it does not write the user's ask history.
-        config.history.file = PathBuf::new();
-        config.history.store = crate::config::HistoryStore::None;
-        let server = Server::bind(config).await?;
-        let addr = server.local_addr().map_err(|source| ServerError::Bind {
-            addr: "127.0.0.1:0"
-                .parse()
-                .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-            source,
-        })?;
-        let shared = server.shared();
-        in_process = Some((shared, tokio::spawn(server.run())));
-        Some(("127.0.0.1".to_string(), addr.port()))
-    };
-
-    let predictions = match &opts.predictor {
-        Predictor::File(path) => Some(Predictions::load(path)?),
-        _ => None,
-    };
-    let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new(qs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let mut results = Vec::with_capacity(qs.len());
-    for (i, q) in qs.iter().enumerate() {
-        let db = db_of(q);
-        let mut r = QuestionResult {
-            id: q.id.clone(),
-            question: q.question.clone(),
-            category: q.category.clone(),
-            db: db.clone(),
-            gold: q.gold.clone(),
-            ..Default::default()
-        };
-        if opts.retrieval_only {
-            runner.retrieval(q, &db, through.as_ref(), &mut r).await;
-        } else {
-            let predicted = match (&opts.predictor, &predictions) {
-                (Predictor::Oracle, _) => q.gold.first().cloned(),
-                (Predictor::File(_), Some(p)) => p.find(q, i),
-                _ => None,
+    let outcome = async {
+        // Variants first: CREATE DATABASE … TEMPLATE needs the source without connections.
+        if let Some(admin) = &admin {
+            let spec = VariantSpec {
+                count: opts.variants,
+                seed: opts.seed,
+                ..VariantSpec::default()
             };
-            let answered = match &opts.predictor {
-                Predictor::Ask => match &through {
-                    Some(addr) => runner.ask(q, &db, addr, &mut r).await,
-                    None => false,
-                },
-                _ => {
-                    r.sql = predicted;
-                    if r.sql.is_none() {
-                        r.error = Some("no prediction for this question".into());
-                    }
-                    r.sql.is_some()
+            for db in &evaluated {
+                let names = variants::make_variants(admin, db, &spec, runner.connector()).await?;
+                variant_dbs.insert(db.clone(), names);
+                if stop.is_cancelled() {
+                    return Err(EvalError::Interrupted);
                 }
+            }
+        }
+        let needs_pgask = opts.retrieval_only || matches!(opts.predictor, Predictor::Ask);
+        let through = match (&through_addr, needs_pgask) {
+            (_, false) => None,
+            (Some(addr), true) => Some(addr.clone()),
+            (None, true) => {
+                let (shared, task, port) = start_pgask(config, &host, port, opts).await?;
+                in_process = Some((shared, task));
+                Some(("127.0.0.1".to_string(), port))
+            }
+        };
+        let bar = progress.then(|| {
+            let bar = indicatif::ProgressBar::new(qs.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let mut results = Vec::with_capacity(qs.len());
+        for (i, q) in qs.iter().enumerate() {
+            if stop.is_cancelled() {
+                return Err(EvalError::Interrupted);
+            }
+            let db = db_of(q);
+            let mut r = QuestionResult {
+                id: q.id.clone(),
+                question: q.question.clone(),
+                category: q.category.clone(),
+                db: db.clone(),
+                gold: q.gold.clone(),
+                ..Default::default()
             };
-            let empty = Vec::new();
-            let vdbs = variant_dbs.get(&db).unwrap_or(&empty);
-            runner.judge(q, &db, vdbs, opts, answered, &mut r).await;
+            if opts.retrieval_only {
+                runner.retrieval(q, &db, through.as_ref(), &mut r).await;
+            } else {
+                let answered = match (&opts.predictor, &through) {
+                    (Predictor::Ask, Some(addr)) => runner.ask(q, &db, addr, &mut r).await,
+                    (Predictor::Ask, None) => false,
+                    (Predictor::Oracle, _) => {
+                        r.sql = q.gold.first().cloned();
+                        r.sql.is_some()
+                    }
+                    (Predictor::File(_), _) => {
+                        r.sql = predictions.as_ref().and_then(|p| p.find(q, i));
+                        if r.sql.is_none() {
+                            r.error = Some("no prediction for this question".into());
+                        }
+                        r.sql.is_some()
+                    }
+                };
+                let empty = Vec::new();
+                let vdbs = variant_dbs.get(&db).unwrap_or(&empty);
+                runner.judge(q, &db, vdbs, opts, answered, &mut r).await;
+            }
+            if let Some(bar) = &bar {
+                bar.set_message(q.id.clone());
+                bar.inc(1);
+            }
+            results.push(r);
         }
-        if let Some(bar) = &bar {
-            bar.set_message(q.id.clone());
-            bar.inc(1);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
         }
-        results.push(r);
+        Ok(results)
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    .await;
 
-    // Close what points at the variants before dropping them.
+    // Whatever happened: close what points at the variants, drop them, stop pgask.
     runner.clients.clear();
     if let Some(admin) = &admin {
         if !opts.keep_variants {
@@ -224,6 +216,7 @@ pub async fn run(opts: &EvalOptions, config: Config, progress: bool) -> Result<R
         shared.force_close.cancel();
         let _ = task.await;
     }
+    let results = outcome?;
     Ok(Report {
         mode: if opts.retrieval_only {
             "retrieval"
@@ -249,6 +242,46 @@ pub async fn run(opts: &EvalOptions, config: Config, progress: bool) -> Result<R
         },
         results,
     })
+}
+
+/// pgask in-process in front of the database, on a free loopback port: no ask history (the
+/// eval's JSON is the record), no answer cache (every question is generated), and retrieval as
+/// deep as the largest `--k`.
+async fn start_pgask(
+    mut config: Config,
+    host: &str,
+    port: u16,
+    opts: &EvalOptions,
+) -> Result<(Arc<Shared>, tokio::task::JoinHandle<()>, u16), EvalError> {
+    config.listen_addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.upstream.host = host.to_string();
+    config.upstream.port = port;
+    config.history.file = PathBuf::new();
+    config.history.store = crate::config::HistoryStore::None;
+    config.ask.cache_ttl_secs = 0;
+    if opts.retrieval_only {
+        let deepest = opts.ks.iter().copied().max().unwrap_or(0);
+        config.retrieval.top_k = config.retrieval.top_k.max(deepest);
+    }
+    let server = Server::bind(config).await?;
+    let addr = server.local_addr().map_err(|source| ServerError::Bind {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        source,
+    })?;
+    let shared = server.shared();
+    Ok((shared, tokio::spawn(server.run()), addr.port()))
+}
+
+/// Cancelled on Ctrl-C, so a run stops between questions and still drops its variants.
+fn interrupt() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            t.cancel();
+        }
+    });
+    token
 }
 
 fn tcp_address(c: &tokio_postgres::Config) -> Result<(String, u16), EvalError> {
@@ -287,11 +320,16 @@ type Connect = std::pin::Pin<
 >;
 
 impl Runner {
-    /// A client on the `postgres` database, for CREATE/DROP DATABASE.
-    async fn admin(&self) -> Result<Client, EvalError> {
+    /// A client for CREATE/DROP DATABASE, on a database that is not being evaluated (a copy
+    /// needs its source without connections) and without a statement timeout (copying a large
+    /// database takes a while).
+    async fn admin(&self, evaluated: &BTreeSet<String>) -> Result<Client, EvalError> {
         let mut last = None;
         for db in ["postgres", "template1"] {
-            match self.open(db, None).await {
+            if evaluated.contains(db) {
+                continue;
+            }
+            match self.open(db, None, true).await {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),
             }
@@ -319,6 +357,7 @@ impl Runner {
         &self,
         db: &str,
         via: Option<(&(String, u16), tokio::sync::mpsc::UnboundedSender<String>)>,
+        admin: bool,
     ) -> Result<Client, EvalError> {
         let mut c = self.base.clone();
         c.dbname(db).application_name("pgask eval");
@@ -343,7 +382,18 @@ impl Runner {
                 (format!("pgask at {host}:{port} ({db})"), Some(tx))
             }
             None => {
-                c.options(format!("-c statement_timeout={}", self.timeout * 1000));
+                // Added to the URL's own options (search_path and the like). Read-only by
+                // default, so SQL that ends the read-only transaction early still cannot write.
+                let own = c.get_options().unwrap_or_default();
+                let options = if admin {
+                    format!("{own} -c statement_timeout=0")
+                } else {
+                    format!(
+                        "{own} -c statement_timeout={} -c default_transaction_read_only=on",
+                        self.timeout * 1000
+                    )
+                };
+                c.options(options.trim_start());
                 (format!("database {db}"), None)
             }
         };
@@ -369,7 +419,10 @@ impl Runner {
 
     async fn direct(&mut self, db: &str) -> Result<&Client, String> {
         if self.clients.get(db).is_none_or(Client::is_closed) {
-            let c = self.open(db, None).await.map_err(|e| e.to_string())?;
+            let c = self
+                .open(db, None, false)
+                .await
+                .map_err(|e| e.to_string())?;
             self.clients.insert(db.to_string(), c);
         }
         self.clients
@@ -390,6 +443,15 @@ impl Runner {
             Some(d) => format!("{} ({})", d.message(), d.code().code()),
             None => e.to_string(),
         })?;
+        let statements = messages
+            .iter()
+            .filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)))
+            .count();
+        if statements > 1 {
+            return Err(format!(
+                "{statements} statements; a prediction must be one query"
+            ));
+        }
         Ok(result_set(messages))
     }
 
@@ -403,7 +465,7 @@ impl Runner {
         r: &mut QuestionResult,
     ) -> bool {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = match self.open(db, Some((addr, tx))).await {
+        let client = match self.open(db, Some((addr, tx)), false).await {
             Ok(c) => c,
             Err(e) => {
                 r.error = Some(e.to_string());
@@ -420,12 +482,18 @@ impl Runner {
             if let Some(s) = Summary::parse(&text) {
                 r.sql = Some(s.sql);
                 r.attempts = s.attempts;
+                r.reused = s.reused;
                 r.stages = s.stages;
                 r.tokens_in = s.tokens_in;
                 r.tokens_out = s.tokens_out;
             }
         }
         let Err(e) = answer else {
+            if r.sql.is_none() {
+                r.error =
+                    Some("answered without pgask's SQL NOTICE (is --through a pgask?)".into());
+                return false;
+            }
             return true;
         };
         {
@@ -512,6 +580,20 @@ impl Runner {
             return;
         }
         for v in variant_dbs {
+            // A gold query that fails on a variant (division by zero, a scalar subquery with
+            // several rows after the data changed) says nothing about the prediction there.
+            let mut golds = Vec::new();
+            let mut skipped = Vec::new();
+            for g in alive {
+                match self.fetch(v, g).await {
+                    Ok(grs) => golds.push((g, grs)),
+                    Err(_) => skipped.push(g),
+                }
+            }
+            if golds.is_empty() {
+                alive = skipped;
+                continue;
+            }
             let p = match self.fetch(v, &sql).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -519,15 +601,12 @@ impl Runner {
                     return;
                 }
             };
-            let mut still = Vec::new();
-            for g in alive {
-                if let Ok(grs) = self.fetch(v, g).await {
-                    if compare::same(&grs, &p, &options(g)) {
-                        still.push(g);
-                    }
-                }
-            }
-            alive = still;
+            alive = golds
+                .into_iter()
+                .filter(|(g, grs)| compare::same(grs, &p, &options(g)))
+                .map(|(g, _)| g)
+                .chain(skipped)
+                .collect();
             if alive.is_empty() {
                 r.error = Some(format!(
                     "same result as the gold on {db}, different on variant {v}"
@@ -554,7 +633,7 @@ impl Runner {
         r.gold_tables = gold.into_iter().collect();
         let Some(addr) = through else { return };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = match self.open(db, Some((addr, tx))).await {
+        let client = match self.open(db, Some((addr, tx)), false).await {
             Ok(c) => c,
             Err(e) => {
                 r.error = Some(e.to_string());

@@ -54,27 +54,14 @@ pub enum VariantsError {
     Create {
         name: String,
         source_db: String,
-        #[source]
         error: PgError,
     },
     #[error("cannot drop database \"{name}\": {error}")]
-    Drop {
-        name: String,
-        #[source]
-        error: PgError,
-    },
+    Drop { name: String, error: PgError },
     #[error("cannot connect to variant \"{name}\": {error}")]
-    Connect {
-        name: String,
-        #[source]
-        error: PgError,
-    },
+    Connect { name: String, error: PgError },
     #[error("{action}: {error}")]
-    Sql {
-        action: String,
-        #[source]
-        error: PgError,
-    },
+    Sql { action: String, error: PgError },
 }
 
 /// A `tokio_postgres::Error` whose message shows the server's error, not just "db error".
