@@ -59,20 +59,12 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("demo.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen_addr = \"127.0.0.1:0\"\n\
-             [llm]\nmodel = \"{}\"\ngrammar = \"strict\"\nmax_tokens = 200\n\
-             [retrieval]\nembedder_dir = \"{}\"\ncache_dir = \"{}\"\n\
-             [history]\nfile = \"\"\n",
-            model.display(),
-            embedder.display(),
-            dir.path().join("cache").display()
-        ),
-    )
-    .unwrap();
+    let config = data::config_file(
+        dir.path(),
+        &embedder,
+        Some(&model),
+        "listen_addr = \"127.0.0.1:0\"",
+    );
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgask"));
     // CI's PGASK_* variables would override the config file.
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PGASK_")) {

@@ -212,16 +212,7 @@ fn retrieval_only_reports_recall() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pgask.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[retrieval]\nembedder_dir = \"{}\"\ncache_dir = \"{}\"\n",
-            embedder.display(),
-            dir.path().join("cache").display()
-        ),
-    )
-    .unwrap();
+    let config = data::config_file(dir.path(), &embedder, None, "");
     let out = dir.path().join("recall.json");
     let stdout = eval(
         cluster,
@@ -259,18 +250,7 @@ fn a_tiny_random_model_run_completes() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pgask.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[llm]\nmodel = \"{}\"\ngrammar = \"strict\"\nmax_tokens = 120\n\
-             [retrieval]\nembedder_dir = \"{}\"\ncache_dir = \"{}\"\n",
-            model.display(),
-            embedder.display(),
-            dir.path().join("cache").display()
-        ),
-    )
-    .unwrap();
+    let config = data::config_file(dir.path(), &embedder, Some(&model), "");
     let out = dir.path().join("tiny.json");
     let stdout = eval(cluster, &db, &out, &["--variants", "1"], Some(&config));
     let report = Report::read(&out).unwrap();

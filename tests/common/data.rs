@@ -106,3 +106,33 @@ pub fn model(vocab_name: &str, shape: Shape, seed: u64) -> Option<PathBuf> {
     made.push((key, out.clone()));
     Some(out)
 }
+
+/// A config file in `dir` for tests that run the pgask binary: `top` (top-level keys), the tiny
+/// `model` under the strict grammar when given, the embedder with its index cache in `dir`, and
+/// no ask history (it would land in the working tree).
+pub fn config_file(
+    dir: &std::path::Path,
+    embedder: &std::path::Path,
+    model: Option<&std::path::Path>,
+    top: &str,
+) -> PathBuf {
+    let llm = model
+        .map(|m| {
+            format!(
+                "[llm]\nmodel = \"{}\"\ngrammar = \"strict\"\nmax_tokens = 160\n",
+                m.display()
+            )
+        })
+        .unwrap_or_default();
+    let path = dir.join("pgask.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{top}\n{llm}[retrieval]\nembedder_dir = \"{}\"\ncache_dir = \"{}\"\n[history]\nfile = \"\"\n",
+            embedder.display(),
+            dir.join("cache").display()
+        ),
+    )
+    .expect("write the test config");
+    path
+}

@@ -328,7 +328,29 @@ fn embed_with_cache(
         .collect();
     let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
     let texts: Vec<String> = missing.iter().map(|&i| docs[i].clone()).collect();
-    for (&i, v) in missing.iter().zip(embedder.embed_passages(&texts)?) {
+    // A progress bar on stderr when it is a terminal (indicatif draws nothing otherwise) and
+    // the index is big enough to take a while.
+    let bar = (texts.len() >= 64).then(|| {
+        let bar = indicatif::ProgressBar::new(texts.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "pgask: indexing tables {bar:30} {pos}/{len} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        vectors.extend(embedder.embed_passages(chunk)?);
+        if let Some(bar) = &bar {
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    for (&i, v) in missing.iter().zip(vectors) {
         cache.insert(keys[i], Arc::new(v.clone()));
         out[i] = Some(v);
     }
