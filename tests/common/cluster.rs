@@ -208,30 +208,10 @@ impl Cluster {
     }
 }
 
-/// Where initdb, pg_ctl, psql and pgbench are: `PG_BIN`, PATH, or `/usr/lib/postgresql/*/bin`.
+/// Where initdb, pg_ctl, psql and pgbench are: the same search `pgask demo` makes (`PG_BIN`,
+/// PATH, then the newest `/usr/lib/postgresql/*/bin`).
 pub fn pg_bin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    // Follow links: /usr/local/bin/initdb may point into the server's own bin dir.
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .filter_map(|d| std::fs::canonicalize(d.join("initdb")).ok())
-            .filter_map(|f| f.parent().map(Path::to_path_buf))
-            .find(|d| d.join("psql").is_file() && d.join("pg_ctl").is_file())
-    });
-    if let Some(dir) = on_path {
-        return dir;
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").is_file())
-        .collect();
-    found.sort();
-    found.pop().expect(
+    pgask::demo::cluster::find_bin().expect(
         "PostgreSQL server binaries not found: install the 'postgresql' package or set PG_BIN",
     )
 }
