@@ -11,7 +11,7 @@
 //! (default `../shared/models/all-MiniLM-L6-v2`); `OUT=FILE` writes the tables as Markdown.
 
 #[allow(dead_code)]
-#[path = "../tests/common/cluster.rs"]
+#[path = "../tests/it/common/cluster.rs"]
 mod cluster;
 
 use std::collections::{HashMap, HashSet};

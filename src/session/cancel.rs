@@ -7,11 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rand::RngCore;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::upstream::{self, Upstream};
 use super::SessionError;
 use crate::net::startup::CancelKey;
+
+/// How long a cancel waits for the server to close its side (it does so at once once the signal
+/// is delivered; this bounds a server that never answers).
+const CANCEL_DELIVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a cancel for one session must go.
 #[derive(Debug, Clone)]
@@ -147,7 +151,14 @@ pub async fn forward(map: &CancelMap, key: &CancelKey) -> Result<bool, SessionEr
         .await
         .map_err(SessionError::UpstreamIo)?;
     stream.flush().await.map_err(SessionError::UpstreamIo)?;
-    // PostgreSQL answers a cancel by closing the connection; nothing to read.
+    // PostgreSQL closes the cancel connection once the signal is delivered, and libpq takes the
+    // close as "the cancel was handled". So the client's side is closed only after the server's:
+    // closing it earlier lets the client's next statement race the signal (and be cancelled).
+    let mut sink = [0u8; 64];
+    let _ = tokio::time::timeout(CANCEL_DELIVERY, async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
     let _ = stream.shutdown().await;
     Ok(true)
 }

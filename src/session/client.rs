@@ -16,8 +16,9 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub enum Hello {
     /// A session to start.
     Startup { stream: Stream, startup: Startup },
-    /// A cancel for another session; the connection carries nothing else.
-    Cancel(CancelKey),
+    /// A cancel for another session; the connection carries nothing else, and is closed only
+    /// after the cancel has been delivered (a client takes the close as "handled").
+    Cancel { stream: Stream, key: CancelKey },
 }
 
 /// Runs the pre-startup negotiation until the client sends a StartupMessage or a CancelRequest.
@@ -65,7 +66,7 @@ pub async fn hello(
                 .write_all(b"N")
                 .await
                 .map_err(SessionError::ClientIo)?,
-            StartupPacket::Cancel(key) => return Ok(Hello::Cancel(key)),
+            StartupPacket::Cancel(key) => return Ok(Hello::Cancel { stream, key }),
             StartupPacket::Startup(startup) => return Ok(Hello::Startup { stream, startup }),
         }
     }

@@ -112,7 +112,7 @@ pub async fn serve(
             metrics::counter!("pgask_errors_total", "kind" => e.kind()).increment(1);
             return debug!(error = %e, "handshake failed");
         }
-        Ok(Ok(Hello::Cancel(key))) => {
+        Ok(Ok(Hello::Cancel { mut stream, key })) => {
             match cancel::forward(&shared.cancels, &key).await {
                 Ok(true) => info!(pid = key.pid, "forwarded a cancel request"),
                 Ok(false) => debug!(
@@ -121,6 +121,7 @@ pub async fn serve(
                 ),
                 Err(e) => warn!(error = %e, "could not forward a cancel request"),
             }
+            let _ = stream.shutdown().await;
             return;
         }
         Ok(Ok(Hello::Startup { stream, startup })) => (stream, startup),
@@ -206,10 +207,19 @@ async fn run(
             control: &mut control,
             captured: &captured_tx,
         };
-        tokio::select! {
+        let end = tokio::select! {
             r = relay::frontend(&mut crd, &mut uwr, &cx, asks.as_mut()) => r,
             r = relay::backend(&mut urd, &mut cwr, &cx, capture) => r,
             () = wait_for_shutdown(shared, &state) => Ok(End::Shutdown),
+        };
+        match end {
+            // After Terminate the server closes; a client that left first just misses the rest.
+            Ok(End::UpstreamClosed { .. }) | Err(SessionError::ClientIo(_))
+                if state.terminated() =>
+            {
+                Ok(End::Terminated)
+            }
+            other => other,
         }
     };
     // A client that left mid-ask may have left a query running upstream: cancel it.

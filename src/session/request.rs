@@ -1,6 +1,7 @@
-//! The seam where the ask pipeline hooks into a session: a complete client request (everything
-//! up to and including a Query, Sync, Flush or FunctionCall) is shown to a [`RequestHook`] after it
-//! has fully arrived and before any of it is sent upstream.
+//! The seam where the ask pipeline hooks into a session: every client message is shown to a
+//! [`RequestHook`] as it arrives. Ordinary messages go upstream at once (a pipelining client may
+//! wait for their results before it sends Sync); from a message that starts an ask to the end of
+//! its request (a Query, Sync, Flush, FunctionCall, ...), the messages are held for the asker.
 
 use std::collections::HashSet;
 
@@ -83,10 +84,59 @@ impl AskNames {
     }
 }
 
-/// Looks at each complete request of a session. Implementations must be cheap for requests they
-/// do not handle: this runs on the passthrough path.
+/// What one client message means for the ask path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// An ordinary message: it goes upstream as soon as it has arrived.
+    Plain,
+    /// A Query or Parse whose text is an ask, or a Bind of an ask statement: held, with the rest
+    /// of its request, for the asker.
+    Ask,
+    /// An Execute of a portal bound to an ask statement: held too, and run read-only.
+    Execute,
+}
+
+/// Looks at each client message of a session, in order, as it arrives. Implementations must be
+/// cheap for messages they do not handle: this runs on the passthrough path.
 pub trait RequestHook: Send + Sync {
-    fn on_request(&self, request: Request<'_>, names: &mut AskNames) -> Verdict;
+    /// Classifies one message (type byte and body) and follows the session's ask statements and
+    /// portals in `names`. Called exactly once per message.
+    fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark;
+
+    /// The ask made of `held`: the client's messages from the first one marked [`Mark::Ask`] or
+    /// [`Mark::Execute`] to the end of its request; `executes` if an Execute was marked.
+    fn ask(&self, held: Request<'_>, executes: bool) -> Option<AskRequest>;
+
+    /// Classifies a whole request at once (everything before its first marked message would be
+    /// forwarded; the verdict is about the rest). For tests and tools; the relay works message by
+    /// message.
+    fn on_request(&self, request: Request<'_>, names: &mut AskNames) -> Verdict {
+        let mut held = None;
+        let mut executes = false;
+        let mut at = 0;
+        for (tag, body) in request.messages() {
+            match self.on_message(tag, body, names) {
+                Mark::Plain => {}
+                Mark::Ask => {
+                    held.get_or_insert(at);
+                }
+                Mark::Execute => {
+                    executes = true;
+                    held.get_or_insert(at);
+                }
+            }
+            at += 5 + body.len();
+        }
+        held.and_then(|from| {
+            self.ask(
+                Request {
+                    bytes: &request.bytes[from..],
+                },
+                executes,
+            )
+        })
+        .map_or(Verdict::Forward, Verdict::Ask)
+    }
 }
 
 /// The hook of a proxy without the ask pipeline: forward everything.
@@ -94,13 +144,17 @@ pub trait RequestHook: Send + Sync {
 pub struct Passthrough;
 
 impl RequestHook for Passthrough {
-    fn on_request(&self, _request: Request<'_>, _names: &mut AskNames) -> Verdict {
-        Verdict::Forward
+    fn on_message(&self, _tag: u8, _body: &[u8], _names: &mut AskNames) -> Mark {
+        Mark::Plain
+    }
+
+    fn ask(&self, _held: Request<'_>, _executes: bool) -> Option<AskRequest> {
+        None
     }
 }
 
-/// The hook of a proxy that answers asks: a simple Query whose text is a directive, or an
-/// extended-protocol request that parses one or executes a portal bound to one.
+/// The hook of a proxy that answers asks: a simple Query whose text is a directive, or
+/// extended-protocol messages that parse one or execute a portal bound to one.
 #[derive(Debug, Default)]
 pub struct AskHook;
 
@@ -114,91 +168,114 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
     directive::parse(std::str::from_utf8(text).ok()?)
 }
 
+/// Whether `text` is a directive, without parsing it fully.
+fn is_directive(text: &[u8]) -> bool {
+    directive_of(text).is_some()
+}
+
 impl RequestHook for AskHook {
-    fn on_request(&self, request: Request<'_>, names: &mut AskNames) -> Verdict {
-        let mut msgs = request.messages();
+    fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
+        match tag {
+            b'Q' => {
+                let text = body.strip_suffix(&[0]).unwrap_or(body);
+                if is_directive(text) {
+                    return Mark::Ask;
+                }
+                // A simple Query destroys the unnamed statement and portal.
+                if !names.is_empty() {
+                    names.statements.remove(&b""[..]);
+                    names.portals.remove(&b""[..]);
+                }
+                Mark::Plain
+            }
+            b'P' => {
+                let Some((name, rest)) = cstr(body) else {
+                    return Mark::Plain;
+                };
+                let Some((text, _)) = cstr(rest) else {
+                    return Mark::Plain;
+                };
+                if is_directive(text) {
+                    names.statements.insert(name.to_vec());
+                    return Mark::Ask;
+                }
+                if !names.statements.is_empty() {
+                    names.statements.remove(name);
+                }
+                Mark::Plain
+            }
+            b'B' if !names.is_empty() => {
+                let Some((portal, rest)) = cstr(body) else {
+                    return Mark::Plain;
+                };
+                let Some((statement, _)) = cstr(rest) else {
+                    return Mark::Plain;
+                };
+                if names.statements.contains(statement) {
+                    names.portals.insert(portal.to_vec());
+                    // Held with its Execute: the read-only scope must begin before the Bind
+                    // (a scope opened after it would destroy the unnamed portal).
+                    return Mark::Ask;
+                }
+                names.portals.remove(portal);
+                Mark::Plain
+            }
+            b'E' if !names.portals.is_empty() => match cstr(body) {
+                Some((portal, _)) if names.portals.contains(portal) => Mark::Execute,
+                _ => Mark::Plain,
+            },
+            b'C' if !names.is_empty() => {
+                if let Some((&kind, rest)) = body.split_first() {
+                    if let Some((name, _)) = cstr(rest) {
+                        match kind {
+                            b'S' => names.statements.remove(name),
+                            _ => names.portals.remove(name),
+                        };
+                    }
+                }
+                Mark::Plain
+            }
+            _ => Mark::Plain,
+        }
+    }
+
+    fn ask(&self, held: Request<'_>, executes: bool) -> Option<AskRequest> {
+        let mut msgs = held.messages();
         if let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) {
             let text = body.strip_suffix(&[0]).unwrap_or(body);
-            if let Some(d) = directive_of(text) {
-                return Verdict::Ask(AskRequest::Simple(d));
-            }
-            // A simple Query destroys the unnamed statement and portal.
-            if !names.is_empty() {
-                names.statements.remove(&b""[..]);
-                names.portals.remove(&b""[..]);
-            }
-            return Verdict::Forward;
+            return directive_of(text).map(AskRequest::Simple);
         }
-        let mut ext = Extended::default();
-        let mut involved = false;
+        let mut ext = Extended {
+            executes,
+            ..Default::default()
+        };
         let mut last = 0u8;
-        for (index, (tag, body)) in request.messages().enumerate() {
+        for (index, (tag, body)) in held.messages().enumerate() {
             last = tag;
-            match tag {
-                b'P' => {
-                    let Some((name, rest)) = cstr(body) else {
-                        continue;
-                    };
-                    let Some((text, param_types)) = cstr(rest) else {
-                        continue;
-                    };
-                    match directive_of(text) {
-                        Some(directive) => {
-                            names.statements.insert(name.to_vec());
-                            ext.parses.push(AskParse {
-                                index,
-                                statement: String::from_utf8_lossy(name).into_owned(),
-                                directive,
-                                param_types: param_types.to_vec(),
-                            });
-                            involved = true;
-                        }
-                        None if !names.statements.is_empty() => {
-                            names.statements.remove(name);
-                        }
-                        None => {}
-                    }
-                }
-                b'B' if !names.is_empty() => {
-                    let Some((portal, rest)) = cstr(body) else {
-                        continue;
-                    };
-                    let Some((statement, _)) = cstr(rest) else {
-                        continue;
-                    };
-                    if names.statements.contains(statement) {
-                        names.portals.insert(portal.to_vec());
-                    } else {
-                        names.portals.remove(portal);
-                    }
-                }
-                b'E' if !names.portals.is_empty() => {
-                    if let Some((portal, _)) = cstr(body) {
-                        if names.portals.contains(portal) {
-                            ext.executes = true;
-                            involved = true;
-                        }
-                    }
-                }
-                b'C' if !names.is_empty() => {
-                    if let Some((&kind, rest)) = body.split_first() {
-                        if let Some((name, _)) = cstr(rest) {
-                            match kind {
-                                b'S' => names.statements.remove(name),
-                                _ => names.portals.remove(name),
-                            };
-                        }
-                    }
-                }
-                _ => {}
+            if tag != b'P' {
+                continue;
+            }
+            let Some((name, rest)) = cstr(body) else {
+                continue;
+            };
+            let Some((text, param_types)) = cstr(rest) else {
+                continue;
+            };
+            if let Some(directive) = directive_of(text) {
+                ext.parses.push(AskParse {
+                    index,
+                    statement: String::from_utf8_lossy(name).into_owned(),
+                    directive,
+                    param_types: param_types.to_vec(),
+                });
             }
         }
-        if !involved {
-            return Verdict::Forward;
+        if ext.parses.is_empty() && !ext.executes {
+            return None;
         }
         ext.sync = last == b'S';
-        ext.bytes = request.bytes.to_vec();
-        Verdict::Ask(AskRequest::Extended(ext))
+        ext.bytes = held.bytes.to_vec();
+        Some(AskRequest::Extended(ext))
     }
 }
 

@@ -135,7 +135,10 @@ const FIELDS: &[&str] = &[
 
 pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
     let mut r = Rules::default();
-    r.add("root", &format!("query-{DEPTH}"))?;
+    // A model ends an answer with a newline, as in plain text (a base model's examples do): the
+    // newline may follow a complete query only, so it ends the answer instead of the model
+    // being pushed into `WHERE …` by a grammar with no way to stop.
+    r.add("root", &format!("query-{DEPTH} \"\\n\"?"))?;
     names(&mut r, spec)?;
     lexical(&mut r)?;
     for d in 0..=DEPTH {

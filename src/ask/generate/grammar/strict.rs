@@ -32,7 +32,8 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
     if roots.is_empty() {
         return Err(GrammarError::NoTables);
     }
-    r.add("root", &roots.join(" | "))?;
+    // An answer may end with a newline (see the full profile's root).
+    r.add("root", &format!("( {} ) \"\\n\"?", roots.join(" | ")))?;
     Ok(r)
 }
 

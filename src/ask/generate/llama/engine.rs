@@ -271,9 +271,11 @@ impl Engine {
                     break;
                 }
                 let tg = Instant::now();
-                g.try_accept(tok).map_err(|_| {
-                    EngineError::DeadEnd(String::from_utf8_lossy(&text).into_owned())
-                })?;
+                if !accept(g, tok) {
+                    return Err(EngineError::DeadEnd(
+                        String::from_utf8_lossy(&text).into_owned(),
+                    ));
+                }
                 grammar_ns += tg.elapsed().as_nanos();
             } else if self.model.vocab().is_eog(tok) {
                 stop = Stop::Eos;
@@ -360,6 +362,17 @@ pub fn allowed(grammar: &mut LlamaSampler, tok: LlamaToken) -> bool {
     one.data
         .first()
         .is_some_and(|d| d.logit() != f32::NEG_INFINITY)
+}
+
+/// Advances `grammar` by `tok` if the grammar allows it, and says whether it did. llama.cpp
+/// throws (and, without its C++ `common` shim, aborts) when a grammar is fed a token it rejects,
+/// so every accept goes through this check first.
+pub fn accept(grammar: &mut LlamaSampler, tok: LlamaToken) -> bool {
+    if !allowed(grammar, tok) {
+        return false;
+    }
+    grammar.accept(tok);
+    true
 }
 
 /// The chatml layout, for models without a template llama.cpp knows.

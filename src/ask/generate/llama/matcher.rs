@@ -10,7 +10,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::engine::{allowed, backend, EngineError};
+use super::engine::{accept, allowed, backend, EngineError};
 
 /// A vocabulary with one token per byte value.
 pub struct Matcher {
@@ -59,10 +59,7 @@ impl Matcher {
             let Some(tok) = self.bytes[b as usize] else {
                 return Ok(Verdict::RejectedAt(i));
             };
-            if !allowed(&mut g, tok) {
-                return Ok(Verdict::RejectedAt(i));
-            }
-            if g.try_accept(tok).is_err() {
+            if !accept(&mut g, tok) {
                 return Ok(Verdict::RejectedAt(i));
             }
         }

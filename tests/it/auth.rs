@@ -2,7 +2,7 @@
 //! TLS on either side (SSLRequest and PostgreSQL 17 direct TLS with ALPN), `tls.mode = require`,
 //! and SCRAM channel binding through a TLS-terminating proxy.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -112,6 +112,36 @@ impl RawClient {
         Ok(out)
     }
 
+    /// Reads until a message of type `tag` has arrived, without sending anything (`wait` at most
+    /// between reads): for answers that must come before the client's next message.
+    pub async fn read_until_tag(&mut self, tag: u8, wait: Duration) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let mut scanner = StreamScanner::default();
+        let mut found = false;
+        let mut buf = vec![0u8; 64 * 1024];
+        while !found {
+            let n = tokio::time::timeout(wait, self.stream.read(&mut buf))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "no {:?} within {wait:?}; got {} bytes: {}",
+                        tag as char,
+                        out.len(),
+                        String::from_utf8_lossy(&out[..out.len().min(3000)])
+                    )
+                })?
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err(format!("connection closed before {:?}", tag as char));
+            }
+            scanner
+                .feed(&buf[..n], |s| found |= s.header.tag == tag)
+                .map_err(|e| e.to_string())?;
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok(out)
+    }
+
     /// Reads whatever arrives until the server closes the connection (5 s at most).
     pub async fn read_to_close(&mut self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -6,6 +6,7 @@
 pub mod ask;
 pub mod cluster;
 pub mod data;
+pub mod llm_server;
 pub mod proxy;
 pub mod raw;
 

@@ -67,8 +67,21 @@ pub fn dataset(cluster: &Cluster, name: &str) -> Option<String> {
         cluster.psql_as("postgres", "postgres", &format!("CREATE DATABASE {name}"));
         cluster.psql_as("postgres", name, &sql);
     }
+    // A copy nobody connects to: the template of private copies (CREATE DATABASE ... TEMPLATE
+    // needs its source without connections, and tests may add tables to the shared one).
+    cluster.psql_as(
+        "postgres",
+        "postgres",
+        &format!("CREATE DATABASE {name}_pristine TEMPLATE {name}"),
+    );
     loaded.push((cluster.port, name.to_string()));
     Some(name.to_string())
+}
+
+/// The untouched copy of `dataset(cluster, name)`, to make private copies from; never connect
+/// to it.
+pub fn pristine(cluster: &Cluster, name: &str) -> Option<String> {
+    dataset(cluster, name).map(|n| format!("{n}_pristine"))
 }
 
 /// A vocabulary GGUF (`llama-spm` or `deepseek-coder`).

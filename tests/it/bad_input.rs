@@ -2,7 +2,7 @@
 //! garbage before startup and a client vanishing mid-COPY each end only their own session, with
 //! an ErrorResponse where the client is still there, while a concurrent session keeps working.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

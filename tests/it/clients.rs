@@ -3,7 +3,7 @@
 //! in with SCRAM. A driver whose runtime is missing is skipped locally but fails under CI=true,
 //! where `.ci/run` installs them all.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;
@@ -305,4 +305,22 @@ async fn pgjdbc_through_pgask() {
         .await
         .unwrap();
     assert!(assert_ok("pgJDBC", &out).contains("OK"));
+}
+
+/// psycopg 3 over libpq: a pipeline's error and a flushed result arrive without Sync, an idle
+/// cancel does not hit the next statement, and Terminate after a running statement still gets
+/// its results (`tests/clients/psycopg_timing.py`), directly and through pgask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_pipeline_cancel_and_terminate_timing() {
+    if !python_has("psycopg") {
+        return;
+    }
+    let cluster = Cluster::shared();
+    let db = cluster.create_db("timing");
+    let proxy = Proxy::start(cluster).await;
+    let script = clients_dir().join("psycopg_timing.py");
+    let out = run_driver("python3", &[script.to_str().unwrap()], None, &proxy, &db)
+        .await
+        .unwrap();
+    assert!(assert_ok("psycopg timing", &out).contains("OK timing"));
 }

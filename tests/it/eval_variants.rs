@@ -2,7 +2,7 @@
 //! fewer rows and perturbed values, made deterministically from a seed; on a small hand-made
 //! schema for exact properties, and on chinook as a realism check.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -432,7 +432,7 @@ async fn a_source_with_sessions_is_refused_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinook_variants_catch_a_query_right_by_accident() {
     let cluster = Cluster::shared();
-    let Some(chinook) = data::dataset(cluster, "chinook") else {
+    let Some(chinook) = data::pristine(cluster, "chinook") else {
         return;
     };
     let admin = admin(cluster).await;

@@ -3,7 +3,7 @@
 //! low as it should and names the failing questions; TS catches a query that is right only by
 //! accident on the original data; and a run with the tiny random-weight model completes.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +18,7 @@ const QUESTIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval/chinook
 /// A private copy of chinook (variants are made from it, which needs it without connections).
 fn chinook_copy(cluster: &Cluster, name: &str) -> Option<String> {
     static COPYING: Mutex<()> = Mutex::new(());
-    let source = data::dataset(cluster, "chinook")?;
+    let source = data::pristine(cluster, "chinook")?;
     let _one_at_a_time = COPYING.lock().unwrap_or_else(|e| e.into_inner());
     cluster.psql_as(
         "postgres",

@@ -1,7 +1,7 @@
 //! The `pgask` binary: `pgask check`, graceful shutdown on SIGTERM, config reload on SIGHUP, and
 //! the Prometheus endpoint.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

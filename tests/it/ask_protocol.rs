@@ -2,7 +2,7 @@
 //! the read-only layer with the guard switched off, privileges, client cancel and disconnect
 //! during generation: through the proxy with a scripted LLM, so every answer can be asserted.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! chosen SQL) so rows, corrections and refusals can be asserted exactly: simple-query asks,
 //! psql, the NOTICEs, the guard, the correction loop, and asks inside a client transaction.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! fingerprint, the privilege filter, the real MiniLM embedder, index save/load, and join paths
 //! on chinook.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, OnceLock};
 

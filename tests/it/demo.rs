@@ -2,7 +2,7 @@
 //! it prints, a normal query and an `-- ask sql:` succeed, and SIGINT stops it, leaving no
 //! cluster and no temp dir behind.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

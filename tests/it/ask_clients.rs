@@ -3,7 +3,7 @@
 //! checks rows, column names from Describe, re-executed prepared asks and the NOTICE. A missing
 //! runtime is skipped locally but fails under CI=true, where `.ci/run` installs them all.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -3,7 +3,7 @@
 //! PostgreSQL, the supervised worker process (cancel, crash, bad grammar), KV prefix reuse, and
 //! grammar coverage of a hand-written query corpus checked by llama.cpp's own grammar matcher.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -203,7 +203,7 @@ async fn full_grammar_accepts_the_hand_written_corpus() {
         return;
     };
     let matcher = Matcher::load(&vocab).unwrap();
-    let corpus = include_str!("generation/queries.jsonl");
+    let corpus = include_str!("../generation/queries.jsonl");
     let mut failures = Vec::new();
     let mut n = 0;
     for line in corpus.lines().filter(|l| !l.trim().is_empty()) {

@@ -3,7 +3,7 @@
 //! and corrected answers into few-shot examples, the answer cache, and the OpenAI-compatible
 //! backend against a stand-in HTTP server.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
