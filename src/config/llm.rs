@@ -30,10 +30,13 @@ pub struct LlmConfig {
     /// Environment variable holding its API key (sent as a Bearer token when set).
     /// Default `PGASK_LLM_API_KEY`. Reload: no.
     pub api_key_env: String,
-    /// Send the GBNF grammar along (`grammar`, understood by llama.cpp's server; vLLM reads
-    /// `guided_grammar`); other servers ignore it and the guard + correction loop do the rest.
-    /// Default true. Reload: no.
+    /// Send the GBNF grammar along (in `api_grammar_field`); other servers ignore it and the
+    /// guard + correction loop do the rest. Default true. Reload: no.
     pub api_grammar: bool,
+    /// The request field that carries the grammar, dotted for a nested one: `grammar`
+    /// (llama.cpp's `llama-server`, llama-cpp-python), `guided_grammar` (vLLM up to 0.10),
+    /// `structured_outputs.grammar` (vLLM from 0.11). Default `grammar`. Reload: no.
+    pub api_grammar_field: String,
     /// Seconds one API request may take. Default 120. Reload: no.
     pub api_timeout_secs: u64,
     /// GGUF model file. Default `models/model.gguf`. Reload: no.
@@ -82,6 +85,7 @@ impl Default for LlmConfig {
             api_model: String::new(),
             api_key_env: "PGASK_LLM_API_KEY".into(),
             api_grammar: true,
+            api_grammar_field: "grammar".into(),
             api_timeout_secs: 120,
             model: "models/model.gguf".into(),
             threads: 0,
@@ -133,6 +137,16 @@ impl LlmConfig {
             && !(self.api_base.starts_with("http://") || self.api_base.starts_with("https://"))
         {
             return Err(("llm.api_base", "must be an http:// or https:// URL".into()));
+        }
+        if self
+            .api_grammar_field
+            .split('.')
+            .any(|part| part.is_empty() || part.chars().any(char::is_whitespace))
+        {
+            return Err((
+                "llm.api_grammar_field",
+                "must be a field name, dotted for a nested one (e.g. grammar)".into(),
+            ));
         }
         Ok(())
     }

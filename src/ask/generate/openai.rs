@@ -1,8 +1,8 @@
 //! An OpenAI-compatible chat-completions server as the LLM (llama.cpp server, vLLM, Ollama): the
-//! scale-out path, where inference moves off the proxy's machine. The GBNF grammar goes along as
-//! `grammar` (llama.cpp server's extension) when `llm.api_grammar` is on; a server that refuses
-//! the field (HTTP 400) is asked again without it and not sent it again, and then the guard and
-//! the correction loop do the grammar's work.
+//! scale-out path, where inference moves off the proxy's machine. The GBNF grammar goes along in
+//! `llm.api_grammar_field` (`grammar` for llama.cpp's servers) when `llm.api_grammar` is on; a
+//! server that refuses the field (HTTP 400) is asked again without it and not sent it again, and
+//! then the guard and the correction loop do the grammar's work.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub struct OpenAi {
     key: Option<String>,
     /// Still sending the grammar (cleared when the server refused it once).
     grammar: AtomicBool,
+    /// Where the grammar goes in the request body: the path of the field.
+    grammar_field: Vec<String>,
 }
 
 impl OpenAi {
@@ -54,6 +56,11 @@ impl OpenAi {
                 .ok()
                 .filter(|k| !k.is_empty()),
             grammar: AtomicBool::new(cfg.api_grammar),
+            grammar_field: cfg
+                .api_grammar_field
+                .split('.')
+                .map(str::to_string)
+                .collect(),
         })
     }
 
@@ -118,7 +125,7 @@ impl OpenAi {
             body["model"] = json!(self.model);
         }
         if let (true, Some(g)) = (with_grammar, &req.grammar) {
-            body["grammar"] = json!(g);
+            put(&mut body, &self.grammar_field, json!(g));
         }
         let mut http = self.client.post(&self.url).json(&body);
         if let Some(key) = &self.key {
@@ -142,6 +149,22 @@ impl OpenAi {
     }
 }
 
+/// Sets the field at `path` of the request object `body` (objects made on the way), e.g.
+/// `structured_outputs.grammar`.
+fn put(body: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = body;
+    for key in parents {
+        if !at.get(key).is_some_and(Value::is_object) {
+            at[key.as_str()] = json!({});
+        }
+        at = &mut at[key.as_str()];
+    }
+    at[last.as_str()] = value;
+}
+
 /// The SQL inside a Markdown code fence, when a model without a grammar wrapped it in one.
 fn strip_fences(text: &str) -> String {
     let t = text.trim();
@@ -156,6 +179,20 @@ fn strip_fences(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grammar_goes_in_the_configured_field() {
+        let mut body = json!({"messages": []});
+        put(&mut body, &["grammar".to_string()], json!("g1"));
+        assert_eq!(body["grammar"], "g1");
+        let nested: Vec<String> = "structured_outputs.grammar"
+            .split('.')
+            .map(str::to_string)
+            .collect();
+        put(&mut body, &nested, json!("g2"));
+        assert_eq!(body["structured_outputs"]["grammar"], "g2");
+        assert_eq!(body["grammar"], "g1");
+    }
 
     #[test]
     fn code_fences_are_removed() {
