@@ -232,7 +232,10 @@ async fn run(
     // Whatever ended the session, tell the server goodbye so it rolls back and frees the backend.
     if !matches!(
         end,
-        Ok(End::Terminated) | Ok(End::UpstreamClosed { .. }) | Err(SessionError::UpstreamIo(_))
+        Ok(End::Terminated)
+            | Ok(End::ClientClosed)
+            | Ok(End::UpstreamClosed { .. })
+            | Err(SessionError::UpstreamIo(_))
     ) {
         let _ = upstream.write_all(&[b'X', 0, 0, 0, 4]).await;
     }
@@ -253,6 +256,7 @@ async fn finish(client: &mut crate::net::stream::Stream, result: Result<End, Ses
     let goodbye = match &result {
         Ok(End::Terminated)
         | Ok(End::ClientGone)
+        | Ok(End::ClientClosed)
         | Ok(End::UpstreamClosed { after_error: true }) => None,
         Ok(End::UpstreamClosed { after_error: false }) => Some(ErrorResponse::connection_failure(
             "the upstream server closed the connection unexpectedly",

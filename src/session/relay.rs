@@ -1,8 +1,7 @@
 //! The relay after login: client messages go upstream as they arrive (each shown to the request
 //! hook first; only an ask and the rest of its request are held), server bytes go to the client
 //! exactly as read. Only headers are looked at, to find message boundaries and to follow
-//! ReadyForQuery, and (for an ask that arrives in the middle of a pipeline) which of the messages
-//! sent before it have been answered.
+//! ReadyForQuery and COPY.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
@@ -30,8 +29,11 @@ const SERVER_READ: usize = 32 * 1024;
 pub enum End {
     /// The client sent Terminate (and the server, having read it, closed the connection).
     Terminated,
-    /// The client closed its connection.
+    /// The client left while an ask ran (what the ask ran upstream is cancelled).
     ClientGone,
+    /// The client closed its connection between statements; the server was told goodbye and
+    /// finishes what runs by itself, as it would had its own client left.
+    ClientClosed,
     /// The server closed the connection; `after_error` if its last message was an ErrorResponse.
     UpstreamClosed { after_error: bool },
     /// Shutdown reached this session while it was idle.
@@ -45,20 +47,12 @@ pub struct SessionState {
     pending: AtomicU32,
     /// Transaction status of the last ReadyForQuery: b'I', b'T' or b'E'.
     tx_status: AtomicU8,
-    /// Woken at every ReadyForQuery passed to the client (and, while an ask waits for them, at
-    /// the answers to pipelined messages).
+    /// Woken at every ReadyForQuery passed to the client, and when COPY FROM STDIN begins.
     ready: Notify,
-    /// Extended-protocol messages answered since the last ReadyForQuery (ParseComplete,
-    /// BindComplete, CloseComplete, NoData, RowDescription, CommandComplete,
-    /// EmptyQueryResponse, PortalSuspended: one each for Parse, Bind, Close, Describe, Execute).
-    answered: AtomicU32,
-    /// An ErrorResponse came since the last ReadyForQuery: the server skips to the next Sync.
-    failed: AtomicBool,
-    /// The server waits for COPY data from the client (CopyInResponse or CopyBothResponse came,
-    /// no ReadyForQuery since): nothing the client sends is an ask.
+    /// The server waits for COPY data from the client (CopyInResponse or CopyBothResponse came;
+    /// cleared by the client's CopyDone or CopyFail, or a ReadyForQuery): nothing the client
+    /// sends is an ask.
     copy_in: AtomicBool,
-    /// An ask waits for `answered`, `failed` or `copy_in`: wake it.
-    watching: AtomicBool,
     /// The client sent Terminate; the server ends the session once what runs has finished.
     terminated: AtomicBool,
 }
@@ -69,10 +63,7 @@ impl Default for SessionState {
             pending: AtomicU32::new(0),
             tx_status: AtomicU8::new(b'I'),
             ready: Notify::new(),
-            answered: AtomicU32::new(0),
-            failed: AtomicBool::new(false),
             copy_in: AtomicBool::new(false),
-            watching: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
         }
     }
@@ -99,24 +90,17 @@ impl SessionState {
             b'Z' => {
                 self.tx_status
                     .store(first.unwrap_or(b'I'), Ordering::Release);
-                self.answered.store(0, Ordering::Release);
-                self.failed.store(false, Ordering::Release);
                 self.copy_in.store(false, Ordering::Release);
                 let _ = self
                     .pending
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
                 self.ready.notify_waiters();
-                return;
             }
-            b'1' | b'2' | b'3' | b'n' | b'T' | b'C' | b'I' | b's' => {
-                self.answered.fetch_add(1, Ordering::AcqRel);
+            b'G' | b'W' => {
+                self.copy_in.store(true, Ordering::Release);
+                self.ready.notify_waiters();
             }
-            b'E' => self.failed.store(true, Ordering::Release),
-            b'G' | b'W' => self.copy_in.store(true, Ordering::Release),
-            _ => return,
-        }
-        if self.watching.load(Ordering::Acquire) {
-            self.ready.notify_waiters();
+            _ => {}
         }
     }
 }
@@ -152,15 +136,26 @@ where
     // executes an ask portal.
     let mut held: Option<usize> = None;
     let mut executes = false;
-    // Parse/Bind/Describe/Execute/Close messages sent since the last Query, Sync or FunctionCall:
-    // an ask arriving after them waits for their answers before it uses the session.
-    let mut unanswered: u32 = 0;
+    // Extended-protocol messages went upstream since the last Query, Sync or FunctionCall: the
+    // server is inside their implicit transaction, where an ask cannot open its own.
+    let mut unsynced = false;
     loop {
         // Up to here the bytes go upstream after this pass.
         let mut ready = 0;
         let mut terminate = false;
         let mut ask = None;
         while let Some(h) = next_frame(&buf[scanned..], cx.max_message)? {
+            if h.tag == b'X' && held.is_some() {
+                // Terminate is never part of an ask: the ask's request ends before it.
+                let mut end = HeldEnd {
+                    ready: &mut ready,
+                    unsynced: &mut unsynced,
+                };
+                ask = end.close(cx, &buf, &mut held, &mut executes, scanned);
+                if ask.is_some() {
+                    break;
+                }
+            }
             tally.message(h.tag);
             if discarding && h.tag != b'X' {
                 // Nothing was forwarded in this pass yet (discarding starts a pass).
@@ -180,6 +175,10 @@ where
             scanned += h.total();
             if awaits_ready(h.tag) {
                 cx.state.pending.fetch_add(1, Ordering::AcqRel);
+            }
+            if matches!(h.tag, b'c' | b'f') {
+                // CopyDone or CopyFail: what follows may be an ask again.
+                cx.state.copy_in.store(false, Ordering::Release);
             }
             let mark = match asks {
                 // During COPY FROM STDIN nothing is an ask (the server refuses a Query there).
@@ -202,42 +201,26 @@ where
             if held.is_none() {
                 // Sent at the end of this pass, as it arrived.
                 ready = scanned;
-                if awaits_ready(h.tag) {
-                    unanswered = 0;
-                } else if matches!(h.tag, b'P' | b'B' | b'D' | b'E' | b'C') {
-                    unanswered += 1;
-                }
-            }
-            if ends_request(h.tag) {
-                if let Some(from) = held.take() {
-                    let request = cx.hook.ask(
-                        Request {
-                            bytes: &buf[from..scanned],
-                        },
-                        executes,
-                    );
-                    executes = false;
-                    if let Some(request) = request {
-                        let own = Request {
-                            bytes: &buf[from..scanned],
-                        }
-                        .messages()
-                        .filter(|(t, _)| awaits_ready(*t))
-                        .count() as u32;
-                        ask = Some((request, own, scanned - from));
-                        ready = from;
-                        break;
-                    }
-                    ready = scanned;
-                }
+                unsynced = follows_sync(unsynced, h.tag);
             }
             if h.tag == b'X' {
                 terminate = true;
                 break;
             }
+            if ends_request(h.tag) && held.is_some() {
+                let mut end = HeldEnd {
+                    ready: &mut ready,
+                    unsynced: &mut unsynced,
+                };
+                ask = end.close(cx, &buf, &mut held, &mut executes, scanned);
+                if ask.is_some() {
+                    break;
+                }
+            }
         }
-        if held.is_some_and(|f| scanned - f >= EARLY_FORWARD) {
+        if let Some(from) = held.filter(|&f| scanned - f >= EARLY_FORWARD) {
             // An ask whose request never ends: its bytes go upstream as they are.
+            unsynced = sent_bytes(unsynced, &buf[from..scanned]);
             held = None;
             executes = false;
             ready = scanned;
@@ -254,25 +237,28 @@ where
         }
         if terminate {
             // PostgreSQL reads Terminate after the statement before it has finished and sent
-            // its results; the server's close ends the session (the backend relay sees it).
-            return Ok(terminated(wr, cx.state).await);
+            // its results; the server's close ends the session.
+            return terminated(rd, wr, cx.state).await;
         }
-        if let (Some((request, own, len)), Some(io)) = (ask.take(), asks.as_deref_mut()) {
+        if let (Some((request, own, _, len)), Some(io)) = (ask.take(), asks.as_deref_mut()) {
             // What came before the ask was sent above; the ask's own bytes are its to send.
             let mine = buf.split_to(len);
             scanned -= len;
-            let before = std::mem::take(&mut unanswered);
             let asked = Asked {
                 request,
                 own,
-                before,
+                unsynced,
                 bytes: &mine,
             };
             match answer(rd, wr, cx, io, asked, &mut buf).await? {
                 None => return Ok(End::ClientGone),
-                Some(a) => discarding = a.discard_until_sync,
+                Some((a, sent)) => {
+                    discarding = a.discard_until_sync;
+                    if sent {
+                        unsynced = sent_bytes(unsynced, &mine);
+                    }
+                }
             }
-            unanswered = unanswered_in(&mine);
             continue;
         }
         if buf.is_empty() && buf.capacity() > EARLY_FORWARD {
@@ -289,27 +275,96 @@ where
             .await
             .map_err(SessionError::ClientIo)?;
         if n == 0 {
-            // A client that closed its side: PostgreSQL would finish what runs, send its results
-            // (a half-closed client still reads them) and then end; a Terminate does the same.
-            wr.write_all(&TERMINATE)
-                .await
-                .map_err(SessionError::UpstreamIo)?;
-            return Ok(terminated(wr, cx.state).await);
+            // The client left: tell the server goodbye (it finishes what runs, as it would when
+            // its own client left, and then ends); nobody is left to read the results.
+            let _ = wr.write_all(&TERMINATE).await;
+            let _ = wr.shutdown().await;
+            return Ok(End::ClientClosed);
         }
     }
+}
+
+/// An ask the frontend found: its request, how many ReadyForQuery its own messages await, where
+/// it starts in the buffer and how long it is.
+type Found = (AskRequest, u32, usize, usize);
+
+/// Where the frontend's pass stands when a held part ends.
+struct HeldEnd<'a> {
+    /// Bytes before this go upstream after the pass.
+    ready: &'a mut usize,
+    unsynced: &'a mut bool,
+}
+
+impl HeldEnd<'_> {
+    /// Ends the held part at `end` (`held` and `executes` are reset): the ask it holds, which
+    /// stops the pass before it, or `None` when the held messages are not an ask after all and
+    /// go on as they are.
+    fn close(
+        &mut self,
+        cx: &RelayContext<'_>,
+        buf: &[u8],
+        held: &mut Option<usize>,
+        executes: &mut bool,
+        end: usize,
+    ) -> Option<Found> {
+        let from = held.take()?;
+        let bytes = &buf[from..end];
+        match cx.hook.ask(Request { bytes }, std::mem::take(executes)) {
+            Some(request) => {
+                let own = Request { bytes }
+                    .messages()
+                    .filter(|(t, _)| awaits_ready(*t))
+                    .count() as u32;
+                *self.ready = from;
+                Some((request, own, from, end - from))
+            }
+            None => {
+                *self.unsynced = sent_bytes(*self.unsynced, bytes);
+                *self.ready = end;
+                None
+            }
+        }
+    }
+}
+
+/// Whether extended-protocol messages are left without Sync after a message of type `tag` went
+/// upstream (Query, Sync and FunctionCall end the implicit transaction).
+fn follows_sync(unsynced: bool, tag: u8) -> bool {
+    match tag {
+        t if awaits_ready(t) => false,
+        b'P' | b'B' | b'D' | b'E' | b'C' => true,
+        _ => unsynced,
+    }
+}
+
+/// [`follows_sync`] over every message of `bytes`.
+fn sent_bytes(unsynced: bool, bytes: &[u8]) -> bool {
+    Request { bytes }
+        .messages()
+        .fold(unsynced, |u, (tag, _)| follows_sync(u, tag))
 }
 
 /// A Terminate message.
 const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
-/// After Terminate went upstream: closes the sending side, as a client that leaves does (a
-/// server in COPY FROM STDIN refuses the Terminate and ends at the close), and waits for the
-/// server to close (the backend relay ends the session then), so this never completes.
-async fn terminated<W: AsyncWrite + Unpin>(wr: &mut W, state: &SessionState) -> End {
+/// After the client's Terminate went upstream: PostgreSQL reads it once the statement before it
+/// has finished and its results are sent, then closes, and the backend relay ends the session.
+/// Meanwhile the client is read only to notice it leave (then nobody waits for the results, and
+/// the session ends at once; the server still finishes and ends by itself).
+async fn terminated<R, W>(rd: &mut R, wr: &mut W, state: &SessionState) -> Result<End, SessionError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     state.terminated.store(true, Ordering::Release);
     let _ = wr.shutdown().await;
-    std::future::pending::<()>().await;
-    End::Terminated
+    let mut sink = [0u8; 1024];
+    loop {
+        match rd.read(&mut sink).await {
+            Ok(0) | Err(_) => return Ok(End::Terminated),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The frontend relay's side of the ask channels.
@@ -327,39 +382,24 @@ struct Asked<'b> {
     request: AskRequest,
     /// How many ReadyForQuery its own messages await.
     own: u32,
-    /// Pipelined Parse/Bind/Describe/Execute/Close messages sent before it, since the last
-    /// Query, Sync or FunctionCall, whose answers must reach the client first.
-    before: u32,
+    /// Extended-protocol messages sent before it are still without Sync.
+    unsynced: bool,
     /// Its messages as the client sent them.
     bytes: &'b [u8],
 }
 
-/// Parse/Bind/Describe/Execute/Close messages in `bytes` after its last Query, Sync or
-/// FunctionCall (answers still to come once they are sent).
-fn unanswered_in(bytes: &[u8]) -> u32 {
-    Request { bytes }
-        .messages()
-        .fold(0, |n, (tag, _)| match tag {
-            t if awaits_ready(t) => 0,
-            b'P' | b'B' | b'D' | b'E' | b'C' => n + 1,
-            _ => n,
-        })
-}
-
-/// A Flush message: PostgreSQL keeps its answers to pipelined messages until Sync or Flush.
-const FLUSH: [u8; 5] = [b'H', 0, 0, 0, 4];
-
-/// What an ask found once everything before it was answered.
-enum Turn {
-    /// The session is the ask's.
-    Go,
-    /// The server skips or refuses the ask's messages (an earlier pipelined message failed, or
-    /// COPY FROM STDIN is in progress): they go upstream unchanged, as PostgreSQL would see them.
-    AsSent,
-}
+/// What the server runs instead of an ask that follows pipelined messages not yet ended by Sync:
+/// it fails as that statement, so the server aborts the pipeline's implicit transaction and
+/// skips to Sync exactly as it would for any failing statement (the ask's own read-only
+/// transaction cannot start inside another, and rolling that one back would undo the client's
+/// earlier writes).
+const REFUSE_IN_PIPELINE: &str = "DO $pgask$ BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', \
+    MESSAGE = 'pgask: an ask cannot follow statements of a pipeline that are not yet synced', \
+    HINT = 'Send Sync (end the pipeline) before the ask.'; END $pgask$";
 
 /// Runs one ask once the answers to everything before it have reached the client. The client
 /// is read meanwhile (into `buf`, for later) only to notice it leaving; `None` if it left.
+/// With the answer comes whether the ask's bytes (as sent, or rewritten) went upstream.
 async fn answer<R, W>(
     rd: &mut R,
     wr: &mut W,
@@ -367,7 +407,7 @@ async fn answer<R, W>(
     io: &mut AskIo<'_>,
     asked: Asked<'_>,
     buf: &mut BytesMut,
-) -> Result<Option<Answered>, SessionError>
+) -> Result<Option<(Answered, bool)>, SessionError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send,
@@ -375,48 +415,38 @@ where
     let Asked {
         request,
         own,
-        before,
+        unsynced,
         bytes,
     } = asked;
-    if before > 0 {
-        wr.write_all(&FLUSH)
+    if unsynced {
+        // In the server's order, with the server's semantics: no waiting needed.
+        let sent = refused_in_pipeline(&request, bytes);
+        wr.write_all(&sent)
             .await
             .map_err(SessionError::UpstreamIo)?;
+        return Ok(Some((Answered::default(), true)));
     }
     let state = cx.state;
-    state.watching.store(true, Ordering::Release);
-    let turn = loop {
+    loop {
         let woken = state.ready.notified();
         if state.copy_in.load(Ordering::Acquire) {
-            break Turn::AsSent;
+            // The server waits for COPY data: it refuses the message itself (08P01).
+            wr.write_all(bytes)
+                .await
+                .map_err(SessionError::UpstreamIo)?;
+            return Ok(Some((Answered::default(), true)));
         }
         if state.pending.load(Ordering::Acquire) <= own {
-            if before == 0 {
-                break Turn::Go;
-            }
-            if state.failed.load(Ordering::Acquire) {
-                break Turn::AsSent;
-            }
-            if state.answered.load(Ordering::Acquire) >= before {
-                break Turn::Go;
-            }
+            break;
         }
         tokio::select! {
             () = woken => {}
             n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
                 if n.map_err(SessionError::ClientIo)? == 0 {
-                    state.watching.store(false, Ordering::Release);
                     return Ok(None);
                 }
             }
         }
-    };
-    state.watching.store(false, Ordering::Release);
-    if let Turn::AsSent = turn {
-        wr.write_all(bytes)
-            .await
-            .map_err(SessionError::UpstreamIo)?;
-        return Ok(Some(Answered::default()));
     }
     let status = cx.state.tx_status();
     io.cancel.begin();
@@ -448,7 +478,34 @@ where
             .pending
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| p.checked_sub(1));
     }
-    Ok(Some(answered))
+    Ok(Some((answered, false)))
+}
+
+/// The ask's messages with its first ask statement replaced by [`REFUSE_IN_PIPELINE`] (a Query
+/// for a simple ask, the Parse's text for an extended one); an ask that only executes an
+/// earlier ask statement goes as it is (that statement holds generated, guarded SQL).
+fn refused_in_pipeline(request: &AskRequest, bytes: &[u8]) -> Vec<u8> {
+    use crate::net::messages::{cstring, write_message};
+    let mut out = Vec::with_capacity(bytes.len() + REFUSE_IN_PIPELINE.len());
+    match request {
+        AskRequest::Simple(_) => {
+            write_message(&mut out, b'Q', |b| cstring(b, REFUSE_IN_PIPELINE));
+        }
+        AskRequest::Extended(ext) => {
+            let first = ext.parses.first();
+            for (index, (tag, body)) in (Request { bytes }).messages().enumerate() {
+                match first {
+                    Some(p) if p.index == index => write_message(&mut out, b'P', |b| {
+                        cstring(b, &p.statement);
+                        cstring(b, REFUSE_IN_PIPELINE);
+                        b.extend_from_slice(&p.param_types);
+                    }),
+                    _ => write_message(&mut out, tag, |b| b.extend_from_slice(body)),
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The backend relay's side of the ask channels.

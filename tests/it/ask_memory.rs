@@ -13,7 +13,7 @@ use common::raw::{query, sqlstate, RawClient};
 use common::{data, Cluster, Proxy};
 use pgask::ask::generate::backend::Backend;
 use pgask::config::{HistoryStore, LlmBackend};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The prompt (all chat messages) of every generation the scripted backend was asked for.
 fn prompts(p: &Proxy) -> Vec<String> {
@@ -234,34 +234,12 @@ async fn fake_llm_server(
             };
             let log = log.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let (head_end, length) = loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        break (i + 4, len);
-                    }
+                let Some((buf, head_end)) = crate::common::llm_server::read_request(&mut s).await
+                else {
+                    return;
                 };
-                while buf.len() < head_end + length {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
                 let request = String::from_utf8_lossy(&buf).into_owned();
-                let body: serde_json::Value =
-                    serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&buf[head_end..]).unwrap();
                 log.lock().unwrap().push(request);
                 let (status, reply) = if refuse_grammar && body.get("grammar").is_some() {
                     (

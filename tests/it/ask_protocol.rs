@@ -480,3 +480,84 @@ async fn an_unanswerable_question_is_a_clear_error_and_nothing_runs() {
     assert_eq!(scripted_requests(&p), 0, "nothing was generated");
     assert!(!tags(&got).contains('D'));
 }
+
+/// An ask pipelined after statements not yet ended by Sync cannot open its read-only
+/// transaction inside theirs (and rolling that back would undo the client's writes): the server
+/// runs a statement that fails in its place, so the pipeline aborts and skips to Sync exactly as
+/// for any failing statement, and the client's earlier write is rolled back, not kept. The
+/// messages before the ask reach the server as they arrive (their answers come before Sync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_inside_an_unsynced_pipeline_fails_like_a_statement() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let direct = Cluster::shared().client("postgres", &db).await;
+    direct
+        .batch_execute("CREATE TABLE IF NOT EXISTS pipe_probe (n int); DELETE FROM pipe_probe")
+        .await
+        .unwrap();
+    for (what, ask) in [
+        ("simple", query("-- ask: the first three artists")),
+        (
+            "extended",
+            [
+                parse("", "-- ask: the first three artists"),
+                bind("", ""),
+                execute(""),
+            ]
+            .concat(),
+        ),
+    ] {
+        let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+        let head = [
+            parse("", "INSERT INTO pipe_probe VALUES (1)"),
+            bind("", ""),
+            execute(""),
+            flush(),
+        ]
+        .concat();
+        c.stream.write_all(&head).await.unwrap();
+        let got = c
+            .read_until_tag(b'C', Duration::from_secs(5))
+            .await
+            .expect("the INSERT is answered before any Sync");
+        assert!(tags(&got).starts_with("12C"), "{what}: {}", tags(&got));
+        let readies = usize::from(what == "simple") + 1;
+        let asked_before = scripted_requests(&p);
+        let got = c.exchange(&[ask, sync()].concat(), readies).await.unwrap();
+        assert_eq!(
+            sqlstate(&got).as_deref(),
+            Some("0A000"),
+            "{what}: {}",
+            tags(&got)
+        );
+        assert!(
+            texts(&got, b'E').join(" ").contains("not yet synced"),
+            "{what}: {:?}",
+            texts(&got, b'E')
+        );
+        assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+        assert_eq!(
+            scripted_requests(&p),
+            asked_before,
+            "{what}: the model was asked"
+        );
+        let n: i64 = direct
+            .query_one("SELECT count(*) FROM pipe_probe", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{what}: the pipeline's write was rolled back");
+        // The session goes on, and the same ask after Sync is answered.
+        let got = c
+            .exchange(&query("-- ask: the first three artists"), 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            first_column(&got),
+            ["1", "2", "3"],
+            "{what}: {}",
+            tags(&got)
+        );
+    }
+}

@@ -202,33 +202,10 @@ async fn relay_one(
     refuse: Arc<AtomicBool>,
     in_flight: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    let (head_end, length) = loop {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (i + 4, len);
-        }
+    let Some((buf, head_end)) = read_request(&mut s).await else {
+        return Ok(());
     };
-    while buf.len() < head_end + length {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body: serde_json::Value =
-        serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_slice(&buf[head_end..]).unwrap_or_default();
     let has_grammar = body.get("grammar").is_some();
     let index = {
         let mut ex = bodies.lock().unwrap();
@@ -266,6 +243,32 @@ async fn relay_one(
     let mut back = close_after(&answer[..end + 4]);
     back.extend_from_slice(&answer[end + 4..]);
     s.write_all(&back).await
+}
+
+/// Reads one HTTP request with a Content-Length body: the bytes and where the body starts;
+/// `None` if the connection closed first.
+pub async fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, usize)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let (head_end, length) = loop {
+        let n = s.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (i + 4, len);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = s.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.truncate(head_end + length);
+    Some((buf, head_end))
 }
 
 /// An HTTP head (ending with the blank line) with `connection: close` instead of its own.
