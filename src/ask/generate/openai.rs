@@ -64,12 +64,28 @@ impl OpenAi {
         })
     }
 
+    /// Whether an error body is about the grammar field.
+    fn names_grammar(&self, body: &str) -> bool {
+        let body = body.to_lowercase();
+        body.contains("grammar")
+            || self
+                .grammar_field
+                .last()
+                .is_some_and(|f| body.contains(&f.to_lowercase()))
+    }
+
     pub async fn generate(&self, req: Request) -> Result<Output, ApiError> {
         let started = Instant::now();
         let with_grammar = self.grammar.load(Ordering::Relaxed) && req.grammar.is_some();
         let first = self.post(&req, with_grammar).await;
         let answer = match first {
-            Err(ApiError::Status { status: 400, .. }) if with_grammar => {
+            // Only a refusal that names the field: a 400 for a prompt longer than the server's
+            // context must not switch the grammar off for good.
+            Err(ApiError::Status {
+                status: 400,
+                ref body,
+                ..
+            }) if with_grammar && self.names_grammar(body) => {
                 tracing::warn!(url = %self.url, "the LLM server refused the grammar; asking without it from now on");
                 self.grammar.store(false, Ordering::Relaxed);
                 self.post(&req, false).await?
@@ -192,6 +208,21 @@ mod tests {
         put(&mut body, &nested, json!("g2"));
         assert_eq!(body["structured_outputs"]["grammar"], "g2");
         assert_eq!(body["grammar"], "g1");
+    }
+
+    #[test]
+    fn only_a_refusal_naming_the_field_turns_the_grammar_off() {
+        let mut cfg = LlmConfig {
+            api_grammar_field: "structured_outputs.grammar".into(),
+            ..LlmConfig::default()
+        };
+        let api = OpenAi::new(&cfg).unwrap();
+        assert!(api.names_grammar("unknown field `grammar`"));
+        assert!(api.names_grammar("Unrecognized request argument supplied: grammar"));
+        assert!(!api.names_grammar("Requested tokens (5000) exceed context window of 4096"));
+        cfg.api_grammar_field = "guided_grammar".into();
+        let api = OpenAi::new(&cfg).unwrap();
+        assert!(api.names_grammar("extra fields not permitted: guided_grammar"));
     }
 
     #[test]

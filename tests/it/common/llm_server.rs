@@ -45,13 +45,23 @@ impl LlmServer {
         if !super::runtime_present("python3", &["-c", "import llama_cpp.server"]) {
             return None;
         }
-        let port = super::cluster::free_port();
+        // A free port can be taken by a parallel test before the server binds it: try another.
+        for _ in 0..3 {
+            if let Some(server) = Self::start_on(&model, super::cluster::free_port()).await {
+                return Some(server);
+            }
+        }
+        panic!("llama_cpp.server did not start on three ports");
+    }
+
+    /// Starts the server on `port`; `None` if it exited because the port was taken.
+    async fn start_on(model: &std::path::Path, port: u16) -> Option<LlmServer> {
         let log = std::env::temp_dir().join(format!("pgask-llm-server-{port}.log"));
         super::cluster::remove_at_exit(log.clone());
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new("python3")
             .args(["-m", "llama_cpp.server", "--model"])
-            .arg(&model)
+            .arg(model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             // Gemma 3 270M is a base model without a chat template in its metadata.
             .args([
@@ -71,7 +81,11 @@ impl LlmServer {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("llama_cpp.server exited ({status}):\n{}", server.log_text());
+                let log = server.log_text();
+                if log.contains("address already in use") {
+                    return None;
+                }
+                panic!("llama_cpp.server exited ({status}):\n{log}");
             }
             if get(port, "/v1/models")
                 .await
