@@ -147,11 +147,11 @@ where
         while let Some(h) = next_frame(&buf[scanned..], cx.max_message)? {
             if h.tag == b'X' && held.is_some() {
                 // Terminate is never part of an ask: the ask's request ends before it.
-                let mut end = HeldEnd {
+                let pass = Pass {
                     ready: &mut ready,
                     unsynced: &mut unsynced,
                 };
-                ask = end.close(cx, &buf, &mut held, &mut executes, scanned);
+                ask = pass.close(cx, &buf, (&mut held, &mut executes), scanned);
                 if ask.is_some() {
                     break;
                 }
@@ -208,11 +208,11 @@ where
                 break;
             }
             if ends_request(h.tag) && held.is_some() {
-                let mut end = HeldEnd {
+                let pass = Pass {
                     ready: &mut ready,
                     unsynced: &mut unsynced,
                 };
-                ask = end.close(cx, &buf, &mut held, &mut executes, scanned);
+                ask = pass.close(cx, &buf, (&mut held, &mut executes), scanned);
                 if ask.is_some() {
                     break;
                 }
@@ -289,22 +289,21 @@ where
 type Found = (AskRequest, u32, usize, usize);
 
 /// Where the frontend's pass stands when a held part ends.
-struct HeldEnd<'a> {
+struct Pass<'a> {
     /// Bytes before this go upstream after the pass.
     ready: &'a mut usize,
     unsynced: &'a mut bool,
 }
 
-impl HeldEnd<'_> {
-    /// Ends the held part at `end` (`held` and `executes` are reset): the ask it holds, which
-    /// stops the pass before it, or `None` when the held messages are not an ask after all and
-    /// go on as they are.
+impl Pass<'_> {
+    /// Ends the held part (where it starts, and whether it executes an ask portal; both are
+    /// reset) at `end`: the ask it holds, which stops the pass before it, or `None` when the held
+    /// messages are not an ask after all and go on as they are.
     fn close(
-        &mut self,
+        self,
         cx: &RelayContext<'_>,
         buf: &[u8],
-        held: &mut Option<usize>,
-        executes: &mut bool,
+        (held, executes): (&mut Option<usize>, &mut bool),
         end: usize,
     ) -> Option<Found> {
         let from = held.take()?;
