@@ -168,17 +168,12 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
     directive::parse(std::str::from_utf8(text).ok()?)
 }
 
-/// Whether `text` is a directive, without parsing it fully.
-fn is_directive(text: &[u8]) -> bool {
-    directive_of(text).is_some()
-}
-
 impl RequestHook for AskHook {
     fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
         match tag {
             b'Q' => {
                 let text = body.strip_suffix(&[0]).unwrap_or(body);
-                if is_directive(text) {
+                if directive_of(text).is_some() {
                     return Mark::Ask;
                 }
                 // A simple Query destroys the unnamed statement and portal.
@@ -195,7 +190,7 @@ impl RequestHook for AskHook {
                 let Some((text, _)) = cstr(rest) else {
                     return Mark::Plain;
                 };
-                if is_directive(text) {
+                if directive_of(text).is_some() {
                     names.statements.insert(name.to_vec());
                     return Mark::Ask;
                 }
