@@ -18,6 +18,7 @@ mod differential;
 mod eval;
 mod eval_variants;
 mod generation;
+mod guard_names;
 mod lifecycle;
 mod masking;
 mod models;
