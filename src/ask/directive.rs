@@ -5,12 +5,14 @@
 use std::fmt;
 
 /// The directives, as users write them after `ask`.
-pub const DIRECTIVES: [&str; 5] = [
+pub const DIRECTIVES: [&str; 7] = [
     "ask:",
     "ask sql:",
     "ask tables:",
     "ask path:",
     "ask feedback:",
+    "ask examples:",
+    "ask forget:",
 ];
 
 /// A directive that is not one of [`DIRECTIVES`].
@@ -18,8 +20,17 @@ pub const DIRECTIVES: [&str; 5] = [
 pub enum DirectiveError {
     #[error("unknown pgask directive \"ask {0}:\"")]
     Unknown(String),
-    #[error("\"ask {0}:\" needs {1}")]
+    #[error("{name} needs {what}", name = directive_name(.0), what = .1)]
     Empty(&'static str, &'static str),
+}
+
+/// How a directive is written: `ask:` or `ask sql:`.
+fn directive_name(word: &str) -> String {
+    if word.is_empty() {
+        "\"ask:\"".into()
+    } else {
+        format!("\"ask {word}:\"")
+    }
 }
 
 impl DirectiveError {
@@ -47,6 +58,10 @@ pub enum Directive {
     Path { from: String, to: String },
     /// `ask feedback:` good / bad / a corrected SQL statement.
     Feedback(Feedback),
+    /// `ask examples:` the few-shot examples this role's prompts may show.
+    Examples,
+    /// `ask forget: <id>` takes an example back.
+    Forget(String),
 }
 
 /// Feedback on the connection's last ask.
@@ -212,6 +227,9 @@ fn directive(word: &str, text: String) -> Result<Directive, DirectiveError> {
                 Ok(Directive::Feedback(Feedback::Corrected(text)))
             }
         }
+        "examples" => Ok(Directive::Examples),
+        "forget" => need("forget", "the id of an example (see -- ask examples:)", text)
+            .map(Directive::Forget),
         other => Err(DirectiveError::Unknown(other.to_string())),
     }
 }
@@ -288,10 +306,15 @@ mod tests {
         let e = parse("-- ask xyz: hello").unwrap().unwrap_err();
         assert_eq!(e, DirectiveError::Unknown("xyz".into()));
         assert!(e.hint().contains("ask sql:") && e.hint().contains("ask feedback:"));
-        assert!(matches!(
-            parse("-- ask:   "),
-            Some(Err(DirectiveError::Empty(..)))
-        ));
+        let e = parse("-- ask:   ").unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "\"ask:\" needs a question");
+        let e = parse("-- ask sql:").unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "\"ask sql:\" needs a question");
+        assert_eq!(parse("-- ask examples:"), Some(Ok(Directive::Examples)));
+        assert_eq!(
+            parse("-- ask forget: 18c-1-0"),
+            Some(Ok(Directive::Forget("18c-1-0".into())))
+        );
         assert!(matches!(
             parse("-- ask path: a"),
             Some(Err(DirectiveError::Empty(..)))

@@ -93,19 +93,46 @@ impl FeedbackRecord {
     }
 }
 
+/// An example taken back (`-- ask forget:`): the examples of that ask no longer reach prompts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ForgetRecord {
+    /// The ask whose examples are forgotten.
+    pub ask: String,
+    pub at_ms: u64,
+    /// Who took it back.
+    pub role: String,
+    pub database: String,
+}
+
 /// One line of the JSONL file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
     Ask(AskRecord),
     Feedback(FeedbackRecord),
+    Forget(ForgetRecord),
 }
 
-/// A question with SQL that answered it well.
+/// A question with SQL that answered it well, and who said so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
+    /// The ask it came from (what `-- ask forget:` names).
+    pub id: String,
+    /// The role that gave the feedback.
+    pub role: String,
     pub question: String,
     pub sql: String,
+}
+
+impl Example {
+    fn from_feedback(f: &FeedbackRecord) -> Example {
+        Example {
+            id: f.ask.clone(),
+            role: f.role.clone(),
+            question: f.question.clone(),
+            sql: f.sql.clone(),
+        }
+    }
 }
 
 /// The history of the proxy: writer task, and the examples per database.
@@ -172,11 +199,8 @@ impl History {
         if let Some(path) = &file {
             match read_feedback(path) {
                 Ok(found) => {
-                    for f in found.into_iter().filter(FeedbackRecord::is_example) {
-                        examples.entry(f.database).or_default().push(Example {
-                            question: f.question,
-                            sql: f.sql,
-                        });
+                    for event in &found {
+                        apply(&mut examples, event);
                     }
                 }
                 Err(e) => warn!(error = %e, "could not read the ask history"),
@@ -228,19 +252,10 @@ impl History {
     }
 
     pub fn record(&self, event: Event) {
-        if let Event::Feedback(f) = &event {
-            if f.is_example() {
-                self.examples
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(f.database.clone())
-                    .or_default()
-                    .push(Example {
-                        question: f.question.clone(),
-                        sql: f.sql.clone(),
-                    });
-            }
-        }
+        apply(
+            &mut self.examples.lock().unwrap_or_else(|e| e.into_inner()),
+            &event,
+        );
         if let Some(w) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take() {
             tokio::spawn(writer(w.rx, w.file, w.db));
         }
@@ -278,8 +293,29 @@ impl History {
     }
 }
 
-/// The feedback lines of a JSONL history file (a missing file has none; bad lines are skipped).
-pub fn read_feedback(path: &Path) -> Result<Vec<FeedbackRecord>, HistoryError> {
+/// What an event does to the examples: good and corrected feedback adds one, forget removes
+/// those of its ask.
+fn apply(examples: &mut HashMap<String, Vec<Example>>, event: &Event) {
+    match event {
+        Event::Feedback(f) if f.is_example() => {
+            let list = examples.entry(f.database.clone()).or_default();
+            let e = Example::from_feedback(f);
+            if !list.contains(&e) {
+                list.push(e);
+            }
+        }
+        Event::Forget(f) => {
+            if let Some(list) = examples.get_mut(&f.database) {
+                list.retain(|e| e.id != f.ask);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The feedback and forget lines of a JSONL history file, in order (a missing file has none;
+/// bad lines are skipped).
+pub fn read_feedback(path: &Path) -> Result<Vec<Event>, HistoryError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -296,8 +332,9 @@ pub fn read_feedback(path: &Path) -> Result<Vec<FeedbackRecord>, HistoryError> {
             path: path.into(),
             source,
         })?;
-        if let Ok(Event::Feedback(fb)) = serde_json::from_str(&line) {
-            out.push(fb);
+        match serde_json::from_str(&line) {
+            Ok(e @ (Event::Feedback(_) | Event::Forget(_))) => out.push(e),
+            _ => {}
         }
     }
     Ok(out)
@@ -311,7 +348,7 @@ async fn load_examples(
     let client = connect_store(cfg, upstream).await?;
     let rows = client
         .query(
-            "SELECT question, sql FROM pgask.feedback
+            "SELECT ask, role, question, sql FROM pgask.feedback
              WHERE database = $1 AND verdict IN ('good', 'corrected')
              ORDER BY at DESC LIMIT 500",
             &[&database],
@@ -320,8 +357,10 @@ async fn load_examples(
     Ok(rows
         .iter()
         .map(|r| Example {
-            question: r.get(0),
-            sql: r.get(1),
+            id: r.get(0),
+            role: r.get(1),
+            question: r.get(2),
+            sql: r.get(3),
         })
         .collect())
 }
@@ -432,6 +471,13 @@ async fn insert(c: &tokio_postgres::Client, event: &Event) -> Result<(), History
             )
             .await?;
         }
+        Event::Forget(f) => {
+            c.execute(
+                "DELETE FROM pgask.feedback WHERE ask = $1 AND database = $2",
+                &[&f.ask, &f.database],
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -466,7 +512,19 @@ mod tests {
             .unwrap()
             .write_all(b"not json\n")
             .unwrap();
-        assert_eq!(read_feedback(&path).unwrap(), vec![fb]);
+        let forget = Event::Forget(ForgetRecord {
+            ask: "1".into(),
+            database: "db".into(),
+            ..Default::default()
+        });
+        append(&path, &serde_json::to_string(&forget).unwrap()).unwrap();
+        let events = read_feedback(&path).unwrap();
+        assert_eq!(events, vec![Event::Feedback(fb.clone()), forget]);
+        let mut examples = HashMap::new();
+        apply(&mut examples, &events[0]);
+        assert_eq!(examples["db"].len(), 1);
+        apply(&mut examples, &events[1]);
+        assert!(examples["db"].is_empty(), "forget takes the example back");
         assert!(read_feedback(&dir.path().join("missing"))
             .unwrap()
             .is_empty());

@@ -39,6 +39,11 @@ pub struct AskConfig {
     /// Few-shot examples (good and corrected answers from `ask feedback:`) in each prompt,
     /// the most similar questions first. Default 3. Reload: yes.
     pub examples: usize,
+    /// Roles trusted to teach everyone: a prompt gets the asking role's own examples (its
+    /// `good` and corrected feedback) plus those of these roles, and only examples whose every
+    /// table and column the asking role may read. These roles may also `-- ask forget:` any
+    /// example; other roles only their own. Default none. Reload: yes.
+    pub feedback_roles: Vec<String>,
 }
 
 impl Default for AskConfig {
@@ -55,6 +60,7 @@ impl Default for AskConfig {
             glossary: "config/glossary.toml".into(),
             cache_ttl_secs: 600,
             examples: 3,
+            feedback_roles: vec![],
         }
     }
 }

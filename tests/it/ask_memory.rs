@@ -360,3 +360,106 @@ async fn an_unreachable_openai_server_is_a_clear_error() {
     let got = a.exchange(&query("SELECT 2"), 1).await.unwrap();
     assert_eq!(first_column(&got), ["2"]);
 }
+
+async fn ask(c: &mut RawClient, sql: String) -> Vec<u8> {
+    c.exchange(&query(&sql), 1).await.unwrap()
+}
+
+/// Few-shot examples stay within what a role may read and whom it trusts: a correction naming
+/// `customer` never reaches the prompt of a role that cannot read `customer`, an untrusted
+/// role's corrections reach only its own prompts, `bad` feedback is never an example, and
+/// `ask examples:` / `ask forget:` list and take back examples (others' only for trusted roles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn examples_stay_within_the_role_that_may_read_and_trusts_them() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("asks.jsonl");
+    let h = history.clone();
+    let Some((p, db)) = proxy(
+        &[
+            "SELECT count(*) FROM artist",
+            "SELECT email FROM customer",
+            "SELECT count(*) FROM album",
+        ],
+        move |c| {
+            c.history.file = h;
+            c.ask.feedback_roles = vec!["postgres".into()];
+            c.ask.max_attempts = 1;
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    // The same grants as `an_ask_cannot_use_tables_the_role_may_not_read`: artist and album.
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM trust_user; GRANT SELECT ON artist, album TO trust_user",
+    );
+    let mut admin = RawClient::connect(p.port(), "postgres", &db).await;
+    ask(&mut admin, "-- ask: how many artists".into()).await;
+    let got = ask(
+        &mut admin,
+        "-- ask feedback: SELECT count(*) AS artists FROM artist".into(),
+    )
+    .await;
+    assert!(first_column(&got)[0].starts_with("recorded corrected"));
+    ask(&mut admin, "-- ask: customer emails".into()).await;
+    ask(
+        &mut admin,
+        "-- ask feedback: SELECT email, phone FROM customer".into(),
+    )
+    .await;
+    ask(&mut admin, "-- ask: how many albums".into()).await;
+    ask(&mut admin, "-- ask feedback: bad: wrong table".into()).await;
+
+    let mut clerk = RawClient::connect(p.port(), "trust_user", &db).await;
+    ask(&mut clerk, "-- ask: number of artists".into()).await;
+    let prompt = prompts(&p).pop().unwrap();
+    assert!(prompt.contains("count(*) AS artists FROM artist"), "{prompt}");
+    assert!(
+        !prompt.contains("phone") && !prompt.contains("customer"),
+        "an example names a table the role cannot read: {prompt}"
+    );
+    assert!(!prompt.contains("how many albums"), "bad feedback became an example");
+    let got = ask(&mut clerk, "-- ask examples:".into()).await;
+    let trusted_ids = first_column(&got);
+    assert_eq!(trusted_ids.len(), 1, "{got:?}");
+
+    // The clerk's own correction teaches the clerk, not the trusted role.
+    ask(
+        &mut clerk,
+        "-- ask feedback: SELECT count(DISTINCT name) AS clerk_count FROM artist".into(),
+    )
+    .await;
+    ask(&mut clerk, "-- ask: how many artists are listed".into()).await;
+    assert!(prompts(&p).pop().unwrap().contains("clerk_count"));
+    ask(&mut admin, "-- ask: count the artists".into()).await;
+    assert!(!prompts(&p).pop().unwrap().contains("clerk_count"));
+
+    // Forgetting: not someone else's example without trust; one's own, yes; a trusted role, any.
+    let got = ask(&mut clerk, format!("-- ask forget: {}", trusted_ids[0])).await;
+    assert_eq!(sqlstate(&got).as_deref(), Some("42704"));
+    let got = ask(&mut clerk, "-- ask examples:".into()).await;
+    let ids = first_column(&got);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let own = ids.iter().find(|i| **i != trusted_ids[0]).unwrap().clone();
+    let got = ask(&mut clerk, format!("-- ask forget: {own}")).await;
+    assert!(first_column(&got)[0].starts_with("forgot 1"), "{got:?}");
+    let got = ask(&mut admin, format!("-- ask forget: {}", trusted_ids[0])).await;
+    assert!(first_column(&got)[0].starts_with("forgot"), "{got:?}");
+    let got = ask(&mut clerk, "-- ask examples:".into()).await;
+    assert!(first_column(&got).is_empty());
+
+    let mut forgets = 0;
+    for _ in 0..50 {
+        let lines = std::fs::read_to_string(&history).unwrap_or_default();
+        forgets = lines.matches("\"event\":\"forget\"").count();
+        if forgets == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(forgets, 2, "forgets are kept in the history file");
+}

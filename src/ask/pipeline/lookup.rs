@@ -6,7 +6,7 @@
 use crate::ask::directive::{Directive, Feedback};
 use crate::ask::execute::wire;
 use crate::ask::guard;
-use crate::ask::history::{now_ms, Event, FeedbackRecord};
+use crate::ask::history::{now_ms, Event, FeedbackRecord, ForgetRecord};
 use crate::ask::retrieve::graph::join_clauses;
 use crate::session::link::{AskSession, Link};
 
@@ -93,6 +93,8 @@ impl Asker {
             Directive::Tables(words) => self.tables(session, &words).await,
             Directive::Path { from, to } => self.path(session, &from, &to).await,
             Directive::Feedback(f) => self.feedback(session, f).await,
+            Directive::Examples => self.list_examples(session).await,
+            Directive::Forget(id) => self.forget(session, &id).await,
             Directive::Rows(_) | Directive::Sql(_) => Err(AskError::Server(
                 "a question reached the lookup answers".into(),
             )),
@@ -144,6 +146,43 @@ impl Asker {
                 .map(|(i, j)| vec![(i + 1).to_string(), j])
                 .collect(),
         })
+    }
+
+    /// The examples this role's prompts may show, newest last.
+    async fn list_examples(&self, session: &AskSession) -> Result<Table, AskError> {
+        let (db, access) = self.db(&session.who).await?;
+        let examples = self.visible_examples(&db, &session.who, &access).await;
+        Ok(Table {
+            columns: vec!["id", "role", "question", "sql"],
+            rows: examples
+                .into_iter()
+                .map(|e| vec![e.id, e.role, e.question, e.sql])
+                .collect(),
+        })
+    }
+
+    /// Takes an example back: a role may forget its own, a role of `ask.feedback_roles` any.
+    async fn forget(&self, session: &AskSession, id: &str) -> Result<Table, AskError> {
+        let who = &session.who;
+        let all = self.history.examples(&who.database).await;
+        let trusted = self.config.ask.feedback_roles.contains(&who.user);
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|e| e.id == id && (trusted || e.role == who.user))
+            .collect();
+        if mine.is_empty() {
+            return Err(AskError::NoSuchExample(id.to_string()));
+        }
+        self.history.record(Event::Forget(ForgetRecord {
+            ask: id.to_string(),
+            at_ms: now_ms(),
+            role: who.user.clone(),
+            database: who.database.clone(),
+        }));
+        Ok(Table::one(
+            "forget",
+            format!("forgot {} example(s) of ask {id}", mine.len()),
+        ))
     }
 
     /// Stores feedback with the connection's last ask. A corrected statement must pass the

@@ -63,6 +63,8 @@ pub enum AskError {
     Cancelled,
     #[error("there is no earlier ask in this connection to give feedback on")]
     NoAskYet,
+    #[error("no example \"{0}\" that this role may forget")]
+    NoSuchExample(String),
     #[error("the corrected SQL is not accepted: {0}")]
     BadCorrection(guard::GuardError),
     #[error("an ask's Execute must be followed by Sync (pgask runs it in a read-only transaction that ends there)")]
@@ -86,6 +88,7 @@ impl AskError {
             AskError::UnknownTable(_) => "42P01".into(),
             AskError::Cancelled => "57014".into(),
             AskError::NoAskYet => "55000".into(),
+            AskError::NoSuchExample(_) => "42704".into(),
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::ExecuteWithoutSync => "0A000".into(),
             AskError::Link(_) => "08006".into(),

@@ -15,10 +15,10 @@ use crate::ask::generate::grammar::{self, Grammar, Spec};
 use crate::ask::generate::prompt::{self, Failure, PromptInput};
 use crate::ask::generate::{self as generation, Settings};
 use crate::ask::guard;
-use crate::ask::history::{now_ms, AskRecord, Event, StageMs};
+use crate::ask::history::{now_ms, AskRecord, Event, Example, StageMs};
 use crate::ask::memory::Turn;
 use crate::ask::retrieve::graph::join_clauses;
-use crate::session::link::{AskSession, Link};
+use crate::session::link::{AskSession, Link, Who};
 
 /// What becomes of the SQL once it passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Asker {
                         break;
                     };
                     if examples.is_none() {
-                        examples = Some(self.examples(&db, &who.database, question).await);
+                        examples = Some(self.examples(&db, &who, &access, question).await);
                     }
                     link.client(wire::notice(&format!(
                         "pgask: generating SQL (attempt {attempt} of {attempts})…"
@@ -410,11 +410,20 @@ impl Asker {
     }
 
     /// Few-shot examples for a question: the stored good pairs of the database most similar to
-    /// it.
-    async fn examples(&self, db: &Db, database: &str, question: &str) -> Vec<(String, String)> {
+    /// it, among those the asking role may see ([`Asker::visible_examples`]).
+    async fn examples(
+        &self,
+        db: &Db,
+        who: &Who,
+        access: &Access,
+        question: &str,
+    ) -> Vec<(String, String)> {
         let n = self.config.ask.examples;
-        let all = self.history.examples(database).await;
-        if n == 0 || all.is_empty() {
+        if n == 0 {
+            return vec![];
+        }
+        let all = self.visible_examples(db, who, access).await;
+        if all.is_empty() {
             return vec![];
         }
         let questions: Vec<String> = all.iter().map(|e| e.question.clone()).collect();
@@ -428,6 +437,25 @@ impl Asker {
         best.into_iter()
             .filter_map(|i| all.get(i))
             .map(|e| (e.question.clone(), e.sql.clone()))
+            .collect()
+    }
+
+    /// The examples a role's prompts may show: its own and those of `ask.feedback_roles`, and
+    /// only those whose every table and column it may read (they pass the guard as its own SQL
+    /// would), so no example leaks names across roles.
+    pub(super) async fn visible_examples(
+        &self,
+        db: &Db,
+        who: &Who,
+        access: &Access,
+    ) -> Vec<Example> {
+        let trusted = &self.config.ask.feedback_roles;
+        self.history
+            .examples(&who.database)
+            .await
+            .into_iter()
+            .filter(|e| e.role == who.user || trusted.contains(&e.role))
+            .filter(|e| guard::check(&e.sql, &self.policy, &db.retriever.catalog, access).is_ok())
             .collect()
     }
 }
