@@ -64,6 +64,21 @@ pub enum Directive {
     Forget(String),
 }
 
+impl Directive {
+    /// The user's text of the directive (the question, words, SQL or id), for size limits.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Directive::Rows(t)
+            | Directive::Sql(t)
+            | Directive::Tables(t)
+            | Directive::Forget(t) => t.len(),
+            Directive::Path { from, to } => from.len() + to.len(),
+            Directive::Feedback(Feedback::Bad(t) | Feedback::Corrected(t)) => t.len(),
+            Directive::Feedback(Feedback::Good) | Directive::Examples => 0,
+        }
+    }
+}
+
 /// Feedback on the connection's last ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feedback {
@@ -228,8 +243,12 @@ fn directive(word: &str, text: String) -> Result<Directive, DirectiveError> {
             }
         }
         "examples" => Ok(Directive::Examples),
-        "forget" => need("forget", "the id of an example (see -- ask examples:)", text)
-            .map(Directive::Forget),
+        "forget" => need(
+            "forget",
+            "the id of an example (see -- ask examples:)",
+            text,
+        )
+        .map(Directive::Forget),
         other => Err(DirectiveError::Unknown(other.to_string())),
     }
 }

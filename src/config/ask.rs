@@ -44,6 +44,9 @@ pub struct AskConfig {
     /// table and column the asking role may read. These roles may also `-- ask forget:` any
     /// example; other roles only their own. Default none. Reload: yes.
     pub feedback_roles: Vec<String>,
+    /// Longest question (or other directive text) in bytes; a longer one is refused with
+    /// SQLSTATE 54000 before anything is done with it. Default 4096. Reload: yes.
+    pub max_question_bytes: usize,
 }
 
 impl Default for AskConfig {
@@ -61,6 +64,7 @@ impl Default for AskConfig {
             cache_ttl_secs: 600,
             examples: 3,
             feedback_roles: vec![],
+            max_question_bytes: 4096,
         }
     }
 }

@@ -164,8 +164,20 @@ fn cstr(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&b[..end], &b[end + 1..]))
 }
 
+/// The directive of a statement's text. Text that is not UTF-8 (a client in another encoding)
+/// is read lossily, so that an ask is still recognised and refused in words, not passed on as
+/// an empty comment.
 fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
-    directive::parse(std::str::from_utf8(text).ok()?)
+    match std::str::from_utf8(text) {
+        Ok(t) => directive::parse(t),
+        Err(_) => {
+            let start = text.trim_ascii_start();
+            if !(start.starts_with(b"--") || start.starts_with(b"/*")) {
+                return None;
+            }
+            directive::parse(&String::from_utf8_lossy(text))
+        }
+    }
 }
 
 impl RequestHook for AskHook {

@@ -417,12 +417,18 @@ async fn examples_stay_within_the_role_that_may_read_and_trusts_them() {
     let mut clerk = RawClient::connect(p.port(), "trust_user", &db).await;
     ask(&mut clerk, "-- ask: number of artists".into()).await;
     let prompt = prompts(&p).pop().unwrap();
-    assert!(prompt.contains("count(*) AS artists FROM artist"), "{prompt}");
+    assert!(
+        prompt.contains("count(*) AS artists FROM artist"),
+        "{prompt}"
+    );
     assert!(
         !prompt.contains("phone") && !prompt.contains("customer"),
         "an example names a table the role cannot read: {prompt}"
     );
-    assert!(!prompt.contains("how many albums"), "bad feedback became an example");
+    assert!(
+        !prompt.contains("how many albums"),
+        "bad feedback became an example"
+    );
     let got = ask(&mut clerk, "-- ask examples:".into()).await;
     let trusted_ids = first_column(&got);
     assert_eq!(trusted_ids.len(), 1, "{got:?}");

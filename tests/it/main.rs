@@ -6,6 +6,7 @@ mod common;
 
 mod ask;
 mod ask_clients;
+mod ask_limits;
 mod ask_memory;
 mod ask_protocol;
 mod auth;

@@ -136,6 +136,21 @@ async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
     simple(link, &sql).await.map(|_| ())
 }
 
+/// The session's `client_encoding` (asks are answered in UTF-8 only).
+pub async fn client_encoding(link: &mut Link<'_>) -> Result<String, ExecError> {
+    let msgs = simple(link, "SHOW client_encoding").await?;
+    Ok(msgs
+        .iter()
+        .find(|m| m.tag == b'D')
+        .and_then(|m| {
+            let b = m.body();
+            let len = usize::try_from(i32::from_be_bytes(b.get(2..6)?.try_into().ok()?)).ok()?;
+            b.get(6..6 + len)
+        })
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default())
+}
+
 /// The planner's total cost of `sql` (EXPLAIN without running it).
 async fn explain(link: &mut Link<'_>, sql: &str) -> Result<f64, ExecError> {
     let msgs = simple(link, &format!("EXPLAIN (FORMAT JSON) {sql}")).await?;

@@ -69,7 +69,9 @@ impl Asker {
         }
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
-            let sql = match p.directive.clone()? {
+            let directive = p.directive.clone()?;
+            self.admit(&directive, link).await?;
+            let sql = match directive {
                 Directive::Rows(q) => {
                     let sql = self.produce(session, &q, link, status, Mode::Check).await?;
                     execute::capped(&sql, self.config.ask.max_rows)

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use crate::ask::catalog::{self, Access, CatalogOptions};
 use crate::ask::directive::{Directive, DirectiveError};
-use crate::ask::execute::{wire, Limits};
+use crate::ask::execute::{self, wire, Limits};
 use crate::ask::generate::backend::Backend;
 use crate::ask::generate::prompt::Templates;
 use crate::ask::generate::{self as generation};
@@ -63,6 +63,10 @@ pub enum AskError {
     Cancelled,
     #[error("there is no earlier ask in this connection to give feedback on")]
     NoAskYet,
+    #[error("the question is {len} bytes; ask.max_question_bytes allows {max}")]
+    QuestionTooLong { len: usize, max: usize },
+    #[error("asks need client_encoding UTF8; this session uses {0}")]
+    Encoding(String),
     #[error("no example \"{0}\" that this role may forget")]
     NoSuchExample(String),
     #[error("the corrected SQL is not accepted: {0}")]
@@ -89,6 +93,8 @@ impl AskError {
             AskError::Cancelled => "57014".into(),
             AskError::NoAskYet => "55000".into(),
             AskError::NoSuchExample(_) => "42704".into(),
+            AskError::QuestionTooLong { .. } => "54000".into(),
+            AskError::Encoding(_) => "22021".into(),
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::ExecuteWithoutSync => "0A000".into(),
             AskError::Link(_) => "08006".into(),
@@ -100,6 +106,8 @@ impl AskError {
                 "pgask needs a GGUF model at llm.model: run `pgask models fetch`, or put one there by hand",
             ),
             AskError::NoAskYet => e.hint("ask something first, e.g. -- ask: how many customers are there?"),
+            AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
+            AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
             _ => e,
         }
     }
@@ -302,6 +310,7 @@ impl Asker {
         if status == b'E' {
             return Err(AskError::Aborted);
         }
+        self.admit(&directive, link).await?;
         match directive {
             Directive::Rows(q) => self
                 .produce(session, &q, link, status, produce::Mode::Run)
@@ -315,6 +324,27 @@ impl Asker {
             }
             other => self.lookup(session, other).await?.send(link).await,
         }
+    }
+}
+
+impl Asker {
+    /// Checks before a directive is acted on: its size, and a session in UTF-8 (the question is
+    /// read, and SQL, NOTICEs and answers are written, in UTF-8; in another client encoding
+    /// they would arrive garbled or, for a question, not at all).
+    async fn admit(&self, directive: &Directive, link: &mut Link<'_>) -> Result<(), AskError> {
+        let (len, max) = (directive.text_len(), self.config.ask.max_question_bytes);
+        if max > 0 && len > max {
+            return Err(AskError::QuestionTooLong { len, max });
+        }
+        let encoding = execute::client_encoding(link).await.map_err(|e| match e {
+            execute::ExecError::Link(l) => AskError::Link(l),
+            other => AskError::Server(other.to_string()),
+        })?;
+        let e = encoding.to_ascii_uppercase();
+        if !(e == "UTF8" || e == "UNICODE" || e == "SQL_ASCII") {
+            return Err(AskError::Encoding(encoding));
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,159 @@
+//! The ask path against hostile or unusual input: questions from a client in another encoding,
+//! questions far too long, asks during COPY IN. Each gets a clear ErrorResponse (or PostgreSQL's
+//! own answer) and the session carries on.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::ask::{first_column, proxy, sync, texts};
+use common::raw::{messages, query, sqlstate, RawClient};
+
+/// A simple Query carrying raw bytes (not necessarily UTF-8).
+fn query_bytes(text: &[u8]) -> Vec<u8> {
+    let mut body = text.to_vec();
+    body.push(0);
+    let mut out = vec![b'Q'];
+    out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A Parse of the unnamed statement carrying raw bytes.
+fn parse_bytes(text: &[u8]) -> Vec<u8> {
+    let mut body = vec![0u8];
+    body.extend_from_slice(text);
+    body.extend_from_slice(&[0, 0, 0]);
+    let mut out = vec![b'P'];
+    out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_from_a_latin1_client_is_refused_in_words_not_dropped() {
+    let Some((p, db)) = proxy(
+        &["SELECT count(*) FROM customer WHERE city = 'São Paulo'"],
+        |_| {},
+    )
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("SET client_encoding = 'LATIN1'"), 1)
+        .await
+        .unwrap();
+    // "São Paulo" in LATIN1: 0xE3 is not UTF-8.
+    let question = b"-- ask: how many customers live in S\xe3o Paulo?";
+    let got = c.exchange(&query_bytes(question), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("22021"), "{got:?}");
+    let text = texts(&got, b'E').join(" ");
+    assert!(text.contains("LATIN1") && text.contains("UTF8"), "{text}");
+    assert!(
+        !messages(&got).iter().any(|(t, _)| *t == b'I'),
+        "not an empty query"
+    );
+    // The same over the extended protocol.
+    let mut ext = parse_bytes(question);
+    ext.extend(sync());
+    let got = c.exchange(&ext, 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("22021"), "{got:?}");
+    // Back in UTF-8 the question is answered.
+    c.exchange(&query("SET client_encoding = 'UTF8'"), 1)
+        .await
+        .unwrap();
+    let got = c
+        .exchange(&query("-- ask: how many customers live in São Paulo?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["2"], "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_over_the_size_cap_is_refused_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("asks.jsonl");
+    let h = history.clone();
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM artist"], move |c| {
+        c.history.file = h;
+        c.ask.max_question_bytes = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let long = format!("-- ask: how many artists {}", "and more ".repeat(100_000));
+    let got = c.exchange(&query(&long), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("54000"), "{got:?}");
+    assert!(texts(&got, b'E').join(" ").contains("max_question_bytes"));
+    let got = c
+        .exchange(&query("-- ask: how many artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["275"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = std::fs::read_to_string(&history).unwrap_or_default();
+    assert!(
+        written.len() < 10_000 && !written.contains("and more and more"),
+        "the refused question reached the history ({} bytes)",
+        written.len()
+    );
+}
+
+/// During COPY FROM STDIN nothing is an ask: a Query there is the protocol violation PostgreSQL
+/// answers itself (08P01, then it closes), and the session and its backend end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_during_copy_in_gets_postgres_own_answer_and_the_session_ends() {
+    let cluster = common::Cluster::shared();
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM artist"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("CREATE TEMP TABLE copy_ask_probe(x int)"), 1)
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    c.stream
+        .write_all(&query("COPY copy_ask_probe FROM STDIN"))
+        .await
+        .unwrap();
+    let mut first = [0u8; 1];
+    c.stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(first[0], b'G', "CopyInResponse");
+    let mut rest = [0u8; 4];
+    c.stream.read_exact(&mut rest).await.unwrap();
+    let len = u32::from_be_bytes(rest) as usize - 4;
+    let mut body = vec![0u8; len];
+    c.stream.read_exact(&mut body).await.unwrap();
+    // Directly, PostgreSQL answers 08P01 and closes the connection (synchronization lost).
+    c.stream
+        .write_all(&query("-- ask: how many artists"))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), c.stream.read_to_end(&mut got))
+        .await
+        .expect("no answer to a Query during COPY IN")
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("08P01"), "{got:?}");
+    drop(c);
+    let mut left = String::new();
+    for _ in 0..100 {
+        left = cluster.psql_as(
+            "postgres",
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY copy_ask_probe%' OR query LIKE '-- ask: how many artists%'",
+        );
+        if left.trim() == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        left.trim(),
+        "0",
+        "the session's backend outlived its client"
+    );
+}
