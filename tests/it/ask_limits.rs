@@ -157,3 +157,55 @@ async fn an_ask_during_copy_in_gets_postgres_own_answer_and_the_session_ends() {
         "the session's backend outlived its client"
     );
 }
+
+fn llama(model: std::path::PathBuf, context: u32) -> pgask::ask::generate::backend::Backend {
+    use pgask::ask::generate::supervisor::{Supervisor, WorkerSpec};
+    pgask::ask::generate::backend::Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
+        program: env!("CARGO_BIN_EXE_pgask").into(),
+        model,
+        threads: 2,
+        context,
+        chat_template: "auto".into(),
+        top_k: 40,
+        load_timeout: Duration::from_secs(120),
+    })))
+}
+
+/// Each way the model side fails has its own SQLSTATE and words: a missing model points at
+/// `pgask models fetch` (58P01); a prompt that does not fit the context is a limit (54000) and
+/// says which setting to change, not that a model is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_failures_each_have_their_own_error() {
+    use pgask::ask::generate::tiny::Shape;
+    let Some(model) = common::data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let missing = tempfile::tempdir().unwrap().path().join("none.gguf");
+    let Some((p, db)) = common::ask::proxy_with(llama(missing, 4096), |c| {
+        c.ask.max_attempts = 1
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: how many artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("58P01"), "{got:?}");
+    assert!(texts(&got, b'E').join(" ").contains("models fetch"));
+
+    // A context of 256 tokens cannot hold the schema prompt.
+    p.shared.asker.as_ref().unwrap().set_backend(llama(model, 256));
+    let got = c
+        .exchange(&query("-- ask: how many artists"), 1)
+        .await
+        .unwrap();
+    let words = texts(&got, b'E').join(" ");
+    assert_eq!(sqlstate(&got).as_deref(), Some("54000"), "{words}");
+    assert!(
+        words.contains("llm.context") && !words.contains("models fetch"),
+        "{words}"
+    );
+}

@@ -91,5 +91,8 @@ pub enum FromWorker {
     Failed {
         id: u64,
         error: String,
+        /// The prompt does not fit the context (not a fault of the worker).
+        #[serde(default)]
+        too_long: bool,
     },
 }

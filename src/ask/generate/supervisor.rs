@@ -28,6 +28,37 @@ pub enum SupervisorError {
     Died,
     #[error("generation failed: {0}")]
     Failed(String),
+    #[error("{0}")]
+    TooLong(String),
+}
+
+impl SupervisorError {
+    /// The SQLSTATE of an ask that failed this way, and a hint for the user.
+    pub fn sqlstate_and_hint(&self) -> (&'static str, &'static str) {
+        match self {
+            SupervisorError::NoModel(_) => (
+                "58P01",
+                "pgask needs a GGUF model at llm.model: run `pgask models fetch`, or put one there by hand",
+            ),
+            SupervisorError::Spawn(_) => (
+                "58000",
+                "pgask could not start its inference worker process; see pgask's log",
+            ),
+            SupervisorError::Load(_) => (
+                "58030",
+                "the model file could not be loaded: check that llm.model is a complete GGUF file and that there is memory for it",
+            ),
+            SupervisorError::Died => (
+                "XX000",
+                "the inference worker crashed and is restarted; ask again",
+            ),
+            SupervisorError::Failed(_) => ("XX000", "see pgask's log for the worker's error"),
+            SupervisorError::TooLong(_) => (
+                "54000",
+                "ask a shorter question, or raise llm.context (or lower retrieval.top_k)",
+            ),
+        }
+    }
 }
 
 /// How to start the worker.
@@ -210,9 +241,19 @@ impl Supervisor {
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<FromWorker>(&line) {
                     Ok(FromWorker::Done { id, output }) => deliver(&p, id, Ok(output)),
-                    Ok(FromWorker::Failed { id, error }) => {
-                        deliver(&p, id, Err(SupervisorError::Failed(error)))
-                    }
+                    Ok(FromWorker::Failed {
+                        id,
+                        error,
+                        too_long,
+                    }) => deliver(
+                        &p,
+                        id,
+                        Err(if too_long {
+                            SupervisorError::TooLong(error)
+                        } else {
+                            SupervisorError::Failed(error)
+                        }),
+                    ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("bad line from the inference worker: {e}"),
                 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::llama::{Engine, EngineConfig};
+use super::llama::{Engine, EngineConfig, EngineError};
 use super::protocol::{FromWorker, Job, Output, Stop, ToWorker};
 
 /// Runs the worker until stdin closes; returns the process exit code.
@@ -70,6 +70,7 @@ pub fn run(model: &Path, cfg: &EngineConfig) -> i32 {
                 Ok(output) => FromWorker::Done { id: job.id, output },
                 Err(e) => FromWorker::Failed {
                     id: job.id,
+                    too_long: matches!(e, EngineError::TooLong { .. }),
                     error: e.to_string(),
                 },
             }

@@ -86,6 +86,9 @@ impl AskError {
             AskError::Catalog { .. } => "58000".into(),
             AskError::Retrieval(_) | AskError::Grammar(_) | AskError::Server(_) => "XX000".into(),
             AskError::Generate(generation::GenerateError::Unanswerable(_)) => "42P01".into(),
+            AskError::Generate(generation::GenerateError::Worker(w)) => {
+                w.sqlstate_and_hint().0.into()
+            }
             AskError::Generate(_) => "58000".into(),
             AskError::GaveUp { sqlstate, .. } => sqlstate.clone(),
             AskError::Aborted => "25P02".into(),
@@ -102,9 +105,9 @@ impl AskError {
         let e = ErrorResponse::new(Severity::Error, code, format!("pgask: {self}"));
         match self {
             AskError::Directive(d) => e.hint(d.hint()),
-            AskError::Generate(generation::GenerateError::Worker(_)) => e.hint(
-                "pgask needs a GGUF model at llm.model: run `pgask models fetch`, or put one there by hand",
-            ),
+            AskError::Generate(generation::GenerateError::Worker(w)) => {
+                e.hint(w.sqlstate_and_hint().1)
+            }
             AskError::NoAskYet => e.hint("ask something first, e.g. -- ask: how many customers are there?"),
             AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
             AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
