@@ -194,6 +194,16 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
         ),
         (fresh.metrics_addr != current.metrics_addr, "metrics_addr"),
         (fresh.log != current.log, "log"),
+        (fresh.ask.enabled != current.ask.enabled, "ask.enabled"),
+        (
+            fresh.llm.backend != current.llm.backend
+                || fresh.llm.model != current.llm.model
+                || fresh.llm.api_base != current.llm.api_base
+                || fresh.llm.threads != current.llm.threads
+                || fresh.llm.context != current.llm.context
+                || fresh.llm.parallel != current.llm.parallel,
+            "llm (backend, model, api_base, threads, context, parallel)",
+        ),
     ] {
         if changed {
             warn!(
@@ -206,7 +216,11 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
     next.max_connections = current.max_connections;
     next.metrics_addr = current.metrics_addr;
     next.log = current.log.clone();
+    next.ask.enabled = current.ask.enabled;
     shared.runtime.store(Arc::new(runtime));
+    if let Some(asker) = &shared.asker {
+        asker.reload(&next);
+    }
     shared.config.store(Arc::new(next));
     info!("configuration reloaded");
     Ok(())

@@ -143,15 +143,38 @@ pub struct History {
     examples: Mutex<HashMap<String, Vec<Example>>>,
     /// Databases whose examples were read from the Postgres store.
     loaded: tokio::sync::Mutex<std::collections::HashSet<String>>,
-    db: Option<tokio_postgres::Config>,
-    upstream: UpstreamConfig,
+    config: HistoryConfig,
+    /// Where the Postgres store is (`None`: no store); a reload may move it.
+    store: StoreTarget,
     next: AtomicU64,
 }
+
+/// The Postgres store's connection settings, shared with the writer task.
+type StoreTarget = std::sync::Arc<Mutex<Option<(tokio_postgres::Config, UpstreamConfig)>>>;
 
 struct Writer {
     rx: mpsc::UnboundedReceiver<Event>,
     file: Option<PathBuf>,
-    db: Option<(tokio_postgres::Config, UpstreamConfig)>,
+    db: StoreTarget,
+}
+
+/// Connection settings of the Postgres store on `upstream`.
+fn store_config(config: &HistoryConfig, upstream: &UpstreamConfig) -> tokio_postgres::Config {
+    let mut c = tokio_postgres::Config::new();
+    c.host(&upstream.host)
+        .port(upstream.port)
+        .user(if config.user.is_empty() {
+            "postgres"
+        } else {
+            &config.user
+        })
+        .dbname(&config.database)
+        .application_name("pgask history")
+        .connect_timeout(Duration::from_secs(upstream.connect_timeout_secs));
+    if let Ok(pw) = std::env::var(&config.password_env) {
+        c.password(pw);
+    }
+    c
 }
 
 /// Milliseconds since the Unix epoch.
@@ -206,29 +229,16 @@ impl History {
                 Err(e) => warn!(error = %e, "could not read the ask history"),
             }
         }
-        let db = (config.store == HistoryStore::Postgres).then(|| {
-            let mut c = tokio_postgres::Config::new();
-            c.host(&upstream.host)
-                .port(upstream.port)
-                .user(if config.user.is_empty() {
-                    "postgres"
-                } else {
-                    &config.user
-                })
-                .dbname(&config.database)
-                .application_name("pgask history")
-                .connect_timeout(Duration::from_secs(upstream.connect_timeout_secs));
-            if let Ok(pw) = std::env::var(&config.password_env) {
-                c.password(pw);
-            }
-            c
-        });
-        let (tx, idle) = if file.is_some() || db.is_some() {
+        let db = (config.store == HistoryStore::Postgres)
+            .then(|| (store_config(config, upstream), upstream.clone()));
+        let has_db = db.is_some();
+        let store: StoreTarget = std::sync::Arc::new(Mutex::new(db));
+        let (tx, idle) = if file.is_some() || has_db {
             let (tx, rx) = mpsc::unbounded_channel();
             let w = Writer {
                 rx,
                 file,
-                db: db.clone().map(|c| (c, upstream.clone())),
+                db: store.clone(),
             };
             (Some(tx), Some(w))
         } else {
@@ -239,9 +249,17 @@ impl History {
             idle: Mutex::new(idle),
             examples: Mutex::new(examples),
             loaded: Default::default(),
-            db,
-            upstream: upstream.clone(),
+            config: config.clone(),
+            store,
             next: AtomicU64::new(0),
+        }
+    }
+
+    /// Follows a new upstream (a reload): the store is reached there from the next write on.
+    pub fn retarget(&self, upstream: &UpstreamConfig) {
+        let mut t = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if t.is_some() {
+            *t = Some((store_config(&self.config, upstream), upstream.clone()));
         }
     }
 
@@ -266,10 +284,11 @@ impl History {
 
     /// The examples of a database (read once from the Postgres store when there is one).
     pub async fn examples(&self, database: &str) -> Vec<Example> {
-        if let Some(cfg) = &self.db {
+        let target = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((cfg, upstream)) = &target {
             let mut loaded = self.loaded.lock().await;
             if !loaded.contains(database) {
-                match load_examples(cfg, &self.upstream, database).await {
+                match load_examples(cfg, upstream, database).await {
                     Ok(found) => {
                         let mut all = self.examples.lock().unwrap_or_else(|e| e.into_inner());
                         let list = all.entry(database.to_string()).or_default();
@@ -369,10 +388,17 @@ async fn load_examples(
 async fn writer(
     mut rx: mpsc::UnboundedReceiver<Event>,
     file: Option<PathBuf>,
-    db: Option<(tokio_postgres::Config, UpstreamConfig)>,
+    target: StoreTarget,
 ) {
     let mut client: Option<tokio_postgres::Client> = None;
+    let mut connected_to: Option<(tokio_postgres::Config, UpstreamConfig)> = None;
     while let Some(event) = rx.recv().await {
+        let db = target.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if db != connected_to {
+            // A reload moved the store: reconnect there.
+            client = None;
+            connected_to = db.clone();
+        }
         if let Some(path) = &file {
             let path = path.clone();
             let line = serde_json::to_string(&event).unwrap_or_default();

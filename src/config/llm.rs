@@ -75,6 +75,17 @@ pub struct LlmConfig {
     pub relevance_check: bool,
     /// Seconds loading the model may take. Default 300. Reload: no.
     pub load_timeout_secs: u64,
+    /// Seconds one ask may spend waiting for the model and generating (every attempt
+    /// together); then it fails with SQLSTATE 57014 naming this setting. 0 = no limit.
+    /// Default 120. Reload: yes.
+    pub timeout_secs: u64,
+    /// Asks that may wait for the model at once; one more is refused at once with SQLSTATE
+    /// 53300 ("N asks waiting"). Default 16. Reload: yes.
+    pub max_queue: usize,
+    /// Asks generating at the same time; the others wait in turn (first come, first served)
+    /// and hear their place in the queue. A local worker runs one; an OpenAI-compatible server
+    /// may take more. Default 1. Reload: no.
+    pub parallel: usize,
 }
 
 impl Default for LlmConfig {
@@ -102,6 +113,9 @@ impl Default for LlmConfig {
             min_relevance: 0.0,
             relevance_check: false,
             load_timeout_secs: 300,
+            timeout_secs: 120,
+            max_queue: 16,
+            parallel: 1,
         }
     }
 }

@@ -181,10 +181,8 @@ async fn model_failures_each_have_their_own_error() {
         return;
     };
     let missing = tempfile::tempdir().unwrap().path().join("none.gguf");
-    let Some((p, db)) = common::ask::proxy_with(llama(missing, 4096), |c| {
-        c.ask.max_attempts = 1
-    })
-    .await
+    let Some((p, db)) =
+        common::ask::proxy_with(llama(missing, 4096), |c| c.ask.max_attempts = 1).await
     else {
         return;
     };
@@ -197,7 +195,11 @@ async fn model_failures_each_have_their_own_error() {
     assert!(texts(&got, b'E').join(" ").contains("models fetch"));
 
     // A context of 256 tokens cannot hold the schema prompt.
-    p.shared.asker.as_ref().unwrap().set_backend(llama(model, 256));
+    p.shared
+        .asker
+        .as_ref()
+        .unwrap()
+        .set_backend(llama(model, 256));
     let got = c
         .exchange(&query("-- ask: how many artists"), 1)
         .await
@@ -208,4 +210,75 @@ async fn model_failures_each_have_their_own_error() {
         words.contains("llm.context") && !words.contains("models fetch"),
         "{words}"
     );
+}
+
+/// An ask that the model does not answer in `llm.timeout_secs` fails with 57014 naming the
+/// setting; asks beyond `llm.max_queue` are refused at once with 53300; the ones that wait are
+/// told their place and are answered in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_models_time_out_and_the_queue_is_bounded() {
+    use pgask::ask::generate::backend::Backend;
+    use tokio::io::AsyncWriteExt;
+    let slow = Backend::scripted_slowly(["SELECT count(*) FROM artist"], Duration::from_secs(3));
+    let Some((p, db)) = common::ask::proxy_with(slow, |c| {
+        c.llm.timeout_secs = 1;
+        c.llm.max_queue = 1;
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let t = std::time::Instant::now();
+    let got = a
+        .exchange(&query("-- ask: how many artists"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("57014"), "{got:?}");
+    assert!(texts(&got, b'E').join(" ").contains("llm.timeout_secs"));
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // Now with time enough: one generates, one waits (and is told), the third is refused.
+    let asker = p.shared.asker.as_ref().unwrap();
+    asker.set_backend(Backend::scripted_slowly(
+        ["SELECT count(*) FROM artist"],
+        Duration::from_millis(1500),
+    ));
+    let mut next = (**p.shared.config.load()).clone();
+    next.llm.timeout_secs = 30;
+    asker.reload(&next);
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(RawClient::connect(p.port(), "postgres", &db).await);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.stream
+            .write_all(&query(&format!("-- ask: how many artists {i}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut states = Vec::new();
+    let mut waited = 0;
+    for c in clients.iter_mut() {
+        let got = c
+            .read_until_ready_within(1, Duration::from_secs(30))
+            .await
+            .unwrap();
+        states.push(sqlstate(&got));
+        if texts(&got, b'N').join(" ").contains("1 ask ahead") {
+            waited += 1;
+        }
+    }
+    assert_eq!(
+        states,
+        [None, None, Some("53300".to_string())],
+        "{states:?}"
+    );
+    assert_eq!(waited, 1, "the second ask hears its place");
 }

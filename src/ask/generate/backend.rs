@@ -45,7 +45,7 @@ impl Backend {
             LlmBackend::Llama => Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
                 program: std::env::current_exe().unwrap_or_else(|_| "pgask".into()),
                 model: llm.model.clone(),
-                threads: llm.threads,
+                threads: llm.effective_threads(),
                 context: llm.context,
                 chat_template: llm.chat_template.clone(),
                 top_k: llm.top_k,

@@ -74,7 +74,7 @@ impl Asker {
             let sql = match directive {
                 Directive::Rows(q) => {
                     let sql = self.produce(session, &q, link, status, Mode::Check).await?;
-                    execute::capped(&sql, self.config.ask.max_rows)
+                    execute::capped(&sql, self.cfg().ask.max_rows)
                 }
                 Directive::Sql(q) => {
                     let sql = self.produce(session, &q, link, status, Mode::Check).await?;

@@ -105,7 +105,7 @@ impl Asker {
         let (db, access) = self.db(&session.who).await?;
         let r = db.retriever.clone();
         let words = words.to_string();
-        let k = self.config.retrieval.top_k;
+        let k = self.cfg().retrieval.top_k;
         let ranked = tokio::task::spawn_blocking(move || r.search(&words, &access, k))
             .await
             .map_err(|e| AskError::Retrieval(e.to_string()))?
@@ -165,7 +165,7 @@ impl Asker {
     async fn forget(&self, session: &AskSession, id: &str) -> Result<Table, AskError> {
         let who = &session.who;
         let all = self.history.examples(&who.database).await;
-        let trusted = self.config.ask.feedback_roles.contains(&who.user);
+        let trusted = self.cfg().ask.feedback_roles.contains(&who.user);
         let mine: Vec<_> = all
             .iter()
             .filter(|e| e.id == id && (trusted || e.role == who.user))
@@ -198,7 +198,7 @@ impl Asker {
             ),
             Feedback::Corrected(sql) => {
                 let (db, access) = self.db(&session.who).await?;
-                guard::check(sql, &self.policy, &db.retriever.catalog, &access)
+                guard::check(sql, &self.policy.load(), &db.retriever.catalog, &access)
                     .map_err(AskError::BadCorrection)?;
                 (
                     "corrected",

@@ -65,6 +65,10 @@ pub enum AskError {
     NoAskYet,
     #[error("the question is {len} bytes; ask.max_question_bytes allows {max}")]
     QuestionTooLong { len: usize, max: usize },
+    #[error("canceling the ask: it took longer than llm.timeout_secs ({0} s)")]
+    Timeout(u64),
+    #[error("{waiting} asks are waiting for the model (llm.max_queue = {max}); try again later")]
+    QueueFull { waiting: usize, max: usize },
     #[error("asks need client_encoding UTF8; this session uses {0}")]
     Encoding(String),
     #[error("no example \"{0}\" that this role may forget")]
@@ -97,6 +101,8 @@ impl AskError {
             AskError::NoAskYet => "55000".into(),
             AskError::NoSuchExample(_) => "42704".into(),
             AskError::QuestionTooLong { .. } => "54000".into(),
+            AskError::Timeout(_) => "57014".into(),
+            AskError::QueueFull { .. } => "53300".into(),
             AskError::Encoding(_) => "22021".into(),
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::ExecuteWithoutSync => "0A000".into(),
@@ -108,7 +114,9 @@ impl AskError {
             AskError::Generate(generation::GenerateError::Worker(w)) => {
                 e.hint(w.sqlstate_and_hint().1)
             }
-            AskError::NoAskYet => e.hint("ask something first, e.g. -- ask: how many customers are there?"),
+            AskError::NoAskYet => {
+                e.hint("ask something first, e.g. -- ask: how many customers are there?")
+            }
             AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
             AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
             _ => e,
@@ -129,10 +137,11 @@ struct Db {
 
 /// The pipeline, shared by every session of the proxy.
 pub struct Asker {
-    config: Config,
+    /// The live configuration: a reload (SIGHUP) swaps it, and the next ask reads the new one.
+    config: ArcSwap<Config>,
     backend: ArcSwap<Backend>,
-    templates: Templates,
-    policy: Policy,
+    templates: ArcSwap<Templates>,
+    policy: ArcSwap<Policy>,
     glossary: Glossary,
     history: History,
     /// Generated SQL by (database, catalog fingerprint, role, question, conversation).
@@ -144,6 +153,12 @@ pub struct Asker {
     catalogs: Mutex<CatalogClients>,
     /// Tests switch the guard off to show the read-only transaction holding on its own.
     guard_off: std::sync::atomic::AtomicBool,
+    /// Turns at the model: `llm.parallel` asks generate, the rest wait in order.
+    model_slots: Arc<tokio::sync::Semaphore>,
+    /// Asks waiting for a turn now.
+    model_waiting: std::sync::atomic::AtomicUsize,
+    /// `llm.parallel` at start (the number of turns).
+    parallel: usize,
 }
 
 impl Asker {
@@ -156,10 +171,12 @@ impl Asker {
         });
         let ttl = Duration::from_secs(config.ask.cache_ttl_secs.max(1));
         Asker {
-            config: config.clone(),
+            config: ArcSwap::from_pointee(config.clone()),
             backend: ArcSwap::from_pointee(Backend::from_config(&config.llm)),
-            templates: Templates::load(config.llm.prompt_dir.as_deref()).unwrap_or_default(),
-            policy: Policy::new(functions),
+            templates: ArcSwap::from_pointee(
+                Templates::load(config.llm.prompt_dir.as_deref()).unwrap_or_default(),
+            ),
+            policy: ArcSwap::from_pointee(Policy::new(functions)),
             glossary,
             history: History::start(&config.history, &config.upstream),
             answers: moka::sync::Cache::builder()
@@ -175,7 +192,50 @@ impl Asker {
             dbs: Mutex::new(HashMap::new()),
             catalogs: Mutex::new(HashMap::new()),
             guard_off: Default::default(),
+            model_slots: Arc::new(tokio::sync::Semaphore::new(config.llm.parallel.max(1))),
+            model_waiting: Default::default(),
+            parallel: config.llm.parallel.max(1),
         }
+    }
+
+    /// The configuration in force now.
+    fn cfg(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Applies a reloaded configuration: every setting documented "reload: yes" takes effect
+    /// with the next ask (prompt templates are read again; catalog connections are reopened
+    /// to a new upstream; catalogs are rebuilt when their options changed).
+    pub fn reload(&self, next: &Config) {
+        let old = self.cfg();
+        if next.llm.prompt_dir != old.llm.prompt_dir {
+            match Templates::load(next.llm.prompt_dir.as_deref()) {
+                Ok(t) => self.templates.store(Arc::new(t)),
+                Err(e) => tracing::warn!(error = %e, "prompt templates not reloaded"),
+            }
+        }
+        let reconnect = next.upstream != old.upstream
+            || next.ask.catalog_user != old.ask.catalog_user
+            || next.ask.catalog_password_env != old.ask.catalog_password_env;
+        if reconnect {
+            if let Ok(mut c) = self.catalogs.try_lock() {
+                c.clear();
+            }
+        }
+        if next.upstream != old.upstream {
+            self.history.retarget(&next.upstream);
+        }
+        if next.ask.extra_functions != old.ask.extra_functions {
+            let mut functions = guard::default_functions();
+            functions.extend(next.ask.extra_functions.iter().cloned());
+            self.policy.store(Arc::new(Policy::new(functions)));
+        }
+        if next.catalog != old.catalog {
+            if let Ok(mut dbs) = self.dbs.try_lock() {
+                dbs.clear();
+            }
+        }
+        self.config.store(Arc::new(next.clone()));
     }
 
     /// The LLM backend in use.
@@ -196,20 +256,22 @@ impl Asker {
     }
 
     fn limits(&self) -> Limits {
+        let cfg = self.cfg();
         Limits {
-            max_rows: self.config.ask.max_rows,
-            statement_timeout_ms: self.config.ask.statement_timeout_ms,
-            max_cost: self.config.ask.max_cost,
+            max_rows: cfg.ask.max_rows,
+            statement_timeout_ms: cfg.ask.statement_timeout_ms,
+            max_cost: cfg.ask.max_cost,
         }
     }
 
     /// A connection for reading the catalog, as the configured role or the client's own.
     async fn catalog_client(&self, who: &Who) -> Result<Arc<tokio_postgres::Client>, String> {
-        let up = &self.config.upstream;
-        let user = if self.config.ask.catalog_user.is_empty() {
+        let cfg = self.cfg();
+        let up = &cfg.upstream;
+        let user = if cfg.ask.catalog_user.is_empty() {
             &who.user
         } else {
-            &self.config.ask.catalog_user
+            &cfg.ask.catalog_user
         };
         let key = (who.database.clone(), user.clone());
         {
@@ -223,17 +285,17 @@ impl Asker {
                 }
             }
         }
-        let mut cfg = tokio_postgres::Config::new();
-        cfg.host(&up.host)
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(&up.host)
             .port(up.port)
             .user(user)
             .dbname(&who.database)
             .application_name("pgask catalog")
             .connect_timeout(Duration::from_secs(up.connect_timeout_secs));
-        if let Ok(pw) = std::env::var(&self.config.ask.catalog_password_env) {
-            cfg.password(pw);
+        if let Ok(pw) = std::env::var(&cfg.ask.catalog_password_env) {
+            pg.password(pw);
         }
-        let client = Arc::new(crate::net::pg_tls::connect(&cfg, up).await?);
+        let client = Arc::new(crate::net::pg_tls::connect(&pg, up).await?);
         self.catalogs
             .lock()
             .await
@@ -256,15 +318,15 @@ impl Asker {
             Some(db) if db.fingerprint == fingerprint => db.clone(),
             _ => {
                 let options = CatalogOptions {
-                    sample_values: self.config.catalog.sample_values,
-                    sensitive: self.config.catalog.sensitive_patterns.clone(),
+                    sample_values: self.cfg().catalog.sample_values,
+                    sensitive: self.cfg().catalog.sensitive_patterns.clone(),
                 };
                 let cat = catalog::load(&client, &options)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 let embedder = self.embedder().await?;
                 let vectors = self.vectors.clone();
-                let cache_dir = self.config.retrieval.cache_dir.clone();
+                let cache_dir = self.cfg().retrieval.cache_dir.clone();
                 let fp = cat.fingerprint.clone();
                 let retriever = tokio::task::spawn_blocking(move || {
                     Retriever::build(cat, embedder, vectors, Some(&cache_dir))
@@ -291,7 +353,7 @@ impl Asker {
     async fn embedder(&self) -> Result<Arc<Embedder>, AskError> {
         self.embedder
             .get_or_init(|| async {
-                let dir = self.config.retrieval.embedder_dir.clone();
+                let dir = self.cfg().retrieval.embedder_dir.clone();
                 tokio::task::spawn_blocking(move || Embedder::load(&dir))
                     .await
                     .map_err(|e| e.to_string())
@@ -335,7 +397,7 @@ impl Asker {
     /// read, and SQL, NOTICEs and answers are written, in UTF-8; in another client encoding
     /// they would arrive garbled or, for a question, not at all).
     async fn admit(&self, directive: &Directive, link: &mut Link<'_>) -> Result<(), AskError> {
-        let (len, max) = (directive.text_len(), self.config.ask.max_question_bytes);
+        let (len, max) = (directive.text_len(), self.cfg().ask.max_question_bytes);
         if max > 0 && len > max {
             return Err(AskError::QuestionTooLong { len, max });
         }

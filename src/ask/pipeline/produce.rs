@@ -161,13 +161,23 @@ impl Asker {
         let mut examples: Option<Vec<(String, String)>> = None;
         clock.retrieve = started.elapsed();
         let settings = Settings {
-            max_tokens: self.config.llm.max_tokens,
-            temperature: self.config.llm.temperature,
-            seed: self.config.llm.seed,
-            candidates: self.config.llm.candidates,
+            max_tokens: self.cfg().llm.max_tokens,
+            temperature: self.cfg().llm.temperature,
+            seed: self.cfg().llm.seed,
+            candidates: self.cfg().llm.candidates,
         };
         let limits = self.limits();
-        let attempts = self.config.ask.max_attempts.max(1);
+        let timeout = self.cfg().llm.timeout_secs;
+        let deadline = tokio::time::Instant::from_std(started)
+            + if timeout == 0 {
+                Duration::from_secs(365 * 24 * 3600)
+            } else {
+                Duration::from_secs(timeout)
+            };
+        let expired = tokio::time::sleep_until(deadline);
+        tokio::pin!(expired);
+        let mut turn: Option<tokio::sync::OwnedSemaphorePermit> = None;
+        let attempts = self.cfg().ask.max_attempts.max(1);
         let mut attempt = 0;
         let mut failure: Option<Failure> = None;
         loop {
@@ -188,7 +198,7 @@ impl Asker {
                             .is_some_and(|f| wants_more_tables(&f.sqlstate));
                     if context.is_none() || widen {
                         let r0 = Instant::now();
-                        let k = self.config.retrieval.top_k;
+                        let k = self.cfg().retrieval.top_k;
                         let k = if widen {
                             link.client(wire::notice(
                                 "pgask: a table or column was missing; widening the table search…",
@@ -220,13 +230,22 @@ impl Asker {
                         examples: examples.clone().unwrap_or_default(),
                         history: session.memory.pairs(),
                         retry: failure.clone(),
-                        max_columns: self.config.llm.max_prompt_columns,
+                        max_columns: self.cfg().llm.max_prompt_columns,
                     };
-                    let messages = prompt::messages(&self.templates, &ctx.catalog, &input);
+                    let messages = prompt::messages(&self.templates.load(), &ctx.catalog, &input);
                     let backend = self.backend.load_full();
+                    if turn.is_none() {
+                        let wait = self.model_turn(link);
+                        turn = Some(tokio::select! {
+                            r = wait => r?,
+                            () = &mut cancelled => return Err(AskError::Cancelled),
+                            () = &mut expired => return Err(AskError::Timeout(timeout)),
+                        });
+                    }
                     let generated = tokio::select! {
                         r = generation::candidates(&backend, &messages, &ctx.grammar, &settings) => r?,
                         () = &mut cancelled => return Err(AskError::Cancelled),
+                        () = &mut expired => return Err(AskError::Timeout(timeout)),
                     };
                     clock.generate += g0.elapsed();
                     for c in &generated {
@@ -247,7 +266,7 @@ impl Asker {
             let guarded = if self.guard_off.load(std::sync::atomic::Ordering::Relaxed) {
                 Ok(())
             } else {
-                guard::check(&sql, &self.policy, catalog, &access).map(|_| ())
+                guard::check(&sql, &self.policy.load(), catalog, &access).map(|_| ())
             };
             if let Err(e) = guarded {
                 clock.check += c0.elapsed();
@@ -390,12 +409,12 @@ impl Asker {
             .await
             .map_err(|e| AskError::Retrieval(e.to_string()))?
             .map_err(|e| AskError::Retrieval(e.to_string()))?;
-        generation::check_scores(&ranked, self.config.llm.min_relevance)?;
+        generation::check_scores(&ranked, self.cfg().llm.min_relevance)?;
         let catalog = db.retriever.catalog.clone();
         let chosen: Vec<_> = ranked.iter().map(|r| r.table).collect();
         let steps = db.retriever.graph.connect(&chosen, access);
         let spec = Spec::from_catalog(&catalog, &chosen, &steps);
-        let grammar = grammar::build(&spec, self.config.llm.grammar)
+        let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
         Ok(Context {
             tables: ranked
@@ -409,6 +428,43 @@ impl Asker {
         })
     }
 
+    /// Waits for a turn at the model (first come, first served), telling the user how many asks
+    /// are ahead; refuses at once when `llm.max_queue` asks already wait. The turn is held for
+    /// the rest of the ask (all its attempts), so asks finish one after another instead of all
+    /// late together.
+    async fn model_turn(
+        &self,
+        link: &mut Link<'_>,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, AskError> {
+        use std::sync::atomic::Ordering;
+        if let Ok(p) = self.model_slots.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let max = self.cfg().llm.max_queue;
+        let waiting = self.model_waiting.fetch_add(1, Ordering::AcqRel);
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.model_waiting);
+        if waiting >= max {
+            return Err(AskError::QueueFull { waiting, max });
+        }
+        let ahead = waiting + self.parallel;
+        link.client(wire::notice(&format!(
+            "pgask: waiting for the model, {ahead} ask{} ahead of this one…",
+            if ahead == 1 { "" } else { "s" }
+        )))
+        .await?;
+        self.model_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AskError::Server(e.to_string()))
+    }
+
     /// Few-shot examples for a question: the stored good pairs of the database most similar to
     /// it, among those the asking role may see ([`Asker::visible_examples`]).
     async fn examples(
@@ -418,7 +474,7 @@ impl Asker {
         access: &Access,
         question: &str,
     ) -> Vec<(String, String)> {
-        let n = self.config.ask.examples;
+        let n = self.cfg().ask.examples;
         if n == 0 {
             return vec![];
         }
@@ -449,13 +505,15 @@ impl Asker {
         who: &Who,
         access: &Access,
     ) -> Vec<Example> {
-        let trusted = &self.config.ask.feedback_roles;
+        let trusted = &self.cfg().ask.feedback_roles;
         self.history
             .examples(&who.database)
             .await
             .into_iter()
             .filter(|e| e.role == who.user || trusted.contains(&e.role))
-            .filter(|e| guard::check(&e.sql, &self.policy, &db.retriever.catalog, access).is_ok())
+            .filter(|e| {
+                guard::check(&e.sql, &self.policy.load(), &db.retriever.catalog, access).is_ok()
+            })
             .collect()
     }
 }
