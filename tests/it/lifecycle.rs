@@ -218,3 +218,115 @@ async fn scrape(port: u16) -> String {
     let _ = s.read_to_string(&mut out).await;
     out
 }
+
+/// A stand-in OpenAI-compatible server that answers by the question: "broken" gets SQL naming a
+/// column that does not exist, "slow" a query that runs for minutes, anything else a list of
+/// artists. Returns its port and the questions of the requests it received.
+async fn routed_llm() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let Some((buf, head_end)) = common::llm_server::read_request(&mut s).await else {
+                    return;
+                };
+                let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+                let sql = if body.contains("broken") {
+                    "SELECT nosuch FROM artist"
+                } else if body.contains("slow") {
+                    "SELECT count(*) FROM track a, track b, track c"
+                } else {
+                    "SELECT artist_id FROM artist"
+                };
+                log.lock().unwrap().push(body);
+                let reply = serde_json::json!({
+                    "choices": [{"message": {"role": "assistant", "content": sql}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 9}
+                })
+                .to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The issue's own reproduction: after `max_attempts = 1`, `statement_timeout_ms`, `max_rows =
+/// 5` and a SIGHUP, the next asks make one attempt, stop at the new timeout and return 5 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_ask_settings_to_the_next_ask() {
+    let cluster = Cluster::shared();
+    let Some(db) = common::data::dataset(cluster, "chinook") else {
+        return;
+    };
+    let Some(embedder) = common::data::embedder() else {
+        return;
+    };
+    let (llm, seen) = routed_llm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("p.toml");
+    let write = |ask: &str| {
+        write_config(
+            &config,
+            port,
+            cluster.port,
+            &format!(
+                "[ask]\n{ask}\n[llm]\nbackend = \"openai\"\napi_base = \"http://127.0.0.1:{llm}/v1\"\n\
+                 [retrieval]\nembedder_dir = \"{}\"\ncache_dir = \"{}\"\n[history]\nfile = \"\"\n",
+                embedder.display(),
+                dir.path().join("cache").display()
+            ),
+        )
+    };
+    write("cache_ttl_secs = 0");
+    let mut child = spawn(&config);
+    wait_listening(port).await;
+    let mut c = common::raw::RawClient::connect(port, "postgres", &db).await;
+    let ask = |q: &str| common::raw::query(&format!("-- ask: {q}"));
+    let got = c.exchange(&ask("list the artists"), 1).await.unwrap();
+    assert_eq!(common::ask::first_column(&got).len(), 275);
+    c.exchange(&ask("broken question one"), 1).await.unwrap();
+    let tries = |seen: &std::sync::Mutex<Vec<String>>, q: &str| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.contains(q))
+            .count()
+    };
+    assert_eq!(tries(&seen, "broken question one"), 3, "max_attempts = 3");
+
+    write("cache_ttl_secs = 0\nmax_attempts = 1\nmax_rows = 5\nstatement_timeout_ms = 300");
+    signal(&child, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = c.exchange(&ask("list the artists again"), 1).await.unwrap();
+    let rows = common::ask::first_column(&got).len();
+    c.exchange(&ask("broken question two"), 1).await.unwrap();
+    let t = Instant::now();
+    let slow =
+        tokio::time::timeout(Duration::from_secs(20), c.exchange(&ask("a slow count"), 1)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(rows, 5, "max_rows = 5 after SIGHUP");
+    assert_eq!(
+        tries(&seen, "broken question two"),
+        1,
+        "max_attempts = 1 after SIGHUP"
+    );
+    let slow = slow.expect("statement_timeout_ms did not apply").unwrap();
+    assert_eq!(
+        common::raw::sqlstate(&slow).as_deref(),
+        Some("57014"),
+        "{:?}",
+        common::ask::texts(&slow, b'E')
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+}

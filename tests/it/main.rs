@@ -24,4 +24,5 @@ mod lifecycle;
 mod masking;
 mod models;
 mod openai_server;
+mod reload;
 mod retrieval;

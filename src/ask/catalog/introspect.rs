@@ -214,7 +214,10 @@ async fn load_samples(
              JOIN pg_class c ON c.relname = s.tablename AND c.relnamespace = n.oid
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname
              JOIN pg_type t ON t.oid = a.atttypid
-             WHERE s.most_common_vals IS NOT NULL AND s.n_distinct BETWEEN 1 AND 50 AND t.typcategory IN ('S', 'E')",
+             WHERE s.most_common_vals IS NOT NULL AND t.typcategory IN ('S', 'E')
+               -- A negative n_distinct is a fraction of the rows (small tables have those).
+               AND (CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * greatest(c.reltuples, 0)
+                         ELSE s.n_distinct END) BETWEEN 1 AND 50",
             &[],
         )
         .await?;

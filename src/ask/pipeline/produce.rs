@@ -241,6 +241,17 @@ impl Asker {
                             () = &mut cancelled => return Err(AskError::Cancelled),
                             () = &mut expired => return Err(AskError::Timeout(timeout)),
                         });
+                        if self.cfg().llm.relevance_check {
+                            // A grammar-constrained yes/no first: no SQL for a question the
+                            // tables cannot answer.
+                            let check =
+                                prompt::relevance(&self.templates.load(), &ctx.catalog, &input);
+                            tokio::select! {
+                                r = generation::check_with_model(&backend, &check, settings.seed) => r?,
+                                () = &mut cancelled => return Err(AskError::Cancelled),
+                                () = &mut expired => return Err(AskError::Timeout(timeout)),
+                            }
+                        }
                     }
                     let generated = tokio::select! {
                         r = generation::candidates(&backend, &messages, &ctx.grammar, &settings) => r?,
