@@ -282,3 +282,75 @@ async fn slow_models_time_out_and_the_queue_is_bounded() {
     );
     assert_eq!(waited, 1, "the second ask hears its place");
 }
+
+/// An index build in one database does not hold up asks in another: while a database of 1000
+/// tables is being indexed, an ask in chinook (already indexed) is answered before that build
+/// ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_build_blocks_only_its_own_database() {
+    use pgask::ask::generate::backend::Backend;
+    use tokio::io::AsyncWriteExt;
+    let cluster = common::Cluster::shared();
+    let big = cluster.create_db("wide");
+    let mut ddl = String::new();
+    for i in 0..1000 {
+        ddl.push_str(&format!(
+            "CREATE TABLE ledger_{i} (id int PRIMARY KEY, amount_{i} numeric, note_{i} text); \
+             COMMENT ON TABLE ledger_{i} IS 'ledger number {i} of branch {}';",
+            i * 7919 % 1000
+        ));
+    }
+    cluster.psql_as("postgres", &big, &ddl);
+    let slow = Backend::scripted_slowly(["SELECT 1"], Duration::from_millis(200));
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM artist"], |_| {}).await else {
+        return;
+    };
+    p.shared.asker.as_ref().unwrap().set_backend(slow);
+    // chinook is indexed before the race starts.
+    let mut warm = RawClient::connect(p.port(), "postgres", &db).await;
+    warm.exchange(&query("-- ask tables: artists"), 1)
+        .await
+        .unwrap();
+    let mut wide = RawClient::connect(p.port(), "postgres", &big).await;
+    let mut small = RawClient::connect(p.port(), "postgres", &db).await;
+    let start = std::time::Instant::now();
+    wide.stream
+        .write_all(&query("-- ask: total amount of ledger 5"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let small_done = tokio::spawn(async move {
+        small
+            .exchange(&query("-- ask: how many artists"), 1)
+            .await
+            .unwrap();
+        std::time::Instant::now()
+    });
+    // The moment the big database's index is built: its ask moves on to generation.
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let built = loop {
+        let n = tokio::time::timeout(Duration::from_secs(300), wide.stream.read(&mut chunk))
+            .await
+            .expect("the big database's ask stalled")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+        seen.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&seen).contains("generating SQL") {
+            break std::time::Instant::now();
+        }
+    };
+    let small_done = small_done.await.unwrap();
+    eprintln!(
+        "chinook answered after {:?}; the other build ended after {:?}",
+        small_done - start,
+        built - start
+    );
+    assert!(
+        small_done < built,
+        "the chinook ask waited for the other database's index build: chinook answered after {:?}, the build ended after {:?}",
+        small_done - start,
+        built - start
+    );
+}

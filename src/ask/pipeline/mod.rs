@@ -135,6 +135,9 @@ struct Db {
     retriever: Arc<Retriever>,
 }
 
+/// One database's retrieval state, built (or rebuilt) under its own lock.
+type DbSlot = Arc<Mutex<Option<Arc<Db>>>>;
+
 /// The pipeline, shared by every session of the proxy.
 pub struct Asker {
     /// The live configuration: a reload (SIGHUP) swaps it, and the next ask reads the new one.
@@ -148,7 +151,10 @@ pub struct Asker {
     answers: moka::sync::Cache<String, String>,
     embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
     vectors: EmbeddingCache,
-    dbs: Mutex<HashMap<String, Arc<Db>>>,
+    /// Retrieval state per database, each behind its own lock: a build in one database (catalog
+    /// load and embedding can take a minute for thousands of tables) holds up only the asks of
+    /// that database, which wait for it instead of building twice.
+    dbs: std::sync::Mutex<HashMap<String, DbSlot>>,
     /// Catalog connections by (database, role), reused for [`CATALOG_TTL`].
     catalogs: Mutex<CatalogClients>,
     /// Tests switch the guard off to show the read-only transaction holding on its own.
@@ -189,7 +195,7 @@ impl Asker {
                 .build(),
             embedder: tokio::sync::OnceCell::new(),
             vectors: embedding_cache(10_000),
-            dbs: Mutex::new(HashMap::new()),
+            dbs: std::sync::Mutex::new(HashMap::new()),
             catalogs: Mutex::new(HashMap::new()),
             guard_off: Default::default(),
             model_slots: Arc::new(tokio::sync::Semaphore::new(config.llm.parallel.max(1))),
@@ -231,9 +237,7 @@ impl Asker {
             self.policy.store(Arc::new(Policy::new(functions)));
         }
         if next.catalog != old.catalog {
-            if let Ok(mut dbs) = self.dbs.try_lock() {
-                dbs.clear();
-            }
+            self.dbs.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
         self.config.store(Arc::new(next.clone()));
     }
@@ -313,20 +317,28 @@ impl Asker {
         let fingerprint = catalog::fingerprint(&client)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let mut dbs = self.dbs.lock().await;
-        let db = match dbs.get(&who.database) {
+        let slot = self
+            .dbs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(who.database.clone())
+            .or_default()
+            .clone();
+        let mut current = slot.lock().await;
+        let db = match current.as_ref() {
             Some(db) if db.fingerprint == fingerprint => db.clone(),
             _ => {
+                let cfg = self.cfg();
                 let options = CatalogOptions {
-                    sample_values: self.cfg().catalog.sample_values,
-                    sensitive: self.cfg().catalog.sensitive_patterns.clone(),
+                    sample_values: cfg.catalog.sample_values,
+                    sensitive: cfg.catalog.sensitive_patterns.clone(),
                 };
                 let cat = catalog::load(&client, &options)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 let embedder = self.embedder().await?;
                 let vectors = self.vectors.clone();
-                let cache_dir = self.cfg().retrieval.cache_dir.clone();
+                let cache_dir = cfg.retrieval.cache_dir.clone();
                 let fp = cat.fingerprint.clone();
                 let retriever = tokio::task::spawn_blocking(move || {
                     Retriever::build(cat, embedder, vectors, Some(&cache_dir))
@@ -338,11 +350,11 @@ impl Asker {
                     fingerprint: fp,
                     retriever: Arc::new(retriever),
                 });
-                dbs.insert(who.database.clone(), db.clone());
+                *current = Some(db.clone());
                 db
             }
         };
-        drop(dbs);
+        drop(current);
         let access = catalog::readable(&client, &db.retriever.catalog, &who.user)
             .await
             .map_err(|e| fail(e.to_string()))?;
