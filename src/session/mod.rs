@@ -107,7 +107,14 @@ pub async fn serve(
     let hello =
         tokio::time::timeout(login_timeout, client::hello(tcp, runtime.acceptor.as_ref())).await;
     let (mut stream, startup) = match hello {
-        Err(_) => return debug!("client gave up before startup (login timeout)"),
+        Err(_) => {
+            metrics::counter!("pgask_errors_total", "kind" => SessionError::LoginTimeout.kind())
+                .increment(1);
+            return info!(
+                secs = login_timeout.as_secs(),
+                "closed a connection that did not finish startup within login_timeout_secs"
+            );
+        }
         Ok(Err(e)) => {
             metrics::counter!("pgask_errors_total", "kind" => e.kind()).increment(1);
             return debug!(error = %e, "handshake failed");
@@ -266,6 +273,10 @@ async fn finish(client: &mut crate::net::stream::Stream, result: Result<End, Ses
     };
     match &result {
         Ok(end) => info!(?end, "session ended"),
+        Err(e @ SessionError::LoginTimeout) => {
+            crate::metrics::error(e.kind());
+            info!(error = %e, "session ended");
+        }
         Err(e) => {
             crate::metrics::error(e.kind());
             warn!(error = %e, "session ended with an error");

@@ -182,21 +182,35 @@ async fn metrics_endpoint_counts_sessions_and_messages() {
         &config,
         port,
         cluster.port,
-        &format!("metrics_addr = \"127.0.0.1:{metrics}\""),
+        &format!("metrics_addr = \"127.0.0.1:{metrics}\"\nlogin_timeout_secs = 1"),
     );
     let mut child = spawn(&config);
     wait_listening(port).await;
     let client = connect(port).await.unwrap();
     client.simple_query("SELECT 1").await.unwrap();
     drop(client);
+    // A connection that never sends its startup packet is closed at the login timeout, and
+    // counted.
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest))
+        .await
+        .expect("the silent connection was not closed")
+        .unwrap();
     let mut body = String::new();
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         body = scrape(metrics).await;
-        if body.contains("type=\"Q\"") {
+        if body.contains("type=\"Q\"") && body.contains("login_timeout") {
             break;
         }
     }
+    assert!(
+        body.contains("pgask_errors_total{kind=\"login_timeout\"} 1"),
+        "{body}"
+    );
     child.kill().unwrap();
     let _ = child.wait();
     assert!(body.contains("pgask_sessions_total 1"), "{body}");
