@@ -351,9 +351,8 @@ pub fn read_feedback(path: &Path) -> Result<Vec<Event>, HistoryError> {
             path: path.into(),
             source,
         })?;
-        match serde_json::from_str(&line) {
-            Ok(e @ (Event::Feedback(_) | Event::Forget(_))) => out.push(e),
-            _ => {}
+        if let Ok(e @ (Event::Feedback(_) | Event::Forget(_))) = serde_json::from_str(&line) {
+            out.push(e);
         }
     }
     Ok(out)

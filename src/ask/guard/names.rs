@@ -277,7 +277,7 @@ impl Resolver<'_> {
     fn select(&mut self, s: &Select, order_by: Option<&OrderBy>) -> Result<Cols, GuardError> {
         let mut rels = Vec::new();
         for item in &s.from {
-            self.from_item(item, &mut rels)?;
+            self.join_tree(item, &mut rels)?;
         }
         self.within(rels, |r| r.select_in(s, order_by))
     }
@@ -435,7 +435,7 @@ impl Resolver<'_> {
     }
 
     /// Adds one comma-separated FROM item (a relation and its joins) to `rels`.
-    fn from_item(&mut self, item: &TableWithJoins, rels: &mut Vec<Rel>) -> Result<(), GuardError> {
+    fn join_tree(&mut self, item: &TableWithJoins, rels: &mut Vec<Rel>) -> Result<(), GuardError> {
         let start = rels.len();
         let added = self.factor(&item.relation, &rels[..])?;
         rels.extend(added);
@@ -515,7 +515,7 @@ impl Resolver<'_> {
                 alias,
             } => {
                 let mut inner = before.to_vec();
-                self.from_item(table_with_joins, &mut inner)?;
+                self.join_tree(table_with_joins, &mut inner)?;
                 let added = inner.split_off(before.len());
                 return Ok(match alias_name(alias) {
                     Some(name) => vec![Rel {

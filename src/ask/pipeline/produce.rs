@@ -215,7 +215,7 @@ impl Asker {
                         break;
                     };
                     if examples.is_none() {
-                        examples = Some(self.examples(&db, &who, &access, question).await);
+                        examples = Some(self.examples(&db, who, &access, question).await);
                     }
                     link.client(wire::notice(&format!(
                         "pgask: generating SQL (attempt {attempt} of {attempts})…"
