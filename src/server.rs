@@ -199,10 +199,30 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
             fresh.llm.backend != current.llm.backend
                 || fresh.llm.model != current.llm.model
                 || fresh.llm.api_base != current.llm.api_base
+                || fresh.llm.api_model != current.llm.api_model
+                || fresh.llm.api_key_env != current.llm.api_key_env
+                || fresh.llm.api_grammar != current.llm.api_grammar
+                || fresh.llm.api_grammar_field != current.llm.api_grammar_field
+                || fresh.llm.api_timeout_secs != current.llm.api_timeout_secs
                 || fresh.llm.threads != current.llm.threads
                 || fresh.llm.context != current.llm.context
+                || fresh.llm.top_k != current.llm.top_k
+                || fresh.llm.chat_template != current.llm.chat_template
+                || fresh.llm.load_timeout_secs != current.llm.load_timeout_secs
                 || fresh.llm.parallel != current.llm.parallel,
-            "llm (backend, model, api_base, threads, context, parallel)",
+            "llm (backend, model, api_*, threads, context, top_k, chat_template, load_timeout_secs, parallel)",
+        ),
+        (
+            fresh.ask.glossary != current.ask.glossary
+                || fresh.ask.cache_ttl_secs != current.ask.cache_ttl_secs,
+            "ask.glossary, ask.cache_ttl_secs",
+        ),
+        (fresh.history != current.history, "history"),
+        (
+            fresh.retrieval.embedder_dir != current.retrieval.embedder_dir
+                || fresh.retrieval.cache_dir != current.retrieval.cache_dir
+                || fresh.retrieval.reranker_dir != current.retrieval.reranker_dir,
+            "retrieval (embedder_dir, cache_dir, reranker_dir)",
         ),
     ] {
         if changed {
@@ -216,7 +236,17 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
     next.max_connections = current.max_connections;
     next.metrics_addr = current.metrics_addr;
     next.log = current.log.clone();
+    // What only a restart applies keeps its running value, so the live config tells the truth.
     next.ask.enabled = current.ask.enabled;
+    next.ask.glossary = current.ask.glossary.clone();
+    next.ask.cache_ttl_secs = current.ask.cache_ttl_secs;
+    next.history = current.history.clone();
+    next.retrieval.embedder_dir = current.retrieval.embedder_dir.clone();
+    next.retrieval.cache_dir = current.retrieval.cache_dir.clone();
+    next.retrieval.reranker_dir = current.retrieval.reranker_dir.clone();
+    let llm_top = next.llm.clone();
+    next.llm = current.llm.clone();
+    for_reload(&mut next.llm, &llm_top);
     shared.runtime.store(Arc::new(runtime));
     if let Some(asker) = &shared.asker {
         asker.reload(&next);
@@ -224,6 +254,21 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
     shared.config.store(Arc::new(next));
     info!("configuration reloaded");
     Ok(())
+}
+
+/// The `[llm]` settings documented "reload: yes", from `fresh` into the running `llm`.
+fn for_reload(llm: &mut crate::config::LlmConfig, fresh: &crate::config::LlmConfig) {
+    llm.max_tokens = fresh.max_tokens;
+    llm.temperature = fresh.temperature;
+    llm.seed = fresh.seed;
+    llm.candidates = fresh.candidates;
+    llm.grammar = fresh.grammar;
+    llm.prompt_dir = fresh.prompt_dir.clone();
+    llm.max_prompt_columns = fresh.max_prompt_columns;
+    llm.min_relevance = fresh.min_relevance;
+    llm.relevance_check = fresh.relevance_check;
+    llm.timeout_secs = fresh.timeout_secs;
+    llm.max_queue = fresh.max_queue;
 }
 
 /// SIGTERM/SIGINT start shutdown (a second one forces it), SIGHUP reloads.

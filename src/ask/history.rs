@@ -291,11 +291,8 @@ impl History {
                 match load_examples(cfg, upstream, database).await {
                     Ok(found) => {
                         let mut all = self.examples.lock().unwrap_or_else(|e| e.into_inner());
-                        let list = all.entry(database.to_string()).or_default();
-                        for e in found {
-                            if !list.contains(&e) {
-                                list.push(e);
-                            }
+                        for f in found {
+                            apply(&mut all, &Event::Feedback(f));
                         }
                         loaded.insert(database.to_string());
                     }
@@ -316,11 +313,17 @@ impl History {
 /// those of its ask.
 fn apply(examples: &mut HashMap<String, Vec<Example>>, event: &Event) {
     match event {
-        Event::Feedback(f) if f.is_example() => {
+        Event::Feedback(f) => {
             let list = examples.entry(f.database.clone()).or_default();
-            let e = Example::from_feedback(f);
-            if !list.contains(&e) {
-                list.push(e);
+            // One example per ask: the latest feedback on it wins (a later `bad` takes it back).
+            list.retain(|e| e.id != f.ask);
+            if f.is_example() {
+                if list.iter().filter(|e| e.role == f.role).count() >= MAX_EXAMPLES_PER_ROLE {
+                    if let Some(oldest) = list.iter().position(|e| e.role == f.role) {
+                        list.remove(oldest);
+                    }
+                }
+                list.push(Example::from_feedback(f));
             }
         }
         Event::Forget(f) => {
@@ -328,9 +331,12 @@ fn apply(examples: &mut HashMap<String, Vec<Example>>, event: &Event) {
                 list.retain(|e| e.id != f.ask);
             }
         }
-        _ => {}
+        Event::Ask(_) => {}
     }
 }
+
+/// Examples kept per role and database (the oldest go first): one role cannot flood the pool.
+const MAX_EXAMPLES_PER_ROLE: usize = 200;
 
 /// The feedback and forget lines of a JSONL history file, in order (a missing file has none;
 /// bad lines are skipped).
@@ -358,27 +364,31 @@ pub fn read_feedback(path: &Path) -> Result<Vec<Event>, HistoryError> {
     Ok(out)
 }
 
+/// The feedback on a database in the Postgres store, oldest first (the latest 2,000).
 async fn load_examples(
     cfg: &tokio_postgres::Config,
     upstream: &UpstreamConfig,
     database: &str,
-) -> Result<Vec<Example>, HistoryError> {
+) -> Result<Vec<FeedbackRecord>, HistoryError> {
     let client = connect_store(cfg, upstream).await?;
     let rows = client
         .query(
-            "SELECT ask, role, question, sql FROM pgask.feedback
-             WHERE database = $1 AND verdict IN ('good', 'corrected')
-             ORDER BY at DESC LIMIT 500",
+            "SELECT ask, role, question, sql, verdict FROM (
+               SELECT * FROM pgask.feedback WHERE database = $1 ORDER BY at DESC, id DESC LIMIT 2000
+             ) f ORDER BY at, id",
             &[&database],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|r| Example {
-            id: r.get(0),
+        .map(|r| FeedbackRecord {
+            ask: r.get(0),
             role: r.get(1),
             question: r.get(2),
             sql: r.get(3),
+            verdict: r.get(4),
+            database: database.to_string(),
+            ..FeedbackRecord::default()
         })
         .collect())
 }
@@ -498,7 +508,8 @@ async fn insert(c: &tokio_postgres::Client, event: &Event) -> Result<(), History
         }
         Event::Forget(f) => {
             c.execute(
-                "DELETE FROM pgask.feedback WHERE ask = $1 AND database = $2",
+                "DELETE FROM pgask.feedback
+                 WHERE ask = $1 AND database = $2 AND verdict IN ('good', 'corrected')",
                 &[&f.ask, &f.database],
             )
             .await?;
@@ -553,5 +564,46 @@ mod tests {
         assert!(read_feedback(&dir.path().join("missing"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn one_example_per_ask_and_a_cap_per_role() {
+        let fb = |ask: &str, role: &str, verdict: &str| {
+            Event::Feedback(FeedbackRecord {
+                ask: ask.into(),
+                role: role.into(),
+                database: "db".into(),
+                question: format!("q{ask}"),
+                sql: format!("SELECT {ask}"),
+                verdict: verdict.into(),
+                ..Default::default()
+            })
+        };
+        let mut examples = HashMap::new();
+        apply(&mut examples, &fb("1", "a", "good"));
+        apply(&mut examples, &fb("1", "a", "corrected"));
+        assert_eq!(
+            examples["db"].len(),
+            1,
+            "a later verdict replaces the earlier"
+        );
+        apply(&mut examples, &fb("1", "a", "bad"));
+        assert!(
+            examples["db"].is_empty(),
+            "a later bad takes the example back"
+        );
+        apply(&mut examples, &fb("t", "trusted", "good"));
+        for i in 0..MAX_EXAMPLES_PER_ROLE + 50 {
+            apply(&mut examples, &fb(&format!("f{i}"), "flood", "corrected"));
+        }
+        let list = &examples["db"];
+        assert_eq!(
+            list.iter().filter(|e| e.role == "flood").count(),
+            MAX_EXAMPLES_PER_ROLE
+        );
+        assert!(
+            list.iter().any(|e| e.role == "trusted"),
+            "a flood pushes out only its own"
+        );
     }
 }

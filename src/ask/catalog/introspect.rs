@@ -49,9 +49,10 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            SELECT 'c' || a.attrelid || ':' || a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull || ':'
                   || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ':' || coalesce(col_description(a.attrelid, a.attnum), '')
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-           WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+           WHERE a.attnum > 0 AND NOT a.attisdropped AND c.oid IN (SELECT c.oid {RELATIONS})
            UNION ALL
-           SELECT 'k' || conrelid || ':' || conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint WHERE contype IN ('p', 'u', 'f')
+           SELECT 'k' || k.conrelid || ':' || k.conname || ':' || pg_get_constraintdef(k.oid) FROM pg_constraint k
+           WHERE k.contype IN ('p', 'u', 'f') AND k.conrelid IN (SELECT c.oid {RELATIONS})
            UNION ALL
            SELECT 'e' || enumtypid || ':' || enumsortorder || ':' || enumlabel FROM pg_enum
          ) s"

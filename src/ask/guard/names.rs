@@ -98,6 +98,22 @@ fn output_name(e: &Expr) -> String {
         Expr::Function(f) => parts(&f.name).last().cloned().unwrap_or_default(),
         Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
         Expr::Case { .. } => "case".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Trim { .. } => "btrim".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
+        Expr::AtTimeZone { .. } => "timezone".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Subquery(q) => match q.body.as_ref() {
+            SetExpr::Select(s) => match s.projection.as_slice() {
+                [SelectItem::ExprWithAlias { alias, .. }] => fold(alias),
+                [SelectItem::UnnamedExpr(e)] => output_name(e),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         _ => "?column?".into(),
     }
 }
@@ -132,6 +148,22 @@ impl Resolver<'_> {
             Cols::Named(n) => Some(n.clone()),
             Cols::Any => None,
         }
+    }
+
+    /// A whole-row use of a relation (`*`, `t.*`, `TABLE t`, a bare `t`) reads every column: a
+    /// table with a column the role may not read is refused for it, as PostgreSQL would.
+    fn whole(&self, cols: &Cols, name: &str) -> Result<(), GuardError> {
+        if let Cols::Table(t) = cols {
+            let table = &self.catalog.tables[*t];
+            if table
+                .columns
+                .iter()
+                .any(|c| !self.access.can_read_column(*t, &c.name))
+            {
+                return Err(GuardError::UnknownColumn(format!("{name}.*")));
+            }
+        }
+        Ok(())
     }
 
     fn has(&self, cols: &Cols, column: &str) -> bool {
@@ -245,6 +277,16 @@ impl Resolver<'_> {
                 let n = v.rows.first().map_or(0, |r| r.content.len());
                 Cols::Named((1..=n).map(|i| format!("column{i}")).collect())
             }
+            SetExpr::Table(t) => {
+                let mut p: Vec<String> = Vec::new();
+                p.extend(t.schema_name.iter().map(|n| n.to_lowercase()));
+                p.extend(t.table_name.iter().map(|n| n.to_lowercase()));
+                let id = self
+                    .table(&p)
+                    .ok_or_else(|| GuardError::UnknownTable(p.join(".")))?;
+                self.whole(&Cols::Table(id), &p.join("."))?;
+                Cols::Table(id)
+            }
             _ => Cols::Any,
         };
         // ORDER BY of a set operation or parenthesized query sees only its output columns.
@@ -302,6 +344,7 @@ impl Resolver<'_> {
                 ) => {
                     let qual = parts(n).last().cloned().unwrap_or_default();
                     let rel = self.relation(&qual)?;
+                    self.whole(&rel.cols, &qual)?;
                     match self.names(&rel.cols) {
                         Some(n) => outputs.extend(n),
                         None => complete = false,
@@ -314,6 +357,7 @@ impl Resolver<'_> {
                         .map(|f| f.rels.clone())
                         .unwrap_or_default();
                     for rel in rels {
+                        self.whole(&rel.cols, &rel.name)?;
                         match self.names(&rel.cols) {
                             Some(n) => outputs.extend(n),
                             None => complete = false,
@@ -342,7 +386,11 @@ impl Resolver<'_> {
         }
         if let Some(Distinct::On(exprs)) = &s.distinct {
             for e in exprs {
-                self.expr(e)?;
+                match e {
+                    // Like ORDER BY, DISTINCT ON may name an output column.
+                    Expr::Identifier(i) if outputs.contains(&fold(i)) => {}
+                    e => self.expr(e)?,
+                }
             }
         }
         // Whatever else the select has (WINDOW definitions, QUALIFY, ...), by the same rules.
@@ -387,16 +435,16 @@ impl Resolver<'_> {
         match name {
             [] => Ok(()),
             [column] => {
-                let found = self.frames.iter().rev().any(|f| {
-                    f.rels
-                        .iter()
-                        .any(|r| self.has(&r.cols, column) || &r.name == column)
-                });
-                if found {
-                    Ok(())
-                } else {
-                    Err(GuardError::UnknownColumn(column.clone()))
+                for f in self.frames.iter().rev() {
+                    if f.rels.iter().any(|r| self.has(&r.cols, column)) {
+                        return Ok(());
+                    }
+                    if let Some(r) = f.rels.iter().find(|r| &r.name == column) {
+                        // A whole-row reference.
+                        return self.whole(&r.cols, column);
+                    }
                 }
+                Err(GuardError::UnknownColumn(column.clone()))
             }
             [qual, column] => self.qualified(None, qual, column),
             [.., schema, qual, column] => self.qualified(Some(schema), qual, column),
@@ -518,11 +566,22 @@ impl Resolver<'_> {
                 self.join_tree(table_with_joins, &mut inner)?;
                 let added = inner.split_off(before.len());
                 return Ok(match alias_name(alias) {
-                    Some(name) => vec![Rel {
-                        name,
-                        schema: None,
-                        cols: Cols::Any,
-                    }],
+                    Some(name) => {
+                        // An aliased join hides its members; its columns are theirs.
+                        let mut all = Some(Vec::new());
+                        for r in &added {
+                            match (self.names(&r.cols), all.as_mut()) {
+                                (Some(n), Some(a)) => a.extend(n),
+                                _ => all = None,
+                            }
+                        }
+                        let cols = all.map_or(Cols::Any, Cols::Named);
+                        vec![Rel {
+                            name,
+                            schema: None,
+                            cols: renamed(cols, alias.as_ref(), self),
+                        }]
+                    }
                     None => added,
                 });
             }
@@ -537,10 +596,21 @@ impl Resolver<'_> {
                     TableFactor::UNNEST { alias, .. } => ("unnest".to_string(), alias),
                     _ => (String::new(), &None),
                 };
+                // A function in FROM gives one column named like it (or its alias), or the
+                // alias's column list; UNNEST and the like may give more: unknown.
+                let cols = match (other, alias.as_ref()) {
+                    (_, Some(a)) if !a.columns.is_empty() => {
+                        Cols::Named(a.columns.iter().map(|c| fold(&c.name)).collect())
+                    }
+                    (TableFactor::Table { .. } | TableFactor::Function { .. }, _) => {
+                        Cols::Named(vec![alias_name(alias).unwrap_or_else(|| name.clone())])
+                    }
+                    _ => Cols::Any,
+                };
                 Rel {
                     name: alias_name(alias).unwrap_or(name),
                     schema: None,
-                    cols: Cols::Any,
+                    cols,
                 }
             }
         };

@@ -153,6 +153,77 @@ fn column_privileges_are_respected() {
     );
 }
 
+/// Whole-row uses read every column, `TABLE` names a table, functions and aliased joins in FROM
+/// have known columns: none of them lets a name through that PostgreSQL would refuse.
+#[test]
+fn whole_rows_table_commands_and_functions_resolve_like_postgres() {
+    let policy = Policy::new(default_functions());
+    let mut partial = access();
+    partial.tables.remove(&0);
+    partial.columns.insert(0, vec!["name".into()]);
+    let cat = catalog();
+    let run_as = |sql: &str, a: &Access| check(sql, &policy, &cat, a).map(|_| ());
+    for sql in [
+        "SELECT * FROM customer",
+        "SELECT c.* FROM customer c",
+        "SELECT customer FROM customer",
+        "WITH x AS (TABLE public.customer) SELECT city FROM x",
+        "SELECT x.city FROM (customer c JOIN invoice i USING (customer_id)) AS x",
+        "SELECT city FROM customer, generate_series(1, 2) g",
+    ] {
+        assert!(
+            run_as(sql, &partial).is_err(),
+            "{sql} reads an unreadable column"
+        );
+    }
+    assert!(run_as(
+        "SELECT name FROM customer, generate_series(1, 2) g",
+        &partial
+    )
+    .is_ok());
+    for (sql, ok) in [
+        ("WITH x AS (TABLE public.nosuch) SELECT 1 FROM x", false),
+        ("WITH x AS (TABLE public.customer) SELECT city FROM x", true),
+        (
+            "WITH x AS (TABLE public.customer) SELECT nosuch FROM x",
+            false,
+        ),
+        (
+            "SELECT nosuch FROM customer, generate_series(1, 2) g",
+            false,
+        ),
+        ("SELECT g FROM customer, generate_series(1, 2) g", true),
+        ("SELECT n FROM generate_series(1, 2) AS g(n)", true),
+        (
+            "SELECT x.total FROM (customer c JOIN invoice i USING (customer_id)) AS x",
+            true,
+        ),
+        (
+            "SELECT x.nosuch FROM (customer c JOIN invoice i USING (customer_id)) AS x",
+            false,
+        ),
+        (
+            "SELECT DISTINCT ON (town) city AS town, name FROM customer ORDER BY town",
+            true,
+        ),
+        (
+            "SELECT t.substring FROM (SELECT substring(name FROM 1 FOR 3) FROM customer) t",
+            true,
+        ),
+        (
+            "SELECT name, (SELECT count(*) FROM invoice) FROM customer ORDER BY count",
+            true,
+        ),
+    ] {
+        assert_eq!(
+            run_as(sql, &access()).is_ok(),
+            ok,
+            "{sql}: {:?}",
+            run_as(sql, &access())
+        );
+    }
+}
+
 #[test]
 fn row_limits_are_read_only_from_plain_top_level_numbers() {
     assert_eq!(row_limit("SELECT 1 LIMIT 5"), Some(5));

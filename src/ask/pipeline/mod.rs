@@ -127,7 +127,7 @@ impl AskError {
 /// How long a catalog connection is reused before a new one is opened.
 const CATALOG_TTL: Duration = Duration::from_secs(60);
 
-type CatalogClients = HashMap<(String, String), (Arc<tokio_postgres::Client>, Instant)>;
+type CatalogClients = HashMap<(String, String, u64), (Arc<tokio_postgres::Client>, Instant)>;
 
 /// Retrieval state of one database.
 struct Db {
@@ -165,6 +165,8 @@ pub struct Asker {
     model_waiting: std::sync::atomic::AtomicUsize,
     /// `llm.parallel` at start (the number of turns).
     parallel: usize,
+    /// Bumped by every reload (part of the catalog connections' key).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Asker {
@@ -201,6 +203,7 @@ impl Asker {
             model_slots: Arc::new(tokio::sync::Semaphore::new(config.llm.parallel.max(1))),
             model_waiting: Default::default(),
             parallel: config.llm.parallel.max(1),
+            generation: Default::default(),
         }
     }
 
@@ -214,19 +217,17 @@ impl Asker {
     /// to a new upstream; catalogs are rebuilt when their options changed).
     pub fn reload(&self, next: &Config) {
         let old = self.cfg();
-        if next.llm.prompt_dir != old.llm.prompt_dir {
-            match Templates::load(next.llm.prompt_dir.as_deref()) {
-                Ok(t) => self.templates.store(Arc::new(t)),
-                Err(e) => tracing::warn!(error = %e, "prompt templates not reloaded"),
-            }
+        // Templates are read again on every reload (edited in place or moved).
+        match Templates::load(next.llm.prompt_dir.as_deref()) {
+            Ok(t) => self.templates.store(Arc::new(t)),
+            Err(e) => tracing::warn!(error = %e, "prompt templates not reloaded"),
         }
-        let reconnect = next.upstream != old.upstream
-            || next.ask.catalog_user != old.ask.catalog_user
-            || next.ask.catalog_password_env != old.ask.catalog_password_env;
-        if reconnect {
-            if let Ok(mut c) = self.catalogs.try_lock() {
-                c.clear();
-            }
+        // Catalog connections are keyed by the config generation: after a reload none of the
+        // old ones (old upstream, old catalog_user) is used again.
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Ok(mut c) = self.catalogs.try_lock() {
+            c.clear();
         }
         if next.upstream != old.upstream {
             self.history.retarget(&next.upstream);
@@ -277,7 +278,11 @@ impl Asker {
         } else {
             &cfg.ask.catalog_user
         };
-        let key = (who.database.clone(), user.clone());
+        let key = (
+            who.database.clone(),
+            user.clone(),
+            self.generation.load(std::sync::atomic::Ordering::Acquire),
+        );
         {
             let mut open = self.catalogs.lock().await;
             match open.get(&key) {

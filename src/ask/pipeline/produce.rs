@@ -167,15 +167,10 @@ impl Asker {
             candidates: self.cfg().llm.candidates,
         };
         let limits = self.limits();
+        // llm.timeout_secs counts from the first wait for the model: retrieval and an index
+        // build are not the model's time.
         let timeout = self.cfg().llm.timeout_secs;
-        let deadline = tokio::time::Instant::from_std(started)
-            + if timeout == 0 {
-                Duration::from_secs(365 * 24 * 3600)
-            } else {
-                Duration::from_secs(timeout)
-            };
-        let expired = tokio::time::sleep_until(deadline);
-        tokio::pin!(expired);
+        let mut deadline: Option<tokio::time::Instant> = None;
         let mut turn: Option<tokio::sync::OwnedSemaphorePermit> = None;
         let attempts = self.cfg().ask.max_attempts.max(1);
         let mut attempt = 0;
@@ -217,10 +212,6 @@ impl Asker {
                     if examples.is_none() {
                         examples = Some(self.examples(&db, who, &access, question).await);
                     }
-                    link.client(wire::notice(&format!(
-                        "pgask: generating SQL (attempt {attempt} of {attempts})…"
-                    )))
-                    .await?;
                     let g0 = Instant::now();
                     let input = PromptInput {
                         question,
@@ -234,6 +225,16 @@ impl Asker {
                     };
                     let messages = prompt::messages(&self.templates.load(), &ctx.catalog, &input);
                     let backend = self.backend.load_full();
+                    let deadline = *deadline.get_or_insert_with(|| {
+                        tokio::time::Instant::now()
+                            + Duration::from_secs(if timeout == 0 {
+                                365 * 24 * 3600
+                            } else {
+                                timeout
+                            })
+                    });
+                    let expired = tokio::time::sleep_until(deadline);
+                    tokio::pin!(expired);
                     if turn.is_none() {
                         let wait = self.model_turn(link);
                         turn = Some(tokio::select! {
@@ -253,6 +254,10 @@ impl Asker {
                             }
                         }
                     }
+                    link.client(wire::notice(&format!(
+                        "pgask: generating SQL (attempt {attempt} of {attempts})…"
+                    )))
+                    .await?;
                     let generated = tokio::select! {
                         r = generation::candidates(&backend, &messages, &ctx.grammar, &settings) => r?,
                         () = &mut cancelled => return Err(AskError::Cancelled),
@@ -300,6 +305,9 @@ impl Asker {
             }
             let outcome = match mode {
                 Mode::Run => {
+                    // The rows may take as long as the client reads them: the model is free
+                    // for the next ask meanwhile (a retry waits for its turn again).
+                    turn = None;
                     let x0 = Instant::now();
                     let r = execute::run(link, &sql, status, &limits).await;
                     clock.execute += x0.elapsed();
