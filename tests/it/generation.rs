@@ -156,6 +156,26 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
     ok(&full, "SELECT first_name FROM customer");
     ok(&full, "SELECT c.first_name, SUM(i.total) AS revenue FROM customer AS c JOIN invoice AS i ON i.customer_id = c.customer_id GROUP BY c.first_name ORDER BY revenue DESC LIMIT 5");
     ok(&full, "WITH t AS (SELECT customer_id, SUM(total) AS spend FROM invoice GROUP BY customer_id) SELECT spend FROM t");
+    // What small models used to invent names with: a SELECT with no FROM, a long made-up
+    // qualifier, bare columns of a derived table (qualify them: `q.total`).
+    no(&full, "SELECT *");
+    no(&full, "SELECT customer_id");
+    ok(
+        &full,
+        "SELECT 100.0 * (SELECT count(*) FROM invoice) / (SELECT count(*) FROM customer)",
+    );
+    no(
+        &full,
+        "SELECT customer_name_character_varying.customer_id FROM customer",
+    );
+    no(
+        &full,
+        "SELECT total_spend FROM (SELECT sum(total) AS total_spend FROM invoice) AS q",
+    );
+    ok(
+        &full,
+        "SELECT q.total_spend FROM (SELECT sum(total) AS total_spend FROM invoice) AS q",
+    );
     no(&full, "SELECT customer_name FROM customer");
     no(&full, "SELECT first_name FROM customers");
     no(&full, "SELECT name FROM track");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::protocol::{Output, Stop};
+use super::protocol::{Output, Stop, CUE};
 use super::supervisor::Request;
 use crate::config::LlmConfig;
 
@@ -128,6 +128,7 @@ impl OpenAi {
         let messages: Vec<Value> = req
             .messages
             .iter()
+            .filter(|m| m.role != CUE)
             .map(|m| json!({"role": m.role, "content": m.content}))
             .collect();
         let mut body = json!({

@@ -20,13 +20,18 @@ pub enum PromptError {
 const SYSTEM: &str = include_str!("../../../config/prompts/system.txt");
 const USER: &str = include_str!("../../../config/prompts/user.txt");
 const RELEVANCE: &str = include_str!("../../../config/prompts/relevance.txt");
+const EXAMPLES: &str = include_str!("../../../config/prompts/examples.txt");
 
-/// The three templates.
+/// The templates.
 #[derive(Debug, Clone)]
 pub struct Templates {
     pub system: String,
     pub user: String,
     pub relevance: String,
+    /// Generic question → SQL pairs over a made-up schema, shown while a database has no
+    /// examples of its own from feedback: they show the form of an answer (count(*), a column
+    /// list, a filter, a join with GROUP BY) that small models otherwise skip for `SELECT *`.
+    pub examples: String,
 }
 
 impl Default for Templates {
@@ -35,6 +40,7 @@ impl Default for Templates {
             system: SYSTEM.to_string(),
             user: USER.to_string(),
             relevance: RELEVANCE.to_string(),
+            examples: EXAMPLES.to_string(),
         }
     }
 }
@@ -48,6 +54,7 @@ impl Templates {
             ("system", &mut t.system),
             ("user", &mut t.user),
             ("relevance", &mut t.relevance),
+            ("examples", &mut t.examples),
         ] {
             let p = dir.join(format!("{name}.txt"));
             if p.is_file() {
@@ -88,10 +95,11 @@ pub struct PromptInput<'a> {
 /// The chat messages for a SQL generation.
 pub fn messages(t: &Templates, catalog: &Catalog, input: &PromptInput<'_>) -> Vec<ChatMessage> {
     let system = t.system.replace("{schema}", &schema(catalog, input));
-    let user = fill(&t.user, input);
+    let user = fill(&t.user, input, &t.examples);
     vec![
         ChatMessage::new("system", system.trim_end()),
         ChatMessage::new("user", user.trim_end()),
+        ChatMessage::new(super::protocol::CUE, "SQL:"),
     ]
 }
 
@@ -104,10 +112,11 @@ pub fn relevance(t: &Templates, catalog: &Catalog, input: &PromptInput<'_>) -> V
             "user",
             t.relevance.replace("{question}", input.question).trim_end(),
         ),
+        ChatMessage::new(super::protocol::CUE, "Answer:"),
     ]
 }
 
-fn fill(template: &str, input: &PromptInput<'_>) -> String {
+fn fill(template: &str, input: &PromptInput<'_>, generic: &str) -> String {
     let section = |title: &str, items: &[(String, String)], fmt: &dyn Fn(&str, &str) -> String| {
         if items.is_empty() {
             return String::new();
@@ -122,9 +131,16 @@ fn fill(template: &str, input: &PromptInput<'_>) -> String {
     let glossary = section("Glossary:", &input.glossary, &|a, b| {
         format!("- {a}: {b}\n")
     });
-    let examples = section("Examples:", &input.examples, &|q, sql| {
-        format!("Question: {q}\nSQL: {sql}\n")
-    });
+    let examples = if input.examples.is_empty() && !generic.trim().is_empty() {
+        format!(
+            "Examples (from another database):\n{}\n\n",
+            generic.trim_end()
+        )
+    } else {
+        section("Examples:", &input.examples, &|q, sql| {
+            format!("Question: {q}\nSQL: {sql}\n")
+        })
+    };
     let history = section(
         "Earlier questions in this conversation (the new one may refine them):",
         &input.history,

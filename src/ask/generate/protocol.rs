@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The role of the last message of a prompt that only a plain completion shows: the words the
+/// answer follows (`SQL:`, `Answer:`). Chat templates and chat APIs leave it out.
+pub const CUE: &str = "cue";
+
 /// One chat message of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {

@@ -181,8 +181,12 @@ fn names(r: &mut Rules, spec: &Spec) -> Result<(), GrammarError> {
     }
     r.add("tq", &per_table.join(" | "))?;
     r.add("name", "[a-z_] [a-z0-9_]{0,30}")?;
+    // Table aliases are short (`t`, `il`, `avgs`), as people write them: a long made-up
+    // qualifier (`artist_name_character_varying_1.artist_id`) is how small models invent
+    // tables, and a short one cannot be a keyword the grammar would then refuse to parse.
+    r.add("alias", "[a-z] [a-z0-9_]{0,4}")?;
     // Qualified references: `table.column`, `alias.column`, `alias.defined_name`.
-    r.add("qref", "tq | name \".\" ( col | name )")?;
+    r.add("qref", "tq | alias \".\" ( col | name )")?;
     r.add("colref-s", "qref | col")?;
     r.add("colref-f", "qref | col | name")?;
     Ok(())
@@ -240,7 +244,7 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
     )?;
     r.add(
         "talias",
-        "( \" AS \" | \" \" ) name ( \" (\" name ( \", \" name ){0,7} \")\" )?",
+        "( \" AS \" | \" \" ) alias ( \" (\" name ( \", \" name ){0,7} \")\" )?",
     )?;
     r.add(
         "jkind",
@@ -285,6 +289,12 @@ fn query(r: &mut Rules, d: usize) -> Result<(), GrammarError> {
     )
 }
 
+/// Whether a SELECT over a derived table may name its columns unqualified (any name, as the
+/// grammar cannot know them). Off: small models used it to invent columns (`SELECT
+/// artist_name, … FROM artist, (SELECT …) AS q`); a derived table's columns are still reachable
+/// qualified (`q.total`), and CTE columns after a WITH stay free.
+const DERIVED_BARE_COLUMNS: bool = false;
+
 /// `body`, `select`, FROM with joins, GROUP BY, HAVING, WINDOW, ORDER BY of one variant.
 fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
     let s = format!("{d}{v}");
@@ -302,7 +312,7 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
     } else {
         let p = d - 1;
         let mut term = format!("select-{s} | \"(\" {} \")\"", sub(p));
-        if v == 's' {
+        if v == 's' && DERIVED_BARE_COLUMNS {
             term.push_str(&format!(" | dselect-{d}"));
         }
         (
@@ -321,9 +331,23 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
             "( \" WHERE \" expr-{s} )? group-{s}? ( \" HAVING \" expr-{s} )? ( \" WINDOW \" name \" AS \" win-{s} )?"
         ),
     )?;
+    // A SELECT reads a FROM; only constants and scalar subqueries may go without one (`SELECT
+    // 100.0 * (SELECT …) / (SELECT …)`), so `SELECT *` or a bare column cannot end a query.
     r.add(
         &format!("select-{s}"),
-        &format!("\"SELECT \" distinct-{s}? items-{s} from-{s}? stail-{s}"),
+        &format!(
+            "\"SELECT \" distinct-{s}? ( items-{s} from-{s} stail-{s} | nitem-{s} ( \", \" nitem-{s} ){{0,7}} )"
+        ),
+    )?;
+    let nterm = if d == 0 {
+        "literal".to_string()
+    } else {
+        format!("literal | \"(\" {} \")\"", sub(d - 1))
+    };
+    r.add(&format!("nterm-{s}"), &nterm)?;
+    r.add(
+        &format!("nitem-{s}"),
+        &format!("nterm-{s} ( ( addop | mulop ) nterm-{s} ){{0,4}} ( \" AS \" name )?"),
     )?;
     r.add(
         &format!("distinct-{s}"),
@@ -335,7 +359,7 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
     )?;
     r.add(
         &format!("item-{s}"),
-        &format!("\"*\" | ( tbl | name ) \".*\" | expr-{s} ( \" AS \" name )?"),
+        &format!("\"*\" | ( tbl | alias ) \".*\" | expr-{s} ( \" AS \" name )?"),
     )?;
     r.add(&format!("tref-{s}"), &tref)?;
     r.add(&format!("jcond-{s}"), &format!("\" ON \" expr-{s} | using"))?;
@@ -358,7 +382,7 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
         r.add(
             &format!("dfrom-{d}"),
             &format!(
-                "\" FROM \" ( dtref-{d} | tref-{s} ( jpart-{s} ){{0,3}} ( jkind dtref-{d} jcond-{s} | jbare dtref-{d} ) ) ( jpart-{s} ){{0,6}}"
+                "\" FROM \" ( dtref-{d} | tref-{d}s ( jpart-{d}s ){{0,3}} ( jkind dtref-{d} jcond-{s} | jbare dtref-{d} ) ) ( jpart-{d}s ){{0,6}}"
             ),
         )?;
         r.add(

@@ -26,7 +26,7 @@ use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
-use super::super::protocol::{ChatMessage, Job, Output, Stop};
+use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -74,7 +74,8 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
 pub struct EngineConfig {
     pub threads: i32,
     pub context: u32,
-    /// `auto` (the model's own template, else chatml) or a template name llama.cpp knows.
+    /// `auto`: the model's own chat template, or a plain completion prompt for a base model
+    /// without one; `completion`; `chatml`; or a template name llama.cpp knows.
     pub chat_template: String,
     pub top_k: i32,
 }
@@ -85,6 +86,7 @@ pub struct Engine {
     ctx: LlamaContext<'static>,
     cached: Vec<LlamaToken>,
     template: Option<LlamaChatTemplate>,
+    layout: Layout,
     top_k: i32,
     prefixes: Prefixes,
     masker: Masker,
@@ -116,10 +118,19 @@ impl Engine {
         let ctx = model
             .new_context(backend, params)
             .map_err(|e| EngineError::Context(e.to_string()))?;
-        let template = match cfg.chat_template.as_str() {
-            "auto" => model.chat_template(None).ok(),
-            name => Some(
-                LlamaChatTemplate::new(name).map_err(|e| EngineError::Template(e.to_string()))?,
+        let (template, layout) = match cfg.chat_template.as_str() {
+            "auto" => match model.chat_template(None).ok() {
+                Some(t) => (Some(t), Layout::Template),
+                None => (None, Layout::Completion),
+            },
+            "completion" => (None, Layout::Completion),
+            "chatml" => (None, Layout::ChatMl),
+            name => (
+                Some(
+                    LlamaChatTemplate::new(name)
+                        .map_err(|e| EngineError::Template(e.to_string()))?,
+                ),
+                Layout::Template,
             ),
         };
         let description = format!(
@@ -130,10 +141,10 @@ impl Engine {
             model.n_params(),
             model.n_layer(),
             model.n_vocab(),
-            if template.is_some() {
-                "model's own"
-            } else {
-                "chatml fallback"
+            match layout {
+                Layout::Template => "chat template",
+                Layout::ChatMl => "chatml",
+                Layout::Completion => "plain completion (no chat template)",
             }
         );
         Ok(Engine {
@@ -141,6 +152,7 @@ impl Engine {
             ctx,
             cached: Vec::new(),
             template,
+            layout,
             top_k: cfg.top_k,
             prefixes: Prefixes::new(model),
             masker: Masker::default(),
@@ -152,9 +164,16 @@ impl Engine {
         self.model
     }
 
-    /// The chat messages as the model expects them, ending with the assistant's turn.
+    /// The chat messages as the model expects them, ending with the assistant's turn (or, for
+    /// a base model, with the cue its answer follows).
     pub fn format(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
-        if let Some(t) = &self.template {
+        if self.layout == Layout::Completion {
+            return Ok(completion(messages));
+        }
+        let messages: Vec<ChatMessage> =
+            messages.iter().filter(|m| m.role != CUE).cloned().collect();
+        let messages = messages.as_slice();
+        if let (Some(t), Layout::Template) = (&self.template, self.layout) {
             let chat: Result<Vec<LlamaChatMessage>, _> = messages
                 .iter()
                 .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
@@ -373,6 +392,41 @@ pub fn accept(grammar: &mut LlamaSampler, tok: LlamaToken) -> bool {
     }
     grammar.accept(tok);
     true
+}
+
+/// How a prompt is laid out for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// The model's (or a named) chat template.
+    Template,
+    /// chatml, for chat models whose template llama.cpp does not know.
+    ChatMl,
+    /// Plain text for a base model that never saw a chat format: the instructions and schema,
+    /// the question, then the cue (`SQL:`) the answer follows, like the examples before it.
+    Completion,
+}
+
+/// The plain-completion layout of a prompt.
+pub fn completion(messages: &[ChatMessage]) -> String {
+    let mut s = String::new();
+    let mut cue = "SQL:";
+    for m in messages {
+        match m.role.as_str() {
+            r if r == CUE => cue = m.content.as_str(),
+            "assistant" => {
+                s.push_str("SQL: ");
+                s.push_str(&m.content);
+                s.push_str("\n\n");
+            }
+            _ => {
+                s.push_str(&m.content);
+                s.push_str("\n\n");
+            }
+        }
+    }
+    s.push_str(cue);
+    s.push(' ');
+    s
 }
 
 /// The chatml layout, for models without a template llama.cpp knows.
