@@ -285,6 +285,32 @@ impl Engine {
                     tok = pick(found, &mut chain, &text)?;
                 }
                 grammar_ns += tg.elapsed().as_nanos();
+                // No select item twice: a token that would end an item equal to an earlier one
+                // of the same list gives way to the best allowed token that does not.
+                let piece = self.model.vocab().token_to_piece(tok, false, None);
+                if repeats_item(&text, &piece) {
+                    let tg = Instant::now();
+                    let found = self.masker.allowed(
+                        g,
+                        &self.prefixes,
+                        logits,
+                        Some(16),
+                        !ends_mid_char(&text),
+                        &mut mask,
+                    );
+                    let fresh: Vec<_> = found
+                        .into_iter()
+                        .filter(|d| {
+                            let p = self.model.vocab().token_to_piece(d.id(), false, None);
+                            !repeats_item(&text, &p)
+                        })
+                        .collect();
+                    if !fresh.is_empty() {
+                        resamples += 1;
+                        tok = pick(fresh, &mut chain, &text)?;
+                    }
+                    grammar_ns += tg.elapsed().as_nanos();
+                }
                 if self.model.vocab().is_eog(tok) {
                     stop = Stop::Eos;
                     break;
@@ -327,6 +353,71 @@ impl Engine {
             grammar_build_ms,
         })
     }
+}
+
+/// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`) that
+/// equals an earlier item of the same SELECT list (`SELECT artist_id, artist_id`): the
+/// degenerate repetition small models fall into.
+pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
+    if !(piece.first() == Some(&b',') || piece.starts_with(b" FROM")) {
+        return false;
+    }
+    let Ok(t) = std::str::from_utf8(text) else {
+        return false;
+    };
+    // The current SELECT list: after the last SELECT at the depth the text ends at.
+    let bytes = t.as_bytes();
+    let mut depth = 0i32;
+    let mut start = None;
+    let mut in_str = false;
+    let mut i = bytes.len();
+    while i > 0 {
+        i -= 1;
+        match bytes[i] {
+            b'\'' => in_str = !in_str,
+            b')' if !in_str => depth += 1,
+            b'(' if !in_str => {
+                if depth == 0 {
+                    return false;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        if depth == 0 && !in_str && t[i..].starts_with("SELECT ") {
+            start = Some(i + 7);
+            break;
+        }
+    }
+    let Some(start) = start else { return false };
+    let list = t[start..].trim_start_matches("DISTINCT ");
+    if list.contains(" FROM ") {
+        return false;
+    }
+    let mut items = Vec::new();
+    let (mut d, mut from, mut quoted) = (0i32, 0usize, false);
+    for (j, c) in list.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => d += 1,
+            ')' if !quoted => d -= 1,
+            ',' if !quoted && d == 0 => {
+                items.push(list[from..j].trim());
+                from = j + 1;
+            }
+            _ => {}
+        }
+    }
+    // An output alias does not make an item new (`artist_id AS artist_id`).
+    let bare = |item: &str| -> String {
+        let item = item.trim();
+        match item.rfind(" AS ") {
+            Some(k) if !item[k + 4..].contains([' ', '(', ')', '\'']) => item[..k].to_string(),
+            _ => item.to_string(),
+        }
+    };
+    let last = bare(&list[from..]);
+    !last.is_empty() && items.iter().any(|i| bare(i) == last)
 }
 
 fn sampler_chain(temperature: f32, seed: u32, top_k: i32) -> LlamaSampler {
@@ -427,6 +518,25 @@ pub fn completion(messages: &[ChatMessage]) -> String {
     s.push_str(cue);
     s.push(' ');
     s
+}
+
+#[cfg(test)]
+mod repeat_tests {
+    use super::repeats_item;
+
+    #[test]
+    fn a_repeated_select_item_is_caught_where_it_ends() {
+        assert!(repeats_item(b"SELECT artist_id, artist_id", b","));
+        assert!(repeats_item(b"SELECT a.name, count(*), a.name", b" FROM"));
+        assert!(!repeats_item(b"SELECT artist_id, name", b","));
+        assert!(!repeats_item(b"SELECT artist_id, artist_", b"id"));
+        assert!(!repeats_item(b"SELECT a FROM t WHERE x IN (SELECT b", b","));
+        assert!(repeats_item(b"SELECT x FROM t WHERE y IN (SELECT b, b", b","));
+        assert!(!repeats_item(b"SELECT 'a, a', a", b","));
+        assert!(!repeats_item(b"SELECT count(a, a)", b","));
+        assert!(repeats_item(b"SELECT artist_id, artist_id AS artist_id", b","));
+        assert!(!repeats_item(b"SELECT artist_id, artist_id + 1 AS next", b","));
+    }
 }
 
 /// The chatml layout, for models without a template llama.cpp knows.
