@@ -178,15 +178,17 @@ fn retry_text(f: &Failure) -> String {
     s
 }
 
-/// Compact DDL of the chosen tables, in catalog order so the same tables give the same text.
+/// Compact DDL of the chosen tables, in retrieval's order (the same question gives the same
+/// text, so its KV cache is reused).
 pub fn schema(catalog: &Catalog, input: &PromptInput<'_>) -> String {
     let mut ids: Vec<&(TableId, Vec<String>)> = input
         .tables
         .iter()
         .filter(|(t, _)| *t < catalog.tables.len())
         .collect();
-    ids.sort_by_key(|(t, _)| *t);
-    ids.dedup_by_key(|(t, _)| *t);
+    // Retrieval's order, best first: a small model reads the first table as the likeliest.
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|(t, _)| seen.insert(*t));
     let mut out = String::new();
     for (t, likely) in ids {
         out.push_str(&table_ddl(catalog, *t, likely, input.max_columns.max(4)));

@@ -520,25 +520,6 @@ pub fn completion(messages: &[ChatMessage]) -> String {
     s
 }
 
-#[cfg(test)]
-mod repeat_tests {
-    use super::repeats_item;
-
-    #[test]
-    fn a_repeated_select_item_is_caught_where_it_ends() {
-        assert!(repeats_item(b"SELECT artist_id, artist_id", b","));
-        assert!(repeats_item(b"SELECT a.name, count(*), a.name", b" FROM"));
-        assert!(!repeats_item(b"SELECT artist_id, name", b","));
-        assert!(!repeats_item(b"SELECT artist_id, artist_", b"id"));
-        assert!(!repeats_item(b"SELECT a FROM t WHERE x IN (SELECT b", b","));
-        assert!(repeats_item(b"SELECT x FROM t WHERE y IN (SELECT b, b", b","));
-        assert!(!repeats_item(b"SELECT 'a, a', a", b","));
-        assert!(!repeats_item(b"SELECT count(a, a)", b","));
-        assert!(repeats_item(b"SELECT artist_id, artist_id AS artist_id", b","));
-        assert!(!repeats_item(b"SELECT artist_id, artist_id + 1 AS next", b","));
-    }
-}
-
 /// The chatml layout, for models without a template llama.cpp knows.
 pub fn chatml(messages: &[ChatMessage]) -> String {
     let mut s = String::new();
@@ -550,4 +531,32 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
     }
     s.push_str("<|im_start|>assistant\n");
     s
+}
+
+#[cfg(test)]
+mod repeat_tests {
+    use super::repeats_item;
+
+    #[test]
+    fn a_repeated_select_item_is_caught_where_it_ends() {
+        assert!(repeats_item(b"SELECT artist_id, artist_id", b","));
+        assert!(repeats_item(b"SELECT a.name, count(*), a.name", b" FROM"));
+        assert!(!repeats_item(b"SELECT artist_id, name", b","));
+        assert!(!repeats_item(b"SELECT artist_id, artist_", b"id"));
+        assert!(!repeats_item(b"SELECT a FROM t WHERE x IN (SELECT b", b","));
+        assert!(repeats_item(
+            b"SELECT x FROM t WHERE y IN (SELECT b, b",
+            b","
+        ));
+        assert!(!repeats_item(b"SELECT 'a, a', a", b","));
+        assert!(!repeats_item(b"SELECT count(a, a)", b","));
+        assert!(repeats_item(
+            b"SELECT artist_id, artist_id AS artist_id",
+            b","
+        ));
+        assert!(!repeats_item(
+            b"SELECT artist_id, artist_id + 1 AS next",
+            b","
+        ));
+    }
 }
