@@ -56,8 +56,9 @@ pub struct LlmConfig {
     /// Candidates generated per attempt (different seeds, rising temperature). Default 1.
     /// Reload: yes.
     pub candidates: usize,
-    /// `auto` uses the model's own chat template (chatml when it has none); otherwise a template
-    /// name llama.cpp knows (`chatml`, `llama3`, `phi3`, ...). Default `auto`. Reload: no.
+    /// `auto` uses the model's own chat template, or a plain completion prompt for a base model
+    /// without one; `completion`; `chatml`; or a template name llama.cpp knows (`llama3`,
+    /// `phi3`, ...). Default `auto`. Reload: no.
     pub chat_template: String,
     /// `full` (all of read-only SQL; the schema check and EXPLAIN catch misuse) or `strict` (a
     /// smaller SQL in which every query plans; for small models). Default `full`. Reload: yes.
