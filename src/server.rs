@@ -186,6 +186,10 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
     let runtime = Runtime::build(&fresh)?;
     let current = shared.config.load_full();
     let mut next = fresh.clone();
+    // The running [llm] with what a reload may change taken from the file: any other
+    // difference is a setting only a restart applies.
+    let mut running_llm = current.llm.clone();
+    for_reload(&mut running_llm, &fresh.llm);
     for (changed, name) in [
         (fresh.listen_addr != current.listen_addr, "listen_addr"),
         (
@@ -196,20 +200,7 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
         (fresh.log != current.log, "log"),
         (fresh.ask.enabled != current.ask.enabled, "ask.enabled"),
         (
-            fresh.llm.backend != current.llm.backend
-                || fresh.llm.model != current.llm.model
-                || fresh.llm.api_base != current.llm.api_base
-                || fresh.llm.api_model != current.llm.api_model
-                || fresh.llm.api_key_env != current.llm.api_key_env
-                || fresh.llm.api_grammar != current.llm.api_grammar
-                || fresh.llm.api_grammar_field != current.llm.api_grammar_field
-                || fresh.llm.api_timeout_secs != current.llm.api_timeout_secs
-                || fresh.llm.threads != current.llm.threads
-                || fresh.llm.context != current.llm.context
-                || fresh.llm.top_k != current.llm.top_k
-                || fresh.llm.chat_template != current.llm.chat_template
-                || fresh.llm.load_timeout_secs != current.llm.load_timeout_secs
-                || fresh.llm.parallel != current.llm.parallel,
+            running_llm != fresh.llm,
             "llm (backend, model, api_*, threads, context, top_k, chat_template, load_timeout_secs, parallel)",
         ),
         (
@@ -244,9 +235,7 @@ pub fn reload(shared: &Shared, source: &ReloadSource) -> Result<(), ServerError>
     next.retrieval.embedder_dir = current.retrieval.embedder_dir.clone();
     next.retrieval.cache_dir = current.retrieval.cache_dir.clone();
     next.retrieval.reranker_dir = current.retrieval.reranker_dir.clone();
-    let llm_top = next.llm.clone();
-    next.llm = current.llm.clone();
-    for_reload(&mut next.llm, &llm_top);
+    next.llm = running_llm;
     shared.runtime.store(Arc::new(runtime));
     if let Some(asker) = &shared.asker {
         asker.reload(&next);

@@ -9,7 +9,6 @@ use std::process::Command;
 use common::ask::{first_column, proxy, texts};
 use common::raw::{messages, query, sqlstate, RawClient};
 use common::{data, Cluster};
-use pgask::ask::generate::backend::Backend;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,20 +238,11 @@ async fn unknown_directives_are_refused_with_the_valid_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_random_model_answers_through_the_proxy() {
     use pgask::ask::generate::grammar::Profile;
-    use pgask::ask::generate::supervisor::{Supervisor, WorkerSpec};
     use pgask::ask::generate::tiny::Shape;
     let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
         return;
     };
-    let llm = Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
-        program: env!("CARGO_BIN_EXE_pgask").into(),
-        model,
-        threads: 2,
-        context: 4096,
-        chat_template: "auto".into(),
-        top_k: 40,
-        load_timeout: std::time::Duration::from_secs(120),
-    })));
+    let llm = common::ask::llama(model, 4096);
     let Some((p, db)) = common::ask::proxy_with(llm, |c| {
         c.llm.grammar = Profile::Strict;
         c.llm.max_tokens = 200;

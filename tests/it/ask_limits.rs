@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::ask::{first_column, proxy, sync, texts};
+use common::ask::{first_column, llama, proxy, sync, texts};
 use common::raw::{messages, query, sqlstate, RawClient};
 
 /// A simple Query carrying raw bytes (not necessarily UTF-8).
@@ -156,19 +156,6 @@ async fn an_ask_during_copy_in_gets_postgres_own_answer_and_the_session_ends() {
         "0",
         "the session's backend outlived its client"
     );
-}
-
-fn llama(model: std::path::PathBuf, context: u32) -> pgask::ask::generate::backend::Backend {
-    use pgask::ask::generate::supervisor::{Supervisor, WorkerSpec};
-    pgask::ask::generate::backend::Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
-        program: env!("CARGO_BIN_EXE_pgask").into(),
-        model,
-        threads: 2,
-        context,
-        chat_template: "auto".into(),
-        top_k: 40,
-        load_timeout: Duration::from_secs(120),
-    })))
 }
 
 /// Each way the model side fails has its own SQLSTATE and words: a missing model points at

@@ -133,6 +133,8 @@ impl Asker {
         rec: &mut AskRecord,
     ) -> Result<String, AskError> {
         let who = &session.who;
+        // One configuration for the whole ask, even if a reload lands in the middle of it.
+        let cfg = self.cfg();
         let mut clock = Clock::default();
         let started = Instant::now();
         let cancelled = link.cancelled();
@@ -161,18 +163,18 @@ impl Asker {
         let mut examples: Option<Vec<(String, String)>> = None;
         clock.retrieve = started.elapsed();
         let settings = Settings {
-            max_tokens: self.cfg().llm.max_tokens,
-            temperature: self.cfg().llm.temperature,
-            seed: self.cfg().llm.seed,
-            candidates: self.cfg().llm.candidates,
+            max_tokens: cfg.llm.max_tokens,
+            temperature: cfg.llm.temperature,
+            seed: cfg.llm.seed,
+            candidates: cfg.llm.candidates,
         };
         let limits = self.limits();
         // llm.timeout_secs counts from the first wait for the model: retrieval and an index
         // build are not the model's time.
-        let timeout = self.cfg().llm.timeout_secs;
+        let timeout = cfg.llm.timeout_secs;
         let mut deadline: Option<tokio::time::Instant> = None;
         let mut turn: Option<tokio::sync::OwnedSemaphorePermit> = None;
-        let attempts = self.cfg().ask.max_attempts.max(1);
+        let attempts = cfg.ask.max_attempts.max(1);
         let mut attempt = 0;
         let mut failure: Option<Failure> = None;
         loop {
@@ -193,7 +195,7 @@ impl Asker {
                             .is_some_and(|f| wants_more_tables(&f.sqlstate));
                     if context.is_none() || widen {
                         let r0 = Instant::now();
-                        let k = self.cfg().retrieval.top_k;
+                        let k = cfg.retrieval.top_k;
                         let k = if widen {
                             link.client(wire::notice(
                                 "pgask: a table or column was missing; widening the table search…",
@@ -221,7 +223,7 @@ impl Asker {
                         examples: examples.clone().unwrap_or_default(),
                         history: session.memory.pairs(),
                         retry: failure.clone(),
-                        max_columns: self.cfg().llm.max_prompt_columns,
+                        max_columns: cfg.llm.max_prompt_columns,
                     };
                     let messages = prompt::messages(&self.templates.load(), &ctx.catalog, &input);
                     let backend = self.backend.load_full();
@@ -242,7 +244,7 @@ impl Asker {
                             () = &mut cancelled => return Err(AskError::Cancelled),
                             () = &mut expired => return Err(AskError::Timeout(timeout)),
                         });
-                        if self.cfg().llm.relevance_check {
+                        if cfg.llm.relevance_check {
                             // A grammar-constrained yes/no first: no SQL for a question the
                             // tables cannot answer.
                             let check =

@@ -35,6 +35,21 @@ pub async fn proxy_with(
     Some((p, db))
 }
 
+/// The real llama.cpp path: `model` in the supervised worker (the test binary's own pgask),
+/// 2 threads, with a context of `context` tokens.
+pub fn llama(model: std::path::PathBuf, context: u32) -> Backend {
+    use pgask::ask::generate::supervisor::{Supervisor, WorkerSpec};
+    Backend::Llama(Box::new(Supervisor::new(WorkerSpec {
+        program: env!("CARGO_BIN_EXE_pgask").into(),
+        model,
+        threads: 2,
+        context,
+        chat_template: "auto".into(),
+        top_k: 40,
+        load_timeout: std::time::Duration::from_secs(120),
+    })))
+}
+
 /// The texts of every message with this tag (NOTICE and ErrorResponse fields run together).
 pub fn texts(bytes: &[u8], tag: u8) -> Vec<String> {
     messages(bytes)
