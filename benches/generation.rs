@@ -366,6 +366,7 @@ fn speed(model: &std::path::Path) {
         temperature: 1.0,
         seed,
         always_mask: always,
+        scope: None,
     };
     // Prompt speed and KV reuse on a 100-column schema.
     let spec = synthetic(100);

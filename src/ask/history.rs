@@ -68,6 +68,9 @@ pub struct AskRecord {
     pub tokens_in: usize,
     #[serde(default)]
     pub tokens_out: usize,
+    /// With several candidates: how many gave the answer's result, of how many that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<[usize; 2]>,
 }
 
 /// Feedback on an earlier ask.

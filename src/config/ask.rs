@@ -39,6 +39,11 @@ pub struct AskConfig {
     /// Few-shot examples (good and corrected answers from `ask feedback:`) in each prompt,
     /// the most similar questions first. Default 3. Reload: yes.
     pub examples: usize,
+    /// While a database has no examples of its own: up to this many examples made from the
+    /// chosen tables' catalog (a count, a list, a top 3, an average, a count per parent row) in
+    /// place of the generic ones from another schema; 0 shows the generic ones. Default 6.
+    /// Reload: yes.
+    pub catalog_examples: usize,
     /// Roles trusted to teach everyone: a prompt gets the asking role's own examples (its
     /// `good` and corrected feedback) plus those of these roles, and only examples whose every
     /// table and column the asking role may read. These roles may also `-- ask forget:` any
@@ -63,6 +68,7 @@ impl Default for AskConfig {
             glossary: "config/glossary.toml".into(),
             cache_ttl_secs: 600,
             examples: 3,
+            catalog_examples: 6,
             feedback_roles: vec![],
             max_question_bytes: 4096,
         }

@@ -63,6 +63,10 @@ pub struct LlmConfig {
     /// `full` (all of read-only SQL; the schema check and EXPLAIN catch misuse) or `strict` (a
     /// smaller SQL in which every query plans; for small models). Default `full`. Reload: yes.
     pub grammar: Profile,
+    /// The sampler refuses a token that would use a name the query has not defined, repeat a
+    /// list item or an unjustified literal (local backend only; a server sees the grammar
+    /// alone). Default true. Reload: yes.
+    pub scope_check: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.
     pub prompt_dir: Option<PathBuf>,
@@ -109,6 +113,7 @@ impl Default for LlmConfig {
             candidates: 1,
             chat_template: "auto".into(),
             grammar: Profile::Full,
+            scope_check: true,
             prompt_dir: None,
             max_prompt_columns: 30,
             min_relevance: 0.0,

@@ -68,6 +68,7 @@ fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32
         max_tokens,
         temperature: 1.0,
         seed,
+        scope: None,
     }
 }
 
@@ -399,6 +400,7 @@ async fn the_schema_prefix_is_reused_from_the_kv_cache() {
                 max_tokens: 64,
                 temperature: 0.0,
                 seed: 1,
+                scope: None,
             })
             .await
             .unwrap(),

@@ -5,6 +5,7 @@
 mod common;
 
 mod ask;
+mod ask_candidates;
 mod ask_clients;
 mod ask_limits;
 mod ask_memory;

@@ -198,6 +198,7 @@ fn greedy_generation_is_unchanged_by_the_fast_mask() {
                     temperature: 0.0,
                     seed: 1,
                     always_mask,
+                    scope: None,
                 };
                 let fast = engine.run(&job(false), &|| false).unwrap();
                 let whole = engine.run(&job(true), &|| false).unwrap();

@@ -206,6 +206,81 @@ pub async fn run(
     Ok(done)
 }
 
+/// What a candidate's trial run returned: enough to tell whether two candidates answer alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampled {
+    /// A digest of the column count and the rows as a multiset (row order does not count).
+    pub digest: u64,
+    /// Rows read (at most the sample size).
+    pub rows: u64,
+}
+
+/// Plans and runs `sql` read-only with at most `sample_rows` rows, keeping the rows from the
+/// client: the trial run of one candidate before the vote. Notifications and parameter changes
+/// still reach the client; notices of the trial do not (the winner's run repeats them).
+pub async fn sample(
+    link: &mut Link<'_>,
+    sql: &str,
+    status: u8,
+    limits: &Limits,
+    sample_rows: u32,
+) -> Result<Sampled, ExecError> {
+    open(link, status, limits).await?;
+    let r = sample_open(link, sql, limits, sample_rows).await;
+    let closed = close(link, status).await;
+    let done = r?;
+    closed?;
+    Ok(done)
+}
+
+async fn sample_open(
+    link: &mut Link<'_>,
+    sql: &str,
+    limits: &Limits,
+    sample_rows: u32,
+) -> Result<Sampled, ExecError> {
+    use std::hash::{Hash, Hasher};
+    let cost = explain(link, sql).await?;
+    if limits.max_cost > 0.0 && cost > limits.max_cost {
+        return Err(ExecError::TooCostly {
+            cost,
+            max: limits.max_cost,
+        });
+    }
+    link.upstream(&wire::run_portal(sql, sample_rows.max(1)))
+        .await?;
+    let mut rows: Vec<Vec<u8>> = Vec::new();
+    let mut columns = 0u16;
+    let mut err = None;
+    loop {
+        let m = link.recv().await?;
+        match m.tag {
+            b'T' => {
+                columns = m
+                    .body()
+                    .get(..2)
+                    .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+            }
+            b'D' => rows.push(m.body().to_vec()),
+            b'E' => err = Some(ExecError::Before(wire::server_error(m.body()))),
+            b'A' | b'S' => link.client(m.raw).await?,
+            b'Z' => break,
+            _ => {}
+        }
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    rows.sort_unstable();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    columns.hash(&mut h);
+    rows.hash(&mut h);
+    Ok(Sampled {
+        digest: h.finish(),
+        rows: rows.len() as u64,
+    })
+}
+
 async fn run_open(link: &mut Link<'_>, sql: &str, limits: &Limits) -> Result<Executed, ExecError> {
     let cost = explain(link, sql).await?;
     if limits.max_cost > 0.0 && cost > limits.max_cost {

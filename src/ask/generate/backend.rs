@@ -106,6 +106,8 @@ impl Backend {
                     generate_ms: 0.0,
                     grammar_ms: 0.0,
                     grammar_build_ms: 0.0,
+                    mean_logprob: 0.0,
+                    scope_refusals: 0,
                 })
             }
         }

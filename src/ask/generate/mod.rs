@@ -5,11 +5,13 @@
 //! OpenAI-compatible server does the inference ([`openai`]).
 
 pub mod backend;
+pub mod demos;
 pub mod grammar;
 pub mod llama;
 pub mod openai;
 pub mod prompt;
 pub mod protocol;
+pub mod scope;
 pub mod supervisor;
 pub mod tiny;
 pub mod worker;
@@ -56,6 +58,7 @@ pub async fn candidates(
     llm: &Backend,
     messages: &[ChatMessage],
     grammar: &grammar::Grammar,
+    scope: Option<&scope::Scope>,
     settings: &Settings,
 ) -> Result<Vec<Candidate>, GenerateError> {
     let mut out = Vec::with_capacity(settings.candidates);
@@ -72,6 +75,7 @@ pub async fn candidates(
                 max_tokens: settings.max_tokens,
                 temperature,
                 seed: settings.seed.wrapping_add(i as u32),
+                scope: scope.cloned(),
             })
             .await?;
         out.push(Candidate {
@@ -108,6 +112,7 @@ pub async fn check_with_model(
             max_tokens: 2,
             temperature: 0.0,
             seed,
+            scope: None,
         })
         .await?;
     if out.text.trim() == "no" {

@@ -121,6 +121,8 @@ impl OpenAi {
             generate_ms: started.elapsed().as_secs_f64() * 1e3,
             grammar_ms: 0.0,
             grammar_build_ms: 0.0,
+            mean_logprob: 0.0,
+            scope_refusals: 0,
         })
     }
 

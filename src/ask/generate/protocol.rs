@@ -37,6 +37,9 @@ pub struct Job {
     /// token first (same distribution, much slower; kept to measure the difference).
     #[serde(default)]
     pub always_mask: bool,
+    /// The chosen tables and the question, for the sampler's scope check; none: grammar only.
+    #[serde(default)]
+    pub scope: Option<super::scope::Scope>,
 }
 
 /// Why generation stopped.
@@ -46,6 +49,8 @@ pub enum Stop {
     Eos,
     MaxTokens,
     Cancelled,
+    /// The same tokens kept coming back: cut off early (as incomplete as `MaxTokens`).
+    Repeating,
 }
 
 /// What one generation produced, with its costs.
@@ -66,8 +71,15 @@ pub struct Output {
     pub generate_ms: f64,
     /// Time spent checking and applying the grammar while generating.
     pub grammar_ms: f64,
+    /// Tokens the scope check refused (a name not defined, an item or literal twice).
+    #[serde(default)]
+    pub scope_refusals: usize,
     /// Time llama.cpp took to parse the grammar.
     pub grammar_build_ms: f64,
+    /// Mean log-probability of the generated tokens under the model (before the grammar's
+    /// constraint); 0 when the backend does not report it. Breaks ties between candidates.
+    #[serde(default)]
+    pub mean_logprob: f64,
 }
 
 /// pgask → worker.

@@ -118,6 +118,8 @@ pub struct Request {
     pub max_tokens: usize,
     pub temperature: f32,
     pub seed: u32,
+    /// Names the sampler checks each token against ([`Scope`](super::scope::Scope)).
+    pub scope: Option<super::scope::Scope>,
 }
 
 impl Supervisor {
@@ -173,6 +175,7 @@ impl Supervisor {
             temperature: req.temperature,
             seed: req.seed,
             always_mask: false,
+            scope: req.scope,
         });
         let guard = CancelOnDrop {
             id,

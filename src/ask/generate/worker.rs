@@ -96,6 +96,8 @@ fn cancelled_output() -> Output {
         generate_ms: 0.0,
         grammar_ms: 0.0,
         grammar_build_ms: 0.0,
+        mean_logprob: 0.0,
+        scope_refusals: 0,
     }
 }
 

@@ -207,6 +207,19 @@ pub fn check(
     Ok(stmt)
 }
 
+/// Whether every name in `sql` (one query) resolves in `catalog` (all of it readable): the
+/// name part of [`check`] alone, for the decoder's final check of a candidate. `Ok` too when
+/// `sql` is not one query (that is the grammar's and the full guard's business).
+pub fn names_resolve(sql: &str, catalog: &Catalog) -> Result<(), GuardError> {
+    let Ok(stmts) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Ok(());
+    };
+    match stmts.as_slice() {
+        [Statement::Query(q)] => names::check(q, catalog, &Access::all(catalog)),
+        _ => Ok(()),
+    }
+}
+
 /// Finds anything that could write, lock or call a function outside the allow-list.
 struct ReadOnly<'a> {
     policy: &'a Policy,

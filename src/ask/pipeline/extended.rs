@@ -15,8 +15,8 @@ use crate::net::messages::{cstring, write_message};
 use crate::session::link::{Answered, AskSession, Link, LinkError};
 use crate::session::request::{AskParse, Extended};
 
+use super::correct::Mode;
 use super::lookup::Table;
-use super::produce::Mode;
 use super::{AskError, Asker};
 
 impl Asker {

@@ -1,14 +1,27 @@
-//! The ask pipeline behind a session: directive → catalog (per database, rebuilt when its
-//! fingerprint changes) → retrieval → prompt and grammar → generation → guard → EXPLAIN →
-//! guarded execution, with the correction loop around generation and the NOTICEs that tell the
-//! user what happened ([`produce`]); extended-protocol asks ([`extended`]); `ask tables:`,
-//! `ask path:` and `ask feedback:` ([`lookup`]). Everything the client sees for a request ends
-//! with one ReadyForQuery carrying the session's own transaction status.
+//! The ask pipeline behind a session, one file per stage:
+//!
+//! - [`context`]: catalog (per database, rebuilt when its fingerprint changes), retrieval, FK
+//!   paths, the grammar, few-shot examples;
+//! - [`generate`]: the prompt, a turn at the model, the candidates;
+//! - [`validate`]: the guard, and what a server error means (correctable, cancel, fatal);
+//! - [`select`]: the vote among candidates by their results;
+//! - [`correct`]: the loop around them (retries with PostgreSQL's error, widening, the answer
+//!   cache) and the run or plan of the chosen SQL;
+//! - [`outcome`]: the typed result, which becomes the history record and the final NOTICE.
+//!
+//! Besides: extended-protocol asks ([`extended`]); `ask tables:`, `ask path:` and
+//! `ask feedback:` ([`lookup`]). Everything the client sees for a request ends with one
+//! ReadyForQuery carrying the session's own transaction status.
 
+mod context;
+mod correct;
 mod extended;
+mod generate;
 mod lookup;
-mod produce;
+mod outcome;
+mod select;
 pub mod summary;
+mod validate;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -395,12 +408,12 @@ impl Asker {
         self.admit(&directive, link).await?;
         match directive {
             Directive::Rows(q) => self
-                .produce(session, &q, link, status, produce::Mode::Run)
+                .produce(session, &q, link, status, correct::Mode::Run)
                 .await
                 .map(|_| ()),
             Directive::Sql(q) => {
                 let sql = self
-                    .produce(session, &q, link, status, produce::Mode::Check)
+                    .produce(session, &q, link, status, correct::Mode::Check)
                     .await?;
                 lookup::Table::one("sql", sql).send(link).await
             }

@@ -10,6 +10,8 @@ pub struct Summary {
     pub sql: String,
     /// Generation attempts; `None` when the answer was reused or came from the cache.
     pub attempts: Option<usize>,
+    /// With several candidates: how many gave the winner's result, of how many there were.
+    pub agreed: Option<(usize, usize)>,
     /// How the answer came about when not generated (`from the answer cache`, …).
     pub reused: Option<String>,
     /// The rows part as shown (`rows: 12`, `rows: 1000 (cut at …)`, `planned with EXPLAIN …`).
@@ -26,7 +28,13 @@ impl Summary {
     pub fn render(&self) -> String {
         let how = match (&self.reused, self.attempts) {
             (Some(r), _) => r.clone(),
-            (None, a) => format!("attempts: {}", a.unwrap_or(0)),
+            (None, a) => match self.agreed {
+                Some((n, of)) => format!(
+                    "attempts: {} ({n} of {of} candidates agreed)",
+                    a.unwrap_or(0)
+                ),
+                None => format!("attempts: {}", a.unwrap_or(0)),
+            },
         };
         let t = &self.stages;
         format!(
@@ -51,9 +59,21 @@ impl Summary {
         let [how, rows, stages, tokens] = parts.as_slice() else {
             return None;
         };
-        let (attempts, reused) = match how.strip_prefix("attempts: ") {
-            Some(n) => (Some(n.parse().ok()?), None),
-            None => (None, Some(how.to_string())),
+        let (attempts, agreed, reused) = match how.strip_prefix("attempts: ") {
+            Some(n) => match n.split_once(" (") {
+                Some((n, votes)) => {
+                    let (a, of) = votes
+                        .strip_suffix(" candidates agreed)")?
+                        .split_once(" of ")?;
+                    (
+                        Some(n.parse().ok()?),
+                        Some((a.parse().ok()?, of.parse().ok()?)),
+                        None,
+                    )
+                }
+                None => (Some(n.parse().ok()?), None, None),
+            },
+            None => (None, None, Some(how.to_string())),
         };
         let mut ms = [0f64; 4];
         for (slot, (part, name)) in ms.iter_mut().zip(
@@ -71,6 +91,7 @@ impl Summary {
         Some(Summary {
             sql: sql.to_string(),
             attempts,
+            agreed,
             reused,
             rows: rows.to_string(),
             stages: StageMs {
@@ -94,6 +115,7 @@ mod tests {
         let s = Summary {
             sql: "SELECT a\nFROM t; -- x".into(),
             attempts: Some(2),
+            agreed: None,
             reused: None,
             rows: "rows: 1000 (cut at ask.max_rows = 1000)".into(),
             stages: StageMs {
@@ -106,6 +128,11 @@ mod tests {
             tokens_out: 42,
         };
         assert_eq!(Summary::parse(&s.render()), Some(s.clone()));
+        let voted = Summary {
+            agreed: Some((2, 3)),
+            ..s.clone()
+        };
+        assert_eq!(Summary::parse(&voted.render()), Some(voted));
         let cached = Summary {
             attempts: None,
             reused: Some("from the answer cache".into()),

@@ -247,6 +247,9 @@ impl Engine {
         let mut mask = MaskStats::default();
         let mut stop = Stop::MaxTokens;
         let mut pos = tokens.len() as i32;
+        let mut logprob = 0f64;
+        let mut scope_refusals = 0;
+        let mut out_tokens: Vec<LlamaToken> = Vec::new();
         while generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
@@ -311,6 +314,43 @@ impl Engine {
                     }
                     grammar_ns += tg.elapsed().as_nanos();
                 }
+                // The scope check: no name the query has not defined, no item or literal twice.
+                if let Some(scope) = job.scope.as_ref() {
+                    let tg = Instant::now();
+                    let so_far = String::from_utf8_lossy(&text);
+                    let piece_of = |t: LlamaToken| {
+                        let eog = self.model.vocab().is_eog(t);
+                        let p = self.model.vocab().token_to_piece(t, false, None);
+                        let end = eog || p.contains(&b'\n');
+                        (p, end)
+                    };
+                    let refuses = |t: LlamaToken| {
+                        let (p, end) = piece_of(t);
+                        scope.rejects(&so_far, &String::from_utf8_lossy(&p), end)
+                    };
+                    if refuses(tok) {
+                        let found = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            logits,
+                            Some(SCOPE_ALTERNATIVES),
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        let fresh: Vec<_> = found
+                            .into_iter()
+                            .filter(|d| {
+                                let (p, _) = piece_of(d.id());
+                                !repeats_item(&text, &p) && !refuses(d.id())
+                            })
+                            .collect();
+                        if !fresh.is_empty() {
+                            scope_refusals += 1;
+                            tok = pick(fresh, &mut chain, &text)?;
+                        }
+                    }
+                    grammar_ns += tg.elapsed().as_nanos();
+                }
                 if self.model.vocab().is_eog(tok) {
                     stop = Stop::Eos;
                     break;
@@ -326,6 +366,7 @@ impl Engine {
                 stop = Stop::Eos;
                 break;
             }
+            logprob += log_prob(logits, tok);
             generated += 1;
             text.extend(vocab.token_to_piece(tok, false, None));
             batch.clear();
@@ -338,6 +379,11 @@ impl Engine {
             self.cached.push(tok);
             pos += 1;
             last = 0;
+            out_tokens.push(tok);
+            if looping(&out_tokens) {
+                stop = Stop::Repeating;
+                break;
+            }
         }
         Ok(Output {
             text: String::from_utf8_lossy(&text).into_owned(),
@@ -351,6 +397,12 @@ impl Engine {
             generate_ms: t1.elapsed().as_secs_f64() * 1e3,
             grammar_ms: grammar_ns as f64 / 1e6,
             grammar_build_ms,
+            scope_refusals,
+            mean_logprob: if generated == 0 {
+                0.0
+            } else {
+                logprob / generated as f64
+            },
         })
     }
 }
@@ -418,6 +470,31 @@ pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
     };
     let last = bare(&list[from..]);
     !last.is_empty() && items.iter().any(|i| bare(i) == last)
+}
+
+/// Allowed tokens the sampler looks at when the scope check refused the drawn one.
+const SCOPE_ALTERNATIVES: usize = 32;
+
+/// Whether the last tokens are one short sequence over and over (at least 3 times and 24
+/// tokens): a model stuck in a loop, cut off instead of running to `max_tokens`.
+pub fn looping<T: PartialEq>(tokens: &[T]) -> bool {
+    (1..=16).any(|period| {
+        let span = (period * 3).max(24);
+        tokens.len() >= span && {
+            let tail = &tokens[tokens.len() - span..];
+            tail.iter().zip(&tail[period..]).all(|(a, b)| a == b)
+        }
+    })
+}
+
+/// The model's log-probability of `tok` (log-softmax of the raw logits).
+fn log_prob(logits: &[f32], tok: LlamaToken) -> f64 {
+    let Some(&l) = usize::try_from(tok.0).ok().and_then(|i| logits.get(i)) else {
+        return f64::NEG_INFINITY;
+    };
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&x| f64::from(x - max).exp()).sum();
+    f64::from(l - max) - sum.ln()
 }
 
 fn sampler_chain(temperature: f32, seed: u32, top_k: i32) -> LlamaSampler {
@@ -535,7 +612,21 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 
 #[cfg(test)]
 mod repeat_tests {
-    use super::repeats_item;
+    use super::{looping, repeats_item};
+
+    #[test]
+    fn a_loop_of_tokens_is_cut_but_a_long_list_is_not() {
+        let mut t: Vec<u32> = (0..30).collect();
+        assert!(!looping(&t));
+        for _ in 0..8 {
+            t.extend([7, 8, 9]);
+        }
+        assert!(looping(&t), "a 3-token cycle 8 times");
+        let mut same = vec![1u32; 23];
+        assert!(!looping(&same));
+        same.push(1);
+        assert!(looping(&same));
+    }
 
     #[test]
     fn a_repeated_select_item_is_caught_where_it_ends() {

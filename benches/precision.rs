@@ -1,0 +1,352 @@
+//! Precision of constrained decoding: the share of generated queries that pass the guard's
+//! name check and PostgreSQL's EXPLAIN on the first attempt, with the default decoder (grammar
+//! and the sampler's scope check) against the grammar alone, paired (same prompt, same seed).
+//! A random-weight model writes whatever the decoder lets through, so it finds every hole:
+//! chinook and northwind (loaded from `../shared`) and 20 Spider schemas (created empty), with
+//! each schema's tables as the chosen ones. With `PGASK_REAL_MODEL` (Gemma) it also measures
+//! generated tokens/s with grammar and scope check ÷ without, paired runs on the same prompts.
+//!
+//! `cargo bench --profile dev --bench precision` (full), or `PGASK_BENCH_SMOKE=1 cargo test
+//! --bench precision` (3 schemas, a few questions: checks that it runs).
+
+#[allow(dead_code)]
+#[path = "../tests/it/common/cluster.rs"]
+mod cluster;
+#[path = "common/spider.rs"]
+mod spider;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pgask::ask::catalog::{self, Access, Catalog, CatalogOptions, TableId};
+use pgask::ask::generate::grammar::{self, Profile, Spec};
+use pgask::ask::generate::llama::{Engine, EngineConfig};
+use pgask::ask::generate::prompt::{self, PromptInput, Templates};
+use pgask::ask::generate::protocol::{Job, Output, Stop};
+use pgask::ask::generate::scope::Scope;
+use pgask::ask::generate::tiny::{self, Shape};
+use pgask::ask::guard::{self, Policy};
+use pgask::ask::retrieve::graph::JoinGraph;
+use serde_json::Value;
+
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(default))
+}
+
+fn smoke() -> bool {
+    std::env::var_os("PGASK_BENCH_SMOKE").is_some()
+}
+
+/// One schema to generate over: its database, the chosen tables, the questions.
+struct Target {
+    label: String,
+    db: String,
+    tables: Vec<TableId>,
+    questions: Vec<String>,
+}
+
+/// Counts of one decoder over all targets.
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    complete: usize,
+    names_ok: usize,
+    plans: usize,
+    refusals: usize,
+    tokens: usize,
+    ms: f64,
+    failures: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    fn pct(&self, x: usize) -> String {
+        format!("{:.1}%", 100.0 * x as f64 / self.n.max(1) as f64)
+    }
+}
+
+fn engine(model: &Path) -> Engine {
+    let cfg = EngineConfig {
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get() as i32)
+            .unwrap_or(2),
+        context: 4096,
+        chat_template: "auto".into(),
+        top_k: 40,
+    };
+    Engine::load(model, &cfg).expect("load model")
+}
+
+fn job(
+    catalog: &Catalog,
+    t: &Target,
+    question: &str,
+    seed: u32,
+    scoped: bool,
+    temperature: f32,
+) -> Job {
+    let graph = JoinGraph::new(catalog);
+    let access = Access::all(catalog);
+    let steps = graph.connect(&t.tables, &access);
+    let spec = Spec::from_catalog(catalog, &t.tables, &steps);
+    let g = grammar::build(&spec, Profile::Full).expect("grammar");
+    let input = PromptInput {
+        question,
+        tables: t.tables.iter().map(|&id| (id, vec![])).collect(),
+        max_columns: 30,
+        ..Default::default()
+    };
+    Job {
+        id: 1,
+        messages: prompt::messages(&Templates::default(), catalog, &input),
+        grammar: Some(g.text),
+        max_tokens: if smoke() { 48 } else { 96 },
+        temperature,
+        seed,
+        always_mask: false,
+        scope: scoped.then(|| Scope::new(catalog, &t.tables, question)),
+    }
+}
+
+async fn explain(client: &tokio_postgres::Client, sql: &str) -> Result<(), String> {
+    client
+        .batch_execute(&format!("EXPLAIN {sql}"))
+        .await
+        .map_err(|e| {
+            e.as_db_error()
+                .map(|d| d.code().code().to_string())
+                .unwrap_or_else(|| e.to_string())
+        })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let spider_dir = env_path("PGASK_SPIDER_DIR", "../shared/datasets/spider");
+    let vocab =
+        env_path("PGASK_VOCAB_DIR", "../shared/models/vocab").join("ggml-vocab-llama-spm.gguf");
+    let cluster = cluster::Cluster::start(cluster::ClusterOpts::default());
+    let url = |db: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            cluster.port
+        )
+    };
+    let mut clients = BTreeMap::new();
+    let mut catalogs = BTreeMap::new();
+    for (db, var, file) in [
+        (
+            "chinook",
+            "PGASK_CHINOOK_SQL",
+            "../shared/datasets/postgres/chinook.sql",
+        ),
+        (
+            "northwind",
+            "PGASK_NORTHWIND_SQL",
+            "../shared/datasets/postgres/northwind.sql",
+        ),
+    ] {
+        cluster.psql_as("postgres", "postgres", &format!("CREATE DATABASE {db}"));
+        let sql = std::fs::read_to_string(env_path(var, file)).expect("sample database");
+        let (c, conn) = tokio_postgres::connect(&url(db), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        c.batch_execute(&sql).await.expect("load");
+        clients.insert(db.to_string(), c);
+    }
+    cluster.psql_as("postgres", "postgres", "CREATE DATABASE spider");
+    let (c, conn) = tokio_postgres::connect(&url("spider"), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let tables: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(spider_dir.join("tables.json")).expect("tables.json"),
+    )
+    .expect("tables.json");
+    let dev: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(spider_dir.join("dev.json")).expect("dev.json"),
+    )
+    .expect("dev.json");
+    let mut ids: Vec<&str> = dev.iter().filter_map(|q| q["db_id"].as_str()).collect();
+    ids.dedup();
+    ids.sort_unstable();
+    ids.dedup();
+    let schemas: Vec<&str> = ids.into_iter().take(if smoke() { 2 } else { 20 }).collect();
+    let mut fks = Vec::new();
+    for db in tables
+        .iter()
+        .filter(|d| schemas.contains(&d["db_id"].as_str().unwrap_or("")))
+    {
+        let (ddl, f) = spider::schema_ddl(db);
+        c.batch_execute(&ddl).await.expect("spider ddl");
+        fks.extend(f);
+    }
+    c.batch_execute(&fks.join("\n")).await.expect("spider fks");
+    clients.insert("spider".to_string(), c);
+    for (db, c) in &clients {
+        let cat = catalog::load(c, &CatalogOptions::default())
+            .await
+            .expect("catalog");
+        catalogs.insert(db.clone(), cat);
+    }
+
+    let per = if smoke() { 2 } else { 20 };
+    let mut targets = Vec::new();
+    let eval_questions = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["question"].as_str().map(str::to_string))
+            .collect()
+    };
+    for (db, file) in [
+        ("chinook", "tests/eval/chinook.jsonl"),
+        ("northwind", "tests/eval/demo.jsonl"),
+    ] {
+        let cat = &catalogs[db];
+        targets.push(Target {
+            label: db.to_string(),
+            db: db.to_string(),
+            tables: (0..cat.tables.len())
+                .filter(|&t| cat.tables[t].schema == "public")
+                .collect(),
+            questions: eval_questions(file)
+                .into_iter()
+                .take(if smoke() { 2 } else { 40 })
+                .collect(),
+        });
+    }
+    let spider_cat = &catalogs["spider"];
+    for s in &schemas {
+        targets.push(Target {
+            label: s.to_string(),
+            db: "spider".into(),
+            tables: (0..spider_cat.tables.len())
+                .filter(|&t| spider_cat.tables[t].schema == *s)
+                .collect(),
+            questions: dev
+                .iter()
+                .filter(|q| q["db_id"].as_str() == Some(s))
+                .filter_map(|q| q["question"].as_str().map(str::to_string))
+                .take(per)
+                .collect(),
+        });
+    }
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tmp.path().join("tiny.gguf");
+    tiny::write(&vocab, Shape::TINY, 7, &model).expect("write model");
+    let mut eng = engine(&model);
+    let policy = Policy::new(guard::default_functions());
+    let never = || false;
+    let mut tallies = [Tally::default(), Tally::default()];
+    for t in &targets {
+        let cat = &catalogs[&t.db];
+        let client = &clients[&t.db];
+        for (qi, question) in t.questions.iter().enumerate() {
+            for (k, scoped) in [true, false].into_iter().enumerate() {
+                let j = job(cat, t, question, 1 + qi as u32, scoped, 1.0);
+                let o: Output = eng.run(&j, &never).expect("generate");
+                let sql = o.text.trim();
+                let tally = &mut tallies[k];
+                tally.n += 1;
+                tally.tokens += o.generated_tokens;
+                tally.ms += o.generate_ms;
+                tally.refusals += o.scope_refusals;
+                if o.stop == Stop::Eos {
+                    tally.complete += 1;
+                }
+                let verdict = match guard::check(sql, &policy, cat, &Access::all(cat)) {
+                    Err(e) => Err(format!("guard {}", e.sqlstate())),
+                    Ok(_) => {
+                        tally.names_ok += 1;
+                        explain(client, sql)
+                            .await
+                            .map_err(|c| format!("EXPLAIN {c}"))
+                    }
+                };
+                match verdict {
+                    Ok(()) => tally.plans += 1,
+                    Err(kind) => {
+                        if scoped && std::env::var_os("PRECISION_VERBOSE").is_some() {
+                            println!("{} | {kind} | {sql}", t.label);
+                        }
+                        *tally.failures.entry(kind).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
+        targets.len()
+    );
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (name, t) in ["grammar + scope check (default)", "grammar alone"]
+        .iter()
+        .zip(&tallies)
+    {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            t.n,
+            t.pct(t.complete),
+            t.pct(t.names_ok),
+            t.pct(t.plans),
+            t.refusals,
+            t.tokens as f64 / t.ms.max(1e-9) * 1e3,
+            t.failures
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    // Speed with the trained model: grammar and scope check against no constraint at all.
+    let Some(real) = std::env::var_os("PGASK_REAL_MODEL")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+    else {
+        println!("\n(no PGASK_REAL_MODEL: the speed ratio with Gemma is skipped)");
+        return;
+    };
+    let mut eng = engine(&real);
+    let chinook = &targets[0];
+    let cat = &catalogs["chinook"];
+    let (mut c_tok, mut c_ms, mut f_tok, mut f_ms) = (0, 0.0, 0, 0.0);
+    let mut ratios = Vec::new();
+    for (qi, question) in chinook
+        .questions
+        .iter()
+        .enumerate()
+        .take(if smoke() { 2 } else { 12 })
+    {
+        let mut j = job(cat, chinook, question, 1 + qi as u32, true, 0.0);
+        j.max_tokens = 48;
+        let constrained = eng.run(&j, &never).expect("generate");
+        j.grammar = None;
+        j.scope = None;
+        let free = eng.run(&j, &never).expect("generate");
+        c_tok += constrained.generated_tokens;
+        c_ms += constrained.generate_ms;
+        f_tok += free.generated_tokens;
+        f_ms += free.generate_ms;
+        let rate = |o: &Output| o.generated_tokens as f64 / o.generate_ms.max(1e-9);
+        if constrained.generated_tokens > 0 && free.generated_tokens > 0 {
+            ratios.push(rate(&constrained) / rate(&free));
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "\n# speed with {}: {} paired runs (greedy, same prompt)\n| decoder | tokens | tok/s |\n| --- | ---: | ---: |\n| grammar + scope check | {c_tok} | {:.1} |\n| unconstrained | {f_tok} | {:.1} |\nratio of totals {:.2}; median of per-pair ratios {:.2}",
+        real.display(),
+        ratios.len(),
+        c_tok as f64 / c_ms * 1e3,
+        f_tok as f64 / f_ms * 1e3,
+        (c_tok as f64 / c_ms) / (f_tok as f64 / f_ms),
+        ratios.get(ratios.len() / 2).copied().unwrap_or(0.0)
+    );
+}

@@ -1,0 +1,655 @@
+//! The decoder's scope check, run in pgask's own sampler on every drawn token (as PICARD does
+//! with incremental parsing): a token is refused when it would make the query so far worse
+//! than it was, and the model's next-best token is used instead. The grammar keeps tables and
+//! columns to the chosen ones; this check adds what a context-free grammar cannot know:
+//!
+//! - a qualifier (`a.`) written after its query's FROM must be a table or alias defined
+//!   before it; one written in the SELECT list must be defined by the time the FROM list ends;
+//! - the column after a qualifier must belong to the table the qualifier stands for;
+//! - no item twice in a SELECT list, GROUP BY, ORDER BY or one AND/OR chain;
+//! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
+//! - at the end, every name resolves (the guard's own resolver over the chosen tables).
+//!
+//! The check works on the text alone (a small lexer and a stack of query levels), so it holds
+//! for any model and tokenizer. Problems that the text already had are not counted against the
+//! next token: [`Scope::rejects`] compares the count before and after it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ask::catalog::{Catalog, TableId};
+
+/// What the sampler checks names against: the chosen tables and the question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Only the chosen tables (without sample values or comments).
+    pub catalog: Catalog,
+    /// The user's question: literals it contains may repeat.
+    pub question: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ident,
+    Keyword,
+    Literal,
+    Punct,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok<'a> {
+    kind: Kind,
+    text: &'a str,
+    start: usize,
+    end: usize,
+    /// False for a token that reaches the end of the text and could still grow.
+    complete: bool,
+}
+
+impl Tok<'_> {
+    fn is(&self, kind: Kind, text: &str) -> bool {
+        self.kind == kind && self.text == text
+    }
+
+    /// The identifier's name: quotes removed, unquoted names folded to lower case.
+    fn name(&self) -> String {
+        match self.text.strip_prefix('"') {
+            Some(q) => q.strip_suffix('"').unwrap_or(q).replace("\"\"", "\""),
+            None => self.text.to_lowercase(),
+        }
+    }
+}
+
+fn lex(s: &str) -> Vec<Tok<'_>> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (kind, closed) = if c == b'\'' || c == b'"' {
+            // A literal or a quoted identifier; a doubled quote stays inside.
+            i += 1;
+            let mut closed = false;
+            while i < b.len() {
+                if b[i] == c {
+                    if b.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    closed = true;
+                    break;
+                }
+                i += 1;
+            }
+            // A closing quote at the very end may still become a doubled one.
+            (
+                if c == b'\'' {
+                    Kind::Literal
+                } else {
+                    Kind::Ident
+                },
+                closed && i < b.len(),
+            )
+        } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                i += 1;
+            }
+            let w = &s[start..i];
+            let keyword = w.bytes().any(|x| x.is_ascii_uppercase())
+                && !w.bytes().any(|x| x.is_ascii_lowercase());
+            (
+                if keyword { Kind::Keyword } else { Kind::Ident },
+                i < b.len(),
+            )
+        } else if c.is_ascii_digit() {
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            (Kind::Literal, i < b.len())
+        } else {
+            i += 1;
+            if c == b':' && b.get(i) == Some(&b':') {
+                i += 1;
+            }
+            (Kind::Punct, true)
+        };
+        out.push(Tok {
+            kind,
+            text: &s[start..i],
+            start,
+            end: i,
+            complete: closed,
+        });
+    }
+    out
+}
+
+/// The clause a query level is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clause {
+    Select,
+    From,
+    Where,
+    Group,
+    Having,
+    Order,
+    Other,
+}
+
+/// One parenthesis level of the text; `query` when it holds a SELECT.
+#[derive(Debug)]
+struct Level {
+    query: bool,
+    clause: Clause,
+    /// Qualifiers used in the SELECT list before FROM, with the token index they are at.
+    pending: Vec<String>,
+    /// Unqualified column names used in the SELECT list before FROM.
+    pending_columns: Vec<String>,
+    /// The FROM items so far: a chosen table, or `None` for one whose columns are not known
+    /// here (a CTE, a derived table), which turns the unqualified-column check off.
+    tables: Vec<Option<TableId>>,
+    /// Output names (`AS n`) of the SELECT list, which ORDER BY and GROUP BY may use.
+    outputs: Vec<String>,
+    /// A list of names, not expressions: `AS t (a, b)`, `USING (a)`.
+    names_only: bool,
+    /// Items of the current list clause, and where the current item started (byte offset).
+    items: Vec<String>,
+    item_start: Option<usize>,
+}
+
+impl Level {
+    fn new(query: bool) -> Level {
+        Level {
+            query,
+            clause: Clause::Other,
+            pending: Vec::new(),
+            pending_columns: Vec::new(),
+            tables: Vec::new(),
+            outputs: Vec::new(),
+            names_only: false,
+            items: Vec::new(),
+            item_start: None,
+        }
+    }
+}
+
+/// Lower-case words the grammar writes where a column could stand that are not columns.
+const CONSTANTS: &[&str] = &[
+    "current_date",
+    "current_timestamp",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+];
+
+/// Words PostgreSQL reserves (of up to six letters, the grammar's alias length): as an alias
+/// they make the query fail to parse (`FROM customer order`).
+const RESERVED: &[&str] = &[
+    "all", "and", "any", "array", "as", "asc", "both", "case", "cast", "check", "cross", "desc",
+    "do", "else", "end", "except", "false", "fetch", "for", "from", "full", "grant", "group",
+    "having", "ilike", "in", "inner", "into", "is", "join", "left", "like", "limit", "not", "null",
+    "offset", "on", "only", "or", "order", "outer", "right", "select", "some", "table", "then",
+    "to", "true", "union", "unique", "user", "using", "when", "where", "window", "with",
+];
+
+/// A name the query defines for a FROM item: a table's own name, an alias, a CTE name.
+struct Binding {
+    name: String,
+    /// An unquoted reserved word: the query cannot parse.
+    reserved: bool,
+    at: usize,
+    /// The chosen table it stands for, if it is one.
+    table: Option<TableId>,
+}
+
+impl Scope {
+    /// The scope of `tables` of `full`, for `question`.
+    pub fn new(full: &Catalog, tables: &[TableId], question: &str) -> Scope {
+        let mut catalog = Catalog {
+            database: full.database.clone(),
+            fingerprint: String::new(),
+            tables: Vec::new(),
+        };
+        for &t in tables {
+            let Some(table) = full.tables.get(t) else {
+                continue;
+            };
+            let mut table = table.clone();
+            table.comment = None;
+            table.foreign_keys.clear();
+            for c in &mut table.columns {
+                c.comment = None;
+                c.samples.clear();
+                c.enum_labels.clear();
+                c.default = None;
+            }
+            catalog.tables.push(table);
+        }
+        Scope {
+            catalog,
+            question: question.to_lowercase(),
+        }
+    }
+
+    /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
+    pub fn rejects(&self, text: &str, piece: &str, end: bool) -> bool {
+        let mut next = String::with_capacity(text.len() + piece.len());
+        next.push_str(text);
+        next.push_str(piece);
+        self.problems(&next, end) > self.problems(text, false)
+    }
+
+    fn table_named(&self, name: &str) -> Option<TableId> {
+        self.catalog.tables.iter().position(|t| t.name == name)
+    }
+
+    /// The number of problems in `s` (see the module docs); `end`: nothing follows.
+    pub fn problems(&self, s: &str, end: bool) -> usize {
+        let mut toks = lex(s);
+        if end {
+            for t in &mut toks {
+                t.complete = true;
+            }
+        }
+        let bindings = self.bindings(&toks);
+        let bound_before = |q: &str, at: usize| bindings.iter().any(|b| b.name == q && b.at < at);
+        let mut problems = bindings.iter().filter(|b| b.reserved).count();
+        let mut stack = vec![Level::new(true)];
+        let mut literals: Vec<String> = Vec::new();
+        for (i, t) in toks.iter().enumerate() {
+            let next = toks.get(i + 1);
+            let qi = stack.iter().rposition(|l| l.query).unwrap_or(0);
+            match t.kind {
+                Kind::Punct if t.text == "(" => {
+                    let mut l = Level::new(false);
+                    l.names_only = i > 0
+                        && (bindings.iter().any(|b| b.at == i - 1)
+                            || toks[i - 1].is(Kind::Keyword, "USING"));
+                    stack.push(l);
+                }
+                Kind::Punct if t.text == ")" => {
+                    if stack.len() > 1 {
+                        if let Some(mut l) = stack.pop() {
+                            problems += close_list(s, &mut l, t.start);
+                            problems += self.close_from(&mut l, &stack, |q| bound_before(q, i));
+                            // A derived table: its columns are not known here.
+                            if let Some(parent) = stack
+                                .last_mut()
+                                .filter(|p| l.query && p.query && p.clause == Clause::From)
+                            {
+                                parent.tables.push(None);
+                            }
+                        }
+                    }
+                }
+                Kind::Punct if t.text == "," => {
+                    let top = stack.len() - 1 == qi;
+                    let l = &mut stack[qi];
+                    if matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && top {
+                        problems += close_item(s, l, t.start);
+                        l.item_start = Some(t.end);
+                    }
+                }
+                Kind::Keyword => {
+                    let top = stack.len() - 1;
+                    let clause = match t.text {
+                        "SELECT" => Some(Clause::Select),
+                        "FROM" if stack[top].query && stack[top].clause == Clause::Select => {
+                            Some(Clause::From)
+                        }
+                        "WHERE" => Some(Clause::Where),
+                        "GROUP" => Some(Clause::Group),
+                        "HAVING" => Some(Clause::Having),
+                        "ORDER" => Some(Clause::Order),
+                        "LIMIT" | "OFFSET" | "UNION" | "INTERSECT" | "EXCEPT" | "WINDOW" => {
+                            Some(Clause::Other)
+                        }
+                        _ => None,
+                    };
+                    match clause {
+                        Some(c) => {
+                            let (outer, own) = stack.split_at_mut(top);
+                            let l = &mut own[0];
+                            problems += close_list(s, l, t.start);
+                            if l.clause == Clause::From || c == Clause::Other {
+                                problems += self.close_from(l, outer, |q| bound_before(q, i));
+                            }
+                            if c == Clause::Select {
+                                l.query = true;
+                            }
+                            l.clause = c;
+                            l.items.clear();
+                            let body = if matches!(c, Clause::Group | Clause::Order) {
+                                // After `GROUP BY` / `ORDER BY`.
+                                toks.get(i + 1).filter(|n| n.is(Kind::Keyword, "BY"))
+                            } else {
+                                Some(t)
+                            };
+                            l.item_start = body.map(|b| b.end);
+                        }
+                        None if matches!(t.text, "AND" | "OR") => {
+                            let l = &mut stack[top];
+                            // `x BETWEEN a AND b`: that AND is the range's own.
+                            let between = t.text == "AND"
+                                && l.item_start.and_then(|st| s.get(st..t.start)).is_some_and(
+                                    |item| item.contains(" BETWEEN ") && !item.contains(" AND "),
+                                );
+                            if matches!(l.clause, Clause::Where | Clause::Having) && !between {
+                                problems += close_item(s, l, t.start);
+                                l.item_start = Some(t.end);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Kind::Literal if t.complete => {
+                    let value = t.text.trim_matches('\'').to_lowercase();
+                    if literals.contains(&t.text.to_string())
+                        && !matches!(value.as_str(), "0" | "1")
+                        && !self.question.contains(&value)
+                    {
+                        problems += 1;
+                    }
+                    literals.push(t.text.to_string());
+                }
+                Kind::Ident => {
+                    let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                    // `FROM sales.orders`: a schema, not a qualifier.
+                    let schema = prev.is_some_and(|p| {
+                        p.is(Kind::Keyword, "FROM")
+                            || p.is(Kind::Keyword, "JOIN")
+                            || (p.is(Kind::Punct, ",") && stack[qi].clause == Clause::From)
+                    });
+                    let qualifier = next
+                        .is_some_and(|n| n.is(Kind::Punct, ".") && n.start == t.end)
+                        && !prev.is_some_and(|p| p.is(Kind::Punct, "."))
+                        && !schema;
+                    let table_position = schema
+                        || (prev.is_some_and(|p| p.is(Kind::Punct, "."))
+                            && i.checked_sub(3).and_then(|k| toks.get(k)).is_some_and(|k| {
+                                k.is(Kind::Keyword, "FROM")
+                                    || k.is(Kind::Keyword, "JOIN")
+                                    || k.is(Kind::Punct, ",")
+                            }));
+                    let followed = next.is_some_and(|n| {
+                        n.is(Kind::Punct, ".") && n.start == t.end || n.is(Kind::Punct, "(")
+                    });
+                    let after = prev.is_some_and(|p| {
+                        p.is(Kind::Punct, ".")
+                            || p.is(Kind::Punct, "::")
+                            || p.is(Kind::Keyword, "AS")
+                    });
+                    let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
+                        && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
+                    let name = t.name();
+                    if table_position && !followed && t.complete && stack[qi].clause == Clause::From
+                    {
+                        // A FROM item: a chosen table, or a name (a CTE) whose columns are
+                        // not known here.
+                        stack[qi].tables.push(self.table_named(&name));
+                    } else if t.complete
+                        && stack[qi].clause == Clause::Select
+                        && prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
+                    {
+                        stack[qi].outputs.push(name.clone());
+                    } else if t.complete
+                        && !qualifier
+                        && !followed
+                        && !after
+                        && !cte
+                        && !table_position
+                        && !bindings.iter().any(|b| b.at == i)
+                        && !stack.last().is_some_and(|l| l.names_only)
+                        && !CONSTANTS.contains(&name.as_str())
+                    {
+                        // An unqualified column.
+                        let (outer, own) = stack.split_at_mut(qi);
+                        let l = &mut own[0];
+                        match l.clause {
+                            Clause::Select => l.pending_columns.push(name.clone()),
+                            c => {
+                                let outputs = matches!(c, Clause::Order | Clause::Group);
+                                if self.column_known(&name, l, outer, outputs) == Some(false) {
+                                    problems += 1;
+                                }
+                            }
+                        }
+                    }
+                    if qualifier {
+                        let q = t.name();
+                        let l = &mut stack[qi];
+                        if l.clause == Clause::Select {
+                            l.pending.push(q.clone());
+                        } else if !bound_before(&q, i) {
+                            problems += 1;
+                        }
+                        // The column after it.
+                        if let Some(col) = toks.get(i + 2).filter(|c| {
+                            c.kind == Kind::Ident
+                                && c.complete
+                                && c.start == t.end + 1
+                                && !toks.get(i + 3).is_some_and(|n| n.is(Kind::Punct, "("))
+                        }) {
+                            if let Some(table) = self.table_of(&q, &bindings) {
+                                if table.column(&col.name()).is_none() {
+                                    problems += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if end {
+            while let Some(mut l) = stack.pop() {
+                problems += close_list(s, &mut l, s.len());
+                problems +=
+                    self.close_from(&mut l, &stack, |q| bindings.iter().any(|b| b.name == q));
+            }
+            if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
+                problems += 1;
+            }
+        }
+        problems
+    }
+
+    /// The FROM list of a level ended: every qualifier its SELECT list used must be defined,
+    /// and every unqualified column must be one of its tables' (or an enclosing query's).
+    fn close_from(&self, l: &mut Level, outer: &[Level], bound: impl Fn(&str) -> bool) -> usize {
+        let mut n = l.pending.iter().filter(|q| !bound(q)).count();
+        l.pending.clear();
+        let columns = std::mem::take(&mut l.pending_columns);
+        n += columns
+            .iter()
+            .filter(|c| self.column_known(c, l, outer, false) == Some(false))
+            .count();
+        n
+    }
+
+    /// Whether an unqualified `name` is a column of the level's FROM items or of an enclosing
+    /// query's (or, with `outputs`, an output name of the level); `None` when that cannot be
+    /// told (a FROM item whose columns are not known, an enclosing FROM not written yet).
+    fn column_known(
+        &self,
+        name: &str,
+        own: &Level,
+        outer: &[Level],
+        outputs: bool,
+    ) -> Option<bool> {
+        if outputs && own.outputs.iter().any(|o| o == name) {
+            return Some(true);
+        }
+        let levels = outer.iter().filter(|l| l.query).chain(std::iter::once(own));
+        let mut found = false;
+        for l in levels {
+            if !std::ptr::eq(l, own) && l.clause == Clause::Select {
+                return None;
+            }
+            for t in &l.tables {
+                let table = self.catalog.tables.get((*t)?)?;
+                found |= table.column(name).is_some();
+            }
+        }
+        Some(found)
+    }
+
+    /// The table a qualifier stands for: an alias of a chosen table, or its own name.
+    fn table_of(&self, q: &str, bindings: &[Binding]) -> Option<&crate::ask::catalog::Table> {
+        let t = match bindings.iter().find(|b| b.name == q) {
+            Some(b) => b.table?,
+            None => self.table_named(q)?,
+        };
+        self.catalog.tables.get(t)
+    }
+
+    /// The names FROM items define, where they are defined, and the chosen table behind each.
+    fn bindings(&self, toks: &[Tok<'_>]) -> Vec<Binding> {
+        let mut out = Vec::new();
+        // Per parenthesis level: (holds a SELECT, is in its FROM list).
+        let mut stack: Vec<(bool, bool)> = vec![(true, false)];
+        for (i, t) in toks.iter().enumerate() {
+            match (t.kind, t.text) {
+                (Kind::Punct, "(") => stack.push((false, false)),
+                (Kind::Punct, ")") => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                }
+                (Kind::Keyword, "SELECT") => {
+                    if let Some(l) = stack.last_mut() {
+                        *l = (true, false);
+                    }
+                }
+                (Kind::Keyword, "FROM") => {
+                    if let Some(l) = stack.last_mut().filter(|l| l.0) {
+                        l.1 = true;
+                    }
+                }
+                (
+                    Kind::Keyword,
+                    "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET" | "UNION"
+                    | "INTERSECT" | "EXCEPT",
+                ) => {
+                    if let Some(l) = stack.last_mut() {
+                        l.1 = false;
+                    }
+                }
+                _ => {}
+            }
+            if t.kind != Kind::Ident || !t.complete {
+                continue;
+            }
+            let next = toks.get(i + 1);
+            if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "(")) {
+                continue;
+            }
+            let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+            let prev2 = i.checked_sub(2).and_then(|p| toks.get(p));
+            let in_from = stack.last().is_some_and(|l| l.1);
+            // A CTE: `name AS (`.
+            let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
+                && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
+            let table = |tok: &Tok<'_>| {
+                if tok.kind == Kind::Ident {
+                    self.table_named(&tok.name())
+                } else {
+                    None
+                }
+            };
+            // `FROM artist a`: the alias is bound, not the table's own name.
+            let aliased = next.is_some_and(|n| n.kind == Kind::Ident || n.is(Kind::Keyword, "AS"));
+            let binding = match prev {
+                _ if cte => Some(None),
+                // `FROM sales.orders`
+                Some(p)
+                    if in_from
+                        && p.is(Kind::Punct, ".")
+                        && !aliased
+                        && i.checked_sub(3).and_then(|k| toks.get(k)).is_some_and(|k| {
+                            k.is(Kind::Keyword, "FROM")
+                                || k.is(Kind::Keyword, "JOIN")
+                                || k.is(Kind::Punct, ",")
+                        }) =>
+                {
+                    Some(self.table_named(&t.name()))
+                }
+                Some(p)
+                    if !aliased
+                        && (p.is(Kind::Keyword, "FROM")
+                            || p.is(Kind::Keyword, "JOIN")
+                            || (in_from && p.is(Kind::Punct, ","))) =>
+                {
+                    Some(self.table_named(&t.name()))
+                }
+                Some(p) if in_from && p.kind == Kind::Ident => Some(table(p)),
+                Some(p) if in_from && p.is(Kind::Punct, ")") => Some(None),
+                Some(p) if in_from && p.is(Kind::Keyword, "AS") => {
+                    Some(prev2.and_then(|pp| table(pp)))
+                }
+                _ => None,
+            };
+            if let Some(table) = binding {
+                out.push(Binding {
+                    name: t.name(),
+                    reserved: !t.text.starts_with('"') && RESERVED.contains(&t.text),
+                    at: i,
+                    table,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The list item that ends at `at` (exclusive): one problem if its level already has it.
+fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
+    let Some(start) = l.item_start.take() else {
+        return 0;
+    };
+    let Some(raw) = s.get(start..at) else {
+        return 0;
+    };
+    let mut item = raw.trim();
+    if l.clause == Clause::Select {
+        // An output alias does not make an item new.
+        if let Some(k) = item.rfind(" AS ") {
+            if !item[k + 4..].contains([' ', '(', ')', '\'']) {
+                item = &item[..k];
+            }
+        }
+    }
+    if l.clause == Clause::Order {
+        item = item
+            .trim_end_matches(" NULLS FIRST")
+            .trim_end_matches(" NULLS LAST")
+            .trim_end_matches(" DESC")
+            .trim_end_matches(" ASC");
+    }
+    if item.is_empty() {
+        return 0;
+    }
+    let dup = l.items.iter().any(|x| x == item);
+    l.items.push(item.to_string());
+    usize::from(dup)
+}
+
+/// The current list clause of a level ends at `at`.
+fn close_list(s: &str, l: &mut Level, at: usize) -> usize {
+    if matches!(
+        l.clause,
+        Clause::Select | Clause::Group | Clause::Order | Clause::Where | Clause::Having
+    ) {
+        close_item(s, l, at)
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests;

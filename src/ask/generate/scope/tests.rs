@@ -1,0 +1,234 @@
+use super::*;
+use crate::ask::catalog::{Column, Table, TableKind};
+
+fn table(name: &str, cols: &[&str]) -> Table {
+    Table {
+        oid: 0,
+        schema: "public".into(),
+        name: name.into(),
+        kind: TableKind::Table,
+        comment: None,
+        rows: 0.0,
+        columns: cols
+            .iter()
+            .map(|c| Column {
+                name: c.to_string(),
+                data_type: "integer".into(),
+                nullable: true,
+                default: None,
+                comment: None,
+                enum_labels: vec![],
+                samples: vec![],
+            })
+            .collect(),
+        primary_key: vec![],
+        unique: vec![],
+        foreign_keys: vec![],
+    }
+}
+
+fn scope(question: &str) -> Scope {
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            table("artist", &["artist_id", "name"]),
+            table("album", &["album_id", "title", "artist_id"]),
+        ],
+    };
+    Scope::new(&catalog, &[0, 1], question)
+}
+
+/// Whether the scope refuses the text's last token, given as `prefix|piece`.
+fn refused(sc: &Scope, text: &str) -> bool {
+    let (prefix, piece) = text.split_once('|').unwrap_or((text, ""));
+    sc.rejects(prefix, piece, piece.contains('\n'))
+}
+
+#[test]
+fn a_qualifier_after_from_must_be_defined_before_it() {
+    let sc = scope("albums per artist");
+    assert!(refused(&sc, "SELECT name FROM artist a WHERE x|."));
+    assert!(!refused(&sc, "SELECT name FROM artist a WHERE a|."));
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE artist|."));
+    // The table's own name is no longer usable once aliased? PostgreSQL refuses it; the
+    // binding of the bare name is what counts, and `artist` here is bound as `a` only.
+    assert!(refused(&sc, "SELECT name FROM artist a WHERE artist|."));
+    // In an ON clause the alias just defined counts.
+    assert!(!refused(
+        &sc,
+        "SELECT a.name FROM artist a JOIN album b ON b|."
+    ));
+}
+
+#[test]
+fn select_list_qualifiers_must_be_defined_when_the_from_list_ends() {
+    let sc = scope("albums per artist");
+    // Still free while the FROM list goes on.
+    assert!(!refused(&sc, "SELECT b.title FROM artist a|,"));
+    assert!(!refused(&sc, "SELECT b.title FROM artist a| JOIN"));
+    // Ending it without `b` is refused; with `b` it is fine.
+    assert!(refused(&sc, "SELECT b.title FROM artist a| WHERE"));
+    assert!(refused(&sc, "SELECT b.title FROM artist a| ORDER"));
+    assert!(!refused(
+        &sc,
+        "SELECT b.title FROM artist a JOIN album b ON b.artist_id = a.artist_id| WHERE"
+    ));
+    // At the end of the answer.
+    assert!(sc.rejects("SELECT b.title FROM artist a", "", true));
+    assert!(!sc.rejects("SELECT a.name FROM artist a", "", true));
+}
+
+#[test]
+fn the_column_after_a_qualifier_belongs_to_its_table() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT a.name FROM artist a WHERE a.title| ="));
+    assert!(!refused(&sc, "SELECT a.name FROM artist a WHERE a.name| ="));
+    assert!(refused(&sc, "SELECT artist.title|,"));
+    assert!(!refused(&sc, "SELECT album.title|,"));
+    // An alias whose earlier uses do not fit the table is refused where it is defined.
+    assert!(refused(&sc, "SELECT x.title FROM artist x| JOIN"));
+    assert!(!refused(&sc, "SELECT x.title FROM album x| JOIN"));
+    // A CTE's or derived table's columns are not checked here (the resolver does at the end).
+    assert!(!refused(&sc, "WITH c AS (SELECT 1 AS n) SELECT c.n| FROM"));
+}
+
+#[test]
+fn no_item_twice_in_a_list_or_a_chain() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT name, name| FROM"));
+    assert!(refused(&sc, "SELECT name, name AS n| FROM"));
+    assert!(!refused(&sc, "SELECT name, artist_id| FROM"));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id > 3 AND artist_id > 3| ORDER"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist ORDER BY name DESC, name|\n"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist GROUP BY name, name| HAVING"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id BETWEEN 2 AND 9 AND| name"
+    ));
+}
+
+#[test]
+fn a_literal_repeats_only_when_the_question_has_it() {
+    let sc = scope("artists with id 1000");
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = 1000 OR artist_id < 1000| ORDER"
+    ));
+    let sc = scope("all artists");
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = 1000 OR artist_id < 1000| ORDER"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE name = 'x' OR name < 'x'| "
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id > 1 AND artist_id <> 1| "
+    ));
+}
+
+#[test]
+fn problems_already_there_do_not_refuse_the_next_token() {
+    let sc = scope("");
+    // The qualifier `z` is already wrong; going on is not refused for it.
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist a WHERE z.name = 3| AND"
+    ));
+    // But a second wrong one is.
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist a WHERE z.name = 3 AND y|."
+    ));
+}
+
+#[test]
+fn the_end_runs_the_resolver() {
+    let sc = scope("");
+    assert!(!sc.rejects("SELECT count(*) FROM artist", "", true));
+    assert!(sc.rejects("SELECT count(*) FROM artists", "", true));
+    assert!(!sc.rejects("SELECT count(*) FROM artists", "", false));
+    assert!(sc.rejects(
+        "SELECT t.name FROM (SELECT title FROM album) AS t",
+        "",
+        true
+    ));
+    assert!(!sc.rejects(
+        "SELECT t.title FROM (SELECT title FROM album) AS t",
+        "",
+        true
+    ));
+}
+
+#[test]
+fn schema_qualified_tables_and_functions_are_not_qualifiers() {
+    let sc = scope("");
+    assert!(!refused(&sc, "SELECT o.x FROM public.artist o WHERE o|."));
+    assert!(!refused(
+        &sc,
+        "SELECT EXTRACT(YEAR FROM x) FROM artist a WHERE a|."
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT count(*)::numeric FROM artist a WHERE a|."
+    ));
+}
+
+#[test]
+fn a_reserved_word_is_no_alias() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT name FROM artist order| FETCH"));
+    assert!(refused(&sc, "SELECT name FROM artist where| JOIN"));
+    assert!(!refused(&sc, "SELECT name FROM artist ord| FETCH"));
+    assert!(!refused(&sc, "SELECT name FROM artist| ORDER"));
+}
+
+#[test]
+fn an_unqualified_column_belongs_to_a_table_in_from() {
+    let sc = scope("");
+    // `title` is album's, not artist's.
+    assert!(refused(&sc, "SELECT name FROM artist WHERE title| ="));
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE name| ="));
+    // A SELECT list column is judged when the FROM list ends.
+    assert!(!refused(&sc, "SELECT title|,"));
+    assert!(refused(&sc, "SELECT title FROM artist| WHERE"));
+    assert!(!refused(
+        &sc,
+        "SELECT title FROM artist JOIN album USING (artist_id)| WHERE"
+    ));
+    // Output names in ORDER BY, outer columns in a subquery, CTEs and derived tables.
+    assert!(!refused(
+        &sc,
+        "SELECT count(*) AS n FROM album ORDER BY n| DESC"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE EXISTS (SELECT 1 FROM album WHERE title = name|)"
+    ));
+    assert!(!refused(
+        &sc,
+        "WITH c AS (SELECT 1 AS n) SELECT n FROM c WHERE n| >"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT x FROM (SELECT 1 AS x) AS d WHERE x| >"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE CURRENT_DATE > current_date| "
+    ));
+    assert!(!refused(&sc, "SELECT CAST(name AS text)| FROM"));
+    assert!(!refused(&sc, "SELECT name::text FROM artist| WHERE"));
+}

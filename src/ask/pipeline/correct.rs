@@ -1,0 +1,347 @@
+//! The ask's loop and its correction policy: the answer reused from this connection or the
+//! answer cache, else up to `ask.max_attempts` attempts, each through the stages ([`context`],
+//! [`generate`], [`validate`], [`select`]) and then the run (`ask:`) or the plan (`ask sql:`).
+//! A failed attempt's SQL and PostgreSQL's error go into the next prompt; a missing table or
+//! column widens retrieval once; a cached answer that no longer passes is dropped. The
+//! [`Outcome`] becomes the history record, the connection's memory and the final NOTICE.
+//!
+//! [`context`]: super::context
+//! [`generate`]: super::generate
+//! [`validate`]: super::validate
+//! [`select`]: super::select
+
+use std::time::Instant;
+
+use super::context::{cache_key, normalise, wants_more_tables, Context};
+use super::generate::ModelTime;
+use super::outcome::{Clock, Outcome, Source};
+use super::select::{self, Proposal};
+use super::validate::{rejected, Rejected};
+use super::{AskError, Asker};
+use crate::ask::execute::{self, wire, ExecError};
+use crate::ask::generate::prompt::{Failure, PromptInput};
+use crate::ask::history::{now_ms, AskRecord, Event};
+use crate::ask::memory::Turn;
+use crate::session::link::{AskSession, Link};
+
+/// Rows each candidate may return in its trial run before the vote.
+const VOTE_ROWS: u32 = 100;
+
+/// What becomes of the SQL once it passed the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run it and stream its rows (`ask:` as a simple Query).
+    Run,
+    /// Only plan it (`ask sql:`, and extended-protocol asks, which the client then executes).
+    Check,
+}
+
+impl Asker {
+    /// Answers one question with SQL that passed every check (and, in [`Mode::Run`], ran).
+    pub(super) async fn produce(
+        &self,
+        session: &mut AskSession,
+        question: &str,
+        link: &mut Link<'_>,
+        status: u8,
+        mode: Mode,
+    ) -> Result<String, AskError> {
+        let who = session.who.clone();
+        let mut rec = AskRecord {
+            id: self.history.new_id(),
+            at_ms: now_ms(),
+            question: question.to_string(),
+            role: who.user.clone(),
+            database: who.database.clone(),
+            directive: if mode == Mode::Run { "rows" } else { "sql" }.into(),
+            ..AskRecord::default()
+        };
+        let mut clock = Clock::default();
+        let r = self
+            .produce_in(session, question, link, status, mode, &mut rec, &mut clock)
+            .await;
+        rec.timings = clock.ms();
+        rec.tokens_in = clock.tokens_in;
+        rec.tokens_out = clock.tokens_out;
+        match &r {
+            Ok(outcome) => outcome.record(&mut rec, &clock),
+            Err(AskError::Cancelled) => rec.outcome = "cancelled".into(),
+            Err(e) => {
+                rec.outcome = "failed".into();
+                rec.errors.push(e.to_string());
+            }
+        }
+        if !matches!(r, Err(AskError::Link(_))) {
+            self.history.record(Event::Ask(rec.clone()));
+        }
+        let outcome = r?;
+        let sql = outcome.sql().to_string();
+        let repeated = matches!(
+            outcome,
+            Outcome::Answered {
+                source: Source::Repeated,
+                ..
+            }
+        );
+        if !repeated {
+            session.memory.push(Turn {
+                question: question.to_string(),
+                sql: sql.clone(),
+                database: who.database.clone(),
+                record: rec.id.clone(),
+            });
+        }
+        Ok(sql)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn produce_in(
+        &self,
+        session: &AskSession,
+        question: &str,
+        link: &mut Link<'_>,
+        status: u8,
+        mode: Mode,
+        rec: &mut AskRecord,
+        clock: &mut Clock,
+    ) -> Result<Outcome, AskError> {
+        let who = &session.who;
+        // One configuration for the whole ask, even if a reload lands in the middle of it.
+        let cfg = self.cfg();
+        let started = Instant::now();
+        link.client(wire::notice("pgask: retrieving tables…"))
+            .await?;
+        let (db, access) = {
+            let cancelled = link.cancelled();
+            tokio::pin!(cancelled);
+            tokio::select! {
+                r = self.db(who) => r?,
+                () = &mut cancelled => return Err(AskError::Cancelled),
+            }
+        };
+        let key = cache_key(who, &db, question, &session.memory.context_key());
+        let asked_before = session
+            .memory
+            .answer_to(|q| normalise(q) == normalise(question))
+            .map(|t| (t.sql.clone(), Source::Repeated));
+        let mut reused = asked_before.or_else(|| {
+            self.answers
+                .get(&key)
+                .map(|sql: String| (sql, Source::Cached))
+        });
+        let mut context: Option<Context> = None;
+        let mut examples: Option<Vec<(String, String)>> = None;
+        clock.retrieve = started.elapsed();
+        let limits = self.limits();
+        let mut model = ModelTime::new(cfg.llm.timeout_secs);
+        let attempts = cfg.ask.max_attempts.max(1);
+        let mut attempt = 0;
+        let mut failure: Option<Failure> = None;
+        loop {
+            if link.is_cancelled() {
+                return Err(AskError::Cancelled);
+            }
+            // Stages 1 and 2: the context and the candidates (or the reused answer).
+            let (proposals, mut source) = match reused.take() {
+                Some((sql, source)) => (
+                    vec![Proposal {
+                        sql,
+                        count: 1,
+                        logprob: 0.0,
+                    }],
+                    source,
+                ),
+                None => {
+                    attempt += 1;
+                    if attempt > attempts {
+                        break;
+                    }
+                    let widen = context.as_ref().is_some_and(|c| !c.widened)
+                        && failure
+                            .as_ref()
+                            .is_some_and(|f| wants_more_tables(&f.sqlstate));
+                    if context.is_none() || widen {
+                        let r0 = Instant::now();
+                        let mut k = cfg.retrieval.top_k;
+                        if widen {
+                            link.client(wire::notice(
+                                "pgask: a table or column was missing; widening the table search…",
+                            ))
+                            .await?;
+                            k *= 2;
+                        }
+                        context = Some(self.context(&db, &access, question, k, widen).await?);
+                        clock.retrieve += r0.elapsed();
+                    }
+                    let Some(ctx) = context.as_ref() else {
+                        break;
+                    };
+                    if examples.is_none() {
+                        examples = Some(self.examples(&db, who, &access, question).await);
+                    }
+                    let input = PromptInput {
+                        question,
+                        tables: ctx.tables.clone(),
+                        joins: ctx.joins.clone(),
+                        glossary: self.glossary.matching(question),
+                        examples: match examples.as_ref() {
+                            Some(own) if !own.is_empty() => own.clone(),
+                            _ => ctx.demos.clone(),
+                        },
+                        history: session.memory.pairs(),
+                        retry: failure.clone(),
+                        max_columns: cfg.llm.max_prompt_columns,
+                    };
+                    let g0 = Instant::now();
+                    let generated = self
+                        .generate(link, ctx, &input, &mut model, &cfg, (attempt, attempts))
+                        .await?;
+                    clock.generate += g0.elapsed();
+                    for c in &generated {
+                        clock.tokens_in += c.output.prompt_tokens;
+                        clock.tokens_out += c.output.generated_tokens;
+                    }
+                    let source = Source::Generated {
+                        attempts: attempt,
+                        agreed: None,
+                    };
+                    (select::distinct(generated), source)
+                }
+            };
+            let generated = matches!(source, Source::Generated { .. });
+            rec.sql = proposals.first().map(|p| p.sql.clone());
+            rec.attempts = attempt;
+
+            // Stage 3: the guard on every candidate.
+            let c0 = Instant::now();
+            let mut passed = Vec::new();
+            let mut refused = None;
+            for p in proposals {
+                match self.guard_sql(&p.sql, &db, &access) {
+                    Ok(()) => passed.push(p),
+                    Err(f) => {
+                        refused.get_or_insert(f);
+                    }
+                }
+            }
+            clock.check += c0.elapsed();
+            let Some(first) = passed.first() else {
+                if !generated {
+                    self.answers.invalidate(&key);
+                    continue;
+                }
+                let f = refused.unwrap_or_default();
+                rec.errors.push(f.message.clone());
+                failure = Some(f);
+                continue;
+            };
+            if link.is_cancelled() {
+                return Err(AskError::Cancelled);
+            }
+
+            // Stage 4: with several distinct candidates, the vote by execution.
+            let total: usize = passed.iter().map(|p| p.count).sum();
+            let chosen = if passed.len() > 1 {
+                let v0 = Instant::now();
+                let vote = select::vote(link, &passed, status, &limits, VOTE_ROWS).await;
+                clock.check += v0.elapsed();
+                match vote {
+                    Ok(v) => {
+                        link.client(wire::notice(&format!(
+                            "pgask: {} of {} candidates agreed on the result",
+                            v.agreed, total
+                        )))
+                        .await?;
+                        source = Source::Generated {
+                            attempts: attempt,
+                            agreed: Some((v.agreed, total)),
+                        };
+                        passed[v.winner].sql.clone()
+                    }
+                    Err(Rejected::Correctable(f)) => {
+                        rec.errors.push(format!("{} ({})", f.message, f.sqlstate));
+                        failure = Some(f);
+                        continue;
+                    }
+                    Err(Rejected::Cancelled) => return Err(AskError::Cancelled),
+                    Err(Rejected::Fatal(e)) => return Err(e),
+                }
+            } else {
+                if total > 1 {
+                    source = Source::Generated {
+                        attempts: attempt,
+                        agreed: Some((total, total)),
+                    };
+                }
+                first.sql.clone()
+            };
+            rec.sql = Some(chosen.clone());
+
+            // The run, or the plan.
+            let done = match mode {
+                Mode::Run => {
+                    // The rows may take as long as the client reads them: the model is free
+                    // for the next ask meanwhile.
+                    model.release();
+                    let x0 = Instant::now();
+                    let r = execute::run(link, &chosen, status, &limits).await;
+                    clock.execute += x0.elapsed();
+                    r.map(|done| (Some(done.rows), done.truncated.then_some(limits.max_rows)))
+                }
+                Mode::Check => {
+                    let c0 = Instant::now();
+                    let r = execute::check(link, &chosen, status, &limits).await;
+                    clock.check += c0.elapsed();
+                    r.map(|_| (None, None))
+                }
+            };
+            let error = match done {
+                Ok((rows, truncated)) => {
+                    if generated {
+                        self.answers.insert(key.clone(), chosen.clone());
+                    }
+                    let outcome = Outcome::Answered {
+                        sql: chosen,
+                        source,
+                        rows,
+                        truncated,
+                    };
+                    if let Some(summary) = outcome.summary(clock) {
+                        link.client(wire::notice(&summary.render())).await?;
+                    }
+                    return Ok(outcome);
+                }
+                // Rows (and the server's error) already reached the client.
+                Err(ExecError::After(e)) => {
+                    return Ok(Outcome::FailedAfterRows {
+                        sql: chosen,
+                        error: e.to_string(),
+                    })
+                }
+                Err(e) => match rejected(e, &chosen, link.is_cancelled()) {
+                    Rejected::Correctable(f) => f,
+                    Rejected::Cancelled => return Err(AskError::Cancelled),
+                    Rejected::Fatal(e) => return Err(e),
+                },
+            };
+            if !generated {
+                self.answers.invalidate(&key);
+                continue;
+            }
+            rec.errors
+                .push(format!("{} ({})", error.message, error.sqlstate));
+            failure = Some(error);
+        }
+        let f = failure.unwrap_or_default();
+        Err(AskError::GaveUp {
+            attempts,
+            sql: f.sql,
+            error: f.message,
+            sqlstate: if f.sqlstate.is_empty() {
+                "XX000".into()
+            } else {
+                f.sqlstate
+            },
+        })
+    }
+}

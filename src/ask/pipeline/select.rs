@@ -1,0 +1,156 @@
+//! Stage 4, choosing among candidates by execution: distinct candidate queries each run inside
+//! the read-only scope with a small row limit, and the answer is the one whose result most
+//! candidates share (ties: the higher mean token log-probability). Queries that fail are left
+//! out of the vote; when all fail, the first failure is what the next attempt corrects.
+
+use super::validate::{rejected, Rejected};
+use crate::ask::execute::{self, Limits};
+use crate::ask::generate::Candidate;
+use crate::session::link::Link;
+
+/// One distinct candidate query and how many candidates wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Proposal {
+    pub sql: String,
+    pub count: usize,
+    /// The best mean token log-probability among the candidates that wrote it.
+    pub logprob: f64,
+}
+
+/// The distinct queries among `candidates`, in order of first appearance. Queries cut off at
+/// `max_tokens` are left out unless no candidate finished.
+pub(super) fn distinct(candidates: Vec<Candidate>) -> Vec<Proposal> {
+    let any_complete = candidates.iter().any(|c| c.complete);
+    let mut out: Vec<Proposal> = Vec::new();
+    for c in candidates {
+        if any_complete && !c.complete {
+            continue;
+        }
+        let lp = c.output.mean_logprob;
+        match out.iter_mut().find(|p| p.sql == c.sql) {
+            Some(p) => {
+                p.count += 1;
+                p.logprob = p.logprob.max(lp);
+            }
+            None => out.push(Proposal {
+                sql: c.sql,
+                count: 1,
+                logprob: lp,
+            }),
+        }
+    }
+    out
+}
+
+/// The result of a vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Vote {
+    /// Index of the winning proposal.
+    pub winner: usize,
+    /// Candidates whose result is the winner's.
+    pub agreed: usize,
+}
+
+/// Groups proposals by their result digest (`None`: it failed) and picks the largest group;
+/// between groups of one size, the one holding the highest log-probability; within the group,
+/// the proposal most candidates wrote, then the likelier.
+pub(super) fn tally(proposals: &[Proposal], digests: &[Option<u64>]) -> Option<Vote> {
+    let mut groups: Vec<(u64, usize, f64, usize)> = Vec::new(); // digest, size, best lp, best
+    for (i, (p, d)) in proposals.iter().zip(digests).enumerate() {
+        let Some(d) = *d else { continue };
+        match groups.iter_mut().find(|g| g.0 == d) {
+            Some(g) => {
+                g.1 += p.count;
+                let best = &proposals[g.3];
+                if (p.count, p.logprob) > (best.count, best.logprob) {
+                    g.3 = i;
+                }
+                g.2 = g.2.max(p.logprob);
+            }
+            None => groups.push((d, p.count, p.logprob, i)),
+        }
+    }
+    groups
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)))
+        .map(|(_, agreed, _, winner)| Vote { winner, agreed })
+}
+
+/// Runs each proposal read-only (at most `sample_rows` rows, kept from the client) and votes.
+pub(super) async fn vote(
+    link: &mut Link<'_>,
+    proposals: &[Proposal],
+    status: u8,
+    limits: &Limits,
+    sample_rows: u32,
+) -> Result<Vote, Rejected> {
+    let mut digests = Vec::with_capacity(proposals.len());
+    let mut first_failure = None;
+    for p in proposals {
+        if link.is_cancelled() {
+            return Err(Rejected::Cancelled);
+        }
+        match execute::sample(link, &p.sql, status, limits, sample_rows).await {
+            Ok(s) => digests.push(Some(s.digest)),
+            Err(e) => match rejected(e, &p.sql, link.is_cancelled()) {
+                Rejected::Correctable(f) => {
+                    first_failure.get_or_insert(f);
+                    digests.push(None);
+                }
+                other => return Err(other),
+            },
+        }
+    }
+    tally(proposals, &digests)
+        .ok_or_else(|| Rejected::Correctable(first_failure.unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(sql: &str, count: usize, logprob: f64) -> Proposal {
+        Proposal {
+            sql: sql.into(),
+            count,
+            logprob,
+        }
+    }
+
+    #[test]
+    fn the_largest_group_of_equal_results_wins() {
+        let props = [
+            p("a", 1, -0.1),
+            p("b", 1, -0.9),
+            p("c", 1, -0.8),
+            p("d", 1, -0.05),
+        ];
+        // b and c return the same rows; a and d differ; d failed.
+        let v = tally(&props, &[Some(1), Some(2), Some(2), None]);
+        assert_eq!(
+            v,
+            Some(Vote {
+                winner: 2,
+                agreed: 2,
+            })
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_likelier_and_identical_texts_count_twice() {
+        let props = [p("a", 1, -0.5), p("b", 1, -0.2)];
+        assert_eq!(
+            tally(&props, &[Some(1), Some(2)]).map(|v| v.winner),
+            Some(1)
+        );
+        let props = [p("a", 2, -0.5), p("b", 1, -0.2)];
+        assert_eq!(
+            tally(&props, &[Some(1), Some(2)]),
+            Some(Vote {
+                winner: 0,
+                agreed: 2,
+            })
+        );
+        assert_eq!(tally(&props, &[None, None]), None);
+    }
+}
