@@ -412,6 +412,8 @@ impl Scope {
                         let l = &mut own[0];
                         match l.clause {
                             Clause::Select => l.pending_columns.push(name.clone()),
+                            // Before a SELECT (`WITH c AS`), after LIMIT: no column here.
+                            Clause::Other => {}
                             c => {
                                 let outputs = matches!(c, Clause::Order | Clause::Group);
                                 if self.column_known(&name, l, outer, outputs) == Some(false) {
@@ -428,6 +430,26 @@ impl Scope {
                         } else if !bound_before(&q, i) {
                             problems += 1;
                         }
+                        // A column being written after it must be the start of one it can be.
+                        if let Some(part) = toks.get(i + 2).filter(|c| {
+                            c.kind == Kind::Ident && !c.complete && c.start == t.end + 1
+                        }) {
+                            let part = part.name();
+                            let fits = |table: &crate::ask::catalog::Table| {
+                                table.columns.iter().any(|c| c.name.starts_with(&part))
+                            };
+                            let possible = match self.table_of(&q, &bindings) {
+                                Some(table) => fits(table),
+                                None => {
+                                    bindings.iter().any(|b| b.name == q)
+                                        || bindings.iter().any(|b| b.table.is_none())
+                                        || self.catalog.tables.iter().any(fits)
+                                }
+                            };
+                            if !possible {
+                                problems += 1;
+                            }
+                        }
                         // The column after it.
                         if let Some(col) = toks.get(i + 2).filter(|c| {
                             c.kind == Kind::Ident
@@ -435,10 +457,18 @@ impl Scope {
                                 && c.start == t.end + 1
                                 && !toks.get(i + 3).is_some_and(|n| n.is(Kind::Punct, "("))
                         }) {
+                            let col = col.name();
                             if let Some(table) = self.table_of(&q, &bindings) {
-                                if table.column(&col.name()).is_none() {
+                                if table.column(&col).is_none() {
                                     problems += 1;
                                 }
+                            } else if !bindings.iter().any(|b| b.name == q)
+                                && bindings.iter().all(|b| b.table.is_some())
+                                && !self.catalog.tables.iter().any(|t| t.column(&col).is_some())
+                            {
+                                // A qualifier not defined yet, in a query without CTEs or
+                                // derived tables: its column must be some chosen table's.
+                                problems += 1;
                             }
                         }
                     }
@@ -546,10 +576,16 @@ impl Scope {
                 continue;
             }
             let next = toks.get(i + 1);
-            if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "(")) {
+            let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+            // `FROM t x (a, b)`: an alias with its column names, not a function call.
+            let column_list = next.is_some_and(|n| n.is(Kind::Punct, "("))
+                && stack.last().is_some_and(|l| l.1)
+                && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+            if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "("))
+                && !column_list
+            {
                 continue;
             }
-            let prev = i.checked_sub(1).and_then(|p| toks.get(p));
             let prev2 = i.checked_sub(2).and_then(|p| toks.get(p));
             let in_from = stack.last().is_some_and(|l| l.1);
             // A CTE: `name AS (`.

@@ -81,20 +81,21 @@ impl Asker {
         let spec = Spec::from_catalog(&catalog, &chosen, &steps);
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
+        let tables: Vec<(TableId, Vec<String>)> = ranked
+            .iter()
+            .map(|r| (r.table, r.columns.clone()))
+            .collect();
         Ok(Context {
-            tables: ranked
-                .iter()
-                .map(|r| (r.table, r.columns.clone()))
-                .collect(),
             joins: join_clauses(&catalog, &steps),
             scope: Scope::new(&catalog, &chosen, question),
             demos: demos::for_question(
                 &catalog,
-                &chosen,
+                &tables,
                 question,
                 &demos::parse_pairs(&self.templates.load().examples),
                 self.cfg().ask.catalog_examples,
             ),
+            tables,
             catalog,
             grammar,
             widened,

@@ -82,9 +82,9 @@ fn select_list_qualifiers_must_be_defined_when_the_from_list_ends() {
 #[test]
 fn the_column_after_a_qualifier_belongs_to_its_table() {
     let sc = scope("");
-    assert!(refused(&sc, "SELECT a.name FROM artist a WHERE a.title| ="));
+    assert!(refused(&sc, "SELECT a.name FROM artist a WHERE a.|t"));
     assert!(!refused(&sc, "SELECT a.name FROM artist a WHERE a.name| ="));
-    assert!(refused(&sc, "SELECT artist.title|,"));
+    assert!(refused(&sc, "SELECT artist.|t"));
     assert!(!refused(&sc, "SELECT album.title|,"));
     // An alias whose earlier uses do not fit the table is refused where it is defined.
     assert!(refused(&sc, "SELECT x.title FROM artist x| JOIN"));
@@ -193,6 +193,21 @@ fn a_reserved_word_is_no_alias() {
     assert!(refused(&sc, "SELECT name FROM artist where| JOIN"));
     assert!(!refused(&sc, "SELECT name FROM artist ord| FETCH"));
     assert!(!refused(&sc, "SELECT name FROM artist| ORDER"));
+    assert!(refused(&sc, "SELECT name FROM artist as| ("));
+}
+
+#[test]
+fn a_column_after_a_qualifier_not_defined_yet_is_some_chosen_tables() {
+    let sc = scope("");
+    assert!(!refused(&sc, "SELECT a2.title|,"));
+    assert!(refused(&sc, "SELECT a2.artist_|p"));
+    // Refused while it is being written, as soon as no column starts so.
+    assert!(refused(&sc, "SELECT a2.artist|_n"));
+    assert!(!refused(&sc, "SELECT a2.artist_i|d"));
+    assert!(refused(&sc, "SELECT a.name FROM artist a WHERE a.|ti"));
+    assert!(!refused(&sc, "SELECT a.name FROM album a WHERE a.ti|t"));
+    // With a CTE in the query its columns could be anything (the resolver judges at the end).
+    assert!(!refused(&sc, "WITH c AS (SELECT 1 AS n) SELECT c.n|,"));
 }
 
 #[test]
@@ -231,4 +246,28 @@ fn an_unqualified_column_belongs_to_a_table_in_from() {
     ));
     assert!(!refused(&sc, "SELECT CAST(name AS text)| FROM"));
     assert!(!refused(&sc, "SELECT name::text FROM artist| WHERE"));
+}
+
+/// A right query is never refused, whichever way its text is cut into tokens.
+#[test]
+fn a_right_query_is_never_refused_anywhere() {
+    let sc = scope("how many albums does each artist have");
+    for sql in [
+        "SELECT a2.name, count(*) FROM artist a2 JOIN album a1 ON a1.artist_id = a2.artist_id GROUP BY a2.artist_id, a2.name",
+        "SELECT ar.name, count(al.album_id) AS n FROM artist ar LEFT JOIN album al USING (artist_id) GROUP BY ar.name ORDER BY n DESC LIMIT 5",
+        "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM album WHERE title LIKE 'A%')",
+        "WITH c AS (SELECT artist_id, count(*) AS n FROM album GROUP BY artist_id) SELECT a.name, c.n FROM artist a JOIN c ON c.artist_id = a.artist_id",
+        "SELECT t.title FROM (SELECT title FROM album) AS t",
+        "SELECT count(*) FROM album WHERE album_id BETWEEN 3 AND 10 AND artist_id > 2",
+    ] {
+        for (i, _) in sql.char_indices().skip(1) {
+            let (prefix, rest) = sql.split_at(i);
+            let piece: String = rest.chars().take(1).collect();
+            assert!(
+                !sc.rejects(prefix, &piece, false),
+                "refused {piece:?} after {prefix:?}"
+            );
+        }
+        assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
+    }
 }
