@@ -53,8 +53,9 @@ pub struct LlmConfig {
     pub seed: u32,
     /// Top-k applied after the grammar; 0 turns it off. Default 40. Reload: no.
     pub top_k: i32,
-    /// Candidates generated per attempt (different seeds, rising temperature). Default 1.
-    /// Reload: yes.
+    /// Candidates generated per attempt (different seeds, rising temperature); with more than
+    /// one, the answer is the result most of them share (each runs read-only on at most 100
+    /// rows first). Default 1. Reload: yes.
     pub candidates: usize,
     /// `auto` uses the model's own chat template, or a plain completion prompt for a base model
     /// without one; `completion`; `chatml`; or a template name llama.cpp knows (`llama3`,

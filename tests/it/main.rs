@@ -25,5 +25,6 @@ mod lifecycle;
 mod masking;
 mod models;
 mod openai_server;
+mod real_model;
 mod reload;
 mod retrieval;

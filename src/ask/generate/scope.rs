@@ -157,6 +157,11 @@ struct Level {
     outputs: Vec<String>,
     /// A list of names, not expressions: `AS t (a, b)`, `USING (a)`.
     names_only: bool,
+    /// SELECT items with an aggregate call, and items with a column but no aggregate.
+    aggregates: usize,
+    plain: usize,
+    /// Whether the level has a GROUP BY.
+    grouped: bool,
     /// Items of the current list clause, and where the current item started (byte offset).
     items: Vec<String>,
     item_start: Option<usize>,
@@ -172,6 +177,9 @@ impl Level {
             tables: Vec::new(),
             outputs: Vec::new(),
             names_only: false,
+            aggregates: 0,
+            plain: 0,
+            grouped: false,
             items: Vec::new(),
             item_start: None,
         }
@@ -203,6 +211,8 @@ struct Binding {
     /// An unquoted reserved word: the query cannot parse.
     reserved: bool,
     at: usize,
+    /// Parenthesis depth it is defined at.
+    depth: usize,
     /// The chosen table it stands for, if it is one.
     table: Option<TableId>,
 }
@@ -259,6 +269,16 @@ impl Scope {
         let bindings = self.bindings(&toks);
         let bound_before = |q: &str, at: usize| bindings.iter().any(|b| b.name == q && b.at < at);
         let mut problems = bindings.iter().filter(|b| b.reserved).count();
+        // The same FROM name twice at one level (`FROM t, t`).
+        problems += bindings
+            .iter()
+            .enumerate()
+            .filter(|(k, b)| {
+                bindings[..*k]
+                    .iter()
+                    .any(|e| e.name == b.name && e.depth == b.depth && b.table.is_some())
+            })
+            .count();
         let mut stack = vec![Level::new(true)];
         let mut literals: Vec<String> = Vec::new();
         for (i, t) in toks.iter().enumerate() {
@@ -277,6 +297,7 @@ impl Scope {
                         if let Some(mut l) = stack.pop() {
                             problems += close_list(s, &mut l, t.start);
                             problems += self.close_from(&mut l, &stack, |q| bound_before(q, i));
+                            problems += ungrouped(&l);
                             // A derived table: its columns are not known here.
                             if let Some(parent) = stack
                                 .last_mut()
@@ -318,6 +339,14 @@ impl Scope {
                             problems += close_list(s, l, t.start);
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems += self.close_from(l, outer, |q| bound_before(q, i));
+                            }
+                            if c == Clause::Group {
+                                l.grouped = true;
+                            }
+                            if matches!(c, Clause::Having | Clause::Order | Clause::Other) {
+                                problems += ungrouped(l);
+                                // Counted once.
+                                l.grouped |= l.aggregates > 0 && l.plain > 0;
                             }
                             if c == Clause::Select {
                                 l.query = true;
@@ -426,6 +455,11 @@ impl Scope {
                         let q = t.name();
                         let l = &mut stack[qi];
                         if l.clause == Clause::Select {
+                            // Written before FROM: a chosen table's name, or a short alias
+                            // (`a`, `ar`, `t1`) the FROM list will define.
+                            if q.chars().count() > 3 && self.table_named(&q).is_none() {
+                                problems += 1;
+                            }
                             l.pending.push(q.clone());
                         } else if !bound_before(&q, i) {
                             problems += 1;
@@ -481,6 +515,7 @@ impl Scope {
                 problems += close_list(s, &mut l, s.len());
                 problems +=
                     self.close_from(&mut l, &stack, |q| bindings.iter().any(|b| b.name == q));
+                problems += ungrouped(&l);
             }
             if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
                 problems += 1;
@@ -634,6 +669,7 @@ impl Scope {
                 out.push(Binding {
                     name: t.name(),
                     reserved: !t.text.starts_with('"') && RESERVED.contains(&t.text),
+                    depth: stack.len(),
                     at: i,
                     table,
                 });
@@ -670,9 +706,37 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     if item.is_empty() {
         return 0;
     }
+    if l.clause == Clause::Select {
+        let lower = item.to_lowercase();
+        let aggregate = [
+            "count(",
+            "sum(",
+            "avg(",
+            "min(",
+            "max(",
+            "string_agg(",
+            "array_agg(",
+        ]
+        .iter()
+        .any(|f| lower.contains(f))
+            && !lower.contains(" over ");
+        if aggregate {
+            l.aggregates += 1;
+        } else if item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
+            && !item.starts_with('\'')
+        {
+            l.plain += 1;
+        }
+    }
     let dup = l.items.iter().any(|x| x == item);
     l.items.push(item.to_string());
     usize::from(dup)
+}
+
+/// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one
+/// problem when it ends (or reaches HAVING, ORDER BY or LIMIT) without one.
+fn ungrouped(l: &Level) -> usize {
+    usize::from(l.query && l.aggregates > 0 && l.plain > 0 && !l.grouped)
 }
 
 /// The current list clause of a level ends at `at`.

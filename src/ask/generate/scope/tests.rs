@@ -271,3 +271,30 @@ fn a_right_query_is_never_refused_anywhere() {
         assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
     }
 }
+
+#[test]
+fn aggregates_with_plain_columns_need_a_group_by() {
+    let sc = scope("");
+    assert!(sc.rejects("SELECT name, count(*) FROM artist", "", true));
+    assert!(!sc.rejects("SELECT name, count(*) FROM artist GROUP BY name", "", true));
+    assert!(!sc.rejects("SELECT count(*), max(artist_id) FROM artist", "", true));
+    assert!(refused(&sc, "SELECT name, count(*) FROM artist| ORDER"));
+    assert!(!refused(&sc, "SELECT name, count(*) FROM artist| GROUP"));
+    assert!(!refused(
+        &sc,
+        "SELECT name, count(*) OVER () FROM artist| ORDER"
+    ));
+}
+
+#[test]
+fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT max(price|."));
+    assert!(!refused(&sc, "SELECT max(ar|."));
+    assert!(!refused(&sc, "SELECT max(album|."));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album, artist, album| WHERE"
+    ));
+    assert!(!refused(&sc, "SELECT count(*) FROM album a, album| b"));
+}

@@ -1,0 +1,104 @@
+//! Asks answered by a trained model on the local llama.cpp path: Gemma 3 270M (base) from
+//! `PGASK_REAL_MODEL` (`.ci/fetch-model`; required under `CI=true`, skipped elsewhere when
+//! absent), default configuration, over chinook. It asserts what holds for any trained model
+//! behind pgask's decoder, not exact SQL: every answer plans and runs, names only real tables
+//! and columns, repeats no select item, and easy questions come back with the right rows.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::ask::{first_column, llama, proxy_with, texts};
+use common::llm_server::real_model;
+use common::raw::{query, sqlstate, RawClient};
+use common::Cluster;
+use pgask::ask::pipeline::summary::Summary;
+
+/// Easy questions with their gold SQL (counts, lists, a count per parent row).
+const EASY: &[(&str, &str)] = &[
+    ("How many artists are there?", "SELECT count(*) FROM artist"),
+    ("How many albums are there?", "SELECT count(*) FROM album"),
+    ("List the names of all media types.", "SELECT name FROM media_type"),
+    ("List the names of all genres.", "SELECT name FROM genre"),
+    (
+        "How many albums does each artist have?",
+        "SELECT ar.name, count(*) FROM artist ar JOIN album al ON al.artist_id = ar.artist_id GROUP BY ar.artist_id, ar.name",
+    ),
+];
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemma_answers_easy_questions_with_real_names_and_right_rows() {
+    let Some(model) = real_model() else {
+        return;
+    };
+    let Some((p, db)) = proxy_with(llama(model, 4096), |c| {
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let direct = Cluster::shared().client("postgres", &db).await;
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let mut right = 0;
+    for (question, gold) in EASY {
+        use tokio::io::AsyncWriteExt;
+        c.stream
+            .write_all(&query(&format!("-- ask: {question}")))
+            .await
+            .unwrap();
+        let got = c
+            .read_until_ready_within(1, Duration::from_secs(180))
+            .await
+            .unwrap();
+        assert!(
+            sqlstate(&got).is_none(),
+            "{question}: {:?}",
+            texts(&got, b'E')
+        );
+        let sql = texts(&got, b'N')
+            .iter()
+            .find_map(|n| Summary::parse(n))
+            .map(|s| s.sql)
+            .unwrap_or_else(|| panic!("{question}: no summary NOTICE"));
+        // No select item twice (aliases aside).
+        let list = sql
+            .split_once(" FROM ")
+            .map_or(sql.as_str(), |(l, _)| l)
+            .trim_start_matches("SELECT ");
+        let items: Vec<&str> = list
+            .split(", ")
+            .map(|i| i.split(" AS ").next().unwrap_or(i))
+            .collect();
+        let mut unique = items.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), items.len(), "{question}: {sql}");
+        let want: Vec<String> = direct
+            .query(*gold, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| match r.columns()[0].type_().name() {
+                "int8" => r.get::<_, i64>(0).to_string(),
+                _ => r.get::<_, String>(0),
+            })
+            .collect();
+        let ok = sorted(first_column(&got)) == sorted(want);
+        eprintln!(
+            "{question} -> {sql} ({})",
+            if ok { "right" } else { "wrong" }
+        );
+        right += usize::from(ok);
+    }
+    assert!(
+        right >= 3,
+        "{right} of {} easy questions answered right",
+        EASY.len()
+    );
+}
