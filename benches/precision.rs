@@ -101,7 +101,7 @@ fn job(
         id: 1,
         messages: prompt::messages(&Templates::default(), catalog, &input),
         grammar: Some(g.text),
-        max_tokens: if smoke() { 48 } else { 96 },
+        max_tokens: if smoke() { 48 } else { 200 },
         temperature,
         seed,
         always_mask: false,
@@ -146,13 +146,18 @@ async fn main() {
             "../shared/datasets/postgres/northwind.sql",
         ),
     ] {
-        cluster.psql_as("postgres", "postgres", &format!("CREATE DATABASE {db}"));
+        // psql: the dumps hold psql meta-commands; chinook's creates its own database.
         let sql = std::fs::read_to_string(env_path(var, file)).expect("sample database");
+        if db == "chinook" {
+            cluster.psql_as("postgres", "postgres", &sql);
+        } else {
+            cluster.psql_as("postgres", "postgres", &format!("CREATE DATABASE {db}"));
+            cluster.psql_as("postgres", db, &sql);
+        }
         let (c, conn) = tokio_postgres::connect(&url(db), tokio_postgres::NoTls)
             .await
             .expect("connect");
         tokio::spawn(conn);
-        c.batch_execute(&sql).await.expect("load");
         clients.insert(db.to_string(), c);
     }
     cluster.psql_as("postgres", "postgres", "CREATE DATABASE spider");
@@ -191,7 +196,7 @@ async fn main() {
         catalogs.insert(db.clone(), cat);
     }
 
-    let per = if smoke() { 2 } else { 20 };
+    let per = if smoke() { 2 } else { 10 };
     let mut targets = Vec::new();
     let eval_questions = |file: &str| -> Vec<String> {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
@@ -214,7 +219,7 @@ async fn main() {
                 .collect(),
             questions: eval_questions(file)
                 .into_iter()
-                .take(if smoke() { 2 } else { 40 })
+                .take(if smoke() { 2 } else { 20 })
                 .collect(),
         });
     }

@@ -63,7 +63,11 @@ async fn gemma_answers_easy_questions_with_real_names_and_right_rows() {
         );
         let sql = texts(&got, b'N')
             .iter()
-            .find_map(|n| Summary::parse(n))
+            .find_map(|n| {
+                n.split('\0')
+                    .find_map(|f| f.strip_prefix('M'))
+                    .and_then(Summary::parse)
+            })
             .map(|s| s.sql)
             .unwrap_or_else(|| panic!("{question}: no summary NOTICE"));
         // No select item twice (aliases aside).

@@ -186,6 +186,22 @@ impl Level {
     }
 }
 
+/// Aggregate functions of the grammar's allow-list.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "stddev",
+    "variance",
+    "every",
+];
+
 /// Lower-case words the grammar writes where a column could stand that are not columns.
 const CONSTANTS: &[&str] = &[
     "current_date",
@@ -292,19 +308,17 @@ impl Scope {
                             || toks[i - 1].is(Kind::Keyword, "USING"));
                     stack.push(l);
                 }
-                Kind::Punct if t.text == ")" => {
-                    if stack.len() > 1 {
-                        if let Some(mut l) = stack.pop() {
-                            problems += close_list(s, &mut l, t.start);
-                            problems += self.close_from(&mut l, &stack, |q| bound_before(q, i));
-                            problems += ungrouped(&l);
-                            // A derived table: its columns are not known here.
-                            if let Some(parent) = stack
-                                .last_mut()
-                                .filter(|p| l.query && p.query && p.clause == Clause::From)
-                            {
-                                parent.tables.push(None);
-                            }
+                Kind::Punct if t.text == ")" && stack.len() > 1 => {
+                    if let Some(mut l) = stack.pop() {
+                        problems += close_list(s, &mut l, t.start);
+                        problems += self.close_from(&mut l, &stack, |q| bound_before(q, i));
+                        problems += ungrouped(&l);
+                        // A derived table: its columns are not known here.
+                        if let Some(parent) = stack
+                            .last_mut()
+                            .filter(|p| l.query && p.query && p.clause == Clause::From)
+                        {
+                            parent.tables.push(None);
                         }
                     }
                 }
@@ -375,6 +389,18 @@ impl Scope {
                         }
                         None => {}
                     }
+                }
+                // An aggregate in WHERE, ON or GROUP BY (`WHERE count(*) > 3`): PostgreSQL
+                // refuses it; HAVING is where it goes.
+                Kind::Ident
+                    if next.is_some_and(|n| n.is(Kind::Punct, "("))
+                        && AGGREGATES.contains(&t.text.to_lowercase().as_str())
+                        && matches!(
+                            stack[qi].clause,
+                            Clause::Where | Clause::From | Clause::Group
+                        ) =>
+                {
+                    problems += 1;
                 }
                 Kind::Literal if t.complete => {
                     let value = t.text.trim_matches('\'').to_lowercase();
@@ -581,10 +607,8 @@ impl Scope {
         for (i, t) in toks.iter().enumerate() {
             match (t.kind, t.text) {
                 (Kind::Punct, "(") => stack.push((false, false)),
-                (Kind::Punct, ")") => {
-                    if stack.len() > 1 {
-                        stack.pop();
-                    }
+                (Kind::Punct, ")") if stack.len() > 1 => {
+                    stack.pop();
                 }
                 (Kind::Keyword, "SELECT") => {
                     if let Some(l) = stack.last_mut() {
@@ -660,9 +684,7 @@ impl Scope {
                 }
                 Some(p) if in_from && p.kind == Kind::Ident => Some(table(p)),
                 Some(p) if in_from && p.is(Kind::Punct, ")") => Some(None),
-                Some(p) if in_from && p.is(Kind::Keyword, "AS") => {
-                    Some(prev2.and_then(|pp| table(pp)))
-                }
+                Some(p) if in_from && p.is(Kind::Keyword, "AS") => Some(prev2.and_then(table)),
                 _ => None,
             };
             if let Some(table) = binding {
