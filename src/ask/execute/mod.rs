@@ -123,7 +123,13 @@ async fn open(link: &mut Link<'_>, status: u8, limits: &Limits) -> Result<(), Ex
     } else {
         format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout}")
     };
-    simple(link, &sql).await.map(|_| ())
+    let opened = simple(link, &sql).await.map(|_| ());
+    if let Err(ExecError::Before(_)) = &opened {
+        // A statement after BEGIN or SAVEPOINT failed (a cancel between them): undo what did
+        // run, so the session is left as it was.
+        let _ = close(link, status).await;
+    }
+    opened
 }
 
 /// Closes the scope, leaving the session as it was before [`open`].

@@ -227,8 +227,9 @@ struct Binding {
     /// An unquoted reserved word: the query cannot parse.
     reserved: bool,
     at: usize,
-    /// Parenthesis depth it is defined at.
-    depth: usize,
+    /// The query level (one parenthesis level or one branch of a set operation) it is
+    /// defined in.
+    level: usize,
     /// The chosen table it stands for, if it is one.
     table: Option<TableId>,
 }
@@ -292,7 +293,7 @@ impl Scope {
             .filter(|(k, b)| {
                 bindings[..*k]
                     .iter()
-                    .any(|e| e.name == b.name && e.depth == b.depth && b.table.is_some())
+                    .any(|e| e.name == b.name && e.level == b.level && b.table.is_some())
             })
             .count();
         let mut stack = vec![Level::new(true)];
@@ -483,7 +484,10 @@ impl Scope {
                         if l.clause == Clause::Select {
                             // Written before FROM: a chosen table's name, or a short alias
                             // (`a`, `ar`, `t1`) the FROM list will define.
-                            if q.chars().count() > 3 && self.table_named(&q).is_none() {
+                            if q.chars().count() > 3
+                                && self.table_named(&q).is_none()
+                                && !bound_before(&q, i)
+                            {
                                 problems += 1;
                             }
                             l.pending.push(q.clone());
@@ -602,17 +606,30 @@ impl Scope {
     /// The names FROM items define, where they are defined, and the chosen table behind each.
     fn bindings(&self, toks: &[Tok<'_>]) -> Vec<Binding> {
         let mut out = Vec::new();
-        // Per parenthesis level: (holds a SELECT, is in its FROM list).
-        let mut stack: Vec<(bool, bool)> = vec![(true, false)];
+        // Per parenthesis level: (holds a SELECT, is in its FROM list, query level id).
+        let mut stack: Vec<(bool, bool, usize)> = vec![(true, false, 0)];
+        let mut ids = 0;
         for (i, t) in toks.iter().enumerate() {
             match (t.kind, t.text) {
-                (Kind::Punct, "(") => stack.push((false, false)),
+                (Kind::Punct, "(") => {
+                    ids += 1;
+                    stack.push((false, false, ids));
+                }
                 (Kind::Punct, ")") if stack.len() > 1 => {
                     stack.pop();
                 }
                 (Kind::Keyword, "SELECT") => {
                     if let Some(l) = stack.last_mut() {
-                        *l = (true, false);
+                        l.0 = true;
+                        l.1 = false;
+                    }
+                }
+                (Kind::Keyword, "UNION" | "INTERSECT" | "EXCEPT") => {
+                    // The next branch is a query level of its own.
+                    ids += 1;
+                    if let Some(l) = stack.last_mut() {
+                        l.1 = false;
+                        l.2 = ids;
                     }
                 }
                 (Kind::Keyword, "FROM") => {
@@ -620,11 +637,7 @@ impl Scope {
                         l.1 = true;
                     }
                 }
-                (
-                    Kind::Keyword,
-                    "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET" | "UNION"
-                    | "INTERSECT" | "EXCEPT",
-                ) => {
+                (Kind::Keyword, "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET") => {
                     if let Some(l) = stack.last_mut() {
                         l.1 = false;
                     }
@@ -691,7 +704,7 @@ impl Scope {
                 out.push(Binding {
                     name: t.name(),
                     reserved: !t.text.starts_with('"') && RESERVED.contains(&t.text),
-                    depth: stack.len(),
+                    level: stack.last().map_or(0, |l| l.2),
                     at: i,
                     table,
                 });

@@ -242,6 +242,8 @@ impl Asker {
             // Stage 4: with several distinct candidates, the vote by execution.
             let total: usize = passed.iter().map(|p| p.count).sum();
             let chosen = if passed.len() > 1 {
+                // The trial runs do not need the model: the next ask may use it meanwhile.
+                model.release();
                 let v0 = Instant::now();
                 let vote = select::vote(link, &passed, status, &limits, VOTE_ROWS).await;
                 clock.check += v0.elapsed();

@@ -465,7 +465,11 @@ impl Answerer for Asker {
                         }
                     }
                     link.release().await;
-                    link.client(wire::ready_for_query(status)).await?;
+                    // The session's status as the server last reported it: if a scope could
+                    // not be closed (a cancel landing between its statements), the client
+                    // learns the truth instead of the status it had before.
+                    let now = link.last_status().unwrap_or(status);
+                    link.client(wire::ready_for_query(now)).await?;
                     Ok(Answered {
                         readies: 1,
                         discard_until_sync: false,

@@ -315,7 +315,14 @@ impl Engine {
                     grammar_ns += tg.elapsed().as_nanos();
                 }
                 // The scope check: no name the query has not defined, no item or literal twice.
-                if let Some(scope) = job.scope.as_ref() {
+                let whole_chars = !ends_mid_char(
+                    &[
+                        text.as_slice(),
+                        &self.model.vocab().token_to_piece(tok, false, None),
+                    ]
+                    .concat(),
+                );
+                if let Some(scope) = job.scope.as_ref().filter(|_| whole_chars) {
                     let tg = Instant::now();
                     let so_far = String::from_utf8_lossy(&text);
                     let piece_of = |t: LlamaToken| {

@@ -297,4 +297,18 @@ fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
         "SELECT count(*) FROM album, artist, album| WHERE"
     ));
     assert!(!refused(&sc, "SELECT count(*) FROM album a, album| b"));
+    // Sibling subqueries and set-operation branches are levels of their own.
+    assert!(!refused(
+        &sc,
+        "SELECT (SELECT max(album_id) FROM album) - (SELECT min(album_id) FROM album|)"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT title FROM album UNION SELECT title FROM album| WHERE"
+    ));
+    // A CTE bound before may be a longer qualifier.
+    assert!(!refused(
+        &sc,
+        "WITH tops AS (SELECT 1 AS x) SELECT tops|.x FROM tops"
+    ));
 }
