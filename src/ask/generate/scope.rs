@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ask::catalog::{Catalog, TableId};
+use crate::ask::generate::grammar::AGGREGATES;
 
 /// What the sampler checks names against: the chosen tables and the question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,22 +186,6 @@ impl Level {
         }
     }
 }
-
-/// Aggregate functions of the grammar's allow-list.
-const AGGREGATES: &[&str] = &[
-    "count",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "string_agg",
-    "array_agg",
-    "bool_and",
-    "bool_or",
-    "stddev",
-    "variance",
-    "every",
-];
 
 /// Lower-case words the grammar writes where a column could stand that are not columns.
 const CONSTANTS: &[&str] = &[
@@ -743,17 +728,7 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     }
     if l.clause == Clause::Select {
         let lower = item.to_lowercase();
-        let aggregate = [
-            "count(",
-            "sum(",
-            "avg(",
-            "min(",
-            "max(",
-            "string_agg(",
-            "array_agg(",
-        ]
-        .iter()
-        .any(|f| lower.contains(f))
+        let aggregate = AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
             && !lower.contains(" over ");
         if aggregate {
             l.aggregates += 1;

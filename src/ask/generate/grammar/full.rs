@@ -12,7 +12,11 @@ use super::{GrammarError, Spec};
 /// Levels of nesting below the top-level query.
 const DEPTH: usize = 4;
 
-/// Functions callable as `name(args)`; upper-case spellings are accepted too.
+/// The aggregates among [`FUNCTIONS`] (which lists them first).
+pub const AGGREGATES: &[&str] = FUNCTIONS.split_at(12).0;
+
+/// Functions callable as `name(args)`, the aggregates first; upper-case spellings are accepted
+/// too.
 pub const FUNCTIONS: &[&str] = &[
     "count",
     "sum",

@@ -18,7 +18,7 @@
 
 mod full;
 
-pub use full::FUNCTIONS;
+pub use full::{AGGREGATES, FUNCTIONS};
 mod gbnf;
 mod strict;
 

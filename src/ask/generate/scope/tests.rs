@@ -312,3 +312,9 @@ fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
         "WITH tops AS (SELECT 1 AS x) SELECT tops|.x FROM tops"
     ));
 }
+
+#[test]
+fn the_aggregates_are_the_grammars_first_functions() {
+    assert_eq!(AGGREGATES.first(), Some(&"count"));
+    assert_eq!(AGGREGATES.last(), Some(&"every"));
+}
