@@ -24,7 +24,8 @@ through PgBouncer (session mode) and through pgask, on a throwaway PostgreSQL cl
 For each protocol (simple, extended, prepared) and client count (1, 8) it runs
   pgbench -S -M <protocol> -c <clients> -j <min(clients,2)> -T <secs> -n
 against each target, ROUNDS times, in a rotated round-robin order, and prints the median
-TPS and average latency per target plus the TPS ratios pgask/direct and pgask/pgbouncer.
+TPS and average latency per target, the TPS ratios pgask/direct and pgask/pgbouncer, and
+each proxy's own CPU time (user + system) per transaction.
 
 Options:
   --rounds N   rounds per (protocol, clients) cell (default 3, or $ROUNDS)
@@ -362,12 +363,20 @@ printf '%s\n' "${header[@]}"
 echo
 
 # --- runs ---------------------------------------------------------------------------------------
-declare -A tps lat
+declare -A tps lat cpu
 failures=0
+clk_tck="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+declare -A proxy_pid=([pgbouncer]="$pgb_pid" [pgask]="$pgask_pid")
+cpu_ticks() { # pid: user + system CPU ticks the process (all its threads) has used so far
+  # fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name
+  [[ -n "$1" && -r "/proc/$1/stat" ]] || return 0
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
 run_one() { # target proto clients round
-  local target="$1" proto="$2" n="$3" r="$4" j log out t l st=0
+  local target="$1" proto="$2" n="$3" r="$4" j log out t l st=0 c0 c1 done_txns
   j=$((n < 2 ? n : 2))
   log="$workdir/logs/run-$target-$proto-c$n-r$r.log"
+  c0="$(cpu_ticks "${proxy_pid[$target]:-}")"
   # --foreground keeps pgbench in our process group, so Ctrl-C reaches it
   timeout --foreground -k 5 $((secs + 60)) "$PG_BIN/pgbench" -S -M "$proto" -c "$n" -j "$j" -T "$secs" -n \
     -h 127.0.0.1 -p "${port[$target]}" -U "$DBUSER" "$DBNAME" >"$log" 2>&1 || st=$?
@@ -388,6 +397,12 @@ run_one() { # target proto clients round
   fi
   tps[$target,$proto,$n]+="$t "
   lat[$target,$proto,$n]+="$l "
+  # the proxy's own CPU time per transaction: far steadier than TPS on a noisy machine
+  c1="$(cpu_ticks "${proxy_pid[$target]:-}")"
+  done_txns="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)"
+  if [[ -n "$c0" && -n "$c1" && -n "$done_txns" && "$done_txns" -gt 0 ]]; then
+    cpu[$target,$proto,$n]+="$(awk -v a="$c0" -v b="$c1" -v hz="$clk_tck" -v n="$done_txns" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }') "
+  fi
   printf '  %-9s %-8s c=%-2s round %s: %10.1f tps %8.3f ms\n' "$target" "$proto" "$n" "$r" "$t" "$l"
 }
 
@@ -415,24 +430,26 @@ ratio() {
   if [[ -z "$1" || -z "$2" ]]; then echo "-"; else awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; fi
 }
 
-cols=(protocol clients "direct tps" "direct ms" "pgbouncer tps" "pgbouncer ms" "pgask tps" "pgask ms" "pgask/direct" "pgask/pgbouncer")
+cols=(protocol clients "direct tps" "direct ms" "pgbouncer tps" "pgbouncer ms" "pgask tps" "pgask ms" "pgask/direct" "pgask/pgbouncer" "pgbouncer cpu µs/tx" "pgask cpu µs/tx")
 rows=()
 for proto in "${protocols[@]}"; do
   for n in "${clients_list[@]}"; do
-    declare -A mt=() ml=()
+    declare -A mt=() ml=() mc=()
     for target in direct pgbouncer pgask; do
+      # shellcheck disable=SC2086
+      mc[$target]="$(median ${cpu[$target,$proto,$n]:-})"
       # shellcheck disable=SC2086 # word-splitting the value lists is intended
       mt[$target]="$(median ${tps[$target,$proto,$n]:-})"
       # shellcheck disable=SC2086
       ml[$target]="$(median ${lat[$target,$proto,$n]:-})"
     done
-    rows+=("$proto|$n|$(fmt %.0f "${mt[direct]}")|$(fmt %.3f "${ml[direct]}")|$(fmt %.0f "${mt[pgbouncer]}")|$(fmt %.3f "${ml[pgbouncer]}")|$(fmt %.0f "${mt[pgask]}")|$(fmt %.3f "${ml[pgask]}")|$(ratio "${mt[pgask]}" "${mt[direct]}")|$(ratio "${mt[pgask]}" "${mt[pgbouncer]}")")
-    unset mt ml
+    rows+=("$proto|$n|$(fmt %.0f "${mt[direct]}")|$(fmt %.3f "${ml[direct]}")|$(fmt %.0f "${mt[pgbouncer]}")|$(fmt %.3f "${ml[pgbouncer]}")|$(fmt %.0f "${mt[pgask]}")|$(fmt %.3f "${ml[pgask]}")|$(ratio "${mt[pgask]}" "${mt[direct]}")|$(ratio "${mt[pgask]}" "${mt[pgbouncer]}")|$(fmt %.1f "${mc[pgbouncer]}")|$(fmt %.1f "${mc[pgask]}")")
+    unset mt ml mc
   done
 done
 
 echo
-echo "median TPS and average latency (ms) of $rounds round(s) x ${secs}s, pgbench -S:"
+echo "median TPS, average latency (ms) and the proxies' CPU time per transaction (µs, user + system) of $rounds round(s) x ${secs}s, pgbench -S:"
 {
   IFS='|'; echo "${cols[*]}"; IFS=' '
   printf '%s\n' "${rows[@]}"
@@ -456,7 +473,7 @@ if [[ -n "${OUT:-}" ]]; then
       if [[ $key == command ]]; then echo "- $key: \`$val\`"; else echo "- $key: $val"; fi
     done
     echo
-    echo "Median TPS and average latency (ms) of $rounds round(s) of ${secs}s; ratios compare TPS."
+    echo "Median TPS, average latency (ms) and each proxy's own CPU time per transaction (µs, user + system, from /proc/PID/stat) of $rounds round(s) of ${secs}s; ratios compare TPS."
     echo
     echo "| $(IFS='|'; echo "${cols[*]}" | sed 's/|/ | /g') |"
     printf '|'; for c in "${cols[@]}"; do if [[ $c == protocol ]]; then printf ' --- |'; else printf ' ---: |'; fi; done; echo

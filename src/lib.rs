@@ -12,5 +12,6 @@ pub mod eval;
 pub mod metrics;
 pub mod models;
 pub mod net;
+pub mod report;
 pub mod server;
 pub mod session;

@@ -38,6 +38,9 @@ enum Command {
     Demo(DemoArgs),
     /// Measure answer quality (VA, EX, TS) on a question set with gold SQL.
     Eval(Box<EvalArgs>),
+    /// A report over the ask history file: asks per day, success rate, attempts, failures by
+    /// SQLSTATE, the slowest asks per stage, tables asked about, answers marked bad.
+    History(HistoryArgs),
     /// The inference worker process pgask starts for itself (JSON lines on stdin/stdout).
     #[command(hide = true)]
     LlmWorker(WorkerArgs),
@@ -118,6 +121,20 @@ enum EvalFormat {
 }
 
 #[derive(clap::Args)]
+struct HistoryArgs {
+    /// The history file (default: `[history] file` of the config).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Only asks and feedback since a UTC date (2026-12-01), date and time (2026-12-01T08:00)
+    /// or age (90m, 36h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// The report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
 struct WorkerArgs {
     #[arg(long)]
     model: PathBuf,
@@ -160,6 +177,13 @@ fn main() -> ExitCode {
             Err(e) => {
                 // Eval's errors already say what caused them; the chain would repeat it.
                 eprintln!("pgask: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::History(a) => match history(&path, required, cli.overrides, a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pgask: {e:#}");
                 ExitCode::FAILURE
             }
         },
@@ -297,6 +321,38 @@ fn eval(
     print!("{}", report.table());
     println!("every question: {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn history(
+    path: &std::path::Path,
+    required: bool,
+    overrides: Overrides,
+    args: HistoryArgs,
+) -> anyhow::Result<()> {
+    use pgask::report;
+    let file = match args.file {
+        Some(f) => f,
+        None => {
+            let config = overrides.apply(Config::load(path, required)?)?;
+            if config.history.file.as_os_str().is_empty() {
+                anyhow::bail!("the config turns the history file off ([history] file = \"\"); name one with --file");
+            }
+            config.history.file
+        }
+    };
+    let now = pgask::ask::history::now_ms();
+    let since = match &args.since {
+        Some(s) => report::parse_since(s, now)?,
+        None => 0,
+    };
+    let loaded = report::load(&file)?;
+    let r = report::build(&loaded, since);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", r.text());
+    }
+    Ok(())
 }
 
 fn run(path: PathBuf, required: bool, overrides: Overrides) -> anyhow::Result<()> {

@@ -71,6 +71,9 @@ pub struct AskRecord {
     /// With several candidates: how many gave the answer's result, of how many that ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates: Option<[usize; 2]>,
+    /// The SQLSTATE a failed ask ended with (what the client heard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
 }
 
 /// Feedback on an earlier ask.

@@ -156,6 +156,18 @@ async fn follow_ups_glossary_feedback_examples_and_the_answer_cache() {
     assert_eq!(verdicts, ["good", "corrected"]);
     assert!(events[0]["timings"]["generate"].is_number());
     assert_eq!(events[0]["role"], "postgres");
+
+    // `pgask history` reads the same file back.
+    let report = pgask::report::build(&pgask::report::load(&history).unwrap(), 0);
+    assert_eq!(
+        (report.asks, report.answered, report.cached, report.failed),
+        (4, 4, 1, 0)
+    );
+    assert_eq!(report.days.len(), 1);
+    assert_eq!(report.tables.first(), Some(&("customer".to_string(), 4)));
+    assert_eq!(report.bad.len(), 1, "{:?}", report.bad);
+    assert_eq!(report.bad[0].correction.as_deref(), Some(corrected));
+    assert!(report.bad[0].sql.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

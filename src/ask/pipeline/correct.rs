@@ -68,6 +68,7 @@ impl Asker {
             Err(AskError::Cancelled) => rec.outcome = "cancelled".into(),
             Err(e) => {
                 rec.outcome = "failed".into();
+                rec.sqlstate = Some(e.sqlstate());
                 rec.errors.push(e.to_string());
             }
         }
@@ -231,7 +232,11 @@ impl Asker {
                     continue;
                 }
                 let f = refused.unwrap_or_default();
-                rec.errors.push(f.message.clone());
+                rec.errors.push(if f.sqlstate.is_empty() {
+                    f.message.clone()
+                } else {
+                    format!("{} ({})", f.message, f.sqlstate)
+                });
                 failure = Some(f);
                 continue;
             };

@@ -97,8 +97,9 @@ pub enum AskError {
 }
 
 impl AskError {
-    fn response(&self) -> ErrorResponse {
-        let code = match self {
+    /// The SQLSTATE the client hears this error with.
+    pub fn sqlstate(&self) -> String {
+        match self {
             AskError::Directive(_) => "42601".to_string(),
             AskError::Catalog { .. } => "58000".into(),
             AskError::Retrieval(_) | AskError::Grammar(_) | AskError::Server(_) => "XX000".into(),
@@ -120,8 +121,11 @@ impl AskError {
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::ExecuteWithoutSync => "0A000".into(),
             AskError::Link(_) => "08006".into(),
-        };
-        let e = ErrorResponse::new(Severity::Error, code, format!("pgask: {self}"));
+        }
+    }
+
+    fn response(&self) -> ErrorResponse {
+        let e = ErrorResponse::new(Severity::Error, self.sqlstate(), format!("pgask: {self}"));
         match self {
             AskError::Directive(d) => e.hint(d.hint()),
             AskError::Generate(generation::GenerateError::Worker(w)) => {
