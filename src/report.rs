@@ -330,35 +330,28 @@ fn bad_answers(events: &[Event], asks: &HashMap<&str, &AskRecord>, since_ms: u64
     let mut out: Vec<Bad> = Vec::new();
     for event in events {
         let Event::Feedback(f) = event else { continue };
-        if f.at_ms < since_ms {
+        if f.at_ms < since_ms || !matches!(f.verdict.as_str(), "bad" | "corrected") {
             continue;
         }
-        match f.verdict.as_str() {
-            "bad" => {
-                if out.iter().all(|b| b.ask != f.ask) {
-                    out.push(Bad {
-                        ask: f.ask.clone(),
-                        question: f.question.clone(),
-                        sql: asks.get(f.ask.as_str()).and_then(|a| a.sql.clone()),
-                        correction: None,
-                        note: f.note.clone(),
-                    });
-                }
+        let at = match out.iter().position(|b| b.ask == f.ask) {
+            Some(i) => i,
+            None => {
+                out.push(Bad {
+                    ask: f.ask.clone(),
+                    question: f.question.clone(),
+                    sql: asks.get(f.ask.as_str()).and_then(|a| a.sql.clone()),
+                    correction: None,
+                    note: None,
+                });
+                out.len() - 1
             }
-            "corrected" => {
-                if let Some(b) = out.iter_mut().find(|b| b.ask == f.ask) {
-                    b.correction = Some(f.sql.clone());
-                } else {
-                    out.push(Bad {
-                        ask: f.ask.clone(),
-                        question: f.question.clone(),
-                        sql: asks.get(f.ask.as_str()).and_then(|a| a.sql.clone()),
-                        correction: Some(f.sql.clone()),
-                        note: f.note.clone(),
-                    });
-                }
-            }
-            _ => {}
+        };
+        let entry = &mut out[at];
+        if f.verdict == "corrected" {
+            entry.correction = Some(f.sql.clone());
+        }
+        if f.note.is_some() {
+            entry.note = f.note.clone();
         }
     }
     out
