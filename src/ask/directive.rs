@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// The directives, as users write them after `ask`.
-pub const DIRECTIVES: [&str; 7] = [
+pub const DIRECTIVES: [&str; 8] = [
     "ask:",
     "ask sql:",
     "ask tables:",
@@ -13,6 +13,7 @@ pub const DIRECTIVES: [&str; 7] = [
     "ask feedback:",
     "ask examples:",
     "ask forget:",
+    "ask explain:",
 ];
 
 /// A directive that is not one of [`DIRECTIVES`].
@@ -62,6 +63,8 @@ pub enum Directive {
     Examples,
     /// `ask forget: <id>` takes an example back.
     Forget(String),
+    /// `ask explain: <SQL>` the query in words, one row per clause; empty: the last ask's SQL.
+    Explain(String),
 }
 
 impl Directive {
@@ -71,7 +74,8 @@ impl Directive {
             Directive::Rows(t)
             | Directive::Sql(t)
             | Directive::Tables(t)
-            | Directive::Forget(t) => t.len(),
+            | Directive::Forget(t)
+            | Directive::Explain(t) => t.len(),
             Directive::Path { from, to } => from.len() + to.len(),
             Directive::Feedback(Feedback::Bad(t) | Feedback::Corrected(t)) => t.len(),
             Directive::Feedback(Feedback::Good) | Directive::Examples => 0,
@@ -174,7 +178,7 @@ pub fn parse(sql: &str) -> Option<Result<Directive, DirectiveError>> {
         }
     }
     let text = text.trim_end_matches([';', ' ', '\t']).to_string();
-    let text = if word == "feedback" {
+    let text = if word == "feedback" || word == "explain" {
         text
     } else {
         text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -243,6 +247,7 @@ fn directive(word: &str, text: String) -> Result<Directive, DirectiveError> {
             }
         }
         "examples" => Ok(Directive::Examples),
+        "explain" => Ok(Directive::Explain(text)),
         "forget" => need(
             "forget",
             "the id of an example (see -- ask examples:)",

@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod directive;
 pub mod execute;
+pub mod explain;
 pub mod generate;
 pub mod glossary;
 pub mod guard;

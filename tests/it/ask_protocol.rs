@@ -106,6 +106,65 @@ async fn an_unnamed_ask_in_one_batch_and_the_other_directives() {
         .unwrap();
     assert_eq!(column_names(&got), ["step", "join"]);
     assert_eq!(first_column(&got), ["1", "2"]);
+    let got = c
+        .exchange(
+            &batch("-- ask explain: SELECT name FROM artist WHERE artist_id > 2 ORDER BY name"),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(column_names(&got), ["step", "clause", "meaning"]);
+    assert_eq!(first_column(&got), ["1", "2", "3", "4"]);
+    let rows = texts(&got, b'D').join("\n");
+    assert!(
+        rows.contains("from artist") && rows.contains("only rows where artist_id is more than 2"),
+        "{rows}"
+    );
+    // Empty: the connection's last ask.
+    let got = c.exchange(&batch("-- ask explain:"), 1).await.unwrap();
+    let rows = texts(&got, b'D').join("\n");
+    assert!(
+        rows.contains("keeps the top 3") && rows.contains("lowest artist_id first"),
+        "{rows}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_explain_over_the_simple_protocol() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c.exchange(&query("-- ask explain:"), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("55000"), "no ask yet");
+    let got = c
+        .exchange(
+            &query("-- ask explain: SELECT g.name, count(*) FROM track t JOIN genre g ON g.genre_id = t.genre_id GROUP BY g.name"),
+            1,
+        )
+        .await
+        .unwrap();
+    let rows = texts(&got, b'D').join("\n");
+    for needle in [
+        "the number of rows",
+        "track as t",
+        "joined with genre as g",
+        "one row per g.name",
+    ] {
+        assert!(rows.contains(needle), "{needle:?} missing: {rows}");
+    }
+    let got = c
+        .exchange(&query("-- ask explain: DELETE FROM track"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
+    let got = c
+        .exchange(&query("-- ask explain: SELEC 1"), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42601"));
+    let got = c.exchange(&query("SELECT 6 * 7"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["42"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,6 +95,7 @@ impl Asker {
             Directive::Feedback(f) => self.feedback(session, f).await,
             Directive::Examples => self.list_examples(session).await,
             Directive::Forget(id) => self.forget(session, &id).await,
+            Directive::Explain(sql) => self.explain(session, &sql).await,
             Directive::Rows(_) | Directive::Sql(_) => Err(AskError::Server(
                 "a question reached the lookup answers".into(),
             )),
@@ -144,6 +145,43 @@ impl Asker {
                 .into_iter()
                 .enumerate()
                 .map(|(i, j)| vec![(i + 1).to_string(), j])
+                .collect(),
+        })
+    }
+
+    /// `ask explain:` the statement (or the connection's last ask) in words, one row per clause;
+    /// tables the role may read show their catalog comment.
+    async fn explain(&self, session: &AskSession, sql: &str) -> Result<Table, AskError> {
+        let sql = if sql.trim().is_empty() {
+            session.memory.last().ok_or(AskError::NoAskYet)?.sql.clone()
+        } else {
+            sql.to_string()
+        };
+        let (db, access) = self.db(&session.who).await?;
+        let cat = &db.retriever.catalog;
+        let comments = |name: &sqlparser::ast::ObjectName| {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|p| p.to_string().trim_matches('"').to_string())
+                .collect();
+            let id = match parts.as_slice() {
+                [schema, table] => cat.find(schema, table),
+                [table] => cat.find_name(table),
+                _ => None,
+            }?;
+            access
+                .can_read(id)
+                .then(|| cat.tables[id].comment.clone())
+                .flatten()
+        };
+        let clauses = crate::ask::explain::explain(&sql, &comments)?;
+        Ok(Table {
+            columns: vec!["step", "clause", "meaning"],
+            rows: clauses
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| vec![(i + 1).to_string(), c.clause.to_string(), c.text])
                 .collect(),
         })
     }

@@ -86,6 +86,8 @@ pub enum AskError {
     Encoding(String),
     #[error("no example \"{0}\" that this role may forget")]
     NoSuchExample(String),
+    #[error("{0}")]
+    Explain(#[from] crate::ask::explain::ExplainError),
     #[error("the corrected SQL is not accepted: {0}")]
     BadCorrection(guard::GuardError),
     #[error("an ask's Execute must be followed by Sync (pgask runs it in a read-only transaction that ends there)")]
@@ -114,6 +116,8 @@ impl AskError {
             AskError::Cancelled => "57014".into(),
             AskError::NoAskYet => "55000".into(),
             AskError::NoSuchExample(_) => "42704".into(),
+            AskError::Explain(crate::ask::explain::ExplainError::NotQuery) => "0A000".into(),
+            AskError::Explain(_) => "42601".into(),
             AskError::QuestionTooLong { .. } => "54000".into(),
             AskError::Timeout(_) => "57014".into(),
             AskError::QueueFull { .. } => "53300".into(),
