@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// The directives, as users write them after `ask`.
-pub const DIRECTIVES: [&str; 8] = [
+pub const DIRECTIVES: [&str; 9] = [
     "ask:",
     "ask sql:",
     "ask tables:",
@@ -14,6 +14,7 @@ pub const DIRECTIVES: [&str; 8] = [
     "ask examples:",
     "ask forget:",
     "ask explain:",
+    "ask suggest:",
 ];
 
 /// A directive that is not one of [`DIRECTIVES`].
@@ -65,6 +66,8 @@ pub enum Directive {
     Forget(String),
     /// `ask explain: <SQL>` the query in words, one row per clause; empty: the last ask's SQL.
     Explain(String),
+    /// `ask suggest: [topic]` questions this schema can answer (about the topic's tables).
+    Suggest(String),
 }
 
 impl Directive {
@@ -75,7 +78,8 @@ impl Directive {
             | Directive::Sql(t)
             | Directive::Tables(t)
             | Directive::Forget(t)
-            | Directive::Explain(t) => t.len(),
+            | Directive::Explain(t)
+            | Directive::Suggest(t) => t.len(),
             Directive::Path { from, to } => from.len() + to.len(),
             Directive::Feedback(Feedback::Bad(t) | Feedback::Corrected(t)) => t.len(),
             Directive::Feedback(Feedback::Good) | Directive::Examples => 0,
@@ -248,6 +252,7 @@ fn directive(word: &str, text: String) -> Result<Directive, DirectiveError> {
         }
         "examples" => Ok(Directive::Examples),
         "explain" => Ok(Directive::Explain(text)),
+        "suggest" => Ok(Directive::Suggest(text)),
         "forget" => need(
             "forget",
             "the id of an example (see -- ask examples:)",

@@ -129,6 +129,58 @@ async fn an_unnamed_ask_in_one_batch_and_the_other_directives() {
     );
 }
 
+/// The second column of every DataRow.
+fn second_column(bytes: &[u8]) -> Vec<String> {
+    messages(bytes)
+        .into_iter()
+        .filter(|(t, _)| *t == b'D')
+        .map(|(_, b)| {
+            let first = i32::from_be_bytes(b[7..11].try_into().unwrap()) as usize;
+            let at = 11 + first;
+            let len = i32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+            String::from_utf8_lossy(&b[at + 4..at + 4 + len]).into_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_suggest_gives_questions_whose_sql_runs_over_both_protocols() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c.exchange(&query("-- ask suggest:"), 1).await.unwrap();
+    assert_eq!(column_names(&got), ["question", "sql"]);
+    let questions = first_column(&got);
+    let sqls = second_column(&got);
+    assert!(questions.len() >= 8, "{questions:?}");
+    assert!(
+        questions.iter().any(|q| q.starts_with("How many")),
+        "{questions:?}"
+    );
+    for sql in &sqls {
+        let ran = c.exchange(&query(sql), 1).await.unwrap();
+        assert_eq!(sqlstate(&ran), None, "{sql}");
+        assert!(!first_column(&ran).is_empty(), "{sql} gave no rows");
+    }
+    assert_eq!(scripted_requests(&p), 0, "no model involved");
+    let batch = [
+        parse("", "-- ask suggest: albums and artists"),
+        bind("", ""),
+        describe(b'P', ""),
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&batch, 1).await.unwrap();
+    assert_eq!(column_names(&got), ["question", "sql"]);
+    let sqls = second_column(&got);
+    assert!(
+        sqls.iter().any(|s| s.contains("album")) && sqls.iter().any(|s| s.contains("artist")),
+        "{sqls:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_explain_over_the_simple_protocol() {
     let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {

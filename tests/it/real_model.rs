@@ -106,3 +106,52 @@ async fn gemma_answers_easy_questions_with_real_names_and_right_rows() {
         EASY.len()
     );
 }
+
+/// `-- ask suggest:` offers questions the pipeline should answer: a sample of them, asked of
+/// Gemma, must plan and run (VA), and the count is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemma_answers_what_ask_suggest_offers() {
+    let Some(model) = real_model() else {
+        return;
+    };
+    let Some((p, db)) = proxy_with(llama(model, 4096), |c| {
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c.exchange(&query("-- ask suggest:"), 1).await.unwrap();
+    let questions = first_column(&got);
+    assert!(questions.len() >= 4, "{questions:?}");
+    let sample: Vec<&String> = questions
+        .iter()
+        .step_by(questions.len() / 4)
+        .take(4)
+        .collect();
+    let mut ran = 0;
+    for question in &sample {
+        use tokio::io::AsyncWriteExt;
+        c.stream
+            .write_all(&query(&format!("-- ask: {question}")))
+            .await
+            .unwrap();
+        let got = c
+            .read_until_ready_within(1, Duration::from_secs(180))
+            .await
+            .unwrap();
+        let ok = sqlstate(&got).is_none();
+        eprintln!(
+            "suggested: {question} -> {}",
+            if ok { "ran" } else { "failed" }
+        );
+        ran += usize::from(ok);
+    }
+    eprintln!("suggestions VA: {ran} of {}", sample.len());
+    assert!(
+        ran >= 3,
+        "{ran} of {} suggested questions ran",
+        sample.len()
+    );
+}

@@ -52,6 +52,64 @@ pub fn for_question(
     scored.into_iter().map(|(_, i)| pool[i].clone()).collect()
 }
 
+/// Questions this schema can answer (`-- ask suggest:`), with the SQL that answers each: the
+/// same templates over `tables` (in their order), kind by kind — counts, lists, top 3 by a
+/// measure, counts per parent row, totals, filters, averages, maxima — at most a quarter of
+/// `max` of one kind before the rest fill up, so a short list shows every kind. Parents count
+/// when they are among `tables` too.
+pub fn suggestions(catalog: &Catalog, tables: &[TableId], max: usize) -> Vec<(String, String)> {
+    const KINDS: [&str; 8] = [
+        "How many",
+        "List the",
+        "Which 3",
+        "does each",
+        "total",
+        "Which",
+        "average",
+        "highest",
+    ];
+    let kind = |q: &str| {
+        if q.contains("does each") {
+            3
+        } else {
+            KINDS
+                .iter()
+                .position(|k| q.contains(k))
+                .unwrap_or(KINDS.len())
+        }
+    };
+    let mut all: Vec<(usize, usize, (String, String))> = Vec::new();
+    for (order, t) in tables.iter().enumerate() {
+        let Some(table) = catalog.tables.get(*t) else {
+            continue;
+        };
+        for pair in for_table(catalog, table, tables, &[]) {
+            // An arbitrary threshold makes a poor suggestion.
+            if !pair.0.contains("greater than 10") {
+                all.push((kind(&pair.0), order, pair));
+            }
+        }
+    }
+    all.sort_by_key(|(k, order, _)| (*k, *order));
+    let cap = (max / 4).max(1);
+    let mut taken = vec![false; all.len()];
+    let mut per_kind = [0usize; KINDS.len() + 1];
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, (k, _, pair)) in all.iter().enumerate() {
+        if out.len() < max && per_kind[*k] < cap && !out.contains(pair) {
+            per_kind[*k] += 1;
+            taken[i] = true;
+            out.push(pair.clone());
+        }
+    }
+    for (i, (_, _, pair)) in all.iter().enumerate() {
+        if out.len() < max && !taken[i] && !out.contains(pair) {
+            out.push(pair.clone());
+        }
+    }
+    out
+}
+
 /// The (question, SQL) pairs of a `Question: …` / `SQL: …` text (the generic examples file).
 pub fn parse_pairs(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -343,11 +401,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn examples_use_the_real_names_and_parse() {
+    fn shop() -> Catalog {
         let mut status = col("status", "text");
         status.enum_labels = vec!["shipped".into()];
-        let catalog = Catalog {
+        Catalog {
             database: "shop".into(),
             fingerprint: String::new(),
             tables: vec![
@@ -375,7 +432,55 @@ mod tests {
                     }],
                 ),
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn suggestions_span_the_tables_in_turns_and_pass_the_guard() {
+        let catalog = shop();
+        // Eight: at most two of a kind first, so every kind shows.
+        let got = suggestions(&catalog, &[1, 0], 8);
+        let questions: Vec<&str> = got.iter().map(|(q, _)| q.as_str()).collect();
+        assert_eq!(
+            questions[..5],
+            [
+                "How many products are there?",
+                "How many categories are there?",
+                "List the titles of all products.",
+                "List the names of all categories.",
+                "Which 3 products have the highest unit price? Give their titles and unit price.",
+            ],
+            "{questions:?}"
+        );
+        assert!(
+            questions.contains(
+                &"How many products does each category have? Give its name and the count."
+            ),
+            "{questions:?}"
+        );
+        assert_eq!(got.len(), 8);
+        assert!(questions.iter().all(|q| !q.contains("greater than 10")));
+        let all = suggestions(&catalog, &[1, 0], 100);
+        assert!(
+            all.iter().any(|(q, _)| q
+                == "How many products does each category have? Give its name and the count."),
+            "{all:?}"
+        );
+        let access = crate::ask::catalog::Access::all(&catalog);
+        let policy = crate::ask::guard::Policy::new(crate::ask::guard::default_functions());
+        for (_, s) in &all {
+            crate::ask::guard::check(s, &policy, &catalog, &access)
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        // A table alone: its own suggestions, no join to a parent outside the list.
+        let one = suggestions(&catalog, &[1], 100);
+        assert!(one.iter().all(|(_, s)| !s.contains("JOIN")), "{one:?}");
+        assert!(suggestions(&catalog, &[], 10).is_empty());
+    }
+
+    #[test]
+    fn examples_use_the_real_names_and_parse() {
+        let catalog = shop();
         let tables = [(1, vec![]), (0, vec![])];
         let ex = for_question(&catalog, &tables, "", &[], 40);
         let sqls: Vec<&str> = ex.iter().map(|(_, s)| s.as_str()).collect();

@@ -3,6 +3,7 @@
 //! sent as rows to a simple Query, or turned into a `VALUES` query for the extended protocol so
 //! that Describe and Execute behave as for any statement.
 
+use crate::ask::catalog::TableId;
 use crate::ask::directive::{Directive, Feedback};
 use crate::ask::execute::wire;
 use crate::ask::guard;
@@ -96,6 +97,7 @@ impl Asker {
             Directive::Examples => self.list_examples(session).await,
             Directive::Forget(id) => self.forget(session, &id).await,
             Directive::Explain(sql) => self.explain(session, &sql).await,
+            Directive::Suggest(topic) => self.suggest(session, &topic).await,
             Directive::Rows(_) | Directive::Sql(_) => Err(AskError::Server(
                 "a question reached the lookup answers".into(),
             )),
@@ -146,6 +148,37 @@ impl Asker {
                 .enumerate()
                 .map(|(i, j)| vec![(i + 1).to_string(), j])
                 .collect(),
+        })
+    }
+
+    /// `ask suggest:` questions the catalog's templates make (no model), over the tables
+    /// retrieval ranks for the topic, or over every readable table, biggest first.
+    async fn suggest(&self, session: &AskSession, topic: &str) -> Result<Table, AskError> {
+        const SUGGESTIONS: usize = 12;
+        let (db, access) = self.db(&session.who).await?;
+        let cat = &db.retriever.catalog;
+        let tables: Vec<TableId> = if topic.trim().is_empty() {
+            let mut all: Vec<TableId> = (0..cat.tables.len())
+                .filter(|&t| access.can_read(t))
+                .collect();
+            all.sort_by(|&a, &b| cat.tables[b].rows.total_cmp(&cat.tables[a].rows));
+            all
+        } else {
+            let r = db.retriever.clone();
+            let (words, a2) = (topic.to_string(), access.clone());
+            let k = self.cfg().retrieval.top_k;
+            tokio::task::spawn_blocking(move || r.search(&words, &a2, k))
+                .await
+                .map_err(|e| AskError::Retrieval(e.to_string()))?
+                .map_err(|e| AskError::Retrieval(e.to_string()))?
+                .iter()
+                .map(|r| r.table)
+                .collect()
+        };
+        let pairs = crate::ask::generate::demos::suggestions(cat, &tables, SUGGESTIONS);
+        Ok(Table {
+            columns: vec!["question", "sql"],
+            rows: pairs.into_iter().map(|(q, s)| vec![q, s]).collect(),
         })
     }
 
