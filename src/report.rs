@@ -47,15 +47,24 @@ pub fn load(path: &Path) -> Result<Loaded, ReportError> {
         source,
     })?;
     let mut loaded = Loaded::default();
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|source| ReportError::File {
-            path: path.into(),
-            source,
-        })?;
-        if line.trim().is_empty() {
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| ReportError::File {
+                path: path.into(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str::<Event>(&line) {
+        // A line torn by a crash (even mid-character) is skipped, not fatal.
+        match serde_json::from_slice::<Event>(&line) {
             Ok(e) => loaded.events.push(e),
             Err(_) => loaded.skipped += 1,
         }
@@ -74,20 +83,21 @@ pub fn parse_since(text: &str, now_ms: u64) -> Result<u64, ReportError> {
         .filter(|c| matches!(c, 'm' | 'h' | 'd' | 'w'))
     {
         let n: u64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
-        let minutes = match unit {
-            'm' => n,
-            'h' => n * 60,
-            'd' => n * 60 * 24,
-            _ => n * 60 * 24 * 7,
+        let per: u64 = match unit {
+            'm' => 1,
+            'h' => 60,
+            'd' => 60 * 24,
+            _ => 60 * 24 * 7,
         };
-        return Ok(now_ms.saturating_sub(minutes.saturating_mul(60_000)));
+        let ms = n.saturating_mul(per).saturating_mul(60_000);
+        return Ok(now_ms.saturating_sub(ms));
     }
     let (date, time) = t.split_once(['T', ' ']).unwrap_or((t, "00:00"));
     let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
     let (Some(Some(y)), Some(Some(m)), Some(Some(day))) = (d.next(), d.next(), d.next()) else {
         return Err(bad());
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return Err(bad());
     }
     let mut hm = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
@@ -172,6 +182,9 @@ pub struct Report {
     pub failed: usize,
     pub cancelled: usize,
     pub cached: usize,
+    /// Answered again from the connection's memory (the same question, or a driver's new Parse
+    /// of the same ask statement).
+    pub repeated: usize,
     /// answered ÷ asks, 0 without asks.
     pub success_rate: f64,
     /// Mean attempts of the asks that reached the model (cached answers make none).
@@ -211,12 +224,26 @@ fn tables_of(sql: &str) -> Vec<String> {
     let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
         return vec![];
     };
+    // The query's own CTE names are not tables.
+    let mut ctes: Vec<String> = Vec::new();
+    let _ = sqlparser::ast::visit_statements(&statements, |st| {
+        if let sqlparser::ast::Statement::Query(q) = st {
+            if let Some(w) = &q.with {
+                ctes.extend(w.cte_tables.iter().map(|c| c.alias.name.value.clone()));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
     let mut out = Vec::new();
     let _ = visit_relations(&statements, |name| {
-        if let Some(last) = name.0.last() {
-            let t = last.to_string();
-            let t = t.trim_matches('"').to_string();
-            if !out.contains(&t) {
+        if let Some(ident) = name.0.last().and_then(|p| p.as_ident()) {
+            // Unquoted names fold to lower case, as PostgreSQL folds them.
+            let t = match ident.quote_style {
+                Some(_) => ident.value.clone(),
+                None => ident.value.to_lowercase(),
+            };
+            let cte = name.0.len() == 1 && ctes.contains(&ident.value);
+            if !cte && !out.contains(&t) {
                 out.push(t);
             }
         }
@@ -252,11 +279,13 @@ pub fn build(loaded: &Loaded, since_ms: u64) -> Report {
             });
         day.asks += 1;
         match rec.outcome.as_str() {
-            "answered" | "cached" => {
+            "answered" | "cached" | "repeated" => {
                 r.answered += 1;
                 day.answered += 1;
-                if rec.outcome == "cached" {
-                    r.cached += 1;
+                match rec.outcome.as_str() {
+                    "cached" => r.cached += 1,
+                    "repeated" => r.repeated += 1,
+                    _ => {}
                 }
                 for t in rec.sql.as_deref().map(tables_of).unwrap_or_default() {
                     *tables.entry(t).or_default() += 1;
@@ -278,7 +307,7 @@ pub fn build(loaded: &Loaded, since_ms: u64) -> Report {
                 }
             }
         }
-        if rec.outcome != "cached" && rec.attempts > 0 {
+        if !matches!(rec.outcome.as_str(), "cached" | "repeated") && rec.attempts > 0 {
             attempts += rec.attempts;
             generated += 1;
         }
@@ -357,6 +386,20 @@ fn bad_answers(events: &[Event], asks: &HashMap<&str, &AskRecord>, since_ms: u64
     out
 }
 
+/// User text made safe for a terminal: control characters (newlines, escape sequences) are
+/// shown escaped instead of acting.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Report {
     /// The report as text for a terminal.
     pub fn text(&self) -> String {
@@ -365,17 +408,19 @@ impl Report {
         let pct = |x: f64| format!("{:.1}%", x * 100.0);
         let _ = writeln!(
             s,
-            "asks: {}  answered: {} ({})  failed: {}  cancelled: {}  from the answer cache: {}",
+            "asks: {}  answered: {} ({})  failed: {}  cancelled: {}  from the answer cache: {}  \
+             repeated: {}",
             self.asks,
             self.answered,
             pct(self.success_rate),
             self.failed,
             self.cancelled,
-            self.cached
+            self.cached,
+            self.repeated
         );
         let _ = writeln!(
             s,
-            "mean attempts per generated ask: {:.2}",
+            "mean attempts per ask that reached the model: {:.2}",
             self.mean_attempts
         );
         if self.skipped_lines > 0 {
@@ -406,34 +451,40 @@ impl Report {
             for f in &self.failures {
                 let _ = writeln!(s, "  {}  {} asks", f.sqlstate, f.asks);
                 for q in &f.questions {
-                    let _ = writeln!(s, "      {q}");
+                    let _ = writeln!(s, "      {}", shown(q));
                 }
             }
         }
         if !self.slowest.is_empty() {
             let _ = writeln!(s, "\nslowest asks per stage:");
             for w in &self.slowest {
-                let _ = writeln!(s, "  {:<8}  {:>9.0} ms  {}", w.stage, w.ms, w.question);
+                let _ = writeln!(
+                    s,
+                    "  {:<8}  {:>9.0} ms  {}",
+                    w.stage,
+                    w.ms,
+                    shown(&w.question)
+                );
             }
         }
         if !self.tables.is_empty() {
             let _ = writeln!(s, "\ntables most asked about:");
             for (t, n) in &self.tables {
-                let _ = writeln!(s, "  {n:>5}  {t}");
+                let _ = writeln!(s, "  {n:>5}  {}", shown(t));
             }
         }
         if !self.bad.is_empty() {
             let _ = writeln!(s, "\nanswers marked bad:");
             for b in &self.bad {
-                let _ = writeln!(s, "  {}  {}", b.ask, b.question);
+                let _ = writeln!(s, "  {}  {}", shown(&b.ask), shown(&b.question));
                 if let Some(sql) = &b.sql {
-                    let _ = writeln!(s, "      answered: {sql}");
+                    let _ = writeln!(s, "      answered: {}", shown(sql));
                 }
                 if let Some(c) = &b.correction {
-                    let _ = writeln!(s, "      corrected: {c}");
+                    let _ = writeln!(s, "      corrected: {}", shown(c));
                 }
                 if let Some(n) = &b.note {
-                    let _ = writeln!(s, "      note: {n}");
+                    let _ = writeln!(s, "      note: {}", shown(n));
                 }
             }
         }

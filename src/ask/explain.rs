@@ -43,13 +43,23 @@ pub fn explain(sql: &str, comments: Comments<'_>) -> Result<Vec<Clause>, Explain
         return Err(ExplainError::NotQuery);
     };
     let mut out = Vec::new();
-    Words { comments }.query(q, &mut out, "");
+    Words {
+        comments,
+        depth: std::cell::Cell::new(0),
+    }
+    .query(q, &mut out, "");
     Ok(out)
 }
 
 struct Words<'a> {
     comments: Comments<'a>,
+    /// How deep [`Words::expr`] is: a chain of thousands of operators stays SQL instead of
+    /// recursing off the stack.
+    depth: std::cell::Cell<usize>,
 }
+
+/// Deeper expressions than this are shown as SQL.
+const MAX_DEPTH: usize = 48;
 
 impl Words<'_> {
     /// The clauses of a query; `prefix` names nested parts ("in t: ").
@@ -82,7 +92,7 @@ impl Words<'_> {
                     .map(|k| {
                         let desc =
                             matches!(k.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
-                        let e = self.order_key(&k.expr, &q.body);
+                        let e = self.position_key(&k.expr, &q.body);
                         if desc {
                             format!("highest {e} first")
                         } else {
@@ -121,8 +131,9 @@ impl Words<'_> {
         }
     }
 
-    /// An ORDER BY key: a position (`ORDER BY 2`) reads as that output column.
-    fn order_key(&self, key: &Expr, body: &SetExpr) -> String {
+    /// An ORDER BY or GROUP BY key: a position (`ORDER BY 2`) reads as that output column when
+    /// the select list says which one it is (no `*` before it), else as "output column n".
+    fn position_key(&self, key: &Expr, body: &SetExpr) -> String {
         let position = match key {
             Expr::Value(v) => match &v.value {
                 Value::Number(n, _) => n.parse::<usize>().ok(),
@@ -130,14 +141,27 @@ impl Words<'_> {
             },
             _ => None,
         };
-        let item = match (position, body) {
-            (Some(n), SetExpr::Select(s)) if n >= 1 => s.projection.get(n - 1),
+        let Some(n) = position else {
+            return self.expr(key);
+        };
+        let item = match body {
+            SetExpr::Select(s)
+                if n >= 1
+                    && s.projection.iter().take(n).all(|i| {
+                        matches!(
+                            i,
+                            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+                        )
+                    }) =>
+            {
+                s.projection.get(n - 1)
+            }
             _ => None,
         };
         match item {
             Some(SelectItem::UnnamedExpr(e)) => self.expr(e),
             Some(SelectItem::ExprWithAlias { alias, .. }) => alias.value.clone(),
-            _ => self.expr(key),
+            _ => format!("output column {n}"),
         }
     }
 
@@ -159,9 +183,15 @@ impl Words<'_> {
                     });
                 }
                 let distinct = match &s.distinct {
-                    Some(Distinct::Distinct) => "distinct rows of ",
-                    Some(Distinct::On(_)) => "one row per distinct key of ",
-                    _ => "",
+                    Some(Distinct::Distinct) => "distinct rows of ".to_string(),
+                    Some(Distinct::On(keys)) => {
+                        let keys: Vec<String> = keys.iter().map(|k| self.expr(k)).collect();
+                        format!(
+                            "one row per {} (the first in the sort order): ",
+                            keys.join(" and ")
+                        )
+                    }
+                    _ => String::new(),
                 };
                 out.push(Clause {
                     clause: "select",
@@ -186,7 +216,8 @@ impl Words<'_> {
                 }
                 if let GroupByExpr::Expressions(keys, _) = &s.group_by {
                     if !keys.is_empty() {
-                        let keys: Vec<String> = keys.iter().map(|k| self.expr(k)).collect();
+                        let keys: Vec<String> =
+                            keys.iter().map(|k| self.position_key(k, body)).collect();
                         out.push(Clause {
                             clause: "group by",
                             text: format!("{prefix}one row per {}", keys.join(" and ")),
@@ -207,17 +238,22 @@ impl Words<'_> {
             }
             SetExpr::Query(q) => self.query(q, out, prefix),
             SetExpr::SetOperation {
-                left, op, right, ..
+                left,
+                op,
+                right,
+                set_quantifier,
             } => {
                 self.set_expr(left, out, prefix);
+                let all = matches!(set_quantifier, sqlparser::ast::SetQuantifier::All);
                 let how = match op {
                     SetOperator::Union => "adds the rows of",
-                    SetOperator::Except | SetOperator::Minus => "removes the rows of",
                     SetOperator::Intersect => "keeps only the rows also in",
+                    _ => "removes the rows of",
                 };
+                let dups = if all { "" } else { " (duplicate rows removed)" };
                 out.push(Clause {
                     clause: "set operation",
-                    text: format!("{prefix}then {how}:"),
+                    text: format!("{prefix}then {how}{dups}:"),
                 });
                 self.set_expr(right, out, prefix);
             }
@@ -277,7 +313,7 @@ impl Words<'_> {
         let (how, constraint) = match &j.join_operator {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => ("joined with", Some(c)),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
-                ("joined (keeping rows without a match) with", Some(c))
+                ("joined (keeping every row of the left side) with", Some(c))
             }
             JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
                 ("joined (keeping every row of the right side) with", Some(c))
@@ -301,6 +337,17 @@ impl Words<'_> {
 
     /// An expression in words; what has no wording stays SQL.
     fn expr(&self, e: &Expr) -> String {
+        let d = self.depth.get();
+        if d >= MAX_DEPTH {
+            return "(…)".into();
+        }
+        self.depth.set(d + 1);
+        let words = self.expr_words(e);
+        self.depth.set(d);
+        words
+    }
+
+    fn expr_words(&self, e: &Expr) -> String {
         match e {
             Expr::Identifier(i) => i.value.clone(),
             Expr::CompoundIdentifier(parts) => parts
@@ -308,13 +355,26 @@ impl Words<'_> {
                 .map(|p| p.value.as_str())
                 .collect::<Vec<_>>()
                 .join("."),
-            Expr::Nested(inner) => self.expr(inner),
+            Expr::Nested(inner) => format!("({})", self.expr(inner)),
             Expr::Value(v) => match &v.value {
                 Value::SingleQuotedString(s) => format!("'{s}'"),
                 Value::Null => "missing".into(),
                 other => other.to_string(),
             },
             Expr::BinaryOp { left, op, right } => {
+                let is_null = |x: &Expr| matches!(x, Expr::Value(v) if v.value == Value::Null);
+                if matches!(
+                    op,
+                    BinaryOperator::Eq
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::Lt
+                        | BinaryOperator::GtEq
+                        | BinaryOperator::LtEq
+                ) && (is_null(left) || is_null(right))
+                {
+                    return format!("{e} (a comparison with NULL: never true)");
+                }
                 let (l, r) = (self.expr(left), self.expr(right));
                 let word = match op {
                     BinaryOperator::Eq => "is",
@@ -332,11 +392,7 @@ impl Words<'_> {
                     BinaryOperator::StringConcat => "followed by",
                     _ => return e.to_string(),
                 };
-                if matches!(op, BinaryOperator::Or) {
-                    format!("({l} {word} {r})")
-                } else {
-                    format!("{l} {word} {r}")
-                }
+                format!("{l} {word} {r}")
             }
             Expr::UnaryOp { op, expr } => match op {
                 UnaryOperator::Not => format!("not ({})", self.expr(expr)),
@@ -422,20 +478,29 @@ impl Words<'_> {
                 self.expr(pattern)
             ),
             Expr::Function(f) => self.function(f).unwrap_or_else(|| e.to_string()),
-            Expr::Cast { expr, .. } => self.expr(expr),
+            Expr::Cast {
+                expr, data_type, ..
+            } => format!("{} as {data_type}", self.expr(expr)),
             _ => e.to_string(),
         }
     }
 
     /// Aggregates and a few common functions in words.
     fn function(&self, f: &sqlparser::ast::Function) -> Option<String> {
-        if f.over.is_some() {
+        if f.over.is_some() || !f.within_group.is_empty() {
             return None;
         }
         let name = f.name.to_string().to_ascii_lowercase();
         let FunctionArguments::List(list) = &f.args else {
-            return (name == "now" || name == "current_date").then(|| "now".to_string());
+            return match name.as_str() {
+                "now" | "current_timestamp" => Some("now".into()),
+                "current_date" => Some("today".into()),
+                _ => None,
+            };
         };
+        if !list.clauses.is_empty() {
+            return None;
+        }
         let distinct = matches!(
             list.duplicate_treatment,
             Some(sqlparser::ast::DuplicateTreatment::Distinct)
@@ -455,7 +520,12 @@ impl Words<'_> {
         } else {
             one.clone()
         };
-        Some(match name.as_str() {
+        let only = f
+            .filter
+            .as_ref()
+            .map(|w| format!(" (only rows where {})", self.expr(w)))
+            .unwrap_or_default();
+        let words = match name.as_str() {
             "count" if one == "*" || one.is_empty() => "the number of rows".into(),
             "count" => format!("the number of {of}"),
             "sum" => format!("the total of {of}"),
@@ -468,7 +538,8 @@ impl Words<'_> {
                 format!("{name}({})", args.join(", "))
             }
             _ => return None,
-        })
+        };
+        Some(format!("{words}{only}"))
     }
 
     /// A one-level subquery's parts in words: what it shows, from where, under which condition

@@ -60,7 +60,7 @@ pub struct AskRecord {
     /// The errors that led to corrections, and the final one if it failed.
     pub errors: Vec<String>,
     pub timings: StageMs,
-    /// `answered`, `failed`, `cancelled` or `cached`.
+    /// `answered`, `failed`, `failed after rows`, `cancelled`, `cached` or `repeated`.
     pub outcome: String,
     pub rows: Option<u64>,
     /// Prompt and generated tokens over every attempt.

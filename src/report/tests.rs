@@ -232,3 +232,56 @@ fn a_missing_file_is_an_error_naming_it() {
     let e = load(Path::new("/nonexistent/asks.jsonl")).expect_err("missing file");
     assert!(e.to_string().contains("/nonexistent/asks.jsonl"));
 }
+
+#[test]
+fn repeated_asks_are_answers_and_torn_lines_are_skipped() {
+    let mut again = ask("r1", DEC1, "how many customers", "repeated");
+    again.sql = Some("SELECT count(*) FROM Customers".into());
+    again.attempts = 0;
+    let mut bytes = serde_json::to_vec(&Event::Ask(again)).expect("serialises");
+    bytes.extend_from_slice(b"\n{\"event\":\"ask\",\"question\":\"torn \xe2\x82");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("asks.jsonl");
+    std::fs::write(&path, bytes).expect("write");
+    let l = load(&path).expect("a torn last line is not fatal");
+    assert_eq!((l.events.len(), l.skipped), (1, 1));
+    let r = build(&l, 0);
+    assert_eq!((r.answered, r.repeated, r.failed), (1, 1, 0));
+    assert!(r.failures.is_empty());
+    assert_eq!(r.mean_attempts, 0.0);
+    assert_eq!(r.tables, vec![("customers".to_string(), 1)]);
+}
+
+#[test]
+fn cte_names_are_not_tables_and_user_text_cannot_drive_the_terminal() {
+    assert_eq!(
+        tables_of(
+            "WITH big AS (SELECT * FROM invoice) SELECT * FROM big JOIN \"Customer\" c ON true"
+        ),
+        vec!["invoice".to_string(), "Customer".to_string()]
+    );
+    let mut a = ask("x", DEC1, "evil\u{1b}[2J\nforged line", "failed");
+    a.sqlstate = Some("42703".into());
+    let r = build(
+        &Loaded {
+            events: vec![Event::Ask(a)],
+            skipped: 0,
+        },
+        0,
+    );
+    let text = r.text();
+    assert!(
+        !text.contains('\u{1b}') && text.contains("evil\\u{1b}[2J\\nforged line"),
+        "{text}"
+    );
+}
+
+#[test]
+fn huge_ages_and_dates_out_of_range_do_not_overflow() {
+    let now = DEC1;
+    assert_eq!(parse_since("1830034134296583w", now).ok(), Some(0));
+    assert_eq!(parse_since("18446744073709551615m", now).ok(), Some(0));
+    for bad in ["292278000-01-01", "9223372036854775807-01-01", "1969-12-31"] {
+        assert!(parse_since(bad, now).is_err(), "{bad:?} accepted");
+    }
+}

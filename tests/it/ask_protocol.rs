@@ -182,6 +182,42 @@ async fn ask_suggest_gives_questions_whose_sql_runs_over_both_protocols() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_suggest_offers_a_role_only_what_it_may_read() {
+    let cluster = Cluster::shared();
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM trust_user; \
+         GRANT SELECT ON artist, album TO trust_user; \
+         GRANT SELECT (track_id, name) ON track TO trust_user",
+    );
+    let mut c = RawClient::connect(p.port(), "trust_user", &db).await;
+    let got = c.exchange(&query("-- ask suggest:"), 1).await.unwrap();
+    let sqls = second_column(&got);
+    assert!(sqls.iter().any(|s| s.contains("track")), "{sqls:?}");
+    for sql in &sqls {
+        for hidden in [
+            "milliseconds",
+            "unit_price",
+            "bytes",
+            "composer",
+            "invoice",
+            "customer",
+        ] {
+            assert!(
+                !sql.contains(hidden),
+                "{hidden} shown to a role that cannot read it: {sql}"
+            );
+        }
+        let ran = c.exchange(&query(sql), 1).await.unwrap();
+        assert_eq!(sqlstate(&ran), None, "{sql}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_explain_over_the_simple_protocol() {
     let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
         return;

@@ -53,58 +53,53 @@ pub fn for_question(
 }
 
 /// Questions this schema can answer (`-- ask suggest:`), with the SQL that answers each: the
-/// same templates over `tables` (in their order), kind by kind — counts, lists, top 3 by a
-/// measure, counts per parent row, totals, filters, averages, maxima — at most a quarter of
-/// `max` of one kind before the rest fill up, so a short list shows every kind. Parents count
-/// when they are among `tables` too.
+/// same templates over `tables` (in their order), one of each kind per round — a count, a
+/// list, a top 3 by a measure, a count per parent row, a total, a filter, an average, a
+/// maximum — so a short list shows every kind the schema allows. Parents count when they are
+/// among `tables` too.
 pub fn suggestions(catalog: &Catalog, tables: &[TableId], max: usize) -> Vec<(String, String)> {
-    const KINDS: [&str; 8] = [
-        "How many",
-        "List the",
-        "Which 3",
-        "does each",
-        "total",
-        "Which",
-        "average",
-        "highest",
+    // The templates of `for_table`, by how their questions start (most specific first).
+    const KINDS: [(&str, &str); 8] = [
+        ("How many", "does each"),
+        ("How many", ""),
+        ("List the", ""),
+        ("Which 3", ""),
+        ("What is the total", ""),
+        ("Which", ""),
+        ("What is the average", ""),
+        ("What is the highest", ""),
     ];
     let kind = |q: &str| {
-        if q.contains("does each") {
-            3
-        } else {
-            KINDS
-                .iter()
-                .position(|k| q.contains(k))
-                .unwrap_or(KINDS.len())
-        }
+        KINDS
+            .iter()
+            .position(|(start, inside)| q.starts_with(start) && q.contains(inside))
     };
-    let mut all: Vec<(usize, usize, (String, String))> = Vec::new();
-    for (order, t) in tables.iter().enumerate() {
+    let mut by_kind: Vec<Vec<(String, String)>> = vec![Vec::new(); KINDS.len()];
+    for t in tables {
         let Some(table) = catalog.tables.get(*t) else {
             continue;
         };
         for pair in for_table(catalog, table, tables, &[]) {
             // An arbitrary threshold makes a poor suggestion.
-            if !pair.0.contains("greater than 10") {
-                all.push((kind(&pair.0), order, pair));
+            if let (Some(k), false) = (kind(&pair.0), pair.0.contains("greater than 10")) {
+                by_kind[k].push(pair);
             }
         }
     }
-    all.sort_by_key(|(k, order, _)| (*k, *order));
-    let cap = (max / 4).max(1);
-    let mut taken = vec![false; all.len()];
-    let mut per_kind = [0usize; KINDS.len() + 1];
+    // Counts, lists and top 3 lead; then a count per parent row and the rest.
+    let order = [1, 2, 3, 0, 4, 5, 6, 7];
     let mut out: Vec<(String, String)> = Vec::new();
-    for (i, (k, _, pair)) in all.iter().enumerate() {
-        if out.len() < max && per_kind[*k] < cap && !out.contains(pair) {
-            per_kind[*k] += 1;
-            taken[i] = true;
-            out.push(pair.clone());
-        }
-    }
-    for (i, (_, _, pair)) in all.iter().enumerate() {
-        if out.len() < max && !taken[i] && !out.contains(pair) {
-            out.push(pair.clone());
+    let deepest = by_kind.iter().map(Vec::len).max().unwrap_or(0);
+    for round in 0..deepest {
+        for &k in &order {
+            if out.len() >= max {
+                return out;
+            }
+            if let Some(pair) = by_kind[k].get(round) {
+                if !out.contains(pair) {
+                    out.push(pair.clone());
+                }
+            }
         }
     }
     out
@@ -438,24 +433,21 @@ mod tests {
     #[test]
     fn suggestions_span_the_tables_in_turns_and_pass_the_guard() {
         let catalog = shop();
-        // Eight: at most two of a kind first, so every kind shows.
+        // One of each kind per round, so a short list shows every kind.
         let got = suggestions(&catalog, &[1, 0], 8);
         let questions: Vec<&str> = got.iter().map(|(q, _)| q.as_str()).collect();
         assert_eq!(
-            questions[..5],
+            questions,
             [
                 "How many products are there?",
-                "How many categories are there?",
                 "List the titles of all products.",
-                "List the names of all categories.",
                 "Which 3 products have the highest unit price? Give their titles and unit price.",
+                "How many products does each category have? Give its name and the count.",
+                "What is the total unit price of all products?",
+                "Which products have status shipped? Give their titles.",
+                "What is the average unit price of products?",
+                "What is the highest unit price of any product?",
             ],
-            "{questions:?}"
-        );
-        assert!(
-            questions.contains(
-                &"How many products does each category have? Give its name and the count."
-            ),
             "{questions:?}"
         );
         assert_eq!(got.len(), 8);

@@ -175,7 +175,15 @@ impl Asker {
                 .map(|r| r.table)
                 .collect()
         };
-        let pairs = crate::ask::generate::demos::suggestions(cat, &tables, SUGGESTIONS);
+        // Only what this role could run: the guard with its privileges drops templates over
+        // columns (and sample values of columns) it may not read.
+        let policy = self.policy.load();
+        let all = crate::ask::generate::demos::suggestions(cat, &tables, usize::MAX);
+        let pairs: Vec<(String, String)> = all
+            .into_iter()
+            .filter(|(_, sql)| guard::check(sql, &policy, cat, &access).is_ok())
+            .take(SUGGESTIONS)
+            .collect();
         Ok(Table {
             columns: vec!["question", "sql"],
             rows: pairs.into_iter().map(|(q, s)| vec![q, s]).collect(),
