@@ -74,7 +74,7 @@ pub enum AskError {
     UnknownTable(String),
     #[error("canceling the ask due to user request")]
     Cancelled,
-    #[error("there is no earlier ask in this connection to give feedback on")]
+    #[error("there is no earlier ask in this connection (feedback and an empty explain are about the last one)")]
     NoAskYet,
     #[error("the question is {len} bytes; ask.max_question_bytes allows {max}")]
     QuestionTooLong { len: usize, max: usize },
