@@ -134,7 +134,7 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
             SpiderDb {
                 spec: Spec {
                     tables,
-                    joins: vec![],
+                    ..Spec::default()
                 },
                 names,
             },
@@ -234,7 +234,7 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
             } else {
                 used
             },
-            joins: vec![],
+            ..Spec::default()
         };
         for (i, profile) in [Profile::Full, Profile::Strict].into_iter().enumerate() {
             let g = grammar::build(&spec, profile).expect("grammar");
@@ -295,7 +295,7 @@ fn synthetic(columns: usize) -> Spec {
                     .collect(),
             })
             .collect(),
-        joins: vec![],
+        ..Spec::default()
     }
 }
 

@@ -29,8 +29,9 @@ struct Cli {
 enum Command {
     /// Run the proxy (the default when no command is given).
     Run,
-    /// Validate a config file and print each mistake with its line.
-    Check,
+    /// Validate a config file and its glossary and print each mistake with its line; with
+    /// `--db`, also plan every metric and dimension against that database.
+    Check(CheckArgs),
     /// The model files the config needs: list them, or fetch the defaults.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -44,6 +45,14 @@ enum Command {
     /// The inference worker process pgask starts for itself (JSON lines on stdin/stdout).
     #[command(hide = true)]
     LlmWorker(WorkerArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// A database (libpq URL or key=value string) to plan the glossary's metrics and
+    /// dimensions against with EXPLAIN.
+    #[arg(long)]
+    db: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -157,7 +166,7 @@ fn main() -> ExitCode {
         None => (PathBuf::from(DEFAULT_CONFIG), false),
     };
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => check(&path),
+        Command::Check(a) => check(&path, required, a),
         Command::Models(m) => match models(&path, required, cli.overrides, m) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -207,16 +216,89 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
-    let problems = check_file(path);
+fn check(path: &std::path::Path, required: bool, args: CheckArgs) -> ExitCode {
+    let mut problems: Vec<String> = Vec::new();
+    if required || path.exists() {
+        problems.extend(check_file(path).iter().map(ToString::to_string));
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let config = match Config::load(path, required) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pgask: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let file = &config.ask.glossary;
+    let glossary = match pgask::ask::glossary::Glossary::load(file) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    problems.extend(
+        glossary
+            .problems()
+            .iter()
+            .map(|p| format!("{}:{}: {p}", file.display(), p.line())),
+    );
+    if let Some(db) = &args.db {
+        match plan_glossary(db, &glossary) {
+            Ok(failed) => problems.extend(
+                failed
+                    .iter()
+                    .map(|p| format!("{}:{}: {p}", file.display(), p.line)),
+            ),
+            Err(e) => problems.push(format!("pgask: {e:#}")),
+        }
+    }
     if problems.is_empty() {
-        println!("{}: ok", path.display());
+        println!(
+            "{}: ok; {}: {} metrics and dimensions{}",
+            path.display(),
+            file.display(),
+            glossary.definitions().len(),
+            if args.db.is_some() {
+                ", each plans"
+            } else {
+                ""
+            }
+        );
         return ExitCode::SUCCESS;
     }
     for p in &problems {
         eprintln!("{p}");
     }
     ExitCode::FAILURE
+}
+
+/// Plans the glossary's definitions against `db` (EXPLAIN only).
+fn plan_glossary(
+    db: &str,
+    glossary: &pgask::ask::glossary::Glossary,
+) -> anyhow::Result<Vec<pgask::ask::semantic::PlanFailure>> {
+    let config: tokio_postgres::Config = db.parse().context("the --db connection string")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let (client, conn) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .context("connecting to --db")?;
+        let task = tokio::spawn(conn);
+        let failed = pgask::ask::semantic::plan(&client, glossary.definitions()).await;
+        drop(client);
+        let _ = task.await;
+        Ok(failed)
+    })
 }
 
 fn models(

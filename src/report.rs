@@ -279,7 +279,7 @@ pub fn build(loaded: &Loaded, since_ms: u64) -> Report {
             });
         day.asks += 1;
         match rec.outcome.as_str() {
-            "answered" | "cached" | "repeated" => {
+            "answered" | "cached" | "repeated" | "reading" => {
                 r.answered += 1;
                 day.answered += 1;
                 match rec.outcome.as_str() {
@@ -307,7 +307,7 @@ pub fn build(loaded: &Loaded, since_ms: u64) -> Report {
                 }
             }
         }
-        if !matches!(rec.outcome.as_str(), "cached" | "repeated") && rec.attempts > 0 {
+        if !matches!(rec.outcome.as_str(), "cached" | "repeated" | "reading") && rec.attempts > 0 {
             attempts += rec.attempts;
             generated += 1;
         }

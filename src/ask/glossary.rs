@@ -6,11 +6,15 @@
 //! revenue = "sum(invoice_line.unit_price * invoice_line.quantity)"
 //! "active customer" = "a customer with an invoice in the last 12 months"
 //! ```
+//!
+//! The same file defines metrics and dimensions ([`crate::ask::semantic`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::ask::semantic::{self, Definition, Entry, Kind, SemanticError};
 
 /// The glossary file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -32,13 +36,21 @@ pub enum GlossaryError {
 struct File {
     #[serde(default)]
     terms: BTreeMap<String, String>,
+    #[serde(default)]
+    metrics: BTreeMap<String, Entry>,
+    #[serde(default)]
+    dimensions: BTreeMap<String, Entry>,
 }
 
-/// Terms and their meaning.
+/// Terms and their meaning, metrics and dimensions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Glossary {
     /// (lower-cased term, meaning)
     terms: Vec<(String, String)>,
+    /// Metrics, then dimensions, that passed their checks.
+    definitions: Vec<Definition>,
+    /// Definitions left out, each with its line (`pgask check` prints them).
+    problems: Vec<SemanticError>,
 }
 
 impl Glossary {
@@ -62,7 +74,13 @@ impl Glossary {
 
     pub fn parse(text: &str) -> Result<Glossary, toml::de::Error> {
         let f: File = toml::from_str(text)?;
+        let (mut definitions, mut problems) = semantic::definitions(Kind::Metric, f.metrics, text);
+        let (d, p) = semantic::definitions(Kind::Dimension, f.dimensions, text);
+        definitions.extend(d);
+        problems.extend(p);
         Ok(Glossary {
+            definitions,
+            problems,
             terms: f
                 .terms
                 .into_iter()
@@ -72,36 +90,65 @@ impl Glossary {
         })
     }
 
+    /// Terms, metrics and dimensions.
     pub fn len(&self) -> usize {
-        self.terms.len()
+        self.terms.len() + self.definitions.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.len() == 0
+    }
+
+    /// Every usable metric and dimension.
+    pub fn definitions(&self) -> &[Definition] {
+        &self.definitions
+    }
+
+    /// The definitions that were left out and why.
+    pub fn problems(&self) -> &[SemanticError] {
+        &self.problems
+    }
+
+    /// The metrics and dimensions whose name or a synonym occurs in the question as whole
+    /// words (like terms).
+    pub fn matching_definitions(&self, question: &str) -> Vec<&Definition> {
+        let words = words(question);
+        self.definitions
+            .iter()
+            .filter(|d| d.phrases().iter().any(|p| has_phrase(&words, p)))
+            .collect()
     }
 
     /// The entries whose term occurs in the question as whole words (case-insensitive; a
     /// trailing plural "s" matches too).
     pub fn matching(&self, question: &str) -> Vec<(String, String)> {
-        let words: Vec<String> = question
-            .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
+        let words = words(question);
         self.terms
             .iter()
-            .filter(|(term, _)| {
-                let want: Vec<&str> = term.split_whitespace().collect();
-                !want.is_empty()
-                    && words.windows(want.len()).any(|w| {
-                        w.iter().zip(&want).all(|(have, want)| {
-                            have == want || have.strip_suffix('s') == Some(want)
-                        })
-                    })
-            })
+            .filter(|(term, _)| has_phrase(&words, term))
             .cloned()
             .collect()
     }
+}
+
+/// A question's words, lower-cased.
+fn words(question: &str) -> Vec<String> {
+    question
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether `phrase` occurs in `words` as whole words (a trailing plural "s" matches too).
+fn has_phrase(words: &[String], phrase: &str) -> bool {
+    let want: Vec<&str> = phrase.split_whitespace().collect();
+    !want.is_empty()
+        && words.windows(want.len()).any(|w| {
+            w.iter()
+                .zip(&want)
+                .all(|(have, want)| have == want || have.strip_suffix('s') == Some(want))
+        })
 }
 
 #[cfg(test)]
@@ -133,5 +180,27 @@ mod tests {
             Glossary::load(&bad),
             Err(GlossaryError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn metrics_and_dimensions_match_by_name_and_synonym() {
+        let g = Glossary::parse(
+            "[metrics.net_revenue]\nsql = \"sum(o.total)\"\nsynonyms = [\"sales\"]\n[dimensions.order_month]\nsql = \"date_trunc('month', o.day)\"\n[dimensions.bad]\nsql = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g.problems().len(), 1);
+        let names = |q: &str| -> Vec<String> {
+            g.matching_definitions(q)
+                .iter()
+                .map(|d| d.name.clone())
+                .collect()
+        };
+        assert_eq!(
+            names("Net revenue by order month"),
+            ["net_revenue", "order_month"]
+        );
+        assert_eq!(names("total sales per country"), ["net_revenue"]);
+        assert!(names("revenue per month").is_empty());
     }
 }

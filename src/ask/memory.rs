@@ -1,6 +1,6 @@
 //! What one connection remembers of its asks: the last few questions with the SQL that answered
 //! them (shown to the model so that a follow-up such as "now only in 2024" has its context), and
-//! the last ask, which `ask feedback:` refers to.
+//! the last ask, which `ask feedback:` refers to, with its other readings (`-- ask: #2`).
 
 use std::collections::VecDeque;
 
@@ -16,6 +16,25 @@ pub struct Turn {
     pub database: String,
     /// Its id in the history, for feedback.
     pub record: String,
+    /// When its candidates disagreed: every reading's SQL, the answer's first (`-- ask: #2`
+    /// runs the second). Empty when there was one reading.
+    pub readings: Vec<String>,
+}
+
+impl Turn {
+    /// The SQL of reading `n` (1-based): the answer itself for 1.
+    pub fn reading(&self, n: usize) -> Option<&str> {
+        match (n, self.readings.is_empty()) {
+            (1, true) => Some(&self.sql),
+            (_, false) => self.readings.get(n.checked_sub(1)?).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// How many readings it had.
+    pub fn readings(&self) -> usize {
+        self.readings.len().max(1)
+    }
 }
 
 /// The asks of one connection, oldest first.
@@ -29,6 +48,12 @@ impl Conversation {
         if self.turns.len() == KEEP {
             self.turns.pop_front();
         }
+        self.turns.push_back(turn);
+    }
+
+    /// Replaces the last ask (with the reading the user chose of it).
+    pub fn replace_last(&mut self, turn: Turn) {
+        self.turns.pop_back();
         self.turns.push_back(turn);
     }
 
@@ -72,6 +97,7 @@ mod tests {
             sql: format!("SELECT {i}"),
             database: "db".into(),
             record: i.to_string(),
+            readings: vec![],
         }
     }
 
@@ -86,5 +112,17 @@ mod tests {
         assert_eq!(pairs.len(), KEEP);
         assert_eq!(pairs[0].0, format!("q{}", 6 - KEEP));
         assert_eq!(c.last().unwrap().sql, "SELECT 5");
+    }
+
+    #[test]
+    fn readings_are_numbered_from_one() {
+        let mut t = turn(1);
+        assert_eq!(t.reading(1), Some("SELECT 1"));
+        assert_eq!(t.reading(2), None);
+        assert_eq!(t.reading(0), None);
+        t.readings = vec!["SELECT 1".into(), "SELECT 2".into()];
+        assert_eq!(t.reading(2), Some("SELECT 2"));
+        assert_eq!(t.reading(3), None);
+        assert_eq!(t.readings(), 2);
     }
 }

@@ -18,3 +18,4 @@ pub mod history;
 pub mod memory;
 pub mod pipeline;
 pub mod retrieve;
+pub mod semantic;

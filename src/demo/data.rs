@@ -14,6 +14,9 @@ mod tests;
 
 use std::fmt::Write;
 
+/// The demo database's metrics and dimensions (glossary format): the demo's `ask.glossary`.
+pub const METRICS: &str = include_str!("data/metrics.toml");
+
 /// The database the demo creates and loads.
 pub const DEMO_DATABASE: &str = "pgask_demo";
 

@@ -83,6 +83,19 @@ async fn serve(
     config.upstream.port = cluster.port;
     config.upstream.tls = UpstreamTls::Disable;
     config.shutdown_grace_secs = config.shutdown_grace_secs.min(2);
+    // The demo database's own metrics and dimensions (a glossary for another database would
+    // only mislead the model here).
+    let glossary = cluster.dir.join("metrics.toml");
+    match std::fs::write(&glossary, data::METRICS) {
+        Ok(()) => {
+            println!(
+                "  metrics:  {} (revenue, gross margin, payroll, …)",
+                glossary.display()
+            );
+            config.ask.glossary = glossary;
+        }
+        Err(e) => tracing::warn!(error = %e, "the demo's metrics file could not be written"),
+    }
     let server = Server::bind(config.clone()).await?;
     let addr = server.local_addr().map_err(|source| ServerError::Bind {
         addr: config.listen_addr,
@@ -91,6 +104,10 @@ async fn serve(
     let shared = server.shared();
     let task = tokio::spawn(server.run());
     print_welcome(addr);
+    tokio::select! {
+        _ = tokio::time::timeout(std::time::Duration::from_secs(10), print_suggestions(addr)) => {}
+        () = stop.cancelled() => {}
+    }
     stop.cancelled().await;
     shutdown(shared, task).await;
     Ok(())
@@ -180,6 +197,41 @@ fn print_welcome(addr: std::net::SocketAddr) {
     );
     println!();
     println!("Ctrl-C stops pgask and the cluster and removes it.");
+}
+
+/// A few questions the demo database can answer, from pgask's own `-- ask suggest:` (no model
+/// needed), asked through the proxy that just started.
+async fn print_suggestions(addr: std::net::SocketAddr) {
+    let url = format!(
+        "host=127.0.0.1 port={} user=postgres dbname={}",
+        addr.port(),
+        data::DEMO_DATABASE
+    );
+    let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await else {
+        return;
+    };
+    let conn = tokio::spawn(conn);
+    if let Ok(messages) = client.simple_query("-- ask suggest:").await {
+        let questions: Vec<String> = messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .take(4)
+            .collect();
+        if !questions.is_empty() {
+            println!(
+                "Questions this database can answer (`/* ask suggest: [topic] */;` lists more):"
+            );
+            for q in questions {
+                println!("  /* ask: {q} */;");
+            }
+            println!();
+        }
+    }
+    drop(client);
+    let _ = conn.await;
 }
 
 /// Stops accepting and waits for the sessions (busy ones get `shutdown_grace_secs`).

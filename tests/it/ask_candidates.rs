@@ -101,3 +101,92 @@ async fn when_every_candidate_fails_the_next_attempt_is_told_why() {
         texts(&script_sql, b'E')
     );
 }
+
+/// Candidates that disagree leave other readings: the NOTICE lists them with a HINT, and
+/// `-- ask: #2` runs the second without the model, over both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_readings_are_listed_and_hash_two_runs_the_second() {
+    use common::ask::{bind, describe, execute, parse, sync};
+    let script = [
+        "SELECT count(*) FROM artist",
+        "SELECT count(*) FROM album",
+        "SELECT count(artist_id) FROM artist",
+    ];
+    let Some((p, db)) = proxy(&script, |c| c.llm.candidates = 3).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: how many artists are there?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), vec!["275"], "{:?}", texts(&got, b'E'));
+    let notices = texts(&got, b'N').join("\n");
+    assert!(
+        notices.contains("2 of 3 candidates agreed on the result; other readings:")
+            && notices.contains("#2 (1 candidate): SELECT count(*) FROM album")
+            && notices.contains("-- ask: #2 runs the second reading"),
+        "{notices}"
+    );
+    let second = c.exchange(&query("-- ask: #2"), 1).await.unwrap();
+    assert_eq!(
+        first_column(&second),
+        vec!["347"],
+        "{:?}",
+        texts(&second, b'E')
+    );
+    assert!(
+        texts(&second, b'N')
+            .join("\n")
+            .contains("reading #2 of the last ask"),
+        "{:?}",
+        texts(&second, b'N')
+    );
+    let none = c.exchange(&query("-- ask: #3"), 1).await.unwrap();
+    assert_eq!(sqlstate(&none).as_deref(), Some("22023"));
+    let batch = [
+        parse("", "-- ask: #1"),
+        bind("", ""),
+        describe(b'P', ""),
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let first = c.exchange(&batch, 1).await.unwrap();
+    assert_eq!(
+        first_column(&first),
+        vec!["275"],
+        "{:?}",
+        texts(&first, b'E')
+    );
+}
+
+/// When no two candidates agree, no reading stands out: the answer is the readings, not rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_agreement_the_answer_lists_the_readings() {
+    use common::ask::column_names;
+    let script = [
+        "SELECT count(*) FROM artist",
+        "SELECT count(*) FROM album",
+        "SELECT count(*) FROM genre",
+    ];
+    let Some((p, db)) = proxy(&script, |c| c.llm.candidates = 3).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: how many of them are there?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(column_names(&got), ["reading", "candidates", "sql"]);
+    assert_eq!(first_column(&got), ["#1", "#2", "#3"]);
+    let notices = texts(&got, b'N').join("\n");
+    assert!(notices.contains("no reading stands out"), "{notices}");
+    let third = c.exchange(&query("-- ask: #3"), 1).await.unwrap();
+    assert_eq!(
+        first_column(&third),
+        vec!["25"],
+        "{:?}",
+        texts(&third, b'E')
+    );
+}

@@ -85,11 +85,21 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
     let mut cluster_port = None;
     let mut conn = None;
     let mut asks = 0;
-    while conn.is_none() || asks < 5 {
+    let mut metrics = false;
+    let mut suggestions: Option<usize> = None;
+    while conn.is_none() || asks < 5 || suggestions.unwrap_or(0) < 2 {
         let line = rx
             .recv_timeout(Duration::from_secs(180))
-            .expect("the demo printed its psql command and five asks");
+            .expect("the demo printed its psql command, five asks and suggestions");
         let t = line.trim();
+        metrics |= t.starts_with("metrics:") && t.contains("metrics.toml");
+        if t.starts_with("Questions this database can answer") {
+            suggestions = Some(0);
+        }
+        if let (Some(n), true) = (suggestions.as_mut(), t.starts_with("/* ask: ")) {
+            *n += 1;
+            continue;
+        }
         if let Some(rest) = t.strip_prefix("cluster:") {
             let (path, port) = rest.trim().split_once(" (port ").unwrap();
             cluster_dir = Some(PathBuf::from(path));
@@ -102,6 +112,7 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
             asks += 1;
         }
     }
+    assert!(metrics, "the demo names its metrics file");
     let (conn, cluster_dir) = (conn.unwrap(), cluster_dir.expect("cluster dir printed"));
     assert!(
         cluster_dir.join("data").is_dir(),
@@ -126,6 +137,28 @@ fn demo_serves_queries_and_asks_and_cleans_up_on_sigint() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(sql.trim_start().starts_with("SELECT"), "{sql}");
+
+    // The demo's metrics file is valid for the demo database: every definition passes
+    // `pgask check --db` against it.
+    let check = cluster_dir.join("check.toml");
+    let metrics = cluster_dir.join("metrics.toml").display().to_string();
+    std::fs::write(&check, format!("[ask]\nglossary = {metrics:?}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pgask"))
+        .args(["check", "--config"])
+        .arg(&check)
+        .arg("--db")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=pgask_demo",
+            cluster_port.expect("cluster port printed")
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("10 metrics and dimensions, each plans"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) }, 0);

@@ -255,6 +255,85 @@ async fn full_grammar_accepts_the_hand_written_corpus() {
     );
 }
 
+/// A metric of the glossary is offered whole: llama.cpp's matcher accepts it wherever an
+/// expression may stand; when the question names it, a random-weight model writes it whole in
+/// every generation (the grammar requires it first and then allows only its text) and never
+/// makes the query fail (no alias hides its table); without the definition the same seeds
+/// never write it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
+    let cluster = Cluster::shared();
+    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let (Some(model), Some(vocab)) = (
+        data::model("llama-spm", Shape::TINY, 11),
+        data::vocab("llama-spm"),
+    ) else {
+        return;
+    };
+    let metric = "/* revenue */ sum(invoice_line.unit_price * invoice_line.quantity)";
+    let tables = ["invoice_line".to_string()];
+    let ids: Vec<usize> = tables.iter().filter_map(|t| cat.find_name(t)).collect();
+    let mut offered = spec_for(&cat, &tables);
+    offered.defined = vec![metric.to_string()];
+    let g = grammar::build(&offered, Profile::Full).unwrap();
+    let matcher = Matcher::load(&vocab).unwrap();
+    for sql in [
+        format!("SELECT invoice_line.track_id, {metric} FROM invoice_line GROUP BY invoice_line.track_id"),
+        format!("SELECT invoice_line.track_id FROM invoice_line GROUP BY invoice_line.track_id HAVING {metric} > 1"),
+    ] {
+        assert_eq!(matcher.check(&g.text, &sql).unwrap(), Verdict::Accepted, "{sql}");
+    }
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let (mut whole, mut planned, mut finished) = ([0usize; 2], 0, 0);
+    for (i, defined) in [vec![metric.to_string()], vec![]].into_iter().enumerate() {
+        let mut spec = spec_for(&cat, &tables);
+        spec.required = defined.clone();
+        spec.defined = defined;
+        let g = grammar::build(&spec, Profile::Full).unwrap();
+        for seed in 0..20 {
+            let mut req = request("revenue", Some(g.text.clone()), 120, seed);
+            req.scope = Some(pgask::ask::generate::scope::Scope::new(
+                &cat, &ids, "revenue",
+            ));
+            let out = llm.generate(req).await.unwrap();
+            let sql = out.text.trim();
+            if !sql.contains(metric) {
+                continue;
+            }
+            whole[i] += 1;
+            if out.stop == Stop::Eos {
+                finished += 1;
+                // A random model's other items may still name what does not exist (the guard
+                // catches that); the metric's own table must never be the problem.
+                match guard::check(sql, &policy, &cat, &Access::all(&cat)) {
+                    Ok(_) => {
+                        if client.simple_query(&format!("EXPLAIN {sql}")).await.is_ok() {
+                            planned += 1;
+                        }
+                    }
+                    Err(e) => assert!(
+                        !e.to_string().contains("invoice_line"),
+                        "seed {seed}: {e}: {sql}"
+                    ),
+                }
+            }
+        }
+    }
+    eprintln!(
+        "metric written whole: {} of 20 with it required, {} without; {planned} of {finished} finished ones plan",
+        whole[0], whole[1]
+    );
+    assert_eq!(whole[0], 20);
+    assert_eq!(whole[1], 0);
+    assert!(
+        finished >= 5 && planned >= 3,
+        "{planned} of {finished} planned"
+    );
+}
+
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_grammar_is_an_error_not_an_abort() {

@@ -101,6 +101,68 @@ fn check_reports_the_line_of_a_mistake() {
     }
 }
 
+/// `pgask check --db` plans every metric and dimension of the glossary and prints each that does
+/// not plan with its line; one that is not an expression is reported without a database.
+#[test]
+fn check_plans_the_glossary_metrics_and_names_the_line_of_one_that_does_not_plan() {
+    let cluster = Cluster::shared();
+    let Some(db) = common::data::dataset(cluster, "chinook") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let glossary = dir.path().join("metrics.toml");
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        format!("[ask]\nglossary = {:?}\n", glossary.display().to_string()),
+    )
+    .unwrap();
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=postgres dbname={db}",
+        cluster.port
+    );
+    let check = |with_db: bool| {
+        let mut c = Command::new(BIN);
+        c.args(["check", "--config"]).arg(&config);
+        if with_db {
+            c.args(["--db", &conninfo]);
+        }
+        c.output().unwrap()
+    };
+    let good = "[metrics.revenue]\ndescription = \"invoice lines\"\nsql = \"sum(invoice_line.unit_price * invoice_line.quantity)\"\n\n[dimensions.invoice_month]\nsql = \"date_trunc('month', invoice.invoice_date)\"\n";
+    std::fs::write(&glossary, good).unwrap();
+    let out = check(true);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("2 metrics and dimensions, each plans"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A column that does not exist, on line 7: only the database can tell.
+    let bad = format!("{good}\n[metrics.tracks_sold]\nsql = \"sum(invoice_line.quantiy)\"\n");
+    std::fs::write(&glossary, &bad).unwrap();
+    assert!(check(false).status.success());
+    let out = check(true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("metrics.toml:9: metric tracks_sold does not plan") && err.contains("42703"),
+        "{err}"
+    );
+    // Not one expression: reported with its line, no database needed.
+    std::fs::write(
+        &glossary,
+        format!("{good}[metrics.x]\nsql = \"sum(invoice_line.quantity) FROM invoice_line\"\n"),
+    )
+    .unwrap();
+    let out = check(false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("metrics.toml:8: metric x"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_idle_sessions_and_lets_busy_ones_finish() {
     let cluster = Cluster::shared();

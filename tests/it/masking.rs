@@ -49,6 +49,7 @@ fn spec() -> Spec {
             right: 0,
             pairs: vec![("customer_id".into(), "customer_id".into())],
         }],
+        ..Spec::default()
     }
 }
 

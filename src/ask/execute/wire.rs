@@ -6,6 +6,11 @@ use crate::net::messages::{cstring, write_message};
 
 /// A NoticeResponse at NOTICE level.
 pub fn notice(text: &str) -> Vec<u8> {
+    notice_with_hint(text, None)
+}
+
+/// A NOTICE with a HINT field (psql prints it on its own `HINT:` line).
+pub fn notice_with_hint(text: &str, hint: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     write_message(&mut out, b'N', |b| {
         for (f, v) in [
@@ -16,6 +21,10 @@ pub fn notice(text: &str) -> Vec<u8> {
         ] {
             b.push(f);
             cstring(b, v);
+        }
+        if let Some(h) = hint {
+            b.push(b'H');
+            cstring(b, h);
         }
         b.push(0);
     });

@@ -70,6 +70,11 @@ fn lex(s: &str) -> Vec<Tok<'_>> {
             i += 1;
             continue;
         }
+        if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            // A comment (a metric's name before its expression): no token, even unclosed.
+            i = s[i + 2..].find("*/").map_or(b.len(), |end| i + 2 + end + 2);
+            continue;
+        }
         let start = i;
         let (kind, closed) = if c == b'\'' || c == b'"' {
             // A literal or a quoted identifier; a doubled quote stays inside.
@@ -732,8 +737,10 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
             && !lower.contains(" over ");
         if aggregate {
             l.aggregates += 1;
-        } else if item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
-            && !item.starts_with('\'')
+        } else if (item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
+            && !item.starts_with('\''))
+            || item == "*"
+            || item.ends_with(".*")
         {
             l.plain += 1;
         }

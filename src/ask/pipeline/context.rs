@@ -13,6 +13,8 @@ use crate::ask::generate::{self as generation};
 use crate::ask::guard;
 use crate::ask::history::Example;
 use crate::ask::retrieve::graph::join_clauses;
+use crate::ask::retrieve::Ranked;
+use crate::ask::semantic::Definition;
 use crate::session::link::Who;
 
 /// Retrieval's choice for a question and what is built from it.
@@ -25,8 +27,14 @@ pub(super) struct Context {
     pub scope: Scope,
     /// Examples made from the chosen tables' catalog (used while the database has none).
     pub demos: Vec<(String, String)>,
+    /// The question's metrics and dimensions, for the prompt (the grammar offers them whole).
+    pub defined: Vec<Definition>,
     pub widened: bool,
 }
+
+/// A metric or dimension matches a question by meaning from this cosine similarity on (its
+/// name, description and synonyms against the question), besides matching by its words.
+const DEFINITION_SIMILARITY: f32 = 0.55;
 
 /// The answer-cache key part of a question: case and spacing do not matter.
 pub(super) fn normalise(question: &str) -> String {
@@ -57,6 +65,146 @@ pub(super) fn cache_key(who: &Who, db: &Db, question: &str, conversation: &str) 
     )
 }
 
+/// The glossary's metrics and dimensions a question uses (by their words, or by meaning), each
+/// with its tables; those naming a table the role may not read, or that does not exist, are
+/// left out.
+fn definitions(
+    r: &crate::ask::retrieve::Retriever,
+    glossary: &crate::ask::glossary::Glossary,
+    question: &str,
+    access: &Access,
+) -> Vec<(Definition, Vec<TableId>)> {
+    let all = glossary.definitions();
+    if all.is_empty() {
+        return Vec::new();
+    }
+    let by_words = glossary.matching_definitions(question);
+    let docs: Vec<String> = all.iter().map(Definition::document).collect();
+    let close = r.similarities(question, &docs).unwrap_or_default();
+    all.iter()
+        .enumerate()
+        .filter(|(i, d)| {
+            by_words.contains(d) || close.get(*i).is_some_and(|&s| s >= DEFINITION_SIMILARITY)
+        })
+        .filter_map(|(_, d)| {
+            let ids: Option<Vec<TableId>> = d
+                .tables
+                .iter()
+                .map(|t| match t.split_once('.') {
+                    Some((schema, name)) => r.catalog.find(schema, name),
+                    None => r
+                        .catalog
+                        .find("public", t)
+                        .or_else(|| r.catalog.find_name(t)),
+                })
+                .collect();
+            let ids = ids?;
+            // Every column it reads must be readable by the role (column grants included).
+            let readable = d.columns.iter().all(|(t, c)| {
+                let id = match t.split_once('.') {
+                    Some((schema, name)) => r.catalog.find(schema, name),
+                    None => r
+                        .catalog
+                        .find("public", t)
+                        .or_else(|| r.catalog.find_name(t)),
+                };
+                id.is_some_and(|id| {
+                    r.catalog.tables[id]
+                        .columns
+                        .iter()
+                        .any(|col| &col.name == c)
+                        && access.can_read_column(id, c)
+                })
+            });
+            (readable && ids.iter().all(|&t| access.can_read(t))).then(|| (d.clone(), ids))
+        })
+        .collect()
+}
+
+/// Examples that use the question's metrics and dimensions as written: each metric in total,
+/// each dimension with a count, and a metric by a dimension when the question has both (the
+/// metric first, as the grammar requires when the question names it). Examples of a metric per
+/// parent row were tried and dropped: the model copied them for unrelated groupings (EX 25%
+/// against 30% without them on `tests/eval/demo_metrics.jsonl`).
+fn definition_demos(
+    catalog: &Catalog,
+    db: &Db,
+    access: &Access,
+    defined: &[(Definition, Vec<TableId>)],
+) -> Vec<(String, String)> {
+    use crate::ask::semantic::Kind;
+    // Names as people write them: unqualified in `public`.
+    let short = |t: TableId| -> String {
+        let table = &catalog.tables[t];
+        if table.schema == "public" {
+            crate::ask::catalog::quote_ident(&table.name)
+        } else {
+            table.qualified()
+        }
+    };
+    let from = |ids: &[TableId]| -> Option<String> {
+        catalog.tables.get(*ids.first()?)?;
+        let steps = db.retriever.graph.connect(ids, access);
+        let joins: Vec<String> = steps
+            .iter()
+            .map(|s| {
+                let (a, b) = (short(s.from), short(s.edge.to));
+                let on: Vec<String> = s
+                    .edge
+                    .from_cols
+                    .iter()
+                    .zip(&s.edge.to_cols)
+                    .map(|(x, y)| {
+                        use crate::ask::catalog::quote_ident as q;
+                        format!("{b}.{} = {a}.{}", q(y), q(x))
+                    })
+                    .collect();
+                format!("JOIN {b} ON {}", on.join(" AND "))
+            })
+            .collect();
+        let joined: std::collections::HashSet<TableId> = std::iter::once(ids[0])
+            .chain(steps.iter().flat_map(|s| [s.from, s.edge.to]))
+            .collect();
+        ids.iter().all(|t| joined.contains(t)).then(|| {
+            format!("{} {}", short(ids[0]), joins.join(" "))
+                .trim_end()
+                .to_string()
+        })
+    };
+    let phrase = |d: &Definition| d.name.replace('_', " ");
+    let mut out = Vec::new();
+    for (d, ids) in defined {
+        let Some(f) = from(ids) else { continue };
+        out.push(match d.kind {
+            Kind::Metric => (
+                format!("What is the total {}?", phrase(d)),
+                format!("SELECT {} FROM {f}", d.written()),
+            ),
+            Kind::Dimension => (
+                format!("How many are there per {}?", phrase(d)),
+                format!("SELECT {}, count(*) FROM {f} GROUP BY 1", d.written()),
+            ),
+        });
+    }
+    let metric = defined.iter().find(|(d, _)| d.kind == Kind::Metric);
+    let dimension = defined.iter().find(|(d, _)| d.kind == Kind::Dimension);
+    if let (Some((m, mi)), Some((dm, di))) = (metric, dimension) {
+        let mut ids = mi.clone();
+        ids.extend(di.iter().filter(|t| !mi.contains(t)));
+        if let Some(f) = from(&ids) {
+            out.push((
+                format!("What is the {} per {}?", phrase(m), phrase(dm)),
+                format!(
+                    "SELECT {}, {} FROM {f} GROUP BY 2",
+                    m.written(),
+                    dm.written()
+                ),
+            ));
+        }
+    }
+    out
+}
+
 impl Asker {
     /// Retrieval for a question: `k` tables, the FK paths between them, prompt parts, grammar.
     pub(super) async fn context(
@@ -70,15 +218,52 @@ impl Asker {
         let r = db.retriever.clone();
         let q = question.to_string();
         let a2 = access.clone();
-        let ranked = tokio::task::spawn_blocking(move || r.search(&q, &a2, k))
-            .await
-            .map_err(|e| AskError::Retrieval(e.to_string()))?
-            .map_err(|e| AskError::Retrieval(e.to_string()))?;
-        generation::check_scores(&ranked, self.cfg().llm.min_relevance)?;
+        let glossary = self.glossary.clone();
+        // Metrics the question names (not only means): its answer must use one.
+        let named: Vec<String> = self
+            .glossary
+            .matching_definitions(question)
+            .into_iter()
+            .map(|d| d.name.clone())
+            .collect();
+        let (mut ranked, defined) = tokio::task::spawn_blocking(move || {
+            let ranked = r.search(&q, &a2, k)?;
+            let defined = definitions(&r, &glossary, &q, &a2);
+            Ok::<_, crate::ask::retrieve::RetrieveError>((ranked, defined))
+        })
+        .await
+        .map_err(|e| AskError::Retrieval(e.to_string()))?
+        .map_err(|e| AskError::Retrieval(e.to_string()))?;
         let catalog = db.retriever.catalog.clone();
+        // A matched metric's tables join the chosen ones.
+        for (_, ids) in &defined {
+            for &t in ids {
+                if !ranked.iter().any(|r| r.table == t) {
+                    ranked.push(Ranked {
+                        table: t,
+                        score: 1.0,
+                        columns: Vec::new(),
+                        reason: "a metric or dimension of the question needs it".into(),
+                    });
+                }
+            }
+        }
+        let metric_demos = definition_demos(&catalog, db, access, &defined);
+        // A question that names a metric is about its tables (relevance counts them).
+        generation::check_scores(&ranked, self.cfg().llm.min_relevance)?;
+        let required: Vec<String> = defined
+            .iter()
+            .filter(|(d, _)| {
+                d.kind == crate::ask::semantic::Kind::Metric && named.contains(&d.name)
+            })
+            .map(|(d, _)| d.written())
+            .collect();
+        let defined: Vec<Definition> = defined.into_iter().map(|(d, _)| d).collect();
         let chosen: Vec<_> = ranked.iter().map(|r| r.table).collect();
         let steps = db.retriever.graph.connect(&chosen, access);
-        let spec = Spec::from_catalog(&catalog, &chosen, &steps);
+        let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
+        spec.defined = defined.iter().map(Definition::written).collect();
+        spec.required = required;
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
         let tables: Vec<(TableId, Vec<String>)> = ranked
@@ -88,16 +273,22 @@ impl Asker {
         Ok(Context {
             joins: join_clauses(&catalog, &steps),
             scope: Scope::new(&catalog, &chosen, question),
-            demos: demos::for_question(
-                &catalog,
-                &tables,
-                question,
-                &demos::parse_pairs(&self.templates.load().examples),
-                self.cfg().ask.catalog_examples,
-            ),
+            demos: {
+                let mut d = demos::for_question(
+                    &catalog,
+                    &tables,
+                    question,
+                    &demos::parse_pairs(&self.templates.load().examples),
+                    self.cfg().ask.catalog_examples,
+                );
+                // The question's own metrics last: a base model copies the nearest example.
+                d.extend(metric_demos);
+                d
+            },
             tables,
             catalog,
             grammar,
+            defined,
             widened,
         })
     }

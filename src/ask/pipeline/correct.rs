@@ -57,8 +57,16 @@ impl Asker {
             ..AskRecord::default()
         };
         let mut clock = Clock::default();
+        let mut readings = Vec::new();
         let r = self
-            .produce_in(session, question, link, status, mode, &mut rec, &mut clock)
+            .produce_in(
+                session,
+                question,
+                link,
+                status,
+                mode,
+                (&mut rec, &mut clock, &mut readings),
+            )
             .await;
         rec.timings = clock.ms();
         rec.tokens_in = clock.tokens_in;
@@ -84,18 +92,29 @@ impl Asker {
                 ..
             }
         );
-        if !repeated {
+        // The answer's SQL: the first reading when the rows listed the readings instead.
+        let sql = readings.first().cloned().unwrap_or(sql);
+        if let (Some(_), Some(last)) = (reading_number(question), session.memory.last().cloned()) {
+            // The chosen reading now answers the last ask (feedback and explain refer to it).
+            session.memory.replace_last(Turn {
+                sql: sql.clone(),
+                record: rec.id.clone(),
+                ..last
+            });
+        } else if !repeated {
             session.memory.push(Turn {
                 question: question.to_string(),
                 sql: sql.clone(),
                 database: who.database.clone(),
                 record: rec.id.clone(),
+                readings,
             });
         }
         Ok(sql)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The loop of one ask; `out` receives the history record's fields, the clock and, when
+    /// the candidates disagreed, every reading's SQL (the answer's first).
     async fn produce_in(
         &self,
         session: &AskSession,
@@ -103,9 +122,9 @@ impl Asker {
         link: &mut Link<'_>,
         status: u8,
         mode: Mode,
-        rec: &mut AskRecord,
-        clock: &mut Clock,
+        out: (&mut AskRecord, &mut Clock, &mut Vec<String>),
     ) -> Result<Outcome, AskError> {
+        let (rec, clock, readings) = out;
         let who = &session.who;
         // One configuration for the whole ask, even if a reload lands in the middle of it.
         let cfg = self.cfg();
@@ -121,15 +140,25 @@ impl Asker {
             }
         };
         let key = cache_key(who, &db, question, &session.memory.context_key());
-        let asked_before = session
-            .memory
-            .answer_to(|q| normalise(q) == normalise(question))
-            .map(|t| (t.sql.clone(), Source::Repeated));
-        let mut reused = asked_before.or_else(|| {
-            self.answers
-                .get(&key)
-                .map(|sql: String| (sql, Source::Cached))
-        });
+        let mut reused = match reading_number(question) {
+            Some(n) => {
+                let last = session.memory.last().ok_or(AskError::NoAskYet)?;
+                let sql = n.and_then(|n| last.reading(n)).ok_or(AskError::NoReading {
+                    n: n.unwrap_or(0),
+                    have: last.readings(),
+                })?;
+                Some((sql.to_string(), Source::Reading(n.unwrap_or(0))))
+            }
+            None => session
+                .memory
+                .answer_to(|q| normalise(q) == normalise(question))
+                .map(|t| (t.sql.clone(), Source::Repeated))
+                .or_else(|| {
+                    self.answers
+                        .get(&key)
+                        .map(|sql: String| (sql, Source::Cached))
+                }),
+        };
         let mut context: Option<Context> = None;
         let mut examples: Option<Vec<(String, String)>> = None;
         clock.retrieve = started.elapsed();
@@ -142,6 +171,9 @@ impl Asker {
             if link.is_cancelled() {
                 return Err(AskError::Cancelled);
             }
+            // Readings belong to the attempt that answers, not to an earlier one.
+            readings.clear();
+            let mut after_run: Option<(String, Option<String>)> = None;
             // Stages 1 and 2: the context and the candidates (or the reused answer).
             let (proposals, mut source) = match reused.take() {
                 Some((sql, source)) => (
@@ -184,7 +216,7 @@ impl Asker {
                         question,
                         tables: ctx.tables.clone(),
                         joins: ctx.joins.clone(),
-                        glossary: self.glossary.matching(question),
+                        glossary: glossary_lines(&self.glossary, ctx, question),
                         examples: match examples.as_ref() {
                             Some(own) if !own.is_empty() => own.clone(),
                             _ => ctx.demos.clone(),
@@ -227,6 +259,10 @@ impl Asker {
             }
             clock.check += c0.elapsed();
             let Some(first) = passed.first() else {
+                if let Source::Reading(n) = source {
+                    let f = refused.unwrap_or_default();
+                    return Err(reading_failed(n, f));
+                }
                 if !generated {
                     self.answers.invalidate(&key);
                     continue;
@@ -246,6 +282,7 @@ impl Asker {
 
             // Stage 4: with several distinct candidates, the vote by execution.
             let total: usize = passed.iter().map(|p| p.count).sum();
+            let mut ambiguous = false;
             let chosen = if passed.len() > 1 {
                 // The trial runs do not need the model: the next ask may use it meanwhile.
                 model.release();
@@ -254,16 +291,28 @@ impl Asker {
                 clock.check += v0.elapsed();
                 match vote {
                     Ok(v) => {
-                        link.client(wire::notice(&format!(
-                            "pgask: {} of {} candidates agreed on the result",
-                            v.agreed, total
-                        )))
-                        .await?;
                         source = Source::Generated {
                             attempts: attempt,
                             agreed: Some((v.agreed, total)),
                         };
-                        passed[v.winner].sql.clone()
+                        let mut all = vec![(passed[v.winner].sql.clone(), v.agreed)];
+                        all.extend(v.others.iter().map(|&(i, n)| (passed[i].sql.clone(), n)));
+                        *readings = if all.len() > 1 {
+                            all.iter().map(|(sql, _)| sql.clone()).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        // Said once the answer ran: a failed run is corrected, and its
+                        // readings are not offered.
+                        let run = mode == Mode::Run;
+                        after_run = Some(readings_notice(&all, total, run));
+                        if run && no_good_reading(v.agreed, total, all.len()) {
+                            // No reading is better than another: the readings are the answer.
+                            ambiguous = true;
+                            readings_table(&all).to_sql()
+                        } else {
+                            passed[v.winner].sql.clone()
+                        }
                     }
                     Err(Rejected::Correctable(f)) => {
                         rec.errors.push(format!("{} ({})", f.message, f.sqlstate));
@@ -304,8 +353,12 @@ impl Asker {
             };
             let error = match done {
                 Ok((rows, truncated)) => {
-                    if generated {
+                    if generated && !ambiguous {
                         self.answers.insert(key.clone(), chosen.clone());
+                    }
+                    if let Some((text, hint)) = after_run.take() {
+                        link.client(wire::notice_with_hint(&text, hint.as_deref()))
+                            .await?;
                     }
                     let outcome = Outcome::Answered {
                         sql: chosen,
@@ -331,6 +384,9 @@ impl Asker {
                     Rejected::Fatal(e) => return Err(e),
                 },
             };
+            if let Source::Reading(n) = source {
+                return Err(reading_failed(n, error));
+            }
             if !generated {
                 self.answers.invalidate(&key);
                 continue;
@@ -350,5 +406,98 @@ impl Asker {
                 f.sqlstate
             },
         })
+    }
+}
+
+/// The prompt's glossary: the terms the question uses, then its metrics and dimensions with
+/// their expressions (the grammar offers each whole).
+fn glossary_lines(
+    glossary: &crate::ask::glossary::Glossary,
+    ctx: &Context,
+    question: &str,
+) -> Vec<(String, String)> {
+    let mut lines = glossary.matching(question);
+    for d in &ctx.defined {
+        let what = if d.description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", d.description)
+        };
+        lines.push((
+            format!("{} ({})", d.name.replace('_', " "), d.kind),
+            format!("{}{what}", d.written()),
+        ));
+    }
+    lines
+}
+
+/// `#2` (or `# 2`): a reading of the last ask, which `-- ask: #2` runs; `Some(None)` for a
+/// `#` followed by anything but a number from 1 (an error, never a question for the model).
+fn reading_number(question: &str) -> Option<Option<usize>> {
+    let rest = question.trim().strip_prefix('#')?.trim();
+    let digits = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    Some(if digits {
+        rest.parse().ok().filter(|&n| n >= 1)
+    } else {
+        None
+    })
+}
+
+fn reading_failed(n: usize, f: Failure) -> AskError {
+    AskError::ReadingFailed {
+        n,
+        error: f.message,
+        sqlstate: if f.sqlstate.is_empty() {
+            "XX000".into()
+        } else {
+            f.sqlstate
+        },
+    }
+}
+
+/// No two candidates gave the same result, and there were at least 3 and 2 results: no
+/// reading stands out, so the ask answers with the readings instead of rows (`-- ask sql:`
+/// still answers with the first reading, and its NOTICE lists the rest).
+fn no_good_reading(agreed: usize, total: usize, readings: usize) -> bool {
+    agreed == 1 && total >= 3 && readings >= 2
+}
+
+/// The NOTICE after a vote: how many agreed, and the other readings with a HINT saying how to
+/// run them (when no reading stands out and the ask runs, the rows list them instead).
+fn readings_notice(all: &[(String, usize)], total: usize, run: bool) -> (String, Option<String>) {
+    let agreed = all.first().map_or(0, |(_, n)| *n);
+    let mut text = format!("pgask: {agreed} of {total} candidates agreed on the result");
+    if all.len() < 2 {
+        return (text, None);
+    }
+    if run && no_good_reading(agreed, total, all.len()) {
+        text = format!(
+            "pgask: the {total} candidates gave {} different results; no reading stands out, so \
+             the answer lists them instead of rows",
+            all.len()
+        );
+    } else {
+        text.push_str("; other readings:");
+        for (i, (sql, n)) in all.iter().enumerate().skip(1) {
+            let who = if *n == 1 { "candidate" } else { "candidates" };
+            text.push_str(&format!("\n#{} ({n} {who}): {sql}", i + 1));
+        }
+    }
+    let hint = format!(
+        "-- ask: #2 runs the second reading (#1 to #{} of this ask)",
+        all.len()
+    );
+    (text, Some(hint))
+}
+
+/// The readings as rows: number, candidates that gave its result, SQL.
+fn readings_table(all: &[(String, usize)]) -> super::lookup::Table {
+    super::lookup::Table {
+        columns: vec!["reading", "candidates", "sql"],
+        rows: all
+            .iter()
+            .enumerate()
+            .map(|(i, (sql, n))| vec![format!("#{}", i + 1), n.to_string(), sql.clone()])
+            .collect(),
     }
 }

@@ -68,6 +68,14 @@ pub enum AskError {
         error: String,
         sqlstate: String,
     },
+    #[error("there is no reading #{n} of the last ask; it had {have}")]
+    NoReading { n: usize, have: usize },
+    #[error("reading #{n} of the last ask failed: {error}")]
+    ReadingFailed {
+        n: usize,
+        error: String,
+        sqlstate: String,
+    },
     #[error("current transaction is aborted, asks are ignored until end of transaction block")]
     Aborted,
     #[error("unknown table \"{0}\"")]
@@ -115,6 +123,8 @@ impl AskError {
             AskError::UnknownTable(_) => "42P01".into(),
             AskError::Cancelled => "57014".into(),
             AskError::NoAskYet => "55000".into(),
+            AskError::NoReading { .. } => "22023".into(),
+            AskError::ReadingFailed { sqlstate, .. } => sqlstate.clone(),
             AskError::NoSuchExample(_) => "42704".into(),
             AskError::Explain(crate::ask::explain::ExplainError::NotQuery) => "0A000".into(),
             AskError::Explain(_) => "42601".into(),
@@ -137,6 +147,9 @@ impl AskError {
             }
             AskError::NoAskYet => {
                 e.hint("ask something first, e.g. -- ask: how many customers are there?")
+            }
+            AskError::NoReading { .. } => {
+                e.hint("-- ask: #N runs a reading listed in the last answer's NOTICE")
             }
             AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
             AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
@@ -198,6 +211,9 @@ impl Asker {
             tracing::warn!(error = %e, "the glossary is not used");
             Glossary::default()
         });
+        for p in glossary.problems() {
+            tracing::warn!(file = %config.ask.glossary.display(), "left out of the glossary: {p}");
+        }
         let ttl = Duration::from_secs(config.ask.cache_ttl_secs.max(1));
         Asker {
             config: ArcSwap::from_pointee(config.clone()),

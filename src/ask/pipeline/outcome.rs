@@ -42,6 +42,8 @@ pub(super) enum Source {
     Repeated,
     /// The answer cache.
     Cached,
+    /// Reading `n` of the connection's last ask (`-- ask: #n`).
+    Reading(usize),
 }
 
 /// How an ask that did not fail with an error ended.
@@ -80,6 +82,7 @@ impl Outcome {
                     Source::Generated { .. } => "answered",
                     Source::Repeated => "repeated",
                     Source::Cached => "cached",
+                    Source::Reading(_) => "reading",
                 }
                 .into();
                 if let Source::Generated { agreed, .. } = source {
@@ -112,6 +115,7 @@ impl Outcome {
                 Some("asked before in this connection, answer reused".to_string()),
             ),
             Source::Cached => (None, None, Some("from the answer cache".to_string())),
+            Source::Reading(n) => (None, None, Some(format!("reading #{n} of the last ask"))),
         };
         let rows = match (rows, truncated) {
             (Some(n), Some(max)) => format!("rows: {n} (cut at ask.max_rows = {max})"),

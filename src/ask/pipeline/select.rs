@@ -1,7 +1,8 @@
 //! Stage 4, choosing among candidates by execution: distinct candidate queries each run inside
 //! the read-only scope with a small row limit, and the answer is the one whose result most
 //! candidates share (ties: the higher mean token log-probability). Queries that fail are left
-//! out of the vote; when all fail, the first failure is what the next attempt corrects.
+//! out of the vote; when all fail, the first failure is what the next attempt corrects. The
+//! other results are the ask's other readings (`-- ask: #2` runs the second).
 
 use super::validate::{rejected, Rejected};
 use crate::ask::execute::{self, Limits};
@@ -43,12 +44,15 @@ pub(super) fn distinct(candidates: Vec<Candidate>) -> Vec<Proposal> {
 }
 
 /// The result of a vote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Vote {
     /// Index of the winning proposal.
     pub winner: usize,
     /// Candidates whose result is the winner's.
     pub agreed: usize,
+    /// The other readings: the best proposal of each other result, with the candidates that
+    /// gave that result, larger groups first.
+    pub others: Vec<(usize, usize)>,
 }
 
 /// Groups proposals by their result digest (`None`: it failed) and picks the largest group;
@@ -70,10 +74,15 @@ pub(super) fn tally(proposals: &[Proposal], digests: &[Option<u64>]) -> Option<V
             None => groups.push((d, p.count, p.logprob, i)),
         }
     }
-    groups
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)))
-        .map(|(_, agreed, _, winner)| Vote { winner, agreed })
+    // Largest group first; between groups of one size, the likelier.
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
+    let mut groups = groups.into_iter();
+    let (_, agreed, _, winner) = groups.next()?;
+    Some(Vote {
+        winner,
+        agreed,
+        others: groups.map(|(_, n, _, best)| (best, n)).collect(),
+    })
 }
 
 /// Runs each proposal read-only (at most `sample_rows` rows, kept from the client) and votes.
@@ -132,6 +141,7 @@ mod tests {
             Some(Vote {
                 winner: 2,
                 agreed: 2,
+                others: vec![(0, 1)],
             })
         );
     }
@@ -149,6 +159,7 @@ mod tests {
             Some(Vote {
                 winner: 0,
                 agreed: 2,
+                others: vec![(1, 1)],
             })
         );
         assert_eq!(tally(&props, &[None, None]), None);

@@ -274,6 +274,19 @@ impl Retriever {
         Ok(scored.into_iter().take(n).map(|(_, i)| i).collect())
     }
 
+    /// The cosine similarity of a question to each text (for matching metrics by meaning).
+    pub fn similarities(
+        &self,
+        question: &str,
+        texts: &[String],
+    ) -> Result<Vec<f32>, RetrieveError> {
+        let q = self.query_vector(question)?;
+        texts
+            .iter()
+            .map(|t| Ok(embed::cosine(&q, &self.query_vector(t)?)))
+            .collect()
+    }
+
     /// Documents embedded by the build (the rest came from disk or the embedding cache).
     pub fn embedded_on_build(&self) -> usize {
         self.embedded

@@ -142,14 +142,45 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
     // A model ends an answer with a newline, as in plain text (a base model's examples do): the
     // newline may follow a complete query only, so it ends the answer instead of the model
     // being pushed into `WHERE …` by a grammar with no way to stop.
-    r.add("root", &format!("query-{DEPTH} \"\\n\"?"))?;
+    let defined = !spec.defined.is_empty();
+    if defined && !spec.required.is_empty() {
+        // The question named a metric: the answer's own SELECT list starts with one, as defined
+        // (column order is the one freedom this takes; a small model left to choose where to
+        // put it wrote other items first and never reached it).
+        let s = format!("{DEPTH}s");
+        r.add(
+            "root",
+            &format!(
+                "\"SELECT \" required ( \" AS \" name )? ( \", \" ditem ){{0,6}} \" FROM \" tbl dpart{{0,7}} stail-{s} order-{s}? limit? \"\\n\"?"
+            ),
+        )?;
+        // No table aliases in that FROM list: an alias hides the table's own name, which the
+        // metric's columns are qualified by (`FROM order_lines ol` breaks `order_lines.qty`).
+        r.add(
+            "dpart",
+            &format!("jkind tbl ( \" ON \" expr-{s} | using ) | jbare tbl"),
+        )?;
+        // Beside a metric, `*` cannot stand (it is ungrouped), and a model that likes `SELECT *`
+        // must not be able to fill the list with it.
+        r.add("ditem", &format!("expr-{s} ( \" AS \" name )?"))?;
+    } else {
+        r.add("root", &format!("query-{DEPTH} \"\\n\"?"))?;
+    }
     names(&mut r, spec)?;
     lexical(&mut r)?;
+    if defined {
+        let whole: Vec<String> = spec.defined.iter().map(|e| lit(e)).collect();
+        r.add("defined", &whole.join(" | "))?;
+        if !spec.required.is_empty() {
+            let whole: Vec<String> = spec.required.iter().map(|e| lit(e)).collect();
+            r.add("required", &whole.join(" | "))?;
+        }
+    }
     for d in 0..=DEPTH {
         query(&mut r, d)?;
         for v in ['s', 'f'] {
             select(&mut r, d, v)?;
-            expr(&mut r, d, v)?;
+            expr(&mut r, d, v, defined)?;
         }
     }
     Ok(r)
@@ -426,8 +457,9 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
 }
 
 /// Expressions of level `d`, variant `v`: precedence climbing with bounded chains; parentheses,
-/// function arguments and subqueries go one level down.
-fn expr(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
+/// function arguments and subqueries go one level down. With `defined`, the question's metrics
+/// and dimensions are one more primary.
+fn expr(r: &mut Rules, d: usize, v: char, defined: bool) -> Result<(), GrammarError> {
     let s = format!("{d}{v}");
     r.add(
         &format!("expr-{s}"),
@@ -479,6 +511,9 @@ fn expr(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
         "\"CURRENT_DATE\" | \"CURRENT_TIMESTAMP\" | \"CURRENT_TIME\" | \"LOCALTIMESTAMP\" | \"current_date\" | \"current_timestamp\" | \"current_time\" | \"localtimestamp\""
             .to_string(),
     ];
+    if defined {
+        prims.insert(0, "defined".to_string());
+    }
     if d > 0 {
         let p = d - 1;
         let e = format!("expr-{p}{v}");

@@ -7,7 +7,8 @@
 //!   ones and CTE names; columns to their real columns, qualified or not, plus names the query
 //!   itself defines (output aliases in ORDER BY, CTE columns after a WITH, and `alias.column`). A
 //!   context-free grammar cannot check *which* names a query defined or which table a column
-//!   belongs to, so the schema check and EXPLAIN stay in the loop.
+//!   belongs to, so the schema check and EXPLAIN stay in the loop. The question's metrics and
+//!   dimensions ([`Spec::defined`]) are offered whole, as one alternative of every expression.
 //! - [`Profile::Strict`] is a smaller language in which every sentence plans without error: each
 //!   query is built over one join scope (a table, or tables linked by a foreign key) with
 //!   qualified columns of those tables only, expressions are typed (numbers, text, times,
@@ -117,6 +118,11 @@ pub struct GJoin {
 pub struct Spec {
     pub tables: Vec<GTable>,
     pub joins: Vec<GJoin>,
+    /// Expressions of the question's metrics and dimensions, each offered whole wherever an
+    /// expression may stand (full profile).
+    pub defined: Vec<String>,
+    /// Metrics the question named: the top-level SELECT list must start with one of them.
+    pub required: Vec<String>,
 }
 
 /// A built grammar.
@@ -202,7 +208,12 @@ impl Spec {
                 }
             }
         }
-        Spec { tables, joins }
+        Spec {
+            tables,
+            joins,
+            defined: Vec::new(),
+            required: Vec::new(),
+        }
     }
 }
 
@@ -251,5 +262,69 @@ mod tests {
         assert_eq!(ValueKind::of("mood", true), ValueKind::Enum);
         assert_eq!(ValueKind::of("jsonb", false), ValueKind::Other);
         assert_eq!(ValueKind::of("money", false), ValueKind::Other);
+    }
+}
+
+#[cfg(test)]
+mod defined_tests {
+    use super::*;
+
+    #[test]
+    fn a_defined_expression_is_one_alternative_of_every_expression() {
+        let spec = Spec {
+            tables: vec![GTable {
+                name: "order_lines".into(),
+                columns: vec![GColumn {
+                    name: "quantity".into(),
+                    kind: ValueKind::Number,
+                    labels: vec![],
+                }],
+            }],
+            joins: vec![],
+            defined: vec!["/* units */ sum(order_lines.quantity)".into()],
+            required: vec![],
+        };
+        let g = build(&spec, Profile::Full).unwrap();
+        assert!(
+            g.text
+                .contains("defined ::= \"/* units */ sum(order_lines.quantity)\""),
+            "{}",
+            g.text
+        );
+        let prims = g.text.lines().filter(|l| l.starts_with("prim-")).count();
+        let with = g
+            .text
+            .lines()
+            .filter(|l| l.starts_with("prim-") && l.contains(" defined |"))
+            .count();
+        assert!(prims >= 10 && with == prims, "{with} of {prims}");
+        let plain = build(
+            &Spec {
+                defined: vec![],
+                ..spec.clone()
+            },
+            Profile::Full,
+        )
+        .unwrap();
+        assert!(!plain.text.contains("defined"));
+        let required = build(
+            &Spec {
+                required: vec!["/* units */ sum(order_lines.quantity)".into()],
+                ..spec
+            },
+            Profile::Full,
+        )
+        .unwrap();
+        assert!(
+            required.text.starts_with("root ::= \"SELECT \""),
+            "{}",
+            required.text
+        );
+        assert!(required
+            .text
+            .contains("\"SELECT \" required ( \" AS \" name )?"));
+        assert!(required
+            .text
+            .contains("required ::= \"/* units */ sum(order_lines.quantity)\""));
     }
 }

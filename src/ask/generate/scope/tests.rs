@@ -278,6 +278,8 @@ fn aggregates_with_plain_columns_need_a_group_by() {
     assert!(sc.rejects("SELECT name, count(*) FROM artist", "", true));
     assert!(!sc.rejects("SELECT name, count(*) FROM artist GROUP BY name", "", true));
     assert!(!sc.rejects("SELECT count(*), max(artist_id) FROM artist", "", true));
+    assert!(sc.rejects("SELECT *, count(*) FROM artist", "", true));
+    assert!(sc.rejects("SELECT artist.*, count(*) FROM artist", "", true));
     assert!(refused(&sc, "SELECT name, count(*) FROM artist| ORDER"));
     assert!(!refused(&sc, "SELECT name, count(*) FROM artist| GROUP"));
     assert!(!refused(
@@ -317,4 +319,19 @@ fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
 fn the_aggregates_are_the_grammars_first_functions() {
     assert_eq!(AGGREGATES.first(), Some(&"count"));
     assert_eq!(AGGREGATES.last(), Some(&"every"));
+}
+
+#[test]
+fn a_metric_comment_is_not_read_as_names() {
+    let sc = scope("albums per artist");
+    // `/* album_count */` names a metric, not a column; the expression after it is checked.
+    assert!(!refused(
+        &sc,
+        "SELECT artist.name, /* album_count */ count(album.album_id) FROM artist JOIN album ON album.artist_id = artist.artist_id GROUP BY artist.name|\n"
+    ));
+    assert!(!refused(&sc, "SELECT /* album_|count"));
+    assert!(refused(
+        &sc,
+        "SELECT /* album_count */ count(x.album_id) FROM album WHERE x|."
+    ));
 }
