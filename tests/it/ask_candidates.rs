@@ -116,11 +116,23 @@ async fn other_readings_are_listed_and_hash_two_runs_the_second() {
         return;
     };
     let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    // No ask yet: nothing to pick from (and `#…` never goes to the model).
+    let early = c.exchange(&query("-- ask: #2"), 1).await.unwrap();
+    assert_eq!(sqlstate(&early).as_deref(), Some("55000"));
     let got = c
         .exchange(&query("-- ask: how many artists are there?"), 1)
         .await
         .unwrap();
     assert_eq!(first_column(&got), vec!["275"], "{:?}", texts(&got, b'E'));
+    for bad in [
+        "-- ask: #x",
+        "-- ask: #0",
+        "-- ask: #-1",
+        "-- ask: #99999999999999999999",
+    ] {
+        let got = c.exchange(&query(bad), 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("22023"), "{bad}");
+    }
     let notices = texts(&got, b'N').join("\n");
     assert!(
         notices.contains("2 of 3 candidates agreed on the result; other readings:")

@@ -9,6 +9,7 @@ mod ask_candidates;
 mod ask_clients;
 mod ask_limits;
 mod ask_memory;
+mod ask_metrics;
 mod ask_protocol;
 mod auth;
 mod bad_input;
