@@ -218,6 +218,8 @@ impl Asker {
         let r = db.retriever.clone();
         let q = question.to_string();
         let a2 = access.clone();
+        // Definitions are offered by the full grammar; the strict one cannot write them.
+        let full = self.cfg().llm.grammar == grammar::Profile::Full;
         let glossary = self.glossary.clone();
         // Metrics the question names (not only means): its answer must use one.
         let named: Vec<String> = self
@@ -228,7 +230,11 @@ impl Asker {
             .collect();
         let (mut ranked, defined) = tokio::task::spawn_blocking(move || {
             let ranked = r.search(&q, &a2, k)?;
-            let defined = definitions(&r, &glossary, &q, &a2);
+            let defined = if full {
+                definitions(&r, &glossary, &q, &a2)
+            } else {
+                Vec::new()
+            };
             Ok::<_, crate::ask::retrieve::RetrieveError>((ranked, defined))
         })
         .await

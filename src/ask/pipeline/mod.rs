@@ -179,7 +179,7 @@ pub struct Asker {
     backend: ArcSwap<Backend>,
     templates: ArcSwap<Templates>,
     policy: ArcSwap<Policy>,
-    glossary: Glossary,
+    glossary: Arc<Glossary>,
     history: History,
     /// Generated SQL by (database, catalog fingerprint, role, question, conversation).
     answers: moka::sync::Cache<String, String>,
@@ -222,7 +222,7 @@ impl Asker {
                 Templates::load(config.llm.prompt_dir.as_deref()).unwrap_or_default(),
             ),
             policy: ArcSwap::from_pointee(Policy::new(functions)),
-            glossary,
+            glossary: Arc::new(glossary),
             history: History::start(&config.history, &config.upstream),
             answers: moka::sync::Cache::builder()
                 .max_capacity(if config.ask.cache_ttl_secs == 0 {
