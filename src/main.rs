@@ -283,7 +283,12 @@ fn plan_glossary(
     db: &str,
     glossary: &pgask::ask::glossary::Glossary,
 ) -> anyhow::Result<Vec<pgask::ask::semantic::PlanFailure>> {
-    let config: tokio_postgres::Config = db.parse().context("the --db connection string")?;
+    let mut config: tokio_postgres::Config = db.parse().context("the --db connection string")?;
+    // An unreachable host or a locked table must not hang the check.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    config.options("-c statement_timeout=10000 -c lock_timeout=5000");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -73,7 +73,10 @@ impl Glossary {
     }
 
     pub fn parse(text: &str) -> Result<Glossary, toml::de::Error> {
-        let f: File = toml::from_str(text)?;
+        let f: File = match toml::from_str(text) {
+            Ok(f) => f,
+            Err(e) => return Self::parse_terms_only(text, e),
+        };
         let (mut definitions, mut problems) = semantic::definitions(Kind::Metric, f.metrics, text);
         let (d, p) = semantic::definitions(Kind::Dimension, f.dimensions, text);
         definitions.extend(d);
@@ -87,6 +90,40 @@ impl Glossary {
                 .map(|(t, m)| (t.trim().to_lowercase(), m))
                 .filter(|(t, _)| !t.is_empty())
                 .collect(),
+        })
+    }
+
+    /// A file whose metrics or dimensions do not deserialize (a misspelled key, `sql = 5`) keeps
+    /// its terms; the definitions are left out with the parser's message and line.
+    fn parse_terms_only(text: &str, error: toml::de::Error) -> Result<Glossary, toml::de::Error> {
+        #[derive(Deserialize)]
+        struct Lenient {
+            #[serde(default)]
+            terms: BTreeMap<String, String>,
+            #[serde(default)]
+            metrics: Option<toml::Value>,
+            #[serde(default)]
+            dimensions: Option<toml::Value>,
+        }
+        let Ok(f) = toml::from_str::<Lenient>(text) else {
+            return Err(error);
+        };
+        let _ = (f.metrics, f.dimensions);
+        let line = error.span().map_or(0, |r| {
+            text[..r.start.min(text.len())].matches('\n').count() + 1
+        });
+        Ok(Glossary {
+            terms: f
+                .terms
+                .into_iter()
+                .map(|(t, m)| (t.trim().to_lowercase(), m))
+                .filter(|(t, _)| !t.is_empty())
+                .collect(),
+            definitions: Vec::new(),
+            problems: vec![SemanticError::File {
+                line,
+                message: error.message().to_string(),
+            }],
         })
     }
 
@@ -202,5 +239,17 @@ mod tests {
         );
         assert_eq!(names("total sales per country"), ["net_revenue"]);
         assert!(names("revenue per month").is_empty());
+    }
+
+    #[test]
+    fn a_misspelled_metric_key_leaves_the_terms_in_place() {
+        let g = Glossary::parse(
+            "[terms]\nchurn = \"gone\"\n\n[metrics.revenue]\nsql = \"sum(o.total)\"\nsynonym = [\"sales\"]\n",
+        )
+        .unwrap();
+        assert_eq!(g.matching("churn rate").len(), 1);
+        assert!(g.definitions().is_empty());
+        assert_eq!(g.problems().len(), 1);
+        assert_eq!(g.problems()[0].line(), 6, "{}", g.problems()[0]);
     }
 }

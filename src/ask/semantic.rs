@@ -47,6 +47,8 @@ pub enum SemanticError {
         name: String,
         column: String,
     },
+    #[error("the metrics and dimensions were left out: {message}")]
+    File { line: usize, message: String },
     #[error("{kind} {name}: `sql` is missing")]
     Missing {
         line: usize,
@@ -74,6 +76,7 @@ impl SemanticError {
     pub fn line(&self) -> usize {
         match self {
             SemanticError::Name { line, .. }
+            | SemanticError::File { line, .. }
             | SemanticError::Missing { line, .. }
             | SemanticError::BadTable { line, .. }
             | SemanticError::Syntax { line, .. }
@@ -197,12 +200,12 @@ pub fn probe(d: &Definition) -> String {
     }
 }
 
-/// Prepares every definition's probe (parse analysis: names, types and grouping are checked;
-/// one statement only, nothing runs) and returns those that fail.
+/// Plans every definition's probe with EXPLAIN over the extended protocol (one statement only;
+/// names, types and grouping are checked, nothing runs) and returns those that fail.
 pub async fn plan(client: &tokio_postgres::Client, defs: &[Definition]) -> Vec<PlanFailure> {
     let mut failed = Vec::new();
     for d in defs {
-        if let Err(e) = client.prepare(&probe(d)).await {
+        if let Err(e) = client.query(&format!("EXPLAIN {}", probe(d)), &[]).await {
             let (sqlstate, message) = match e.as_db_error() {
                 Some(db) => (db.code().code().to_string(), db.message().to_string()),
                 None => (String::new(), e.to_string()),
@@ -360,6 +363,17 @@ fn parse_expr(sql: &str) -> Result<Parsed, Problem> {
             "write one expression, without AS, FROM or a trailing clause".into(),
         ));
     };
+    let mut subquery = false;
+    let _ = sqlparser::ast::visit_relations(&expr, |_| {
+        subquery = true;
+        ControlFlow::<()>::Break(())
+    });
+    if subquery {
+        // Its tables would escape the role's access check.
+        return Err(Problem::Syntax(
+            "a subquery is not allowed: write an expression over the listed tables".into(),
+        ));
+    }
     let mut tables: Vec<String> = Vec::new();
     let mut columns: Vec<(String, String)> = Vec::new();
     let mut bare = None;
@@ -455,7 +469,7 @@ mod tests {
     #[test]
     fn table_names_are_checked_and_text_is_canonical() {
         let (ok, bad) = parse(
-            "[metrics.a]\nsql = \"sum(t.x)\"\ntables = [\"t; DROP TABLE u\"]\n[metrics.b]\nsql = \"\"\"count(t.status = 'on  hold') -- held\n;\"\"\"\n[metrics.c]\ndescription = \"no sql\"\n[metrics.d]\nsql = \"count(*)\"\n",
+            "[metrics.a]\nsql = \"sum(t.x)\"\ntables = [\"t; DROP TABLE u\"]\n[metrics.b]\nsql = \"\"\"count(t.status = 'on  hold') -- held\n;\"\"\"\n[metrics.c]\ndescription = \"no sql\"\n[metrics.d]\nsql = \"count(*)\"\n[metrics.e]\nsql = \"sum(t.x) + (SELECT count(*) FROM salaries)\"\n",
         );
         assert_eq!(ok.len(), 1, "{bad:?}");
         assert_eq!(ok[0].sql, "count(t.status = 'on  hold')");

@@ -124,12 +124,7 @@ async fn other_readings_are_listed_and_hash_two_runs_the_second() {
         .await
         .unwrap();
     assert_eq!(first_column(&got), vec!["275"], "{:?}", texts(&got, b'E'));
-    for bad in [
-        "-- ask: #x",
-        "-- ask: #0",
-        "-- ask: #-1",
-        "-- ask: #99999999999999999999",
-    ] {
+    for bad in ["-- ask: #0", "-- ask: # 3", "-- ask: #99999999999999999999"] {
         let got = c.exchange(&query(bad), 1).await.unwrap();
         assert_eq!(sqlstate(&got).as_deref(), Some("22023"), "{bad}");
     }

@@ -66,11 +66,9 @@ async fn a_named_metric_is_required_whole_and_shown_in_the_prompt() {
         "{prompt}"
     );
     // A question that neither names nor means a metric gets none of them.
-    let got = c
-        .exchange(&query("-- ask: list the first 3 artists"), 1)
+    c.exchange(&query("-- ask: list the first 3 artists"), 1)
         .await
         .unwrap();
-    let _ = got;
     let seen = requests(&p);
     let grammar = seen
         .last()
@@ -83,10 +81,9 @@ async fn a_named_metric_is_required_whole_and_shown_in_the_prompt() {
 async fn a_role_never_sees_a_metric_over_columns_it_cannot_read() {
     let cluster = Cluster::shared();
     let path = glossary();
-    let Some((p, db)) = proxy(
-        &["SELECT count(*) FROM track", "SELECT count(*) FROM track"],
-        |c| c.ask.glossary = path,
-    )
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM track"; 4], |c| {
+        c.ask.glossary = path
+    })
     .await
     else {
         return;
@@ -101,10 +98,15 @@ async fn a_role_never_sees_a_metric_over_columns_it_cannot_read() {
     let question = query("-- ask: what is the listening time of all tracks?");
     let mut c = RawClient::connect(p.port(), "trust_user", &db).await;
     c.exchange(&question, 1).await.unwrap();
+    let theirs = requests(&p).len();
     let mut own = RawClient::connect(p.port(), "postgres", &db).await;
     own.exchange(&question, 1).await.unwrap();
     let seen = requests(&p);
-    assert_eq!(seen.len(), 2);
+    assert!(
+        theirs >= 1 && seen.len() > theirs,
+        "{theirs} then {}",
+        seen.len()
+    );
     let shown = |r: &Request| {
         let prompt: String = r.messages.iter().map(|m| m.content.as_str()).collect();
         prompt.contains("listening_time")
@@ -114,8 +116,11 @@ async fn a_role_never_sees_a_metric_over_columns_it_cannot_read() {
                 .contains("track.milliseconds")
     };
     assert!(
-        !shown(&seen[0]),
+        !seen[..theirs].iter().any(shown),
         "offered to a role without track.milliseconds"
     );
-    assert!(shown(&seen[1]), "the superuser is offered it");
+    assert!(
+        seen[theirs..].iter().any(shown),
+        "the superuser is offered it"
+    );
 }

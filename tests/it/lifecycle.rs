@@ -138,7 +138,7 @@ fn check_plans_the_glossary_metrics_and_names_the_line_of_one_that_does_not_plan
         "{said} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A column that does not exist, on line 7: only the database can tell.
+    // A column that does not exist, in the `sql` on line 9: only the database can tell.
     let bad = format!("{good}\n[metrics.tracks_sold]\nsql = \"sum(invoice_line.quantiy)\"\n");
     std::fs::write(&glossary, &bad).unwrap();
     assert!(check(false).status.success());

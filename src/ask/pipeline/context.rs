@@ -27,9 +27,45 @@ pub(super) struct Context {
     pub scope: Scope,
     /// Examples made from the chosen tables' catalog (used while the database has none).
     pub demos: Vec<(String, String)>,
+    /// Examples of the question's metrics and dimensions in use (always shown, last).
+    pub metric_demos: Vec<(String, String)>,
     /// The question's metrics and dimensions, for the prompt (the grammar offers them whole).
     pub defined: Vec<Definition>,
+    /// Retrieval's two best tables tie on the question's key word: the ask also reads the
+    /// question with the second one first, and the other reading is offered.
+    pub tie: bool,
     pub widened: bool,
+}
+
+/// Two table scores this close (of about 0 to 1) tie.
+const TIE: f32 = 0.05;
+
+/// Whether retrieval's two best tables tie on the question's key word: their scores are within
+/// [`TIE`] and a word of the question names both (`products` 1.00 and `product_categories` 0.99
+/// for "show the products and their categories" on the demo database), so either could be what
+/// the question means.
+pub(super) fn tie_on_key_word(catalog: &Catalog, ranked: &[Ranked], question: &str) -> bool {
+    let [a, b, ..] = ranked else {
+        return false;
+    };
+    if (a.score - b.score).abs() > TIE {
+        return false;
+    }
+    let stem = |w: &str| w.to_lowercase().trim_end_matches('s').to_string();
+    let words: Vec<String> = question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 3)
+        .map(stem)
+        .collect();
+    let parts = |t: TableId| -> Vec<String> {
+        catalog
+            .tables
+            .get(t)
+            .map(|t| t.name.split('_').map(stem).collect())
+            .unwrap_or_default()
+    };
+    let (pa, pb) = (parts(a.table), parts(b.table));
+    words.iter().any(|w| pa.contains(w) && pb.contains(w))
 }
 
 /// A metric or dimension matches a question by meaning from this cosine similarity on (its
@@ -241,6 +277,7 @@ impl Asker {
         .map_err(|e| AskError::Retrieval(e.to_string()))?
         .map_err(|e| AskError::Retrieval(e.to_string()))?;
         let catalog = db.retriever.catalog.clone();
+        let retrieved = ranked.len();
         // A matched metric's tables join the chosen ones.
         for (_, ids) in &defined {
             for &t in ids {
@@ -255,8 +292,14 @@ impl Asker {
             }
         }
         let metric_demos = definition_demos(&catalog, db, access, &defined);
-        // A question that names a metric is about its tables (relevance counts them).
-        generation::check_scores(&ranked, self.cfg().llm.min_relevance)?;
+        // A question that names a metric is about its tables; one that only means one is
+        // judged by retrieval's own tables.
+        let judged = if named.is_empty() {
+            &ranked[..retrieved]
+        } else {
+            &ranked[..]
+        };
+        generation::check_scores(judged, self.cfg().llm.min_relevance)?;
         let required: Vec<String> = defined
             .iter()
             .filter(|(d, _)| {
@@ -265,6 +308,7 @@ impl Asker {
             .map(|(d, _)| d.written())
             .collect();
         let defined: Vec<Definition> = defined.into_iter().map(|(d, _)| d).collect();
+        let tie = tie_on_key_word(&catalog, &ranked, question);
         let chosen: Vec<_> = ranked.iter().map(|r| r.table).collect();
         let steps = db.retriever.graph.connect(&chosen, access);
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
@@ -279,22 +323,20 @@ impl Asker {
         Ok(Context {
             joins: join_clauses(&catalog, &steps),
             scope: Scope::new(&catalog, &chosen, question),
-            demos: {
-                let mut d = demos::for_question(
-                    &catalog,
-                    &tables,
-                    question,
-                    &demos::parse_pairs(&self.templates.load().examples),
-                    self.cfg().ask.catalog_examples,
-                );
-                // The question's own metrics last: a base model copies the nearest example.
-                d.extend(metric_demos);
-                d
-            },
+            demos: demos::for_question(
+                &catalog,
+                &tables,
+                question,
+                &demos::parse_pairs(&self.templates.load().examples),
+                self.cfg().ask.catalog_examples,
+            ),
+            // The question's own metrics last: a base model copies the nearest example.
+            metric_demos,
             tables,
             catalog,
             grammar,
             defined,
+            tie,
             widened,
         })
     }
@@ -363,5 +405,50 @@ mod tests {
             normalise("top 5 customers BY revenue")
         );
         assert_ne!(normalise("top 5"), normalise("top 6"));
+    }
+
+    #[test]
+    fn the_two_best_tables_tie_on_a_word_that_names_both() {
+        use crate::ask::catalog::{Table, TableKind};
+        let table = |name: &str| Table {
+            oid: 0,
+            schema: "public".into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            comment: None,
+            rows: 0.0,
+            columns: vec![],
+            primary_key: vec![],
+            unique: vec![],
+            foreign_keys: vec![],
+        };
+        let catalog = Catalog {
+            database: "d".into(),
+            fingerprint: String::new(),
+            tables: vec![table("orders"), table("order_lines"), table("customers")],
+        };
+        let ranked = |scores: &[(TableId, f32)]| -> Vec<Ranked> {
+            scores
+                .iter()
+                .map(|&(table, score)| Ranked {
+                    table,
+                    score,
+                    columns: vec![],
+                    reason: String::new(),
+                })
+                .collect()
+        };
+        let close = ranked(&[(0, 0.61), (1, 0.58), (2, 0.2)]);
+        assert!(tie_on_key_word(&catalog, &close, "List the orders of May"));
+        // Far apart, or no word that names both: no tie.
+        assert!(!tie_on_key_word(
+            &catalog,
+            &ranked(&[(0, 0.8), (1, 0.5)]),
+            "the orders"
+        ));
+        assert!(!tie_on_key_word(&catalog, &close, "what was sold in May"));
+        let other = ranked(&[(0, 0.6), (2, 0.6)]);
+        assert!(!tie_on_key_word(&catalog, &other, "orders of customers"));
+        assert!(!tie_on_key_word(&catalog, &close[..1], "orders"));
     }
 }

@@ -218,17 +218,36 @@ impl Asker {
                         joins: ctx.joins.clone(),
                         glossary: glossary_lines(&self.glossary, ctx, question),
                         examples: match examples.as_ref() {
-                            Some(own) if !own.is_empty() => own.clone(),
-                            _ => ctx.demos.clone(),
+                            // The question's metrics are shown in use either way, last.
+                            Some(own) if !own.is_empty() => {
+                                own.iter().chain(&ctx.metric_demos).cloned().collect()
+                            }
+                            _ => ctx.demos.iter().chain(&ctx.metric_demos).cloned().collect(),
                         },
                         history: session.memory.pairs(),
                         retry: failure.clone(),
                         max_columns: cfg.llm.max_prompt_columns,
                     };
                     let g0 = Instant::now();
-                    let generated = self
+                    let mut generated = self
                         .generate(link, ctx, &input, &mut model, &cfg, (attempt, attempts))
                         .await?;
+                    if ctx.tie && attempt == 1 && input.tables.len() > 1 {
+                        // Retrieval's best tables tie on the question's key word: the question
+                        // read with the other one first is a candidate too, and its result
+                        // becomes another reading when it differs.
+                        let mut other = input.clone();
+                        other.tables.swap(0, 1);
+                        match self
+                            .generate(link, ctx, &other, &mut model, &cfg, (attempt, attempts))
+                            .await
+                        {
+                            Ok(more) => generated.extend(more),
+                            Err(AskError::Cancelled) => return Err(AskError::Cancelled),
+                            // The first reading stands on its own.
+                            Err(e) => tracing::info!(error = %e, "the other reading failed"),
+                        }
+                    }
                     clock.generate += g0.elapsed();
                     for c in &generated {
                         clock.tokens_in += c.output.prompt_tokens;
@@ -297,6 +316,8 @@ impl Asker {
                         };
                         let mut all = vec![(passed[v.winner].sql.clone(), v.agreed)];
                         all.extend(v.others.iter().map(|&(i, n)| (passed[i].sql.clone(), n)));
+                        // Candidates that failed in the trial runs are no reading.
+                        let total: usize = all.iter().map(|(_, n)| n).sum();
                         *readings = if all.len() > 1 {
                             all.iter().map(|(sql, _)| sql.clone()).collect()
                         } else {
@@ -431,16 +452,15 @@ fn glossary_lines(
     lines
 }
 
-/// `#2` (or `# 2`): a reading of the last ask, which `-- ask: #2` runs; `Some(None)` for a
-/// `#` followed by anything but a number from 1 (an error, never a question for the model).
+/// `#2` (or `# 2`): a reading of the last ask, which `-- ask: #2` runs; `Some(None)` for `#0`
+/// or a number too large (an error, never a question for the model).
 fn reading_number(question: &str) -> Option<Option<usize>> {
     let rest = question.trim().strip_prefix('#')?.trim();
-    let digits = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
-    Some(if digits {
-        rest.parse().ok().filter(|&n| n >= 1)
-    } else {
-        None
-    })
+    // "#1 selling product" is a question; only `#` and digits pick a reading.
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(rest.parse().ok().filter(|&n| n >= 1))
 }
 
 fn reading_failed(n: usize, f: Failure) -> AskError {
