@@ -84,12 +84,7 @@ impl Glossary {
         Ok(Glossary {
             definitions,
             problems,
-            terms: f
-                .terms
-                .into_iter()
-                .map(|(t, m)| (t.trim().to_lowercase(), m))
-                .filter(|(t, _)| !t.is_empty())
-                .collect(),
+            terms: normalised(f.terms),
         })
     }
 
@@ -113,12 +108,7 @@ impl Glossary {
             text[..r.start.min(text.len())].matches('\n').count() + 1
         });
         Ok(Glossary {
-            terms: f
-                .terms
-                .into_iter()
-                .map(|(t, m)| (t.trim().to_lowercase(), m))
-                .filter(|(t, _)| !t.is_empty())
-                .collect(),
+            terms: normalised(f.terms),
             definitions: Vec::new(),
             problems: vec![SemanticError::File {
                 line,
@@ -166,6 +156,15 @@ impl Glossary {
             .cloned()
             .collect()
     }
+}
+
+/// Terms lower-cased and trimmed; empty ones dropped.
+fn normalised(terms: BTreeMap<String, String>) -> Vec<(String, String)> {
+    terms
+        .into_iter()
+        .map(|(t, m)| (t.trim().to_lowercase(), m))
+        .filter(|(t, _)| !t.is_empty())
+        .collect()
 }
 
 /// A question's words, lower-cased.

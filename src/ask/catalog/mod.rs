@@ -88,6 +88,15 @@ impl Table {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 
+    /// As people write it in a query: bare in `public`, schema-qualified elsewhere.
+    pub fn written(&self) -> String {
+        if self.schema == "public" {
+            quote_ident(&self.name)
+        } else {
+            self.qualified()
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }

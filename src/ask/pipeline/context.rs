@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use super::{AskError, Asker, Db};
-use crate::ask::catalog::{Access, Catalog, TableId};
+use crate::ask::catalog::{Access, Catalog, Table, TableId};
 use crate::ask::generate::demos;
 use crate::ask::generate::grammar::{self, Grammar, Spec};
 use crate::ask::generate::scope::Scope;
 use crate::ask::generate::{self as generation};
 use crate::ask::guard;
 use crate::ask::history::Example;
-use crate::ask::retrieve::graph::join_clauses;
+use crate::ask::retrieve::graph::{join_clauses, join_clauses_named};
 use crate::ask::retrieve::Ranked;
 use crate::ask::semantic::Definition;
 use crate::session::link::Who;
@@ -123,38 +123,27 @@ fn definitions(
             by_words.contains(d) || close.get(*i).is_some_and(|&s| s >= DEFINITION_SIMILARITY)
         })
         .filter_map(|(_, d)| {
-            let ids: Option<Vec<TableId>> = d
-                .tables
-                .iter()
-                .map(|t| match t.split_once('.') {
-                    Some((schema, name)) => r.catalog.find(schema, name),
-                    None => r
-                        .catalog
-                        .find("public", t)
-                        .or_else(|| r.catalog.find_name(t)),
-                })
-                .collect();
+            let ids: Option<Vec<TableId>> =
+                d.tables.iter().map(|t| find_table(&r.catalog, t)).collect();
             let ids = ids?;
             // Every column it reads must be readable by the role (column grants included).
             let readable = d.columns.iter().all(|(t, c)| {
-                let id = match t.split_once('.') {
-                    Some((schema, name)) => r.catalog.find(schema, name),
-                    None => r
-                        .catalog
-                        .find("public", t)
-                        .or_else(|| r.catalog.find_name(t)),
-                };
+                let id = find_table(&r.catalog, t);
                 id.is_some_and(|id| {
-                    r.catalog.tables[id]
-                        .columns
-                        .iter()
-                        .any(|col| &col.name == c)
-                        && access.can_read_column(id, c)
+                    r.catalog.tables[id].column(c).is_some() && access.can_read_column(id, c)
                 })
             });
             (readable && ids.iter().all(|&t| access.can_read(t))).then(|| (d.clone(), ids))
         })
         .collect()
+}
+
+/// A definition's table (`name` or `schema.name`): in `public` first, then in any schema.
+fn find_table(catalog: &Catalog, t: &str) -> Option<TableId> {
+    match t.split_once('.') {
+        Some((schema, name)) => catalog.find(schema, name),
+        None => catalog.find("public", t).or_else(|| catalog.find_name(t)),
+    }
 }
 
 /// Examples that use the question's metrics and dimensions as written: each metric in total,
@@ -169,40 +158,16 @@ fn definition_demos(
     defined: &[(Definition, Vec<TableId>)],
 ) -> Vec<(String, String)> {
     use crate::ask::semantic::Kind;
-    // Names as people write them: unqualified in `public`.
-    let short = |t: TableId| -> String {
-        let table = &catalog.tables[t];
-        if table.schema == "public" {
-            crate::ask::catalog::quote_ident(&table.name)
-        } else {
-            table.qualified()
-        }
-    };
     let from = |ids: &[TableId]| -> Option<String> {
-        catalog.tables.get(*ids.first()?)?;
+        let first = catalog.tables.get(*ids.first()?)?;
         let steps = db.retriever.graph.connect(ids, access);
-        let joins: Vec<String> = steps
-            .iter()
-            .map(|s| {
-                let (a, b) = (short(s.from), short(s.edge.to));
-                let on: Vec<String> = s
-                    .edge
-                    .from_cols
-                    .iter()
-                    .zip(&s.edge.to_cols)
-                    .map(|(x, y)| {
-                        use crate::ask::catalog::quote_ident as q;
-                        format!("{b}.{} = {a}.{}", q(y), q(x))
-                    })
-                    .collect();
-                format!("JOIN {b} ON {}", on.join(" AND "))
-            })
-            .collect();
+        // Names as people write them: unqualified in `public`.
+        let joins = join_clauses_named(catalog, &steps, Table::written);
         let joined: std::collections::HashSet<TableId> = std::iter::once(ids[0])
             .chain(steps.iter().flat_map(|s| [s.from, s.edge.to]))
             .collect();
         ids.iter().all(|t| joined.contains(t)).then(|| {
-            format!("{} {}", short(ids[0]), joins.join(" "))
+            format!("{} {}", first.written(), joins.join(" "))
                 .trim_end()
                 .to_string()
         })

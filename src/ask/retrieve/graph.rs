@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use crate::ask::catalog::{quote_ident, Access, Catalog, TableId};
+use crate::ask::catalog::{quote_ident, Access, Catalog, Table, TableId};
 
 use super::words::stem;
 
@@ -152,26 +152,30 @@ impl JoinGraph {
 
 /// `JOIN b ON b.x = a.y` for each step, tables schema-qualified.
 pub fn join_clauses(catalog: &Catalog, steps: &[Step]) -> Vec<String> {
+    join_clauses_named(catalog, steps, Table::qualified)
+}
+
+/// `JOIN b ON b.x = a.y` for each step, each table as `name` writes it.
+pub fn join_clauses_named(
+    catalog: &Catalog,
+    steps: &[Step],
+    name: impl Fn(&Table) -> String,
+) -> Vec<String> {
     steps
         .iter()
         .map(|s| {
-            let (a, b) = (&catalog.tables[s.from], &catalog.tables[s.edge.to]);
+            let (a, b) = (
+                name(&catalog.tables[s.from]),
+                name(&catalog.tables[s.edge.to]),
+            );
             let on: Vec<String> = s
                 .edge
                 .from_cols
                 .iter()
                 .zip(&s.edge.to_cols)
-                .map(|(x, y)| {
-                    format!(
-                        "{}.{} = {}.{}",
-                        b.qualified(),
-                        quote_ident(y),
-                        a.qualified(),
-                        quote_ident(x)
-                    )
-                })
+                .map(|(x, y)| format!("{b}.{} = {a}.{}", quote_ident(y), quote_ident(x)))
                 .collect();
-            format!("JOIN {} ON {}", b.qualified(), on.join(" AND "))
+            format!("JOIN {b} ON {}", on.join(" AND "))
         })
         .collect()
 }

@@ -149,15 +149,7 @@ impl Spec {
             .iter()
             .map(|&t| {
                 let table = &catalog.tables[t];
-                let name = if table.schema == "public" {
-                    quote_ident(&table.name)
-                } else {
-                    format!(
-                        "{}.{}",
-                        quote_ident(&table.schema),
-                        quote_ident(&table.name)
-                    )
-                };
+                let name = table.written();
                 GTable {
                     name,
                     columns: table
