@@ -213,6 +213,12 @@ pub struct RetrievalConfig {
     pub cache_dir: PathBuf,
     /// Tables handed to generation. Default 8. Reload: yes.
     pub top_k: usize,
+    /// A database whose tables the asking role may read number at most this many is shown to
+    /// the model whole, in a fixed order, whatever retrieval ranks first: every ask's prompt
+    /// then starts with the same schema, which the model's KV cache keeps, so only the first
+    /// ask pays to read it. Retrieval still picks the examples. 0 turns it off. Default 12.
+    /// Reload: yes.
+    pub whole_schema: usize,
     /// Optional cross-encoder (BERT sequence classification, e.g. ms-marco-MiniLM-L-6-v2) that
     /// reorders the best candidates; unset means the hybrid reranker alone. Default unset.
     /// Reload: no.
@@ -225,6 +231,7 @@ impl Default for RetrievalConfig {
             embedder_dir: "models/all-MiniLM-L6-v2".into(),
             cache_dir: "models/cache".into(),
             top_k: 8,
+            whole_schema: 12,
             reranker_dir: None,
         }
     }

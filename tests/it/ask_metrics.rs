@@ -54,7 +54,7 @@ async fn a_named_metric_is_required_whole_and_shown_in_the_prompt() {
     let req = seen.last().expect("one generation");
     let grammar = req.grammar.as_deref().unwrap_or("");
     assert!(
-        grammar.starts_with("root ::= \"SELECT \" required")
+        grammar.starts_with("root ::= \" \"? \"SELECT \" required")
             && grammar.contains(&format!("required ::= \"{REVENUE}\"")),
         "{grammar}"
     );

@@ -7,16 +7,19 @@
 //! the form of the nearest example; with the real names in it, the copy is a query over this
 //! database. No LLM, no data read.
 
+use super::shape::Shape;
 use crate::ask::catalog::{quote_ident, Catalog, Table, TableId};
 
 /// Up to `max` examples for `question`: the catalog's templates over the best three of `tables`
-/// (each with the columns retrieval found likely for the question, which pick the measure), or
-/// the `generic` (question, SQL) pairs when the catalog gives none; the ones sharing most words
-/// with the question, in rising order of likeness.
+/// (each with the columns retrieval found likely for the question, which pick the measure)
+/// and those in the form its `shape` asks for ([`super::shaped`]), or the `generic` (question,
+/// SQL) pairs when the catalog gives none; the ones whose form fits the shape best, then
+/// sharing most words with the question, in rising order of likeness.
 pub fn for_question(
     catalog: &Catalog,
     tables: &[(TableId, Vec<String>)],
     question: &str,
+    shape: &Shape,
     generic: &[(String, String)],
     max: usize,
 ) -> Vec<(String, String)> {
@@ -28,6 +31,11 @@ pub fn for_question(
     for (t, likely) in tables.iter().take(3) {
         if let Some(table) = catalog.tables.get(*t) {
             pool.extend(for_table(catalog, table, &chosen, likely));
+            for pair in super::shaped::for_table(catalog, table, &chosen, likely, question, shape) {
+                if !pool.contains(&pair) {
+                    pool.push(pair);
+                }
+            }
         }
     }
     if pool.is_empty() {
@@ -41,7 +49,8 @@ pub fn for_question(
             let w = words_of(text);
             let inter = q.iter().filter(|x| w.contains(*x)).count() as f32;
             let union = (q.len() + w.len()) as f32 - inter;
-            (inter / union.max(1.0), i)
+            let form = super::shaped::fit(shape, &pool[i].1);
+            (form + inter / union.max(1.0), i)
         })
         .collect();
     // Best first (ties: the catalog's own before the generic ones), then the chosen few in
@@ -119,7 +128,7 @@ pub fn parse_pairs(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn words_of(s: &str) -> Vec<String> {
+pub(super) fn words_of(s: &str) -> Vec<String> {
     let mut w: Vec<String> = s
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -238,7 +247,7 @@ fn for_table(
     out
 }
 
-fn table_name(t: &Table) -> String {
+pub(super) fn table_name(t: &Table) -> String {
     if t.schema == "public" {
         quote_ident(&t.name)
     } else {
@@ -247,7 +256,7 @@ fn table_name(t: &Table) -> String {
 }
 
 /// Two different short aliases for a child and its parent table.
-fn aliases(child: &str, parent: &str) -> (String, String) {
+pub(super) fn aliases(child: &str, parent: &str) -> (String, String) {
     let first = |s: &str| s.chars().next().unwrap_or('t').to_ascii_lowercase();
     let (c, p) = (first(child), first(parent));
     if c == p {
@@ -257,11 +266,11 @@ fn aliases(child: &str, parent: &str) -> (String, String) {
     }
 }
 
-fn words(name: &str) -> String {
+pub(super) fn words(name: &str) -> String {
     name.replace('_', " ").to_lowercase()
 }
 
-fn plural(w: &str) -> String {
+pub(super) fn plural(w: &str) -> String {
     if w.ends_with('s') {
         w.to_string()
     } else if let Some(stem) = w
@@ -276,7 +285,7 @@ fn plural(w: &str) -> String {
     }
 }
 
-fn singular(w: &str) -> String {
+pub(super) fn singular(w: &str) -> String {
     if let Some(stem) = w.strip_suffix("ies") {
         format!("{stem}y")
     } else if w.ends_with("ss") {
@@ -287,7 +296,7 @@ fn singular(w: &str) -> String {
 }
 
 /// `first names and last names` / `first name and last name`.
-fn and_list(cols: &[String], many: bool) -> String {
+pub(super) fn and_list(cols: &[String], many: bool) -> String {
     let ws: Vec<String> = cols
         .iter()
         .map(|c| if many { plural(&words(c)) } else { words(c) })
@@ -295,7 +304,7 @@ fn and_list(cols: &[String], many: bool) -> String {
     ws.join(" and ")
 }
 
-fn is_key(t: &Table, col: &str) -> bool {
+pub(super) fn is_key(t: &Table, col: &str) -> bool {
     t.primary_key.iter().any(|c| c == col)
         || t.foreign_keys
             .iter()
@@ -304,13 +313,13 @@ fn is_key(t: &Table, col: &str) -> bool {
         || col == "id"
 }
 
-fn is_text(data_type: &str) -> bool {
+pub(super) fn is_text(data_type: &str) -> bool {
     data_type == "text" || data_type.starts_with("character") || data_type == "citext"
 }
 
 /// The columns that name a row: `name`, `title`, `first_name` + `last_name`, `x_name`, or the
 /// first text column that is not a key.
-fn label_columns(t: &Table) -> Vec<String> {
+pub(super) fn label_columns(t: &Table) -> Vec<String> {
     let has = |n: &str| t.columns.iter().any(|c| c.name == n);
     for n in ["name", "title"] {
         if has(n) {
@@ -336,7 +345,7 @@ fn label_columns(t: &Table) -> Vec<String> {
 
 /// A measure: the numeric column retrieval found likeliest, else the first numeric column that
 /// is not a key.
-fn numeric_column<'a>(t: &'a Table, likely: &[String]) -> Option<&'a str> {
+pub(super) fn numeric_column<'a>(t: &'a Table, likely: &[String]) -> Option<&'a str> {
     let numeric = |c: &&crate::ask::catalog::Column| {
         let d = c.data_type.as_str();
         (d.starts_with("numeric")
@@ -474,7 +483,7 @@ mod tests {
     fn examples_use_the_real_names_and_parse() {
         let catalog = shop();
         let tables = [(1, vec![]), (0, vec![])];
-        let ex = for_question(&catalog, &tables, "", &[], 40);
+        let ex = for_question(&catalog, &tables, "", &Shape::default(), &[], 40);
         let sqls: Vec<&str> = ex.iter().map(|(_, s)| s.as_str()).collect();
         assert!(sqls.contains(&"SELECT count(*) FROM product"), "{sqls:?}");
         assert!(sqls.contains(&"SELECT count(*) FROM category"), "{sqls:?}");
@@ -506,13 +515,21 @@ mod tests {
             &catalog,
             &tables,
             "How many products does each category have?",
+            &Shape::of("How many products does each category have?", &[]),
             &generic,
             3,
         );
         assert_eq!(few.len(), 3);
         assert!(few[2].1.contains("GROUP BY"), "{few:?}");
         // The generic examples only stand in when the catalog gives none.
-        let few = for_question(&catalog, &[], "Which products live in Paris?", &generic, 2);
+        let few = for_question(
+            &catalog,
+            &[],
+            "Which products live in Paris?",
+            &Shape::default(),
+            &generic,
+            2,
+        );
         assert_eq!(few, generic);
     }
 

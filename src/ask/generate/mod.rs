@@ -12,6 +12,8 @@ pub mod openai;
 pub mod prompt;
 pub mod protocol;
 pub mod scope;
+pub mod shape;
+pub mod shaped;
 pub mod supervisor;
 pub mod tiny;
 pub mod worker;
@@ -78,6 +80,17 @@ pub async fn candidates(
                 scope: scope.cloned(),
             })
             .await?;
+        tracing::debug!(
+            prompt_tokens = output.prompt_tokens,
+            reused_tokens = output.reused_tokens,
+            prompt_ms = output.prompt_ms,
+            generated = output.generated_tokens,
+            generate_ms = output.generate_ms,
+            grammar_build_ms = output.grammar_build_ms,
+            scope_refusals = output.scope_refusals,
+            stop = ?output.stop,
+            "candidate"
+        );
         out.push(Candidate {
             sql: output.text.trim().to_string(),
             complete: output.stop == Stop::Eos,

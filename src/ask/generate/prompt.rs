@@ -90,12 +90,22 @@ pub struct PromptInput<'a> {
     pub retry: Option<Failure>,
     /// Wide tables show at most this many columns (keys and likely columns first).
     pub max_columns: usize,
+    /// The tables are the whole schema: shown in catalog order with no likely columns, and
+    /// the join hints beside them, so the system text is the same for every question; the
+    /// user text then names the first `focus` of `tables` (retrieval's best) for the question.
+    pub whole: bool,
+    pub focus: usize,
 }
 
 /// The chat messages for a SQL generation.
 pub fn messages(t: &Templates, catalog: &Catalog, input: &PromptInput<'_>) -> Vec<ChatMessage> {
-    let system = t.system.replace("{schema}", &schema(catalog, input));
-    let user = fill(&t.user, input, &t.examples);
+    let mut system = t.system.replace("{schema}", &schema(catalog, input));
+    if input.whole && !input.joins.is_empty() {
+        let mut joins = input.joins.clone();
+        joins.sort();
+        system = format!("{}\n\nJoin hints:\n{}", system.trim_end(), joins.join("\n"));
+    }
+    let user = fill(&t.user, catalog, input, &t.examples);
     vec![
         ChatMessage::new("system", system.trim_end()),
         ChatMessage::new("user", user.trim_end()),
@@ -116,7 +126,7 @@ pub fn relevance(t: &Templates, catalog: &Catalog, input: &PromptInput<'_>) -> V
     ]
 }
 
-fn fill(template: &str, input: &PromptInput<'_>, generic: &str) -> String {
+fn fill(template: &str, catalog: &Catalog, input: &PromptInput<'_>, generic: &str) -> String {
     let section = |title: &str, items: &[(String, String)], fmt: &dyn Fn(&str, &str) -> String| {
         if items.is_empty() {
             return String::new();
@@ -146,7 +156,20 @@ fn fill(template: &str, input: &PromptInput<'_>, generic: &str) -> String {
         &input.history,
         &|q, sql| format!("Question: {q}\nSQL: {sql}\n"),
     );
-    let joins = if input.joins.is_empty() {
+    let joins = if input.whole {
+        // The joins are in the system text; the question's likeliest tables are named here.
+        let names: Vec<String> = input
+            .tables
+            .iter()
+            .take(input.focus.min(3))
+            .filter_map(|(t, _)| catalog.tables.get(*t).map(name_of))
+            .collect();
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!("Tables for this question: {}\n\n", names.join(", "))
+        }
+    } else if input.joins.is_empty() {
         String::new()
     } else {
         format!("Join hints:\n{}\n\n", input.joins.join("\n"))
@@ -179,7 +202,8 @@ fn retry_text(f: &Failure) -> String {
 }
 
 /// Compact DDL of the chosen tables, in retrieval's order (the same question gives the same
-/// text, so its KV cache is reused).
+/// text, so its KV cache is reused); a whole schema in catalog order, the same for every
+/// question.
 pub fn schema(catalog: &Catalog, input: &PromptInput<'_>) -> String {
     let mut ids: Vec<&(TableId, Vec<String>)> = input
         .tables
@@ -189,8 +213,12 @@ pub fn schema(catalog: &Catalog, input: &PromptInput<'_>) -> String {
     // Retrieval's order, best first: a small model reads the first table as the likeliest.
     let mut seen = std::collections::HashSet::new();
     ids.retain(|(t, _)| seen.insert(*t));
+    if input.whole {
+        ids.sort_by_key(|(t, _)| *t);
+    }
     let mut out = String::new();
     for (t, likely) in ids {
+        let likely: &[String] = if input.whole { &[] } else { likely };
         out.push_str(&table_ddl(catalog, *t, likely, input.max_columns.max(4)));
         out.push('\n');
     }

@@ -8,6 +8,7 @@
 //! - the column after a qualifier must belong to the table the qualifier stands for;
 //! - no item twice in a SELECT list, GROUP BY, ORDER BY or one AND/OR chain;
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
+//! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables).
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
@@ -319,6 +320,12 @@ impl Scope {
                     if matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && top {
                         problems += close_item(s, l, t.start);
                         l.item_start = Some(t.end);
+                    }
+                    // `FROM a, b`: a cross join unless a WHERE condition links them, which a
+                    // small model rarely writes; `FROM invoice_line, invoice, track` ran
+                    // until the statement timeout. Joins are written with JOIN … ON.
+                    if l.clause == Clause::From && top {
+                        problems += 1;
                     }
                 }
                 Kind::Keyword => {

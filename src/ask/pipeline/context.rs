@@ -9,6 +9,7 @@ use crate::ask::catalog::{Access, Catalog, Table, TableId};
 use crate::ask::generate::demos;
 use crate::ask::generate::grammar::{self, Grammar, Spec};
 use crate::ask::generate::scope::Scope;
+use crate::ask::generate::shape::Shape;
 use crate::ask::generate::{self as generation};
 use crate::ask::guard;
 use crate::ask::history::Example;
@@ -35,6 +36,11 @@ pub(super) struct Context {
     /// question with the second one first, and the other reading is offered.
     pub tie: bool,
     pub widened: bool,
+    /// The tables are every table the role may read (`retrieval.whole_schema`): retrieval's
+    /// first, then the rest; the prompt shows them in catalog order.
+    pub whole: bool,
+    /// How many of `tables` retrieval chose (the rest complete a whole schema).
+    pub retrieved: usize,
 }
 
 /// Two table scores this close (of about 0 to 1) tie.
@@ -66,6 +72,20 @@ pub(super) fn tie_on_key_word(catalog: &Catalog, ranked: &[Ranked], question: &s
     };
     let (pa, pb) = (parts(a.table), parts(b.table));
     words.iter().any(|w| pa.contains(w) && pb.contains(w))
+}
+
+/// Names a question may write in capitals that are not values: every table's, and the chosen
+/// tables' columns (lower case).
+fn shape_names(catalog: &Catalog, chosen: &[TableId]) -> Vec<String> {
+    let mut names: Vec<String> = catalog
+        .tables
+        .iter()
+        .map(|t| t.name.to_lowercase())
+        .collect();
+    for t in chosen.iter().filter_map(|&t| catalog.tables.get(t)) {
+        names.extend(t.columns.iter().map(|c| c.name.to_lowercase()));
+    }
+    names
 }
 
 /// A metric or dimension matches a question by meaning from this cosine similarity on (its
@@ -274,7 +294,30 @@ impl Asker {
             .collect();
         let defined: Vec<Definition> = defined.into_iter().map(|(d, _)| d).collect();
         let tie = tie_on_key_word(&catalog, &ranked, question);
-        let chosen: Vec<_> = ranked.iter().map(|r| r.table).collect();
+        // A small database is shown whole (after retrieval's tables, which pick the examples).
+        let whole_max = self.cfg().retrieval.whole_schema;
+        let readable: Vec<TableId> = (0..catalog.tables.len())
+            .filter(|&t| access.can_read(t))
+            .collect();
+        let whole = whole_max > 0 && readable.len() <= whole_max;
+        let focus = ranked.len();
+        if whole {
+            for t in readable {
+                if !ranked.iter().any(|r| r.table == t) {
+                    ranked.push(Ranked {
+                        table: t,
+                        score: 0.0,
+                        columns: Vec::new(),
+                        reason: "the database is small enough to show whole".into(),
+                    });
+                }
+            }
+        }
+        let mut chosen: Vec<_> = ranked.iter().map(|r| r.table).collect();
+        if whole {
+            // The same joins for every question.
+            chosen.sort_unstable();
+        }
         let steps = db.retriever.graph.connect(&chosen, access);
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
@@ -292,6 +335,7 @@ impl Asker {
                 &catalog,
                 &tables,
                 question,
+                &Shape::of(question, &shape_names(&catalog, &chosen)),
                 &demos::parse_pairs(&self.templates.load().examples),
                 self.cfg().ask.catalog_examples,
             ),
@@ -303,6 +347,8 @@ impl Asker {
             defined,
             tie,
             widened,
+            whole,
+            retrieved: focus,
         })
     }
 

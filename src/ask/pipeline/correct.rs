@@ -222,11 +222,24 @@ impl Asker {
                             Some(own) if !own.is_empty() => {
                                 own.iter().chain(&ctx.metric_demos).cloned().collect()
                             }
-                            _ => ctx.demos.iter().chain(&ctx.metric_demos).cloned().collect(),
+                            // A retry goes without the examples the failed attempts had
+                            // last: a small model copies the nearest example's form, so the
+                            // next one gets the next-best form (correcting from the error
+                            // text alone is beyond it).
+                            _ => {
+                                let keep = ctx.demos.len().saturating_sub(attempt - 1).max(1);
+                                ctx.demos[..keep.min(ctx.demos.len())]
+                                    .iter()
+                                    .chain(&ctx.metric_demos)
+                                    .cloned()
+                                    .collect()
+                            }
                         },
                         history: session.memory.pairs(),
                         retry: failure.clone(),
                         max_columns: cfg.llm.max_prompt_columns,
+                        whole: ctx.whole,
+                        focus: ctx.retrieved,
                     };
                     let g0 = Instant::now();
                     let mut generated = self

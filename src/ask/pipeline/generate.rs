@@ -77,6 +77,7 @@ impl Asker {
         let templates = self.templates.load();
         let messages = prompt::messages(&templates, &ctx.catalog, input);
         tracing::debug!(?messages, "prompt");
+        tracing::trace!(grammar = %ctx.grammar.text, "grammar");
         let backend = self.backend.load_full();
         let settings = settings(cfg);
         let expired = tokio::time::sleep_until(model.deadline());

@@ -141,7 +141,8 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
     let mut r = Rules::default();
     // A model ends an answer with a newline, as in plain text (a base model's examples do): the
     // newline may follow a complete query only, so it ends the answer instead of the model
-    // being pushed into `WHERE …` by a grammar with no way to stop.
+    // being pushed into `WHERE …` by a grammar with no way to stop. It may start with a space:
+    // a completion prompt ends at `SQL:`, and the model writes ` SELECT` as in its examples.
     let defined = !spec.defined.is_empty();
     if defined && !spec.required.is_empty() {
         // The question named a metric: the answer's own SELECT list starts with one, as defined
@@ -151,7 +152,7 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
         r.add(
             "root",
             &format!(
-                "\"SELECT \" required ( \" AS \" name )? ( \", \" ditem ){{0,6}} \" FROM \" tbl dpart{{0,7}} stail-{s} order-{s}? limit? \"\\n\"?"
+                "\" \"? \"SELECT \" required ( \" AS \" name )? ( \", \" ditem ){{0,6}} \" FROM \" tbl dpart{{0,7}} stail-{s} order-{s}? limit? \"\\n\"?"
             ),
         )?;
         // No table aliases in that FROM list: an alias hides the table's own name, which the
@@ -164,7 +165,7 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
         // must not be able to fill the list with it.
         r.add("ditem", &format!("expr-{s} ( \" AS \" name )?"))?;
     } else {
-        r.add("root", &format!("query-{DEPTH} \"\\n\"?"))?;
+        r.add("root", &format!("\" \"? query-{DEPTH} \"\\n\"?"))?;
     }
     names(&mut r, spec)?;
     lexical(&mut r)?;

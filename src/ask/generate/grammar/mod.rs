@@ -229,7 +229,7 @@ pub fn build(spec: &Spec, profile: Profile) -> Result<Grammar, GrammarError> {
 /// A grammar that accepts exactly `yes` or `no`, for the relevance question.
 pub fn yes_no() -> Grammar {
     Grammar {
-        text: "root ::= \"yes\" | \"no\"\n".to_string(),
+        text: "root ::= \" \"? ( \"yes\" | \"no\" )\n".to_string(),
         rules: 1,
         profile: Profile::Strict,
     }
@@ -308,7 +308,7 @@ mod defined_tests {
         )
         .unwrap();
         assert!(
-            required.text.starts_with("root ::= \"SELECT \""),
+            required.text.starts_with("root ::= \" \"? \"SELECT \""),
             "{}",
             required.text
         );

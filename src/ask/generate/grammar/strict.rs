@@ -33,7 +33,10 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
         return Err(GrammarError::NoTables);
     }
     // An answer may end with a newline (see the full profile's root).
-    r.add("root", &format!("( {} ) \"\\n\"?", roots.join(" | ")))?;
+    r.add(
+        "root",
+        &format!("\" \"? ( {} ) \"\\n\"?", roots.join(" | ")),
+    )?;
     Ok(r)
 }
 

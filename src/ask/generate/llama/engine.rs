@@ -599,8 +599,10 @@ pub fn completion(messages: &[ChatMessage]) -> String {
             }
         }
     }
+    // No space after the cue: SentencePiece vocabularies carry a word's space in front of it
+    // (`▁SELECT`), so a prompt ending in a bare space leaves the model to continue with a token
+    // it never saw after one. The grammars allow the space the model then writes.
     s.push_str(cue);
-    s.push(' ');
     s
 }
 

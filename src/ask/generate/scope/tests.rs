@@ -65,7 +65,6 @@ fn a_qualifier_after_from_must_be_defined_before_it() {
 fn select_list_qualifiers_must_be_defined_when_the_from_list_ends() {
     let sc = scope("albums per artist");
     // Still free while the FROM list goes on.
-    assert!(!refused(&sc, "SELECT b.title FROM artist a|,"));
     assert!(!refused(&sc, "SELECT b.title FROM artist a| JOIN"));
     // Ending it without `b` is refused; with `b` it is fine.
     assert!(refused(&sc, "SELECT b.title FROM artist a| WHERE"));
@@ -333,5 +332,18 @@ fn a_metric_comment_is_not_read_as_names() {
     assert!(refused(
         &sc,
         "SELECT /* album_count */ count(x.album_id) FROM album WHERE x|."
+    ));
+}
+
+#[test]
+fn a_comma_between_from_items_is_refused_but_a_join_is_not() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT count(*) FROM album|,"));
+    assert!(refused(&sc, "SELECT count(*) FROM album a|, artist"));
+    assert!(!refused(&sc, "SELECT count(*) FROM album| JOIN"));
+    // Commas inside the FROM clause's own parentheses are not FROM items.
+    assert!(!refused(
+        &sc,
+        "SELECT count(*) FROM album JOIN artist USING (artist_id|, title)"
     ));
 }
