@@ -9,6 +9,7 @@
 //! - no item twice in a SELECT list, GROUP BY, ORDER BY or one AND/OR chain;
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
+//! - no text literal compared with a number column (`artist_id = 'AC/DC'`);
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables).
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
@@ -400,6 +401,24 @@ impl Scope {
                 {
                     problems += 1;
                 }
+                // `artist_id = 'AC/DC'`: text against a number column fails at run time;
+                // refused at its opening quote, so the model picks another column or value.
+                Kind::Literal
+                    if t.text.starts_with('\'')
+                        && i >= 2
+                        && matches!(toks[i - 1].text, "=" | ">" | "<")
+                        && toks[i - 2].kind == Kind::Ident
+                        && self.numeric_column(&toks[..i - 1], &bindings)
+                        && !t.text[1..]
+                            .trim_end_matches('\'')
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | ' ')) =>
+                {
+                    problems += 1;
+                    if t.complete {
+                        literals.push(t.text.to_string());
+                    }
+                }
                 Kind::Literal if t.complete => {
                     let value = t.text.trim_matches('\'').to_lowercase();
                     if literals.contains(&t.text.to_string())
@@ -592,6 +611,43 @@ impl Scope {
     }
 
     /// The table a qualifier stands for: an alias of a chosen table, or its own name.
+    /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
+    /// table it could belong to.
+    fn numeric_column(&self, toks: &[Tok<'_>], bindings: &[Binding]) -> bool {
+        let Some(col) = toks.last() else {
+            return false;
+        };
+        let name = col.name();
+        let numeric = |d: &str| {
+            [
+                "integer",
+                "bigint",
+                "smallint",
+                "numeric",
+                "real",
+                "double precision",
+            ]
+            .iter()
+            .any(|n| d.starts_with(n))
+        };
+        let n = toks.len();
+        let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
+        let types: Vec<&str> = if qualified {
+            self.table_of(&toks[n - 3].name(), bindings)
+                .and_then(|t| t.column(&name))
+                .map(|c| vec![c.data_type.as_str()])
+                .unwrap_or_default()
+        } else {
+            self.catalog
+                .tables
+                .iter()
+                .filter_map(|t| t.column(&name))
+                .map(|c| c.data_type.as_str())
+                .collect()
+        };
+        !types.is_empty() && types.iter().all(|d| numeric(d))
+    }
+
     fn table_of(&self, q: &str, bindings: &[Binding]) -> Option<&crate::ask::catalog::Table> {
         let t = match bindings.iter().find(|b| b.name == q) {
             Some(b) => b.table?,
@@ -641,11 +697,19 @@ impl Scope {
                 }
                 _ => {}
             }
-            if t.kind != Kind::Ident || !t.complete {
+            if t.kind != Kind::Ident {
                 continue;
             }
             let next = toks.get(i + 1);
             let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+            // An alias at the grammar's longest (5 letters) cannot grow: `FROM track order` is
+            // refused when `order` is written, not one token later when nothing else can follow.
+            let final_alias = t.text.len() >= 5
+                && RESERVED.contains(&t.text)
+                && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+            if !t.complete && !final_alias {
+                continue;
+            }
             // `FROM t x (a, b)`: an alias with its column names, not a function call.
             let column_list = next.is_some_and(|n| n.is(Kind::Punct, "("))
                 && stack.last().is_some_and(|l| l.1)
