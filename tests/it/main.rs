@@ -10,6 +10,7 @@ mod ask_clients;
 mod ask_limits;
 mod ask_memory;
 mod ask_metrics;
+mod ask_prompt_shape;
 mod ask_protocol;
 mod auth;
 mod bad_input;

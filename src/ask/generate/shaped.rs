@@ -35,6 +35,27 @@ fn named(col: &str, qw: &[String]) -> bool {
         })
 }
 
+/// Whether some word of a column's name (without `_id`; three letters or more) is, or
+/// starts, a word of the question (`hire_date` for "hired"), or is what a question word means
+/// ("cost" for a price).
+fn mentioned(col: &str, qw: &[String]) -> bool {
+    const MEANS: &[(&str, &str)] = &[
+        ("cost", "price"),
+        ("expensive", "price"),
+        ("cheap", "price"),
+        ("cheapest", "price"),
+    ];
+    let name = col.strip_suffix("_id").unwrap_or(col);
+    name.split('_').filter(|p| p.len() >= 3).any(|p| {
+        let p = singular(p);
+        qw.iter().any(|w| {
+            *w == p
+                || (p.len() >= 4 && w.starts_with(p.as_str()))
+                || MEANS.iter().any(|(q, m)| q == w && *m == p)
+        })
+    })
+}
+
 fn is_date(data_type: &str) -> bool {
     data_type == "date" || data_type.starts_with("timestamp")
 }
@@ -77,7 +98,14 @@ pub fn for_table(
     let plural_t = plural(&words(&t.name));
     let label = label_columns(t);
     let label_sql = label.iter().map(|c| quote_ident(c)).collect::<Vec<_>>();
-    let measure = numeric_column(t, likely);
+    // The measure the question mentions, else retrieval's likeliest numeric column.
+    let measure = t
+        .columns
+        .iter()
+        .filter(|c| numeric_column(t, std::slice::from_ref(&c.name)) == Some(c.name.as_str()))
+        .find(|c| mentioned(&c.name, &qw))
+        .map(|c| c.name.as_str())
+        .or_else(|| numeric_column(t, likely));
     let number = shape.literals.iter().find_map(|l| match l {
         Literal::Number(n) => Some(n.clone()),
         Literal::Text(_) => None,
@@ -173,7 +201,7 @@ pub fn for_table(
             .columns
             .iter()
             .filter(|c| is_date(&c.data_type))
-            .find(|c| named(&c.name, &qw))
+            .find(|c| mentioned(&c.name, &qw))
             .or_else(|| t.columns.iter().find(|c| is_date(&c.data_type)));
         if let Some(d) = date {
             let (dw, dq) = (words(&d.name), quote_ident(&d.name));
@@ -258,6 +286,43 @@ pub fn for_table(
                 ),
             ));
         }
+    }
+    // A value the question names that is one of a column's known values (enum labels, or
+    // sample values where `catalog.sample_values` is on): rows with it.
+    for l in &shape.literals {
+        let Literal::Text(v) = l else { continue };
+        let Some(c) = t.columns.iter().find(|c| {
+            c.enum_labels
+                .iter()
+                .chain(&c.samples)
+                .any(|x| x.to_lowercase() == *v)
+        }) else {
+            continue;
+        };
+        let Some(value) = c
+            .enum_labels
+            .iter()
+            .chain(&c.samples)
+            .find(|x| x.to_lowercase() == *v)
+        else {
+            continue;
+        };
+        if label.is_empty() {
+            continue;
+        }
+        out.push((
+            format!(
+                "Which {plural_t} have {} {value}? Give their {}.",
+                words(&c.name),
+                and_list(&label, true)
+            ),
+            format!(
+                "SELECT {} FROM {name} WHERE {} = '{}'",
+                label_sql.join(", "),
+                quote_ident(&c.name),
+                value.replace('\'', "''")
+            ),
+        ));
     }
     // Over each foreign key to another chosen table: t is the child.
     for fk in &t.foreign_keys {

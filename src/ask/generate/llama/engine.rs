@@ -599,9 +599,13 @@ pub fn completion(messages: &[ChatMessage]) -> String {
             }
         }
     }
-    // No space after the cue: SentencePiece vocabularies carry a word's space in front of it
+    // The cue on the line after the question, as `SQL:` follows each example's question; and
+    // no space after it: SentencePiece vocabularies carry a word's space in front of it
     // (`▁SELECT`), so a prompt ending in a bare space leaves the model to continue with a token
     // it never saw after one. The grammars allow the space the model then writes.
+    let kept = s.trim_end_matches('\n').len();
+    s.truncate(kept);
+    s.push('\n');
     s.push_str(cue);
     s
 }
@@ -635,6 +639,17 @@ mod repeat_tests {
         assert!(!looping(&same));
         same.push(1);
         assert!(looping(&same));
+    }
+
+    #[test]
+    fn a_completion_prompt_ends_at_the_cue_with_no_bare_space() {
+        use super::super::super::protocol::{ChatMessage, CUE};
+        let p = super::completion(&[
+            ChatMessage::new("system", "schema"),
+            ChatMessage::new("user", "Question: how many?"),
+            ChatMessage::new(CUE, "SQL:"),
+        ]);
+        assert!(p.ends_with("Question: how many?\nSQL:"), "{p:?}");
     }
 
     #[test]
