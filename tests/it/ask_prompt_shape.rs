@@ -67,8 +67,8 @@ async fn a_small_schema_is_shown_whole_and_the_question_s_form_comes_last() {
     let examples = second.split("\n\n").next().unwrap_or_default();
     let last_sql = examples
         .lines()
-        .filter_map(|l| l.strip_prefix("SQL: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("SQL: "))
         .unwrap_or_default();
     assert!(last_sql.contains("NOT EXISTS"), "{second}");
     assert!(
