@@ -405,14 +405,8 @@ impl Scope {
                 // refused at its opening quote, so the model picks another column or value.
                 Kind::Literal
                     if t.text.starts_with('\'')
-                        && i >= 2
-                        && matches!(toks[i - 1].text, "=" | ">" | "<")
-                        && toks[i - 2].kind == Kind::Ident
-                        && self.numeric_column(&toks[..i - 1], &bindings)
-                        && !t.text[1..]
-                            .trim_end_matches('\'')
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | ' ')) =>
+                        && compared_column(&toks[..i])
+                            .is_some_and(|end| self.numeric_column(&toks[..end], &bindings)) =>
                 {
                     problems += 1;
                     if t.complete {
@@ -619,16 +613,17 @@ impl Scope {
         };
         let name = col.name();
         let numeric = |d: &str| {
-            [
-                "integer",
-                "bigint",
-                "smallint",
-                "numeric",
-                "real",
-                "double precision",
-            ]
-            .iter()
-            .any(|n| d.starts_with(n))
+            !d.ends_with("[]")
+                && [
+                    "integer",
+                    "bigint",
+                    "smallint",
+                    "numeric",
+                    "real",
+                    "double precision",
+                ]
+                .iter()
+                .any(|n| d.starts_with(n))
         };
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
@@ -773,6 +768,24 @@ impl Scope {
         }
         out
     }
+}
+
+/// Where the column compared with what follows `toks` ends (exclusive), when `toks` end with
+/// `col =`, `col <>`, `col >=` and the like.
+fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
+    let n = toks.len();
+    let op = |k: usize| {
+        toks.get(k)
+            .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
+    };
+    let end = if n >= 2 && op(n - 1) && op(n - 2) {
+        n - 2
+    } else if n >= 1 && op(n - 1) {
+        n - 1
+    } else {
+        return None;
+    };
+    (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
 }
 
 /// The list item that ends at `at` (exclusive): one problem if its level already has it.

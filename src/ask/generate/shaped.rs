@@ -60,15 +60,24 @@ fn is_date(data_type: &str) -> bool {
     data_type == "date" || data_type.starts_with("timestamp")
 }
 
-/// "less than" rather than "more than" (and `<` rather than `>`).
-fn downward(question: &str) -> bool {
-    let q = question.to_lowercase();
-    [
-        "less", "fewer", "below", "under", "before", "at most", "lower", "smaller", "cheaper",
-        "younger",
+/// The comparison the question asks for: its SQL operator and words.
+fn comparison(qw: &[String]) -> (&'static str, &'static str) {
+    let has = |w: &str| qw.iter().any(|x| x == w);
+    let phrase = |a: &str, b: &str| qw.windows(2).any(|p| p[0] == a && p[1] == b);
+    if phrase("at", "least") {
+        (">=", "at least")
+    } else if phrase("at", "most") {
+        ("<=", "at most")
+    } else if [
+        "less", "fewer", "below", "under", "before", "lower", "smaller", "cheaper", "younger",
     ]
     .iter()
-    .any(|w| q.contains(w))
+    .any(|w| has(w))
+    {
+        ("<", "less than")
+    } else {
+        (">", "more than")
+    }
 }
 
 /// Ascending order: the question asks for the lowest, not the highest.
@@ -76,7 +85,6 @@ fn ascending(question: &str) -> bool {
     let q = question.to_lowercase();
     [
         "lowest", "least", "shortest", "cheapest", "oldest", "earliest", "smallest", "fewest",
-        "first",
     ]
     .iter()
     .any(|w| q.split(|c: char| !c.is_alphanumeric()).any(|x| x == *w))
@@ -106,19 +114,31 @@ pub fn for_table(
         .find(|c| mentioned(&c.name, &qw))
         .map(|c| c.name.as_str())
         .or_else(|| numeric_column(t, likely));
-    let number = shape.literals.iter().find_map(|l| match l {
-        Literal::Number(n) => Some(n.clone()),
-        Literal::Text(_) => None,
-    });
-    let year = number
-        .as_deref()
-        .and_then(|n| n.parse::<i32>().ok())
-        .filter(|y| (1900..=2100).contains(y));
-    let (cmp, cmp_words) = if downward(question) {
-        ("<", "less than")
-    } else {
-        (">", "more than")
-    };
+    let numbers: Vec<&str> = shape
+        .literals
+        .iter()
+        .filter_map(|l| match l {
+            Literal::Number(n) => Some(n.as_str()),
+            Literal::Text(_) => None,
+        })
+        .collect();
+    // A year: four digits after "in", "before", "after" or "since".
+    let year = numbers
+        .iter()
+        .filter(|n| n.len() == 4)
+        .filter_map(|n| n.parse::<i32>().ok())
+        .filter(|y| (1900..=2100).contains(y))
+        .find(|y| {
+            let y = y.to_string();
+            qw.windows(2)
+                .any(|p| matches!(p[0].as_str(), "in" | "before" | "after" | "since") && p[1] == y)
+        });
+    // The threshold: the number that is not the year.
+    let number = numbers
+        .iter()
+        .find(|n| year.is_none_or(|y| **n != y.to_string()))
+        .map(|n| n.to_string());
+    let (cmp, cmp_words) = comparison(&qw);
     // Columns the question names that can group rows.
     let groups: Vec<&str> = t
         .columns
@@ -164,7 +184,7 @@ pub fn for_table(
         }
     }
     if shape.compared {
-        if let Some(n) = number.as_deref().filter(|_| year.is_none()) {
+        if let Some(n) = number.as_deref() {
             if let Some(m) = measure {
                 let (mw, mq) = (words(m), quote_ident(m));
                 out.push((
@@ -213,7 +233,7 @@ pub fn for_table(
                 ),
             ));
             if shape.compared && !label.is_empty() {
-                let (op, w) = if downward(question) {
+                let (op, w) = if comparison(&qw).0.starts_with('<') {
                     ("<", "before")
                 } else {
                     (">=", "in or after")
@@ -341,10 +361,10 @@ pub fn for_table(
         let pname = table_name(parent);
         let pplural = plural(&words(&parent.name));
         let psingular = singular(&words(&parent.name));
-        let (fkc, pk) = (
-            quote_ident(&fk.columns[0]),
-            quote_ident(&fk.target_columns[0]),
-        );
+        let (Some(fkc), Some(pk)) = (fk.columns.first(), fk.target_columns.first()) else {
+            continue;
+        };
+        let (fkc, pk) = (quote_ident(fkc), quote_ident(pk));
         let shown: Vec<String> = plabel
             .iter()
             .map(|x| format!("{p}.{}", quote_ident(x)))
@@ -360,7 +380,7 @@ pub fn for_table(
                 ),
             ));
         }
-        if let (true, Some(n)) = (shape.compared, number.as_deref().filter(|_| year.is_none())) {
+        if let (true, Some(n)) = (shape.compared, number.as_deref()) {
             out.push((
                 format!("Which {pplural} have {cmp_words} {n} {plural_t}?"),
                 format!(
@@ -388,9 +408,23 @@ pub fn for_table(
                 ),
             ));
         }
-        // A value the question names, as the parent's label: the children of that parent.
+        // A value the question names, as the parent's label: the children of that parent, when
+        // the question names the parent or the value is one of its label's known values.
+        let parent_named = named(&parent.name, &qw);
         for l in &shape.literals {
             let Literal::Text(v) = l else { continue };
+            let known = plabel
+                .first()
+                .and_then(|c| parent.column(c))
+                .is_some_and(|c| {
+                    c.samples
+                        .iter()
+                        .chain(&c.enum_labels)
+                        .any(|x| x.to_lowercase() == *v)
+                });
+            if !parent_named && !known {
+                continue;
+            }
             let Some(original) = find_original(question, v) else {
                 continue;
             };
@@ -539,7 +573,8 @@ mod tests {
             ("How many albums were released in 2020?", "SELECT count(*) FROM album WHERE released_on >= '2020-01-01' AND released_on < '2021-01-01'"),
             ("What are the five most expensive albums?", "SELECT title, price FROM album ORDER BY price DESC LIMIT 5"),
             ("Which artist has the most albums?", "SELECT a2.name, count(*) FROM artist a2 JOIN album a1 ON a1.artist_id = a2.artist_id GROUP BY a2.artist_id, a2.name ORDER BY count(*) DESC LIMIT 1"),
-            ("What are the titles of the albums by AC/DC?", "SELECT a1.title FROM album a1 JOIN artist a2 ON a1.artist_id = a2.artist_id WHERE a2.name = 'AC/DC'"),
+            ("What are the titles of the albums by the artist AC/DC?", "SELECT a1.title FROM album a1 JOIN artist a2 ON a1.artist_id = a2.artist_id WHERE a2.name = 'AC/DC'"),
+            ("Which artists have at least 3 albums?", "SELECT a2.name FROM artist a2 JOIN album a1 ON a1.artist_id = a2.artist_id GROUP BY a2.artist_id, a2.name HAVING count(*) >= 3"),
         ];
         let c = music();
         let access = crate::ask::catalog::Access::all(&c);
@@ -553,6 +588,9 @@ mod tests {
             }
         }
         assert!(sqls("List the titles of all albums.").is_empty());
+        // A value is taken for a parent's name only when the question names the parent.
+        let got = sqls("Which albums were sold in Brazil?");
+        assert!(got.iter().all(|s| !s.contains("'Brazil'")), "{got:?}");
     }
 
     #[test]

@@ -74,6 +74,46 @@ pub(super) fn tie_on_key_word(catalog: &Catalog, ranked: &[Ranked], question: &s
     words.iter().any(|w| pa.contains(w) && pb.contains(w))
 }
 
+/// The catalog as the role may see it, for the prompt, grammar, scope and examples of the
+/// `chosen` tables: a table it may read only in part keeps only its readable columns (their
+/// comments and sample values go with the others), and no key names a column it may not read
+/// or points at a table it may not read. The same catalog when nothing needs hiding.
+fn for_role(catalog: &Arc<Catalog>, chosen: &[TableId], access: &Access) -> Arc<Catalog> {
+    let hides = |t: &TableId| {
+        catalog.tables.get(*t).is_some_and(|table| {
+            access.columns.contains_key(t)
+                || table
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| !access.can_read(fk.target))
+        })
+    };
+    if !chosen.iter().any(hides) {
+        return catalog.clone();
+    }
+    let mut own = (**catalog).clone();
+    for &t in chosen {
+        let Some(table) = own.tables.get_mut(t) else {
+            continue;
+        };
+        let readable = |c: &String| access.can_read_column(t, c);
+        table.columns.retain(|c| access.can_read_column(t, &c.name));
+        if !table.primary_key.iter().all(readable) {
+            table.primary_key.clear();
+        }
+        table.unique.retain(|u| u.iter().all(readable));
+        table.foreign_keys.retain(|fk| {
+            access.can_read(fk.target)
+                && fk.columns.iter().all(readable)
+                && fk
+                    .target_columns
+                    .iter()
+                    .all(|c| access.can_read_column(fk.target, c))
+        });
+    }
+    Arc::new(own)
+}
+
 /// Names a question may write in capitals that are not values: every table's, and the chosen
 /// tables' columns (lower case).
 fn shape_names(catalog: &Catalog, chosen: &[TableId]) -> Vec<String> {
@@ -319,6 +359,8 @@ impl Asker {
             chosen.sort_unstable();
         }
         let steps = db.retriever.graph.connect(&chosen, access);
+        // What the model sees of the chosen tables is what the role may read.
+        let catalog = for_role(&catalog, &chosen, access);
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
         spec.required = required;
@@ -416,6 +458,71 @@ mod tests {
             normalise("top 5 customers BY revenue")
         );
         assert_ne!(normalise("top 5"), normalise("top 6"));
+    }
+
+    #[test]
+    fn the_model_sees_only_the_columns_and_tables_the_role_may_read() {
+        use crate::ask::catalog::{Column, ForeignKey, TableKind};
+        let col = |n: &str| Column {
+            name: n.into(),
+            data_type: "text".into(),
+            nullable: true,
+            default: None,
+            comment: Some(format!("about {n}")),
+            enum_labels: vec![],
+            samples: vec![format!("{n} value")],
+        };
+        let table = |name: &str, cols: &[&str], fks: Vec<ForeignKey>| Table {
+            oid: 0,
+            schema: "public".into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            comment: None,
+            rows: 0.0,
+            columns: cols.iter().map(|c| col(c)).collect(),
+            primary_key: vec![cols[0].to_string()],
+            unique: vec![],
+            foreign_keys: fks,
+        };
+        let fk = |col: &str, target: TableId| ForeignKey {
+            name: "fk".into(),
+            columns: vec![col.into()],
+            target,
+            target_columns: vec!["id".into()],
+        };
+        let catalog = Arc::new(Catalog {
+            database: "d".into(),
+            fingerprint: String::new(),
+            tables: vec![
+                table(
+                    "staff",
+                    &["id", "name", "salary", "team_id"],
+                    vec![fk("team_id", 1)],
+                ),
+                table("team", &["id", "name"], vec![]),
+                table("secret", &["id"], vec![]),
+            ],
+        });
+        let mut access = Access::default();
+        access.columns.insert(0, vec!["id".into(), "name".into()]);
+        access.tables.insert(1);
+        let seen = for_role(&catalog, &[0, 1], &access);
+        let staff = &seen.tables[0];
+        let names: Vec<&str> = staff.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "name"]);
+        assert!(staff.foreign_keys.is_empty(), "team_id is not readable");
+        // Nothing to hide: the same catalog, not a copy.
+        let all = Access::all(&catalog);
+        assert!(Arc::ptr_eq(&for_role(&catalog, &[0, 1], &all), &catalog));
+        // A key to a table the role may not read goes; the table's own columns stay.
+        let mut refs = (*catalog).clone();
+        refs.tables[1].foreign_keys.push(fk("id", 2));
+        let refs = Arc::new(refs);
+        let mut access = Access::default();
+        access.tables.extend([0, 1]);
+        let seen = for_role(&refs, &[1], &access);
+        assert!(seen.tables[1].foreign_keys.is_empty());
+        assert_eq!(seen.tables[1].columns.len(), 2);
     }
 
     #[test]

@@ -443,7 +443,7 @@ pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
             }
             _ => {}
         }
-        if depth == 0 && !in_str && t[i..].starts_with("SELECT ") {
+        if depth == 0 && !in_str && bytes[i..].starts_with(b"SELECT ") {
             start = Some(i + 7);
             break;
         }
@@ -650,6 +650,15 @@ mod repeat_tests {
             ChatMessage::new(CUE, "SQL:"),
         ]);
         assert!(p.ends_with("Question: how many?\nSQL:"), "{p:?}");
+    }
+
+    #[test]
+    fn a_multibyte_name_in_the_list_is_no_panic() {
+        assert!(!repeats_item("SELECT \"prénom\"".as_bytes(), b","));
+        assert!(repeats_item(
+            "SELECT \"prénom\", \"prénom\"".as_bytes(),
+            b","
+        ));
     }
 
     #[test]

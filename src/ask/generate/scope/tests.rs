@@ -378,4 +378,13 @@ fn a_reserved_word_as_a_full_length_alias_and_text_against_a_number_are_refused(
         &sc,
         "SELECT title FROM album a WHERE a.title =| 'AC"
     ));
+    assert!(refused(&sc, "SELECT title FROM album WHERE artist_id =| '"));
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE artist_id >=| '2"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE artist_id <>| 'x"
+    ));
 }
