@@ -209,18 +209,7 @@ fn for_table(
         ));
     }
     // A count per parent row over each foreign key to another chosen table.
-    for fk in &t.foreign_keys {
-        let Some(parent) = catalog.tables.get(fk.target) else {
-            continue;
-        };
-        let plabel = label_columns(parent);
-        if plabel.is_empty()
-            || fk.columns.len() != 1
-            || parent.name == t.name
-            || !chosen.contains(&fk.target)
-        {
-            continue;
-        }
+    for (fk, parent, plabel) in labelled_parents(catalog, t, chosen) {
         let (c, p) = aliases(&t.name, &parent.name);
         let shown: Vec<String> = plabel
             .iter()
@@ -245,6 +234,24 @@ fn for_table(
         ));
     }
     out
+}
+
+/// `t`'s single-column foreign keys to another of the `chosen` tables that has a label
+/// column, with that parent and its label columns.
+pub(super) fn labelled_parents<'a>(
+    catalog: &'a Catalog,
+    t: &'a Table,
+    chosen: &'a [TableId],
+) -> impl Iterator<Item = (&'a crate::ask::catalog::ForeignKey, &'a Table, Vec<String>)> + 'a {
+    t.foreign_keys.iter().filter_map(move |fk| {
+        let parent = catalog.tables.get(fk.target)?;
+        let plabel = label_columns(parent);
+        (!plabel.is_empty()
+            && fk.columns.len() == 1
+            && parent.name != t.name
+            && chosen.contains(&fk.target))
+        .then_some((fk, parent, plabel))
+    })
 }
 
 pub(super) fn table_name(t: &Table) -> String {

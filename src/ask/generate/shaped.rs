@@ -7,8 +7,8 @@
 //! numbers and values. The question's words fill fixed templates; no LLM, no data read.
 
 use super::demos::{
-    aliases, and_list, is_key, is_text, label_columns, numeric_column, plural, singular,
-    table_name, words,
+    aliases, and_list, is_key, is_text, label_columns, labelled_parents, numeric_column, plural,
+    singular, table_name, words,
 };
 use super::shape::{Literal, Shape};
 use crate::ask::catalog::{quote_ident, Catalog, Table, TableId};
@@ -345,18 +345,7 @@ pub fn for_table(
         ));
     }
     // Over each foreign key to another chosen table: t is the child.
-    for fk in &t.foreign_keys {
-        let Some(parent) = catalog.tables.get(fk.target) else {
-            continue;
-        };
-        let plabel = label_columns(parent);
-        if plabel.is_empty()
-            || fk.columns.len() != 1
-            || parent.name == t.name
-            || !chosen.contains(&fk.target)
-        {
-            continue;
-        }
+    for (fk, parent, plabel) in labelled_parents(catalog, t, chosen) {
         let (c, p) = aliases(&t.name, &parent.name);
         let pname = table_name(parent);
         let pplural = plural(&words(&parent.name));
