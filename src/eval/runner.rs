@@ -430,29 +430,44 @@ impl Runner {
             .ok_or_else(|| format!("no connection to {db}"))
     }
 
-    /// Runs `sql` directly on `db` inside a read-only transaction that is rolled back.
+    /// Runs `sql` directly on `db` inside a read-only transaction that is rolled back, through
+    /// a cursor: at most [`MAX_ROWS`] rows are read and a statement stops after
+    /// [`STATEMENT_TIMEOUT`], so a wrong prediction (a cross join of millions of rows) is judged
+    /// wrong instead of filling the memory. One statement only: the cursor is declared over the
+    /// extended protocol, which refuses several.
     async fn fetch(&mut self, db: &str, sql: &str) -> Result<ResultSet, String> {
         let client = self.direct(db).await?;
-        client
-            .batch_execute("BEGIN READ ONLY")
-            .await
-            .map_err(|e| e.to_string())?;
-        let result = client.simple_query(sql).await;
-        let _ = client.batch_execute("ROLLBACK").await;
-        let messages = result.map_err(|e| match e.as_db_error() {
+        let db_error = |e: tokio_postgres::Error| match e.as_db_error() {
             Some(d) => format!("{} ({})", d.message(), d.code().code()),
             None => e.to_string(),
-        })?;
-        let statements = messages
-            .iter()
-            .filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)))
-            .count();
-        if statements > 1 {
-            return Err(format!(
-                "{statements} statements; a prediction must be one query"
-            ));
+        };
+        client
+            .batch_execute(&format!(
+                "BEGIN READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
+            ))
+            .await
+            .map_err(db_error)?;
+        let query = sql.trim().trim_end_matches(';');
+        let result = match client
+            .execute(
+                &format!("DECLARE pgask_eval NO SCROLL CURSOR FOR {query}"),
+                &[],
+            )
+            .await
+        {
+            Ok(_) => {
+                client
+                    .simple_query(&format!("FETCH FORWARD {} FROM pgask_eval", MAX_ROWS + 1))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let _ = client.batch_execute("ROLLBACK").await;
+        let set = result_set(result.map_err(db_error)?);
+        if set.rows.len() > MAX_ROWS {
+            return Err(format!("more than {MAX_ROWS} rows"));
         }
-        Ok(result_set(messages))
+        Ok(set)
     }
 
     /// The ask through pgask on a fresh connection (no conversation memory across questions);
@@ -660,6 +675,12 @@ impl Runner {
         r.stages.retrieve = r.total_ms;
     }
 }
+
+/// Rows an evaluated query may return; more is judged as an error.
+const MAX_ROWS: usize = 100_000;
+
+/// How long an evaluated query may run.
+const STATEMENT_TIMEOUT: &str = "30s";
 
 /// The last statement's columns and rows.
 fn result_set(messages: Vec<SimpleQueryMessage>) -> ResultSet {

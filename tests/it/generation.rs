@@ -334,6 +334,41 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
     );
 }
 
+/// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the
+/// grammar allows `7` or `8` and then only the end; a `7` is fine until the end makes it a
+/// repeated literal, when no token is left that the check accepts. The sampler then takes the
+/// `7` back and never draws it there again, so every seed ends with `8`, whatever the random
+/// model preferred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_end_is_backed_out_of_and_the_next_choice_taken() {
+    let cluster = Cluster::shared();
+    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(model) = data::model("llama-spm", Shape::TINY, 5) else {
+        return;
+    };
+    let ids: Vec<usize> = cat.find_name("artist").into_iter().collect();
+    let prefix = "SELECT name FROM artist WHERE artist_id = 7 OR artist_id = ";
+    let grammar = format!("root ::= \"{prefix}\" ( \"7\" | \"8\" ) \"\\n\"");
+    let llm = worker(model);
+    let mut backtracked = 0;
+    for seed in 0..12 {
+        let mut req = request("artists", Some(grammar.clone()), 60, seed);
+        req.scope = Some(pgask::ask::generate::scope::Scope::new(
+            &cat, &ids, "artists",
+        ));
+        let out = llm.generate(req).await.unwrap();
+        assert_eq!(out.text.trim_end(), format!("{prefix}8"), "seed {seed}");
+        backtracked += usize::from(out.backtracks > 0);
+    }
+    eprintln!("{backtracked} of 12 generations backed out of a dead end");
+    assert!(
+        backtracked > 0,
+        "no seed chose the 7 first: the test proves nothing"
+    );
+}
+
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_grammar_is_an_error_not_an_abort() {

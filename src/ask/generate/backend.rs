@@ -108,6 +108,7 @@ impl Backend {
                     grammar_build_ms: 0.0,
                     mean_logprob: 0.0,
                     scope_refusals: 0,
+                    backtracks: 0,
                 })
             }
         }

@@ -88,6 +88,7 @@ pub async fn candidates(
             generate_ms = output.generate_ms,
             grammar_build_ms = output.grammar_build_ms,
             scope_refusals = output.scope_refusals,
+            backtracks = output.backtracks,
             stop = ?output.stop,
             "candidate"
         );

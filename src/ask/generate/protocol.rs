@@ -74,6 +74,8 @@ pub struct Output {
     /// Tokens the scope check refused (a name not defined, an item or literal twice).
     #[serde(default)]
     pub scope_refusals: usize,
+    /// Tokens taken back at dead ends of the scope check.
+    pub backtracks: usize,
     /// Time llama.cpp took to parse the grammar.
     pub grammar_build_ms: f64,
     /// Mean log-probability of the generated tokens under the model (before the grammar's

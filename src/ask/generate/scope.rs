@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ask::catalog::{Catalog, TableId};
-use crate::ask::generate::grammar::AGGREGATES;
+use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
 
 /// What the sampler checks names against: the chosen tables and the question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +170,8 @@ struct Level {
     plain: usize,
     /// Whether the level has a GROUP BY.
     grouped: bool,
+    /// In the FROM list, inside a join's ON condition.
+    on_cond: bool,
     /// Items of the current list clause, and where the current item started (byte offset).
     items: Vec<String>,
     item_start: Option<usize>,
@@ -188,6 +190,7 @@ impl Level {
             aggregates: 0,
             plain: 0,
             grouped: false,
+            on_cond: false,
             items: Vec::new(),
             item_start: None,
         }
@@ -327,6 +330,7 @@ impl Scope {
                     // until the statement timeout. Joins are written with JOIN … ON.
                     if l.clause == Clause::From && top {
                         problems += 1;
+                        l.on_cond = false;
                     }
                 }
                 Kind::Keyword => {
@@ -340,9 +344,8 @@ impl Scope {
                         "GROUP" => Some(Clause::Group),
                         "HAVING" => Some(Clause::Having),
                         "ORDER" => Some(Clause::Order),
-                        "LIMIT" | "OFFSET" | "UNION" | "INTERSECT" | "EXCEPT" | "WINDOW" => {
-                            Some(Clause::Other)
-                        }
+                        "LIMIT" | "OFFSET" | "FETCH" | "UNION" | "INTERSECT" | "EXCEPT"
+                        | "WINDOW" => Some(Clause::Other),
                         _ => None,
                     };
                     match clause {
@@ -353,6 +356,7 @@ impl Scope {
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems += self.close_from(l, outer, |q| bound_before(q, i));
                             }
+                            l.on_cond = false;
                             if c == Clause::Group {
                                 l.grouped = true;
                             }
@@ -374,6 +378,18 @@ impl Scope {
                             };
                             l.item_start = body.map(|b| b.end);
                         }
+                        // An ON condition is a chain like WHERE's: no item twice in it.
+                        None if t.text == "ON" && stack[top].clause == Clause::From => {
+                            let l = &mut stack[top];
+                            l.on_cond = true;
+                            l.items.clear();
+                            l.item_start = Some(t.end);
+                        }
+                        None if t.text == "JOIN" => {
+                            let l = &mut stack[top];
+                            problems += close_list(s, l, t.start);
+                            l.on_cond = false;
+                        }
                         None if matches!(t.text, "AND" | "OR") => {
                             let l = &mut stack[top];
                             // `x BETWEEN a AND b`: that AND is the range's own.
@@ -381,7 +397,9 @@ impl Scope {
                                 && l.item_start.and_then(|st| s.get(st..t.start)).is_some_and(
                                     |item| item.contains(" BETWEEN ") && !item.contains(" AND "),
                                 );
-                            if matches!(l.clause, Clause::Where | Clause::Having) && !between {
+                            if (matches!(l.clause, Clause::Where | Clause::Having) || l.on_cond)
+                                && !between
+                            {
                                 problems += close_item(s, l, t.start);
                                 l.item_start = Some(t.end);
                             }
@@ -456,8 +474,15 @@ impl Scope {
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
-                        // not known here.
-                        stack[qi].tables.push(self.table_named(&name));
+                        // not known here. A table a third time in one FROM list is a loop
+                        // (`JOIN customer c2 … JOIN customer c3 …`), never a question's answer.
+                        let id = self.table_named(&name);
+                        if id.is_some()
+                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 2
+                        {
+                            problems += 1;
+                        }
+                        stack[qi].tables.push(id);
                     } else if t.complete
                         && stack[qi].clause == Clause::Select
                         && prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
@@ -487,6 +512,17 @@ impl Scope {
                                 }
                             }
                         }
+                    } else if !t.complete
+                        && !after
+                        && !table_position
+                        && !prev.is_some_and(|p| p.kind == Kind::Ident)
+                        && !stack.last().is_some_and(|l| l.names_only)
+                        && !self.may_become_name(&name, &stack, qi, &bindings)
+                    {
+                        // A name being written where a column stands that no column, function,
+                        // table or alias starts with (`ON invoice_line…` when neither table has
+                        // such a column): refused now, while other words can still follow.
+                        problems += 1;
                     }
                     if qualifier {
                         let q = t.name();
@@ -587,7 +623,51 @@ impl Scope {
         outer: &[Level],
         outputs: bool,
     ) -> Option<bool> {
-        if outputs && own.outputs.iter().any(|o| o == name) {
+        self.column_matching(|c| c == name, own, outer, outputs)
+    }
+
+    /// Whether the unfinished word `part`, at the query level `qi` of `stack`, can still become
+    /// a name that stands where a column does: a column of the level's tables (or an enclosing
+    /// query's, or an output name in ORDER BY and GROUP BY), a function, a constant, or a table
+    /// or alias the query has bound, about to qualify a column. Checked in WHERE, ON, GROUP BY, HAVING and ORDER BY.
+    fn may_become_name(
+        &self,
+        part: &str,
+        stack: &[Level],
+        qi: usize,
+        bindings: &[Binding],
+    ) -> bool {
+        let (outer, own) = stack.split_at(qi);
+        let Some(l) = own.first() else {
+            return true;
+        };
+        let checked = match l.clause {
+            Clause::Where | Clause::Group | Clause::Having | Clause::Order => true,
+            Clause::From => l.on_cond,
+            _ => false,
+        };
+        let starts = |n: &str| n.starts_with(part);
+        !checked
+            || FUNCTIONS.iter().any(|f| starts(f))
+            || CONSTANTS.iter().any(|c| starts(c))
+            || bindings.iter().any(|b| starts(&b.name))
+            || self.column_matching(
+                starts,
+                l,
+                outer,
+                matches!(l.clause, Clause::Order | Clause::Group),
+            ) != Some(false)
+    }
+
+    /// [`Scope::column_known`] for any column name that `fits`.
+    fn column_matching(
+        &self,
+        fits: impl Fn(&str) -> bool,
+        own: &Level,
+        outer: &[Level],
+        outputs: bool,
+    ) -> Option<bool> {
+        if outputs && own.outputs.iter().any(|o| fits(o)) {
             return Some(true);
         }
         let levels = outer.iter().filter(|l| l.query).chain(std::iter::once(own));
@@ -598,7 +678,7 @@ impl Scope {
             }
             for t in &l.tables {
                 let table = self.catalog.tables.get((*t)?)?;
-                found |= table.column(name).is_some();
+                found |= table.columns.iter().any(|c| fits(&c.name));
             }
         }
         Some(found)
@@ -685,7 +765,10 @@ impl Scope {
                         l.1 = true;
                     }
                 }
-                (Kind::Keyword, "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET") => {
+                (
+                    Kind::Keyword,
+                    "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET" | "FETCH",
+                ) => {
                     if let Some(l) = stack.last_mut() {
                         l.1 = false;
                     }
@@ -699,8 +782,10 @@ impl Scope {
             let prev = i.checked_sub(1).and_then(|p| toks.get(p));
             // An alias at the grammar's longest (5 letters) cannot grow: `FROM track order` is
             // refused when `order` is written, not one token later when nothing else can follow.
+            // Any alias of that length is final too, so a repeated one (`JOIN track ica_1 …
+            // JOIN invoice_line ica_1`) is refused as it is written.
             let final_alias = t.text.len() >= 5
-                && RESERVED.contains(&t.text)
+                && (RESERVED.contains(&t.text) || stack.last().is_some_and(|l| l.1))
                 && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
             if !t.complete && !final_alias {
                 continue;
@@ -842,10 +927,12 @@ fn ungrouped(l: &Level) -> usize {
 
 /// The current list clause of a level ends at `at`.
 fn close_list(s: &str, l: &mut Level, at: usize) -> usize {
-    if matches!(
-        l.clause,
-        Clause::Select | Clause::Group | Clause::Order | Clause::Where | Clause::Having
-    ) {
+    if l.on_cond
+        || matches!(
+            l.clause,
+            Clause::Select | Clause::Group | Clause::Order | Clause::Where | Clause::Having
+        )
+    {
         close_item(s, l, at)
     } else {
         0

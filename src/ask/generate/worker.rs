@@ -98,6 +98,7 @@ fn cancelled_output() -> Output {
         grammar_build_ms: 0.0,
         mean_logprob: 0.0,
         scope_refusals: 0,
+        backtracks: 0,
     }
 }
 

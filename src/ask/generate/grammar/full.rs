@@ -278,9 +278,13 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
         "bound",
         "\"UNBOUNDED PRECEDING\" | \"UNBOUNDED FOLLOWING\" | \"CURRENT ROW\" | ( int | interval ) ( \" PRECEDING\" | \" FOLLOWING\" )",
     )?;
+    // A table's alias renames nothing else: `FROM customer c (id, n, …)` is how a small model
+    // invents columns (it wrote eight made-up names after every alias). A derived table may
+    // still name its columns.
+    r.add("talias", "( \" AS \" | \" \" ) alias")?;
     r.add(
-        "talias",
-        "( \" AS \" | \" \" ) alias ( \" (\" name ( \", \" name ){0,7} \")\" )?",
+        "dalias",
+        "talias ( \" (\" name ( \", \" name ){0,7} \")\" )?",
     )?;
     r.add(
         "jkind",
@@ -353,7 +357,7 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
         }
         (
             term,
-            format!("tbl talias?{free_table} | \"(\" {} \")\" talias", sub(p)),
+            format!("tbl talias?{free_table} | \"(\" {} \")\" dalias", sub(p)),
         )
     };
     r.add(
@@ -413,7 +417,7 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
         let p = d - 1;
         r.add(
             &format!("dtref-{d}"),
-            &format!("\"(\" fquery-{p} \")\" talias"),
+            &format!("\"(\" fquery-{p} \")\" dalias"),
         )?;
         r.add(
             &format!("dfrom-{d}"),

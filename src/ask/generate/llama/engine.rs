@@ -250,12 +250,65 @@ impl Engine {
         let mut logprob = 0f64;
         let mut scope_refusals = 0;
         let mut out_tokens: Vec<LlamaToken> = Vec::new();
+        // Per generated token: its text's length and log-probability (undone by a backtrack).
+        let mut undo: Vec<(usize, f64)> = Vec::new();
+        // Tokens a backtrack took back, per output position: not drawn there again.
+        let mut banned: Vec<Vec<LlamaToken>> = Vec::new();
+        let mut backtracks = 0;
+        let mut retreat = false;
         while generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
                 break;
             }
-            let logits = self.ctx.get_logits_ith(last);
+            if std::mem::take(&mut retreat) {
+                // Take the last token back, never draw it there again, and go on from the
+                // model's next choice (every later position's bans are forgotten).
+                if let (Some(back), Some(g)) = (out_tokens.pop(), grammar.as_mut()) {
+                    backtracks += 1;
+                    generated -= 1;
+                    let (len, lp) = undo.pop().unwrap_or_default();
+                    text.truncate(text.len().saturating_sub(len));
+                    logprob -= lp;
+                    let at = out_tokens.len();
+                    banned.truncate(at + 1);
+                    banned.resize(at + 1, Vec::new());
+                    banned[at].push(back);
+                    g.reset();
+                    for t in &out_tokens {
+                        g.accept(*t);
+                    }
+                    // The logits after the token before it, recomputed.
+                    let prev = out_tokens.last().or(tokens.last()).copied();
+                    let prev_pos = tokens.len() + at - 1;
+                    self.ctx
+                        .clear_kv_cache_seq(Some(0), Some(prev_pos as u32), None)
+                        .map_err(|e| EngineError::Decode(e.to_string()))?;
+                    self.cached.truncate(prev_pos);
+                    if let Some(prev) = prev {
+                        batch.clear();
+                        batch
+                            .add(prev, prev_pos as i32, &[0], true)
+                            .map_err(|e| EngineError::Decode(e.to_string()))?;
+                        self.ctx
+                            .decode(&mut batch)
+                            .map_err(|e| EngineError::Decode(e.to_string()))?;
+                        self.cached.push(prev);
+                    }
+                    pos = prev_pos as i32 + 1;
+                    last = 0;
+                }
+                continue;
+            }
+            let raw = self.ctx.get_logits_ith(last);
+            let masked: Vec<f32>;
+            let logits = match banned.get(out_tokens.len()).filter(|b| !b.is_empty()) {
+                Some(b) => {
+                    masked = without(raw, b);
+                    &masked[..]
+                }
+                None => raw,
+            };
             let mut tok = if job.always_mask && grammar.is_some() {
                 LlamaToken(-1)
             } else {
@@ -285,7 +338,26 @@ impl Engine {
                         !ends_mid_char(&text),
                         &mut mask,
                     );
-                    tok = pick(found, &mut chain, &text)?;
+                    // Tokens taken back here have no logit left, so the masker leaves them out.
+                    if found.is_empty() && !std::ptr::eq(logits, raw) {
+                        if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
+                            // Every token the grammar allows here was taken back before.
+                            retreat = true;
+                            continue;
+                        }
+                        // Out of backtracks: a token taken back before beats no answer.
+                        let again = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            raw,
+                            need,
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        tok = pick(again, &mut chain, &text)?;
+                    } else {
+                        tok = pick(found, &mut chain, &text)?;
+                    }
                 }
                 grammar_ns += tg.elapsed().as_nanos();
                 // No select item twice: a token that would end an item equal to an earlier one
@@ -348,12 +420,21 @@ impl Engine {
                             .into_iter()
                             .filter(|d| {
                                 let (p, _) = piece_of(d.id());
-                                !repeats_item(&text, &p) && !refuses(d.id())
+                                d.logit() != f32::NEG_INFINITY
+                                    && !repeats_item(&text, &p)
+                                    && !refuses(d.id())
                             })
                             .collect();
                         if !fresh.is_empty() {
                             scope_refusals += 1;
                             tok = pick(fresh, &mut chain, &text)?;
+                        } else if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
+                            // A dead end: every good token here breaks the query (the problem
+                            // was made earlier: `FROM t x` before a qualifier `a.` that now
+                            // can never be defined). Take the last token back.
+                            retreat = true;
+                            grammar_ns += tg.elapsed().as_nanos();
+                            continue;
                         }
                     }
                     grammar_ns += tg.elapsed().as_nanos();
@@ -373,9 +454,12 @@ impl Engine {
                 stop = Stop::Eos;
                 break;
             }
-            logprob += log_prob(logits, tok);
+            let lp = log_prob(raw, tok);
+            logprob += lp;
             generated += 1;
-            text.extend(vocab.token_to_piece(tok, false, None));
+            let piece = vocab.token_to_piece(tok, false, None);
+            undo.push((piece.len(), lp));
+            text.extend(piece);
             batch.clear();
             batch
                 .add(tok, pos, &[0], true)
@@ -405,6 +489,7 @@ impl Engine {
             grammar_ms: grammar_ns as f64 / 1e6,
             grammar_build_ms,
             scope_refusals,
+            backtracks,
             mean_logprob: if generated == 0 {
                 0.0
             } else {
@@ -481,6 +566,20 @@ pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
 
 /// Allowed tokens the sampler looks at when the scope check refused the drawn one.
 const SCOPE_ALTERNATIVES: usize = 32;
+
+/// Tokens one generation may take back at dead ends (each costs one decode step).
+const MAX_BACKTRACKS: usize = 24;
+
+/// The logits with `banned` tokens made impossible.
+fn without(logits: &[f32], banned: &[LlamaToken]) -> Vec<f32> {
+    let mut v = logits.to_vec();
+    for t in banned {
+        if let Some(l) = usize::try_from(t.0).ok().and_then(|i| v.get_mut(i)) {
+            *l = f32::NEG_INFINITY;
+        }
+    }
+    v
+}
 
 /// Whether the last tokens are one short sequence over and over (at least 3 times and 24
 /// tokens): a model stuck in a loop, cut off instead of running to `max_tokens`.

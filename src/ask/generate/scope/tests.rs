@@ -52,7 +52,8 @@ fn refused(sc: &Scope, text: &str) -> bool {
 #[test]
 fn a_qualifier_after_from_must_be_defined_before_it() {
     let sc = scope("albums per artist");
-    assert!(refused(&sc, "SELECT name FROM artist a WHERE x|."));
+    // Refused as soon as no name can start with it.
+    assert!(refused(&sc, "SELECT name FROM artist a WHERE |x"));
     assert!(!refused(&sc, "SELECT name FROM artist a WHERE a|."));
     assert!(!refused(&sc, "SELECT name FROM artist WHERE artist|."));
     // The table's own name is no longer usable once aliased? PostgreSQL refuses it; the
@@ -153,7 +154,7 @@ fn problems_already_there_do_not_refuse_the_next_token() {
     // But a second wrong one is.
     assert!(refused(
         &sc,
-        "SELECT name FROM artist a WHERE z.name = 3 AND y|."
+        "SELECT name FROM artist a WHERE z.name = 3 AND |y"
     ));
 }
 
@@ -218,7 +219,8 @@ fn a_column_after_a_qualifier_not_defined_yet_is_some_chosen_tables() {
 fn an_unqualified_column_belongs_to_a_table_in_from() {
     let sc = scope("");
     // `title` is album's, not artist's.
-    assert!(refused(&sc, "SELECT name FROM artist WHERE title| ="));
+    assert!(refused(&sc, "SELECT name FROM artist WHERE |title"));
+    assert!(refused(&sc, "SELECT name FROM artist WHERE |ti"));
     assert!(!refused(&sc, "SELECT name FROM artist WHERE name| ="));
     // A SELECT list column is judged when the FROM list ends.
     assert!(!refused(&sc, "SELECT title|,"));
@@ -336,7 +338,7 @@ fn a_metric_comment_is_not_read_as_names() {
     assert!(!refused(&sc, "SELECT /* album_|count"));
     assert!(refused(
         &sc,
-        "SELECT /* album_count */ count(x.album_id) FROM album WHERE x|."
+        "SELECT /* album_count */ count(x.album_id) FROM album WHERE |x"
     ));
 }
 
@@ -387,4 +389,53 @@ fn a_reserved_word_as_a_full_length_alias_and_text_against_a_number_are_refused(
         &sc,
         "SELECT title FROM album WHERE artist_id <>| 'x"
     ));
+}
+
+#[test]
+fn fetch_ends_the_from_list_like_limit() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT b.title FROM artist a| FETCH"));
+    assert!(refused(&sc, "SELECT title FROM artist| FETCH"));
+    assert!(!refused(&sc, "SELECT name FROM artist| FETCH"));
+}
+
+#[test]
+fn a_name_no_column_starts_with_is_refused_while_it_is_written() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT name FROM artist WHERE |tit"));
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE |na"));
+    // A function, a table about to qualify a column, an alias, an output name.
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE |low"));
+    assert!(refused(&sc, "SELECT name FROM artist WHERE |albu"));
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE |arti"));
+    assert!(!refused(&sc, "SELECT ar.name FROM artist ar WHERE |ar"));
+    assert!(!refused(
+        &sc,
+        "SELECT count(*) AS total FROM artist ORDER BY |tot"
+    ));
+    // In an ON condition, the columns of the tables joined so far.
+    assert!(!refused(&sc, "SELECT 1 FROM album JOIN artist ON |titl"));
+    assert!(refused(
+        &sc,
+        "SELECT 1 FROM artist a JOIN artist b ON |titl"
+    ));
+    // Not before the ON (an alias is being written there).
+    assert!(!refused(&sc, "SELECT 1 FROM artist a JOIN album |xyz"));
+    // A subquery may read the enclosing query's columns.
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE EXISTS (SELECT 1 FROM album WHERE |nam"
+    ));
+}
+
+#[test]
+fn a_full_length_alias_twice_is_refused_as_it_is_written() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT 1 FROM artist ica_1 JOIN album |ica_1"));
+    assert!(!refused(
+        &sc,
+        "SELECT 1 FROM artist ica_1 JOIN album |ica_2"
+    ));
+    // A shorter alias may still grow.
+    assert!(!refused(&sc, "SELECT 1 FROM artist ica JOIN album |ica"));
 }
