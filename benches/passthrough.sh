@@ -10,6 +10,7 @@
 #   PGBOUNCER_BIN  pgbouncer binary (default: /usr/sbin/pgbouncer, else pgbouncer on PATH)
 #   ROUNDS, SECS   defaults for --rounds / --secs (3 and 5)
 #   OUT            also write the results as Markdown to this file
+#   UPSTREAM       how both proxies reach PostgreSQL: tcp (127.0.0.1, default) or unix (its socket)
 #   SKIP_PGASK=1, SKIP_PGBOUNCER=1   leave that target out (for testing the script itself)
 set -euo pipefail
 
@@ -39,6 +40,8 @@ Environment:
   PG_BIN         PostgreSQL bin dir (default: newest /usr/lib/postgresql/*/bin)
   PGBOUNCER_BIN  pgbouncer binary (default /usr/sbin/pgbouncer)
   OUT            write the results as Markdown to this file as well
+  UPSTREAM       tcp (default): both proxies reach PostgreSQL over 127.0.0.1; unix: over its
+                 Unix socket (pgbench still reaches every target over TCP)
   SKIP_PGASK=1 / SKIP_PGBOUNCER=1   leave that target out
 
 Runs as an ordinary user or as root (PostgreSQL and PgBouncer then run as the postgres user,
@@ -53,7 +56,7 @@ is_uint() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 cmdline="$(printf '%q ' "$0" "$@")"
 cmdline="${cmdline% }"
 envline=""
-for v in PGASK_BIN PG_BIN PGBOUNCER_BIN ROUNDS SECS OUT SKIP_PGASK SKIP_PGBOUNCER; do
+for v in PGASK_BIN PG_BIN PGBOUNCER_BIN ROUNDS SECS OUT SKIP_PGASK SKIP_PGBOUNCER UPSTREAM; do
   if [[ -n "${!v:-}" ]]; then envline+="$v=$(printf '%q' "${!v}") "; fi
 done
 cmdline="$envline$cmdline"
@@ -275,6 +278,11 @@ fi
 
 declare -A port
 port[direct]=$pg_port
+case "${UPSTREAM:-tcp}" in
+  tcp) upstream_host=127.0.0.1 ;;
+  unix) upstream_host=$workdir ;;
+  *) die "UPSTREAM must be tcp or unix, got '$UPSTREAM'" ;;
+esac
 
 # --- PgBouncer ----------------------------------------------------------------------------------
 if [[ " ${targets[*]} " == *" pgbouncer "* ]]; then
@@ -283,7 +291,7 @@ if [[ " ${targets[*]} " == *" pgbouncer "* ]]; then
   printf '"%s" ""\n' "$DBUSER" >"$workdir/userlist.txt"
   cat >"$workdir/pgbouncer.ini" <<EOF
 [databases]
-$DBNAME = host=127.0.0.1 port=$pg_port dbname=$DBNAME
+$DBNAME = host=$upstream_host port=$pg_port dbname=$DBNAME
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -317,7 +325,7 @@ if [[ " ${targets[*]} " == *" pgask "* ]]; then
 listen_addr = "127.0.0.1:${port[pgask]}"
 
 [upstream]
-host = "127.0.0.1"
+host = "$upstream_host"
 port = $pg_port
 tls = "disable"
 
@@ -354,6 +362,7 @@ header=(
   "machine:    $machine"
   "postgresql: $pg_version (fsync=off, scale 2, 127.0.0.1 TCP)"
   "pgbouncer:  $pgb_version (pool_mode=session)"
+  "upstream:   both proxies reach PostgreSQL over ${UPSTREAM:-tcp}"
   "pgask:      $pgask_version"
   "pgbench:    $pgbench_version, -S -n -T $secs, $rounds round(s), median of rounds"
   "command:    $cmdline"

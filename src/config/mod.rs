@@ -112,7 +112,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
-    /// Host name or IP address. Default `127.0.0.1`. Reload: yes.
+    /// Host name or IP address, or the server's socket directory (a path such as
+    /// `/var/run/postgresql`, as in libpq: a server on the same host is then reached without
+    /// TCP, which costs both sides less per message; no TLS there). Default `127.0.0.1`.
+    /// Reload: yes.
     pub host: String,
     /// Default 5432. Reload: yes.
     pub port: u16,
@@ -279,6 +282,18 @@ impl Config {
         }
         if self.upstream.host.is_empty() {
             return Err(("upstream.host", "must not be empty".into()));
+        }
+        if self.upstream.host.starts_with('/')
+            && matches!(
+                self.upstream.tls,
+                UpstreamTls::Require | UpstreamTls::VerifyFull
+            )
+        {
+            return Err((
+                "upstream.tls",
+                "a socket directory as upstream.host has no TLS: use \"prefer\" or \"disable\""
+                    .into(),
+            ));
         }
         if self.upstream.tls == UpstreamTls::VerifyFull && self.upstream.ca_file.is_none() {
             return Err(("upstream.tls", "verify-full needs upstream.ca_file".into()));

@@ -57,7 +57,7 @@ pub async fn hello(
                         tcp.write_all(b"N").await.map_err(SessionError::ClientIo)?;
                         Stream::Plain(tcp)
                     }
-                    (Stream::Tls(_), _) => {
+                    (Stream::Tls(_) | Stream::Unix(_), _) => {
                         return Err(SessionError::Protocol("SSLRequest inside TLS".into()))
                     }
                 };

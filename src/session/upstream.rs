@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 
 use super::cancel::{CancelGuard, CancelMap, Target};
 use super::SessionError;
@@ -59,9 +59,26 @@ impl Upstream {
     }
 }
 
-/// Opens a connection and negotiates TLS as configured.
+/// Opens a connection and negotiates TLS as configured. A host that is a path (`/run/postgresql`)
+/// is the server's socket directory, as in libpq: the socket is `<dir>/.s.PGSQL.<port>`.
 pub async fn connect(up: &Upstream) -> Result<Stream, SessionError> {
     let started = Instant::now();
+    if up.host.starts_with('/') {
+        let path = unix_socket(&up.host, up.port);
+        let unix = tokio::time::timeout(up.connect_timeout, UnixStream::connect(&path))
+            .await
+            .map_err(|_| SessionError::UpstreamConnect {
+                addr: path.clone(),
+                reason: "timed out".into(),
+            })?
+            .map_err(|e| SessionError::UpstreamConnect {
+                addr: path.clone(),
+                reason: e.to_string(),
+            })?;
+        metrics::histogram!("pgask_upstream_connect_seconds")
+            .record(started.elapsed().as_secs_f64());
+        return Ok(Stream::Unix(unix));
+    }
     let addr = format!("{}:{}", up.host, up.port);
     let tcp = tokio::time::timeout(up.connect_timeout, TcpStream::connect(&addr))
         .await
@@ -114,6 +131,11 @@ async fn negotiate_tls(
             ),
         }),
     }
+}
+
+/// The socket of a server listening in directory `dir` on `port`.
+pub fn unix_socket(dir: &str, port: u16) -> String {
+    format!("{}/.s.PGSQL.{port}", dir.trim_end_matches('/'))
 }
 
 /// Reads one whole message (header included), refusing lengths over `max`.

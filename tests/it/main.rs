@@ -30,3 +30,4 @@ mod openai_server;
 mod real_model;
 mod reload;
 mod retrieval;
+mod upstream_socket;

@@ -79,7 +79,11 @@ impl Cluster {
              host all all 127.0.0.1/32 scram-sha-256\n",
         )
         .expect("pg_hba.conf");
-        let mut conf = String::from("listen_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 200\nunix_socket_directories = ''\n");
+        // A socket in the cluster's own directory too, for pgask's Unix-socket upstream.
+        let mut conf = format!(
+            "listen_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 200\nunix_socket_directories = '{}'\n",
+            dir.display()
+        );
         let ca_file = opts.tls.then(|| {
             let ca = write_certs(&data);
             conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
