@@ -10,6 +10,8 @@
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
 //! - no text literal compared with a number column (`artist_id = 'AC/DC'`);
+//! - no column compared with itself (`t.track_id = t.track_id`, a join condition that joins
+//!   nothing);
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables).
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
@@ -586,6 +588,7 @@ impl Scope {
                 _ => {}
             }
         }
+        problems += self_comparisons(&toks);
         if end {
             while let Some(mut l) = stack.pop() {
                 problems += close_list(s, &mut l, s.len());
@@ -871,6 +874,65 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
         return None;
     };
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// Comparisons of a column with itself (`a.id = a.id`, `x <> x`, `x = x + 1`), each counted
+/// once the right side's name is complete.
+fn self_comparisons(toks: &[Tok<'_>]) -> usize {
+    let is_op = |t: &Tok<'_>| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!");
+    let is = |k: usize, text: &str| toks.get(k).is_some_and(|t| t.is(Kind::Punct, text));
+    let ident = |k: usize| toks.get(k).is_some_and(|t| t.kind == Kind::Ident);
+    let mut n = 0;
+    let mut i = 1;
+    while i < toks.len() {
+        if !is_op(&toks[i]) || is_op(&toks[i - 1]) {
+            i += 1;
+            continue;
+        }
+        let op_end = if toks.get(i + 1).is_some_and(is_op) {
+            i + 2
+        } else {
+            i + 1
+        };
+        // The left side: `c` or `q.c`, standing alone before the operator.
+        let left = if i >= 3 && ident(i - 1) && is(i - 2, ".") && ident(i - 3) {
+            i - 3
+        } else if ident(i - 1) {
+            i - 1
+        } else {
+            i = op_end;
+            continue;
+        };
+        let alone = left == 0
+            || toks[left - 1].kind == Kind::Keyword
+            || is(left - 1, "(")
+            || is(left - 1, ",");
+        let right_end = if ident(op_end) && is(op_end + 1, ".") && ident(op_end + 2) {
+            op_end + 3
+        } else if ident(op_end) {
+            op_end + 1
+        } else {
+            i = op_end;
+            continue;
+        };
+        // Known once the name is complete; what follows does not save it (`x = x + 1` is
+        // never true, `x = x || x` is a loop).
+        let complete = toks[right_end - 1].complete
+            && toks.get(right_end).is_none_or(|t| {
+                let glued = t.start == toks[right_end - 1].end;
+                !(t.is(Kind::Punct, "(") || (t.is(Kind::Punct, ".") && glued))
+            });
+        let same = right_end - op_end == i - left
+            && toks[left..i]
+                .iter()
+                .zip(&toks[op_end..right_end])
+                .all(|(a, b)| a.text == b.text);
+        if alone && complete && same {
+            n += 1;
+        }
+        i = op_end;
+    }
+    n
 }
 
 /// The list item that ends at `at` (exclusive): one problem if its level already has it.

@@ -439,3 +439,36 @@ fn a_full_length_alias_twice_is_refused_as_it_is_written() {
     // A shorter alias may still grow.
     assert!(!refused(&sc, "SELECT 1 FROM artist ica JOIN album |ica"));
 }
+
+#[test]
+fn a_column_compared_with_itself_is_refused_once_its_right_side_ends() {
+    let sc = scope("");
+    assert!(refused(
+        &sc,
+        "SELECT 1 FROM artist a JOIN album b ON b.artist_id = b.artist_id| WHERE"
+    ));
+    assert!(refused(&sc, "SELECT name FROM artist WHERE name = name|)"));
+    assert!(sc.rejects(
+        "SELECT name FROM artist WHERE artist_id <> artist_id",
+        "",
+        true
+    ));
+    // Whatever follows it (`x = x + 1` is never true, `x = x || x` a loop).
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = artist_id| +"
+    ));
+    // Not while the name may still grow, nor another column.
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = artist|_id"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT 1 FROM artist a JOIN album b ON b.artist_id = a.artist_id| WHERE"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist WHERE 2 * artist_id = artist_id| AND"
+    ));
+}
