@@ -291,7 +291,8 @@ fn tcp_address(c: &tokio_postgres::Config) -> Result<(String, u16), EvalError> {
         #[allow(unreachable_patterns)]
         Some(_) => {
             return Err(EvalError::BadUrl(
-                "must name a TCP host (pgask does not reach PostgreSQL over Unix sockets)".into(),
+                "must name a TCP host (the eval points the pgask it starts at a TCP address)"
+                    .into(),
             ))
         }
     };
@@ -431,8 +432,8 @@ impl Runner {
     }
 
     /// Runs `sql` directly on `db` inside a read-only transaction that is rolled back, through
-    /// a cursor: at most [`MAX_ROWS`] rows are read and a statement stops after
-    /// [`STATEMENT_TIMEOUT`], so a wrong prediction (a cross join of millions of rows) is judged
+    /// a cursor: at most [`MAX_ROWS`] rows are read (and the statement stops after `--timeout`),
+    /// so a wrong prediction (a cross join of millions of rows) is judged
     /// wrong instead of filling the memory. One statement only: the cursor is declared over the
     /// extended protocol, which refuses several.
     async fn fetch(&mut self, db: &str, sql: &str) -> Result<ResultSet, String> {
@@ -441,10 +442,9 @@ impl Runner {
             Some(d) => format!("{} ({})", d.message(), d.code().code()),
             None => e.to_string(),
         };
+        // The connection's statement_timeout (`--timeout`) bounds how long it runs.
         client
-            .batch_execute(&format!(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'"
-            ))
+            .batch_execute("BEGIN READ ONLY")
             .await
             .map_err(db_error)?;
         let query = sql.trim().trim_end_matches(';');
@@ -678,9 +678,6 @@ impl Runner {
 
 /// Rows an evaluated query may return; more is judged as an error.
 const MAX_ROWS: usize = 100_000;
-
-/// How long an evaluated query may run.
-const STATEMENT_TIMEOUT: &str = "30s";
 
 /// The last statement's columns and rows.
 fn result_set(messages: Vec<SimpleQueryMessage>) -> ResultSet {

@@ -106,7 +106,9 @@ pub async fn connect(
 ) -> Result<tokio_postgres::Client, String> {
     use crate::config::UpstreamTls;
     let mut config = config.clone();
-    if upstream.tls == UpstreamTls::Disable {
+    // A socket directory: PostgreSQL has no TLS there (and tokio-postgres would ask for a TLS
+    // connector with an empty server name, which rustls refuses).
+    if upstream.tls == UpstreamTls::Disable || upstream.host.starts_with('/') {
         config.ssl_mode(tokio_postgres::config::SslMode::Disable);
         let (client, conn) = config
             .connect(tokio_postgres::NoTls)

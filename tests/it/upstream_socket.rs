@@ -84,3 +84,28 @@ fn tls_cannot_be_required_over_a_socket() {
     c.validate()
         .expect("prefer falls back to plain over a socket");
 }
+
+/// pgask's own connections (catalog, history store) follow `upstream.host` too: over the
+/// socket with the default `tls = "prefer"` they connect without TLS.
+#[tokio::test]
+async fn pgasks_own_connections_reach_a_socket_directory_with_tls_prefer() {
+    let cluster = Cluster::shared();
+    let mut upstream = Config::default().upstream;
+    upstream.host = cluster.dir.display().to_string();
+    upstream.port = cluster.port;
+    assert_eq!(upstream.tls, UpstreamTls::Prefer);
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&upstream.host)
+        .port(upstream.port)
+        .user("postgres")
+        .dbname("postgres");
+    let client = pgask::net::pg_tls::connect(&pg, &upstream)
+        .await
+        .expect("connect over the socket");
+    let local: bool = client
+        .query_one("SELECT inet_server_addr() IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(local);
+}

@@ -30,6 +30,10 @@ pub struct Scope {
     pub catalog: Catalog,
     /// The user's question: literals it contains may repeat.
     pub question: String,
+    /// Words of the glossary's definitions offered whole (`regexp_replace(…)`): functions the
+    /// grammar's own list may not have, so a name being written may start one of them.
+    #[serde(default)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +261,22 @@ impl Scope {
         Scope {
             catalog,
             question: question.to_lowercase(),
+            words: Vec::new(),
         }
+    }
+
+    /// The same scope, where the words of `definitions` (written out whole by the grammar) may
+    /// also be being written.
+    pub fn with_definitions(mut self, definitions: &[String]) -> Scope {
+        for d in definitions {
+            for t in lex(d).iter().filter(|t| t.kind == Kind::Ident) {
+                let w = t.name();
+                if !self.words.contains(&w) {
+                    self.words.push(w);
+                }
+            }
+        }
+        self
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
@@ -370,6 +389,15 @@ impl Scope {
                             if c == Clause::Select {
                                 l.query = true;
                             }
+                            if matches!(t.text, "UNION" | "INTERSECT" | "EXCEPT") {
+                                // The next branch is a SELECT of its own.
+                                // (Its output names stay: ORDER BY after the last branch
+                                // may use the first branch's.)
+                                l.tables.clear();
+                                l.aggregates = 0;
+                                l.plain = 0;
+                                l.grouped = false;
+                            }
                             l.clause = c;
                             l.items.clear();
                             let body = if matches!(c, Clause::Group | Clause::Order) {
@@ -476,11 +504,12 @@ impl Scope {
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
-                        // not known here. A table a third time in one FROM list is a loop
-                        // (`JOIN customer c2 … JOIN customer c3 …`), never a question's answer.
+                        // not known here. A table a fourth time in one FROM list is a loop
+                        // (`JOIN customer c2 … JOIN customer c3 …`), not a question's answer
+                        // (three is a manager's manager).
                         let id = self.table_named(&name);
                         if id.is_some()
-                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 2
+                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 3
                         {
                             problems += 1;
                         }
@@ -652,6 +681,7 @@ impl Scope {
         let starts = |n: &str| n.starts_with(part);
         !checked
             || FUNCTIONS.iter().any(|f| starts(f))
+            || self.words.iter().any(|w| starts(w))
             || CONSTANTS.iter().any(|c| starts(c))
             || bindings.iter().any(|b| starts(&b.name))
             || self.column_matching(
@@ -920,7 +950,11 @@ fn self_comparisons(toks: &[Tok<'_>]) -> usize {
         let complete = toks[right_end - 1].complete
             && toks.get(right_end).is_none_or(|t| {
                 let glued = t.start == toks[right_end - 1].end;
-                !(t.is(Kind::Punct, "(") || (t.is(Kind::Punct, ".") && glued))
+                !(t.is(Kind::Punct, "(")
+                    || t.is(Kind::Punct, "::")
+                    || t.is(Kind::Punct, ":")
+                    || t.is(Kind::Keyword, "COLLATE")
+                    || (t.is(Kind::Punct, ".") && glued))
             });
         let same = right_end - op_end == i - left
             && toks[left..i]

@@ -372,7 +372,7 @@ impl Asker {
             .collect();
         Ok(Context {
             joins: join_clauses(&catalog, &steps),
-            scope: Scope::new(&catalog, &chosen, question),
+            scope: Scope::new(&catalog, &chosen, question).with_definitions(&spec.defined),
             demos: demos::for_question(
                 &catalog,
                 &tables,

@@ -264,7 +264,8 @@ impl Engine {
             if std::mem::take(&mut retreat) {
                 // Take the last token back, never draw it there again, and go on from the
                 // model's next choice (every later position's bans are forgotten).
-                if let (Some(back), Some(g)) = (out_tokens.pop(), grammar.as_mut()) {
+                let back = grammar.as_ref().and_then(|_| out_tokens.pop());
+                if let (Some(back), Some(g)) = (back, grammar.as_mut()) {
                     backtracks += 1;
                     generated -= 1;
                     let (len, lp) = undo.pop().unwrap_or_default();

@@ -472,3 +472,39 @@ fn a_column_compared_with_itself_is_refused_once_its_right_side_ends() {
         "SELECT name FROM artist WHERE 2 * artist_id = artist_id| AND"
     ));
 }
+
+#[test]
+fn review_cases_a_right_query_is_not_refused() {
+    let sc = scope("");
+    for sql in [
+        // Each branch of a set operation has its own FROM list and grouping.
+        "SELECT name FROM artist WHERE artist_id = 1 UNION SELECT name FROM artist WHERE artist_id = 2 UNION SELECT name FROM artist WHERE artist_id = 3",
+        "SELECT count(*) FROM album UNION ALL SELECT artist_id FROM artist",
+        // A table three times (a manager's manager).
+        "SELECT a1.name FROM artist a1 JOIN artist a2 ON a2.artist_id = a1.artist_id JOIN artist a3 ON a3.artist_id = a2.artist_id",
+        // A cast is not the column itself.
+        "SELECT name FROM artist WHERE artist_id = artist_id::int",
+    ] {
+        for (i, _) in sql.char_indices().skip(1) {
+            let (prefix, rest) = sql.split_at(i);
+            let piece: String = rest.chars().take(1).collect();
+            assert!(
+                !sc.rejects(prefix, &piece, false),
+                "refused {piece:?} after {prefix:?}"
+            );
+        }
+        assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
+    }
+    // A fourth time is a loop.
+    assert!(refused(
+        &sc,
+        "SELECT 1 FROM artist a1 JOIN artist a2 ON a2.artist_id = a1.artist_id JOIN artist a3 ON a3.artist_id = a2.artist_id JOIN |artist "
+    ));
+    // A glossary definition's function is a name that may be being written.
+    let sc = scope("").with_definitions(&["regexp_replace(artist.name, 'x', '')".into()]);
+    assert!(!refused(&sc, "SELECT name FROM artist GROUP BY |regexp_r"));
+    assert!(refused(
+        &scope(""),
+        "SELECT name FROM artist GROUP BY |regexp_r"
+    ));
+}
