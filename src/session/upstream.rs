@@ -65,31 +65,13 @@ pub async fn connect(up: &Upstream) -> Result<Stream, SessionError> {
     let started = Instant::now();
     if up.host.starts_with('/') {
         let path = unix_socket(&up.host, up.port);
-        let unix = tokio::time::timeout(up.connect_timeout, UnixStream::connect(&path))
-            .await
-            .map_err(|_| SessionError::UpstreamConnect {
-                addr: path.clone(),
-                reason: "timed out".into(),
-            })?
-            .map_err(|e| SessionError::UpstreamConnect {
-                addr: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let unix = within(up.connect_timeout, &path, UnixStream::connect(&path)).await?;
         metrics::histogram!("pgask_upstream_connect_seconds")
             .record(started.elapsed().as_secs_f64());
         return Ok(Stream::Unix(unix));
     }
     let addr = format!("{}:{}", up.host, up.port);
-    let tcp = tokio::time::timeout(up.connect_timeout, TcpStream::connect(&addr))
-        .await
-        .map_err(|_| SessionError::UpstreamConnect {
-            addr: addr.clone(),
-            reason: "timed out".into(),
-        })?
-        .map_err(|e| SessionError::UpstreamConnect {
-            addr: addr.clone(),
-            reason: e.to_string(),
-        })?;
+    let tcp = within(up.connect_timeout, &addr, TcpStream::connect(&addr)).await?;
     tcp.set_nodelay(true).map_err(SessionError::UpstreamIo)?;
     let stream = match &up.connector {
         None => Stream::Plain(tcp),
@@ -97,6 +79,22 @@ pub async fn connect(up: &Upstream) -> Result<Stream, SessionError> {
     };
     metrics::histogram!("pgask_upstream_connect_seconds").record(started.elapsed().as_secs_f64());
     Ok(stream)
+}
+
+/// A connect to `addr` that may take `limit`; its failure or timeout names the address.
+async fn within<T>(
+    limit: Duration,
+    addr: &str,
+    connect: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, SessionError> {
+    let failed = |reason: String| SessionError::UpstreamConnect {
+        addr: addr.to_string(),
+        reason,
+    };
+    tokio::time::timeout(limit, connect)
+        .await
+        .map_err(|_| failed("timed out".into()))?
+        .map_err(|e| failed(e.to_string()))
 }
 
 async fn negotiate_tls(

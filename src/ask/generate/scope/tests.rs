@@ -43,6 +43,19 @@ fn scope(question: &str) -> Scope {
     Scope::new(&catalog, &[0, 1], question)
 }
 
+/// Asserts that `sql` is refused at no prefix, one character at a time, nor at its end.
+fn never_refused(sc: &Scope, sql: &str) {
+    for (i, _) in sql.char_indices().skip(1) {
+        let (prefix, rest) = sql.split_at(i);
+        let piece: String = rest.chars().take(1).collect();
+        assert!(
+            !sc.rejects(prefix, &piece, false),
+            "refused {piece:?} after {prefix:?}"
+        );
+    }
+    assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
+}
+
 /// Whether the scope refuses the text's last token, given as `prefix|piece`.
 fn refused(sc: &Scope, text: &str) -> bool {
     let (prefix, piece) = text.split_once('|').unwrap_or((text, ""));
@@ -266,15 +279,7 @@ fn a_right_query_is_never_refused_anywhere() {
         "SELECT t.title FROM (SELECT title FROM album) AS t",
         "SELECT count(*) FROM album WHERE album_id BETWEEN 3 AND 10 AND artist_id > 2",
     ] {
-        for (i, _) in sql.char_indices().skip(1) {
-            let (prefix, rest) = sql.split_at(i);
-            let piece: String = rest.chars().take(1).collect();
-            assert!(
-                !sc.rejects(prefix, &piece, false),
-                "refused {piece:?} after {prefix:?}"
-            );
-        }
-        assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
+        never_refused(&sc, sql);
     }
 }
 
@@ -485,15 +490,7 @@ fn review_cases_a_right_query_is_not_refused() {
         // A cast is not the column itself.
         "SELECT name FROM artist WHERE artist_id = artist_id::int",
     ] {
-        for (i, _) in sql.char_indices().skip(1) {
-            let (prefix, rest) = sql.split_at(i);
-            let piece: String = rest.chars().take(1).collect();
-            assert!(
-                !sc.rejects(prefix, &piece, false),
-                "refused {piece:?} after {prefix:?}"
-            );
-        }
-        assert!(!sc.rejects(sql, "", true), "refused the end of {sql}");
+        never_refused(&sc, sql);
     }
     // A fourth time is a loop.
     assert!(refused(
