@@ -1,17 +1,19 @@
-//! Generation benchmark: grammar coverage of Spider dev gold queries, grammar build times,
+//! Generation benchmark: grammar coverage of Spider dev gold queries (and the share the
+//! sampler's scope check lets through at every prefix), grammar build times,
 //! decoding speed with and without the grammar on random-weight models shaped like Qwen2.5
 //! 0.5B/1.5B, and prompt tokens re-evaluated on a second ask over the same schema.
 //!
 //! `cargo bench --bench generation` (full run; set PGASK_BENCH_15B=1 to add the 1.5B shape), or
 //! `PGASK_BENCH_SMOKE=1 cargo test --bench generation` (a few queries, the tiny model: checks the
-//! benchmark still runs). Data come from `PGASK_SPIDER_DIR` and `PGASK_VOCAB_DIR` (default
+//! benchmark still runs); `PGASK_BENCH_ONLY=coverage` stops after the coverage. Data come from `PGASK_SPIDER_DIR` and `PGASK_VOCAB_DIR` (default
 //! `../shared/...`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pgask::ask::catalog::quote_ident;
+use pgask::ask::catalog::{quote_ident, Catalog, Column, Table, TableKind};
+use pgask::ask::generate::scope::Scope;
 use pgask::ask::generate::grammar::{self, GColumn, GTable, Profile, Spec, ValueKind};
 use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::llama::{Engine, EngineConfig};
@@ -42,6 +44,9 @@ fn main() {
         if smoke() { " (smoke)" } else { "" }
     );
     coverage(&spider, &spm);
+    if std::env::var("PGASK_BENCH_ONLY").as_deref() == Ok("coverage") {
+        return;
+    }
     build_times();
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut shapes = vec![("tiny", Shape::TINY)];
@@ -69,6 +74,8 @@ fn main() {
 struct SpiderDb {
     spec: Spec,
     names: HashSet<String>,
+    /// The same tables as a catalog, for the scope check.
+    catalog: Catalog,
 }
 
 fn kind(t: &str) -> ValueKind {
@@ -105,6 +112,25 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
             })
             .collect();
         let mut names: HashSet<String> = tnames.iter().cloned().collect();
+        let mut catalog = Catalog {
+            database: id.clone(),
+            fingerprint: String::new(),
+            tables: tnames
+                .iter()
+                .map(|t| Table {
+                    oid: 0,
+                    schema: "public".into(),
+                    name: t.clone(),
+                    kind: TableKind::Table,
+                    comment: None,
+                    rows: 0.0,
+                    columns: vec![],
+                    primary_key: vec![],
+                    unique: vec![],
+                    foreign_keys: vec![],
+                })
+                .collect(),
+        };
         for (i, c) in db["column_names_original"]
             .as_array()
             .into_iter()
@@ -119,6 +145,24 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
             }
             let name = name.to_lowercase();
             names.insert(name.clone());
+            if let Some(ct) = catalog.tables.get_mut(t as usize) {
+                if !ct.columns.iter().any(|c| c.name == name) {
+                    ct.columns.push(Column {
+                        name: name.clone(),
+                        data_type: match types.get(i).copied() {
+                            Some("number") => "numeric".into(),
+                            Some("time") => "timestamp without time zone".into(),
+                            Some("boolean") => "boolean".into(),
+                            _ => "text".into(),
+                        },
+                        nullable: true,
+                        default: None,
+                        comment: None,
+                        enum_labels: vec![],
+                        samples: vec![],
+                    });
+                }
+            }
             let cols = &mut tables[t as usize].columns;
             let q = quote_ident(&name);
             if !cols.iter().any(|c| c.name == q) {
@@ -137,6 +181,7 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
                     ..Spec::default()
                 },
                 names,
+                catalog,
             },
         );
     }
@@ -173,6 +218,24 @@ fn convert(sql: &str, names: &HashSet<String>) -> Result<String, String> {
     Ok(stmts.remove(0).to_string())
 }
 
+/// The shortest prefix of `sql` (one character at a time) after which the scope check refuses
+/// the next character, or the end.
+fn refused_prefix(scope: &Scope, sql: &str) -> Option<String> {
+    for (i, c) in sql.char_indices().skip(1) {
+        let (prefix, rest) = sql.split_at(i);
+        if scope.rejects(prefix, &rest[..c.len_utf8()], false) {
+            return Some(format!("{prefix}|{c}"));
+        }
+    }
+    scope.rejects(sql, "", true).then(|| format!("{sql}|<end>"))
+}
+
+/// The last `n` characters of `s`.
+fn tail(s: &str, n: usize) -> &str {
+    let k = s.char_indices().rev().nth(n).map_or(0, |(k, _)| k);
+    &s[k..]
+}
+
 #[derive(Default)]
 struct Relations(Vec<String>);
 
@@ -203,6 +266,8 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
     let limit = if smoke() { 40 } else { usize::MAX };
     let (mut total, mut unconverted) = (0, 0);
     let mut accepted = [0usize; 2];
+    // Of the full profile's accepted queries: refused by the scope check somewhere.
+    let mut scope_refused: Vec<(String, String)> = Vec::new();
     let mut fails: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let t = Instant::now();
     for q in dev.as_array().into_iter().flatten().take(limit) {
@@ -239,6 +304,17 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
         for (i, profile) in [Profile::Full, Profile::Strict].into_iter().enumerate() {
             let g = grammar::build(&spec, profile).expect("grammar");
             match matcher.check(&g.text, &canonical).expect("matcher") {
+                Verdict::Accepted if profile == Profile::Full => {
+                    accepted[i] += 1;
+                    let ids: Vec<usize> = (0..db.catalog.tables.len())
+                        .filter(|&t| rel.0.is_empty() || rel.0.contains(&db.catalog.tables[t].name))
+                        .collect();
+                    let question = q["question"].as_str().unwrap_or_default();
+                    let scope = Scope::new(&db.catalog, &ids, question);
+                    if let Some(prefix) = refused_prefix(&scope, &canonical) {
+                        scope_refused.push((prefix, canonical.clone()));
+                    }
+                }
                 Verdict::Accepted => accepted[i] += 1,
                 Verdict::RejectedAt(at) if profile == Profile::Full => {
                     let rest = &canonical[at.min(canonical.len())..];
@@ -268,6 +344,15 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
         accepted[1],
         100.0 * accepted[1] as f64 / total.max(1) as f64,
     );
+    println!(
+        "full profile and the scope check at every prefix: {} = {:.1}% of all ({} accepted queries refused somewhere); the first refusals:",
+        accepted[0] - scope_refused.len(),
+        100.0 * (accepted[0] - scope_refused.len()) as f64 / total.max(1) as f64,
+        scope_refused.len()
+    );
+    for (prefix, sql) in scope_refused.iter().take(if smoke() { 40 } else { 25 }) {
+        println!("  refused at `…{}`  in {sql}", tail(prefix, 40));
+    }
     let mut fails: Vec<_> = fails.into_iter().collect();
     fails.sort_by_key(|f| std::cmp::Reverse(f.1 .0));
     println!("full-profile rejections by the text where they stop (count, example):");

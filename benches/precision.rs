@@ -3,10 +3,12 @@
 //! and the sampler's scope check) against the grammar alone, paired (same prompt, same seed).
 //! A random-weight model writes whatever the decoder lets through, so it finds every hole:
 //! chinook and northwind (loaded from `../shared`) and 20 Spider schemas (created empty), with
-//! each schema's tables as the chosen ones. With `PGASK_REAL_MODEL` (Gemma) it also measures
+//! each schema's tables as the chosen ones; two seeds per question with the default decoder,
+//! one with the grammar alone. Queries the model ended that still fail are printed. With `PGASK_REAL_MODEL` (Gemma) it also measures
 //! generated tokens/s with grammar and scope check ÷ without, paired runs on the same prompts.
 //!
-//! `cargo bench --profile dev --bench precision` (full), or `PGASK_BENCH_SMOKE=1 cargo test
+//! `cargo bench --profile dev --bench precision` (full: 20 Spider schemas × 12 questions,
+//! chinook and northwind × 20, = 560 default-decoder generations), or `PGASK_BENCH_SMOKE=1 cargo test
 //! --bench precision` (3 schemas, a few questions: checks that it runs).
 
 #[allow(dead_code)]
@@ -54,6 +56,8 @@ struct Tally {
     complete: usize,
     names_ok: usize,
     plans: usize,
+    /// Ended by the model and planned.
+    complete_plans: usize,
     refusals: usize,
     tokens: usize,
     ms: f64,
@@ -196,7 +200,7 @@ async fn main() {
         catalogs.insert(db.clone(), cat);
     }
 
-    let per = if smoke() { 2 } else { 10 };
+    let per = if smoke() { 2 } else { 12 };
     let mut targets = Vec::new();
     let eval_questions = |file: &str| -> Vec<String> {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
@@ -251,8 +255,9 @@ async fn main() {
         let cat = &catalogs[&t.db];
         let client = &clients[&t.db];
         for (qi, question) in t.questions.iter().enumerate() {
-            for (k, scoped) in [true, false].into_iter().enumerate() {
-                let j = job(cat, t, question, 1 + qi as u32, scoped, 1.0);
+            // Two seeds with the default decoder, the first also with the grammar alone.
+            for (k, scoped, seed) in [(0, true, 0), (0, true, 1000), (1, false, 0)] {
+                let j = job(cat, t, question, 1 + seed + qi as u32, scoped, 1.0);
                 let o: Output = eng.run(&j, &never).expect("generate");
                 let sql = o.text.trim();
                 let tally = &mut tallies[k];
@@ -273,9 +278,17 @@ async fn main() {
                     }
                 };
                 match verdict {
-                    Ok(()) => tally.plans += 1,
+                    Ok(()) => {
+                        tally.plans += 1;
+                        if o.stop == Stop::Eos {
+                            tally.complete_plans += 1;
+                        }
+                    }
                     Err(kind) => {
-                        if scoped && std::env::var_os("PRECISION_VERBOSE").is_some() {
+                        if scoped
+                            && (o.stop == Stop::Eos
+                                || std::env::var_os("PRECISION_VERBOSE").is_some())
+                        {
                             println!("{} | {kind} | {sql}", t.label);
                         }
                         *tally.failures.entry(kind).or_default() += 1;
@@ -288,18 +301,21 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
             t.pct(t.plans),
+            100.0 * t.complete_plans as f64 / t.complete.max(1) as f64,
+            t.complete_plans,
+            t.complete,
             t.refusals,
             t.tokens as f64 / t.ms.max(1e-9) * 1e3,
             t.failures

@@ -11,7 +11,16 @@
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
 //! - no text literal compared with a number column (`artist_id = 'AC/DC'`);
 //! - no column compared with itself (`t.track_id = t.track_id`, a join condition that joins
-//!   nothing);
+//!   nothing, `x = x::integer`);
+//! - a FROM alias that extends a qualifier the SELECT list used and nothing defined yet is
+//!   refused as it is written (`SELECT a.title … FROM playlist a_1`), and a FROM name that
+//!   defines one must have the columns written after it; one undefined qualifier's columns
+//!   must all be one table's; a subquery's aliases do not define the enclosing query's;
+//! - a `USING (c)` column is in the table just joined and in one before it;
+//! - the model's loops: a select item that is a bare column compared with something
+//!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
+//!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
+//!   subquery twice, a derived table inside a derived table;
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables).
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
@@ -162,6 +171,8 @@ struct Level {
     clause: Clause,
     /// Qualifiers used in the SELECT list before FROM, with the token index they are at.
     pending: Vec<String>,
+    /// The columns written after those qualifiers: `(qualifier, column)`.
+    pending_refs: Vec<(String, String)>,
     /// Unqualified column names used in the SELECT list before FROM.
     pending_columns: Vec<String>,
     /// The FROM items so far: a chosen table, or `None` for one whose columns are not known
@@ -171,6 +182,17 @@ struct Level {
     outputs: Vec<String>,
     /// A list of names, not expressions: `AS t (a, b)`, `USING (a)`.
     names_only: bool,
+    /// That list is a join's `USING (…)`.
+    using: bool,
+    /// A FROM item in parentheses (a derived table).
+    derived: bool,
+    /// Parentheses whose commas separate a call's arguments or a list (`f(a, b)`,
+    /// `IN (1, 2)`), not a row constructor (`x || (a, b)`).
+    list: bool,
+    /// Where the level's `(` is (byte offset).
+    start: usize,
+    /// The level's id, as [`Binding::level`] numbers them.
+    id: usize,
     /// SELECT items with an aggregate call, and items with a column but no aggregate.
     aggregates: usize,
     plain: usize,
@@ -189,10 +211,16 @@ impl Level {
             query,
             clause: Clause::Other,
             pending: Vec::new(),
+            pending_refs: Vec::new(),
             pending_columns: Vec::new(),
             tables: Vec::new(),
             outputs: Vec::new(),
             names_only: false,
+            using: false,
+            derived: false,
+            list: false,
+            start: 0,
+            id: 0,
             aggregates: 0,
             plain: 0,
             grouped: false,
@@ -233,6 +261,16 @@ struct Binding {
     level: usize,
     /// The chosen table it stands for, if it is one.
     table: Option<TableId>,
+    /// A CTE's name: seen from every level after it.
+    cte: bool,
+}
+
+impl Binding {
+    /// Whether the binding can be seen from a query level whose enclosing levels (itself
+    /// included) are `visible`.
+    fn seen_from(&self, visible: &[usize]) -> bool {
+        self.cte || visible.contains(&self.level)
+    }
 }
 
 impl Scope {
@@ -300,7 +338,15 @@ impl Scope {
             }
         }
         let bindings = self.bindings(&toks);
-        let bound_before = |q: &str, at: usize| bindings.iter().any(|b| b.name == q && b.at < at);
+        // Defined before `at` at one of the `visible` query levels (the current one and those
+        // enclosing it, not a subquery's inside that has ended).
+        let bound_before = |q: &str, at: usize, visible: &[usize]| {
+            bindings
+                .iter()
+                .any(|b| b.name == q && b.at < at && b.seen_from(&visible))
+        };
+        // Query level ids, numbered as `bindings` numbers them.
+        let mut ids = 0;
         let mut problems = bindings.iter().filter(|b| b.reserved).count();
         // The same FROM name twice at one level (`FROM t, t`).
         problems += bindings
@@ -314,21 +360,65 @@ impl Scope {
             .count();
         let mut stack = vec![Level::new(true)];
         let mut literals: Vec<String> = Vec::new();
+        let mut subqueries: Vec<(usize, Clause, &str)> = Vec::new();
         for (i, t) in toks.iter().enumerate() {
             let next = toks.get(i + 1);
             let qi = stack.iter().rposition(|l| l.query).unwrap_or(0);
+            let visible: Vec<usize> = stack.iter().map(|l| l.id).collect();
+            // A select item that is a bare column compared with something (`t.a = t.b`,
+            // `artist_id IN (SELECT …)`): a yes/no column no question asks for, and the
+            // start of the model's loops (`t.a = t.b, t.a = t.c, …`).
+            if stack.len() - 1 == qi
+                && stack[qi].clause == Clause::Select
+                && comparison(&toks, i)
+                && stack[qi]
+                    .item_start
+                    .and_then(|st| s.get(st..t.start))
+                    .is_some_and(bare_column)
+            {
+                problems += 1;
+            }
             match t.kind {
                 Kind::Punct if t.text == "(" => {
                     let mut l = Level::new(false);
-                    l.names_only = i > 0
-                        && (bindings.iter().any(|b| b.at == i - 1)
-                            || toks[i - 1].is(Kind::Keyword, "USING"));
+                    ids += 1;
+                    l.id = ids;
+                    let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                    l.using = prev.is_some_and(|p| p.is(Kind::Keyword, "USING"));
+                    l.names_only = l.using || bindings.iter().any(|b| b.at + 1 == i);
+                    l.start = t.start;
+                    l.list = prev.is_some_and(|p| opens_list(p, t));
+                    l.derived = stack[qi].clause == Clause::From
+                        && prev.is_some_and(|p| {
+                            p.is(Kind::Keyword, "FROM")
+                                || p.is(Kind::Keyword, "JOIN")
+                                || p.is(Kind::Punct, ",")
+                        });
+                    // A derived table inside a derived table: the model copying its own
+                    // query into FROM, level after level.
+                    if l.derived && stack.iter().any(|o| o.derived) {
+                        problems += 1;
+                    }
                     stack.push(l);
                 }
                 Kind::Punct if t.text == ")" && stack.len() > 1 => {
                     if let Some(mut l) = stack.pop() {
+                        // The same subquery twice (`(SELECT artist_id FROM track)` as one
+                        // select item and again as another).
+                        if let Some(parent) = stack.last().filter(|_| l.query && t.complete) {
+                            let key = (
+                                parent.id,
+                                parent.clause,
+                                s.get(l.start..t.end).unwrap_or_default(),
+                            );
+                            if subqueries.contains(&key) {
+                                problems += 1;
+                            }
+                            subqueries.push(key);
+                        }
                         problems += close_list(s, &mut l, t.start);
-                        problems += self.close_from(&mut l, &stack, |q| bound_before(q, i));
+                        problems +=
+                            self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
                         // A derived table: its columns are not known here.
                         if let Some(parent) = stack
@@ -340,6 +430,14 @@ impl Scope {
                     }
                 }
                 Kind::Punct if t.text == "," => {
+                    // A row constructor in an expression (`office_id || (city, office_id)`):
+                    // no answer needs one, and the model loops through them.
+                    if stack
+                        .last()
+                        .is_some_and(|l| !l.query && !l.list && !l.names_only)
+                    {
+                        problems += 1;
+                    }
                     let top = stack.len() - 1 == qi;
                     let l = &mut stack[qi];
                     if matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && top {
@@ -375,7 +473,8 @@ impl Scope {
                             let l = &mut own[0];
                             problems += close_list(s, l, t.start);
                             if l.clause == Clause::From || c == Clause::Other {
-                                problems += self.close_from(l, outer, |q| bound_before(q, i));
+                                problems += self
+                                    .close_from(l, outer, |q| bound_before(q, i, &visible));
                             }
                             l.on_cond = false;
                             if c == Clause::Group {
@@ -394,6 +493,9 @@ impl Scope {
                                 // (Its output names stay: ORDER BY after the last branch
                                 // may use the first branch's.)
                                 l.tables.clear();
+                                l.pending_refs.clear();
+                                ids += 1;
+                                l.id = ids;
                                 l.aggregates = 0;
                                 l.plain = 0;
                                 l.grouped = false;
@@ -454,7 +556,7 @@ impl Scope {
                 Kind::Literal
                     if t.text.starts_with('\'')
                         && compared_column(&toks[..i])
-                            .is_some_and(|end| self.numeric_column(&toks[..end], &bindings)) =>
+                            .is_some_and(|end| self.numeric_column(&toks[..end], &bindings, &visible)) =>
                 {
                     problems += 1;
                     if t.complete {
@@ -473,6 +575,9 @@ impl Scope {
                 }
                 Kind::Ident => {
                     let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                    if stack.last().is_some_and(|l| l.using) {
+                        problems += self.using_column(t, &stack[qi].tables);
+                    }
                     // `FROM sales.orders`: a schema, not a qualifier.
                     let schema = prev.is_some_and(|p| {
                         p.is(Kind::Keyword, "FROM")
@@ -501,6 +606,18 @@ impl Scope {
                     let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
                         && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
                     let name = t.name();
+                    if stack.len() - 1 == qi
+                        && stack[qi].clause == Clause::From
+                        && !stack[qi].on_cond
+                    {
+                        problems += self.pending_alias(
+                            t,
+                            (i, &visible),
+                            (prev, schema),
+                            &stack[qi],
+                            &bindings,
+                        );
+                    }
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
@@ -563,12 +680,12 @@ impl Scope {
                             // (`a`, `ar`, `t1`) the FROM list will define.
                             if q.chars().count() > 3
                                 && self.table_named(&q).is_none()
-                                && !bound_before(&q, i)
+                                && !bound_before(&q, i, &visible)
                             {
                                 problems += 1;
                             }
                             l.pending.push(q.clone());
-                        } else if !bound_before(&q, i) {
+                        } else if !bound_before(&q, i, &visible) {
                             problems += 1;
                         }
                         // A column being written after it must be the start of one it can be.
@@ -579,12 +696,20 @@ impl Scope {
                             let fits = |table: &crate::ask::catalog::Table| {
                                 table.columns.iter().any(|c| c.name.starts_with(&part))
                             };
-                            let possible = match self.table_of(&q, &bindings) {
+                            let possible = match self.table_of(&q, (i, &visible), &bindings) {
                                 Some(table) => fits(table),
                                 None => {
+                                    // With the qualifier's earlier columns.
+                                    let earlier = &stack[qi].pending_refs;
                                     bindings.iter().any(|b| b.name == q)
                                         || bindings.iter().any(|b| b.table.is_none())
-                                        || self.catalog.tables.iter().any(fits)
+                                        || self.catalog.tables.iter().any(|t| {
+                                            fits(t)
+                                                && earlier
+                                                    .iter()
+                                                    .filter(|(p, _)| *p == q)
+                                                    .all(|(_, c)| t.column(c).is_some())
+                                        })
                                 }
                             };
                             if !possible {
@@ -599,17 +724,34 @@ impl Scope {
                                 && !toks.get(i + 3).is_some_and(|n| n.is(Kind::Punct, "("))
                         }) {
                             let col = col.name();
-                            if let Some(table) = self.table_of(&q, &bindings) {
+                            if stack[qi].clause == Clause::Select {
+                                stack[qi].pending_refs.push((q.clone(), col.clone()));
+                            }
+                            if let Some(table) = self.table_of(&q, (i, &visible), &bindings) {
                                 if table.column(&col).is_none() {
                                     problems += 1;
                                 }
                             } else if !bindings.iter().any(|b| b.name == q)
                                 && bindings.iter().all(|b| b.table.is_some())
-                                && !self.catalog.tables.iter().any(|t| t.column(&col).is_some())
                             {
                                 // A qualifier not defined yet, in a query without CTEs or
-                                // derived tables: its column must be some chosen table's.
-                                problems += 1;
+                                // derived tables: its columns must be one chosen table's
+                                // (`e.invoice_line_id, e.customer_id` fits none).
+                                let cols: Vec<&str> = stack[qi]
+                                    .pending_refs
+                                    .iter()
+                                    .filter(|(p, _)| *p == q)
+                                    .map(|(_, c)| c.as_str())
+                                    .chain(std::iter::once(col.as_str()))
+                                    .collect();
+                                if !self
+                                    .catalog
+                                    .tables
+                                    .iter()
+                                    .any(|t| cols.iter().all(|c| t.column(c).is_some()))
+                                {
+                                    problems += 1;
+                                }
                             }
                         }
                     }
@@ -618,11 +760,24 @@ impl Scope {
             }
         }
         problems += self_comparisons(&toks);
+        // The open item of a SELECT list, GROUP BY or ORDER BY naming one column twice (at
+        // the end, closing the item counts it).
+        if let Some(item) = stack.iter().rev().find(|l| l.query && !end).and_then(|l| {
+            matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
+                .then_some(l.item_start?)
+                .and_then(|st| s.get(st..))
+        }) {
+            problems += usize::from(repeated_column(item, false));
+        }
         if end {
             while let Some(mut l) = stack.pop() {
+                let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
                 problems += close_list(s, &mut l, s.len());
-                problems +=
-                    self.close_from(&mut l, &stack, |q| bindings.iter().any(|b| b.name == q));
+                problems += self.close_from(&mut l, &stack, |q| {
+                    bindings
+                        .iter()
+                        .any(|b| b.name == q && b.seen_from(&visible))
+                });
                 problems += ungrouped(&l);
             }
             if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
@@ -637,6 +792,7 @@ impl Scope {
     fn close_from(&self, l: &mut Level, outer: &[Level], bound: impl Fn(&str) -> bool) -> usize {
         let mut n = l.pending.iter().filter(|q| !bound(q)).count();
         l.pending.clear();
+        l.pending_refs.clear();
         let columns = std::mem::take(&mut l.pending_columns);
         n += columns
             .iter()
@@ -661,7 +817,8 @@ impl Scope {
     /// Whether the unfinished word `part`, at the query level `qi` of `stack`, can still become
     /// a name that stands where a column does: a column of the level's tables (or an enclosing
     /// query's, or an output name in ORDER BY and GROUP BY), a function, a constant, or a table
-    /// or alias the query has bound, about to qualify a column. Checked in WHERE, ON, GROUP BY, HAVING and ORDER BY.
+    /// or alias the query has bound, about to qualify a column. Checked in the SELECT list
+    /// (see below), WHERE, ON, GROUP BY, HAVING and ORDER BY.
     fn may_become_name(
         &self,
         part: &str,
@@ -679,6 +836,21 @@ impl Scope {
             _ => false,
         };
         let starts = |n: &str| n.starts_with(part);
+        if l.clause == Clause::Select {
+            // Before FROM: any chosen table's column or name, a function, a bound name, or a
+            // short alias (up to 3 letters) that FROM will define; a CTE's or derived table's
+            // columns are not known here.
+            return part.chars().count() <= 3
+                || bindings.iter().any(|b| b.table.is_none() || starts(&b.name))
+                || FUNCTIONS.iter().any(|f| starts(f))
+                || self.words.iter().any(|w| starts(w))
+                || CONSTANTS.iter().any(|c| starts(c))
+                || self
+                    .catalog
+                    .tables
+                    .iter()
+                    .any(|t| starts(&t.name) || t.columns.iter().any(|c| starts(&c.name)));
+        }
         !checked
             || FUNCTIONS.iter().any(|f| starts(f))
             || self.words.iter().any(|w| starts(w))
@@ -717,10 +889,87 @@ impl Scope {
         Some(found)
     }
 
-    /// The table a qualifier stands for: an alias of a chosen table, or its own name.
+    /// A name in a join's `USING (…)`: a column of the table just joined and of one before it
+    /// (one problem when it cannot be; a name being written must start such a column).
+    fn using_column(&self, t: &Tok<'_>, tables: &[Option<TableId>]) -> usize {
+        let Some((last, before)) = tables.split_last() else {
+            return 0;
+        };
+        let name = t.name();
+        let has = |id: &Option<TableId>, complete: bool| -> Option<bool> {
+            let table = self.catalog.tables.get((*id)?)?;
+            Some(table.columns.iter().any(|c| {
+                if complete {
+                    c.name == name
+                } else {
+                    c.name.starts_with(&name)
+                }
+            }))
+        };
+        if !t.complete {
+            return usize::from(has(last, false) == Some(false));
+        }
+        let earlier: Option<Vec<bool>> = before.iter().map(|b| has(b, true)).collect();
+        usize::from(
+            has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)),
+        )
+    }
+
+    /// A FROM item's name (alias or table) while the SELECT list used qualifiers the FROM list
+    /// has not defined yet: one that extends such a qualifier is refused as it is written
+    /// (`SELECT a.title … FROM playlist a_1`: `a` can no longer be defined by it), and a name
+    /// that defines one must stand for a table with the columns written after it. Other names
+    /// are free: `SELECT t2.name FROM concert AS t1 JOIN stadium AS t2` names the join partner
+    /// first. `table`: the name is a table's own (after FROM, JOIN or a comma).
+    fn pending_alias(
+        &self,
+        t: &Tok<'_>,
+        (i, visible): (usize, &[usize]),
+        (prev, table): (Option<&Tok<'_>>, bool),
+        l: &Level,
+        bindings: &[Binding],
+    ) -> usize {
+        let unbound: Vec<&String> = l
+            .pending
+            .iter()
+            .filter(|q| {
+                !bindings
+                    .iter()
+                    .any(|b| b.name == **q && b.at < i && b.seen_from(visible))
+            })
+            .collect();
+        // `a_1`, `a1` for `a`: the model's loop, not another table's alias (`al`, `pt`).
+        let extends = |name: &str| {
+            !unbound.iter().any(|q| q.starts_with(name))
+                && unbound.iter().any(|q| {
+                    name.strip_prefix(q.as_str())
+                        .is_some_and(|rest| rest.starts_with(|c: char| c == '_' || c.is_ascii_digit()))
+                })
+        };
+        if unbound.is_empty() {
+            return 0;
+        }
+        if let Some(b) = bindings.iter().find(|b| b.at == i) {
+            let mut n = usize::from(!table && extends(&b.name));
+            if let Some(table) = b.table.and_then(|id| self.catalog.tables.get(id)) {
+                n += l
+                    .pending_refs
+                    .iter()
+                    .filter(|(q, c)| *q == b.name && table.column(c).is_none())
+                    .count();
+            }
+            return n;
+        }
+        let alias = !table
+            && prev.is_some_and(|p| {
+            p.kind == Kind::Ident || p.is(Kind::Keyword, "AS") || p.is(Kind::Punct, ")")
+        });
+        usize::from(!t.complete && alias && extends(&t.name()))
+    }
+
     /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
     /// table it could belong to.
-    fn numeric_column(&self, toks: &[Tok<'_>], bindings: &[Binding]) -> bool {
+    fn numeric_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
         let Some(col) = toks.last() else {
             return false;
         };
@@ -741,7 +990,7 @@ impl Scope {
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
         let types: Vec<&str> = if qualified {
-            self.table_of(&toks[n - 3].name(), bindings)
+            self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings)
                 .and_then(|t| t.column(&name))
                 .map(|c| vec![c.data_type.as_str()])
                 .unwrap_or_default()
@@ -756,8 +1005,23 @@ impl Scope {
         !types.is_empty() && types.iter().all(|d| numeric(d))
     }
 
-    fn table_of(&self, q: &str, bindings: &[Binding]) -> Option<&crate::ask::catalog::Table> {
-        let t = match bindings.iter().find(|b| b.name == q) {
+    /// The table a qualifier at token `at` stands for: an alias of a chosen table (the latest
+    /// defined before it: each branch of a set operation may reuse `t1`; else the first one
+    /// after it, for a SELECT list written before its FROM), or its own name.
+    fn table_of(
+        &self,
+        q: &str,
+        (at, visible): (usize, &[usize]),
+        bindings: &[Binding],
+    ) -> Option<&crate::ask::catalog::Table> {
+        let named = |b: &&Binding| b.name == q && b.seen_from(visible);
+        let binding = bindings
+            .iter()
+            .rev()
+            .filter(named)
+            .find(|b| b.at < at)
+            .or_else(|| bindings.iter().find(named));
+        let t = match binding {
             Some(b) => b.table?,
             None => self.table_named(q)?,
         };
@@ -881,6 +1145,7 @@ impl Scope {
                     level: stack.last().map_or(0, |l| l.2),
                     at: i,
                     table,
+                    cte,
                 });
             }
         }
@@ -946,15 +1211,11 @@ fn self_comparisons(toks: &[Tok<'_>]) -> usize {
             continue;
         };
         // Known once the name is complete; what follows does not save it (`x = x + 1` is
-        // never true, `x = x || x` is a loop).
+        // never true, `x = x || x` is a loop, `x = x::integer` is true or fails).
         let complete = toks[right_end - 1].complete
             && toks.get(right_end).is_none_or(|t| {
                 let glued = t.start == toks[right_end - 1].end;
-                !(t.is(Kind::Punct, "(")
-                    || t.is(Kind::Punct, "::")
-                    || t.is(Kind::Punct, ":")
-                    || t.is(Kind::Keyword, "COLLATE")
-                    || (t.is(Kind::Punct, ".") && glued))
+                !(t.is(Kind::Punct, "(") || (t.is(Kind::Punct, ".") && glued))
             });
         let same = right_end - op_end == i - left
             && toks[left..i]
@@ -998,8 +1259,10 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     }
     if l.clause == Clause::Select {
         let lower = item.to_lowercase();
+        // (A scalar subquery's aggregate is its own.)
         let aggregate = AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
-            && !lower.contains(" over ");
+            && !lower.contains(" over ")
+            && !lower.contains("(select ");
         if aggregate {
             l.aggregates += 1;
         } else if (item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
@@ -1012,7 +1275,9 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     }
     let dup = l.items.iter().any(|x| x == item);
     l.items.push(item.to_string());
-    usize::from(dup)
+    let looped =
+        matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && repeated_column(item, true);
+    usize::from(dup) + usize::from(looped)
 }
 
 /// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one
@@ -1033,6 +1298,102 @@ fn close_list(s: &str, l: &mut Level, at: usize) -> usize {
     } else {
         0
     }
+}
+
+/// Whether a list item names one column twice, joined by nothing but `||`, AND, OR, a comma or
+/// an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`, `x || (x, y)`): the model
+/// looping inside one item. Arithmetic (`(price - cost) / price`) and calls (`max(x) - min(x)`)
+/// may name a column twice, and so may a CASE.
+/// `closed`: the item has ended (its last name is complete).
+fn repeated_column(item: &str, closed: bool) -> bool {
+    let mut toks = lex(item);
+    if closed {
+        for t in &mut toks {
+            t.complete = true;
+        }
+    }
+    if toks.iter().any(|t| t.is(Kind::Keyword, "CASE")) {
+        return false;
+    }
+    let joiner = |t: &Tok<'_>| {
+        (t.kind == Kind::Punct && matches!(t.text, "|" | "(" | ","))
+            || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"))
+    };
+    let mut calls = Vec::new();
+    // Each name and the token index just after its last occurrence.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+        let next = toks.get(i + 1);
+        match t.kind {
+            Kind::Punct if t.text == "(" => {
+                // A call's arguments, or a subquery: not this item's own columns.
+                calls.push(
+                    prev.is_some_and(|p| opens_list(p, t))
+                        || next.is_some_and(|n| n.is(Kind::Keyword, "SELECT")),
+                );
+            }
+            Kind::Punct if t.text == ")" => {
+                calls.pop();
+            }
+            Kind::Ident
+                if t.complete
+                    && !calls.contains(&true)
+                    && !next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
+                    && !prev.is_some_and(|p| p.is(Kind::Punct, "::") || p.is(Kind::Keyword, "AS")) =>
+            {
+                let qualified = prev.is_some_and(|d| d.is(Kind::Punct, ".")) && i >= 2;
+                let (name, start) = if qualified {
+                    (format!("{}.{}", toks[i - 2].name(), t.name()), i - 2)
+                } else {
+                    (t.name(), i)
+                };
+                match seen.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, after)) => {
+                        if toks.get(*after..start).is_some_and(|between| between.iter().all(joiner)) {
+                            return true;
+                        }
+                        *after = i + 1;
+                    }
+                    None => seen.push((name, i + 1)),
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the parenthesis `open` after `p` holds a call's arguments or a list (`f(a, b)`,
+/// `ROUND(x, 2)`, `NUMERIC(10, 2)`, `IN (1, 2)`, `OVER (PARTITION BY a, b)`), not a row
+/// constructor (`x || (a, b)`).
+fn opens_list(p: &Tok<'_>, open: &Tok<'_>) -> bool {
+    p.kind == Kind::Ident
+        || (p.kind == Kind::Keyword
+            && (p.end == open.start
+                || matches!(
+                    p.text,
+                    "IN" | "VALUES" | "ROLLUP" | "CUBE" | "SETS" | "OVER" | "FILTER" | "ON"
+                )))
+}
+
+/// Whether `toks[i]` starts a comparison: `=`, `<`, `>`, `!=`, `IN`, `LIKE`, `ILIKE`, `BETWEEN`.
+fn comparison(toks: &[Tok<'_>], i: usize) -> bool {
+    let op = |t: &Tok<'_>| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!");
+    let t = &toks[i];
+    (op(t) && !i.checked_sub(1).is_some_and(|p| op(&toks[p])))
+        || (t.kind == Kind::Keyword && matches!(t.text, "IN" | "LIKE" | "ILIKE" | "BETWEEN"))
+}
+
+/// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).
+fn bare_column(item: &str) -> bool {
+    let item = item.trim();
+    !item.is_empty()
+        && !item.starts_with(|c: char| c.is_ascii_digit())
+        && item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
+        && item
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'"') || b >= 0x80)
 }
 
 #[cfg(test)]

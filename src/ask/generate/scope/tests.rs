@@ -83,7 +83,7 @@ fn a_qualifier_after_from_must_be_defined_before_it() {
 fn select_list_qualifiers_must_be_defined_when_the_from_list_ends() {
     let sc = scope("albums per artist");
     // Still free while the FROM list goes on.
-    assert!(!refused(&sc, "SELECT b.title FROM artist a| JOIN"));
+    assert!(!refused(&sc, "SELECT b.title, a.name FROM album b| JOIN"));
     // Ending it without `b` is refused; with `b` it is fine.
     assert!(refused(&sc, "SELECT b.title FROM artist a| WHERE"));
     assert!(refused(&sc, "SELECT b.title FROM artist a| ORDER"));
@@ -302,7 +302,12 @@ fn aggregates_with_plain_columns_need_a_group_by() {
 #[test]
 fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
     let sc = scope("");
-    assert!(refused(&sc, "SELECT max(price|."));
+    // Refused while it is written, once longer than a short alias and no name starts so.
+    assert!(refused(&sc, "SELECT max(pri|c"));
+    assert!(!refused(&sc, "SELECT max(pr|i"));
+    assert!(!refused(&sc, "SELECT max(art|i"));
+    // Not when a CTE's columns are not known.
+    assert!(!refused(&sc, "WITH c AS (SELECT count(*) AS total FROM album) SELECT tot|a"));
     assert!(!refused(&sc, "SELECT max(ar|."));
     assert!(!refused(&sc, "SELECT max(album|."));
     assert!(refused(
@@ -356,7 +361,7 @@ fn a_comma_between_from_items_is_refused_but_a_join_is_not() {
     // Commas inside the FROM clause's own parentheses are not FROM items.
     assert!(!refused(
         &sc,
-        "SELECT count(*) FROM album JOIN artist USING (artist_id|, title)"
+        "SELECT count(*) FROM album a JOIN album b USING (artist_id|, title)"
     ));
 }
 
@@ -487,8 +492,27 @@ fn review_cases_a_right_query_is_not_refused() {
         "SELECT count(*) FROM album UNION ALL SELECT artist_id FROM artist",
         // A table three times (a manager's manager).
         "SELECT a1.name FROM artist a1 JOIN artist a2 ON a2.artist_id = a1.artist_id JOIN artist a3 ON a3.artist_id = a2.artist_id",
-        // A cast is not the column itself.
-        "SELECT name FROM artist WHERE artist_id = artist_id::int",
+        // Each branch of a set operation binds its own `t1`.
+        "SELECT t2.name FROM album AS t1 JOIN artist AS t2 ON t1.artist_id = t2.artist_id INTERSECT SELECT t2.name FROM artist AS t1 JOIN artist AS t2 ON t1.name = t2.name",
+        // From the second review: calls in capitals, arithmetic, join partners first.
+        "SELECT ROUND(AVG(artist_id), 2), COALESCE(sum(album_id), 0) FROM album",
+        "SELECT MAX(artist_id) - MIN(artist_id) FROM album",
+        "SELECT (album_id - artist_id) / album_id AS r FROM album",
+        "SELECT DISTINCT ON (artist_id) artist_id, title FROM album ORDER BY artist_id, album_id DESC",
+        "SELECT rank() OVER (PARTITION BY artist_id, title ORDER BY album_id) FROM album",
+        "SELECT a.name, al.title FROM album al JOIN artist a ON a.artist_id = al.artist_id",
+        "SELECT a.name, count(*) FROM album JOIN artist a USING (artist_id) GROUP BY a.name",
+        "SELECT t1.name FROM artist AS t1 WHERE t1.artist_id IN (SELECT t1.artist_id FROM album AS t1) ORDER BY t1.name",
+        "SELECT title, album_id - (SELECT avg(album_id) FROM album) FROM album WHERE album_id > (SELECT avg(album_id) FROM album)",
+        // A cast of another column.
+        "SELECT name FROM artist WHERE artist_id = name::int",
+        // Qualifiers in the SELECT list, defined in its order or another.
+        "SELECT b.title, a.name FROM album b JOIN artist a ON a.artist_id = b.artist_id",
+        "SELECT a.name, b.title FROM album b JOIN artist a ON a.artist_id = b.artist_id",
+        "SELECT album.title FROM album JOIN artist USING (artist_id)",
+        // A comparison inside an item, not the item itself.
+        "SELECT CASE WHEN artist_id = 1 THEN name END, count(*) = 0 FROM artist GROUP BY artist_id, name",
+        "SELECT n FROM (SELECT count(*) AS n FROM album) AS t",
     ] {
         never_refused(&sc, sql);
     }
@@ -497,6 +521,10 @@ fn review_cases_a_right_query_is_not_refused() {
         &sc,
         "SELECT 1 FROM artist a1 JOIN artist a2 ON a2.artist_id = a1.artist_id JOIN artist a3 ON a3.artist_id = a2.artist_id JOIN |artist "
     ));
+    assert!(refused(
+        &sc,
+        "SELECT * FROM artist e_1 JOIN artist e_2 ON e_1.artist_id = e_2.artist_id JOIN artist e_3 ON e_3.artist_id = e_2.artist_id JOIN |artist e_4"
+    ));
     // A glossary definition's function is a name that may be being written.
     let sc = scope("").with_definitions(&["regexp_replace(artist.name, 'x', '')".into()]);
     assert!(!refused(&sc, "SELECT name FROM artist GROUP BY |regexp_r"));
@@ -504,4 +532,70 @@ fn review_cases_a_right_query_is_not_refused() {
         &scope(""),
         "SELECT name FROM artist GROUP BY |regexp_r"
     ));
+}
+
+#[test]
+fn a_from_item_must_define_the_select_lists_undefined_qualifiers() {
+    let sc = scope("");
+    // `a` is used and undefined: an alias that extends it is refused as it is written.
+    assert!(refused(&sc, "SELECT a.title FROM album a|_"));
+    assert!(!refused(&sc, "SELECT a.title FROM album |a"));
+    // A join partner may come first under another name.
+    assert!(!refused(&sc, "SELECT a.title FROM artist |b"));
+    never_refused(
+        &sc,
+        "SELECT t2.title FROM artist AS t1 JOIN album AS t2 ON t1.artist_id = t2.artist_id",
+    );
+    // The alias must stand for a table with the columns written after it.
+    assert!(refused(&sc, "SELECT a.title FROM artist a| JOIN"));
+    assert!(!refused(&sc, "SELECT a.title FROM album a| JOIN"));
+    // Once every qualifier is defined, other aliases are free.
+    assert!(!refused(&sc, "SELECT a.title FROM album a JOIN artist |a_1"));
+    // An alias inside a derived table does not define the outer query's qualifier.
+    assert!(refused(&sc, "SELECT t.name FROM (SELECT * FROM artist t) t|_"));
+    assert!(!refused(&sc, "SELECT t.name FROM (SELECT * FROM artist x) |t"));
+    // One undefined qualifier's columns must all be one table's.
+    assert!(refused(&sc, "SELECT a.title, a.|name"));
+    assert!(!refused(&sc, "SELECT a.title, a.|artist_id"));
+}
+
+#[test]
+fn a_using_column_is_in_both_joined_tables() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT 1 FROM album JOIN artist USING (|title)"));
+    assert!(refused(&sc, "SELECT 1 FROM album JOIN artist USING (|t"));
+    assert!(refused(&sc, "SELECT 1 FROM artist JOIN album USING (|album_id)"));
+    assert!(!refused(&sc, "SELECT 1 FROM album JOIN artist USING (artist_id|)"));
+}
+
+#[test]
+fn loops_of_comparisons_and_copied_subqueries_are_refused() {
+    let sc = scope("");
+    // A select item that is a column compared with something.
+    assert!(refused(&sc, "SELECT a.artist_id |= a.name FROM artist a"));
+    assert!(refused(&sc, "SELECT name, artist_id |IN (SELECT artist_id FROM album)"));
+    // A cast does not save a column compared with itself.
+    assert!(refused(&sc, "SELECT name FROM artist WHERE artist_id = artist_id|::int"));
+    // The same subquery twice.
+    assert!(refused(
+        &sc,
+        "SELECT (SELECT count(*) FROM album), (SELECT count(*) FROM album|)"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT (SELECT count(*) FROM album), (SELECT count(*) FROM artist|)"
+    ));
+    // One column twice in one item, outside calls.
+    assert!(refused(&sc, "SELECT a.name || a.name| FROM artist a"));
+    assert!(refused(&sc, "SELECT name FROM artist GROUP BY artist_id, artist_id OR artist_id|,"));
+    assert!(refused(&sc, "SELECT artist_id || (artist_id|, name)"));
+    assert!(!refused(&sc, "SELECT max(artist_id) - min(artist_id)| FROM artist"));
+    assert!(!refused(&sc, "SELECT CASE WHEN name = 'x' THEN name END| FROM artist"));
+    assert!(!refused(&sc, "SELECT a.name, b.name| FROM artist a JOIN artist b ON a.artist_id < b.artist_id"));
+    // A row constructor, but not a call's arguments or an IN list.
+    assert!(refused(&sc, "SELECT name || (name|, artist_id) FROM artist"));
+    assert!(!refused(&sc, "SELECT coalesce(name|, 'x') FROM artist WHERE artist_id IN (1, 2)"));
+    never_refused(&sc, "SELECT name FROM artist WHERE artist_id IN (1, 2) AND round(artist_id, 3) > 4");
+    // A derived table inside a derived table.
+    assert!(refused(&sc, "SELECT * FROM (SELECT * FROM |("));
 }
