@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pgask::ask::catalog::{quote_ident, Catalog, Column, Table, TableKind};
-use pgask::ask::generate::scope::Scope;
 use pgask::ask::generate::grammar::{self, GColumn, GTable, Profile, Spec, ValueKind};
 use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::llama::{Engine, EngineConfig};
 use pgask::ask::generate::protocol::{ChatMessage, Job};
+use pgask::ask::generate::scope::Scope;
 use pgask::ask::generate::tiny::{self, Shape};
 use serde_json::Value;
 use sqlparser::ast::{Statement, TableFactor, Visit, Visitor};

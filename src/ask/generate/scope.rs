@@ -343,7 +343,7 @@ impl Scope {
         let bound_before = |q: &str, at: usize, visible: &[usize]| {
             bindings
                 .iter()
-                .any(|b| b.name == q && b.at < at && b.seen_from(&visible))
+                .any(|b| b.name == q && b.at < at && b.seen_from(visible))
         };
         // Query level ids, numbered as `bindings` numbers them.
         let mut ids = 0;
@@ -473,8 +473,8 @@ impl Scope {
                             let l = &mut own[0];
                             problems += close_list(s, l, t.start);
                             if l.clause == Clause::From || c == Clause::Other {
-                                problems += self
-                                    .close_from(l, outer, |q| bound_before(q, i, &visible));
+                                problems +=
+                                    self.close_from(l, outer, |q| bound_before(q, i, &visible));
                             }
                             l.on_cond = false;
                             if c == Clause::Group {
@@ -555,8 +555,9 @@ impl Scope {
                 // refused at its opening quote, so the model picks another column or value.
                 Kind::Literal
                     if t.text.starts_with('\'')
-                        && compared_column(&toks[..i])
-                            .is_some_and(|end| self.numeric_column(&toks[..end], &bindings, &visible)) =>
+                        && compared_column(&toks[..i]).is_some_and(|end| {
+                            self.numeric_column(&toks[..end], &bindings, &visible)
+                        }) =>
                 {
                     problems += 1;
                     if t.complete {
@@ -841,7 +842,9 @@ impl Scope {
             // short alias (up to 3 letters) that FROM will define; a CTE's or derived table's
             // columns are not known here.
             return part.chars().count() <= 3
-                || bindings.iter().any(|b| b.table.is_none() || starts(&b.name))
+                || bindings
+                    .iter()
+                    .any(|b| b.table.is_none() || starts(&b.name))
                 || FUNCTIONS.iter().any(|f| starts(f))
                 || self.words.iter().any(|w| starts(w))
                 || CONSTANTS.iter().any(|c| starts(c))
@@ -910,9 +913,7 @@ impl Scope {
             return usize::from(has(last, false) == Some(false));
         }
         let earlier: Option<Vec<bool>> = before.iter().map(|b| has(b, true)).collect();
-        usize::from(
-            has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)),
-        )
+        usize::from(has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)))
     }
 
     /// A FROM item's name (alias or table) while the SELECT list used qualifiers the FROM list
@@ -942,8 +943,9 @@ impl Scope {
         let extends = |name: &str| {
             !unbound.iter().any(|q| q.starts_with(name))
                 && unbound.iter().any(|q| {
-                    name.strip_prefix(q.as_str())
-                        .is_some_and(|rest| rest.starts_with(|c: char| c == '_' || c.is_ascii_digit()))
+                    name.strip_prefix(q.as_str()).is_some_and(|rest| {
+                        rest.starts_with(|c: char| c == '_' || c.is_ascii_digit())
+                    })
                 })
         };
         if unbound.is_empty() {
@@ -962,8 +964,8 @@ impl Scope {
         }
         let alias = !table
             && prev.is_some_and(|p| {
-            p.kind == Kind::Ident || p.is(Kind::Keyword, "AS") || p.is(Kind::Punct, ")")
-        });
+                p.kind == Kind::Ident || p.is(Kind::Keyword, "AS") || p.is(Kind::Punct, ")")
+            });
         usize::from(!t.complete && alias && extends(&t.name()))
     }
 
@@ -1275,8 +1277,8 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     }
     let dup = l.items.iter().any(|x| x == item);
     l.items.push(item.to_string());
-    let looped =
-        matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && repeated_column(item, true);
+    let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
+        && repeated_column(item, true);
     usize::from(dup) + usize::from(looped)
 }
 
@@ -1340,7 +1342,8 @@ fn repeated_column(item: &str, closed: bool) -> bool {
                 if t.complete
                     && !calls.contains(&true)
                     && !next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
-                    && !prev.is_some_and(|p| p.is(Kind::Punct, "::") || p.is(Kind::Keyword, "AS")) =>
+                    && !prev
+                        .is_some_and(|p| p.is(Kind::Punct, "::") || p.is(Kind::Keyword, "AS")) =>
             {
                 let qualified = prev.is_some_and(|d| d.is(Kind::Punct, ".")) && i >= 2;
                 let (name, start) = if qualified {
@@ -1350,7 +1353,10 @@ fn repeated_column(item: &str, closed: bool) -> bool {
                 };
                 match seen.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, after)) => {
-                        if toks.get(*after..start).is_some_and(|between| between.iter().all(joiner)) {
+                        if toks
+                            .get(*after..start)
+                            .is_some_and(|between| between.iter().all(joiner))
+                        {
                             return true;
                         }
                         *after = i + 1;

@@ -307,7 +307,10 @@ fn long_made_up_qualifiers_and_a_table_twice_are_refused() {
     assert!(!refused(&sc, "SELECT max(pr|i"));
     assert!(!refused(&sc, "SELECT max(art|i"));
     // Not when a CTE's columns are not known.
-    assert!(!refused(&sc, "WITH c AS (SELECT count(*) AS total FROM album) SELECT tot|a"));
+    assert!(!refused(
+        &sc,
+        "WITH c AS (SELECT count(*) AS total FROM album) SELECT tot|a"
+    ));
     assert!(!refused(&sc, "SELECT max(ar|."));
     assert!(!refused(&sc, "SELECT max(album|."));
     assert!(refused(
@@ -550,10 +553,19 @@ fn a_from_item_must_define_the_select_lists_undefined_qualifiers() {
     assert!(refused(&sc, "SELECT a.title FROM artist a| JOIN"));
     assert!(!refused(&sc, "SELECT a.title FROM album a| JOIN"));
     // Once every qualifier is defined, other aliases are free.
-    assert!(!refused(&sc, "SELECT a.title FROM album a JOIN artist |a_1"));
+    assert!(!refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist |a_1"
+    ));
     // An alias inside a derived table does not define the outer query's qualifier.
-    assert!(refused(&sc, "SELECT t.name FROM (SELECT * FROM artist t) t|_"));
-    assert!(!refused(&sc, "SELECT t.name FROM (SELECT * FROM artist x) |t"));
+    assert!(refused(
+        &sc,
+        "SELECT t.name FROM (SELECT * FROM artist t) t|_"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT t.name FROM (SELECT * FROM artist x) |t"
+    ));
     // One undefined qualifier's columns must all be one table's.
     assert!(refused(&sc, "SELECT a.title, a.|name"));
     assert!(!refused(&sc, "SELECT a.title, a.|artist_id"));
@@ -562,10 +574,19 @@ fn a_from_item_must_define_the_select_lists_undefined_qualifiers() {
 #[test]
 fn a_using_column_is_in_both_joined_tables() {
     let sc = scope("");
-    assert!(refused(&sc, "SELECT 1 FROM album JOIN artist USING (|title)"));
+    assert!(refused(
+        &sc,
+        "SELECT 1 FROM album JOIN artist USING (|title)"
+    ));
     assert!(refused(&sc, "SELECT 1 FROM album JOIN artist USING (|t"));
-    assert!(refused(&sc, "SELECT 1 FROM artist JOIN album USING (|album_id)"));
-    assert!(!refused(&sc, "SELECT 1 FROM album JOIN artist USING (artist_id|)"));
+    assert!(refused(
+        &sc,
+        "SELECT 1 FROM artist JOIN album USING (|album_id)"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT 1 FROM album JOIN artist USING (artist_id|)"
+    ));
 }
 
 #[test]
@@ -573,9 +594,15 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
     let sc = scope("");
     // A select item that is a column compared with something.
     assert!(refused(&sc, "SELECT a.artist_id |= a.name FROM artist a"));
-    assert!(refused(&sc, "SELECT name, artist_id |IN (SELECT artist_id FROM album)"));
+    assert!(refused(
+        &sc,
+        "SELECT name, artist_id |IN (SELECT artist_id FROM album)"
+    ));
     // A cast does not save a column compared with itself.
-    assert!(refused(&sc, "SELECT name FROM artist WHERE artist_id = artist_id|::int"));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = artist_id|::int"
+    ));
     // The same subquery twice.
     assert!(refused(
         &sc,
@@ -587,15 +614,36 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
     ));
     // One column twice in one item, outside calls.
     assert!(refused(&sc, "SELECT a.name || a.name| FROM artist a"));
-    assert!(refused(&sc, "SELECT name FROM artist GROUP BY artist_id, artist_id OR artist_id|,"));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist GROUP BY artist_id, artist_id OR artist_id|,"
+    ));
     assert!(refused(&sc, "SELECT artist_id || (artist_id|, name)"));
-    assert!(!refused(&sc, "SELECT max(artist_id) - min(artist_id)| FROM artist"));
-    assert!(!refused(&sc, "SELECT CASE WHEN name = 'x' THEN name END| FROM artist"));
-    assert!(!refused(&sc, "SELECT a.name, b.name| FROM artist a JOIN artist b ON a.artist_id < b.artist_id"));
+    assert!(!refused(
+        &sc,
+        "SELECT max(artist_id) - min(artist_id)| FROM artist"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT CASE WHEN name = 'x' THEN name END| FROM artist"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT a.name, b.name| FROM artist a JOIN artist b ON a.artist_id < b.artist_id"
+    ));
     // A row constructor, but not a call's arguments or an IN list.
-    assert!(refused(&sc, "SELECT name || (name|, artist_id) FROM artist"));
-    assert!(!refused(&sc, "SELECT coalesce(name|, 'x') FROM artist WHERE artist_id IN (1, 2)"));
-    never_refused(&sc, "SELECT name FROM artist WHERE artist_id IN (1, 2) AND round(artist_id, 3) > 4");
+    assert!(refused(
+        &sc,
+        "SELECT name || (name|, artist_id) FROM artist"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT coalesce(name|, 'x') FROM artist WHERE artist_id IN (1, 2)"
+    ));
+    never_refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id IN (1, 2) AND round(artist_id, 3) > 4",
+    );
     // A derived table inside a derived table.
     assert!(refused(&sc, "SELECT * FROM (SELECT * FROM |("));
 }
