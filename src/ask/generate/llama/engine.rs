@@ -409,31 +409,23 @@ impl Engine {
                         scope.rejects(&so_far, &String::from_utf8_lossy(&p), end)
                     };
                     if refuses(tok) {
-                        // The best few allowed tokens first; at what would be a dead end, many
-                        // more (a name's end, a comma, may rank far below its continuations).
-                        let mut fresh = Vec::new();
-                        for n in [SCOPE_ALTERNATIVES, SCOPE_WIDE] {
-                            let found = self.masker.allowed(
-                                g,
-                                &self.prefixes,
-                                logits,
-                                Some(n),
-                                !ends_mid_char(&text),
-                                &mut mask,
-                            );
-                            fresh = found
-                                .into_iter()
-                                .filter(|d| {
-                                    let (p, _) = piece_of(d.id());
-                                    d.logit() != f32::NEG_INFINITY
-                                        && !repeats_item(&text, &p)
-                                        && !refuses(d.id())
-                                })
-                                .collect();
-                            if !fresh.is_empty() {
-                                break;
-                            }
-                        }
+                        let found = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            logits,
+                            Some(SCOPE_ALTERNATIVES),
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        let fresh: Vec<_> = found
+                            .into_iter()
+                            .filter(|d| {
+                                let (p, _) = piece_of(d.id());
+                                d.logit() != f32::NEG_INFINITY
+                                    && !repeats_item(&text, &p)
+                                    && !refuses(d.id())
+                            })
+                            .collect();
                         if !fresh.is_empty() {
                             scope_refusals += 1;
                             tok = pick(fresh, &mut chain, &text)?;
@@ -576,11 +568,8 @@ pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
 /// Allowed tokens the sampler looks at when the scope check refused the drawn one.
 const SCOPE_ALTERNATIVES: usize = 32;
 
-/// Allowed tokens checked before a dead end is declared and a token taken back.
-const SCOPE_WIDE: usize = 512;
-
 /// Tokens one generation may take back at dead ends (each costs one decode step).
-const MAX_BACKTRACKS: usize = 48;
+const MAX_BACKTRACKS: usize = 24;
 
 /// The logits with `banned` tokens made impossible.
 fn without(logits: &[f32], banned: &[LlamaToken]) -> Vec<f32> {
