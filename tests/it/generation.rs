@@ -294,7 +294,7 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
         spec.defined = defined;
         let g = grammar::build(&spec, Profile::Full).unwrap();
         for seed in 0..20 {
-            let mut req = request("revenue", Some(g.text.clone()), 120, seed);
+            let mut req = request("revenue", Some(g.text.clone()), 200, seed);
             req.scope = Some(pgask::ask::generate::scope::Scope::new(
                 &cat, &ids, "revenue",
             ));
