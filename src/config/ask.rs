@@ -44,6 +44,11 @@ pub struct AskConfig {
     /// place of the generic ones from another schema; 0 shows the generic ones. Default 6.
     /// Reload: yes.
     pub catalog_examples: usize,
+    /// A value the question names ("Brazil", a quoted string) is looked up in the chosen
+    /// tables' text columns, read-only on the client's session as its role, for at most this
+    /// many milliseconds; a column holding it is shown with it and the catalog examples filter
+    /// on it. Sensitive columns are never looked in. 0 turns it off. Default 300. Reload: yes.
+    pub value_lookup_ms: u64,
     /// Roles trusted to teach everyone: a prompt gets the asking role's own examples (its
     /// `good` and corrected feedback) plus those of these roles, and only examples whose every
     /// table and column the asking role may read. These roles may also `-- ask forget:` any
@@ -69,6 +74,7 @@ impl Default for AskConfig {
             cache_ttl_secs: 600,
             examples: 3,
             catalog_examples: 6,
+            value_lookup_ms: 300,
             feedback_roles: vec![],
             max_question_bytes: 4096,
         }

@@ -157,6 +157,80 @@ pub async fn client_encoding(link: &mut Link<'_>) -> Result<String, ExecError> {
         .unwrap_or_default())
 }
 
+/// Runs pgask's own small queries in one read-only scope, in order, keeping their rows from the
+/// client: each one's first row as text fields (NULL as `None`; no row: an empty row). Stops
+/// at the first that fails (a timeout included) or once `deadline` has passed, with the rows
+/// of those before it; only the link's failure is an error.
+pub async fn first_rows(
+    link: &mut Link<'_>,
+    sqls: &[String],
+    status: u8,
+    limits: &Limits,
+    deadline: std::time::Instant,
+) -> Result<Vec<Vec<Option<String>>>, ExecError> {
+    let mut out = Vec::new();
+    if sqls.is_empty() {
+        return Ok(out);
+    }
+    match open(link, status, limits).await {
+        Err(ExecError::Before(e)) => {
+            tracing::debug!(error = %e, "the read-only scope did not open");
+            return Ok(out);
+        }
+        other => other?,
+    }
+    for sql in sqls {
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
+        match simple(link, sql).await {
+            Ok(msgs) => out.push(
+                msgs.iter()
+                    .find(|m| m.tag == b'D')
+                    .map(|m| text_fields(m.body()))
+                    .unwrap_or_default(),
+            ),
+            Err(ExecError::Before(e)) => {
+                tracing::debug!(error = %e, "an internal query failed");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    close(link, status).await?;
+    Ok(out)
+}
+
+/// A DataRow's fields as text (a malformed row gives the fields before the fault).
+fn text_fields(body: &[u8]) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    let Some(n) = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
+        return out;
+    };
+    let mut at = 2;
+    for _ in 0..n.max(0) {
+        let Some(len) = body
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_be_bytes)
+        else {
+            break;
+        };
+        at += 4;
+        match usize::try_from(len) {
+            Err(_) => out.push(None),
+            Ok(len) => {
+                let Some(v) = body.get(at..at + len) else {
+                    break;
+                };
+                out.push(Some(String::from_utf8_lossy(v).into_owned()));
+                at += len;
+            }
+        }
+    }
+    out
+}
+
 /// The planner's total cost of `sql` (EXPLAIN without running it).
 async fn explain(link: &mut Link<'_>, sql: &str) -> Result<f64, ExecError> {
     let msgs = simple(link, &format!("EXPLAIN (FORMAT JSON) {sql}")).await?;
@@ -342,5 +416,22 @@ async fn run_open(link: &mut Link<'_>, sql: &str, limits: &Limits) -> Result<Exe
     match err {
         Some(e) => Err(e),
         None => Ok(done),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_row_fields_are_read_as_text_with_nulls() {
+        let row = wire::data_row(&[Some("Brazil"), None, Some("")]);
+        assert_eq!(
+            text_fields(&row[5..]),
+            vec![Some("Brazil".to_string()), None, Some(String::new())]
+        );
+        // A row cut short gives the fields before the cut, and no panic.
+        assert_eq!(text_fields(&row[5..12]), vec![]);
+        assert_eq!(text_fields(&[]), vec![]);
     }
 }

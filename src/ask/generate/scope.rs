@@ -21,7 +21,8 @@
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
 //!   subquery twice, a derived table inside a derived table;
-//! - at the end, every name resolves (the guard's own resolver over the chosen tables).
+//! - at the end, every name resolves (the guard's own resolver over the chosen tables), and
+//!   every value the question names that the database holds is used as a literal.
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
 //! for any model and tokenizer. Problems that the text already had are not counted against the
@@ -43,6 +44,10 @@ pub struct Scope {
     /// grammar's own list may not have, so a name being written may start one of them.
     #[serde(default)]
     pub words: Vec<String>,
+    /// Values the question names that the database holds (as stored): the answer must use
+    /// each as a string literal before it ends.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,7 +305,19 @@ impl Scope {
             catalog,
             question: question.to_lowercase(),
             words: Vec::new(),
+            values: Vec::new(),
         }
+    }
+
+    /// The same scope, where the answer must use each of `values` (the values the question
+    /// names, as the database stores them) as a string literal.
+    pub fn with_values(mut self, values: &[String]) -> Scope {
+        for v in values {
+            if !self.values.contains(v) {
+                self.values.push(v.clone());
+            }
+        }
+        self
     }
 
     /// The same scope, where the words of `definitions` (written out whole by the grammar) may
@@ -784,6 +801,11 @@ impl Scope {
             if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
                 problems += 1;
             }
+            problems += self
+                .values
+                .iter()
+                .filter(|v| !s.contains(&format!("'{}'", v.replace('\'', "''"))))
+                .count();
         }
         problems
     }

@@ -411,7 +411,13 @@ pub fn for_table(
                         .chain(&c.enum_labels)
                         .any(|x| x.to_lowercase() == *v)
                 });
-            if !parent_named && !known {
+            // A value some other column is known to hold is that column's, not the parent's.
+            let elsewhere = chosen
+                .iter()
+                .filter_map(|&id| catalog.tables.get(id))
+                .flat_map(|t| &t.columns)
+                .any(|c| c.samples.iter().any(|x| x.to_lowercase() == *v));
+            if (!parent_named && !known) || (!known && elsewhere) {
                 continue;
             }
             let Some(original) = find_original(question, v) else {

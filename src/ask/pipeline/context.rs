@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{AskError, Asker, Db};
 use crate::ask::catalog::{Access, Catalog, Table, TableId};
+use crate::ask::execute::ExecError;
 use crate::ask::generate::demos;
 use crate::ask::generate::grammar::{self, Grammar, Spec};
 use crate::ask::generate::scope::Scope;
@@ -16,7 +17,9 @@ use crate::ask::history::Example;
 use crate::ask::retrieve::graph::{join_clauses, join_clauses_named};
 use crate::ask::retrieve::Ranked;
 use crate::ask::semantic::Definition;
-use crate::session::link::Who;
+use crate::session::link::{Link, Who};
+
+use super::values;
 
 /// Retrieval's choice for a question and what is built from it.
 pub(super) struct Context {
@@ -270,11 +273,11 @@ impl Asker {
     /// Retrieval for a question: `k` tables, the FK paths between them, prompt parts, grammar.
     pub(super) async fn context(
         &self,
-        db: &Db,
-        access: &Access,
+        (db, access): (&Db, &Access),
         question: &str,
-        k: usize,
-        widened: bool,
+        (k, widened): (usize, bool),
+        link: &mut Link<'_>,
+        status: u8,
     ) -> Result<Context, AskError> {
         let r = db.retriever.clone();
         let q = question.to_string();
@@ -361,6 +364,12 @@ impl Asker {
         let steps = db.retriever.graph.connect(&chosen, access);
         // What the model sees of the chosen tables is what the role may read.
         let catalog = for_role(&catalog, &chosen, access);
+        let shape = Shape::of(question, &shape_names(&catalog, &chosen));
+        // Retrieval's own tables are looked in first.
+        let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
+        let (catalog, values) = self
+            .link_values(link, catalog, &order, &shape, status)
+            .await?;
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
         spec.required = required;
@@ -372,12 +381,14 @@ impl Asker {
             .collect();
         Ok(Context {
             joins: join_clauses(&catalog, &steps),
-            scope: Scope::new(&catalog, &chosen, question).with_definitions(&spec.defined),
+            scope: Scope::new(&catalog, &chosen, question)
+                .with_definitions(&spec.defined)
+                .with_values(&values),
             demos: demos::for_question(
                 &catalog,
                 &tables,
                 question,
-                &Shape::of(question, &shape_names(&catalog, &chosen)),
+                &shape,
                 &demos::parse_pairs(&self.templates.load().examples),
                 self.cfg().ask.catalog_examples,
             ),
@@ -392,6 +403,50 @@ impl Asker {
             whole,
             retrieved: focus,
         })
+    }
+
+    /// The catalog with the values the question names given to the columns holding them
+    /// ([`values`](super::values)), and those values as stored; the same catalog when none is
+    /// found, the lookup is off, or the client's transaction has failed (nothing can run in it).
+    async fn link_values(
+        &self,
+        link: &mut Link<'_>,
+        catalog: Arc<Catalog>,
+        tables: &[TableId],
+        shape: &Shape,
+        status: u8,
+    ) -> Result<(Arc<Catalog>, Vec<String>), AskError> {
+        let cfg = self.cfg();
+        if cfg.ask.value_lookup_ms == 0 || status == b'E' {
+            return Ok((catalog, Vec::new()));
+        }
+        let probes = values::probes(&catalog, tables, shape, &cfg.catalog.sensitive_patterns);
+        if probes.is_empty() {
+            return Ok((catalog, Vec::new()));
+        }
+        let budget = std::time::Duration::from_millis(cfg.ask.value_lookup_ms);
+        let found = match values::look_up(link, &catalog, &probes, status, budget).await {
+            Ok(found) => found,
+            Err(ExecError::Link(e)) => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(error = %e, "value lookup failed");
+                Vec::new()
+            }
+        };
+        if link.is_cancelled() {
+            return Err(AskError::Cancelled);
+        }
+        tracing::debug!(
+            probes = probes.len(),
+            found = found.len(),
+            "values looked up"
+        );
+        if found.is_empty() {
+            return Ok((catalog, Vec::new()));
+        }
+        let mut own = (*catalog).clone();
+        values::apply(&mut own, &found);
+        Ok((Arc::new(own), values::distinct(&found)))
     }
 
     /// Few-shot examples for a question: the stored good pairs of the database most similar to

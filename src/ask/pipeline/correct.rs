@@ -203,7 +203,10 @@ impl Asker {
                             .await?;
                             k *= 2;
                         }
-                        context = Some(self.context(&db, &access, question, k, widen).await?);
+                        context = Some(
+                            self.context((&db, &access), question, (k, widen), link, status)
+                                .await?,
+                        );
                         clock.retrieve += r0.elapsed();
                     }
                     let Some(ctx) = context.as_ref() else {

@@ -22,6 +22,7 @@ mod outcome;
 mod select;
 pub mod summary;
 mod validate;
+mod values;
 
 use std::collections::HashMap;
 use std::future::Future;

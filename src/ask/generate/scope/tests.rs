@@ -647,3 +647,27 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
     // A derived table inside a derived table.
     assert!(refused(&sc, "SELECT * FROM (SELECT * FROM |("));
 }
+
+#[test]
+fn an_answer_ends_only_once_it_uses_the_values_the_database_holds() {
+    let sc = scope("What are the titles of the albums by AC/DC?").with_values(&["AC/DC".into()]);
+    // Without the value the answer may go on, but not end.
+    assert!(sc.rejects("SELECT title FROM album", "", true));
+    assert!(!sc.rejects("SELECT title FROM album", " a", false));
+    never_refused(
+        &sc,
+        "SELECT al.title FROM album al JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name = 'AC/DC'",
+    );
+    // Spelled as stored: another case is another value to PostgreSQL.
+    assert!(sc.rejects(
+        "SELECT al.title FROM album al JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name = 'ac/dc'",
+        "",
+        true
+    ));
+    // A value with a quote is written with the quote doubled.
+    let sc = scope("Albums by O'Brien?").with_values(&["O'Brien".into()]);
+    never_refused(
+        &sc,
+        "SELECT al.title FROM album al JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name = 'O''Brien'",
+    );
+}

@@ -1,0 +1,279 @@
+//! Stage 1b, value linking: a value the question names ("Brazil", "AC/DC", a quoted string) is
+//! looked up in the chosen tables' text columns, read-only on the client's own session (so with
+//! its role, its privileges and its row-level security), within `ask.value_lookup_ms`. A column
+//! holding it gets the value, as the database spells it, first among its samples: the prompt
+//! shows it beside the column (`-- e.g. 'Brazil'`) and the catalog examples filter on it, so
+//! the model need not guess which column a value belongs to. Sensitive columns (the
+//! `catalog.sensitive_patterns`) are never looked in.
+
+use std::time::{Duration, Instant};
+
+use crate::ask::catalog::{quote_ident, Catalog, TableId};
+use crate::ask::execute::{self, ExecError, Limits};
+use crate::ask::generate::shape::{Literal, Shape};
+use crate::session::link::Link;
+
+use super::lookup::literal;
+
+/// Most columns looked in per ask (over every value); the question's own tables come first.
+const MAX_PROBES: usize = 48;
+/// Values the question names that are looked up.
+const MAX_VALUES: usize = 3;
+/// Samples a column keeps (the found value first).
+const MAX_SAMPLES: usize = 8;
+
+/// One column to look in for one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Probe {
+    pub table: TableId,
+    pub column: usize,
+    /// Lower case, as the question's shape holds it.
+    pub value: String,
+}
+
+/// Whether a column of this type holds text worth looking in (not arrays, not enums, whose
+/// labels the catalog already has).
+fn is_text(data_type: &str) -> bool {
+    !data_type.ends_with("[]")
+        && (data_type == "text"
+            || data_type == "citext"
+            || data_type.starts_with("character")
+            || data_type.starts_with("varchar")
+            || data_type.starts_with("char"))
+}
+
+/// The columns to look in, table by table in `tables`' order: text columns the catalog (already
+/// cut to what the role may read) has, not sensitive, and not already showing the value.
+pub(super) fn probes(
+    catalog: &Catalog,
+    tables: &[TableId],
+    shape: &Shape,
+    sensitive: &[String],
+) -> Vec<Probe> {
+    let values: Vec<&String> = shape
+        .literals
+        .iter()
+        .filter_map(|l| match l {
+            Literal::Text(v) if !v.trim().is_empty() => Some(v),
+            _ => None,
+        })
+        .take(MAX_VALUES)
+        .collect();
+    let marked = |s: &str| {
+        let s = s.to_lowercase();
+        sensitive.iter().any(|p| s.contains(p.as_str()))
+    };
+    let mut out = Vec::new();
+    for &t in tables {
+        let Some(table) = catalog.tables.get(t) else {
+            continue;
+        };
+        for (i, c) in table.columns.iter().enumerate() {
+            if !is_text(&c.data_type)
+                || !c.enum_labels.is_empty()
+                || marked(&c.name)
+                || c.comment.as_deref().is_some_and(marked)
+            {
+                continue;
+            }
+            for v in &values {
+                if c.samples.iter().any(|s| s.to_lowercase() == **v) {
+                    continue;
+                }
+                out.push(Probe {
+                    table: t,
+                    column: i,
+                    value: (*v).clone(),
+                });
+            }
+        }
+    }
+    out.truncate(MAX_PROBES);
+    out
+}
+
+/// One query per table: for each of its probes, the column's value as stored (NULL when no row
+/// has it), so an index on the column serves and the scan stops at the first match.
+pub(super) fn queries(catalog: &Catalog, probes: &[Probe]) -> Vec<(TableId, String)> {
+    let mut out: Vec<(TableId, Vec<String>)> = Vec::new();
+    for p in probes {
+        let Some(table) = catalog.tables.get(p.table) else {
+            continue;
+        };
+        let Some(c) = table.columns.get(p.column) else {
+            continue;
+        };
+        let col = quote_ident(&c.name);
+        let item = format!(
+            "(SELECT {col}::text FROM {} WHERE lower({col}::text) = {} LIMIT 1)",
+            table.qualified(),
+            literal(&p.value)
+        );
+        match out.iter_mut().find(|(t, _)| *t == p.table) {
+            Some((_, items)) => items.push(item),
+            None => out.push((p.table, vec![item])),
+        }
+    }
+    out.into_iter()
+        .map(|(t, items)| (t, format!("SELECT {}", items.join(", "))))
+        .collect()
+}
+
+/// Gives each found value to its column, first among the samples.
+pub(super) fn apply(catalog: &mut Catalog, found: &[(Probe, String)]) {
+    for (p, stored) in found {
+        let Some(c) = catalog
+            .tables
+            .get_mut(p.table)
+            .and_then(|t| t.columns.get_mut(p.column))
+        else {
+            continue;
+        };
+        c.samples.retain(|s| s != stored);
+        c.samples.insert(0, stored.clone());
+        c.samples.truncate(MAX_SAMPLES);
+    }
+}
+
+/// The values found, once each as stored (one value per value the question names: the first
+/// column's spelling).
+pub(super) fn distinct(found: &[(Probe, String)]) -> Vec<String> {
+    let mut out: Vec<(&str, &String)> = Vec::new();
+    for (p, stored) in found {
+        if !out.iter().any(|(v, _)| *v == p.value) {
+            out.push((&p.value, stored));
+        }
+    }
+    out.into_iter().map(|(_, s)| s.clone()).collect()
+}
+
+/// Runs the lookups on the client's session within `budget`: the values found, with their
+/// probes. A query that fails or runs out of time ends the lookup with what was found before
+/// it (the read-only scope is rolled back either way); only the link's failure is an error.
+pub(super) async fn look_up(
+    link: &mut Link<'_>,
+    catalog: &Catalog,
+    probes: &[Probe],
+    status: u8,
+    budget: Duration,
+) -> Result<Vec<(Probe, String)>, ExecError> {
+    let started = Instant::now();
+    let limits = Limits {
+        max_rows: 1,
+        statement_timeout_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX).max(1),
+        max_cost: 0.0,
+    };
+    let queries = queries(catalog, probes);
+    let sqls: Vec<String> = queries.iter().map(|(_, q)| q.clone()).collect();
+    let rows = execute::first_rows(link, &sqls, status, &limits, started + budget).await?;
+    let mut found = Vec::new();
+    for ((t, _), row) in queries.iter().zip(rows) {
+        let mine = probes.iter().filter(|p| p.table == *t);
+        for (p, v) in mine.zip(row) {
+            if let Some(v) = v {
+                found.push((p.clone(), v));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ask::catalog::{Column, Table, TableKind};
+
+    fn col(name: &str, data_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable: true,
+            default: None,
+            comment: None,
+            enum_labels: vec![],
+            samples: vec![],
+        }
+    }
+
+    fn catalog() -> Catalog {
+        Catalog {
+            database: "shop".into(),
+            fingerprint: String::new(),
+            tables: vec![Table {
+                oid: 1,
+                schema: "public".into(),
+                name: "customer".into(),
+                kind: TableKind::Table,
+                comment: None,
+                rows: 10.0,
+                columns: vec![
+                    col("customer_id", "integer"),
+                    col("country", "character varying(40)"),
+                    col("email", "text"),
+                    col("tags", "text[]"),
+                    col("Note", "text"),
+                ],
+                primary_key: vec!["customer_id".into()],
+                unique: vec![],
+                foreign_keys: vec![],
+            }],
+        }
+    }
+
+    fn shape(q: &str) -> Shape {
+        Shape::of(q, &[])
+    }
+
+    #[test]
+    fn text_columns_are_probed_but_not_sensitive_arrays_or_numbers() {
+        let c = catalog();
+        let p = probes(
+            &c,
+            &[0],
+            &shape("Which customers live in Brazil?"),
+            &["mail".into()],
+        );
+        let cols: Vec<&str> = p
+            .iter()
+            .map(|p| c.tables[0].columns[p.column].name.as_str())
+            .collect();
+        assert_eq!(cols, vec!["country", "Note"]);
+        assert!(p.iter().all(|p| p.value == "brazil"));
+        assert!(probes(&c, &[0], &shape("How many customers are there?"), &[]).is_empty());
+    }
+
+    #[test]
+    fn one_query_per_table_with_quoted_names_and_literals() {
+        let c = catalog();
+        let p = probes(
+            &c,
+            &[0],
+            &shape("Which customers live in 'O'Hara'?"),
+            &["mail".into()],
+        );
+        let q = queries(&c, &p);
+        assert_eq!(q.len(), 1);
+        let sql = &q[0].1;
+        assert!(sql.contains("lower(country::text) = "), "{sql}");
+        assert!(sql.contains("lower(\"Note\"::text)"), "{sql}");
+        assert!(sql.contains("FROM public.customer"), "{sql}");
+        // The value goes in dollar-quoted: a quote in it cannot end the literal.
+        assert!(crate::ask::guard::is_one_query(sql), "{sql}");
+    }
+
+    #[test]
+    fn a_found_value_comes_first_among_the_samples() {
+        let mut c = catalog();
+        c.tables[0].columns[1].samples = vec!["Chile".into(), "Brazil".into()];
+        let p = Probe {
+            table: 0,
+            column: 1,
+            value: "brazil".into(),
+        };
+        apply(&mut c, &[(p, "Brazil".into())]);
+        assert_eq!(c.tables[0].columns[1].samples, vec!["Brazil", "Chile"]);
+        // A column already showing the value is not looked in again.
+        let p = probes(&c, &[0], &shape("Which customers live in Brazil?"), &[]);
+        assert!(p.iter().all(|p| p.column != 1));
+    }
+}
