@@ -87,8 +87,11 @@ pub struct Output {
 /// pgask → worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToWorker {
-    Generate(Job),
-    Cancel { id: u64 },
+    /// Boxed: a job is large and a cancel is small.
+    Generate(Box<Job>),
+    Cancel {
+        id: u64,
+    },
 }
 
 /// Worker → pgask.

@@ -417,7 +417,7 @@ pub fn for_table(
                 .filter_map(|&id| catalog.tables.get(id))
                 .flat_map(|t| &t.columns)
                 .any(|c| c.samples.iter().any(|x| x.to_lowercase() == *v));
-            if (!parent_named && !known) || (!known && elsewhere) {
+            if !known && (!parent_named || elsewhere) {
                 continue;
             }
             let Some(original) = find_original(question, v) else {

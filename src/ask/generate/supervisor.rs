@@ -167,7 +167,7 @@ impl Supervisor {
             }
             run.stdin.clone()
         };
-        let job = ToWorker::Generate(Job {
+        let job = ToWorker::Generate(Box::new(Job {
             id,
             messages: req.messages,
             grammar: req.grammar,
@@ -176,7 +176,7 @@ impl Supervisor {
             seed: req.seed,
             always_mask: false,
             scope: req.scope,
-        });
+        }));
         let guard = CancelOnDrop {
             id,
             stdin: Some(stdin.clone()),

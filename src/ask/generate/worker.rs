@@ -39,7 +39,7 @@ pub fn run(model: &Path, cfg: &EngineConfig) -> i32 {
             let Ok(line) = line else { break };
             match serde_json::from_str::<ToWorker>(&line) {
                 Ok(ToWorker::Generate(job)) => {
-                    if tx.send(job).is_err() {
+                    if tx.send(*job).is_err() {
                         break;
                     }
                 }
