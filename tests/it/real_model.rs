@@ -14,7 +14,7 @@ use common::raw::{query, sqlstate, RawClient};
 use common::Cluster;
 use pgask::ask::pipeline::summary::Summary;
 
-/// Easy questions with their gold SQL (counts, lists, a count per parent row).
+/// Easy questions with their gold SQL (counts, lists, a count per parent row, a named value).
 const EASY: &[(&str, &str)] = &[
     ("How many artists are there?", "SELECT count(*) FROM artist"),
     ("How many albums are there?", "SELECT count(*) FROM album"),
@@ -23,6 +23,15 @@ const EASY: &[(&str, &str)] = &[
     (
         "How many albums does each artist have?",
         "SELECT ar.name, count(*) FROM artist ar JOIN album al ON al.artist_id = ar.artist_id GROUP BY ar.artist_id, ar.name",
+    ),
+    // A value the question names, which the lookup finds in its column.
+    (
+        "Which customers live in Brazil? Give their first and last names.",
+        "SELECT first_name, last_name FROM customer WHERE country = 'Brazil'",
+    ),
+    (
+        "Which tracks did Jimi Hendrix compose?",
+        "SELECT name FROM track WHERE composer = 'Jimi Hendrix'",
     ),
 ];
 

@@ -778,6 +778,7 @@ impl Scope {
             }
         }
         problems += self_comparisons(&toks);
+        problems += equated_twice(&toks);
         // The open item of a SELECT list, GROUP BY or ORDER BY naming one column twice (at
         // the end, closing the item counts it).
         if let Some(item) = stack.iter().rev().find(|l| l.query && !end).and_then(|l| {
@@ -1193,6 +1194,60 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
         return None;
     };
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// `x = 1 AND x = 2`: one column equated with a literal twice in one AND chain (never true, or
+/// the same condition twice), counted when the second literal starts. Any other keyword (OR,
+/// NOT, a clause, CASE's WHEN) and each parenthesis start a new chain; `<=`, `>=` and `!=` are
+/// not equalities.
+fn equated_twice(toks: &[Tok<'_>]) -> usize {
+    let mut chains: Vec<Vec<String>> = vec![Vec::new()];
+    let mut n = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            Kind::Punct if t.text == "(" => chains.push(Vec::new()),
+            Kind::Punct if t.text == ")" => {
+                if chains.len() > 1 {
+                    chains.pop();
+                }
+            }
+            Kind::Keyword if !t.text.eq_ignore_ascii_case("AND") => {
+                if let Some(c) = chains.last_mut() {
+                    c.clear();
+                }
+            }
+            Kind::Literal if i >= 2 && toks[i - 1].is(Kind::Punct, "=") => {
+                let k = i - 2;
+                if toks[k].kind != Kind::Ident {
+                    continue;
+                }
+                let qualified =
+                    k >= 2 && toks[k - 1].is(Kind::Punct, ".") && toks[k - 2].kind == Kind::Ident;
+                // `a + b = 1`: an expression, not a column.
+                let from = if qualified { k - 2 } else { k };
+                if from >= 1
+                    && toks[from - 1].kind == Kind::Punct
+                    && !matches!(toks[from - 1].text, "(" | ",")
+                {
+                    continue;
+                }
+                let key = if qualified {
+                    format!("{}.{}", toks[k - 2].name(), toks[k].name())
+                } else {
+                    toks[k].name()
+                };
+                if let Some(c) = chains.last_mut() {
+                    if c.contains(&key) {
+                        n += 1;
+                    } else {
+                        c.push(key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    n
 }
 
 /// Comparisons of a column with itself (`a.id = a.id`, `x <> x`, `x = x + 1`), each counted

@@ -671,3 +671,27 @@ fn an_answer_ends_only_once_it_uses_the_values_the_database_holds() {
         "SELECT al.title FROM album al JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name = 'O''Brien'",
     );
 }
+
+#[test]
+fn one_column_equated_with_two_literals_in_an_and_chain_is_refused() {
+    let sc = scope("Which albums have id 1 or 2?");
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE album_id = 1 AND album_id = |2"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT a.title FROM album a WHERE a.album_id = 1 AND a.artist_id = 3 AND a.album_id = |2"
+    ));
+    // OR, ranges, other columns, other levels and CASE branches are fine.
+    for sql in [
+        "SELECT title FROM album WHERE album_id = 1 OR album_id = 2",
+        "SELECT title FROM album WHERE album_id >= 1 AND album_id <= 2",
+        "SELECT title FROM album WHERE album_id = 1 AND artist_id = 2",
+        "SELECT title FROM album WHERE (album_id = 1 AND artist_id = 3) OR (album_id = 2 AND artist_id = 4)",
+        "SELECT CASE WHEN album_id = 1 THEN 'a' WHEN album_id = 2 THEN 'b' END FROM album",
+        "SELECT title FROM album WHERE album_id = 1 AND artist_id IN (SELECT artist_id FROM artist WHERE artist_id = 2)",
+    ] {
+        never_refused(&sc, sql);
+    }
+}
