@@ -47,7 +47,9 @@ pub struct AskConfig {
     /// A value the question names ("Brazil", a quoted string) is looked up in the chosen
     /// tables' text columns, read-only on the client's session as its role, for at most this
     /// many milliseconds; a column holding it is shown with it and the catalog examples filter
-    /// on it. Sensitive columns are never looked in. 0 turns it off. Default 300. Reload: yes.
+    /// on it; only outside a transaction block, in tables and materialized views of at most
+    /// 200,000 estimated rows. Sensitive columns and tables are never looked in. 0 turns it off;
+    /// at most 10000. Default 300. Reload: yes.
     pub value_lookup_ms: u64,
     /// Roles trusted to teach everyone: a prompt gets the asking role's own examples (its
     /// `good` and corrected feedback) plus those of these roles, and only examples whose every

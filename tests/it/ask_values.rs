@@ -1,6 +1,6 @@
 //! Values the question names, looked up on the client's own session: the column holding one
-//! is shown with it and the catalog example filters on it; a role that may not read the column
-//! never has it looked up, and the lookup leaves the client's transaction as it was.
+//! is shown with it and the catalog example filters on it; rows or columns the asking role may
+//! not read are not looked in, and nothing is looked up inside the client's transaction.
 
 use crate::common;
 
@@ -34,20 +34,11 @@ async fn a_named_value_is_shown_with_its_column_and_in_the_example() {
         return;
     };
     let mut c = RawClient::connect(p.port(), "postgres", &db).await;
-    // Inside the client's own transaction, which the lookup leaves as it was.
-    c.exchange(&query("BEGIN; CREATE TEMP TABLE mine (x int)"), 1)
-        .await
-        .unwrap();
     let got = c
         .exchange(&query(&format!("-- ask: {QUESTION}")), 1)
         .await
         .unwrap();
     assert!(texts(&got, b'E').is_empty(), "{:?}", texts(&got, b'E'));
-    let after = c
-        .exchange(&query("INSERT INTO mine VALUES (1); COMMIT"), 1)
-        .await
-        .unwrap();
-    assert!(texts(&after, b'E').is_empty(), "{:?}", texts(&after, b'E'));
     let seen = requests(&p);
     let text = prompt(&seen[0]);
     // The column as stored, and only where the database has it.
@@ -70,6 +61,32 @@ async fn a_named_value_is_shown_with_its_column_and_in_the_example() {
     // Not guessed as a name: no example takes Brazil for a customer's first name.
     assert!(!user.contains("first_name = 'Brazil'"), "{user}");
 
+    // Inside the client's transaction nothing is looked up, and the transaction and its
+    // settings are as the client left them.
+    c.exchange(&query("BEGIN; CREATE TEMP TABLE mine (x int)"), 1)
+        .await
+        .unwrap();
+    // Another question: the same one would be answered from the connection's memory.
+    let got = c
+        .exchange(
+            &query("-- ask: Which customers live in Brazil? Give their names."),
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(texts(&got, b'E').is_empty(), "{:?}", texts(&got, b'E'));
+    let text = prompt(requests(&p).last().unwrap());
+    assert!(!text.contains("e.g. 'Brazil'"), "{text}");
+    let after = c
+        .exchange(
+            &query("INSERT INTO mine VALUES (1); SHOW statement_timeout; COMMIT"),
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(texts(&after, b'E').is_empty(), "{:?}", texts(&after, b'E'));
+    assert_eq!(common::ask::first_column(&after), vec!["0"]);
+
     // Off: nothing is looked up.
     let Some((p, db)) = proxy(&[ANSWER; 3], |c| {
         c.ask.cache_ttl_secs = 0;
@@ -87,35 +104,62 @@ async fn a_named_value_is_shown_with_its_column_and_in_the_example() {
     assert!(!text.contains("e.g. 'Brazil'"), "{text}");
 }
 
+/// The lookup runs as the asking role: rows its row-level security hides are not found, and a
+/// column it may not read is not looked in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_role_never_has_a_column_it_cannot_read_looked_in() {
+async fn the_lookup_sees_only_what_the_role_may_read() {
     let cluster = Cluster::shared();
-    let Some((p, db)) = proxy(&["SELECT first_name, last_name FROM customer"; 3], |c| {
+    let Some(pristine) = common::data::pristine(cluster, "chinook") else {
+        return;
+    };
+    let db = cluster.create_db("values_rls");
+    cluster.psql_as("postgres", "postgres", &format!("DROP DATABASE {db}"));
+    cluster.psql_as(
+        "postgres",
+        "postgres",
+        &format!("CREATE DATABASE {db} TEMPLATE {pristine}"),
+    );
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scout') THEN \
+           CREATE ROLE scout LOGIN PASSWORD 'scout-secret'; END IF; \
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'clerk2') THEN \
+           CREATE ROLE clerk2 LOGIN PASSWORD 'clerk2-secret'; END IF; END $$; \
+         GRANT SELECT ON customer, invoice TO scout; \
+         GRANT SELECT (customer_id, first_name, last_name, city) ON customer TO clerk2; \
+         ALTER TABLE customer ENABLE ROW LEVEL SECURITY; \
+         ALTER TABLE invoice ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY not_brazil ON customer TO scout USING (country <> 'Brazil'); \
+         CREATE POLICY not_brazil ON invoice TO scout USING (billing_country <> 'Brazil'); \
+         CREATE POLICY all_rows ON customer TO clerk2 USING (true)",
+    );
+    let Some((p, _)) = proxy(&["SELECT first_name, last_name FROM customer"; 9], |c| {
         c.ask.cache_ttl_secs = 0;
-        // The catalog is read by a role of its own; what scout may read is scout's.
+        // The catalog is read by a role of its own; what is looked up is the asker's.
         c.ask.catalog_user = "postgres".into();
     })
     .await
     else {
         return;
     };
-    cluster.psql_as(
-        "postgres",
-        &db,
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scout') THEN \
-           CREATE ROLE scout LOGIN PASSWORD 'scout-secret'; END IF; END $$; \
-         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM scout; \
-         GRANT SELECT (customer_id, first_name, last_name, city) ON customer TO scout; \
-         GRANT SELECT ON artist, album TO scout",
-    );
-    let scout = p.connect("scout", "scout-secret", &db).await.unwrap();
-    let r = scout.simple_query(&format!("-- ask: {QUESTION}")).await;
-    assert!(r.is_ok(), "{r:?}");
-    let seen = requests(&p);
-    assert!(!seen.is_empty());
-    for r in &seen {
-        let text = prompt(r);
-        assert!(!text.contains("'Brazil'"), "{text}");
-        assert!(!text.contains("country"), "{text}");
+    let ask = format!("-- ask: {QUESTION}");
+    let mut seen = 0;
+    for (role, password) in [("scout", "scout-secret"), ("clerk2", "clerk2-secret")] {
+        let client = p.connect(role, password, &db).await.unwrap();
+        let r = client.simple_query(&ask).await;
+        assert!(r.is_ok(), "{role}: {r:?}");
+        let all = requests(&p);
+        assert!(all.len() > seen, "{role}: no prompt");
+        for r in &all[seen..] {
+            let text = prompt(r);
+            assert!(!text.contains("e.g. 'Brazil'"), "{role}: {text}");
+        }
+        seen = all.len();
     }
+    // The superuser, whom no policy hides anything from, gets it in the same database.
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query(&ask), 1).await.unwrap();
+    let text = prompt(requests(&p).last().unwrap());
+    assert!(text.contains("-- e.g. 'Brazil'"), "{text}");
 }

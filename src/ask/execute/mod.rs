@@ -158,9 +158,11 @@ pub async fn client_encoding(link: &mut Link<'_>) -> Result<String, ExecError> {
 }
 
 /// Runs pgask's own small queries in one read-only scope, in order, keeping their rows from the
-/// client: each one's first row as text fields (NULL as `None`; no row: an empty row). Stops
-/// at the first that fails (a timeout included) or once `deadline` has passed, with the rows
-/// of those before it; only the link's failure is an error.
+/// client: each one's first row as text fields (NULL as `None`; no row: an empty row). Each
+/// runs with the time left before `deadline` as its `statement_timeout`. Stops at the first
+/// that fails (a timeout included), at the deadline, or at the client's cancel, with the rows
+/// of those before it. An error means the scope could not be closed or the link failed: the
+/// session is no longer as the client left it.
 pub async fn first_rows(
     link: &mut Link<'_>,
     sqls: &[String],
@@ -180,10 +182,12 @@ pub async fn first_rows(
         other => other?,
     }
     for sql in sqls {
-        if std::time::Instant::now() >= deadline {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || link.is_cancelled() {
             break;
         }
-        match simple(link, sql).await {
+        let ms = left.as_millis().clamp(1, 1_000_000);
+        match simple(link, &format!("SET LOCAL statement_timeout = {ms}; {sql}")).await {
             Ok(msgs) => out.push(
                 msgs.iter()
                     .find(|m| m.tag == b'D')

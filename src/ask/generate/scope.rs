@@ -22,7 +22,7 @@
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
 //!   subquery twice, a derived table inside a derived table;
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables), and
-//!   every value the question names that the database holds is used as a literal.
+//!   every value the question names that the database holds is used in a string literal.
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
 //! for any model and tokenizer. Problems that the text already had are not counted against the
@@ -45,7 +45,7 @@ pub struct Scope {
     #[serde(default)]
     pub words: Vec<String>,
     /// Values the question names that the database holds (as stored): the answer must use
-    /// each as a string literal before it ends.
+    /// each in a string literal (in any case, `LIKE` patterns included) before it ends.
     #[serde(default)]
     pub values: Vec<String>,
 }
@@ -802,10 +802,19 @@ impl Scope {
             if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
                 problems += 1;
             }
+            // In any string literal, in any case (`ILIKE '%brazil%'` uses it too).
+            let texts: Vec<String> = toks
+                .iter()
+                .filter(|t| t.kind == Kind::Literal && t.text.starts_with('\''))
+                .map(|t| t.text.replace("''", "'").to_lowercase())
+                .collect();
             problems += self
                 .values
                 .iter()
-                .filter(|v| !s.contains(&format!("'{}'", v.replace('\'', "''"))))
+                .filter(|v| {
+                    let v = v.to_lowercase();
+                    !texts.iter().any(|t| t.contains(&v))
+                })
                 .count();
         }
         problems
@@ -1198,17 +1207,20 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
 
 /// `x = 1 AND x = 2`: one column equated with a literal twice in one AND chain (never true, or
 /// the same condition twice), counted when the second literal starts. Any other keyword (OR,
-/// NOT, a clause, CASE's WHEN) and each parenthesis start a new chain; `<=`, `>=` and `!=` are
-/// not equalities.
+/// NOT, a clause, CASE's WHEN), a comma and each parenthesis start a new chain; `<=`, `>=` and
+/// `!=` are not equalities.
 fn equated_twice(toks: &[Tok<'_>]) -> usize {
     let mut chains: Vec<Vec<String>> = vec![Vec::new()];
     let mut n = 0;
     for (i, t) in toks.iter().enumerate() {
         match t.kind {
             Kind::Punct if t.text == "(" => chains.push(Vec::new()),
-            Kind::Punct if t.text == ")" => {
-                if chains.len() > 1 {
-                    chains.pop();
+            Kind::Punct if t.text == ")" && chains.len() > 1 => {
+                chains.pop();
+            }
+            Kind::Punct if matches!(t.text, "," | ";") => {
+                if let Some(c) = chains.last_mut() {
+                    c.clear();
                 }
             }
             Kind::Keyword if !t.text.eq_ignore_ascii_case("AND") => {

@@ -402,15 +402,14 @@ pub fn for_table(
         let parent_named = named(&parent.name, &qw);
         for l in &shape.literals {
             let Literal::Text(v) = l else { continue };
-            let known = plabel
-                .first()
-                .and_then(|c| parent.column(c))
-                .is_some_and(|c| {
-                    c.samples
-                        .iter()
-                        .chain(&c.enum_labels)
-                        .any(|x| x.to_lowercase() == *v)
-                });
+            // The value as the parent's label column stores it, when it is one of its known ones.
+            let stored = plabel.first().and_then(|c| parent.column(c)).and_then(|c| {
+                c.samples
+                    .iter()
+                    .chain(&c.enum_labels)
+                    .find(|x| x.to_lowercase() == *v)
+            });
+            let known = stored.is_some();
             // A value some other column is known to hold is that column's, not the parent's.
             let elsewhere = chosen
                 .iter()
@@ -420,7 +419,7 @@ pub fn for_table(
             if !known && (!parent_named || elsewhere) {
                 continue;
             }
-            let Some(original) = find_original(question, v) else {
+            let Some(original) = stored.cloned().or_else(|| find_original(question, v)) else {
                 continue;
             };
             let value = original.replace('\'', "''");

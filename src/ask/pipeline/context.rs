@@ -131,6 +131,9 @@ fn shape_names(catalog: &Catalog, chosen: &[TableId]) -> Vec<String> {
     names
 }
 
+/// The value lookup's longest budget, whatever `ask.value_lookup_ms` says.
+const MAX_LOOKUP_MS: u64 = 10_000;
+
 /// A metric or dimension matches a question by meaning from this cosine similarity on (its
 /// name, description and synonyms against the question), besides matching by its words.
 const DEFINITION_SIMILARITY: f32 = 0.55;
@@ -407,7 +410,8 @@ impl Asker {
 
     /// The catalog with the values the question names given to the columns holding them
     /// ([`values`](super::values)), and those values as stored; the same catalog when none is
-    /// found, the lookup is off, or the client's transaction has failed (nothing can run in it).
+    /// found, the lookup is off, or the client is inside a transaction block (its scans would
+    /// take the client's locks and, under SERIALIZABLE, predicate locks a savepoint keeps).
     async fn link_values(
         &self,
         link: &mut Link<'_>,
@@ -417,21 +421,19 @@ impl Asker {
         status: u8,
     ) -> Result<(Arc<Catalog>, Vec<String>), AskError> {
         let cfg = self.cfg();
-        if cfg.ask.value_lookup_ms == 0 || status == b'E' {
+        if cfg.ask.value_lookup_ms == 0 || status != b'I' {
             return Ok((catalog, Vec::new()));
         }
         let probes = values::probes(&catalog, tables, shape, &cfg.catalog.sensitive_patterns);
         if probes.is_empty() {
             return Ok((catalog, Vec::new()));
         }
-        let budget = std::time::Duration::from_millis(cfg.ask.value_lookup_ms);
+        let budget = std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
         let found = match values::look_up(link, &catalog, &probes, status, budget).await {
             Ok(found) => found,
             Err(ExecError::Link(e)) => return Err(e.into()),
-            Err(e) => {
-                tracing::debug!(error = %e, "value lookup failed");
-                Vec::new()
-            }
+            // The read-only scope did not close: nothing more may run on this session.
+            Err(e) => return Err(AskError::Server(e.to_string())),
         };
         if link.is_cancelled() {
             return Err(AskError::Cancelled);

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ask::catalog::{quote_ident, Catalog, TableId};
+use crate::ask::catalog::{quote_ident, Catalog, TableId, TableKind};
 use crate::ask::execute::{self, ExecError, Limits};
 use crate::ask::generate::shape::{Literal, Shape};
 use crate::session::link::Link;
@@ -21,6 +21,9 @@ const MAX_PROBES: usize = 48;
 const MAX_VALUES: usize = 3;
 /// Samples a column keeps (the found value first).
 const MAX_SAMPLES: usize = 8;
+/// Tables the planner estimates larger than this are not looked in: `lower(col)` cannot use a
+/// plain index, so each value not there is a whole scan.
+const MAX_ROWS: f64 = 200_000.0;
 
 /// One column to look in for one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +46,9 @@ fn is_text(data_type: &str) -> bool {
 }
 
 /// The columns to look in, table by table in `tables`' order: text columns the catalog (already
-/// cut to what the role may read) has, not sensitive, and not already showing the value.
+/// cut to what the role may read) has, not sensitive, and not already showing the value; of
+/// tables and materialized views (a view runs its query per probe, a foreign table fetches
+/// remote rows) of at most [`MAX_ROWS`] estimated rows, whose names are not sensitive.
 pub(super) fn probes(
     catalog: &Catalog,
     tables: &[TableId],
@@ -68,6 +73,13 @@ pub(super) fn probes(
         let Some(table) = catalog.tables.get(t) else {
             continue;
         };
+        let scannable = matches!(
+            table.kind,
+            TableKind::Table | TableKind::Partitioned | TableKind::MaterializedView
+        ) && table.rows <= MAX_ROWS;
+        if !scannable || marked(&table.name) || table.comment.as_deref().is_some_and(marked) {
+            continue;
+        }
         for (i, c) in table.columns.iter().enumerate() {
             if !is_text(&c.data_type)
                 || !c.enum_labels.is_empty()
@@ -93,7 +105,7 @@ pub(super) fn probes(
 }
 
 /// One query per table: for each of its probes, the column's value as stored (NULL when no row
-/// has it), so an index on the column serves and the scan stops at the first match.
+/// has it); each scan stops at its first match.
 pub(super) fn queries(catalog: &Catalog, probes: &[Probe]) -> Vec<(TableId, String)> {
     let mut out: Vec<(TableId, Vec<String>)> = Vec::new();
     for p in probes {
@@ -181,7 +193,7 @@ pub(super) async fn look_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ask::catalog::{Column, Table, TableKind};
+    use crate::ask::catalog::{Column, Table};
 
     fn col(name: &str, data_type: &str) -> Column {
         Column {
@@ -240,6 +252,25 @@ mod tests {
         assert_eq!(cols, vec!["country", "Note"]);
         assert!(p.iter().all(|p| p.value == "brazil"));
         assert!(probes(&c, &[0], &shape("How many customers are there?"), &[]).is_empty());
+    }
+
+    #[test]
+    fn views_large_tables_and_sensitive_tables_are_not_looked_in() {
+        let q = shape("Which customers live in Brazil?");
+        for edit in [
+            (|t: &mut Table| t.kind = TableKind::View) as fn(&mut Table),
+            |t| t.kind = TableKind::Foreign,
+            |t| t.rows = 5_000_000.0,
+            |t| t.name = "customer_secret".into(),
+        ] {
+            let mut c = catalog();
+            edit(&mut c.tables[0]);
+            assert!(probes(&c, &[0], &q, &["secret".into()]).is_empty());
+        }
+        // Never analysed (-1 rows): looked in.
+        let mut c = catalog();
+        c.tables[0].rows = -1.0;
+        assert!(!probes(&c, &[0], &q, &[]).is_empty());
     }
 
     #[test]
