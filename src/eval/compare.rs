@@ -164,6 +164,15 @@ impl<'a> Interner<'a> {
     }
 }
 
+/// A value as the comparison sees it, as one string: numbers canonical and rounded, NULL
+/// apart from every text.
+pub(crate) fn normalised(value: Option<&str>, digits: u32) -> String {
+    match value {
+        None => "\0null".into(),
+        Some(t) => canonical_number(t, digits).map_or_else(|| format!("t{t}"), |n| format!("n{n}")),
+    }
+}
+
 /// `text` as a canonical rounded number, or `None` when it is not a plain decimal number.
 ///
 /// Grammar: `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?`.

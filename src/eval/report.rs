@@ -171,8 +171,8 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "VA: the SQL ran; EX: same rows as a gold query (multiset unless the gold orders; \
-             column order free; numbers rounded to {} decimals); TS: EX on the original and {} \
+            "VA: the SQL ran; EX: same rows as a gold query (multiset unless the gold orders, \
+             ties on its first key in any order; column order free; numbers rounded to {} decimals); TS: EX on the original and {} \
              variant database(s).",
             self.float_digits, self.variants
         );

@@ -16,6 +16,7 @@ use super::compare::{self, ResultSet};
 use super::questions::{self, Format, Question, QuestionsError};
 use super::report::{QuestionResult, Report, ReportError};
 use super::tables;
+use super::ties;
 use super::variants::{self, VariantSpec, VariantsError};
 use crate::ask::pipeline::summary::Summary;
 use crate::config::Config;
@@ -577,9 +578,20 @@ impl Runner {
             allow_extra_columns: q.allow_extra_columns,
             float_digits: opts.float_digits,
         };
+        // Ordered golds: rows tied on the first ORDER BY key may come in any order.
+        let same = |g: &str, grs: &ResultSet, p: &ResultSet| {
+            let o = options(g);
+            match ties::first_key_column(g, grs).filter(|_| o.ordered) {
+                Some(k) => {
+                    let (grs, p) = ties::settle(grs, p, k, o.float_digits);
+                    compare::same(&grs, &p, &o)
+                }
+                None => compare::same(grs, p, &o),
+            }
+        };
         let mut alive: Vec<&String> = gold
             .iter()
-            .filter(|(g, rs)| compare::same(rs, &predicted, &options(g)))
+            .filter(|(g, rs)| same(g, rs, &predicted))
             .map(|(g, _)| g)
             .collect();
         r.ex = !alive.is_empty();
@@ -618,7 +630,7 @@ impl Runner {
             };
             alive = golds
                 .into_iter()
-                .filter(|(g, grs)| compare::same(grs, &p, &options(g)))
+                .filter(|(g, grs)| same(g, grs, &p))
                 .map(|(g, _)| g)
                 .chain(skipped)
                 .collect();
