@@ -6,15 +6,16 @@
 //! the gold result and at the same positions in the predicted one, before the ordered
 //! comparison: the order between ties still counts, the order within one does not.
 
-use sqlparser::ast::{Expr, OrderByKind, SetExpr, Statement, Value};
+use sqlparser::ast::{Expr, OrderByKind, SelectItem, SetExpr, Statement, Value};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::compare::{normalised, ResultSet};
 
 /// The gold result's column that holds the first ORDER BY key of `sql`: by position
-/// (`ORDER BY 2`), or the one output column named as the key is (`sales`, `t.milliseconds`,
-/// `count(*)` as `count`). `None` when the query has no ORDER BY or the column is not clear.
+/// (`ORDER BY 2`), as an output alias or plain column name (`sales`), or as an expression
+/// written exactly as one select item (`c.name`, `count(*)`). `None` when the query has no
+/// ORDER BY, a `*` is in its select list, or the column is not clear.
 pub fn first_key_column(sql: &str, gold: &ResultSet) -> Option<usize> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
     let [Statement::Query(query)] = statements.as_slice() else {
@@ -30,36 +31,57 @@ pub fn first_key_column(sql: &str, gold: &ResultSet) -> Option<usize> {
     let OrderByKind::Expressions(keys) = &query.order_by.as_ref()?.kind else {
         return None;
     };
-    let name = match &keys.first()?.expr {
-        Expr::Value(v) => {
-            return match &v.value {
-                Value::Number(n, _) => n
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .filter(|&n| n < gold.columns.len()),
-                _ => None,
-            }
-        }
-        Expr::Identifier(i) => i.value.clone(),
-        Expr::CompoundIdentifier(parts) => parts.last()?.value.clone(),
-        Expr::Function(f) => f.name.to_string().rsplit('.').next()?.to_string(),
-        _ => return None,
-    };
-    let mut matching = gold
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.eq_ignore_ascii_case(&name));
-    match (matching.next(), matching.next()) {
-        (Some((k, _)), None) => Some(k),
-        _ => None,
+    let key = &keys.first()?.expr;
+    if let Expr::Value(v) = key {
+        return match &v.value {
+            Value::Number(n, _) => n
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|&n| n < gold.columns.len()),
+            _ => None,
+        };
     }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let written = key.to_string();
+    let bare = match key {
+        Expr::Identifier(i) => Some(i.value.to_lowercase()),
+        _ => None,
+    };
+    let mut found = None;
+    for (i, item) in select.projection.iter().enumerate() {
+        let (expr, alias) = match item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.to_lowercase())),
+            // Columns after a `*` are at positions the select list does not say.
+            _ => return None,
+        };
+        let named = match expr {
+            Expr::Identifier(c) => Some(c.value.to_lowercase()),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|c| c.value.to_lowercase()),
+            _ => None,
+        };
+        let matches = match &bare {
+            // A bare name is an output name first (PostgreSQL's rule for ORDER BY).
+            Some(b) => alias.as_ref().or(named.as_ref()) == Some(b),
+            None => expr.to_string() == written,
+        };
+        if matches {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(i);
+        }
+    }
+    found.filter(|&i| i < gold.columns.len())
 }
 
 /// Both results with the rows of each gold tie on column `key` in one canonical order (by the
 /// row's sorted normalised values, which no column order changes). The predicted result is
-/// cut at the gold's tie boundaries; one of another length is returned as it is.
+/// cut at the gold's tie boundaries; one of another length, or a key equal in every row, leaves
+/// both as they are.
 pub fn settle(
     gold: &ResultSet,
     predicted: &ResultSet,
@@ -67,10 +89,12 @@ pub fn settle(
     digits: u32,
 ) -> (ResultSet, ResultSet) {
     let (mut g, mut p) = (gold.clone(), predicted.clone());
-    if g.rows.len() != p.rows.len() {
+    let key_of = |row: &[Option<String>]| row.get(key).map(|v| normalised(v.as_deref(), digits));
+    // A key the same in every row orders nothing: the gold's later keys are the order asked for.
+    let constant = g.rows.windows(2).all(|w| key_of(&w[0]) == key_of(&w[1]));
+    if g.rows.len() != p.rows.len() || constant {
         return (g, p);
     }
-    let key_of = |row: &[Option<String>]| row.get(key).map(|v| normalised(v.as_deref(), digits));
     let canonical = |row: &Vec<Option<String>>| {
         let mut values: Vec<String> = row
             .iter()
@@ -126,9 +150,18 @@ mod tests {
         );
         assert_eq!(first("SELECT a, b FROM t ORDER BY 1"), Some(0));
         assert_eq!(
-            first("SELECT a, b FROM t ORDER BY i.billing_country"),
+            first("SELECT i.billing_country, b FROM t ORDER BY i.billing_country"),
             Some(0)
         );
+        assert_eq!(first("SELECT *, b FROM t ORDER BY b"), None);
+        // A qualified key is the select item written the same way, not another table's
+        // column of the same name; a key that is no select item is none.
+        let s = rs(&["name", "course"], &[]);
+        let sql = "SELECT s.name, c.name AS course FROM s JOIN c ON true ORDER BY c.name";
+        assert_eq!(first_key_column(sql, &s), Some(1));
+        let q = rs(&["country", "sum"], &[]);
+        let sql = "SELECT country, sum(quantity) FROM t GROUP BY 1 ORDER BY sum(total) DESC";
+        assert_eq!(first_key_column(sql, &q), None);
         assert_eq!(first("SELECT a, b FROM t ORDER BY 7"), None);
         assert_eq!(first("SELECT a, b FROM t ORDER BY a + b"), None);
         assert_eq!(first("SELECT a, b FROM t"), None);
@@ -140,6 +173,14 @@ mod tests {
             ),
             Some(1)
         );
+    }
+
+    #[test]
+    fn a_key_equal_in_every_row_leaves_the_order_to_the_later_keys() {
+        let gold = rs(&["dept", "name"], &[&["X", "Ann"], &["X", "Bob"]]);
+        let other = rs(&["dept", "name"], &[&["X", "Bob"], &["X", "Ann"]]);
+        let (g, p) = settle(&gold, &other, 0, 6);
+        assert!(!same(&g, &p, &ORDERED));
     }
 
     #[test]
