@@ -145,16 +145,14 @@ async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
 /// The session's `client_encoding` (asks are answered in UTF-8 only).
 pub async fn client_encoding(link: &mut Link<'_>) -> Result<String, ExecError> {
     let msgs = simple(link, "SHOW client_encoding").await?;
-    Ok(msgs
-        .iter()
+    Ok(first_field(&msgs).unwrap_or_default())
+}
+
+/// The first column of the first DataRow among `msgs`, as text (NULL and no row: `None`).
+fn first_field(msgs: &[Msg]) -> Option<String> {
+    msgs.iter()
         .find(|m| m.tag == b'D')
-        .and_then(|m| {
-            let b = m.body();
-            let len = usize::try_from(i32::from_be_bytes(b.get(2..6)?.try_into().ok()?)).ok()?;
-            b.get(6..6 + len)
-        })
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_default())
+        .and_then(|m| text_fields(m.body()).into_iter().next().flatten())
 }
 
 /// Runs pgask's own small queries in one read-only scope, in order, keeping their rows from the
@@ -238,15 +236,7 @@ fn text_fields(body: &[u8]) -> Vec<Option<String>> {
 /// The planner's total cost of `sql` (EXPLAIN without running it).
 async fn explain(link: &mut Link<'_>, sql: &str) -> Result<f64, ExecError> {
     let msgs = simple(link, &format!("EXPLAIN (FORMAT JSON) {sql}")).await?;
-    let plan = msgs
-        .iter()
-        .find(|m| m.tag == b'D')
-        .and_then(|m| {
-            let b = m.body();
-            let len = i32::from_be_bytes(b.get(2..6)?.try_into().ok()?);
-            b.get(6..6 + usize::try_from(len).ok()?)
-        })
-        .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok());
+    let plan = first_field(&msgs).and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok());
     Ok(plan
         .as_ref()
         .and_then(|p| p.pointer("/0/Plan/Total Cost"))
