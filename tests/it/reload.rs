@@ -51,6 +51,9 @@ async fn every_reloadable_ask_setting_applies_to_the_next_ask() {
     let Some((p, db)) = proxy(&["SELECT country FROM customer"], |c| {
         c.ask.cache_ttl_secs = 0;
         c.ask.max_attempts = 1;
+        // Retrieval's own tables, whatever other tests added to the shared chinook: a small
+        // database shown whole would hide `retrieval.top_k`.
+        c.retrieval.whole_schema = 0;
     })
     .await
     else {
