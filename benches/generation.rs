@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pgask::ask::catalog::{quote_ident, Catalog, Column, Table, TableKind};
+use pgask::ask::catalog::{quote_ident, Catalog, Column, Table};
 use pgask::ask::generate::grammar::{self, GColumn, GTable, Profile, Spec, ValueKind};
 use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::llama::{Engine, EngineConfig};
@@ -115,21 +115,7 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
         let mut catalog = Catalog {
             database: id.clone(),
             fingerprint: String::new(),
-            tables: tnames
-                .iter()
-                .map(|t| Table {
-                    oid: 0,
-                    schema: "public".into(),
-                    name: t.clone(),
-                    kind: TableKind::Table,
-                    comment: None,
-                    rows: 0.0,
-                    columns: vec![],
-                    primary_key: vec![],
-                    unique: vec![],
-                    foreign_keys: vec![],
-                })
-                .collect(),
+            tables: tnames.iter().map(|t| Table::new(t, vec![])).collect(),
         };
         for (i, c) in db["column_names_original"]
             .as_array()
@@ -147,20 +133,13 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
             names.insert(name.clone());
             if let Some(ct) = catalog.tables.get_mut(t as usize) {
                 if !ct.columns.iter().any(|c| c.name == name) {
-                    ct.columns.push(Column {
-                        name: name.clone(),
-                        data_type: match types.get(i).copied() {
-                            Some("number") => "numeric".into(),
-                            Some("time") => "timestamp without time zone".into(),
-                            Some("boolean") => "boolean".into(),
-                            _ => "text".into(),
-                        },
-                        nullable: true,
-                        default: None,
-                        comment: None,
-                        enum_labels: vec![],
-                        samples: vec![],
-                    });
+                    let data_type = match types.get(i).copied() {
+                        Some("number") => "numeric",
+                        Some("time") => "timestamp without time zone",
+                        Some("boolean") => "boolean",
+                        _ => "text",
+                    };
+                    ct.columns.push(Column::new(&name, data_type));
                 }
             }
             let cols = &mut tables[t as usize].columns;

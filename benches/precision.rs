@@ -9,7 +9,8 @@
 //!
 //! `cargo bench --profile dev --bench precision` (full: 20 Spider schemas × 12 questions,
 //! chinook and northwind × 20, = 560 default-decoder generations), or `PGASK_BENCH_SMOKE=1 cargo test
-//! --bench precision` (3 schemas, a few questions: checks that it runs).
+//! --bench precision` (3 schemas, a few questions: checks that it runs). `PGASK_BENCH_ONLY=speed`
+//! runs only the speed pairs with `PGASK_REAL_MODEL`.
 
 #[allow(dead_code)]
 #[path = "../tests/it/common/cluster.rs"]
@@ -39,6 +40,11 @@ fn env_path(var: &str, default: &str) -> PathBuf {
 
 fn smoke() -> bool {
     std::env::var_os("PGASK_BENCH_SMOKE").is_some()
+}
+
+/// `PGASK_BENCH_ONLY=speed`: only Gemma's constrained ÷ unconstrained speed (12 pairs).
+fn speed_only() -> bool {
+    std::env::var("PGASK_BENCH_ONLY").as_deref() == Ok("speed")
 }
 
 /// One schema to generate over: its database, the chosen tables, the questions.
@@ -251,7 +257,7 @@ async fn main() {
     let policy = Policy::new(guard::default_functions());
     let never = || false;
     let mut tallies = [Tally::default(), Tally::default()];
-    for t in &targets {
+    for t in targets.iter().filter(|_| !speed_only()) {
         let cat = &catalogs[&t.db];
         let client = &clients[&t.db];
         for (qi, question) in t.questions.iter().enumerate() {
@@ -296,6 +302,9 @@ async fn main() {
                 }
             }
         }
+    }
+    if speed_only() {
+        println!("(PGASK_BENCH_ONLY=speed: the random-weight precision run is skipped)");
     }
     println!(
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",

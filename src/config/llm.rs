@@ -47,9 +47,12 @@ pub struct LlmConfig {
     pub context: u32,
     /// Most tokens one answer may have. Default 384. Reload: yes.
     pub max_tokens: usize,
-    /// Sampling temperature; 0 is greedy. Default 0. Reload: yes.
+    /// Sampling temperature of the first attempt's first candidate; 0 is greedy. A retry after
+    /// a failed attempt starts one step up the candidates' ladder (0.5, 0.7, 0.9, at most 1.1).
+    /// Default 0. Reload: yes.
     pub temperature: f32,
-    /// Seed of the first candidate; later candidates add 1 each. Default 42. Reload: yes.
+    /// Seed of the first candidate; later candidates (and retries) add 1 each. Default 42.
+    /// Reload: yes.
     pub seed: u32,
     /// Top-k applied after the grammar; 0 turns it off. Default 40. Reload: no.
     pub top_k: i32,

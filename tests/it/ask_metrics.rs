@@ -4,20 +4,12 @@
 
 use crate::common;
 
-use common::ask::{first_column, proxy, texts};
+use common::ask::{first_column, proxy, requests, texts};
 use common::raw::{query, RawClient};
 use common::Cluster;
-use pgask::ask::generate::backend::Backend;
 use pgask::ask::generate::supervisor::Request;
 
 const REVENUE: &str = "/* revenue */ sum(invoice_line.unit_price * invoice_line.quantity)";
-
-fn requests(p: &common::Proxy) -> Vec<Request> {
-    match &*p.shared.asker.as_ref().unwrap().backend() {
-        Backend::Scripted(s) => s.requests(),
-        _ => vec![],
-    }
-}
 
 fn glossary() -> std::path::PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();

@@ -5,17 +5,9 @@
 
 use crate::common;
 
-use common::ask::{proxy, texts};
+use common::ask::{proxy, requests, texts};
 use common::raw::{query, RawClient};
-use pgask::ask::generate::backend::Backend;
 use pgask::ask::generate::supervisor::Request;
-
-fn requests(p: &common::Proxy) -> Vec<Request> {
-    match &*p.shared.asker.as_ref().unwrap().backend() {
-        Backend::Scripted(s) => s.requests(),
-        _ => vec![],
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_schema_is_shown_whole_and_the_question_s_form_comes_last() {

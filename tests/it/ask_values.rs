@@ -4,26 +4,9 @@
 
 use crate::common;
 
-use common::ask::{proxy, texts};
+use common::ask::{prompt, proxy, requests, texts};
 use common::raw::{query, RawClient};
 use common::Cluster;
-use pgask::ask::generate::backend::Backend;
-use pgask::ask::generate::supervisor::Request;
-
-fn requests(p: &common::Proxy) -> Vec<Request> {
-    match &*p.shared.asker.as_ref().unwrap().backend() {
-        Backend::Scripted(s) => s.requests(),
-        _ => vec![],
-    }
-}
-
-fn prompt(r: &Request) -> String {
-    r.messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 const QUESTION: &str = "Which customers live in Brazil? Give their first and last names.";
 const ANSWER: &str = "SELECT first_name, last_name FROM customer WHERE country = 'Brazil'";

@@ -5,12 +5,11 @@
 
 use crate::common;
 
-use common::ask::{proxy, texts};
+use common::ask::{prompt, proxy, requests, texts};
 use common::raw::{query, sqlstate, RawClient};
 use common::{Cluster, Proxy};
 use pgask::ask::generate::backend::Backend;
 use pgask::ask::generate::grammar::Profile;
-use pgask::ask::generate::supervisor::Request;
 use pgask::config::Config;
 
 /// Asks `q` (numbered, so no answer is reused) and returns the reply.
@@ -20,21 +19,6 @@ async fn ask(c: &mut RawClient, q: &str) -> Vec<u8> {
     c.exchange(&query(&format!("-- ask: {q} ({n})")), 1)
         .await
         .unwrap()
-}
-
-fn requests(p: &Proxy) -> Vec<Request> {
-    match &*p.shared.asker.as_ref().unwrap().backend() {
-        Backend::Scripted(s) => s.requests(),
-        _ => vec![],
-    }
-}
-
-fn prompt(r: &Request) -> String {
-    r.messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Applies `edit` to the running config, as a reload would.

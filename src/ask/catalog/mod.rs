@@ -57,6 +57,21 @@ pub struct Column {
     pub samples: Vec<String>,
 }
 
+impl Column {
+    /// A nullable column with no default, comment, enum labels or samples.
+    pub fn new(name: &str, data_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable: true,
+            default: None,
+            comment: None,
+            enum_labels: vec![],
+            samples: vec![],
+        }
+    }
+}
+
 /// A foreign key, possibly over several columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
@@ -83,6 +98,22 @@ pub struct Table {
 }
 
 impl Table {
+    /// An ordinary table in `public` with `columns` and no keys, comment or row estimate.
+    pub fn new(name: &str, columns: Vec<Column>) -> Table {
+        Table {
+            oid: 0,
+            schema: "public".into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            comment: None,
+            rows: 0.0,
+            columns,
+            primary_key: vec![],
+            unique: vec![],
+            foreign_keys: vec![],
+        }
+    }
+
     /// `schema.name`, quoted where PostgreSQL needs it.
     pub fn qualified(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))

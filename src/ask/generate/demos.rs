@@ -383,32 +383,17 @@ fn a_value(t: &Table) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ask::catalog::{Column, ForeignKey, TableKind};
+    use crate::ask::catalog::{Column, ForeignKey};
 
     fn col(name: &str, data_type: &str) -> Column {
-        Column {
-            name: name.into(),
-            data_type: data_type.into(),
-            nullable: true,
-            default: None,
-            comment: None,
-            enum_labels: vec![],
-            samples: vec![],
-        }
+        Column::new(name, data_type)
     }
 
     fn table(name: &str, columns: Vec<Column>, pk: &str, fks: Vec<ForeignKey>) -> Table {
         Table {
-            oid: 0,
-            schema: "public".into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            comment: None,
-            rows: 0.0,
-            columns,
             primary_key: vec![pk.into()],
-            unique: vec![],
             foreign_keys: fks,
+            ..Table::new(name, columns)
         }
     }
 

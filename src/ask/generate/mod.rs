@@ -43,6 +43,9 @@ pub struct Settings {
     pub temperature: f32,
     pub seed: u32,
     pub candidates: usize,
+    /// Steps the candidates start hotter than the first attempt's: a retry's (attempt `n`
+    /// shifts by `n - 1`) would otherwise decode greedily into the same dead end again.
+    pub shift: usize,
 }
 
 /// One generated query.
@@ -55,7 +58,8 @@ pub struct Candidate {
 }
 
 /// Generates `settings.candidates` queries, each with its own seed; after the first the
-/// temperature rises so candidates differ even when the first is greedy.
+/// temperature rises so candidates differ even when the first is greedy. A retry
+/// (`settings.shift > 0`) starts one step further along that ladder per failed attempt.
 pub async fn candidates(
     llm: &Backend,
     messages: &[ChatMessage],
@@ -65,18 +69,15 @@ pub async fn candidates(
 ) -> Result<Vec<Candidate>, GenerateError> {
     let mut out = Vec::with_capacity(settings.candidates);
     for i in 0..settings.candidates.max(1) {
-        let temperature = if i == 0 {
-            settings.temperature
-        } else {
-            settings.temperature.max(0.3) + 0.2 * i as f32
-        };
+        let step = i + settings.shift;
+        let temperature = ladder(settings.temperature, step);
         let output = llm
             .generate(Request {
                 messages: messages.to_vec(),
                 grammar: Some(grammar.text.clone()),
                 max_tokens: settings.max_tokens,
                 temperature,
-                seed: settings.seed.wrapping_add(i as u32),
+                seed: settings.seed.wrapping_add(step as u32),
                 scope: scope.cloned(),
             })
             .await?;
@@ -90,6 +91,8 @@ pub async fn candidates(
             scope_refusals = output.scope_refusals,
             backtracks = output.backtracks,
             stop = ?output.stop,
+            temperature,
+            sql = %output.text.trim(),
             "candidate"
         );
         out.push(Candidate {
@@ -99,6 +102,17 @@ pub async fn candidates(
         });
     }
     Ok(out)
+}
+
+/// The temperature of the candidate `step` places along: the configured one first, then from at
+/// least 0.3 up by 0.2 a step, never above 1.1 (hotter, a small model's SQL falls apart) or
+/// the configured temperature when that is higher.
+fn ladder(base: f32, step: usize) -> f32 {
+    if step == 0 {
+        base
+    } else {
+        (base.max(0.3) + 0.2 * step.min(4) as f32).min(base.max(1.1))
+    }
 }
 
 /// Refuses a question whose best table scores below `min_score` (0 turns the check off).
@@ -135,4 +149,21 @@ pub async fn check_with_model(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ladder;
+
+    #[test]
+    fn retries_and_later_candidates_run_hotter_within_a_cap() {
+        let t: Vec<f32> = (0..7).map(|s| ladder(0.0, s)).collect();
+        let want = [0.0, 0.5, 0.7, 0.9, 1.1, 1.1, 1.1];
+        for (got, want) in t.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{t:?}");
+        }
+        // A configured temperature above the cap is kept, never lowered or raised further.
+        assert!((ladder(2.0, 3) - 2.0).abs() < 1e-6);
+        assert!((ladder(0.8, 0) - 0.8).abs() < 1e-6);
+    }
 }

@@ -4,7 +4,10 @@
 //! columns to the chosen ones; this check adds what a context-free grammar cannot know:
 //!
 //! - a qualifier (`a.`) written after its query's FROM must be a table or alias defined
-//!   before it; one written in the SELECT list must be defined by the time the FROM list ends;
+//!   before it; one written in the SELECT list must be defined by the time the FROM list ends,
+//!   and so must one of a subquery inside that SELECT list that its own FROM does not define
+//!   (a correlated scalar subquery: `SELECT (SELECT count(*) FROM album l WHERE l.artist_id =
+//!   a.artist_id) FROM artist a`);
 //! - the column after a qualifier must belong to the table the qualifier stands for;
 //! - no item twice in a SELECT list, GROUP BY, ORDER BY or one AND/OR chain;
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
@@ -17,6 +20,9 @@
 //!   defines one must have the columns written after it; one undefined qualifier's columns
 //!   must all be one table's; a subquery's aliases do not define the enclosing query's;
 //! - a `USING (c)` column is in the table just joined and in one before it;
+//! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
+//!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
+//!   at `_line`);
 //! - the model's loops: a select item that is a bare column compared with something
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
@@ -636,6 +642,17 @@ impl Scope {
                             &bindings,
                         );
                     }
+                    // The first FROM item, a chosen table being named: it must hold a column
+                    // the SELECT list named bare (`SELECT sum(total) FROM invoice_line` for
+                    // `invoice`: the model then adds joins for ever, looking for `total`).
+                    if table_position
+                        && !followed
+                        && stack.len() - 1 == qi
+                        && stack[qi].clause == Clause::From
+                        && stack[qi].tables.is_empty()
+                    {
+                        problems += self.first_table_lacks(&name, t.complete, &stack[qi]);
+                    }
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
@@ -692,19 +709,34 @@ impl Scope {
                     }
                     if qualifier {
                         let q = t.name();
+                        // A short alias (`a`, `ar`, `t1`) or a chosen table's name: what a
+                        // FROM list still to come may define.
+                        let may_come = q.chars().count() <= 3 || self.table_named(&q).is_some();
+                        // The enclosing query whose SELECT list this subquery is in, before
+                        // its FROM list: a correlated subquery's qualifier waits for that.
+                        let waiting = stack[..qi]
+                            .iter()
+                            .rposition(|o| o.query)
+                            .filter(|&o| stack[o].clause == Clause::Select);
                         let l = &mut stack[qi];
                         if l.clause == Clause::Select {
-                            // Written before FROM: a chosen table's name, or a short alias
-                            // (`a`, `ar`, `t1`) the FROM list will define.
-                            if q.chars().count() > 3
-                                && self.table_named(&q).is_none()
-                                && !bound_before(&q, i, &visible)
-                            {
+                            // Written before FROM.
+                            if !may_come && !bound_before(&q, i, &visible) {
                                 problems += 1;
                             }
                             l.pending.push(q.clone());
                         } else if !bound_before(&q, i, &visible) {
-                            problems += 1;
+                            match waiting.filter(|_| may_come) {
+                                Some(o) => {
+                                    stack[o].pending.push(q.clone());
+                                    if let Some(col) = toks.get(i + 2).filter(|c| {
+                                        c.kind == Kind::Ident && c.complete && c.start == t.end + 1
+                                    }) {
+                                        stack[o].pending_refs.push((q.clone(), col.name()));
+                                    }
+                                }
+                                None => problems += 1,
+                            }
                         }
                         // A column being written after it must be the start of one it can be.
                         if let Some(part) = toks.get(i + 2).filter(|c| {
@@ -818,6 +850,37 @@ impl Scope {
                 .count();
         }
         problems
+    }
+
+    /// 1 when the SELECT list named chosen tables' columns bare and the first FROM item
+    /// `name` (or, while it is being written, every chosen table it can still become) holds
+    /// none of them. A name that is no chosen table's (a CTE, a schema) is free.
+    fn first_table_lacks(&self, name: &str, complete: bool, l: &Level) -> usize {
+        // A SELECT list with qualifiers is a join's: its first item may be the partner
+        // (`SELECT avg(ranking), t1.first_name FROM players AS t1 JOIN rankings …`).
+        if !l.pending.is_empty() {
+            return 0;
+        }
+        let wanted: Vec<&String> = l
+            .pending_columns
+            .iter()
+            .filter(|c| self.catalog.tables.iter().any(|t| t.column(c).is_some()))
+            .collect();
+        if wanted.is_empty() {
+            return 0;
+        }
+        let mut could_be = self.catalog.tables.iter().filter(|t| {
+            let own = t.name.to_lowercase();
+            if complete {
+                own == name
+            } else {
+                own.starts_with(name)
+            }
+        });
+        let first = could_be.clone().next();
+        usize::from(
+            first.is_some() && !could_be.any(|t| wanted.iter().any(|c| t.column(c).is_some())),
+        )
     }
 
     /// The FROM list of a level ended: every qualifier its SELECT list used must be defined,

@@ -486,32 +486,20 @@ pub fn fit(shape: &Shape, sql: &str) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ask::catalog::{Column, ForeignKey, TableKind};
+    use crate::ask::catalog::{Column, ForeignKey};
 
     fn col(name: &str, data_type: &str, nullable: bool) -> Column {
         Column {
-            name: name.into(),
-            data_type: data_type.into(),
             nullable,
-            default: None,
-            comment: None,
-            enum_labels: vec![],
-            samples: vec![],
+            ..Column::new(name, data_type)
         }
     }
 
     fn music() -> Catalog {
         let table = |name: &str, columns: Vec<Column>, fks: Vec<ForeignKey>| Table {
-            oid: 0,
-            schema: "public".into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            comment: None,
-            rows: 0.0,
             primary_key: vec![columns[0].name.clone()],
-            columns,
-            unique: vec![],
             foreign_keys: fks,
+            ..Table::new(name, columns)
         };
         Catalog {
             database: "music".into(),

@@ -1,31 +1,16 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::ask::catalog::{Column, Table, TableKind};
+use crate::ask::catalog::{Column, Table};
 
 fn table(oid: u32, name: &str, cols: &[&str]) -> Table {
     Table {
         oid,
-        schema: "public".into(),
-        name: name.into(),
-        kind: TableKind::Table,
-        comment: None,
         rows: 10.0,
-        columns: cols
-            .iter()
-            .map(|c| Column {
-                name: c.to_string(),
-                data_type: "integer".into(),
-                nullable: true,
-                default: None,
-                comment: None,
-                enum_labels: vec![],
-                samples: vec![],
-            })
-            .collect(),
-        primary_key: vec![],
-        unique: vec![],
-        foreign_keys: vec![],
+        ..Table::new(
+            name,
+            cols.iter().map(|c| Column::new(c, "integer")).collect(),
+        )
     }
 }
 

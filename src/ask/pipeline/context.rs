@@ -519,27 +519,16 @@ mod tests {
 
     #[test]
     fn the_model_sees_only_the_columns_and_tables_the_role_may_read() {
-        use crate::ask::catalog::{Column, ForeignKey, TableKind};
+        use crate::ask::catalog::{Column, ForeignKey};
         let col = |n: &str| Column {
-            name: n.into(),
-            data_type: "text".into(),
-            nullable: true,
-            default: None,
             comment: Some(format!("about {n}")),
-            enum_labels: vec![],
             samples: vec![format!("{n} value")],
+            ..Column::new(n, "text")
         };
         let table = |name: &str, cols: &[&str], fks: Vec<ForeignKey>| Table {
-            oid: 0,
-            schema: "public".into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            comment: None,
-            rows: 0.0,
-            columns: cols.iter().map(|c| col(c)).collect(),
             primary_key: vec![cols[0].to_string()],
-            unique: vec![],
             foreign_keys: fks,
+            ..Table::new(name, cols.iter().map(|c| col(c)).collect())
         };
         let fk = |col: &str, target: TableId| ForeignKey {
             name: "fk".into(),
@@ -584,19 +573,8 @@ mod tests {
 
     #[test]
     fn the_two_best_tables_tie_on_a_word_that_names_both() {
-        use crate::ask::catalog::{Table, TableKind};
-        let table = |name: &str| Table {
-            oid: 0,
-            schema: "public".into(),
-            name: name.into(),
-            kind: TableKind::Table,
-            comment: None,
-            rows: 0.0,
-            columns: vec![],
-            primary_key: vec![],
-            unique: vec![],
-            foreign_keys: vec![],
-        };
+        use crate::ask::catalog::Table;
+        let table = |name: &str| Table::new(name, vec![]);
         let catalog = Catalog {
             database: "d".into(),
             fingerprint: String::new(),

@@ -48,13 +48,14 @@ impl ModelTime {
     }
 }
 
-/// Sampling settings of an attempt from the configuration.
-pub(super) fn settings(cfg: &Config) -> Settings {
+/// Sampling settings of attempt `n` (from 1) from the configuration.
+pub(super) fn settings(cfg: &Config, n: usize) -> Settings {
     Settings {
         max_tokens: cfg.llm.max_tokens,
         temperature: cfg.llm.temperature,
         seed: cfg.llm.seed,
         candidates: cfg.llm.candidates,
+        shift: n.saturating_sub(1),
     }
 }
 
@@ -79,7 +80,8 @@ impl Asker {
         tracing::debug!(?messages, "prompt");
         tracing::trace!(grammar = %ctx.grammar.text, "grammar");
         let backend = self.backend.load_full();
-        let settings = settings(cfg);
+        let (n, of) = attempt;
+        let settings = settings(cfg, n);
         let expired = tokio::time::sleep_until(model.deadline());
         tokio::pin!(expired);
         let timeout = model.timeout_secs;
@@ -101,7 +103,6 @@ impl Asker {
                 }
             }
         }
-        let (n, of) = attempt;
         let k = settings.candidates.max(1);
         link.client(wire::notice(&if k > 1 {
             format!("pgask: generating {k} candidate queries (attempt {n} of {of})…")

@@ -196,15 +196,7 @@ mod tests {
     use crate::ask::catalog::{Column, Table};
 
     fn col(name: &str, data_type: &str) -> Column {
-        Column {
-            name: name.into(),
-            data_type: data_type.into(),
-            nullable: true,
-            default: None,
-            comment: None,
-            enum_labels: vec![],
-            samples: vec![],
-        }
+        Column::new(name, data_type)
     }
 
     fn catalog() -> Catalog {
@@ -213,21 +205,18 @@ mod tests {
             fingerprint: String::new(),
             tables: vec![Table {
                 oid: 1,
-                schema: "public".into(),
-                name: "customer".into(),
-                kind: TableKind::Table,
-                comment: None,
                 rows: 10.0,
-                columns: vec![
-                    col("customer_id", "integer"),
-                    col("country", "character varying(40)"),
-                    col("email", "text"),
-                    col("tags", "text[]"),
-                    col("Note", "text"),
-                ],
                 primary_key: vec!["customer_id".into()],
-                unique: vec![],
-                foreign_keys: vec![],
+                ..Table::new(
+                    "customer",
+                    vec![
+                        col("customer_id", "integer"),
+                        col("country", "character varying(40)"),
+                        col("email", "text"),
+                        col("tags", "text[]"),
+                        col("Note", "text"),
+                    ],
+                )
             }],
         }
     }

@@ -2,6 +2,7 @@
 //! messages a driver would send.
 
 use pgask::ask::generate::backend::Backend;
+use pgask::ask::generate::supervisor::Request;
 use pgask::net::messages::{cstring, write_message};
 
 use super::raw::messages;
@@ -33,6 +34,23 @@ pub async fn proxy_with(
     .await;
     p.shared.asker.as_ref().unwrap().set_backend(backend);
     Some((p, db))
+}
+
+/// The requests a scripted backend has received so far (none from any other backend).
+pub fn requests(p: &Proxy) -> Vec<Request> {
+    match &*p.shared.asker.as_ref().unwrap().backend() {
+        Backend::Scripted(s) => s.requests(),
+        _ => vec![],
+    }
+}
+
+/// A request's prompt: its messages' text, one after another.
+pub fn prompt(r: &Request) -> String {
+    r.messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The real llama.cpp path: `model` in the supervised worker (the test binary's own pgask),

@@ -1,34 +1,16 @@
 use super::*;
-use crate::ask::catalog::{Column, Table, TableKind};
+use crate::ask::catalog::{Column, Table};
 
 fn table(name: &str, cols: &[&str]) -> Table {
-    Table {
-        oid: 0,
-        schema: "public".into(),
-        name: name.into(),
-        kind: TableKind::Table,
-        comment: None,
-        rows: 0.0,
-        columns: cols
-            .iter()
-            .map(|c| Column {
-                name: c.to_string(),
-                data_type: if matches!(*c, "title" | "name") {
-                    "text".into()
-                } else {
-                    "integer".into()
-                },
-                nullable: true,
-                default: None,
-                comment: None,
-                enum_labels: vec![],
-                samples: vec![],
-            })
-            .collect(),
-        primary_key: vec![],
-        unique: vec![],
-        foreign_keys: vec![],
-    }
+    let column = |c: &&str| {
+        let kind = if matches!(*c, "title" | "name") {
+            "text"
+        } else {
+            "integer"
+        };
+        Column::new(c, kind)
+    };
+    Table::new(name, cols.iter().map(column).collect())
 }
 
 fn scope(question: &str) -> Scope {
@@ -695,4 +677,61 @@ fn one_column_equated_with_two_literals_in_an_and_chain_is_refused() {
     ] {
         never_refused(&sc, sql);
     }
+}
+
+#[test]
+fn a_correlated_subquery_in_the_select_list_may_name_the_outer_from() {
+    let sc = scope("albums per artist");
+    never_refused(
+        &sc,
+        "SELECT a.name, (SELECT count(*) FROM album l WHERE l.artist_id = a.artist_id) AS n FROM artist a ORDER BY n DESC",
+    );
+    assert!(!refused(
+        &sc,
+        "SELECT (SELECT count(*) FROM album l WHERE l.artist_id = ar|."
+    ));
+    // The enclosing FROM list must define it by its end.
+    assert!(refused(
+        &sc,
+        "SELECT (SELECT count(*) FROM album l WHERE l.artist_id = x.artist_id) FROM artist a| WHERE"
+    ));
+    assert!(sc.rejects(
+        "SELECT (SELECT count(*) FROM album l WHERE l.artist_id = x.artist_id) FROM artist a",
+        "",
+        true
+    ));
+    // A name longer than an alias that is no table is refused at once, as it was before.
+    assert!(refused(
+        &sc,
+        "SELECT (SELECT count(*) FROM album l WHERE l.artist_id = albu|."
+    ));
+    // Outside a SELECT list waiting for its FROM, an undefined qualifier is refused at once.
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist a WHERE EXISTS (SELECT 1 FROM album l WHERE l.artist_id = ar|."
+    ));
+}
+
+#[test]
+fn the_first_table_holds_a_column_the_select_list_named_bare() {
+    let sc = scope("titles");
+    // `title` is album's: artist is refused as the first FROM item, as it is written.
+    assert!(refused(&sc, "SELECT title FROM a|r"));
+    assert!(refused(&sc, "SELECT title FROM |artist"));
+    assert!(!refused(&sc, "SELECT title FROM |a"));
+    assert!(!refused(&sc, "SELECT title FROM alb|um"));
+    // A name that is no chosen table's (a CTE) is free; so is a later FROM item.
+    assert!(!refused(&sc, "SELECT title FROM c|te"));
+    assert!(!refused(
+        &sc,
+        "SELECT title FROM album JOIN art|ist USING (artist_id)"
+    ));
+    // Qualified or no columns: no constraint.
+    assert!(!refused(&sc, "SELECT a.title FROM art|ist"));
+    assert!(!refused(&sc, "SELECT title, a.name FROM |artist"));
+    assert!(!refused(&sc, "SELECT count(*) FROM art|ist"));
+    never_refused(
+        &sc,
+        "SELECT name, title FROM artist JOIN album USING (artist_id)",
+    );
 }
