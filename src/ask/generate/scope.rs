@@ -23,6 +23,8 @@
 //! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
 //!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
 //!   at `_line`);
+//! - a number column on either side of `||` (`artist_id || (SELECT …`);
+//! - a name after AS with a word twice (`AS track_id_track_id`);
 //! - the model's loops: a select item that is a bare column compared with something
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
@@ -401,6 +403,38 @@ impl Scope {
             {
                 problems += 1;
             }
+            // A number column in a concatenation (`artist_id || (SELECT …`, `genre_id ||
+            // genre.name`): digits glued to text answer no question, and it is how the
+            // model's loops start. The left operand is judged at the second `|`, the right one
+            // once its name is complete.
+            let concat_at = |k: usize| {
+                k >= 2
+                    && toks[k - 1].is(Kind::Punct, "|")
+                    && toks[k - 2].is(Kind::Punct, "|")
+                    && toks[k - 2].end == toks[k - 1].start
+            };
+            if concat_at(i + 1)
+                && toks[i - 1].end == t.start
+                && toks
+                    .get(i.wrapping_sub(2))
+                    .is_some_and(|c| c.kind == Kind::Ident)
+                && self.numeric_column(&toks[..i - 1], &bindings, &visible)
+            {
+                problems += 1;
+            }
+            if t.kind == Kind::Ident
+                && t.complete
+                && !next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
+            {
+                let operand = if i >= 2 && toks[i - 1].is(Kind::Punct, ".") {
+                    i - 2
+                } else {
+                    i
+                };
+                if concat_at(operand) && self.numeric_column(&toks[..=i], &bindings, &visible) {
+                    problems += 1;
+                }
+            }
             match t.kind {
                 Kind::Punct if t.text == "(" => {
                     let mut l = Level::new(false);
@@ -630,6 +664,11 @@ impl Scope {
                     let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
                         && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
                     let name = t.name();
+                    // `AS track_id_track_id_t_t_`: a name after AS with one of its words twice
+                    // is the model looping inside a name; refused as the word repeats.
+                    if prev.is_some_and(|p| p.is(Kind::Keyword, "AS")) && word_twice(&name) {
+                        problems += 1;
+                    }
                     if stack.len() - 1 == qi
                         && stack[qi].clause == Clause::From
                         && !stack[qi].on_cond
@@ -1086,18 +1125,22 @@ impl Scope {
         };
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
-        let types: Vec<&str> = if qualified {
-            self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings)
-                .and_then(|t| t.column(&name))
+        // A qualifier not defined yet stands for one of the tables: any with that column.
+        let types: Vec<&str> = match qualified
+            .then(|| self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings))
+            .flatten()
+        {
+            Some(t) => t
+                .column(&name)
                 .map(|c| vec![c.data_type.as_str()])
-                .unwrap_or_default()
-        } else {
-            self.catalog
+                .unwrap_or_default(),
+            None => self
+                .catalog
                 .tables
                 .iter()
                 .filter_map(|t| t.column(&name))
                 .map(|c| c.data_type.as_str())
-                .collect()
+                .collect(),
         };
         !types.is_empty() && types.iter().all(|d| numeric(d))
     }
@@ -1266,6 +1309,15 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
         return None;
     };
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// Whether one `_`-separated word of `name` comes twice (`track_id_track_id`, `in_s_in_st`).
+fn word_twice(name: &str) -> bool {
+    let words: Vec<&str> = name.split('_').filter(|w| !w.is_empty()).collect();
+    words
+        .iter()
+        .enumerate()
+        .any(|(k, w)| words[..k].contains(w))
 }
 
 /// `x = 1 AND x = 2`: one column equated with a literal twice in one AND chain (never true, or

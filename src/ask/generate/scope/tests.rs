@@ -735,3 +735,33 @@ fn the_first_table_holds_a_column_the_select_list_named_bare() {
         "SELECT name, title FROM artist JOIN album USING (artist_id)",
     );
 }
+
+#[test]
+fn a_number_column_is_not_concatenated() {
+    let sc = scope("");
+    // (`refused` splits at the first `|`, so these call `rejects` directly.)
+    assert!(sc.rejects("SELECT artist_id |", "|", false));
+    assert!(sc.rejects("SELECT a.artist_id |", "|", false));
+    assert!(sc.rejects("SELECT name || artist_id", " FROM", false));
+    assert!(sc.rejects("SELECT name || a.artist_id", " FROM", false));
+    assert!(sc.problems("SELECT name || artist_id FROM artist", true) > 0);
+    // Text with text, literals and casts are free.
+    never_refused(
+        &sc,
+        "SELECT name || ' ' || title FROM artist JOIN album USING (artist_id)",
+    );
+    never_refused(&sc, "SELECT artist_id::text || name FROM artist");
+    never_refused(&sc, "SELECT name || 1 FROM artist");
+}
+
+#[test]
+fn a_name_after_as_with_a_word_twice_is_refused() {
+    let sc = scope("");
+    assert!(refused(&sc, "SELECT count(*) AS track_id_tr|ack"));
+    assert!(refused(&sc, "SELECT count(*) AS in_s_i|n"));
+    assert!(!refused(&sc, "SELECT count(*) AS tracks_per_|artist"));
+    never_refused(
+        &sc,
+        "SELECT count(*) AS album_count, max(album_id) AS max_id FROM album",
+    );
+}
