@@ -23,7 +23,8 @@
 //! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
 //!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
 //!   at `_line`);
-//! - a number column on either side of `||` (`artist_id || (SELECT …`);
+//! - a number column on either side of `||` (`artist_id || (SELECT …`), a key column on
+//!   either side of `+ - * / %` (`track_id * 100`);
 //! - a name after AS with a word twice (`AS track_id_track_id`);
 //! - the model's loops: a select item that is a bare column compared with something
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
@@ -391,7 +392,7 @@ impl Scope {
             let qi = stack.iter().rposition(|l| l.query).unwrap_or(0);
             let visible: Vec<usize> = stack.iter().map(|l| l.id).collect();
             // A select item that is a bare column compared with something (`t.a = t.b`,
-            // `artist_id IN (SELECT …)`): a yes/no column no question asks for, and the
+            // `artist_id IN (SELECT …)`, `a NOT IN …`, `a IS NULL`, `a AND …`): a yes/no column no question asks for, and the
             // start of the model's loops (`t.a = t.b, t.a = t.c, …`).
             if stack.len() - 1 == qi
                 && stack[qi].clause == Clause::Select
@@ -422,6 +423,20 @@ impl Scope {
             {
                 problems += 1;
             }
+            // Arithmetic on a key (`track_id * 100`, `customer_id + 1`, `artist_id % (…`):
+            // no question asks for it; it is the model counting up in the SELECT list.
+            let arithmetic = |k: usize| {
+                toks.get(k).is_some_and(|o| {
+                    o.kind == Kind::Punct && matches!(o.text, "+" | "-" | "*" | "/" | "%")
+                })
+            };
+            if arithmetic(i)
+                && i >= 1
+                && toks[i - 1].kind == Kind::Ident
+                && self.key_column(&toks[..i], &bindings, &visible)
+            {
+                problems += 1;
+            }
             if t.kind == Kind::Ident
                 && t.complete
                 && !next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
@@ -432,6 +447,14 @@ impl Scope {
                     i
                 };
                 if concat_at(operand) && self.numeric_column(&toks[..=i], &bindings, &visible) {
+                    problems += 1;
+                }
+                // The right side of a binary operator (after a name, a literal or `)`).
+                let binary = operand >= 2
+                    && arithmetic(operand - 1)
+                    && (matches!(toks[operand - 2].kind, Kind::Ident | Kind::Literal)
+                        || toks[operand - 2].is(Kind::Punct, ")"));
+                if binary && self.key_column(&toks[..=i], &bindings, &visible) {
                     problems += 1;
                 }
             }
@@ -591,6 +614,21 @@ impl Scope {
                             {
                                 problems += close_item(s, l, t.start);
                                 l.item_start = Some(t.end);
+                            }
+                        }
+                        // `SELECT t.a, t.b, t.a AS c`: the expression before AS is final, and
+                        // equal to an earlier item it is that item twice (the alias after it
+                        // could otherwise grow for ever before the item is judged).
+                        None if t.text == "AS"
+                            && top == qi
+                            && stack[top].clause == Clause::Select =>
+                        {
+                            let l = &stack[top];
+                            if let Some(item) = l.item_start.and_then(|st| s.get(st..t.start)) {
+                                let item = item.trim();
+                                if !item.is_empty() && l.items.iter().any(|x| x == item) {
+                                    problems += 1;
+                                }
                             }
                         }
                         None => {}
@@ -1145,6 +1183,40 @@ impl Scope {
         !types.is_empty() && types.iter().all(|d| numeric(d))
     }
 
+    /// Whether the column reference `toks` ends with is a key: a primary or foreign key
+    /// column of its table (of every chosen table with that name when unqualified or not
+    /// known yet), or one named `id` or `…_id`.
+    fn key_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
+        let Some(col) = toks.last() else {
+            return false;
+        };
+        let name = col.name();
+        let key = |t: &crate::ask::catalog::Table| {
+            t.column(&name).is_some()
+                && (name == "id"
+                    || name.ends_with("_id")
+                    || t.primary_key.contains(&name)
+                    || t.foreign_keys.iter().any(|f| f.columns.contains(&name)))
+        };
+        let n = toks.len();
+        let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
+        match qualified
+            .then(|| self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings))
+            .flatten()
+        {
+            Some(t) => key(t),
+            None => {
+                let with: Vec<_> = self
+                    .catalog
+                    .tables
+                    .iter()
+                    .filter(|t| t.column(&name).is_some())
+                    .collect();
+                !with.is_empty() && with.iter().all(|t| key(t))
+            }
+        }
+    }
+
     /// The table a qualifier at token `at` stands for: an alias of a chosen table (the latest
     /// defined before it: each branch of a set operation may reuse `t1`; else the first one
     /// after it, for a SELECT list written before its FROM), or its own name.
@@ -1592,7 +1664,11 @@ fn comparison(toks: &[Tok<'_>], i: usize) -> bool {
     let op = |t: &Tok<'_>| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!");
     let t = &toks[i];
     (op(t) && !i.checked_sub(1).is_some_and(|p| op(&toks[p])))
-        || (t.kind == Kind::Keyword && matches!(t.text, "IN" | "LIKE" | "ILIKE" | "BETWEEN"))
+        || (t.kind == Kind::Keyword
+            && matches!(
+                t.text,
+                "IN" | "LIKE" | "ILIKE" | "BETWEEN" | "NOT" | "IS" | "AND" | "OR"
+            ))
 }
 
 /// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).

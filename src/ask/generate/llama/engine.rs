@@ -500,11 +500,12 @@ impl Engine {
     }
 }
 
-/// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`) that
-/// equals an earlier item of the same SELECT list (`SELECT artist_id, artist_id`): the
-/// degenerate repetition small models fall into.
+/// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`), or
+/// its expression (with ` AS`), equal to an earlier item of the same SELECT list (`SELECT
+/// artist_id, artist_id`, `SELECT t.a, t.b, t.a AS c`): the degenerate repetition small models
+/// fall into. Refused at ` AS`, before the alias, which could otherwise grow for ever.
 pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
-    if !(piece.first() == Some(&b',') || piece.starts_with(b" FROM")) {
+    if !(piece.first() == Some(&b',') || piece.starts_with(b" FROM") || piece.starts_with(b" AS")) {
         return false;
     }
     let Ok(t) = std::str::from_utf8(text) else {
@@ -767,6 +768,9 @@ mod repeat_tests {
         assert!(repeats_item(b"SELECT a.name, count(*), a.name", b" FROM"));
         assert!(!repeats_item(b"SELECT artist_id, name", b","));
         assert!(!repeats_item(b"SELECT artist_id, artist_", b"id"));
+        assert!(repeats_item(b"SELECT t.a, t.b, t.a", b" AS"));
+        assert!(!repeats_item(b"SELECT t.a, t.b", b" AS"));
+        assert!(!repeats_item(b"SELECT t.a, CAST(t.a", b" AS"));
         assert!(!repeats_item(b"SELECT a FROM t WHERE x IN (SELECT b", b","));
         assert!(repeats_item(
             b"SELECT x FROM t WHERE y IN (SELECT b, b",
