@@ -77,7 +77,10 @@ pub async fn candidates(
                 grammar: Some(grammar.text.clone()),
                 max_tokens: settings.max_tokens,
                 temperature,
-                seed: settings.seed.wrapping_add(step as u32),
+                // Apart from every earlier attempt's candidates.
+                seed: settings
+                    .seed
+                    .wrapping_add((i + settings.shift * settings.candidates.max(1)) as u32),
                 scope: scope.cloned(),
             })
             .await?;

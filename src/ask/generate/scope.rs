@@ -23,9 +23,9 @@
 //! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
 //!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
 //!   at `_line`);
-//! - a number column on either side of `||` (`artist_id || (SELECT …`), a key column on
-//!   either side of `+ - * / %` (`track_id * 100`);
-//! - a name after AS with a word twice (`AS track_id_track_id`);
+//! - a key column (`id`, `…_id`) on either side of `||` (`artist_id || (SELECT …`), or of
+//!   `+ - * / %` in a SELECT list (`track_id * 100`);
+//! - a name after AS repeating two words in a row (`AS track_id_track_id`);
 //! - the model's loops: a select item that is a bare column compared with something
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
@@ -392,7 +392,7 @@ impl Scope {
             let qi = stack.iter().rposition(|l| l.query).unwrap_or(0);
             let visible: Vec<usize> = stack.iter().map(|l| l.id).collect();
             // A select item that is a bare column compared with something (`t.a = t.b`,
-            // `artist_id IN (SELECT …)`, `a NOT IN …`, `a IS NULL`, `a AND …`): a yes/no column no question asks for, and the
+            // `artist_id IN (SELECT …)`, `a NOT IN …`, `a AND …`; `a IS NULL AS missing` is free): a yes/no column no question asks for, and the
             // start of the model's loops (`t.a = t.b, t.a = t.c, …`).
             if stack.len() - 1 == qi
                 && stack[qi].clause == Clause::Select
@@ -404,10 +404,10 @@ impl Scope {
             {
                 problems += 1;
             }
-            // A number column in a concatenation (`artist_id || (SELECT …`, `genre_id ||
-            // genre.name`): digits glued to text answer no question, and it is how the
+            // A key column in a concatenation (`artist_id || (SELECT …`, `genre_id ||
+            // genre.name`): an id glued to text answers no question, and it is how the
             // model's loops start. The left operand is judged at the second `|`, the right one
-            // once its name is complete.
+            // once its name is complete (and not cast: `|| artist_id::text`).
             let concat_at = |k: usize| {
                 k >= 2
                     && toks[k - 1].is(Kind::Punct, "|")
@@ -419,18 +419,21 @@ impl Scope {
                 && toks
                     .get(i.wrapping_sub(2))
                     .is_some_and(|c| c.kind == Kind::Ident)
-                && self.numeric_column(&toks[..i - 1], &bindings, &visible)
+                && self.key_column(&toks[..i - 1], &bindings, &visible)
             {
                 problems += 1;
             }
-            // Arithmetic on a key (`track_id * 100`, `customer_id + 1`, `artist_id % (…`):
-            // no question asks for it; it is the model counting up in the SELECT list.
+            // Arithmetic on a key in a SELECT list (`track_id * 100`, `customer_id + 1`,
+            // `artist_id % (…`): the model counting up. (Elsewhere it has uses: `id % 2 = 1`,
+            // `ON b.id = a.id + 1`.)
             let arithmetic = |k: usize| {
                 toks.get(k).is_some_and(|o| {
                     o.kind == Kind::Punct && matches!(o.text, "+" | "-" | "*" | "/" | "%")
                 })
             };
-            if arithmetic(i)
+            let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
+            if in_select
+                && arithmetic(i)
                 && i >= 1
                 && toks[i - 1].kind == Kind::Ident
                 && self.key_column(&toks[..i], &bindings, &visible)
@@ -446,7 +449,9 @@ impl Scope {
                 } else {
                     i
                 };
-                if concat_at(operand) && self.numeric_column(&toks[..=i], &bindings, &visible) {
+                let cast = next.is_some_and(|n| n.kind == Kind::Punct && n.text.starts_with(':'));
+                if concat_at(operand) && !cast && self.key_column(&toks[..=i], &bindings, &visible)
+                {
                     problems += 1;
                 }
                 // The right side of a binary operator (after a name, a literal or `)`).
@@ -454,7 +459,7 @@ impl Scope {
                     && arithmetic(operand - 1)
                     && (matches!(toks[operand - 2].kind, Kind::Ident | Kind::Literal)
                         || toks[operand - 2].is(Kind::Punct, ")"));
-                if binary && self.key_column(&toks[..=i], &bindings, &visible) {
+                if in_select && binary && self.key_column(&toks[..=i], &bindings, &visible) {
                     problems += 1;
                 }
             }
@@ -702,9 +707,11 @@ impl Scope {
                     let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
                         && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
                     let name = t.name();
-                    // `AS track_id_track_id_t_t_`: a name after AS with one of its words twice
-                    // is the model looping inside a name; refused as the word repeats.
-                    if prev.is_some_and(|p| p.is(Kind::Keyword, "AS")) && word_twice(&name) {
+                    // `AS track_id_track_id`: a name after AS that repeats two words in a row
+                    // (or one word three times) is the model looping inside a name.
+                    if prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
+                        && words_repeated(&name, t.complete)
+                    {
                         problems += 1;
                     }
                     if stack.len() - 1 == qi
@@ -728,7 +735,15 @@ impl Scope {
                         && stack[qi].clause == Clause::From
                         && stack[qi].tables.is_empty()
                     {
-                        problems += self.first_table_lacks(&name, t.complete, &stack[qi]);
+                        // (A CTE's name being written is free.)
+                        let cte = bindings.iter().any(|b| {
+                            b.cte
+                                && b.at < i
+                                && (b.name == name || (!t.complete && b.name.starts_with(&name)))
+                        });
+                        if !cte {
+                            problems += self.first_table_lacks(&name, t.complete, &stack[qi]);
+                        }
                     }
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
@@ -1164,14 +1179,22 @@ impl Scope {
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
         // A qualifier not defined yet stands for one of the tables: any with that column.
-        let types: Vec<&str> = match qualified
-            .then(|| self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings))
-            .flatten()
+        let q = qualified.then(|| toks[n - 3].name());
+        let types: Vec<&str> = match q
+            .as_ref()
+            .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
         {
             Some(t) => t
                 .column(&name)
                 .map(|c| vec![c.data_type.as_str()])
                 .unwrap_or_default(),
+            // A CTE's or derived table's columns are not known here.
+            None if q
+                .as_ref()
+                .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
+            {
+                Vec::new()
+            }
             None => self
                 .catalog
                 .tables
@@ -1183,28 +1206,33 @@ impl Scope {
         !types.is_empty() && types.iter().all(|d| numeric(d))
     }
 
-    /// Whether the column reference `toks` ends with is a key: a primary or foreign key
-    /// column of its table (of every chosen table with that name when unqualified or not
-    /// known yet), or one named `id` or `…_id`.
+    /// Whether the column reference `toks` ends with is a key: a column named `id` or `…_id`
+    /// of its table (of every chosen table with that name when unqualified or not defined yet).
     fn key_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
         let Some(col) = toks.last() else {
             return false;
         };
         let name = col.name();
+        // (The scope's catalog has no foreign keys, and a primary key such as `year` or `date`
+        // is a measure too: the name decides.)
         let key = |t: &crate::ask::catalog::Table| {
-            t.column(&name).is_some()
-                && (name == "id"
-                    || name.ends_with("_id")
-                    || t.primary_key.contains(&name)
-                    || t.foreign_keys.iter().any(|f| f.columns.contains(&name)))
+            t.column(&name).is_some() && (name == "id" || name.ends_with("_id"))
         };
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
-        match qualified
-            .then(|| self.table_of(&toks[n - 3].name(), (n - 3, visible), bindings))
-            .flatten()
+        let q = qualified.then(|| toks[n - 3].name());
+        match q
+            .as_ref()
+            .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
         {
             Some(t) => key(t),
+            // A CTE's or derived table's columns are not known here.
+            None if q
+                .as_ref()
+                .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
+            {
+                false
+            }
             None => {
                 let with: Vec<_> = self
                     .catalog
@@ -1383,13 +1411,23 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
 }
 
-/// Whether one `_`-separated word of `name` comes twice (`track_id_track_id`, `in_s_in_st`).
-fn word_twice(name: &str) -> bool {
-    let words: Vec<&str> = name.split('_').filter(|w| !w.is_empty()).collect();
-    words
+/// Whether `name` repeats two `_`-separated words in a row (`track_id_track_id`) or has one
+/// word three times; `year_over_year` is fine. While the name is being written (`complete`
+/// false) its last word may still grow and is not counted.
+fn words_repeated(name: &str, complete: bool) -> bool {
+    let mut words: Vec<&str> = name.split('_').collect();
+    if !complete {
+        words.pop();
+    }
+    words.retain(|w| !w.is_empty());
+    let pairs: Vec<(&str, &str)> = words.windows(2).map(|w| (w[0], w[1])).collect();
+    pairs
         .iter()
         .enumerate()
-        .any(|(k, w)| words[..k].contains(w))
+        .any(|(k, p)| pairs[..k.saturating_sub(1)].contains(p))
+        || words
+            .iter()
+            .any(|w| words.iter().filter(|x| *x == w).count() >= 3)
 }
 
 /// `x = 1 AND x = 2`: one column equated with a literal twice in one AND chain (never true, or
@@ -1667,7 +1705,7 @@ fn comparison(toks: &[Tok<'_>], i: usize) -> bool {
         || (t.kind == Kind::Keyword
             && matches!(
                 t.text,
-                "IN" | "LIKE" | "ILIKE" | "BETWEEN" | "NOT" | "IS" | "AND" | "OR"
+                "IN" | "LIKE" | "ILIKE" | "BETWEEN" | "NOT" | "AND" | "OR"
             ))
 }
 
