@@ -1159,10 +1159,6 @@ impl Scope {
     /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
     /// table it could belong to.
     fn numeric_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
-        let Some(col) = toks.last() else {
-            return false;
-        };
-        let name = col.name();
         let numeric = |d: &str| {
             !d.ends_with("[]")
                 && [
@@ -1176,19 +1172,41 @@ impl Scope {
                 .iter()
                 .any(|n| d.starts_with(n))
         };
+        let columns = self.columns_of(toks, bindings, visible);
+        !columns.is_empty() && columns.iter().all(|c| numeric(&c.data_type))
+    }
+
+    /// Whether the column reference `toks` ends with is a key: a column named `id` or `…_id`
+    /// of its table (of every chosen table with that name when unqualified or not defined yet).
+    /// (The scope's catalog has no foreign keys, and a primary key such as `year` or `date` is
+    /// a measure too: the name decides.)
+    fn key_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
+        let key = |name: &str| name == "id" || name.ends_with("_id");
+        let columns = self.columns_of(toks, bindings, visible);
+        !columns.is_empty() && columns.iter().all(|c| key(&c.name))
+    }
+
+    /// The columns the reference `toks` ends with can be: its table's, or, unqualified or
+    /// with a qualifier not defined yet, every chosen table's of that name; none for a CTE's
+    /// or derived table's qualifier, whose columns are not known here.
+    fn columns_of(
+        &self,
+        toks: &[Tok<'_>],
+        bindings: &[Binding],
+        visible: &[usize],
+    ) -> Vec<&crate::ask::catalog::Column> {
+        let Some(col) = toks.last() else {
+            return Vec::new();
+        };
+        let name = col.name();
         let n = toks.len();
         let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
-        // A qualifier not defined yet stands for one of the tables: any with that column.
         let q = qualified.then(|| toks[n - 3].name());
-        let types: Vec<&str> = match q
+        match q
             .as_ref()
             .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
         {
-            Some(t) => t
-                .column(&name)
-                .map(|c| vec![c.data_type.as_str()])
-                .unwrap_or_default(),
-            // A CTE's or derived table's columns are not known here.
+            Some(t) => t.column(&name).into_iter().collect(),
             None if q
                 .as_ref()
                 .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
@@ -1200,48 +1218,7 @@ impl Scope {
                 .tables
                 .iter()
                 .filter_map(|t| t.column(&name))
-                .map(|c| c.data_type.as_str())
                 .collect(),
-        };
-        !types.is_empty() && types.iter().all(|d| numeric(d))
-    }
-
-    /// Whether the column reference `toks` ends with is a key: a column named `id` or `…_id`
-    /// of its table (of every chosen table with that name when unqualified or not defined yet).
-    fn key_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
-        let Some(col) = toks.last() else {
-            return false;
-        };
-        let name = col.name();
-        // (The scope's catalog has no foreign keys, and a primary key such as `year` or `date`
-        // is a measure too: the name decides.)
-        let key = |t: &crate::ask::catalog::Table| {
-            t.column(&name).is_some() && (name == "id" || name.ends_with("_id"))
-        };
-        let n = toks.len();
-        let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
-        let q = qualified.then(|| toks[n - 3].name());
-        match q
-            .as_ref()
-            .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
-        {
-            Some(t) => key(t),
-            // A CTE's or derived table's columns are not known here.
-            None if q
-                .as_ref()
-                .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
-            {
-                false
-            }
-            None => {
-                let with: Vec<_> = self
-                    .catalog
-                    .tables
-                    .iter()
-                    .filter(|t| t.column(&name).is_some())
-                    .collect();
-                !with.is_empty() && with.iter().all(|t| key(t))
-            }
         }
     }
 
