@@ -440,6 +440,21 @@ impl Scope {
             {
                 problems += 1;
             }
+            let item_so_far = stack[qi].item_start.and_then(|st| s.get(st..t.start));
+            // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`):
+            // a chain of yes/no tests no question asks for as a column. Inside a CASE, a
+            // call or parentheses it is free, and so is BETWEEN's own AND.
+            if in_select
+                && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
+                && item_so_far.is_some_and(|item| !in_case(item) && !awaits_range_end(item, t))
+            {
+                problems += 1;
+            }
+            // `JOIN orders o ON o.order_id = o.order_date`: a join condition that compares
+            // one FROM item with itself links nothing (the model's loop of `o.a = o.b - 1`).
+            if stack[qi].on_cond && same_item_compared(&toks, i) {
+                problems += 1;
+            }
             if t.kind == Kind::Ident
                 && t.complete
                 && !next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
@@ -748,12 +763,13 @@ impl Scope {
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
-                        // not known here. A table a fourth time in one FROM list is a loop
-                        // (`JOIN customer c2 … JOIN customer c3 …`), not a question's answer
-                        // (three is a manager's manager).
+                        // not known here. A table a third time in one FROM list is a loop
+                        // (`JOIN playlist_track p1 … JOIN playlist_track p2 …`), not a
+                        // question's answer (twice is a flight's two airports; no Spider
+                        // gold query names a table three times).
                         let id = self.table_named(&name);
                         if id.is_some()
-                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 3
+                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 2
                         {
                             problems += 1;
                         }
@@ -1126,12 +1142,14 @@ impl Scope {
                     .any(|b| b.name == **q && b.at < i && b.seen_from(visible))
             })
             .collect();
-        // `a_1`, `a1` for `a`: the model's loop, not another table's alias (`al`, `pt`).
+        // `a_1`, `a1` for `a`: the model's loop, not another table's alias (`al`, `pt`); and
+        // `ajoin`, the alias `a` glued to the keyword after it.
         let extends = |name: &str| {
             !unbound.iter().any(|q| q.starts_with(name))
                 && unbound.iter().any(|q| {
                     name.strip_prefix(q.as_str()).is_some_and(|rest| {
                         rest.starts_with(|c: char| c == '_' || c.is_ascii_digit())
+                            || RESERVED.contains(&rest)
                     })
                 })
         };
@@ -1684,6 +1702,58 @@ fn comparison(toks: &[Tok<'_>], i: usize) -> bool {
                 t.text,
                 "IN" | "LIKE" | "ILIKE" | "BETWEEN" | "NOT" | "AND" | "OR"
             ))
+}
+
+/// Whether a select item so far is inside a CASE it has not ended.
+fn in_case(item: &str) -> bool {
+    let toks = lex(item);
+    let count = |w: &str| toks.iter().filter(|t| t.is(Kind::Keyword, w)).count();
+    count("CASE") > count("END")
+}
+
+/// Whether the AND `t` after a select item so far is a `BETWEEN a AND b`'s own.
+fn awaits_range_end(item: &str, t: &Tok<'_>) -> bool {
+    t.text == "AND"
+        && item
+            .rfind(" BETWEEN ")
+            .is_some_and(|k| !item[k..].contains(" AND "))
+}
+
+/// Whether the tokens up to `toks[i]` end a comparison of two columns of one qualifier
+/// (`o.order_id = o.order_date`, judged once the right column's name is complete; a column
+/// with itself is [`self_comparisons`]'s).
+fn same_item_compared(toks: &[Tok<'_>], i: usize) -> bool {
+    let t = &toks[i];
+    let next = toks.get(i + 1);
+    if t.kind != Kind::Ident
+        || !t.complete
+        || next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
+        || i < 6
+    {
+        return false;
+    }
+    let op =
+        |k: usize| toks[k].kind == Kind::Punct && matches!(toks[k].text, "=" | "<" | ">" | "!");
+    let qualified = |k: usize| {
+        toks[k].kind == Kind::Ident
+            && toks[k + 1].is(Kind::Punct, ".")
+            && toks[k + 2].kind == Kind::Ident
+    };
+    // `q . c op q . c` or with a two-character operator.
+    if !qualified(i - 2) || !op(i - 3) {
+        return false;
+    }
+    let left = match (op(i - 4), i.checked_sub(7)) {
+        (true, Some(k)) => k,
+        (true, None) => return false,
+        (false, _) => i - 6,
+    };
+    if !qualified(left) {
+        return false;
+    }
+    let right_q = toks[i - 2].name();
+    let left_q = toks[left].name();
+    right_q == left_q && toks[left + 2].name() != t.name()
 }
 
 /// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).
