@@ -264,6 +264,12 @@ const RESERVED: &[&str] = &[
     "to", "true", "union", "unique", "user", "using", "when", "where", "window", "with",
 ];
 
+/// Keywords that follow a FROM item, which the model glues to a one-letter alias (`ajoin`);
+/// short ones are left out, since `con` (`c` + `on`) is a fine alias.
+const GLUED: &[&str] = &[
+    "join", "left", "right", "inner", "full", "cross", "where", "group", "order", "limit", "union",
+];
+
 /// A name the query defines for a FROM item: a table's own name, an alias, a CTE name.
 struct Binding {
     name: String,
@@ -441,7 +447,8 @@ impl Scope {
                 problems += 1;
             }
             let item_so_far = stack[qi].item_start.and_then(|st| s.get(st..t.start));
-            // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`):
+            // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`; an
+            // OR refused at once, as ORDER written in one piece is not):
             // a chain of yes/no tests no question asks for as a column. Inside a CASE, a
             // call or parentheses it is free, and so is BETWEEN's own AND.
             if in_select
@@ -763,13 +770,12 @@ impl Scope {
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
                         // A FROM item: a chosen table, or a name (a CTE) whose columns are
-                        // not known here. A table a third time in one FROM list is a loop
+                        // not known here. A table a fourth time in one FROM list is a loop
                         // (`JOIN playlist_track p1 … JOIN playlist_track p2 …`), not a
-                        // question's answer (twice is a flight's two airports; no Spider
-                        // gold query names a table three times).
+                        // question's answer (three times is a manager's manager).
                         let id = self.table_named(&name);
                         if id.is_some()
-                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 2
+                            && stack[qi].tables.iter().filter(|t| **t == id).count() >= 3
                         {
                             problems += 1;
                         }
@@ -1149,7 +1155,7 @@ impl Scope {
                 && unbound.iter().any(|q| {
                     name.strip_prefix(q.as_str()).is_some_and(|rest| {
                         rest.starts_with(|c: char| c == '_' || c.is_ascii_digit())
-                            || RESERVED.contains(&rest)
+                            || GLUED.contains(&rest)
                     })
                 })
         };
@@ -1719,9 +1725,11 @@ fn awaits_range_end(item: &str, t: &Tok<'_>) -> bool {
             .is_some_and(|k| !item[k..].contains(" AND "))
 }
 
-/// Whether the tokens up to `toks[i]` end a comparison of two columns of one qualifier
-/// (`o.order_id = o.order_date`, judged once the right column's name is complete; a column
-/// with itself is [`self_comparisons`]'s).
+/// Whether the tokens up to `toks[i]` end an equality of two columns of one qualifier
+/// (`o.order_id = o.order_date`, judged once the right column's name is complete; a column with
+/// itself is [`self_comparisons`]'s). Other comparisons are free: a LEFT JOIN's
+/// `ON t.done_at > t.due_at` filters the joined rows. (`o.total = o.quantity * p.price` is
+/// refused too: letting arithmetic go on let the model write `o.order_id = o.order_date - 1…`.)
 fn same_item_compared(toks: &[Tok<'_>], i: usize) -> bool {
     let t = &toks[i];
     let next = toks.get(i + 1);
@@ -1739,16 +1747,15 @@ fn same_item_compared(toks: &[Tok<'_>], i: usize) -> bool {
             && toks[k + 1].is(Kind::Punct, ".")
             && toks[k + 2].kind == Kind::Ident
     };
-    // `q . c op q . c` or with a two-character operator.
-    if !qualified(i - 2) || !op(i - 3) {
+    // `q . c = q . c`, with `=` alone (not `>=`, `<=`, `!=`) and the left side standing
+    // alone (not `p.a * o.b = o.c`).
+    if !qualified(i - 2) || !toks[i - 3].is(Kind::Punct, "=") || op(i - 4) {
         return false;
     }
-    let left = match (op(i - 4), i.checked_sub(7)) {
-        (true, Some(k)) => k,
-        (true, None) => return false,
-        (false, _) => i - 6,
-    };
-    if !qualified(left) {
+    let left = i - 6;
+    let alone =
+        left == 0 || toks[left - 1].kind == Kind::Keyword || toks[left - 1].is(Kind::Punct, "(");
+    if !qualified(left) || !alone {
         return false;
     }
     let right_q = toks[i - 2].name();
