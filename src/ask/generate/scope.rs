@@ -447,10 +447,10 @@ impl Scope {
                 problems += 1;
             }
             let item_so_far = stack[qi].item_start.and_then(|st| s.get(st..t.start));
-            // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`; an
-            // OR refused at once, as ORDER written in one piece is not):
-            // a chain of yes/no tests no question asks for as a column. Inside a CASE, a
-            // call or parentheses it is free, and so is BETWEEN's own AND.
+            // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`): a
+            // chain of yes/no tests no question asks for as a column. Inside a CASE, a call or
+            // parentheses it is free, and so is BETWEEN's own AND. OR is refused as soon as it
+            // is written (ORDER comes in one piece and is not).
             if in_select
                 && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
                 && item_so_far.is_some_and(|item| !in_case(item) && !awaits_range_end(item, t))
