@@ -197,6 +197,15 @@ fn main() -> ExitCode {
             }
         },
         Command::LlmWorker(a) => {
+            // The worker writes to the proxy's stderr, filtered by RUST_LOG alone (the engine's
+            // per-token traces: `RUST_LOG=pgask::ask::generate::llama=trace`).
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::io::stderr)
+                .try_init();
             let cfg = pgask::ask::generate::llama::EngineConfig {
                 threads: a.threads,
                 context: a.context,

@@ -135,6 +135,13 @@ pub async fn run(opts: &EvalOptions, config: Config, progress: bool) -> Result<R
                 }
             }
         }
+        // A database that cannot be reached fails the run instead of scoring every question 0.
+        if executes {
+            for db in &evaluated {
+                let client = runner.open(db, None, false).await?;
+                runner.clients.insert(db.clone(), client);
+            }
+        }
         let needs_pgask = opts.retrieval_only || matches!(opts.predictor, Predictor::Ask);
         let through = match (&through_addr, needs_pgask) {
             (_, false) => None,

@@ -267,3 +267,39 @@ fn a_tiny_random_model_run_completes() {
     }
     assert!(stdout.contains("VA") && stdout.contains("EX"), "{stdout}");
 }
+
+#[test]
+fn an_unreachable_database_fails_the_run_instead_of_scoring_zero() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none.json");
+    // A database that does not exist, and a port nothing listens on.
+    let port = common::cluster::free_port();
+    for db in [
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=no_such_db",
+            cluster.port
+        ),
+        format!("host=127.0.0.1 port={port} user=postgres dbname=chinook connect_timeout=5"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_pgask"))
+            .args([
+                "eval",
+                "--questions",
+                QUESTIONS,
+                "--oracle",
+                "--variants",
+                "0",
+                "--db",
+            ])
+            .arg(&db)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run pgask eval");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{db}: {stderr}");
+        assert!(stderr.contains("connecting to database"), "{db}: {stderr}");
+        assert!(!out.exists(), "{db}: no report is written");
+    }
+}

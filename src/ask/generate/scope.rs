@@ -357,6 +357,37 @@ impl Scope {
         self.problems(&next, end) > self.problems(text, false)
     }
 
+    /// Whether the question asks for the key `column` as an answer column: it asks for ids
+    /// (`ids of …`, `customer id`, `identifier`), or for something per row of the key's table
+    /// (`each invoice`, `per invoice` for `invoice_id`) when that table has no name to show
+    /// instead (`name`, `title`, `…_name`: `each media type` wants `media_type.name`).
+    fn asks_for_key(&self, column: &str) -> bool {
+        let ids = self
+            .question
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w, "id" | "ids" | "identifier" | "identifiers"));
+        let per_row = column
+            .to_lowercase()
+            .strip_suffix("_id")
+            .filter(|stem| !stem.is_empty())
+            .is_some_and(|stem| {
+                let named = self
+                    .table_named(stem)
+                    .and_then(|t| self.catalog.tables.get(t));
+                let labelled = named.is_some_and(|t| {
+                    t.columns
+                        .iter()
+                        .any(|c| c.name == "name" || c.name == "title" || c.name.ends_with("_name"))
+                });
+                let words = stem.replace('_', " ");
+                !labelled
+                    && ["each", "per", "every"]
+                        .iter()
+                        .any(|lead| self.question.contains(&format!("{lead} {words}")))
+            });
+        ids || per_row
+    }
+
     fn table_named(&self, name: &str) -> Option<TableId> {
         self.catalog.tables.iter().position(|t| t.name == name)
     }
@@ -482,6 +513,21 @@ impl Scope {
                     && (matches!(toks[operand - 2].kind, Kind::Ident | Kind::Literal)
                         || toks[operand - 2].is(Kind::Punct, ")"));
                 if in_select && binary && self.key_column(&toks[..=i], &bindings, &visible) {
+                    problems += 1;
+                }
+                // A key column as an item of the answer's own SELECT list (`SELECT t.track_id,
+                // t.media_type_id, …`) when the question asks for no id: keys are how the
+                // model's junk lists start, and a reader wants names, not numbers. Counted,
+                // inside a call, in a subquery or a CTE, a key is free.
+                if stack.len() == 1
+                    && in_select
+                    && stack[qi]
+                        .item_start
+                        .and_then(|st| s.get(st..t.end))
+                        .is_some_and(bare_column)
+                    && !self.asks_for_key(&t.name())
+                    && self.key_column(&toks[..=i], &bindings, &visible)
+                {
                     problems += 1;
                 }
             }

@@ -256,6 +256,9 @@ impl Engine {
         let mut banned: Vec<Vec<LlamaToken>> = Vec::new();
         let mut backtracks = 0;
         let mut retreat = false;
+        // Texts found to be dead ends: nothing that starts with one is written again, however
+        // it is tokenized (` BETWE`+`EN` and ` BETWEE`+`N` are one dead end, not two).
+        let mut dead: Vec<Vec<u8>> = Vec::new();
         while generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
@@ -267,6 +270,9 @@ impl Engine {
                 let back = grammar.as_ref().and_then(|_| out_tokens.pop());
                 if let (Some(back), Some(g)) = (back, grammar.as_mut()) {
                     backtracks += 1;
+                    if !dead.iter().any(|d| text.starts_with(d)) {
+                        dead.push(text.clone());
+                    }
                     generated -= 1;
                     let (len, lp) = undo.pop().unwrap_or_default();
                     text.truncate(text.len().saturating_sub(len));
@@ -406,9 +412,21 @@ impl Engine {
                     };
                     let refuses = |t: LlamaToken| {
                         let (p, end) = piece_of(t);
-                        scope.rejects(&so_far, &String::from_utf8_lossy(&p), end)
+                        // Into a dead end found before (the text so far is never in one:
+                        // it would have been refused when it was written).
+                        dead.iter().any(|d| {
+                            d.len() > text.len()
+                                && d.starts_with(&text)
+                                && p.starts_with(&d[text.len()..])
+                        }) || scope.rejects(&so_far, &String::from_utf8_lossy(&p), end)
                     };
                     if refuses(tok) {
+                        tracing::trace!(
+                            text = %so_far,
+                            piece = %String::from_utf8_lossy(&piece_of(tok).0),
+                            backtracks,
+                            "scope refused"
+                        );
                         let found = self.masker.allowed(
                             g,
                             &self.prefixes,

@@ -94,7 +94,7 @@ fn the_column_after_a_qualifier_belongs_to_its_table() {
 
 #[test]
 fn no_item_twice_in_a_list_or_a_chain() {
-    let sc = scope("");
+    let sc = scope("with their ids"); // keys may be answer columns here
     assert!(refused(&sc, "SELECT name, name| FROM"));
     assert!(refused(&sc, "SELECT name, name AS n| FROM"));
     assert!(!refused(&sc, "SELECT name, artist_id| FROM"));
@@ -470,7 +470,7 @@ fn a_column_compared_with_itself_is_refused_once_its_right_side_ends() {
 
 #[test]
 fn review_cases_a_right_query_is_not_refused() {
-    let sc = scope("");
+    let sc = scope("with their ids"); // keys may be answer columns here
     for sql in [
         // Each branch of a set operation has its own FROM list and grouping.
         "SELECT name FROM artist WHERE artist_id = 1 UNION SELECT name FROM artist WHERE artist_id = 2 UNION SELECT name FROM artist WHERE artist_id = 3",
@@ -573,8 +573,8 @@ fn a_using_column_is_in_both_joined_tables() {
 
 #[test]
 fn loops_of_comparisons_and_copied_subqueries_are_refused() {
-    let sc = scope("");
-    // A select item that is a column compared with something.
+    let sc = scope("with their ids"); // keys may be answer columns here
+                                      // A select item that is a column compared with something.
     assert!(refused(&sc, "SELECT a.artist_id |= a.name FROM artist a"));
     assert!(refused(
         &sc,
@@ -746,8 +746,8 @@ fn the_first_table_holds_a_column_the_select_list_named_bare() {
 
 #[test]
 fn a_key_column_is_not_concatenated() {
-    let sc = scope("");
-    // (`refused` splits at the first `|`, so these call `rejects` directly.)
+    let sc = scope("with their ids"); // keys may be answer columns here
+                                      // (`refused` splits at the first `|`, so these call `rejects` directly.)
     assert!(sc.rejects("SELECT artist_id |", "|", false));
     assert!(sc.rejects("SELECT a.artist_id |", "|", false));
     assert!(sc.rejects("SELECT name || artist_id", " FROM", false));
@@ -801,7 +801,7 @@ fn no_arithmetic_on_keys() {
 
 #[test]
 fn an_item_repeated_under_an_alias_is_refused_at_as() {
-    let sc = scope("");
+    let sc = scope("with their ids"); // keys may be answer columns here
     assert!(refused(&sc, "SELECT a.name, a.artist_id, a.name| AS"));
     assert!(!refused(&sc, "SELECT a.name, a.artist_id| AS"));
     assert!(!refused(&sc, "SELECT CAST(a.name AS text), a.name| AS"));
@@ -809,8 +809,8 @@ fn an_item_repeated_under_an_alias_is_refused_at_as() {
 
 #[test]
 fn yes_no_chains_in_a_select_list_are_refused() {
-    let sc = scope("");
-    // Conditions chained in a select item.
+    let sc = scope("with their ids"); // keys may be answer columns here
+                                      // Conditions chained in a select item.
     assert!(refused(&sc, "SELECT title IS NULL| AND"));
     assert!(refused(&sc, "SELECT price > 1| OR"));
     // A UNION branch without FROM may go on to ORDER BY.
@@ -863,4 +863,61 @@ fn an_alias_glued_to_a_keyword_is_refused() {
         &sc,
         "SELECT c.title FROM artist con JOIN album c ON c.artist_id = con.artist_id",
     );
+}
+
+#[test]
+fn a_key_is_no_answer_column_unless_the_question_asks_for_ids() {
+    let sc = scope("average price of albums per artist");
+    // Judged once the name is complete, as the item starts: bare or qualified, first or later.
+    assert!(refused(&sc, "SELECT a.artist_id|,"));
+    assert!(refused(&sc, "SELECT artist_id| FROM"));
+    assert!(refused(&sc, "SELECT a.name, a.artist_id| FROM"));
+    assert!(refused(&sc, "SELECT b.album_id| IS"));
+    assert!(!refused(&sc, "SELECT a.artist|_id"));
+    // Counted, in a call, in a subquery, a CTE, a WHERE or a GROUP BY it is free.
+    never_refused(
+        &sc,
+        "SELECT a.name, avg(b.price), count(b.album_id) FROM artist a JOIN album b ON b.artist_id = a.artist_id GROUP BY a.artist_id, a.name",
+    );
+    never_refused(
+        &sc,
+        "WITH s AS (SELECT artist_id, avg(price) AS p FROM album GROUP BY artist_id) SELECT a.name, s.p FROM s JOIN artist a ON a.artist_id = s.artist_id",
+    );
+    never_refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM album)",
+    );
+    // A question that asks for ids gets them.
+    let ids = scope("the ids and names of the artists");
+    never_refused(&ids, "SELECT artist_id, name FROM artist");
+    never_refused(
+        &scope("album id of each title"),
+        "SELECT album_id, title FROM album",
+    );
+    // So does one that asks for something per row of the key's table, when that table has
+    // no name to show instead.
+    let per_row = |question: &str| {
+        let catalog = Catalog {
+            database: "shop".into(),
+            fingerprint: String::new(),
+            tables: vec![
+                table("invoice", &["invoice_id", "total"]),
+                table("line", &["line_id", "invoice_id", "product_id"]),
+                table("product", &["product_id", "name"]),
+            ],
+        };
+        Scope::new(&catalog, &[0, 1, 2], question)
+    };
+    never_refused(
+        &per_row("how many lines does each invoice have"),
+        "SELECT invoice_id, count(*) FROM line GROUP BY invoice_id",
+    );
+    assert!(refused(
+        &per_row("how many lines does each product have"),
+        "SELECT product_id|,"
+    ));
+    assert!(refused(
+        &per_row("how many lines does each invoice have"),
+        "SELECT line_id|,"
+    ));
 }
