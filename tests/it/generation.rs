@@ -46,8 +46,8 @@ fn spec_for(cat: &Catalog, tables: &[String]) -> Spec {
     Spec::from_catalog(cat, &ids, &[])
 }
 
-fn worker(model: PathBuf) -> Supervisor {
-    Supervisor::new(WorkerSpec {
+fn worker_spec(model: PathBuf) -> WorkerSpec {
+    WorkerSpec {
         program: PathBuf::from(env!("CARGO_BIN_EXE_pgask")),
         model,
         threads: 2,
@@ -55,7 +55,11 @@ fn worker(model: PathBuf) -> Supervisor {
         chat_template: "auto".into(),
         top_k: 40,
         load_timeout: Duration::from_secs(120),
-    })
+    }
+}
+
+fn worker(model: PathBuf) -> Supervisor {
+    Supervisor::new(worker_spec(model))
 }
 
 fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32) -> Request {
@@ -430,6 +434,28 @@ async fn cancelling_stops_a_long_generation() {
     );
 }
 
+/// The worker reports a model without a chat template as a base model (prompted as a plain
+/// completion, its retries shown no failed query); a layout forced in the config is not one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_without_a_chat_template_is_reported_as_a_base_model() {
+    let Some(model) = data::model("llama-spm", Shape::TINY, 7) else {
+        return;
+    };
+    let auto = worker(model.clone());
+    assert!(
+        !auto.completion().await,
+        "nothing is known before the worker starts"
+    );
+    auto.model().await.unwrap();
+    assert!(auto.completion().await);
+    let chatml = Supervisor::new(WorkerSpec {
+        chat_template: "chatml".into(),
+        ..worker_spec(model)
+    });
+    chatml.model().await.unwrap();
+    assert!(!chatml.completion().await);
+}
+
 /// A worker killed mid-generation fails only that job; the next one starts a new worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_generation_is_restarted() {
@@ -572,4 +598,15 @@ async fn prompts_carry_ddl_references_and_the_previous_error() {
     assert!(user.contains("at character 8: nme FROM artist"), "{user}");
     assert!(user.contains("Perhaps you meant"), "{user}");
     assert!(user.contains("{not a placeholder}"), "{user}");
+    assert!(user.contains("SELECT nme FROM artist"), "{user}");
+    // A base model gets the error without the failed query, which it would copy.
+    let base = PromptInput {
+        base_model: true,
+        ..input
+    };
+    let user = &prompt::messages(&Templates::default(), &cat, &base)[1].content;
+    assert!(user.contains("42703"), "{user}");
+    assert!(user.contains("column \"nme\" does not exist"), "{user}");
+    assert!(user.contains("Perhaps you meant"), "{user}");
+    assert!(!user.contains("SELECT nme"), "{user}");
 }

@@ -74,6 +74,15 @@ impl Backend {
         })
     }
 
+    /// Whether the model is a base model prompted as a plain completion (known once the local
+    /// worker has loaded it; a chat API never is).
+    pub async fn base_model(&self) -> bool {
+        match self {
+            Backend::Llama(s) => s.completion().await,
+            _ => false,
+        }
+    }
+
     pub async fn generate(&self, req: Request) -> Result<Output, GenerateError> {
         match self {
             Backend::Llama(s) => Ok(s.generate(req).await?),

@@ -88,6 +88,9 @@ pub struct PromptInput<'a> {
     pub examples: Vec<(String, String)>,
     pub history: Vec<(String, String)>,
     pub retry: Option<Failure>,
+    /// The model is a base model: a retry shows PostgreSQL's error without the failed query,
+    /// which a small base model copies instead of correcting (it is the text nearest the cue).
+    pub base_model: bool,
     /// Wide tables show at most this many columns (keys and likely columns first).
     pub max_columns: usize,
     /// The tables are the whole schema: shown in catalog order with no likely columns, and
@@ -174,7 +177,11 @@ fn fill(template: &str, catalog: &Catalog, input: &PromptInput<'_>, generic: &st
     } else {
         format!("Join hints:\n{}\n\n", input.joins.join("\n"))
     };
-    let retry = input.retry.as_ref().map(retry_text).unwrap_or_default();
+    let retry = input
+        .retry
+        .as_ref()
+        .map(|f| retry_text(f, input.base_model))
+        .unwrap_or_default();
     // Substitute the question last, so braces in it are never read as placeholders.
     template
         .replace("{glossary}", &glossary)
@@ -185,7 +192,17 @@ fn fill(template: &str, catalog: &Catalog, input: &PromptInput<'_>, generic: &st
         .replace("{question}", input.question)
 }
 
-fn retry_text(f: &Failure) -> String {
+fn retry_text(f: &Failure, base_model: bool) -> String {
+    if base_model {
+        let mut s = format!(
+            "\nAn earlier query failed: PostgreSQL error {}: {}\n",
+            f.sqlstate, f.message
+        );
+        if let Some(h) = &f.hint {
+            s.push_str(&format!("Hint: {h}\n"));
+        }
+        return s;
+    }
     let mut s = format!(
         "\nThis query failed:\n{}\nPostgreSQL error {}: {}\n",
         f.sql, f.sqlstate, f.message

@@ -100,6 +100,9 @@ pub enum FromWorker {
     /// The model is loaded; sent once at start.
     Ready {
         model: String,
+        /// The prompt is laid out as a plain completion: a base model, no chat template.
+        #[serde(default)]
+        completion: bool,
     },
     /// Loading failed; the worker exits after this.
     LoadFailed {

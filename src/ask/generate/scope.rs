@@ -217,6 +217,8 @@ struct Level {
     /// Items of the current list clause, and where the current item started (byte offset).
     items: Vec<String>,
     item_start: Option<usize>,
+    /// The SELECT list's items once it has ended (without their output names).
+    selected: Vec<String>,
 }
 
 impl Level {
@@ -238,6 +240,7 @@ impl Level {
             aggregates: 0,
             plain: 0,
             grouped: false,
+            selected: Vec::new(),
             on_cond: false,
             items: Vec::new(),
             item_start: None,
@@ -386,6 +389,71 @@ impl Scope {
                         .any(|lead| self.question.contains(&format!("{lead} {words}")))
             });
         ids || per_row
+    }
+
+    /// One problem when a GROUP BY list has just ended (`l.items`) without a column the
+    /// SELECT list shows bare (`SELECT artist.name, count(*) … GROUP BY track_id`: PostgreSQL
+    /// refuses it, 42803). A column is covered by itself (qualified or not) or by its table's
+    /// primary key (PostgreSQL's functional dependency). Lists by position (`GROUP BY 1`) or
+    /// by output name, and columns of a CTE or derived table, are not judged.
+    fn group_misses(&self, l: &Level, bindings: &[Binding], visible: &[usize]) -> usize {
+        if l.clause != Clause::Group || !l.query || l.items.is_empty() {
+            return 0;
+        }
+        let split = |item: &str| -> (Option<String>, String) {
+            let item = item.trim().to_lowercase();
+            match item.rsplit_once('.') {
+                Some((q, c)) => (Some(q.to_string()), c.to_string()),
+                None => (None, item),
+            }
+        };
+        let groups: Vec<(Option<String>, String)> = l.items.iter().map(|g| split(g)).collect();
+        let by_position_or_name = l.items.iter().any(|g| {
+            let g = g.trim();
+            g.bytes().all(|b| b.is_ascii_digit()) || l.outputs.iter().any(|o| o == g)
+        });
+        if by_position_or_name {
+            return 0;
+        }
+        let missing = l
+            .selected
+            .iter()
+            .filter(|item| bare_column(item))
+            .any(|item| {
+                let (q, c) = split(item);
+                let named = groups
+                    .iter()
+                    .any(|(gq, gc)| *gc == c && (gq == &q || gq.is_none() || q.is_none()));
+                // The primary key of the item's table (unqualified items are not judged).
+                let keyed = match &q {
+                    None => true,
+                    Some(q) => {
+                        let table = bindings
+                            .iter()
+                            .rev()
+                            .find(|b| b.name == *q && b.seen_from(visible))
+                            .map(|b| b.table);
+                        match table {
+                            Some(Some(t)) => match self.catalog.tables.get(t) {
+                                Some(t) if !t.primary_key.is_empty() => {
+                                    t.primary_key.iter().all(|k| {
+                                        groups.iter().any(|(gq, gc)| {
+                                            *gc == k.to_lowercase()
+                                                && (gq.as_deref() == Some(q.as_str())
+                                                    || gq.is_none())
+                                        })
+                                    })
+                                }
+                                _ => true,
+                            },
+                            // A CTE, a derived table or an unknown qualifier: not judged here.
+                            _ => true,
+                        }
+                    }
+                };
+                !named && !keyed
+            });
+        usize::from(missing)
     }
 
     fn table_named(&self, name: &str) -> Option<TableId> {
@@ -570,6 +638,7 @@ impl Scope {
                             subqueries.push(key);
                         }
                         problems += close_list(s, &mut l, t.start);
+                        problems += self.group_misses(&l, &bindings, &visible);
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
@@ -625,6 +694,7 @@ impl Scope {
                             let (outer, own) = stack.split_at_mut(top);
                             let l = &mut own[0];
                             problems += close_list(s, l, t.start);
+                            problems += self.group_misses(l, &bindings, &visible);
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems +=
                                     self.close_from(l, outer, |q| bound_before(q, i, &visible));
@@ -984,6 +1054,7 @@ impl Scope {
             while let Some(mut l) = stack.pop() {
                 let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
                 problems += close_list(s, &mut l, s.len());
+                problems += self.group_misses(&l, &bindings, &visible);
                 problems += self.close_from(&mut l, &stack, |q| {
                     bindings
                         .iter()
@@ -1649,8 +1720,17 @@ fn ungrouped(l: &Level) -> usize {
     usize::from(l.query && l.aggregates > 0 && l.plain > 0 && !l.grouped)
 }
 
-/// The current list clause of a level ends at `at`.
+/// The current list clause of a level ends at `at` (the SELECT list's items are kept for the
+/// GROUP BY check).
 fn close_list(s: &str, l: &mut Level, at: usize) -> usize {
+    let problems = close_list_items(s, l, at);
+    if l.clause == Clause::Select {
+        l.selected = l.items.clone();
+    }
+    problems
+}
+
+fn close_list_items(s: &str, l: &mut Level, at: usize) -> usize {
     if l.on_cond
         || matches!(
             l.clause,

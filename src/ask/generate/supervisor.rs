@@ -100,6 +100,7 @@ struct Running {
     pending: Pending,
     alive: Arc<AtomicBool>,
     model: String,
+    completion: bool,
 }
 
 /// One supervised worker; cheap to share behind an `Arc`.
@@ -150,6 +151,16 @@ impl Supervisor {
         let mut r = self.running.lock().await;
         self.ensure(&mut r).await?;
         Ok(r.as_ref().map(|r| r.model.clone()).unwrap_or_default())
+    }
+
+    /// Whether the running worker lays prompts out as a plain completion (a base model);
+    /// false before a worker has started.
+    pub async fn completion(&self) -> bool {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|r| r.completion)
     }
 
     /// Generates; dropping the returned future cancels the job within one token.
@@ -223,8 +234,8 @@ impl Supervisor {
             .await
             .map_err(|_| SupervisorError::Load("timed out loading the model".into()))?
             .map_err(|e| SupervisorError::Spawn(e.to_string()))?;
-        let model = match first.as_deref().map(serde_json::from_str::<FromWorker>) {
-            Some(Ok(FromWorker::Ready { model })) => model,
+        let (model, completion) = match first.as_deref().map(serde_json::from_str::<FromWorker>) {
+            Some(Ok(FromWorker::Ready { model, completion })) => (model, completion),
             Some(Ok(FromWorker::LoadFailed { error })) => return Err(SupervisorError::Load(error)),
             Some(Ok(other)) => {
                 return Err(SupervisorError::Spawn(format!("unexpected {other:?}")));
@@ -276,6 +287,7 @@ impl Supervisor {
             pending,
             alive,
             model,
+            completion,
         })
     }
 }

@@ -29,6 +29,7 @@ pub fn run(model: &Path, cfg: &EngineConfig) -> i32 {
         &out,
         &FromWorker::Ready {
             model: engine.description.clone(),
+            completion: engine.completion(),
         },
     );
     let cancelled: Arc<Mutex<HashSet<u64>>> = Arc::default();

@@ -240,6 +240,8 @@ impl Asker {
                         },
                         history: session.memory.pairs(),
                         retry: failure.clone(),
+                        base_model: failure.is_some()
+                            && self.backend.load_full().base_model().await,
                         max_columns: cfg.llm.max_prompt_columns,
                         whole: ctx.whole,
                         focus: ctx.retrieved,

@@ -186,6 +186,12 @@ impl Engine {
         Ok(chatml(messages))
     }
 
+    /// Whether prompts are laid out as a plain completion (a base model without a chat
+    /// template).
+    pub fn completion(&self) -> bool {
+        self.layout == Layout::Completion
+    }
+
     /// Runs one job. `cancelled` is polled before every token.
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
         let started = Instant::now();

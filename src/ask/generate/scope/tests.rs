@@ -921,3 +921,54 @@ fn a_key_is_no_answer_column_unless_the_question_asks_for_ids() {
         "SELECT line_id|,"
     ));
 }
+
+#[test]
+fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
+    let keyed = |name: &str, cols: &[&str]| {
+        let mut t = table(name, cols);
+        t.primary_key = vec![cols[0].to_string()];
+        t
+    };
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            keyed("artist", &["artist_id", "name"]),
+            keyed("album", &["album_id", "title", "artist_id"]),
+        ],
+    };
+    let sc = Scope::new(&catalog, &[0, 1], "which artist has the most albums");
+    let from = "SELECT ar.name, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY";
+    // Grouped by another table's key, the name is neither grouped nor dependent (42803).
+    assert!(refused(&sc, &format!("{from} al.album_id| ORDER")));
+    assert!(refused(&sc, &format!("{from} al.album_id|\n")));
+    assert!(refused(&sc, &format!("{from} al.artist_id| HAVING")));
+    // Its own table's primary key, the column itself (qualified or not), a position or an
+    // output name cover it.
+    for group in [
+        "ar.artist_id",
+        "ar.name",
+        "name",
+        "al.album_id, ar.name",
+        "ar.artist_id, ar.name",
+        "1",
+    ] {
+        never_refused(
+            &sc,
+            &format!("{from} {group} ORDER BY count(*) DESC LIMIT 1"),
+        );
+    }
+    never_refused(
+        &sc,
+        "SELECT ar.name AS artist, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY artist",
+    );
+    // Only bare columns are judged; a derived table's columns are not known here.
+    never_refused(
+        &sc,
+        "SELECT upper(ar.name), count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY upper(ar.name)",
+    );
+    never_refused(
+        &sc,
+        "SELECT d.name, count(*) FROM (SELECT name FROM artist) d GROUP BY d.name",
+    );
+}
