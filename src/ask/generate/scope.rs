@@ -360,35 +360,76 @@ impl Scope {
         self.problems(&next, end) > self.problems(text, false)
     }
 
-    /// Whether the question asks for the key `column` as an answer column: it asks for ids
-    /// (`ids of …`, `customer id`, `identifier`), or for something per row of the key's table
-    /// (`each invoice`, `per invoice` for `invoice_id`) when that table has no name to show
-    /// instead (`name`, `title`, `…_name`: `each media type` wants `media_type.name`).
-    fn asks_for_key(&self, column: &str) -> bool {
+    /// Whether the question asks for the key `column` (of one of `tables`) as an answer
+    /// column: it asks for ids (`ids of …`, `customer id`, `identifier`), or it names the
+    /// key's table (`invoice` for `invoice_id`, or for `id` of `invoices`) and that table has
+    /// no name to show instead (`name`, `title`, `…_name`: `each media type` wants
+    /// `media_type.name`, but an invoice is known by its number).
+    fn asks_for_key(&self, column: &str, tables: &[&crate::ask::catalog::Table]) -> bool {
         let ids = self
             .question
             .split(|c: char| !c.is_alphanumeric())
             .any(|w| matches!(w, "id" | "ids" | "identifier" | "identifiers"));
-        let per_row = column
-            .to_lowercase()
-            .strip_suffix("_id")
-            .filter(|stem| !stem.is_empty())
-            .is_some_and(|stem| {
-                let named = self
-                    .table_named(stem)
-                    .and_then(|t| self.catalog.tables.get(t));
-                let labelled = named.is_some_and(|t| {
-                    t.columns
-                        .iter()
-                        .any(|c| c.name == "name" || c.name == "title" || c.name.ends_with("_name"))
-                });
-                let words = stem.replace('_', " ");
-                !labelled
-                    && ["each", "per", "every"]
-                        .iter()
-                        .any(|lead| self.question.contains(&format!("{lead} {words}")))
-            });
+        let labelled = |t: &crate::ask::catalog::Table| {
+            t.columns
+                .iter()
+                .any(|c| c.name == "name" || c.name == "title" || c.name.ends_with("_name"))
+        };
+        let named = |stem: &str| {
+            let words = stem.replace('_', " ");
+            let one = words
+                .strip_suffix("ies")
+                .map(|w| format!("{w}y"))
+                .or_else(|| words.strip_suffix('s').map(str::to_string))
+                .unwrap_or_else(|| words.clone());
+            self.question.contains(&words) || self.question.contains(&one)
+        };
+        let column = column.to_lowercase();
+        // `invoice_id`: the table `invoice`; `id`: the table it is the id of.
+        let stems: Vec<(String, Option<&crate::ask::catalog::Table>)> =
+            match column.strip_suffix("_id").filter(|s| !s.is_empty()) {
+                Some(stem) => {
+                    let t = self
+                        .table_named(stem)
+                        .and_then(|t| self.catalog.tables.get(t));
+                    vec![(stem.to_string(), t)]
+                }
+                None => tables
+                    .iter()
+                    .map(|t| (t.name.to_lowercase(), Some(*t)))
+                    .collect(),
+            };
+        let per_row = stems
+            .iter()
+            .any(|(stem, t)| !t.is_some_and(labelled) && named(stem));
         ids || per_row
+    }
+
+    /// The chosen tables the column reference `toks` ends with can belong to: its
+    /// qualifier's, or (unqualified, or a qualifier its FROM list has not defined yet) every
+    /// chosen table with that column.
+    fn tables_of(
+        &self,
+        toks: &[Tok<'_>],
+        bindings: &[Binding],
+        visible: &[usize],
+    ) -> Vec<&crate::ask::catalog::Table> {
+        let Some(col) = toks.last() else {
+            return Vec::new();
+        };
+        let name = col.name();
+        let n = toks.len();
+        if n >= 3 && toks[n - 2].is(Kind::Punct, ".") {
+            let q = toks[n - 3].name();
+            if let Some(t) = self.table_of(&q, (n - 3, visible), bindings) {
+                return vec![t];
+            }
+        }
+        self.catalog
+            .tables
+            .iter()
+            .filter(|t| t.column(&name).is_some())
+            .collect()
     }
 
     /// One problem when a GROUP BY list has just ended (`l.items`) without a column the
@@ -396,25 +437,31 @@ impl Scope {
     /// refuses it, 42803). A column is covered by itself (qualified or not) or by its table's
     /// primary key (PostgreSQL's functional dependency). Lists by position (`GROUP BY 1`) or
     /// by output name, and columns of a CTE or derived table, are not judged.
-    fn group_misses(&self, l: &Level, bindings: &[Binding], visible: &[usize]) -> usize {
+    fn group_misses(&self, l: &Level, bindings: &[Binding]) -> usize {
         if l.clause != Clause::Group || !l.query || l.items.is_empty() {
             return 0;
         }
+        // Names compared without quotes or case (lenient: a false match only lets through a
+        // query that PostgreSQL then judges).
+        let norm = |s: &str| s.trim().replace('"', "").to_lowercase();
         let split = |item: &str| -> (Option<String>, String) {
-            let item = item.trim().to_lowercase();
+            let item = norm(item);
             match item.rsplit_once('.') {
                 Some((q, c)) => (Some(q.to_string()), c.to_string()),
                 None => (None, item),
             }
         };
-        let groups: Vec<(Option<String>, String)> = l.items.iter().map(|g| split(g)).collect();
-        let by_position_or_name = l.items.iter().any(|g| {
-            let g = g.trim();
-            g.bytes().all(|b| b.is_ascii_digit()) || l.outputs.iter().any(|o| o == g)
+        // By position, by output name, by an expression or a grouping set (`ROLLUP (…)`): not
+        // judged.
+        let not_judged = l.items.iter().any(|g| {
+            g.trim().bytes().all(|b| b.is_ascii_digit())
+                || l.outputs.iter().any(|o| norm(o) == norm(g))
+                || !bare_column(g)
         });
-        if by_position_or_name {
+        if not_judged {
             return 0;
         }
+        let groups: Vec<(Option<String>, String)> = l.items.iter().map(|g| split(g)).collect();
         let missing = l
             .selected
             .iter()
@@ -428,17 +475,17 @@ impl Scope {
                 let keyed = match &q {
                     None => true,
                     Some(q) => {
+                        // This level's own FROM item (an enclosing query's is not judged).
                         let table = bindings
                             .iter()
-                            .rev()
-                            .find(|b| b.name == *q && b.seen_from(visible))
+                            .find(|b| norm(&b.name) == *q && b.level == l.id)
                             .map(|b| b.table);
                         match table {
                             Some(Some(t)) => match self.catalog.tables.get(t) {
                                 Some(t) if !t.primary_key.is_empty() => {
                                     t.primary_key.iter().all(|k| {
                                         groups.iter().any(|(gq, gc)| {
-                                            *gc == k.to_lowercase()
+                                            *gc == norm(k)
                                                 && (gq.as_deref() == Some(q.as_str())
                                                     || gq.is_none())
                                         })
@@ -593,7 +640,8 @@ impl Scope {
                         .item_start
                         .and_then(|st| s.get(st..t.end))
                         .is_some_and(bare_column)
-                    && !self.asks_for_key(&t.name())
+                    && !self
+                        .asks_for_key(&t.name(), &self.tables_of(&toks[..=i], &bindings, &visible))
                     && self.key_column(&toks[..=i], &bindings, &visible)
                 {
                     problems += 1;
@@ -638,7 +686,7 @@ impl Scope {
                             subqueries.push(key);
                         }
                         problems += close_list(s, &mut l, t.start);
-                        problems += self.group_misses(&l, &bindings, &visible);
+                        problems += self.group_misses(&l, &bindings);
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
@@ -694,7 +742,7 @@ impl Scope {
                             let (outer, own) = stack.split_at_mut(top);
                             let l = &mut own[0];
                             problems += close_list(s, l, t.start);
-                            problems += self.group_misses(l, &bindings, &visible);
+                            problems += self.group_misses(l, &bindings);
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems +=
                                     self.close_from(l, outer, |q| bound_before(q, i, &visible));
@@ -1054,7 +1102,7 @@ impl Scope {
             while let Some(mut l) = stack.pop() {
                 let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
                 problems += close_list(s, &mut l, s.len());
-                problems += self.group_misses(&l, &bindings, &visible);
+                problems += self.group_misses(&l, &bindings);
                 problems += self.close_from(&mut l, &stack, |q| {
                     bindings
                         .iter()

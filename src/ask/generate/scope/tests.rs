@@ -917,7 +917,7 @@ fn a_key_is_no_answer_column_unless_the_question_asks_for_ids() {
         "SELECT product_id|,"
     ));
     assert!(refused(
-        &per_row("how many lines does each invoice have"),
+        &per_row("how many products does each invoice have"),
         "SELECT line_id|,"
     ));
 }
@@ -970,5 +970,50 @@ fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
     never_refused(
         &sc,
         "SELECT d.name, count(*) FROM (SELECT name FROM artist) d GROUP BY d.name",
+    );
+}
+
+#[test]
+fn review_cases_keys_and_group_by() {
+    let keyed = |name: &str, cols: &[&str]| {
+        let mut t = table(name, cols);
+        t.primary_key = vec![cols[0].to_string()];
+        t
+    };
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            keyed("orders", &["id", "total", "customer_id"]),
+            keyed("customer", &["customer_id", "name"]),
+            keyed("invoice", &["invoice_id", "total"]),
+            keyed("album", &["album_id", "title", "artist_id"]),
+            keyed("artist", &["artist_id", "name"]),
+        ],
+    };
+    let sc = |q: &str| Scope::new(&catalog, &[0, 1, 2, 3, 4], q);
+    // A table known by its number: its `id` or `…_id` is what the question names it by.
+    never_refused(
+        &sc("show each order over 100 with its total"),
+        "SELECT o.id, o.total FROM orders o WHERE o.total > 100",
+    );
+    never_refused(
+        &sc("list invoices over 20"),
+        "SELECT i.invoice_id, i.total FROM invoice i WHERE i.total > 20",
+    );
+    // A table with a name is shown by its name.
+    assert!(refused(
+        &sc("list customers with orders"),
+        "SELECT c.customer_id|,"
+    ));
+    // Quoted names and upper case are compared as PostgreSQL folds them.
+    never_refused(
+        &sc("albums per artist"),
+        "SELECT ar.\"name\", count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY ar.\"artist_id\"",
+    );
+    // An outer query's alias is not the inner GROUP BY's.
+    never_refused(
+        &sc("each artist's album with the most rows"),
+        "SELECT a.name, (SELECT a.title FROM album a WHERE a.artist_id = 1 GROUP BY a.album_id ORDER BY count(*) DESC LIMIT 1) FROM artist a",
     );
 }
