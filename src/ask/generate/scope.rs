@@ -406,8 +406,9 @@ impl Scope {
     }
 
     /// The chosen tables the column reference `toks` ends with can belong to: its
-    /// qualifier's, or (unqualified, or a qualifier its FROM list has not defined yet) every
-    /// chosen table with that column.
+    /// qualifier's, or, unqualified or with a qualifier not defined yet, every chosen table
+    /// with that column; none for a CTE's or derived table's qualifier, whose columns are not
+    /// known here.
     fn tables_of(
         &self,
         toks: &[Tok<'_>],
@@ -419,17 +420,26 @@ impl Scope {
         };
         let name = col.name();
         let n = toks.len();
-        if n >= 3 && toks[n - 2].is(Kind::Punct, ".") {
-            let q = toks[n - 3].name();
-            if let Some(t) = self.table_of(&q, (n - 3, visible), bindings) {
-                return vec![t];
+        let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
+        let q = qualified.then(|| toks[n - 3].name());
+        match q
+            .as_ref()
+            .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
+        {
+            Some(t) => vec![t],
+            None if q
+                .as_ref()
+                .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
+            {
+                Vec::new()
             }
+            None => self
+                .catalog
+                .tables
+                .iter()
+                .filter(|t| t.column(&name).is_some())
+                .collect(),
         }
-        self.catalog
-            .tables
-            .iter()
-            .filter(|t| t.column(&name).is_some())
-            .collect()
     }
 
     /// One problem when a GROUP BY list has just ended (`l.items`) without a column the
@@ -1375,45 +1385,21 @@ impl Scope {
         !columns.is_empty() && columns.iter().all(|c| key(&c.name))
     }
 
-    /// The columns the reference `toks` ends with can be: its table's, or, unqualified or
-    /// with a qualifier not defined yet, every chosen table's of that name; none for a CTE's
-    /// or derived table's qualifier, whose columns are not known here.
+    /// The columns the reference `toks` ends with can be: that column of each of
+    /// [`Self::tables_of`].
     fn columns_of(
         &self,
         toks: &[Tok<'_>],
         bindings: &[Binding],
         visible: &[usize],
     ) -> Vec<&crate::ask::catalog::Column> {
-        let Some(col) = toks.last() else {
-            return Vec::new();
-        };
-        let name = col.name();
-        let n = toks.len();
-        let qualified = n >= 3 && toks[n - 2].is(Kind::Punct, ".");
-        let q = qualified.then(|| toks[n - 3].name());
-        match q
-            .as_ref()
-            .and_then(|q| self.table_of(q, (n - 3, visible), bindings))
-        {
-            Some(t) => t.column(&name).into_iter().collect(),
-            None if q
-                .as_ref()
-                .is_some_and(|q| bindings.iter().any(|b| &b.name == q)) =>
-            {
-                Vec::new()
-            }
-            None => self
-                .catalog
-                .tables
-                .iter()
-                .filter_map(|t| t.column(&name))
-                .collect(),
-        }
+        let name = toks.last().map(|t| t.name()).unwrap_or_default();
+        self.tables_of(toks, bindings, visible)
+            .into_iter()
+            .filter_map(|t| t.column(&name))
+            .collect()
     }
 
-    /// The table a qualifier at token `at` stands for: an alias of a chosen table (the latest
-    /// defined before it: each branch of a set operation may reuse `t1`; else the first one
-    /// after it, for a SELECT list written before its FROM), or its own name.
     fn table_of(
         &self,
         q: &str,
