@@ -193,28 +193,28 @@ fn fill(template: &str, catalog: &Catalog, input: &PromptInput<'_>, generic: &st
 }
 
 fn retry_text(f: &Failure, base_model: bool) -> String {
-    if base_model {
-        let mut s = format!(
+    // A base model is shown the error alone (no query, so no position in it either).
+    let mut s = if base_model {
+        format!(
             "\nAn earlier query failed: PostgreSQL error {}: {}\n",
             f.sqlstate, f.message
-        );
-        if let Some(h) = &f.hint {
-            s.push_str(&format!("Hint: {h}\n"));
-        }
-        return s;
-    }
-    let mut s = format!(
-        "\nThis query failed:\n{}\nPostgreSQL error {}: {}\n",
-        f.sql, f.sqlstate, f.message
-    );
-    if let Some(p) = f.position {
+        )
+    } else {
+        format!(
+            "\nThis query failed:\n{}\nPostgreSQL error {}: {}\n",
+            f.sql, f.sqlstate, f.message
+        )
+    };
+    if let Some(p) = f.position.filter(|_| !base_model) {
         let at: String = f.sql.chars().skip(p.saturating_sub(1)).take(30).collect();
         s.push_str(&format!("at character {p}: {at}\n"));
     }
     if let Some(h) = &f.hint {
         s.push_str(&format!("Hint: {h}\n"));
     }
-    s.push_str("Write a corrected query.\n");
+    if !base_model {
+        s.push_str("Write a corrected query.\n");
+    }
     s
 }
 

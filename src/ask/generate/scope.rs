@@ -650,9 +650,9 @@ impl Scope {
                         .item_start
                         .and_then(|st| s.get(st..t.end))
                         .is_some_and(bare_column)
+                    && self.key_column(&toks[..=i], &bindings, &visible)
                     && !self
                         .asks_for_key(&t.name(), &self.tables_of(&toks[..=i], &bindings, &visible))
-                    && self.key_column(&toks[..=i], &bindings, &visible)
                 {
                     problems += 1;
                 }
@@ -1400,6 +1400,9 @@ impl Scope {
             .collect()
     }
 
+    /// The table a qualifier at token `at` stands for: an alias of a chosen table (the latest
+    /// defined before it: each branch of a set operation may reuse `t1`; else the first one
+    /// after it, for a SELECT list written before its FROM), or its own name.
     fn table_of(
         &self,
         q: &str,
