@@ -132,6 +132,11 @@ async fn explain(client: &tokio_postgres::Client, sql: &str) -> Result<(), Strin
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // `RUST_LOG=pgask::ask::generate=trace` shows each scope refusal and backtrack.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let spider_dir = env_path("PGASK_SPIDER_DIR", "../shared/datasets/spider");
     let vocab =
         env_path("PGASK_VOCAB_DIR", "../shared/models/vocab").join("ggml-vocab-llama-spm.gguf");
@@ -360,6 +365,17 @@ async fn main() {
         j.grammar = None;
         j.scope = None;
         let free = eng.run(&j, &never).expect("generate");
+        println!(
+            "pair {qi}: constrained {} tok in {:.0} ms (grammar + scope {:.0} ms, {} refusals, {} backtracks, {:?}); unconstrained {} tok in {:.0} ms",
+            constrained.generated_tokens,
+            constrained.generate_ms,
+            constrained.grammar_ms,
+            constrained.scope_refusals,
+            constrained.backtracks,
+            constrained.stop,
+            free.generated_tokens,
+            free.generate_ms
+        );
         c_tok += constrained.generated_tokens;
         c_ms += constrained.generate_ms;
         f_tok += free.generated_tokens;

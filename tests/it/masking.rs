@@ -215,3 +215,100 @@ fn greedy_generation_is_unchanged_by_the_fast_mask() {
         }
     }
 }
+
+/// Taking a token back reuses the logits kept for its position instead of decoding the token
+/// before it again: the same text, the same backtracks, the same log-probability as decoding
+/// again, with a random-weight model (which backs out of dead ends often) and the scope check.
+#[test]
+fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
+    use pgask::ask::catalog::{Catalog, Column, Table};
+    let Some(model) = data::model("llama-spm", pgask::ask::generate::tiny::Shape::TINY, 13) else {
+        return;
+    };
+    let cfg = EngineConfig {
+        threads: 2,
+        context: 4096,
+        chat_template: "auto".into(),
+        top_k: 40,
+    };
+    let mut engine = Engine::load(&model, &cfg).unwrap();
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            Table::new(
+                "customer",
+                vec![
+                    Column::new("customer_id", "integer"),
+                    Column::new("city", "text"),
+                    Column::new("since", "date"),
+                ],
+            ),
+            Table::new(
+                "invoice",
+                vec![
+                    Column::new("invoice_id", "integer"),
+                    Column::new("customer_id", "integer"),
+                    Column::new("total", "numeric"),
+                ],
+            ),
+        ],
+    };
+    let g = grammar::build(&spec(), Profile::Full).unwrap().text;
+    let mut backtracked = 0;
+    let mut dead_ends = 0;
+    for (seed, question) in ["total per city", "customers since 2020", "biggest invoice"]
+        .iter()
+        .enumerate()
+    {
+        for temperature in [0.0, 0.9] {
+            let job = Job {
+                id: 1,
+                messages: vec![
+                    ChatMessage::new("system", "Write one PostgreSQL query."),
+                    ChatMessage::new("user", *question),
+                ],
+                grammar: Some(g.clone()),
+                max_tokens: 60,
+                temperature,
+                seed: seed as u32,
+                always_mask: false,
+                scope: Some(pgask::ask::generate::scope::Scope::new(
+                    &catalog,
+                    &[0, 1],
+                    question,
+                )),
+            };
+            engine.keep_logits(6);
+            let kept = engine.run(&job, &|| false).unwrap();
+            engine.keep_logits(0);
+            let again = engine.run(&job, &|| false).unwrap();
+            assert_eq!(kept.text, again.text, "{question} at {temperature}");
+            assert_eq!(kept.backtracks, again.backtracks);
+            // Decoding a position again is not bit-exact in llama.cpp; the kept logits are.
+            assert!(
+                (kept.mean_logprob - again.mean_logprob).abs() < 1e-6,
+                "{} vs {}",
+                kept.mean_logprob,
+                again.mean_logprob
+            );
+            backtracked += kept.backtracks;
+            // Whatever the stop, the text holds no problem the scope check refuses: out of
+            // backtracks the candidate ends (`DeadEnd`) rather than keep a refused token.
+            let scope = job.scope.as_ref().unwrap();
+            assert_eq!(
+                scope.problems(&kept.text, false),
+                0,
+                "{:?}: {}",
+                kept.stop,
+                kept.text
+            );
+            dead_ends += usize::from(kept.stop == pgask::ask::generate::protocol::Stop::DeadEnd);
+        }
+    }
+    eprintln!("{backtracked} backtracks, {dead_ends} candidates ended at a dead end");
+    assert!(
+        backtracked > 0,
+        "no generation backtracked: the test proves nothing"
+    );
+}

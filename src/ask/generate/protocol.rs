@@ -51,6 +51,9 @@ pub enum Stop {
     Cancelled,
     /// The same tokens kept coming back: cut off early (as incomplete as `MaxTokens`).
     Repeating,
+    /// The scope check refused every way on and no step back was left: cut off there (as
+    /// incomplete as `MaxTokens`).
+    DeadEnd,
 }
 
 /// What one generation produced, with its costs.

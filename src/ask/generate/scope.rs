@@ -602,6 +602,16 @@ impl Scope {
             {
                 problems += 1;
             }
+            // Arithmetic on a text column (`artist.name * album.title`): PostgreSQL has no
+            // such operator (42883), and the model loops through it. Judged at the operator.
+            if arithmetic(i)
+                && i >= 1
+                && toks[i - 1].kind == Kind::Ident
+                && !toks.get(i + 1).is_some_and(|n| n.is(Kind::Punct, ">"))
+                && self.text_column(&toks[..i], &bindings, &visible)
+            {
+                problems += 1;
+            }
             let item_so_far = stack[qi].item_start.and_then(|st| s.get(st..t.start));
             // AND / OR joining a select item's conditions (`a IS NULL AND a != 0 AND …`): a
             // chain of yes/no tests no question asks for as a column. Inside a CASE, a call or
@@ -611,6 +621,26 @@ impl Scope {
                 && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
                 && item_so_far.is_some_and(|item| !in_case(item) && !awaits_range_end(item, t))
             {
+                problems += 1;
+            }
+            // `invoice_line_id IS NOT FALSE`: a truth test of a column that is not boolean
+            // (PostgreSQL: 42804), the start of a list of such tests.
+            if t.kind == Kind::Keyword && matches!(t.text, "TRUE" | "FALSE" | "UNKNOWN") {
+                let is = match i.checked_sub(1).map(|k| &toks[k]) {
+                    Some(p) if p.is(Kind::Keyword, "NOT") => i.checked_sub(2),
+                    _ => i.checked_sub(1),
+                }
+                .filter(|&k| toks[k].is(Kind::Keyword, "IS"));
+                if let Some(k) = is.filter(|&k| k >= 1 && toks[k - 1].kind == Kind::Ident) {
+                    let columns = self.columns_of(&toks[..k], &bindings, &visible);
+                    if !columns.is_empty() && columns.iter().all(|c| c.data_type != "boolean") {
+                        problems += 1;
+                    }
+                }
+            }
+            // `ON pt.track_id = p.playlist_id`: the keys of two different tables are equal
+            // by accident only.
+            if self.keys_of_two_tables(&toks, i) {
                 problems += 1;
             }
             // `JOIN orders o ON o.order_id = o.order_date`: a join condition that compares
@@ -656,6 +686,26 @@ impl Scope {
                 {
                     problems += 1;
                 }
+            }
+            // The same rule while the name is written: a name that can only become such a
+            // key is refused at once (`SELECT artist_`), not after it is whole, when the model
+            // could only take it back token by token.
+            if t.kind == Kind::Ident
+                && !t.complete
+                && stack.len() == 1
+                && in_select
+                && stack[qi]
+                    .item_start
+                    .and_then(|st| s.get(st..t.end))
+                    .is_some_and(bare_column)
+                && self.only_keys_ahead(&toks[..=i], &bindings, &visible)
+            {
+                problems += 1;
+            }
+            // `ON o.a = o.`: every column after that qualifier compares the FROM item with
+            // itself (below); refused at the qualifier.
+            if stack[qi].on_cond && same_item_qualifier(&toks, i) {
+                problems += 1;
             }
             match t.kind {
                 Kind::Punct if t.text == "(" => {
@@ -872,8 +922,17 @@ impl Scope {
                 }
                 Kind::Ident => {
                     let prev = i.checked_sub(1).and_then(|p| toks.get(p));
-                    if stack.last().is_some_and(|l| l.using) {
+                    if let Some(l) = stack.last().filter(|l| l.using) {
                         problems += self.using_column(t, &stack[qi].tables);
+                        // `USING (playlist_id, playlist_id)`: PostgreSQL refuses it (42701).
+                        let earlier = toks[..i]
+                            .iter()
+                            .rev()
+                            .take_while(|e| e.start > l.start)
+                            .any(|e| e.kind == Kind::Ident && e.name() == t.name());
+                        if t.complete && earlier {
+                            problems += 1;
+                        }
                     }
                     // `FROM sales.orders`: a schema, not a qualifier.
                     let schema = prev.is_some_and(|p| {
@@ -1294,7 +1353,26 @@ impl Scope {
             }))
         };
         if !t.complete {
-            return usize::from(has(last, false) == Some(false));
+            // It must start a column of the table just joined that a table before it has too
+            // (when those are known).
+            let Some(joined) = last.and_then(|id| self.catalog.tables.get(id)) else {
+                return 0;
+            };
+            let earlier: Option<Vec<&crate::ask::catalog::Table>> = before
+                .iter()
+                .map(|b| b.and_then(|id| self.catalog.tables.get(id)))
+                .collect();
+            let shared = |c: &str| {
+                earlier
+                    .as_ref()
+                    .is_none_or(|e| e.iter().any(|t| t.column(c).is_some()))
+            };
+            return usize::from(
+                !joined
+                    .columns
+                    .iter()
+                    .any(|c| c.name.starts_with(&name) && shared(&c.name)),
+            );
         }
         let earlier: Option<Vec<bool>> = before.iter().map(|b| has(b, true)).collect();
         usize::from(has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)))
@@ -1355,6 +1433,64 @@ impl Scope {
         usize::from(!t.complete && alias && extends(&t.name()))
     }
 
+    /// Whether the tokens up to `toks[i]` end an equality of two columns named for the keys of
+    /// two different chosen tables (`track_id = playlist_id`, qualified or not; judged once the
+    /// right name is complete). A key named otherwise (`support_rep_id = employee_id`, `id`) is
+    /// free: it may well point at that table.
+    fn keys_of_two_tables(&self, toks: &[Tok<'_>], i: usize) -> bool {
+        let t = &toks[i];
+        let next = toks.get(i + 1);
+        if t.kind != Kind::Ident
+            || !t.complete
+            || next.is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
+        {
+            return false;
+        }
+        let start = |k: usize| {
+            if k >= 2 && toks[k - 1].is(Kind::Punct, ".") && toks[k - 2].kind == Kind::Ident {
+                k - 2
+            } else {
+                k
+            }
+        };
+        let right = start(i);
+        if right < 2 || !toks[right - 1].is(Kind::Punct, "=") {
+            return false;
+        }
+        let left = &toks[right - 2];
+        if left.kind != Kind::Ident {
+            return false;
+        }
+        let left_start = start(right - 2);
+        let op =
+            |k: usize| toks[k].kind == Kind::Punct && matches!(toks[k].text, "=" | "<" | ">" | "!");
+        if left_start > 0 && op(left_start - 1) {
+            return false;
+        }
+        let table = |name: &str| {
+            name.strip_suffix("_id")
+                .filter(|stem| !stem.is_empty())
+                .and_then(|stem| self.table_named(stem))
+        };
+        match (table(&left.name()), table(&t.name())) {
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
+    }
+
+    /// Whether the column the tokens end with (`col` or `q.col`) has a text type in every
+    /// table it could belong to.
+    fn text_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
+        let text = |d: &str| {
+            !d.ends_with("[]")
+                && ["text", "character", "varchar", "citext"]
+                    .iter()
+                    .any(|n| d.starts_with(n))
+        };
+        let columns = self.columns_of(toks, bindings, visible);
+        !columns.is_empty() && columns.iter().all(|c| text(&c.data_type))
+    }
+
     /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
     /// table it could belong to.
     fn numeric_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
@@ -1380,9 +1516,61 @@ impl Scope {
     /// (The scope's catalog has no foreign keys, and a primary key such as `year` or `date` is
     /// a measure too: the name decides.)
     fn key_column(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
-        let key = |name: &str| name == "id" || name.ends_with("_id");
         let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| key(&c.name))
+        !columns.is_empty() && columns.iter().all(|c| key_name(&c.name))
+    }
+
+    /// Whether the name being written that `toks` ends with (`artist_`, `a.artist_`) can only
+    /// become a key column the question does not ask for ([`Self::asks_for_key`]): no other
+    /// column, nor (unqualified) a function, table, alias or word starts with it. Names of up
+    /// to three letters may still become an alias, and a CTE's or derived table's qualifier has
+    /// columns not known here: never judged.
+    fn only_keys_ahead(&self, toks: &[Tok<'_>], bindings: &[Binding], visible: &[usize]) -> bool {
+        let Some(t) = toks.last() else {
+            return false;
+        };
+        let part = t.name();
+        let starts = |n: &str| n.starts_with(part.as_str());
+        let n = toks.len();
+        let q = (n >= 3 && toks[n - 2].is(Kind::Punct, ".")).then(|| toks[n - 3].name());
+        let tables: Vec<&crate::ask::catalog::Table> = match &q {
+            Some(q) => match self.table_of(q, (n - 3, visible), bindings) {
+                Some(t) => vec![t],
+                None if bindings.iter().any(|b| &b.name == q) => return false,
+                None => self.catalog.tables.iter().collect(),
+            },
+            None => {
+                if part.chars().count() <= 3
+                    || bindings
+                        .iter()
+                        .any(|b| b.table.is_none() || starts(&b.name))
+                    || FUNCTIONS.iter().any(|f| starts(f))
+                    || self.words.iter().any(|w| starts(w))
+                    || CONSTANTS.iter().any(|c| starts(c))
+                    || self.catalog.tables.iter().any(|t| starts(&t.name))
+                {
+                    return false;
+                }
+                self.catalog.tables.iter().collect()
+            }
+        };
+        let mut keys = 0;
+        for c in tables
+            .iter()
+            .flat_map(|t| t.columns.iter())
+            .filter(|c| starts(&c.name))
+        {
+            let owners: Vec<_> = tables
+                .iter()
+                .copied()
+                .filter(|t| t.column(&c.name).is_some())
+                .collect();
+            if !key_name(&c.name) || self.asks_for_key(&c.name, &owners) {
+                return false;
+            }
+            keys += 1;
+        }
+        keys > 0
     }
 
     /// The columns the reference `toks` ends with can be: that column of each of
@@ -1924,6 +2112,30 @@ fn same_item_compared(toks: &[Tok<'_>], i: usize) -> bool {
     let right_q = toks[i - 2].name();
     let left_q = toks[left].name();
     right_q == left_q && toks[left + 2].name() != t.name()
+}
+
+/// Whether a column's name makes it a key: `id` or `…_id`. (The scope's catalog has no foreign
+/// keys, and a primary key such as `year` or `date` is a measure too: the name decides.)
+fn key_name(name: &str) -> bool {
+    name == "id" || name.ends_with("_id")
+}
+
+/// Whether the tokens up to `toks[i]` end `q.c = q.`, alone in a join condition: whatever
+/// column follows, [`same_item_compared`] refuses it.
+fn same_item_qualifier(toks: &[Tok<'_>], i: usize) -> bool {
+    if i < 5 || !toks[i].is(Kind::Punct, ".") || !toks[i - 2].is(Kind::Punct, "=") {
+        return false;
+    }
+    let ident = |k: usize| toks[k].kind == Kind::Ident;
+    let left = i - 5;
+    let alone =
+        left == 0 || toks[left - 1].kind == Kind::Keyword || toks[left - 1].is(Kind::Punct, "(");
+    ident(left)
+        && toks[left + 1].is(Kind::Punct, ".")
+        && ident(left + 2)
+        && ident(i - 1)
+        && alone
+        && toks[left].name() == toks[i - 1].name()
 }
 
 /// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).

@@ -90,6 +90,8 @@ pub struct Engine {
     top_k: i32,
     prefixes: Prefixes,
     masker: Masker,
+    /// Output positions whose logits are kept for backtracking ([`KEPT_LOGITS`]).
+    kept_logits: usize,
     pub description: String,
 }
 
@@ -156,12 +158,19 @@ impl Engine {
             top_k: cfg.top_k,
             prefixes: Prefixes::new(model),
             masker: Masker::default(),
+            kept_logits: KEPT_LOGITS,
             description,
         })
     }
 
     pub fn model(&self) -> &'static LlamaModel {
         self.model
+    }
+
+    /// How many output positions' logits a backtrack may reuse (0: every step back decodes
+    /// again; for tests, which compare the two).
+    pub fn keep_logits(&mut self, positions: usize) {
+        self.kept_logits = positions;
     }
 
     /// The chat messages as the model expects them, ending with the assistant's turn (or, for
@@ -265,12 +274,18 @@ impl Engine {
         // Texts found to be dead ends: nothing that starts with one is written again, however
         // it is tokenized (` BETWE`+`EN` and ` BETWEE`+`N` are one dead end, not two).
         let mut dead: Vec<Vec<u8>> = Vec::new();
+        // The raw logits at the last few output positions, so that taking a token back needs
+        // no decode step to see the model's choices there again.
+        let mut seen = Recent::new(self.kept_logits);
+        // Logits taken from `seen` for the next draw instead of the context's.
+        let mut restored: Option<Vec<f32>> = None;
         while generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
                 break;
             }
             if std::mem::take(&mut retreat) {
+                restored = None;
                 // Take the last token back, never draw it there again, and go on from the
                 // model's next choice (every later position's bans are forgotten).
                 let back = grammar.as_ref().and_then(|_| out_tokens.pop());
@@ -290,6 +305,17 @@ impl Engine {
                     g.reset();
                     for t in &out_tokens {
                         g.accept(*t);
+                    }
+                    if let Some(logits) = seen.logits_at(at) {
+                        // The logits there were kept: only the token's cache entry goes.
+                        let back_pos = tokens.len() + at;
+                        self.ctx
+                            .clear_kv_cache_seq(Some(0), Some(back_pos as u32), None)
+                            .map_err(|e| EngineError::Decode(e.to_string()))?;
+                        self.cached.truncate(back_pos);
+                        restored = Some(logits);
+                        pos = back_pos as i32;
+                        continue;
                     }
                     // The logits after the token before it, recomputed.
                     let prev = out_tokens.last().or(tokens.last()).copied();
@@ -313,7 +339,16 @@ impl Engine {
                 }
                 continue;
             }
-            let raw = self.ctx.get_logits_ith(last);
+            let raw: &[f32] = match &restored {
+                Some(v) => v,
+                None => {
+                    let fresh = self.ctx.get_logits_ith(last);
+                    if grammar.is_some() {
+                        seen.keep(out_tokens.len(), fresh);
+                    }
+                    fresh
+                }
+            };
             let masked: Vec<f32>;
             let logits = match banned.get(out_tokens.len()).filter(|b| !b.is_empty()) {
                 Some(b) => {
@@ -358,7 +393,11 @@ impl Engine {
                             retreat = true;
                             continue;
                         }
-                        // Out of backtracks: a token taken back before beats no answer.
+                        if !out_tokens.is_empty() {
+                            // Out of backtracks, and every way on was a dead end before.
+                            stop = Stop::DeadEnd;
+                            break;
+                        }
                         let again = self.masker.allowed(
                             g,
                             &self.prefixes,
@@ -433,23 +472,46 @@ impl Engine {
                             backtracks,
                             "scope refused"
                         );
-                        let found = self.masker.allowed(
-                            g,
-                            &self.prefixes,
-                            logits,
-                            Some(SCOPE_ALTERNATIVES),
-                            !ends_mid_char(&text),
-                            &mut mask,
-                        );
-                        let fresh: Vec<_> = found
-                            .into_iter()
-                            .filter(|d| {
-                                let (p, _) = piece_of(d.id());
-                                d.logit() != f32::NEG_INFINITY
-                                    && !repeats_item(&text, &p)
-                                    && !refuses(d.id())
-                            })
-                            .collect();
+                        let good = |d: &LlamaTokenData| {
+                            let (p, _) = piece_of(d.id());
+                            d.logit() != f32::NEG_INFINITY
+                                && !repeats_item(&text, &p)
+                                && !refuses(d.id())
+                        };
+                        // Greedy decoding takes the best good token: when one is among the
+                        // best few the grammar allows, no wider search is needed (every
+                        // token not checked has a lower logit).
+                        let mut fresh: Vec<_> = Vec::new();
+                        if job.temperature <= 0.0 {
+                            fresh = self
+                                .masker
+                                .allowed(
+                                    g,
+                                    &self.prefixes,
+                                    logits,
+                                    Some(1),
+                                    !ends_mid_char(&text),
+                                    &mut mask,
+                                )
+                                .into_iter()
+                                .filter(good)
+                                .collect();
+                        }
+                        if fresh.is_empty() {
+                            fresh = self
+                                .masker
+                                .allowed(
+                                    g,
+                                    &self.prefixes,
+                                    logits,
+                                    Some(SCOPE_ALTERNATIVES),
+                                    !ends_mid_char(&text),
+                                    &mut mask,
+                                )
+                                .into_iter()
+                                .filter(good)
+                                .collect();
+                        }
                         if !fresh.is_empty() {
                             scope_refusals += 1;
                             tok = pick(fresh, &mut chain, &text)?;
@@ -460,6 +522,11 @@ impl Engine {
                             retreat = true;
                             grammar_ns += tg.elapsed().as_nanos();
                             continue;
+                        } else if !out_tokens.is_empty() {
+                            // Out of backtracks: whatever follows is junk (a query that
+                            // ran would answer nothing); the next attempt starts afresh.
+                            stop = Stop::DeadEnd;
+                            break;
                         }
                     }
                     grammar_ns += tg.elapsed().as_nanos();
@@ -495,6 +562,7 @@ impl Engine {
             self.cached.push(tok);
             pos += 1;
             last = 0;
+            restored = None;
             out_tokens.push(tok);
             if looping(&out_tokens) {
                 stop = Stop::Repeating;
@@ -588,6 +656,57 @@ pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
     };
     let last = bare(&list[from..]);
     !last.is_empty() && items.iter().any(|i| bare(i) == last)
+}
+
+/// How many output positions' logits are kept for backtracking (each is a vocabulary's worth
+/// of floats: 1 MiB for a 262k vocabulary).
+const KEPT_LOGITS: usize = 6;
+
+/// The raw logits at the latest output positions, their buffers reused.
+#[derive(Debug)]
+struct Recent {
+    /// (output position, logits), oldest first.
+    kept: Vec<(usize, Vec<f32>)>,
+    /// How many positions are kept.
+    capacity: usize,
+}
+
+impl Recent {
+    fn new(capacity: usize) -> Recent {
+        Recent {
+            kept: Vec::new(),
+            capacity,
+        }
+    }
+
+    /// Keeps a copy of the logits at output position `at` (dropping any kept for it or later:
+    /// a new draw there replaces them).
+    fn keep(&mut self, at: usize, logits: &[f32]) {
+        let mut spare = None;
+        while let Some(k) = self.kept.iter().position(|(p, _)| *p >= at) {
+            spare = Some(self.kept.remove(k).1);
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        if self.kept.len() >= self.capacity {
+            spare = Some(self.kept.remove(0).1);
+        }
+        let mut buf = spare.unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(logits);
+        self.kept.push((at, buf));
+    }
+
+    /// A copy of the logits kept for output position `at`, if any (they stay kept, for
+    /// another step back to there; later positions are dropped).
+    fn logits_at(&mut self, at: usize) -> Option<Vec<f32>> {
+        self.kept.retain(|(p, _)| *p <= at);
+        self.kept
+            .iter()
+            .find(|(p, _)| *p == at)
+            .map(|(_, l)| l.clone())
+    }
 }
 
 /// Allowed tokens the sampler looks at when the scope check refused the drawn one.
@@ -751,6 +870,27 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 #[cfg(test)]
 mod repeat_tests {
     use super::{looping, repeats_item};
+
+    #[test]
+    fn kept_logits_are_the_latest_positions_and_a_redraw_replaces_later_ones() {
+        let mut r = super::Recent::new(3);
+        for at in 0..5 {
+            r.keep(at, &[at as f32; 4]);
+        }
+        assert_eq!(r.logits_at(4), Some(vec![4.0; 4]));
+        // Going back to 3 forgets 4; 3 stays for a second step back there.
+        assert_eq!(r.logits_at(3), Some(vec![3.0; 4]));
+        assert_eq!(r.logits_at(4), None);
+        assert_eq!(r.logits_at(3), Some(vec![3.0; 4]));
+        // A new draw at 2 replaces what was kept for 2 and later.
+        r.keep(2, &[9.0; 4]);
+        assert_eq!(r.logits_at(3), None);
+        assert_eq!(r.logits_at(2), Some(vec![9.0; 4]));
+        assert_eq!(r.logits_at(1), None, "only the last 3 positions were kept");
+        let mut none = super::Recent::new(0);
+        none.keep(0, &[1.0]);
+        assert_eq!(none.logits_at(0), None);
+    }
 
     #[test]
     fn a_loop_of_tokens_is_cut_but_a_long_list_is_not() {
