@@ -160,6 +160,28 @@ pub fn ends_mid_char(text: &[u8]) -> bool {
     }
 }
 
+/// The `k` tokens of `ids` with the highest logits (all of them when there are fewer), in one
+/// pass: a token below the k-th best so far costs one comparison.
+fn best(ids: impl Iterator<Item = i32>, logits: &[f32], k: usize) -> Vec<i32> {
+    let mut top: Vec<(f32, i32)> = Vec::with_capacity(k + 1);
+    let mut floor = f32::NEG_INFINITY;
+    for t in ids {
+        let l = logits[t as usize];
+        if top.len() < k {
+            top.push((l, t));
+            if top.len() == k {
+                floor = top.iter().map(|x| x.0).fold(f32::INFINITY, f32::min);
+            }
+        } else if l > floor {
+            if let Some(m) = top.iter().position(|x| x.0 == floor) {
+                top[m] = (l, t);
+            }
+            floor = top.iter().map(|x| x.0).fold(f32::INFINITY, f32::min);
+        }
+    }
+    top.into_iter().map(|(_, t)| t).collect()
+}
+
 fn check(
     grammar: &mut LlamaSampler,
     data: Vec<LlamaTokenData>,
@@ -188,32 +210,50 @@ impl Masker {
         let n = logits.len().min(prefixes.of.len());
         let data = |t: i32| LlamaTokenData::new(LlamaToken(t), logits[t as usize], 0.0);
         let desc = |a: &LlamaTokenData, b: &LlamaTokenData| b.logit().total_cmp(&a.logit());
-        // The best few first, each checked directly.
-        self.cands.clear();
-        self.cands.extend(
-            (0..n)
-                .filter(|&i| prefixes.plain[i])
-                .map(|i| data(i as i32)),
-        );
-        self.cands.extend(prefixes.always.iter().map(|&t| data(t)));
+        // The best few first, each checked directly (found in one pass over the logits, without
+        // building the whole candidate list, which a trained model's choice rarely needs).
         let mut found = Vec::new();
+        self.done.clear();
         if let Some(need) = need {
-            if self.cands.len() > FIRST_WINDOW {
-                self.cands.select_nth_unstable_by(FIRST_WINDOW, desc);
-                let head = self.cands[..FIRST_WINDOW].to_vec();
-                found = check(grammar, head, stats);
-                if found.len() >= need {
-                    return found;
-                }
-                self.done.clear();
-                self.done.resize(n, false);
-                for d in &self.cands[..FIRST_WINDOW] {
-                    self.done[d.id().0 as usize] = true;
-                }
-                let done = &self.done;
-                self.cands.retain(|d| !done[d.id().0 as usize]);
+            let head = best(
+                (0..n)
+                    .filter(|&i| prefixes.plain[i])
+                    .map(|i| i as i32)
+                    .chain(
+                        prefixes
+                            .always
+                            .iter()
+                            .copied()
+                            .filter(|&t| (t as usize) < n),
+                    ),
+                logits,
+                FIRST_WINDOW,
+            );
+            let whole = head.len() < FIRST_WINDOW;
+            self.done.resize(n, false);
+            for &t in &head {
+                self.done[t as usize] = true;
+            }
+            found = check(grammar, head.into_iter().map(data).collect(), stats);
+            if found.len() >= need || whole {
+                return found;
             }
         }
+        self.cands.clear();
+        let done = &self.done;
+        let skip = |i: usize| done.get(i).copied().unwrap_or(false);
+        self.cands.extend(
+            (0..n)
+                .filter(|&i| prefixes.plain[i] && !skip(i))
+                .map(|i| data(i as i32)),
+        );
+        self.cands.extend(
+            prefixes
+                .always
+                .iter()
+                .filter(|&&t| (t as usize) < n && !skip(t as usize))
+                .map(|&t| data(t)),
+        );
         if exact_prefixes {
             self.pass.clear();
             self.pass.resize(n, false);
