@@ -257,6 +257,7 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
     let g = grammar::build(&spec(), Profile::Full).unwrap().text;
     let mut backtracked = 0;
     let mut dead_ends = 0;
+    let mut reused = 0;
     for (seed, question) in ["total per city", "customers since 2020", "biggest invoice"]
         .iter()
         .enumerate()
@@ -285,6 +286,8 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
             let again = engine.run(&job, &|| false).unwrap();
             assert_eq!(kept.text, again.text, "{question} at {temperature}");
             assert_eq!(kept.backtracks, again.backtracks);
+            assert_eq!(again.reused_logits, 0, "nothing kept, nothing reused");
+            reused += kept.reused_logits;
             // Decoding a position again is not bit-exact in llama.cpp; the kept logits are.
             assert!(
                 (kept.mean_logprob - again.mean_logprob).abs() < 1e-6,
@@ -306,7 +309,14 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
             dead_ends += usize::from(kept.stop == pgask::ask::generate::protocol::Stop::DeadEnd);
         }
     }
-    eprintln!("{backtracked} backtracks, {dead_ends} candidates ended at a dead end");
+    eprintln!(
+        "{backtracked} backtracks ({reused} from kept logits), {dead_ends} candidates ended at a dead end"
+    );
+    assert!(reused > 0, "no step back reused kept logits");
+    assert!(
+        dead_ends > 0,
+        "no candidate ran out of steps back: DeadEnd untested"
+    );
     assert!(
         backtracked > 0,
         "no generation backtracked: the test proves nothing"

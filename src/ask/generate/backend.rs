@@ -118,6 +118,7 @@ impl Backend {
                     mean_logprob: 0.0,
                     scope_refusals: 0,
                     backtracks: 0,
+                    reused_logits: 0,
                 })
             }
         }

@@ -93,6 +93,7 @@ pub async fn candidates(
             grammar_build_ms = output.grammar_build_ms,
             scope_refusals = output.scope_refusals,
             backtracks = output.backtracks,
+            reused_logits = output.reused_logits,
             stop = ?output.stop,
             temperature,
             sql = %output.text.trim(),

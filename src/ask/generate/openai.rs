@@ -124,6 +124,7 @@ impl OpenAi {
             mean_logprob: 0.0,
             scope_refusals: 0,
             backtracks: 0,
+            reused_logits: 0,
         })
     }
 

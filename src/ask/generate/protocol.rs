@@ -79,6 +79,9 @@ pub struct Output {
     pub scope_refusals: usize,
     /// Tokens taken back at dead ends of the scope check.
     pub backtracks: usize,
+    /// Of those, the ones that reused the logits kept for the position (no decode step).
+    #[serde(default)]
+    pub reused_logits: usize,
     /// Time llama.cpp took to parse the grammar.
     pub grammar_build_ms: f64,
     /// Mean log-probability of the generated tokens under the model (before the grammar's

@@ -605,6 +605,7 @@ impl Scope {
             // Arithmetic on a text column (`artist.name * album.title`): PostgreSQL has no
             // such operator (42883), and the model loops through it. Judged at the operator.
             if arithmetic(i)
+                && t.text != "%"
                 && i >= 1
                 && toks[i - 1].kind == Kind::Ident
                 && !toks.get(i + 1).is_some_and(|n| n.is(Kind::Punct, ">"))
@@ -631,9 +632,29 @@ impl Scope {
                     _ => i.checked_sub(1),
                 }
                 .filter(|&k| toks[k].is(Kind::Keyword, "IS"));
-                if let Some(k) = is.filter(|&k| k >= 1 && toks[k - 1].kind == Kind::Ident) {
-                    let columns = self.columns_of(&toks[..k], &bindings, &visible);
-                    if !columns.is_empty() && columns.iter().all(|c| c.data_type != "boolean") {
+                // The column alone before IS (`a = b IS TRUE` tests the comparison).
+                let alone = |k: usize| {
+                    let first = if k >= 3 && toks[k - 2].is(Kind::Punct, ".") {
+                        k - 3
+                    } else {
+                        k - 1
+                    };
+                    first == 0
+                        || toks[first - 1].is(Kind::Punct, "(")
+                        || toks[first - 1].is(Kind::Punct, ",")
+                        || [
+                            "SELECT", "WHERE", "AND", "OR", "ON", "HAVING", "WHEN", "THEN", "ELSE",
+                        ]
+                        .iter()
+                        .any(|w| toks[first - 1].is(Kind::Keyword, w))
+                };
+                if let Some(k) =
+                    is.filter(|&k| k >= 1 && toks[k - 1].kind == Kind::Ident && alone(k))
+                {
+                    let before = &toks[..k];
+                    if self.text_column(before, &bindings, &visible)
+                        || self.numeric_column(before, &bindings, &visible)
+                    {
                         problems += 1;
                     }
                 }

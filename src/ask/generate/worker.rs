@@ -100,6 +100,7 @@ fn cancelled_output() -> Output {
         mean_logprob: 0.0,
         scope_refusals: 0,
         backtracks: 0,
+        reused_logits: 0,
     }
 }
 

@@ -20,6 +20,7 @@ use super::validate::{rejected, Rejected};
 use super::{AskError, Asker};
 use crate::ask::execute::{self, wire, ExecError};
 use crate::ask::generate::prompt::{Failure, PromptInput};
+use crate::ask::generate::protocol::Stop;
 use crate::ask::history::{now_ms, AskRecord, Event};
 use crate::ask::memory::Turn;
 use crate::session::link::{AskSession, Link};
@@ -174,6 +175,8 @@ impl Asker {
             // Readings belong to the attempt that answers, not to an earlier one.
             readings.clear();
             let mut after_run: Option<(String, Option<String>)> = None;
+            // A candidate of this attempt cut off at a dead end (never run).
+            let mut cut_off: Option<String> = None;
             // Stages 1 and 2: the context and the candidates (or the reused answer).
             let (proposals, mut source) = match reused.take() {
                 Some((sql, source)) => (
@@ -275,6 +278,10 @@ impl Asker {
                         attempts: attempt,
                         agreed: None,
                     };
+                    cut_off = generated
+                        .iter()
+                        .find(|c| c.output.stop == Stop::DeadEnd)
+                        .map(|c| c.sql.clone());
                     (select::distinct(generated), source)
                 }
             };
@@ -304,7 +311,9 @@ impl Asker {
                     self.answers.invalidate(&key);
                     continue;
                 }
-                let f = refused.unwrap_or_default();
+                let f = refused
+                    .or_else(|| cut_off.map(dead_end))
+                    .unwrap_or_default();
                 rec.errors.push(if f.sqlstate.is_empty() {
                     f.message.clone()
                 } else {
@@ -537,5 +546,20 @@ fn readings_table(all: &[(String, usize)]) -> super::lookup::Table {
             .enumerate()
             .map(|(i, (sql, n))| vec![format!("#{}", i + 1), n.to_string(), sql.clone()])
             .collect(),
+    }
+}
+
+/// The failure of an attempt whose every candidate was cut off at a dead end of the sampler's
+/// scope check: no query was written to the end (what PostgreSQL says of a query that stops
+/// short: 42601).
+fn dead_end(sql: String) -> Failure {
+    Failure {
+        sql,
+        sqlstate: "42601".into(),
+        message: "the query was cut off: every way to go on used a name or a form this database \
+                  cannot run"
+            .into(),
+        position: None,
+        hint: None,
     }
 }

@@ -6,6 +6,7 @@
 
 use super::validate::{rejected, Rejected};
 use crate::ask::execute::{self, Limits};
+use crate::ask::generate::protocol::Stop;
 use crate::ask::generate::Candidate;
 use crate::session::link::Link;
 
@@ -19,12 +20,13 @@ pub(super) struct Proposal {
 }
 
 /// The distinct queries among `candidates`, in order of first appearance. Queries cut off at
-/// `max_tokens` are left out unless no candidate finished.
+/// `max_tokens` are left out unless no candidate finished; queries cut off at a dead end of the
+/// scope check always are (what they would run is not what the model was writing).
 pub(super) fn distinct(candidates: Vec<Candidate>) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
     for c in candidates {
-        if any_complete && !c.complete {
+        if (any_complete && !c.complete) || c.output.stop == Stop::DeadEnd {
             continue;
         }
         let lp = c.output.mean_logprob;
@@ -117,6 +119,47 @@ pub(super) async fn vote(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ask::generate::protocol::Output;
+
+    fn cand(sql: &str, stop: Stop) -> Candidate {
+        Candidate {
+            sql: sql.into(),
+            complete: stop == Stop::Eos,
+            output: Output {
+                text: sql.into(),
+                prompt_tokens: 0,
+                reused_tokens: 0,
+                generated_tokens: 1,
+                grammar_resamples: 0,
+                grammar_checked: 0,
+                stop,
+                prompt_ms: 0.0,
+                generate_ms: 0.0,
+                grammar_ms: 0.0,
+                scope_refusals: 0,
+                backtracks: 24,
+                reused_logits: 0,
+                grammar_build_ms: 0.0,
+                mean_logprob: -1.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_query_cut_off_at_a_dead_end_is_never_a_proposal() {
+        // Alone, a query cut off at max_tokens is still tried (it may have been whole).
+        let cut = distinct(vec![cand("SELECT name FROM artist", Stop::MaxTokens)]);
+        assert_eq!(cut.len(), 1);
+        // One cut off at a dead end is not, even alone: it stops short of what was meant.
+        let dead = distinct(vec![cand("SELECT name FROM artist", Stop::DeadEnd)]);
+        assert!(dead.is_empty());
+        let both = distinct(vec![
+            cand("SELECT name FROM artist", Stop::DeadEnd),
+            cand("SELECT title FROM album", Stop::MaxTokens),
+        ]);
+        assert_eq!(both.len(), 1);
+        assert_eq!(both[0].sql, "SELECT title FROM album");
+    }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {
         Proposal {

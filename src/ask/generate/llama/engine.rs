@@ -270,6 +270,7 @@ impl Engine {
         // Tokens a backtrack took back, per output position: not drawn there again.
         let mut banned: Vec<Vec<LlamaToken>> = Vec::new();
         let mut backtracks = 0;
+        let mut reused_logits = 0;
         let mut retreat = false;
         // Texts found to be dead ends: nothing that starts with one is written again, however
         // it is tokenized (` BETWE`+`EN` and ` BETWEE`+`N` are one dead end, not two).
@@ -307,6 +308,7 @@ impl Engine {
                         g.accept(*t);
                     }
                     if let Some(logits) = seen.logits_at(at) {
+                        reused_logits += 1;
                         // The logits there were kept: only the token's cache entry goes.
                         let back_pos = tokens.len() + at;
                         self.ctx
@@ -583,6 +585,7 @@ impl Engine {
             grammar_build_ms,
             scope_refusals,
             backtracks,
+            reused_logits,
             mean_logprob: if generated == 0 {
                 0.0
             } else {

@@ -306,3 +306,21 @@ impl Masker {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::best;
+
+    #[test]
+    fn best_finds_the_highest_logits_in_one_pass() {
+        let logits = [0.5, 3.0, -1.0, 2.0, f32::NEG_INFINITY, 2.0, 7.0];
+        let mut top = best(0..7, &logits, 3);
+        top.sort();
+        // 7.0, 3.0 and one of the two 2.0s.
+        assert!(top == vec![1, 3, 6] || top == vec![1, 5, 6], "{top:?}");
+        let mut all = best([4, 0, 2].into_iter(), &logits, 5);
+        all.sort();
+        assert_eq!(all, vec![0, 2, 4], "fewer than k: all of them");
+        assert!(best(0..7, &logits, 0).is_empty());
+    }
+}

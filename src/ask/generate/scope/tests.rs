@@ -1083,6 +1083,12 @@ fn dead_ends_are_refused_where_they_start() {
         &sc,
         "SELECT name FROM album WHERE price IS NOT |NULL"
     ));
+    assert!(!refused(
+        &sc,
+        "SELECT title FROM album WHERE price = artist_id IS NOT |TRUE"
+    ));
+    // `%` is pg_trgm's similarity on text.
+    assert!(!refused(&sc, "SELECT name FROM artist WHERE name |%"));
     // USING one column twice (42701).
     assert!(refused(
         &sc,
