@@ -212,6 +212,8 @@ struct Level {
     plain: usize,
     /// Whether the level has a GROUP BY.
     grouped: bool,
+    /// Whether the level has an ORDER BY (`FETCH … WITH TIES` needs one).
+    ordered: bool,
     /// In the FROM list, inside a join's ON condition.
     on_cond: bool,
     /// Items of the current list clause, and where the current item started (byte offset).
@@ -240,6 +242,7 @@ impl Level {
             aggregates: 0,
             plain: 0,
             grouped: false,
+            ordered: false,
             selected: Vec::new(),
             on_cond: false,
             items: Vec::new(),
@@ -832,6 +835,7 @@ impl Scope {
                             if c == Clause::Group {
                                 l.grouped = true;
                             }
+                            l.ordered |= c == Clause::Order;
                             if matches!(c, Clause::Having | Clause::Order | Clause::Other) {
                                 problems += ungrouped(l);
                                 // Counted once.
@@ -861,6 +865,17 @@ impl Scope {
                                 Some(t)
                             };
                             l.item_start = body.map(|b| b.end);
+                        }
+                        // `FETCH FIRST n ROWS WITH TIES` without an ORDER BY: PostgreSQL
+                        // refuses it (42601); refused from the `W`.
+                        None if "WITH".starts_with(t.text)
+                            && !stack[top].ordered
+                            && stack[top].clause == Clause::Other
+                            && i.checked_sub(1).and_then(|k| toks.get(k)).is_some_and(|p| {
+                                p.is(Kind::Keyword, "ROWS") || p.is(Kind::Keyword, "ROW")
+                            }) =>
+                        {
+                            problems += 1;
                         }
                         // An ON condition is a chain like WHERE's: no item twice in it.
                         None if t.text == "ON" && stack[top].clause == Clause::From => {

@@ -1104,3 +1104,26 @@ fn dead_ends_are_refused_where_they_start() {
         "SELECT name FROM artist JOIN album USING (artist|_"
     ));
 }
+
+#[test]
+fn with_ties_needs_an_order_by() {
+    let sc = scope("the three artists with the most albums");
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist FETCH FIRST 3 ROWS |WITH"
+    ));
+    assert!(refused(&sc, "SELECT name FROM artist FETCH NEXT ROW |W"));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM artist FETCH FIRST 3 ROWS |ONLY"
+    ));
+    never_refused(
+        &sc,
+        "SELECT name FROM artist ORDER BY name FETCH FIRST 3 ROWS WITH TIES",
+    );
+    // An inner query's ORDER BY is its own.
+    assert!(refused(
+        &sc,
+        "SELECT name FROM (SELECT name FROM artist ORDER BY name) s FETCH FIRST 3 ROWS |WITH"
+    ));
+}
