@@ -1388,6 +1388,17 @@ impl Scope {
                 }
             }))
         };
+        // The joined table's column and an earlier one's must be of types PostgreSQL can
+        // match (`USING (id)` of an integer and a text id: 42804).
+        let joined_type = |c: &str| {
+            last.and_then(|id| self.catalog.tables.get(id))
+                .and_then(|t| t.column(c))
+                .map(|c| c.data_type.as_str())
+        };
+        let matches = |b: &Option<TableId>, c: &str| -> Option<bool> {
+            let theirs = self.catalog.tables.get((*b)?)?.column(c)?;
+            Some(joined_type(c).is_none_or(|d| comparable(d, &theirs.data_type)))
+        };
         if !t.complete {
             // It must start a column of the table just joined that a table before it has too
             // (when those are known).
@@ -1399,9 +1410,13 @@ impl Scope {
                 .map(|b| b.and_then(|id| self.catalog.tables.get(id)))
                 .collect();
             let shared = |c: &str| {
-                earlier
-                    .as_ref()
-                    .is_none_or(|e| e.iter().any(|t| t.column(c).is_some()))
+                earlier.as_ref().is_none_or(|e| {
+                    e.iter().any(|t| {
+                        t.column(c).is_some_and(|theirs| {
+                            joined_type(c).is_none_or(|d| comparable(d, &theirs.data_type))
+                        })
+                    })
+                })
             };
             return usize::from(
                 !joined
@@ -1410,7 +1425,10 @@ impl Scope {
                     .any(|c| c.name.starts_with(&name) && shared(&c.name)),
             );
         }
-        let earlier: Option<Vec<bool>> = before.iter().map(|b| has(b, true)).collect();
+        let earlier: Option<Vec<bool>> = before
+            .iter()
+            .map(|b| has(b, true).map(|h| h && matches(b, &name) != Some(false)))
+            .collect();
         usize::from(has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)))
     }
 
@@ -1769,6 +1787,42 @@ impl Scope {
             }
         }
         out
+    }
+}
+
+/// Whether PostgreSQL can compare or merge columns of types `a` and `b` (as information_schema
+/// spells them) without a cast: the same family (text, number, date and time, boolean), or a
+/// type this check does not know (PostgreSQL judges those).
+fn comparable(a: &str, b: &str) -> bool {
+    fn family(d: &str) -> Option<u8> {
+        if d.ends_with("[]") {
+            return None;
+        }
+        let starts = |names: &[&str]| names.iter().any(|n| d.starts_with(n));
+        if starts(&["text", "character", "varchar", "citext"]) {
+            Some(0)
+        } else if starts(&[
+            "integer",
+            "bigint",
+            "smallint",
+            "numeric",
+            "real",
+            "double precision",
+        ]) {
+            Some(1)
+        } else if starts(&["date", "timestamp"]) {
+            Some(2)
+        } else if d.starts_with("time") {
+            Some(4)
+        } else if d == "boolean" {
+            Some(3)
+        } else {
+            None
+        }
+    }
+    match (family(a), family(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
     }
 }
 

@@ -1127,3 +1127,45 @@ fn with_ties_needs_an_order_by() {
         "SELECT name FROM (SELECT name FROM artist ORDER BY name) s FETCH FIRST 3 ROWS |WITH"
     ));
 }
+
+#[test]
+fn using_needs_columns_of_types_that_match() {
+    let catalog = Catalog {
+        database: "tvshow".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            Table::new(
+                "cartoon",
+                vec![Column::new("id", "integer"), Column::new("title", "text")],
+            ),
+            Table::new(
+                "channel",
+                vec![Column::new("id", "text"), Column::new("title", "text")],
+            ),
+            Table::new(
+                "episode",
+                vec![
+                    Column::new("id", "bigint"),
+                    Column::new("rating", "numeric"),
+                ],
+            ),
+        ],
+    };
+    let sc = Scope::new(&catalog, &[0, 1, 2], "cartoons and their channels");
+    // PostgreSQL: JOIN/USING types integer and text cannot be matched (42804).
+    assert!(refused(
+        &sc,
+        "SELECT title FROM cartoon JOIN channel USING (|id"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT title FROM cartoon JOIN channel USING (|i"
+    ));
+    assert!(sc.problems("SELECT title FROM cartoon JOIN channel USING (id)", true) > 0);
+    // integer and bigint merge; text and text too.
+    never_refused(&sc, "SELECT rating FROM episode JOIN cartoon USING (id)");
+    never_refused(
+        &sc,
+        "SELECT cartoon.title FROM cartoon JOIN channel USING (title)",
+    );
+}
