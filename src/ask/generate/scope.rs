@@ -212,8 +212,11 @@ struct Level {
     plain: usize,
     /// Whether the level has a GROUP BY.
     grouped: bool,
-    /// Whether the level has an ORDER BY (`FETCH … WITH TIES` needs one).
+    /// Whether the level has an ORDER BY (`FETCH … WITH TIES` needs one), or is one
+    /// parenthesised query that has (`(SELECT … ORDER BY a) FETCH … WITH TIES`).
     ordered: bool,
+    /// A set operation (UNION, INTERSECT, EXCEPT) joined this level's queries.
+    set_op: bool,
     /// In the FROM list, inside a join's ON condition.
     on_cond: bool,
     /// Items of the current list clause, and where the current item started (byte offset).
@@ -243,6 +246,7 @@ impl Level {
             plain: 0,
             grouped: false,
             ordered: false,
+            set_op: false,
             selected: Vec::new(),
             on_cond: false,
             items: Vec::new(),
@@ -774,6 +778,13 @@ impl Scope {
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
+                        // `(SELECT … ORDER BY a)` as the whole query of its level: a FETCH
+                        // after it may take WITH TIES (not after a set operation).
+                        if let Some(parent) = stack.last_mut().filter(|p| {
+                            l.query && l.ordered && p.clause == Clause::Other && !p.set_op
+                        }) {
+                            parent.ordered = true;
+                        }
                         // A derived table: its columns are not known here.
                         if let Some(parent) = stack
                             .last_mut()
@@ -814,7 +825,15 @@ impl Scope {
                             Some(Clause::From)
                         }
                         "WHERE" => Some(Clause::Where),
-                        "GROUP" => Some(Clause::Group),
+                        // `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)` is no GROUP BY.
+                        "GROUP"
+                            if !i
+                                .checked_sub(1)
+                                .and_then(|k| toks.get(k))
+                                .is_some_and(|p| p.is(Kind::Keyword, "WITHIN")) =>
+                        {
+                            Some(Clause::Group)
+                        }
                         "HAVING" => Some(Clause::Having),
                         "ORDER" => Some(Clause::Order),
                         "LIMIT" | "OFFSET" | "FETCH" | "UNION" | "INTERSECT" | "EXCEPT"
@@ -850,6 +869,8 @@ impl Scope {
                                 // may use the first branch's.)
                                 l.tables.clear();
                                 l.pending_refs.clear();
+                                l.set_op = true;
+                                l.ordered = false;
                                 ids += 1;
                                 l.id = ids;
                                 l.aggregates = 0;
@@ -1795,29 +1816,25 @@ impl Scope {
 /// type this check does not know (PostgreSQL judges those).
 fn comparable(a: &str, b: &str) -> bool {
     fn family(d: &str) -> Option<u8> {
-        if d.ends_with("[]") {
-            return None;
+        // `character varying(40)`, `numeric(10,2)`, `timestamp(3) with time zone`: the name
+        // without its modifier; a domain or any other type by its own name is not known.
+        let mut name = String::with_capacity(d.len());
+        let mut depth = 0usize;
+        for c in d.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ if depth == 0 => name.push(c),
+                _ => {}
+            }
         }
-        let starts = |names: &[&str]| names.iter().any(|n| d.starts_with(n));
-        if starts(&["text", "character", "varchar", "citext"]) {
-            Some(0)
-        } else if starts(&[
-            "integer",
-            "bigint",
-            "smallint",
-            "numeric",
-            "real",
-            "double precision",
-        ]) {
-            Some(1)
-        } else if starts(&["date", "timestamp"]) {
-            Some(2)
-        } else if d.starts_with("time") {
-            Some(4)
-        } else if d == "boolean" {
-            Some(3)
-        } else {
-            None
+        match name.trim() {
+            "text" | "character varying" | "character" | "citext" | "name" => Some(0),
+            "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision" => Some(1),
+            "date" | "timestamp without time zone" | "timestamp with time zone" => Some(2),
+            "time without time zone" | "time with time zone" => Some(4),
+            "boolean" => Some(3),
+            _ => None,
         }
     }
     match (family(a), family(b)) {

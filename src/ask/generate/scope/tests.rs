@@ -1121,6 +1121,20 @@ fn with_ties_needs_an_order_by() {
         &sc,
         "SELECT name FROM artist ORDER BY name FETCH FIRST 3 ROWS WITH TIES",
     );
+    // One parenthesised query with an ORDER BY is the level's whole query; after a set
+    // operation the FETCH is the whole result's, which has none.
+    never_refused(
+        &sc,
+        "(SELECT name FROM artist ORDER BY name) FETCH FIRST 3 ROWS WITH TIES",
+    );
+    assert!(refused(
+        &sc,
+        "(SELECT name FROM artist) UNION (SELECT name FROM artist ORDER BY name) FETCH FIRST 3 ROWS |WITH"
+    ));
+    assert!(refused(
+        &sc,
+        "(SELECT name FROM artist ORDER BY name) UNION (SELECT name FROM artist) FETCH FIRST 3 ROWS |WITH"
+    ));
     // An inner query's ORDER BY is its own.
     assert!(refused(
         &sc,
@@ -1146,12 +1160,20 @@ fn using_needs_columns_of_types_that_match() {
                 "episode",
                 vec![
                     Column::new("id", "bigint"),
-                    Column::new("rating", "numeric"),
+                    Column::new("rating", "numeric(4,1)"),
+                    Column::new("title", "character varying(40)"),
+                ],
+            ),
+            Table::new(
+                "slot",
+                vec![
+                    Column::new("id", "integer"),
+                    Column::new("title", "timezone"),
                 ],
             ),
         ],
     };
-    let sc = Scope::new(&catalog, &[0, 1, 2], "cartoons and their channels");
+    let sc = Scope::new(&catalog, &[0, 1, 2, 3], "cartoons and their channels");
     // PostgreSQL: JOIN/USING types integer and text cannot be matched (42804).
     assert!(refused(
         &sc,
@@ -1167,5 +1189,17 @@ fn using_needs_columns_of_types_that_match() {
     never_refused(
         &sc,
         "SELECT cartoon.title FROM cartoon JOIN channel USING (title)",
+    );
+    // Type modifiers are no other type; a domain (`timezone`, over text) is left to PostgreSQL.
+    never_refused(&sc, "SELECT rating FROM episode JOIN channel USING (title)");
+    never_refused(&sc, "SELECT rating FROM episode JOIN slot USING (title)");
+}
+
+#[test]
+fn within_group_is_no_group_by() {
+    let sc = scope("the median album price per artist");
+    never_refused(
+        &sc,
+        "SELECT artist.name, percentile_cont(0.5) WITHIN GROUP (ORDER BY album.price) FROM artist JOIN album ON album.artist_id = artist.artist_id GROUP BY artist.name",
     );
 }
