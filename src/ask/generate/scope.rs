@@ -819,6 +819,7 @@ impl Scope {
                 }
                 Kind::Keyword => {
                     let top = stack.len() - 1;
+                    let prev = i.checked_sub(1).and_then(|k| toks.get(k));
                     let clause = match t.text {
                         "SELECT" => Some(Clause::Select),
                         "FROM" if stack[top].query && stack[top].clause == Clause::Select => {
@@ -826,12 +827,7 @@ impl Scope {
                         }
                         "WHERE" => Some(Clause::Where),
                         // `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)` is no GROUP BY.
-                        "GROUP"
-                            if !i
-                                .checked_sub(1)
-                                .and_then(|k| toks.get(k))
-                                .is_some_and(|p| p.is(Kind::Keyword, "WITHIN")) =>
-                        {
+                        "GROUP" if !prev.is_some_and(|p| p.is(Kind::Keyword, "WITHIN")) => {
                             Some(Clause::Group)
                         }
                         "HAVING" => Some(Clause::Having),
@@ -892,7 +888,7 @@ impl Scope {
                         None if "WITH".starts_with(t.text)
                             && !stack[top].ordered
                             && stack[top].clause == Clause::Other
-                            && i.checked_sub(1).and_then(|k| toks.get(k)).is_some_and(|p| {
+                            && prev.is_some_and(|p| {
                                 p.is(Kind::Keyword, "ROWS") || p.is(Kind::Keyword, "ROW")
                             }) =>
                         {
@@ -1399,45 +1395,29 @@ impl Scope {
             return 0;
         };
         let name = t.name();
-        let has = |id: &Option<TableId>, complete: bool| -> Option<bool> {
-            let table = self.catalog.tables.get((*id)?)?;
-            Some(table.columns.iter().any(|c| {
-                if complete {
-                    c.name == name
-                } else {
-                    c.name.starts_with(&name)
-                }
-            }))
-        };
-        // The joined table's column and an earlier one's must be of types PostgreSQL can
-        // match (`USING (id)` of an integer and a text id: 42804).
-        let joined_type = |c: &str| {
-            last.and_then(|id| self.catalog.tables.get(id))
-                .and_then(|t| t.column(c))
-                .map(|c| c.data_type.as_str())
-        };
-        let matches = |b: &Option<TableId>, c: &str| -> Option<bool> {
-            let theirs = self.catalog.tables.get((*b)?)?.column(c)?;
-            Some(joined_type(c).is_none_or(|d| comparable(d, &theirs.data_type)))
+        let table = |id: &Option<TableId>| id.and_then(|id| self.catalog.tables.get(id));
+        let joined = table(last);
+        // Whether an earlier table has the column `c` with a type the joined table's `c` can
+        // be matched with (`USING (id)` of an integer and a text id: 42804).
+        let merges = |earlier: &crate::ask::catalog::Table, c: &str| {
+            earlier.column(c).is_some_and(|theirs| {
+                joined
+                    .and_then(|j| j.column(c))
+                    .is_none_or(|ours| comparable(&ours.data_type, &theirs.data_type))
+            })
         };
         if !t.complete {
             // It must start a column of the table just joined that a table before it has too
             // (when those are known).
-            let Some(joined) = last.and_then(|id| self.catalog.tables.get(id)) else {
+            let Some(joined) = joined else {
                 return 0;
             };
-            let earlier: Option<Vec<&crate::ask::catalog::Table>> = before
-                .iter()
-                .map(|b| b.and_then(|id| self.catalog.tables.get(id)))
-                .collect();
+            let earlier: Option<Vec<&crate::ask::catalog::Table>> =
+                before.iter().map(table).collect();
             let shared = |c: &str| {
-                earlier.as_ref().is_none_or(|e| {
-                    e.iter().any(|t| {
-                        t.column(c).is_some_and(|theirs| {
-                            joined_type(c).is_none_or(|d| comparable(d, &theirs.data_type))
-                        })
-                    })
-                })
+                earlier
+                    .as_ref()
+                    .is_none_or(|e| e.iter().any(|t| merges(t, c)))
             };
             return usize::from(
                 !joined
@@ -1448,9 +1428,12 @@ impl Scope {
         }
         let earlier: Option<Vec<bool>> = before
             .iter()
-            .map(|b| has(b, true).map(|h| h && matches(b, &name) != Some(false)))
+            .map(|b| table(b).map(|t| merges(t, &name)))
             .collect();
-        usize::from(has(last, true) == Some(false) || earlier.is_some_and(|e| !e.contains(&true)))
+        usize::from(
+            joined.is_some_and(|j| j.column(&name).is_none())
+                || earlier.is_some_and(|e| !e.contains(&true)),
+        )
     }
 
     /// A FROM item's name (alias or table) while the SELECT list used qualifiers the FROM list
