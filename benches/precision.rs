@@ -4,7 +4,9 @@
 //! A random-weight model writes whatever the decoder lets through, so it finds every hole:
 //! chinook and northwind (loaded from `../shared`) and 20 Spider schemas (created empty), with
 //! each schema's tables as the chosen ones; two seeds per question with the default decoder,
-//! one with the grammar alone. Queries the model ended that still fail are printed. With `PGASK_REAL_MODEL` (Gemma) it also measures
+//! one with the grammar alone. A query the model did not end is cut back to the longest whole
+//! query it began (counted apart). Queries the model ended or that were shortened and still
+//! fail are printed. With `PGASK_REAL_MODEL` (Gemma) it also measures
 //! generated tokens/s with grammar and scope check ÷ without, paired runs on the same prompts.
 //!
 //! `cargo bench --profile dev --bench precision` (full: 20 Spider schemas × 12 questions,
@@ -64,6 +66,10 @@ struct Tally {
     plans: usize,
     /// Ended by the model and planned.
     complete_plans: usize,
+    /// Not ended by the model, cut back to a whole query.
+    shortened: usize,
+    /// Of those, the ones that planned.
+    short_plans: usize,
     refusals: usize,
     tokens: usize,
     ms: f64,
@@ -279,6 +285,7 @@ async fn main() {
                 if o.stop == Stop::Eos {
                     tally.complete += 1;
                 }
+                tally.shortened += usize::from(o.shortened);
                 let verdict = match guard::check(sql, &policy, cat, &Access::all(cat)) {
                     Err(e) => Err(format!("guard {}", e.sqlstate())),
                     Ok(_) => {
@@ -294,10 +301,12 @@ async fn main() {
                         if o.stop == Stop::Eos {
                             tally.complete_plans += 1;
                         }
+                        tally.short_plans += usize::from(o.shortened);
                     }
                     Err(kind) => {
                         if scoped
                             && (o.stop == Stop::Eos
+                                || o.shortened
                                 || std::env::var_os("PRECISION_VERBOSE").is_some())
                         {
                             println!("{} | {kind} | {sql}", t.label);
@@ -315,14 +324,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | shortened to a whole query: plan | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -330,6 +339,9 @@ async fn main() {
             100.0 * t.complete_plans as f64 / t.complete.max(1) as f64,
             t.complete_plans,
             t.complete,
+            100.0 * t.short_plans as f64 / t.shortened.max(1) as f64,
+            t.short_plans,
+            t.shortened,
             t.refusals,
             t.tokens as f64 / t.ms.max(1e-9) * 1e3,
             t.failures

@@ -206,6 +206,71 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
     no(&strict, "SELECT first_name FROM customer");
 }
 
+/// Function calls are written only as PostgreSQL has them: llama.cpp's matcher accepts each call
+/// PostgreSQL plans and refuses each it cannot (wrong number of arguments, a window function
+/// without `OVER`, `OVER` or `FILTER` after an ordinary function, an ordered-set aggregate
+/// without `WITHIN GROUP`, `DISTINCT` in an aggregate over a window). PostgreSQL's EXPLAIN
+/// confirms both sides, so the lists cannot drift from what it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_calls_take_the_arguments_and_clauses_postgresql_needs() {
+    let cluster = Cluster::shared();
+    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(vocab) = data::vocab("llama-spm") else {
+        return;
+    };
+    let matcher = Matcher::load(&vocab).unwrap();
+    let g = grammar::build(&spec_for(&cat, &["track".to_string()]), Profile::Full).unwrap();
+    let plans = [
+        "count(*)",
+        "count(DISTINCT genre_id)",
+        "count(*) OVER ()",
+        "sum(milliseconds) FILTER (WHERE genre_id = 1)",
+        "string_agg(name, ', ' ORDER BY name)",
+        "avg(milliseconds) OVER (PARTITION BY genre_id)",
+        "lead(name) OVER (ORDER BY track_id)",
+        "lag(name, 1, 'none') OVER (ORDER BY track_id)",
+        "rank() OVER (ORDER BY milliseconds DESC)",
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY milliseconds)",
+        "mode() WITHIN GROUP (ORDER BY genre_id)",
+        "round(unit_price, 1)",
+        "round(unit_price)",
+        "coalesce(composer, name, 'none')",
+        "date_trunc('month', now())",
+        "now()",
+        "substr(name, 1, 3)",
+    ];
+    let fails = [
+        "lead() OVER (ORDER BY track_id)",
+        "lead(name)",
+        "rank()",
+        "row_number(track_id) OVER ()",
+        "upper(name) OVER ()",
+        "sum(*)",
+        "count(genre_id, album_id)",
+        "sqrt(milliseconds, 2)",
+        "upper()",
+        "now(1)",
+        "percentile_cont(0.5)",
+        "count(DISTINCT genre_id) OVER ()",
+        "lower(name) FILTER (WHERE genre_id = 1)",
+        "replace(name, 'a')",
+    ];
+    for call in plans.iter().chain(&fails) {
+        let sql = format!("SELECT {call} FROM track");
+        let verdict = matcher.check(&g.text, &sql).unwrap();
+        let planned = client.simple_query(&format!("EXPLAIN {sql}")).await;
+        if plans.contains(call) {
+            assert_eq!(verdict, Verdict::Accepted, "refused: {sql}");
+            planned.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        } else {
+            assert_ne!(verdict, Verdict::Accepted, "accepted: {sql}");
+            assert!(planned.is_err(), "PostgreSQL plans {sql}");
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct CorpusQuery {
     db: String,
@@ -335,6 +400,75 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
     // Most random generations are cut off at a dead end (never run); of those that end, the
     // metric's own table is never the problem (asserted above) and some plan outright.
     assert!(planned >= 3, "{planned} of {finished} planned");
+}
+
+/// A query the model does not end (cut off at `max_tokens`, in a loop or at a dead end) is cut
+/// back to the longest start at which grammar and scope check let it end. The grammar lets a
+/// random model write `OR` terms for longer than its token budget; each cut-off answer must be
+/// a whole query of those terms (never one ending in ` OR artist_id = ` or mid-number), name
+/// only real columns and plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_the_model_did_not_end_is_shortened_to_a_whole_one() {
+    let cluster = Cluster::shared();
+    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+        return;
+    };
+    let Some(model) = data::model("llama-spm", Shape::TINY, 13) else {
+        return;
+    };
+    let ids: Vec<usize> = cat.find_name("artist").into_iter().collect();
+    let grammar = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9] [0-9]";
+    let whole = |sql: &str| {
+        sql.strip_prefix("SELECT name FROM artist WHERE ")
+            .is_some_and(|rest| {
+                rest.split(" OR ").all(|term| {
+                    term.strip_prefix("artist_id = ")
+                        .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+            })
+    };
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let (mut shortened, mut cut) = (0, 0);
+    for seed in 0..12 {
+        let mut req = request("artists", Some(grammar.to_string()), 64, seed);
+        req.scope = Some(pgask::ask::generate::scope::Scope::new(
+            &cat, &ids, "artists",
+        ));
+        let out = llm.generate(req).await.unwrap();
+        let sql = out.text.trim();
+        if out.stop == Stop::Eos {
+            assert!(
+                !out.shortened,
+                "seed {seed}: an ended query is never shortened"
+            );
+            continue;
+        }
+        cut += 1;
+        if !out.shortened {
+            // Only when no start of it was whole (the budget ran out in the first term).
+            let starts = (1..=sql.len()).filter(|&i| sql.is_char_boundary(i));
+            assert!(
+                !starts.clone().any(|i| whole(&sql[..i])),
+                "seed {seed}: {:?} not shortened: {sql}",
+                out.stop
+            );
+            continue;
+        }
+        shortened += 1;
+        assert!(whole(sql), "seed {seed}: not a whole query: {sql}");
+        guard::check(sql, &policy, &cat, &Access::all(&cat))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
+        client
+            .simple_query(&format!("EXPLAIN {sql}"))
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: EXPLAIN failed: {e}: {sql}"));
+    }
+    eprintln!("{shortened} of {cut} cut-off generations shortened to a whole query");
+    assert!(
+        shortened >= 3,
+        "{shortened} of {cut}: the test proves little"
+    );
 }
 
 /// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the

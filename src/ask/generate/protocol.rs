@@ -88,6 +88,11 @@ pub struct Output {
     /// constraint); 0 when the backend does not report it. Breaks ties between candidates.
     #[serde(default)]
     pub mean_logprob: f64,
+    /// The model did not end the query (`stop` says why), and its text was cut back to the
+    /// longest start at which the grammar and the scope check let the query end: a whole
+    /// query, only shorter than what the model was writing.
+    #[serde(default)]
+    pub shortened: bool,
 }
 
 /// pgask → worker.

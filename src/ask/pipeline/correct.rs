@@ -280,7 +280,7 @@ impl Asker {
                     };
                     cut_off = generated
                         .iter()
-                        .find(|c| c.output.stop == Stop::DeadEnd)
+                        .find(|c| c.output.stop == Stop::DeadEnd && !c.output.shortened)
                         .map(|c| c.sql.clone());
                     (select::distinct(generated), source)
                 }

@@ -19,14 +19,17 @@ pub(super) struct Proposal {
     pub logprob: f64,
 }
 
-/// The distinct queries among `candidates`, in order of first appearance. Queries cut off at
-/// `max_tokens` are left out unless no candidate finished; queries cut off at a dead end of the
-/// scope check always are (what they would run is not what the model was writing).
+/// The distinct queries among `candidates`, in order of first appearance. Queries the model
+/// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check) are
+/// left out unless no candidate finished; of those, one cut off at a dead end is left out
+/// unless it was shortened to a whole query (else what it would run is not what the model was
+/// writing).
 pub(super) fn distinct(candidates: Vec<Candidate>) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
     for c in candidates {
-        if (any_complete && !c.complete) || c.output.stop == Stop::DeadEnd {
+        if (any_complete && !c.complete) || (c.output.stop == Stop::DeadEnd && !c.output.shortened)
+        {
             continue;
         }
         let lp = c.output.mean_logprob;
@@ -141,6 +144,7 @@ mod tests {
                 reused_logits: 0,
                 grammar_build_ms: 0.0,
                 mean_logprob: -1.0,
+                shortened: false,
             },
         }
     }
@@ -159,6 +163,13 @@ mod tests {
         ]);
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
+        // Shortened to a whole query, it is one (but never before a finished one).
+        let mut short = cand("SELECT name FROM artist", Stop::DeadEnd);
+        short.output.shortened = true;
+        assert_eq!(distinct(vec![short.clone()]).len(), 1);
+        let finished = distinct(vec![short, cand("SELECT title FROM album", Stop::Eos)]);
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].sql, "SELECT title FROM album");
     }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {

@@ -248,9 +248,14 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
             alts(TYPES)
         ),
     )?;
-    let mut fnames: Vec<String> = FUNCTIONS.iter().map(|f| f.to_string()).collect();
-    fnames.extend(FUNCTIONS.iter().map(|f| f.to_uppercase()));
-    r.add("fname", &trie(&fnames))?;
+    for (call, min, max) in call_groups() {
+        let names: Vec<String> = FUNCTIONS
+            .iter()
+            .filter(|f| **f != "count" && signature(f) == Some((call, min, max)))
+            .flat_map(|f| [f.to_string(), f.to_uppercase()])
+            .collect();
+        r.add(&group_rule(call, min, max), &trie(&names))?;
+    }
     r.add("field", &alts(FIELDS))?;
     r.add(
         "cmp",
@@ -303,6 +308,123 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
 
 fn alts(words: &[&str]) -> String {
     words.iter().map(|w| lit(w)).collect::<Vec<_>>().join(" | ")
+}
+
+/// How a function is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// An aggregate: `DISTINCT` and `ORDER BY` among its arguments, `FILTER` and `OVER` after.
+    Aggregate,
+    /// An ordinary function: arguments only (`upper(x) OVER ()` is an error).
+    Plain,
+    /// A window function: `OVER` is required.
+    Window,
+    /// An ordered-set aggregate: `WITHIN GROUP (ORDER BY …)` is required.
+    OrderedSet,
+}
+
+/// Most arguments a variadic function is given here.
+const MANY: usize = 12;
+
+/// How PostgreSQL lets `name` (one of [`FUNCTIONS`]) be called, and its least and most
+/// arguments; `None` for the two with a syntax of their own (`position(a IN b)`,
+/// `extract(f FROM x)`). A call PostgreSQL has no function for (`lead()`, `sqrt(a, b)`,
+/// `rank()` without `OVER`) fails to plan, so the grammar never writes one.
+pub fn signature(name: &str) -> Option<(Call, usize, usize)> {
+    use Call::*;
+    Some(match name {
+        "string_agg" => (Aggregate, 2, 2),
+        n if AGGREGATES.contains(&n) => (Aggregate, 1, 1),
+        "coalesce" | "greatest" | "least" | "concat" | "format" => (Plain, 1, MANY),
+        "concat_ws" => (Plain, 2, MANY),
+        "nullif" | "left" | "right" | "strpos" | "repeat" | "to_char" | "to_date" | "to_number"
+        | "power" | "mod" | "date_part" => (Plain, 2, 2),
+        "substring" | "substr" | "lpad" | "rpad" | "date_trunc" => (Plain, 2, 3),
+        "replace" | "split_part" | "make_date" => (Plain, 3, 3),
+        "trim" | "ltrim" | "rtrim" | "btrim" | "to_timestamp" | "round" | "trunc" | "log"
+        | "age" => (Plain, 1, 2),
+        "make_interval" => (Plain, 1, 7),
+        "random" | "now" => (Plain, 0, 0),
+        "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" => (Window, 0, 0),
+        "ntile" | "first_value" | "last_value" => (Window, 1, 1),
+        "lag" | "lead" => (Window, 1, 3),
+        "nth_value" => (Window, 2, 2),
+        "percentile_cont" | "percentile_disc" => (OrderedSet, 1, 1),
+        "mode" => (OrderedSet, 0, 0),
+        "position" | "extract" => return None,
+        _ => (Plain, 1, 1),
+    })
+}
+
+/// The distinct signatures of [`FUNCTIONS`] (`count`, called with `*` too, has a rule of its
+/// own), in a fixed order.
+fn call_groups() -> Vec<(Call, usize, usize)> {
+    let mut out: Vec<(Call, usize, usize)> = Vec::new();
+    for f in FUNCTIONS.iter().filter(|f| **f != "count") {
+        if let Some(sig) = signature(f).filter(|s| !out.contains(s)) {
+            out.push(sig);
+        }
+    }
+    out
+}
+
+/// The rule naming the functions of one signature.
+fn group_rule(call: Call, min: usize, max: usize) -> String {
+    let kind = match call {
+        Call::Aggregate => "agg",
+        Call::Plain => "fn",
+        Call::Window => "win",
+        Call::OrderedSet => "os",
+    };
+    format!("fname-{kind}-{min}-{max}")
+}
+
+/// The function calls of expression level `s` (`{level}{variant}`), whose arguments are
+/// expressions of that level: each signature's names with as many arguments as they take and
+/// the clauses their kind allows or needs.
+fn calls(s: &str) -> Vec<String> {
+    let e = format!("expr-{s}");
+    let args = |min: usize, max: usize| -> String {
+        if max == 0 {
+            return String::new();
+        }
+        let more = if max > 1 {
+            format!(" ( \", \" {e} ){{{},{}}}", min.saturating_sub(1), max - 1)
+        } else {
+            String::new()
+        };
+        if min == 0 {
+            format!("( {e}{more} )?")
+        } else {
+            format!("{e}{more}")
+        }
+    };
+    let order = format!("\" ORDER BY \" oitem-{s} ( \", \" oitem-{s} ){{0,2}}");
+    let filter = format!("( \" FILTER (WHERE \" {e} \")\" )?");
+    let over = format!("\" OVER \" ( win-{s} | name )");
+    // An aggregate over a window takes neither DISTINCT nor ORDER BY among its arguments.
+    let aggregate = |name: &str, a: &str| {
+        format!(
+            "{name} \"(\" ( \"DISTINCT \" {a} ( {order} )? \")\" {filter} | {a} {order} \")\" {filter} | {a} \")\" {filter} ( {over} )? )"
+        )
+    };
+    let mut out = vec![
+        format!("( \"count(\" | \"COUNT(\" ) \"*)\" {filter} ( {over} )?"),
+        aggregate("( \"count\" | \"COUNT\" )", &e),
+    ];
+    for (call, min, max) in call_groups() {
+        let name = group_rule(call, min, max);
+        let a = args(min, max);
+        out.push(match call {
+            Call::Aggregate => aggregate(&name, &a),
+            Call::Plain => format!("{name} \"(\" {a} \")\""),
+            Call::Window => format!("{name} \"(\" {a} \")\" {over}"),
+            Call::OrderedSet => format!(
+                "{name} \"(\" {a} \")\" \" WITHIN GROUP (ORDER BY \" oitem-{s} \")\" {filter}"
+            ),
+        });
+    }
+    out
 }
 
 /// `query-d`: optional WITH, set operations, ORDER BY, LIMIT.
@@ -540,15 +662,7 @@ fn expr(r: &mut Rules, d: usize, v: char, defined: bool) -> Result<(), GrammarEr
         prims.push(format!(
             "\"CASE \" ( {e} \" \" )? ( \"WHEN \" {e} \" THEN \" {e} \" \" ){{1,8}} ( \"ELSE \" {e} \" \" )? \"END\""
         ));
-        prims.push(format!(
-            "fname \"(\" fargs-{p}{v}? \")\" ( \" WITHIN GROUP (ORDER BY \" oitem-{p}{v} \")\" )? ( \" FILTER (WHERE \" {e} \")\" )? ( \" OVER \" ( win-{p}{v} | name ) )?"
-        ));
-        r.add(
-            &format!("fargs-{p}{v}"),
-            &format!(
-                "\"*\" | ( \"DISTINCT \" )? {e} ( \", \" {e} ){{0,11}} ( \" ORDER BY \" oitem-{p}{v} ( \", \" oitem-{p}{v} ){{0,2}} )?"
-            ),
-        )?;
+        prims.extend(calls(&format!("{p}{v}")));
     }
     r.add(&format!("prim-{s}"), &prims.join(" | "))
 }

@@ -27,6 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
+use super::super::scope::Scope;
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -571,6 +572,23 @@ impl Engine {
                 break;
             }
         }
+        // A query the model did not end is cut back to where it could have ended.
+        let mut shortened = false;
+        let mut kept = generated;
+        if matches!(stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
+            if let Some(g) = grammar.as_mut() {
+                let lens: Vec<usize> = undo.iter().map(|u| u.0).collect();
+                let eos = self.model.vocab().eos();
+                if let Some((n, bytes)) =
+                    longest_whole(g, eos, &out_tokens, &lens, &text, job.scope.as_ref())
+                {
+                    text.truncate(bytes);
+                    logprob = undo[..n].iter().map(|u| u.1).sum();
+                    kept = n;
+                    shortened = true;
+                }
+            }
+        }
         Ok(Output {
             text: String::from_utf8_lossy(&text).into_owned(),
             prompt_tokens: tokens.len(),
@@ -586,11 +604,12 @@ impl Engine {
             scope_refusals,
             backtracks,
             reused_logits,
-            mean_logprob: if generated == 0 {
+            mean_logprob: if kept == 0 {
                 0.0
             } else {
-                logprob / generated as f64
+                logprob / kept as f64
             },
+            shortened,
         })
     }
 }
@@ -794,6 +813,38 @@ fn draw(logits: &[f32], chain: &mut LlamaSampler) -> LlamaToken {
     let mut all = array(logits);
     all.apply_sampler(chain);
     all.selected_token().unwrap_or(LlamaToken(0))
+}
+
+/// The longest start of the generated tokens `out` (whose texts are `lens` bytes long and
+/// make up `text`) at which the query may end: the grammar allows the end of text after it,
+/// and the scope check finds nothing wrong with it as a whole query (every name defined, the
+/// values the question names written). Returns its length in tokens and in bytes; `None` when
+/// no start of it is a whole query. Leaves `grammar` after the last token it could take.
+fn longest_whole(
+    grammar: &mut LlamaSampler,
+    end: LlamaToken,
+    out: &[LlamaToken],
+    lens: &[usize],
+    text: &[u8],
+    scope: Option<&Scope>,
+) -> Option<(usize, usize)> {
+    grammar.reset();
+    let mut ends = Vec::new();
+    let mut bytes = 0;
+    for (i, (tok, len)) in out.iter().zip(lens).enumerate() {
+        if !accept(grammar, *tok) {
+            break;
+        }
+        bytes += len;
+        if allowed(grammar, end) {
+            ends.push((i + 1, bytes));
+        }
+    }
+    ends.into_iter().rev().find(|&(_, bytes)| {
+        let start = text.get(..bytes).unwrap_or_default();
+        !ends_mid_char(start)
+            && scope.is_none_or(|s| s.problems(&String::from_utf8_lossy(start), true) == 0)
+    })
 }
 
 /// Whether the grammar allows `tok` next, checked on a one-token array.
