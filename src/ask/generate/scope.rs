@@ -10,6 +10,9 @@
 //!   a.artist_id) FROM artist a`);
 //! - the column after a qualifier must belong to the table the qualifier stands for;
 //! - no item twice in a SELECT list, GROUP BY, ORDER BY or one AND/OR chain;
+//! - no constant as an ORDER BY or GROUP BY item other than a position in the SELECT list
+//!   (`ORDER BY 'x'`, `GROUP BY 3` after two items), and none as a WHERE, HAVING or ON
+//!   condition unless cast to boolean (`ON 'x'::VARCHAR`);
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
 //! - no text literal compared with a number column (`artist_id = 'AC/DC'`);
@@ -1979,7 +1982,8 @@ fn self_comparisons(toks: &[Tok<'_>]) -> usize {
     n
 }
 
-/// The list item that ends at `at` (exclusive): one problem if its level already has it.
+/// The list item that ends at `at` (exclusive): one problem if its level already has it, one
+/// if it is a constant where none can stand (see [`literal`]).
 fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     let Some(start) = l.item_start.take() else {
         return 0;
@@ -2022,11 +2026,59 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
             l.plain += 1;
         }
     }
+    let constant = match l.clause {
+        // `ORDER BY 'x'`, `GROUP BY 2.5`, `ORDER BY 7` after two items: a constant there is a
+        // position in the SELECT list or nothing (42601, 42P10).
+        Clause::Group | Clause::Order => match literal(item) {
+            Some(Literal::Text) | Some(Literal::Decimal) => true,
+            Some(Literal::Integer(n)) => {
+                !l.selected.is_empty() && (n == 0 || n > l.selected.len() as u64)
+            }
+            None => false,
+        },
+        // `ON 'x'::VARCHAR`, `WHERE 1`: a condition that is no yes/no (42804).
+        _ if l.on_cond || matches!(l.clause, Clause::Where | Clause::Having) => {
+            non_boolean_constant(item)
+        }
+        _ => false,
+    };
     let dup = l.items.iter().any(|x| x == item);
     l.items.push(item.to_string());
     let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true);
-    usize::from(dup) + usize::from(looped)
+    usize::from(dup) + usize::from(looped) + usize::from(constant)
+}
+
+/// A literal standing alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Literal {
+    Text,
+    Integer(u64),
+    Decimal,
+}
+
+/// What `item` is when it is one literal and nothing else (`'a''b'`, `12`, `1.5`).
+fn literal(item: &str) -> Option<Literal> {
+    if let Some(inner) = item.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        // Quotes inside are doubled, never alone.
+        return (!inner.replace("''", "").contains('\'')).then_some(Literal::Text);
+    }
+    if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(item.parse().map_or(Literal::Decimal, Literal::Integer));
+    }
+    let (whole, frac) = item.split_once('.')?;
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(frac) && !(whole.is_empty() && frac.is_empty()))
+        .then_some(Literal::Decimal)
+}
+
+/// Whether a condition `item` is a literal, cast or not, that is not a yes/no
+/// (`'x'::VARCHAR`, `1`; `'t'::BOOLEAN` is one).
+fn non_boolean_constant(item: &str) -> bool {
+    let mut parts = item.split("::");
+    let base = parts.next().unwrap_or_default().trim();
+    let casts: Vec<String> = parts.map(|c| c.trim().to_ascii_uppercase()).collect();
+    literal(base).is_some() && !casts.last().is_some_and(|c| c.starts_with("BOOL"))
 }
 
 /// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one

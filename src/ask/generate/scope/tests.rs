@@ -1203,3 +1203,36 @@ fn within_group_is_no_group_by() {
         "SELECT artist.name, percentile_cont(0.5) WITHIN GROUP (ORDER BY album.price) FROM artist JOIN album ON album.artist_id = artist.artist_id GROUP BY artist.name",
     );
 }
+
+#[test]
+fn a_constant_stands_only_where_postgresql_takes_one() {
+    let sc = scope("albums");
+    for ok in [
+        "SELECT title, price FROM album ORDER BY 2 DESC",
+        "SELECT title FROM album GROUP BY 1",
+        "SELECT title FROM album ORDER BY 'x'::text",
+        "SELECT title FROM album WHERE price = 1",
+        "SELECT title FROM album WHERE 't'::BOOLEAN",
+        "SELECT title FROM album WHERE price BETWEEN 1 AND 2",
+        "SELECT title FROM album a JOIN artist r ON r.artist_id = a.artist_id AND TRUE",
+        "SELECT 'x' AS label, title FROM album",
+    ] {
+        never_refused(&sc, ok);
+    }
+    // Each was refused by PostgreSQL: a non-integer constant or a position past the list in
+    // ORDER BY / GROUP BY, a condition that is no yes/no.
+    for bad in [
+        "SELECT title FROM album ORDER BY 'x'",
+        "SELECT title FROM album ORDER BY 1.5",
+        "SELECT title, price FROM album ORDER BY 3",
+        "SELECT title FROM album GROUP BY 0",
+        "SELECT title FROM album WHERE 'x'::VARCHAR",
+        "SELECT title FROM album WHERE 1",
+        "SELECT count(*) FROM album HAVING 2",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    let joined = "SELECT title FROM album a JOIN artist r ON 'x'::VARCHAR";
+    assert!(sc.rejects(joined, " WHERE", false), "{joined}");
+    assert!(sc.rejects("SELECT title FROM album ORDER BY 'x'", ",", false));
+}
