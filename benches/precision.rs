@@ -276,7 +276,10 @@ async fn main() {
             for (k, scoped, seed) in [(0, true, 0), (0, true, 1000), (1, false, 0)] {
                 let j = job(cat, t, question, 1 + seed + qi as u32, scoped, 1.0);
                 let o: Output = eng.run(&j, &never).expect("generate");
-                let sql = o.text.trim();
+                // A query the model did not end is judged by its longest whole start, as the
+                // last attempt runs it.
+                let shortened = o.whole_start.is_some();
+                let sql = o.whole_start.as_deref().unwrap_or(&o.text).trim();
                 let tally = &mut tallies[k];
                 tally.n += 1;
                 tally.tokens += o.generated_tokens;
@@ -285,7 +288,7 @@ async fn main() {
                 if o.stop == Stop::Eos {
                     tally.complete += 1;
                 }
-                tally.shortened += usize::from(o.shortened);
+                tally.shortened += usize::from(shortened);
                 let verdict = match guard::check(sql, &policy, cat, &Access::all(cat)) {
                     Err(e) => Err(format!("guard {}", e.sqlstate())),
                     Ok(_) => {
@@ -301,12 +304,12 @@ async fn main() {
                         if o.stop == Stop::Eos {
                             tally.complete_plans += 1;
                         }
-                        tally.short_plans += usize::from(o.shortened);
+                        tally.short_plans += usize::from(shortened);
                     }
                     Err(kind) => {
                         if scoped
                             && (o.stop == Stop::Eos
-                                || o.shortened
+                                || shortened
                                 || std::env::var_os("PRECISION_VERBOSE").is_some())
                         {
                             println!("{} | {kind} | {sql}", t.label);

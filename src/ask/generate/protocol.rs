@@ -88,11 +88,11 @@ pub struct Output {
     /// constraint); 0 when the backend does not report it. Breaks ties between candidates.
     #[serde(default)]
     pub mean_logprob: f64,
-    /// The model did not end the query (`stop` says why), and its text was cut back to the
-    /// longest start at which the grammar and the scope check let the query end: a whole
-    /// query, only shorter than what the model was writing.
+    /// When the model did not end the query (`stop` says why): the longest start of `text`
+    /// at which the grammar and the scope check let the query end, a whole query that leaves
+    /// out what the model was still writing. `None` when no start of it is whole.
     #[serde(default)]
-    pub shortened: bool,
+    pub whole_start: Option<String>,
 }
 
 /// pgask → worker.

@@ -15,7 +15,8 @@
 //!   condition unless cast to boolean (`ON 'x'::VARCHAR`);
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
-//! - no text literal compared with a number column (`artist_id = 'AC/DC'`);
+//! - no text literal compared with a number column (`artist_id = 'AC/DC'`), and no column
+//!   compared with one of a type PostgreSQL cannot compare it with (`a.album_id = p.name`);
 //! - no column compared with itself (`t.track_id = t.track_id`, a join condition that joins
 //!   nothing, `x = x::integer`);
 //! - a FROM alias that extends a qualifier the SELECT list used and nothing defined yet is
@@ -43,7 +44,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ask::catalog::{Catalog, TableId};
-use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
+use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
 
 /// What the sampler checks names against: the chosen tables and the question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -693,6 +694,27 @@ impl Scope {
                 {
                     problems += 1;
                 }
+                // `ON a.album_id = p.name`: two columns of types PostgreSQL has no operator for
+                // (42883), judged when the right one ends (a cast after it is free). Columns of
+                // one name are left to PostgreSQL: that is a join on a shared key, which a
+                // database's foreign keys give one type (Spider's schemas, typed loosely, do
+                // not, and their answers join so).
+                if let Some(end) = compared_column(&toks[..operand]).filter(|_| !cast) {
+                    let left = self.columns_of(&toks[..end], &bindings, &visible);
+                    let right = self.columns_of(&toks[..=i], &bindings, &visible);
+                    let same_name = left.iter().any(|a| right.iter().any(|b| a.name == b.name));
+                    if !same_name
+                        && !left.is_empty()
+                        && !right.is_empty()
+                        && left.iter().all(|a| {
+                            right
+                                .iter()
+                                .all(|b| !comparable(&a.data_type, &b.data_type))
+                        })
+                    {
+                        problems += 1;
+                    }
+                }
                 // The right side of a binary operator (after a name, a literal or `)`).
                 let binary = operand >= 2
                     && arithmetic(operand - 1)
@@ -776,7 +798,7 @@ impl Scope {
                             }
                             subqueries.push(key);
                         }
-                        problems += close_list(s, &mut l, t.start);
+                        problems += close_list(s, &mut l, t.start, &self.catalog);
                         problems += self.group_misses(&l, &bindings);
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
@@ -809,7 +831,7 @@ impl Scope {
                     let top = stack.len() - 1 == qi;
                     let l = &mut stack[qi];
                     if matches!(l.clause, Clause::Select | Clause::Group | Clause::Order) && top {
-                        problems += close_item(s, l, t.start);
+                        problems += close_item(s, l, t.start, &self.catalog);
                         l.item_start = Some(t.end);
                     }
                     // `FROM a, b`: a cross join unless a WHERE condition links them, which a
@@ -843,7 +865,7 @@ impl Scope {
                         Some(c) => {
                             let (outer, own) = stack.split_at_mut(top);
                             let l = &mut own[0];
-                            problems += close_list(s, l, t.start);
+                            problems += close_list(s, l, t.start, &self.catalog);
                             problems += self.group_misses(l, &bindings);
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems +=
@@ -906,7 +928,7 @@ impl Scope {
                         }
                         None if t.text == "JOIN" => {
                             let l = &mut stack[top];
-                            problems += close_list(s, l, t.start);
+                            problems += close_list(s, l, t.start, &self.catalog);
                             l.on_cond = false;
                         }
                         None if matches!(t.text, "AND" | "OR") => {
@@ -914,12 +936,15 @@ impl Scope {
                             // `x BETWEEN a AND b`: that AND is the range's own.
                             let between = t.text == "AND"
                                 && l.item_start.and_then(|st| s.get(st..t.start)).is_some_and(
-                                    |item| item.contains(" BETWEEN ") && !item.contains(" AND "),
+                                    |item| {
+                                        let outer = outside_parentheses(item);
+                                        outer.contains(" BETWEEN ") && !outer.contains(" AND ")
+                                    },
                                 );
                             if (matches!(l.clause, Clause::Where | Clause::Having) || l.on_cond)
                                 && !between
                             {
-                                problems += close_item(s, l, t.start);
+                                problems += close_item(s, l, t.start, &self.catalog);
                                 l.item_start = Some(t.end);
                             }
                         }
@@ -941,11 +966,16 @@ impl Scope {
                         None => {}
                     }
                 }
-                // An aggregate in WHERE, ON or GROUP BY (`WHERE count(*) > 3`): PostgreSQL
-                // refuses it; HAVING is where it goes.
+                // An aggregate or a window function in WHERE, ON or GROUP BY (`WHERE count(*)
+                // > 3`, `WHERE row_number() OVER (…) <= 3`): PostgreSQL refuses it (HAVING is
+                // where an aggregate goes, a subquery where a window's row number is kept).
                 Kind::Ident
                     if next.is_some_and(|n| n.is(Kind::Punct, "("))
-                        && AGGREGATES.contains(&t.text.to_lowercase().as_str())
+                        && (AGGREGATES.contains(&t.text.to_lowercase().as_str())
+                            || matches!(
+                                signature(&t.text.to_lowercase()),
+                                Some((Call::Window | Call::OrderedSet, _, _))
+                            ))
                         && matches!(
                             stack[qi].clause,
                             Clause::Where | Clause::From | Clause::Group
@@ -1226,7 +1256,7 @@ impl Scope {
         if end {
             while let Some(mut l) = stack.pop() {
                 let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
-                problems += close_list(s, &mut l, s.len());
+                problems += close_list(s, &mut l, s.len(), &self.catalog);
                 problems += self.group_misses(&l, &bindings);
                 problems += self.close_from(&mut l, &stack, |q| {
                     bindings
@@ -1984,7 +2014,7 @@ fn self_comparisons(toks: &[Tok<'_>]) -> usize {
 
 /// The list item that ends at `at` (exclusive): one problem if its level already has it, one
 /// if it is a constant where none can stand (see [`literal`]).
-fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
+fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
     let Some(start) = l.item_start.take() else {
         return 0;
     };
@@ -2029,16 +2059,22 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     let constant = match l.clause {
         // `ORDER BY 'x'`, `GROUP BY 2.5`, `ORDER BY 7` after two items: a constant there is a
         // position in the SELECT list or nothing (42601, 42P10).
-        Clause::Group | Clause::Order => match literal(item) {
+        // (A window's or a call's ORDER BY sorts by the constant: free.)
+        Clause::Group | Clause::Order if l.query => match literal(item) {
             Some(Literal::Text) | Some(Literal::Decimal) => true,
             Some(Literal::Integer(n)) => {
-                !l.selected.is_empty() && (n == 0 || n > l.selected.len() as u64)
+                // `SELECT *` has as many positions as columns: not counted here.
+                let counted =
+                    !l.selected.is_empty() && !l.selected.iter().any(|i| i.ends_with('*'));
+                counted && (n == 0 || n > l.selected.len() as u64)
             }
             None => false,
         },
-        // `ON 'x'::VARCHAR`, `WHERE 1`: a condition that is no yes/no (42804).
+        // `ON 'x'::VARCHAR`, `WHERE 1`, `AND t.milliseconds`: a condition that is no yes/no
+        // (42804); a bare column when every chosen table's column of that name is known and
+        // not boolean.
         _ if l.on_cond || matches!(l.clause, Clause::Where | Clause::Having) => {
-            non_boolean_constant(item)
+            non_boolean_constant(item) || non_boolean_column(item, cat)
         }
         _ => false,
     };
@@ -2047,6 +2083,41 @@ fn close_item(s: &str, l: &mut Level, at: usize) -> usize {
     let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true);
     usize::from(dup) + usize::from(looped) + usize::from(constant)
+}
+
+/// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a
+/// boolean: every column of that name has a known type that is not.
+fn non_boolean_column(item: &str, cat: &Catalog) -> bool {
+    let item = item.strip_prefix("NOT ").unwrap_or(item);
+    let name = item.rsplit('.').next().unwrap_or(item);
+    let ident = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'"')
+    };
+    if !item.split('.').all(ident) || item.split('.').count() > 2 {
+        return false;
+    }
+    let name = name.trim_matches('"');
+    let columns: Vec<_> = cat.tables.iter().filter_map(|t| t.column(name)).collect();
+    // A known type that does not compare with boolean is text, a number, a date or a time.
+    !columns.is_empty() && columns.iter().all(|c| !comparable(&c.data_type, "boolean"))
+}
+
+/// `item` with what is inside parentheses (and string literals) left out.
+fn outside_parentheses(item: &str) -> String {
+    let mut out = String::with_capacity(item.len());
+    let (mut depth, mut quoted) = (0usize, false);
+    for c in item.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ if depth == 0 && !quoted => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A literal standing alone.
@@ -2078,7 +2149,14 @@ fn non_boolean_constant(item: &str) -> bool {
     let mut parts = item.split("::");
     let base = parts.next().unwrap_or_default().trim();
     let casts: Vec<String> = parts.map(|c| c.trim().to_ascii_uppercase()).collect();
-    literal(base).is_some() && !casts.last().is_some_and(|c| c.starts_with("BOOL"))
+    // Each cast a type name and nothing after it (`'2010-01-01'::DATE <= d` compares).
+    let types = casts.iter().all(|c| {
+        c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" (),[]".contains(&b))
+            && !c.contains("  ")
+            && c.split(' ').count() <= 3
+    });
+    literal(base).is_some() && types && !casts.last().is_some_and(|c| c.starts_with("BOOL"))
 }
 
 /// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one
@@ -2089,22 +2167,22 @@ fn ungrouped(l: &Level) -> usize {
 
 /// The current list clause of a level ends at `at` (the SELECT list's items are kept for the
 /// GROUP BY check).
-fn close_list(s: &str, l: &mut Level, at: usize) -> usize {
-    let problems = close_list_items(s, l, at);
+fn close_list(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
+    let problems = close_list_items(s, l, at, cat);
     if l.clause == Clause::Select {
         l.selected = l.items.clone();
     }
     problems
 }
 
-fn close_list_items(s: &str, l: &mut Level, at: usize) -> usize {
+fn close_list_items(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
     if l.on_cond
         || matches!(
             l.clause,
             Clause::Select | Clause::Group | Clause::Order | Clause::Where | Clause::Having
         )
     {
-        close_item(s, l, at)
+        close_item(s, l, at, cat)
     } else {
         0
     }

@@ -28,6 +28,9 @@ use crate::session::link::{AskSession, Link};
 /// Rows each candidate may return in its trial run before the vote.
 const VOTE_ROWS: u32 = 100;
 
+/// The notice for an answer whose query the model did not finish on the last attempt.
+pub const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest whole query it had written, which may leave out part of the question";
+
 /// What becomes of the SQL once it passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -184,6 +187,7 @@ impl Asker {
                         sql,
                         count: 1,
                         logprob: 0.0,
+                        shortened: false,
                     }],
                     source,
                 ),
@@ -278,14 +282,21 @@ impl Asker {
                         attempts: attempt,
                         agreed: None,
                     };
+                    let last = attempt == attempts;
                     cut_off = generated
                         .iter()
-                        .find(|c| c.output.stop == Stop::DeadEnd && !c.output.shortened)
+                        .find(|c| {
+                            c.output.stop == Stop::DeadEnd
+                                && !(last && c.output.whole_start.is_some())
+                        })
                         .map(|c| c.sql.clone());
-                    (select::distinct(generated), source)
+                    (select::distinct(generated, last), source)
                 }
             };
             let generated = matches!(source, Source::Generated { .. });
+            // A query the model did not end, cut back to what it had written whole: said
+            // once it ran, and never kept as the question's answer.
+            let shortened = proposals.iter().any(|p| p.shortened);
             rec.sql = proposals.first().map(|p| p.sql.clone());
             rec.attempts = attempt;
 
@@ -401,8 +412,15 @@ impl Asker {
             };
             let error = match done {
                 Ok((rows, truncated)) => {
-                    if generated && !ambiguous {
+                    if generated && !ambiguous && !shortened {
                         self.answers.insert(key.clone(), chosen.clone());
+                    }
+                    if shortened {
+                        link.client(wire::notice_with_hint(
+                            SHORTENED,
+                            Some("Ask again, or narrower: the model ran out of room."),
+                        ))
+                        .await?;
                     }
                     if let Some((text, hint)) = after_run.take() {
                         link.client(wire::notice_with_hint(&text, hint.as_deref()))

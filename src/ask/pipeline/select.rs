@@ -17,31 +17,45 @@ pub(super) struct Proposal {
     pub count: usize,
     /// The best mean token log-probability among the candidates that wrote it.
     pub logprob: f64,
+    /// The longest whole start of a query the model did not end.
+    pub shortened: bool,
 }
 
 /// The distinct queries among `candidates`, in order of first appearance. Queries the model
 /// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check) are
-/// left out unless no candidate finished; of those, one cut off at a dead end is left out
-/// unless it was shortened to a whole query (else what it would run is not what the model was
-/// writing).
-pub(super) fn distinct(candidates: Vec<Candidate>) -> Vec<Proposal> {
+/// left out unless no candidate finished. On the `last` attempt such a query is run as its
+/// longest whole start ([`Output::whole_start`](crate::ask::generate::protocol::Output)) if it
+/// has one; before that, one cut off at `max_tokens` or in a loop is tried as written (its
+/// error is what the next attempt corrects), and one cut off at a dead end is left out (what it
+/// would run is not what the model was writing).
+pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
     for c in candidates {
-        if (any_complete && !c.complete) || (c.output.stop == Stop::DeadEnd && !c.output.shortened)
-        {
+        if any_complete && !c.complete {
             continue;
         }
+        let whole = c
+            .output
+            .whole_start
+            .as_deref()
+            .filter(|_| last && !c.complete);
+        let (sql, shortened) = match whole {
+            Some(w) => (w.trim().to_string(), true),
+            None if c.output.stop == Stop::DeadEnd => continue,
+            None => (c.sql, false),
+        };
         let lp = c.output.mean_logprob;
-        match out.iter_mut().find(|p| p.sql == c.sql) {
+        match out.iter_mut().find(|p| p.sql == sql) {
             Some(p) => {
                 p.count += 1;
                 p.logprob = p.logprob.max(lp);
             }
             None => out.push(Proposal {
-                sql: c.sql,
+                sql,
                 count: 1,
                 logprob: lp,
+                shortened,
             }),
         }
     }
@@ -144,32 +158,52 @@ mod tests {
                 reused_logits: 0,
                 grammar_build_ms: 0.0,
                 mean_logprob: -1.0,
-                shortened: false,
+                whole_start: None,
             },
         }
     }
 
     #[test]
-    fn a_query_cut_off_at_a_dead_end_is_never_a_proposal() {
-        // Alone, a query cut off at max_tokens is still tried (it may have been whole).
-        let cut = distinct(vec![cand("SELECT name FROM artist", Stop::MaxTokens)]);
+    fn a_query_the_model_did_not_end_is_shortened_only_on_the_last_attempt() {
+        // Alone, a query cut off at max_tokens is still tried as written (it may have been
+        // whole, and its error is what the next attempt corrects).
+        let cut = distinct(
+            vec![cand("SELECT name FROM artist WHERE", Stop::MaxTokens)],
+            false,
+        );
         assert_eq!(cut.len(), 1);
+        assert!(!cut[0].shortened);
         // One cut off at a dead end is not, even alone: it stops short of what was meant.
-        let dead = distinct(vec![cand("SELECT name FROM artist", Stop::DeadEnd)]);
+        let dead = distinct(vec![cand("SELECT name FROM artist", Stop::DeadEnd)], false);
         assert!(dead.is_empty());
-        let both = distinct(vec![
-            cand("SELECT name FROM artist", Stop::DeadEnd),
-            cand("SELECT title FROM album", Stop::MaxTokens),
-        ]);
+        let both = distinct(
+            vec![
+                cand("SELECT name FROM artist", Stop::DeadEnd),
+                cand("SELECT title FROM album", Stop::MaxTokens),
+            ],
+            false,
+        );
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
-        // Shortened to a whole query, it is one (but never before a finished one).
-        let mut short = cand("SELECT name FROM artist", Stop::DeadEnd);
-        short.output.shortened = true;
-        assert_eq!(distinct(vec![short.clone()]).len(), 1);
-        let finished = distinct(vec![short, cand("SELECT title FROM album", Stop::Eos)]);
+        // On the last attempt, its longest whole start is run instead (never before a
+        // finished one), and only then.
+        let mut short = cand(
+            "SELECT name FROM artist WHERE artist_id = 1 AND",
+            Stop::DeadEnd,
+        );
+        short.output.whole_start = Some("SELECT name FROM artist WHERE artist_id = 1 ".into());
+        assert!(distinct(vec![short.clone()], false).is_empty());
+        let last = distinct(vec![short.clone()], true);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].sql, "SELECT name FROM artist WHERE artist_id = 1");
+        assert!(last[0].shortened);
+        let finished = distinct(
+            vec![short, cand("SELECT title FROM album", Stop::Eos)],
+            true,
+        );
         assert_eq!(finished.len(), 1);
         assert_eq!(finished[0].sql, "SELECT title FROM album");
+        assert!(!finished[0].shortened);
     }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {
@@ -177,6 +211,7 @@ mod tests {
             sql: sql.into(),
             count,
             logprob,
+            shortened: false,
         }
     }
 

@@ -402,10 +402,11 @@ fn calls(s: &str) -> Vec<String> {
     let order = format!("\" ORDER BY \" oitem-{s} ( \", \" oitem-{s} ){{0,2}}");
     let filter = format!("( \" FILTER (WHERE \" {e} \")\" )?");
     let over = format!("\" OVER \" ( win-{s} | name )");
-    // An aggregate over a window takes neither DISTINCT nor ORDER BY among its arguments.
+    // An aggregate over a window takes neither DISTINCT nor ORDER BY among its arguments, and
+    // one with DISTINCT may only be ordered by its arguments (left out: it rarely is).
     let aggregate = |name: &str, a: &str| {
         format!(
-            "{name} \"(\" ( \"DISTINCT \" {a} ( {order} )? \")\" {filter} | {a} {order} \")\" {filter} | {a} \")\" {filter} ( {over} )? )"
+            "{name} \"(\" ( \"DISTINCT \" {a} \")\" {filter} | {a} ( {order} \")\" {filter} | \")\" {filter} ( {over} )? ) )"
         )
     };
     let mut out = vec![

@@ -19,7 +19,7 @@
 
 mod full;
 
-pub use full::{AGGREGATES, FUNCTIONS};
+pub use full::{signature, Call, AGGREGATES, FUNCTIONS};
 mod gbnf;
 mod strict;
 

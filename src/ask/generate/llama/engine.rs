@@ -572,21 +572,14 @@ impl Engine {
                 break;
             }
         }
-        // A query the model did not end is cut back to where it could have ended.
-        let mut shortened = false;
-        let mut kept = generated;
+        // Where a query the model did not end could have ended.
+        let mut whole_start = None;
         if matches!(stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
             if let Some(g) = grammar.as_mut() {
                 let lens: Vec<usize> = undo.iter().map(|u| u.0).collect();
                 let eos = self.model.vocab().eos();
-                if let Some((n, bytes)) =
-                    longest_whole(g, eos, &out_tokens, &lens, &text, job.scope.as_ref())
-                {
-                    text.truncate(bytes);
-                    logprob = undo[..n].iter().map(|u| u.1).sum();
-                    kept = n;
-                    shortened = true;
-                }
+                whole_start = longest_whole(g, eos, &out_tokens, &lens, &text, job.scope.as_ref())
+                    .map(|bytes| String::from_utf8_lossy(&text[..bytes]).into_owned());
             }
         }
         Ok(Output {
@@ -604,12 +597,12 @@ impl Engine {
             scope_refusals,
             backtracks,
             reused_logits,
-            mean_logprob: if kept == 0 {
+            mean_logprob: if generated == 0 {
                 0.0
             } else {
-                logprob / kept as f64
+                logprob / generated as f64
             },
-            shortened,
+            whole_start,
         })
     }
 }
@@ -817,9 +810,10 @@ fn draw(logits: &[f32], chain: &mut LlamaSampler) -> LlamaToken {
 
 /// The longest start of the generated tokens `out` (whose texts are `lens` bytes long and
 /// make up `text`) at which the query may end: the grammar allows the end of text after it,
-/// and the scope check finds nothing wrong with it as a whole query (every name defined, the
-/// values the question names written). Returns its length in tokens and in bytes; `None` when
-/// no start of it is a whole query. Leaves `grammar` after the last token it could take.
+/// it does not cut a word or number in two (`LIMIT 1` of `LIMIT 10`, `AS tot` of `AS
+/// total`), and the scope check finds nothing wrong with it as a whole query (every name
+/// defined, the values the question names written). Returns its length in bytes; `None` when
+/// no start of it is whole. Leaves `grammar` after the last token it could take.
 fn longest_whole(
     grammar: &mut LlamaSampler,
     end: LlamaToken,
@@ -827,22 +821,26 @@ fn longest_whole(
     lens: &[usize],
     text: &[u8],
     scope: Option<&Scope>,
-) -> Option<(usize, usize)> {
+) -> Option<usize> {
     grammar.reset();
     let mut ends = Vec::new();
     let mut bytes = 0;
-    for (i, (tok, len)) in out.iter().zip(lens).enumerate() {
+    for (tok, len) in out.iter().zip(lens) {
         if !accept(grammar, *tok) {
             break;
         }
         bytes += len;
         if allowed(grammar, end) {
-            ends.push((i + 1, bytes));
+            ends.push(bytes);
         }
     }
-    ends.into_iter().rev().find(|&(_, bytes)| {
+    let word =
+        |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
+    ends.into_iter().rev().find(|&bytes| {
         let start = text.get(..bytes).unwrap_or_default();
-        !ends_mid_char(start)
+        let splits_word = word(start.last()) && word(text.get(bytes));
+        !splits_word
+            && !ends_mid_char(start)
             && scope.is_none_or(|s| s.problems(&String::from_utf8_lossy(start), true) == 0)
     })
 }

@@ -1236,3 +1236,57 @@ fn a_constant_stands_only_where_postgresql_takes_one() {
     assert!(sc.rejects(joined, " WHERE", false), "{joined}");
     assert!(sc.rejects("SELECT title FROM album ORDER BY 'x'", ",", false));
 }
+
+#[test]
+fn columns_of_types_that_do_not_compare_are_refused() {
+    let sc = scope("albums per artist");
+    for ok in [
+        "SELECT a.title FROM album a JOIN artist r ON a.artist_id = r.artist_id",
+        "SELECT a.title FROM album a JOIN artist r ON r.name = a.title",
+        "SELECT a.title FROM album a JOIN artist r ON a.price >= r.artist_id",
+        "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::integer",
+    ] {
+        never_refused(&sc, ok);
+    }
+    let bad = "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name";
+    assert!(sc.rejects(bad, " WHERE", false), "{bad}");
+    assert!(sc.rejects(bad, "", true), "{bad}");
+    let bad = "SELECT title FROM album WHERE title <> album_id";
+    assert!(sc.rejects(bad, "", true), "{bad}");
+}
+
+#[test]
+fn constants_after_review_are_judged_where_they_stand() {
+    let sc = scope("albums");
+    for ok in [
+        "SELECT title FROM album WHERE '2010-01-01'::DATE <= price",
+        "SELECT title FROM album WHERE 100::numeric < price",
+        "SELECT * FROM album ORDER BY 4",
+        "SELECT title, rank() OVER (ORDER BY 'x') FROM album",
+        "SELECT title FROM album WHERE price BETWEEN (SELECT min(price) FROM album WHERE price > 1 AND price < 2) AND 500000",
+    ] {
+        never_refused(&sc, ok);
+    }
+    let window = "SELECT title FROM album WHERE row_number(";
+    assert!(
+        sc.rejects("SELECT title FROM album WHERE row_number", "(", false),
+        "{window}"
+    );
+}
+
+#[test]
+fn a_bare_column_that_is_no_yes_no_is_no_condition() {
+    let sc = scope("albums");
+    for bad in [
+        "SELECT title FROM album WHERE price",
+        "SELECT title FROM album a WHERE a.title = 'x' AND a.price",
+        "SELECT title FROM album a JOIN artist r ON r.artist_id",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    assert!(sc.rejects("SELECT title FROM album WHERE price", " AND", false));
+    never_refused(
+        &sc,
+        "SELECT title FROM album WHERE price > 1 AND title IS NOT NULL",
+    );
+}
