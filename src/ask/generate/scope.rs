@@ -16,7 +16,11 @@
 //! - no literal twice unless the question has it (`= 1000 AND … = 1000`), 0 and 1 aside;
 //! - no comma between FROM items (a cross join; joins are written with JOIN … ON);
 //! - no text literal compared with a number column (`artist_id = 'AC/DC'`), and no column
-//!   compared with one of a type PostgreSQL cannot compare it with (`a.album_id = p.name`);
+//!   compared with one of a type PostgreSQL cannot compare it with (`a.album_id = p.name`,
+//!   `= p.name::TEXT`; one name on both sides is a shared key, left to PostgreSQL), and no text
+//!   cast to a number or yes/no it cannot be read as (`'abc'::DECIMAL`);
+//! - no bare column that is not boolean as a WHERE, HAVING or ON condition, and no aggregate or
+//!   window function in WHERE, ON or GROUP BY;
 //! - no column compared with itself (`t.track_id = t.track_id`, a join condition that joins
 //!   nothing, `x = x::integer`);
 //! - a FROM alias that extends a qualifier the SELECT list used and nothing defined yet is
@@ -679,6 +683,44 @@ impl Scope {
             // one FROM item with itself links nothing (the model's loop of `o.a = o.b - 1`).
             if stack[qi].on_cond && same_item_compared(&toks, i) {
                 problems += 1;
+            }
+            // A cast's type, written whole (`::TEXT`, `::int`).
+            if matches!(t.kind, Kind::Ident | Kind::Keyword)
+                && t.complete
+                && i >= 2
+                && toks[i - 1].is(Kind::Punct, "::")
+            {
+                // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
+                // is cast to (22P02, even in EXPLAIN: the constant is folded).
+                if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
+                    let value = toks[i - 2].text.trim_matches('\'').trim();
+                    let bad = match cast_type(t.text).map(|ty| comparable(ty, "integer")) {
+                        Some(true) => value.parse::<f64>().is_err(),
+                        Some(false) if cast_type(t.text) == Some("boolean") => !matches!(
+                            value.to_ascii_lowercase().as_str(),
+                            "t" | "f" | "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0"
+                        ),
+                        _ => false,
+                    };
+                    problems += usize::from(bad);
+                }
+                // `= p.name::TEXT` against an integer: the cast decides the right side's type.
+                if toks[i - 2].kind == Kind::Ident {
+                    let col = i - 2;
+                    let col = if col >= 2 && toks[col - 1].is(Kind::Punct, ".") {
+                        col - 2
+                    } else {
+                        col
+                    };
+                    if let (Some(end), Some(ty)) =
+                        (compared_column(&toks[..col]), cast_type(t.text))
+                    {
+                        let left = self.columns_of(&toks[..end], &bindings, &visible);
+                        if !left.is_empty() && left.iter().all(|a| !comparable(&a.data_type, ty)) {
+                            problems += 1;
+                        }
+                    }
+                }
             }
             if t.kind == Kind::Ident
                 && t.complete
@@ -2102,6 +2144,28 @@ fn non_boolean_column(item: &str, cat: &Catalog) -> bool {
     let columns: Vec<_> = cat.tables.iter().filter_map(|t| t.column(name)).collect();
     // A known type that does not compare with boolean is text, a number, a date or a time.
     !columns.is_empty() && columns.iter().all(|c| !comparable(&c.data_type, "boolean"))
+}
+
+/// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
+/// not known here.
+fn cast_type(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "INT" | "INTEGER" | "INT4" => "integer",
+        "BIGINT" | "INT8" => "bigint",
+        "SMALLINT" | "INT2" => "smallint",
+        "NUMERIC" | "DECIMAL" => "numeric",
+        "REAL" | "FLOAT4" => "real",
+        "FLOAT" | "FLOAT8" | "DOUBLE" => "double precision",
+        "TEXT" => "text",
+        "VARCHAR" => "character varying",
+        "CHAR" | "CHARACTER" => "character",
+        "DATE" => "date",
+        "TIMESTAMP" => "timestamp without time zone",
+        "TIMESTAMPTZ" => "timestamp with time zone",
+        "TIME" => "time without time zone",
+        "BOOL" | "BOOLEAN" => "boolean",
+        _ => return None,
+    })
 }
 
 /// `item` with what is inside parentheses (and string literals) left out.

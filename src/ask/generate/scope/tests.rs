@@ -1253,6 +1253,13 @@ fn columns_of_types_that_do_not_compare_are_refused() {
     assert!(sc.rejects(bad, "", true), "{bad}");
     let bad = "SELECT title FROM album WHERE title <> album_id";
     assert!(sc.rejects(bad, "", true), "{bad}");
+    // A cast decides the right side's type.
+    let bad = "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::TEXT";
+    assert!(sc.rejects(bad, "", true), "{bad}");
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::INT",
+    );
 }
 
 #[test]
@@ -1289,4 +1296,18 @@ fn a_bare_column_that_is_no_yes_no_is_no_condition() {
         &sc,
         "SELECT title FROM album WHERE price > 1 AND title IS NOT NULL",
     );
+}
+
+#[test]
+fn a_text_cast_to_what_it_cannot_be_read_as_is_refused() {
+    let sc = scope("albums");
+    never_refused(&sc, "SELECT '12.5'::NUMERIC AS n, title FROM album");
+    never_refused(&sc, "SELECT title FROM album WHERE 'yes'::BOOLEAN");
+    never_refused(&sc, "SELECT 'x'::TEXT AS label FROM album");
+    for bad in [
+        "SELECT title FROM album ORDER BY 'abc'::DECIMAL",
+        "SELECT title FROM album WHERE 'maybe'::BOOLEAN",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
 }
