@@ -46,6 +46,37 @@ fn spec_for(cat: &Catalog, tables: &[String]) -> Spec {
     Spec::from_catalog(cat, &ids, &[])
 }
 
+/// Asserts that seed `seed`'s `sql` passes the guard's name check and plans.
+async fn resolves_and_plans(
+    sql: &str,
+    seed: u32,
+    (policy, cat, client): (&Policy, &Catalog, &tokio_postgres::Client),
+) {
+    guard::check(sql, policy, cat, &Access::all(cat))
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
+    client
+        .simple_query(&format!("EXPLAIN {sql}"))
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: EXPLAIN failed: {e}: {sql}"));
+}
+
+/// Chinook and llama.cpp's grammar matcher over the vocabulary `vocab`.
+async fn chinook_and_a_matcher(vocab: &str) -> Option<(Catalog, tokio_postgres::Client, Matcher)> {
+    let (cat, client) = load_catalog(Cluster::shared(), "chinook").await?;
+    let vocab = data::vocab(vocab)?;
+    Some((cat, client, Matcher::load(&vocab).unwrap()))
+}
+
+/// Chinook, a random-weight model of `seed`, and the artist table as the chosen one.
+async fn artists_and_a_random_model(
+    seed: u64,
+) -> Option<(Catalog, tokio_postgres::Client, PathBuf, Vec<usize>)> {
+    let (cat, client) = load_catalog(Cluster::shared(), "chinook").await?;
+    let model = data::model("llama-spm", Shape::TINY, seed)?;
+    let ids = cat.find_name("artist").into_iter().collect();
+    Some((cat, client, model, ids))
+}
+
 fn worker_spec(model: PathBuf) -> WorkerSpec {
     WorkerSpec {
         program: PathBuf::from(env!("CARGO_BIN_EXE_pgask")),
@@ -111,12 +142,7 @@ async fn strict_grammar_generations_parse_name_real_columns_and_explain() {
             out.text
         );
         let sql = out.text.trim();
-        guard::check(sql, &policy, &cat, &Access::all(&cat))
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
-        client
-            .simple_query(&format!("EXPLAIN {sql}"))
-            .await
-            .unwrap_or_else(|e| panic!("seed {seed}: EXPLAIN failed: {e}: {sql}"));
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
         lengths.push(out.generated_tokens);
     }
     let distinct: HashSet<usize> = lengths.iter().copied().collect();
@@ -131,14 +157,9 @@ async fn strict_grammar_generations_parse_name_real_columns_and_explain() {
 /// SELECT INTO do not. The strict profile also refuses out-of-scope columns and ungrouped ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
-    let cluster = Cluster::shared();
-    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+    let Some((cat, _client, m)) = chinook_and_a_matcher("deepseek-coder").await else {
         return;
     };
-    let Some(vocab) = data::vocab("deepseek-coder") else {
-        return;
-    };
-    let m = Matcher::load(&vocab).unwrap();
     let spec = spec_for(&cat, &["customer".into(), "invoice".into()]);
     let full = grammar::build(&spec, Profile::Full).unwrap();
     let strict = grammar::build(&spec, Profile::Strict).unwrap();
@@ -213,14 +234,9 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
 /// confirms both sides, so the lists cannot drift from what it does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_calls_take_the_arguments_and_clauses_postgresql_needs() {
-    let cluster = Cluster::shared();
-    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+    let Some((cat, client, matcher)) = chinook_and_a_matcher("llama-spm").await else {
         return;
     };
-    let Some(vocab) = data::vocab("llama-spm") else {
-        return;
-    };
-    let matcher = Matcher::load(&vocab).unwrap();
     let g = grammar::build(&spec_for(&cat, &["track".to_string()]), Profile::Full).unwrap();
     let plans = [
         "count(*)",
@@ -410,14 +426,9 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
 /// name only real columns and plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_start_of_a_query_the_model_did_not_end() {
-    let cluster = Cluster::shared();
-    let Some((cat, client)) = load_catalog(cluster, "chinook").await else {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(13).await else {
         return;
     };
-    let Some(model) = data::model("llama-spm", Shape::TINY, 13) else {
-        return;
-    };
-    let ids: Vec<usize> = cat.find_name("artist").into_iter().collect();
     let grammar = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9]{0,2}";
     let whole = |sql: &str| {
         sql.strip_prefix("SELECT name FROM artist WHERE ")
@@ -460,12 +471,7 @@ async fn the_whole_start_of_a_query_the_model_did_not_end() {
             continue;
         };
         shortened += 1;
-        guard::check(sql, &policy, &cat, &Access::all(&cat))
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {sql}"));
-        client
-            .simple_query(&format!("EXPLAIN {sql}"))
-            .await
-            .unwrap_or_else(|e| panic!("seed {seed}: EXPLAIN failed: {e}: {sql}"));
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
     }
     eprintln!("{shortened} of {cut} cut-off generations have a whole start");
     assert!(
@@ -481,14 +487,9 @@ async fn the_whole_start_of_a_query_the_model_did_not_end() {
 /// model preferred.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_end_is_backed_out_of_and_the_next_choice_taken() {
-    let cluster = Cluster::shared();
-    let Some((cat, _client)) = load_catalog(cluster, "chinook").await else {
+    let Some((cat, _client, model, ids)) = artists_and_a_random_model(5).await else {
         return;
     };
-    let Some(model) = data::model("llama-spm", Shape::TINY, 5) else {
-        return;
-    };
-    let ids: Vec<usize> = cat.find_name("artist").into_iter().collect();
     let prefix = "SELECT name FROM artist WHERE artist_id = 7 OR artist_id = ";
     let grammar = format!("root ::= \"{prefix}\" ( \"7\" | \"8\" ) \"\\n\"");
     let llm = worker(model);
