@@ -690,16 +690,17 @@ impl Scope {
                 && i >= 2
                 && toks[i - 1].is(Kind::Punct, "::")
             {
+                let ty = cast_type(t.text);
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
                 if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
                     let value = toks[i - 2].text.trim_matches('\'').trim();
-                    let bad = match cast_type(t.text).map(|ty| comparable(ty, "integer")) {
-                        Some(true) => value.parse::<f64>().is_err(),
-                        Some(false) if cast_type(t.text) == Some("boolean") => !matches!(
+                    let bad = match ty {
+                        Some("boolean") => !matches!(
                             value.to_ascii_lowercase().as_str(),
                             "t" | "f" | "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0"
                         ),
+                        Some(ty) if comparable(ty, "integer") => value.parse::<f64>().is_err(),
                         _ => false,
                     };
                     problems += usize::from(bad);
@@ -712,13 +713,9 @@ impl Scope {
                     } else {
                         col
                     };
-                    if let (Some(end), Some(ty)) =
-                        (compared_column(&toks[..col]), cast_type(t.text))
-                    {
+                    if let (Some(end), Some(ty)) = (compared_column(&toks[..col]), ty) {
                         let left = self.columns_of(&toks[..end], &bindings, &visible);
-                        if !left.is_empty() && left.iter().all(|a| !comparable(&a.data_type, ty)) {
-                            problems += 1;
-                        }
+                        problems += usize::from(never_compare(&left, &[ty]));
                     }
                 }
             }
@@ -745,17 +742,8 @@ impl Scope {
                     let left = self.columns_of(&toks[..end], &bindings, &visible);
                     let right = self.columns_of(&toks[..=i], &bindings, &visible);
                     let same_name = left.iter().any(|a| right.iter().any(|b| a.name == b.name));
-                    if !same_name
-                        && !left.is_empty()
-                        && !right.is_empty()
-                        && left.iter().all(|a| {
-                            right
-                                .iter()
-                                .all(|b| !comparable(&a.data_type, &b.data_type))
-                        })
-                    {
-                        problems += 1;
-                    }
+                    let types: Vec<&str> = right.iter().map(|b| b.data_type.as_str()).collect();
+                    problems += usize::from(!same_name && never_compare(&left, &types));
                 }
                 // The right side of a binary operator (after a name, a literal or `)`).
                 let binary = operand >= 2
@@ -2144,6 +2132,16 @@ fn non_boolean_column(item: &str, cat: &Catalog) -> bool {
     let columns: Vec<_> = cat.tables.iter().filter_map(|t| t.column(name)).collect();
     // A known type that does not compare with boolean is text, a number, a date or a time.
     !columns.is_empty() && columns.iter().all(|c| !comparable(&c.data_type, "boolean"))
+}
+
+/// Whether none of the columns `left` could stand for compares with any of the types
+/// `right` (an empty side judges nothing).
+fn never_compare(left: &[&crate::ask::catalog::Column], right: &[&str]) -> bool {
+    !left.is_empty()
+        && !right.is_empty()
+        && left
+            .iter()
+            .all(|a| right.iter().all(|b| !comparable(&a.data_type, b)))
 }
 
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one

@@ -20,7 +20,6 @@ use super::validate::{rejected, Rejected};
 use super::{AskError, Asker};
 use crate::ask::execute::{self, wire, ExecError};
 use crate::ask::generate::prompt::{Failure, PromptInput};
-use crate::ask::generate::protocol::Stop;
 use crate::ask::history::{now_ms, AskRecord, Event};
 use crate::ask::memory::Turn;
 use crate::session::link::{AskSession, Link};
@@ -29,7 +28,7 @@ use crate::session::link::{AskSession, Link};
 const VOTE_ROWS: u32 = 100;
 
 /// The notice for an answer whose query the model did not finish on the last attempt.
-pub const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest whole query it had written, which may leave out part of the question";
+const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest whole query it had written, which may leave out part of the question";
 
 /// What becomes of the SQL once it passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,10 +284,7 @@ impl Asker {
                     let last = attempt == attempts;
                     cut_off = generated
                         .iter()
-                        .find(|c| {
-                            c.output.stop == Stop::DeadEnd
-                                && !(last && c.output.whole_start.is_some())
-                        })
+                        .find(|c| select::cut_at_dead_end(c, last))
                         .map(|c| c.sql.clone());
                     (select::distinct(generated, last), source)
                 }

@@ -35,15 +35,12 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
         if any_complete && !c.complete {
             continue;
         }
-        let whole = c
-            .output
-            .whole_start
-            .as_deref()
-            .filter(|_| last && !c.complete);
-        let (sql, shortened) = match whole {
-            Some(w) => (w.trim().to_string(), true),
-            None if c.output.stop == Stop::DeadEnd => continue,
-            None => (c.sql, false),
+        if cut_at_dead_end(&c, last) {
+            continue;
+        }
+        let (sql, shortened) = match c.output.whole_start.as_deref() {
+            Some(w) if last && !c.complete => (w.trim().to_string(), true),
+            _ => (c.sql, false),
         };
         let lp = c.output.mean_logprob;
         match out.iter_mut().find(|p| p.sql == sql) {
@@ -60,6 +57,12 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
         }
     }
     out
+}
+
+/// Whether `c` was cut off at a dead end and has nothing to run on this attempt (a whole start
+/// runs on the `last`): never a proposal, and what the next attempt is told of.
+pub(super) fn cut_at_dead_end(c: &Candidate, last: bool) -> bool {
+    c.output.stop == Stop::DeadEnd && !(last && c.output.whole_start.is_some())
 }
 
 /// The result of a vote.

@@ -248,10 +248,9 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
             alts(TYPES)
         ),
     )?;
-    for (call, min, max) in call_groups() {
-        let names: Vec<String> = FUNCTIONS
+    for ((call, min, max), names) in call_groups() {
+        let names: Vec<String> = names
             .iter()
-            .filter(|f| **f != "count" && signature(f) == Some((call, min, max)))
             .flat_map(|f| [f.to_string(), f.to_uppercase()])
             .collect();
         r.add(&group_rule(call, min, max), &trie(&names))?;
@@ -323,6 +322,9 @@ pub enum Call {
     OrderedSet,
 }
 
+/// How a function is called, with its least and most arguments.
+pub type Signature = (Call, usize, usize);
+
 /// Most arguments a variadic function is given here.
 const MANY: usize = 12;
 
@@ -330,7 +332,7 @@ const MANY: usize = 12;
 /// arguments; `None` for the two with a syntax of their own (`position(a IN b)`,
 /// `extract(f FROM x)`). A call PostgreSQL has no function for (`lead()`, `sqrt(a, b)`,
 /// `rank()` without `OVER`) fails to plan, so the grammar never writes one.
-pub fn signature(name: &str) -> Option<(Call, usize, usize)> {
+pub fn signature(name: &str) -> Option<Signature> {
     use Call::*;
     Some(match name {
         "string_agg" => (Aggregate, 2, 2),
@@ -356,13 +358,15 @@ pub fn signature(name: &str) -> Option<(Call, usize, usize)> {
     })
 }
 
-/// The distinct signatures of [`FUNCTIONS`] (`count`, called with `*` too, has a rule of its
-/// own), in a fixed order.
-fn call_groups() -> Vec<(Call, usize, usize)> {
-    let mut out: Vec<(Call, usize, usize)> = Vec::new();
+/// The distinct signatures of [`FUNCTIONS`] with the functions of each, in a fixed order
+/// (`count`, called with `*` too, has a rule of its own).
+fn call_groups() -> Vec<(Signature, Vec<&'static str>)> {
+    let mut out: Vec<(Signature, Vec<&'static str>)> = Vec::new();
     for f in FUNCTIONS.iter().filter(|f| **f != "count") {
-        if let Some(sig) = signature(f).filter(|s| !out.contains(s)) {
-            out.push(sig);
+        let Some(sig) = signature(f) else { continue };
+        match out.iter_mut().find(|(s, _)| *s == sig) {
+            Some((_, names)) => names.push(f),
+            None => out.push((sig, vec![f])),
         }
     }
     out
@@ -413,7 +417,7 @@ fn calls(s: &str) -> Vec<String> {
         format!("( \"count(\" | \"COUNT(\" ) \"*)\" {filter} ( {over} )?"),
         aggregate("( \"count\" | \"COUNT\" )", &e),
     ];
-    for (call, min, max) in call_groups() {
+    for ((call, min, max), _) in call_groups() {
         let name = group_rule(call, min, max);
         let a = args(min, max);
         out.push(match call {
