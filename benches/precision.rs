@@ -4,9 +4,9 @@
 //! A random-weight model writes whatever the decoder lets through, so it finds every hole:
 //! chinook and northwind (loaded from `../shared`) and 20 Spider schemas (created empty), with
 //! each schema's tables as the chosen ones; two seeds per question with the default decoder,
-//! one with the grammar alone. A query the model did not end is cut back to the longest whole
-//! query it began (counted apart). Queries the model ended or that were shortened and still
-//! fail are printed. With `PGASK_REAL_MODEL` (Gemma) it also measures
+//! one with the grammar alone. A query the model did not end is finished (its longest start that
+//! can end, closed by the fewest closing words; counted apart). Queries the model ended or that
+//! were finished and still fail are printed. With `PGASK_REAL_MODEL` (Gemma) it also measures
 //! generated tokens/s with grammar and scope check ÷ without, paired runs on the same prompts.
 //!
 //! `cargo bench --profile dev --bench precision` (full: 20 Spider schemas × 12 questions,
@@ -66,10 +66,12 @@ struct Tally {
     plans: usize,
     /// Ended by the model and planned.
     complete_plans: usize,
-    /// Not ended by the model, cut back to a whole query.
+    /// Not ended by the model, finished by pgask.
     shortened: usize,
     /// Of those, the ones that planned.
     short_plans: usize,
+    /// Bytes of the model's text the finished queries kept, and the bytes it wrote.
+    kept: (usize, usize),
     refusals: usize,
     tokens: usize,
     ms: f64,
@@ -276,10 +278,10 @@ async fn main() {
             for (k, scoped, seed) in [(0, true, 0), (0, true, 1000), (1, false, 0)] {
                 let j = job(cat, t, question, 1 + seed + qi as u32, scoped, 1.0);
                 let o: Output = eng.run(&j, &never).expect("generate");
-                // A query the model did not end is judged by its longest whole start, as the
-                // last attempt runs it.
-                let shortened = o.whole_start.is_some();
-                let sql = o.whole_start.as_deref().unwrap_or(&o.text).trim();
+                // A query the model did not end is judged finished, as the last attempt runs
+                // it.
+                let shortened = o.finished.is_some();
+                let sql = o.finished.as_deref().unwrap_or(&o.text).trim();
                 let tally = &mut tallies[k];
                 tally.n += 1;
                 tally.tokens += o.generated_tokens;
@@ -289,6 +291,11 @@ async fn main() {
                     tally.complete += 1;
                 }
                 tally.shortened += usize::from(shortened);
+                if let Some(f) = o.finished.as_deref() {
+                    let same = f.bytes().zip(o.text.bytes()).take_while(|(a, b)| a == b);
+                    tally.kept.0 += same.count();
+                    tally.kept.1 += o.text.len();
+                }
                 let verdict = match guard::check(sql, &policy, cat, &Access::all(cat)) {
                     Err(e) => Err(format!("guard {}", e.sqlstate())),
                     Ok(_) => {
@@ -327,14 +334,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | shortened to a whole query: plan | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | finished by pgask: plan | text kept when finished | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -345,6 +352,7 @@ async fn main() {
             100.0 * t.short_plans as f64 / t.shortened.max(1) as f64,
             t.short_plans,
             t.shortened,
+            100.0 * t.kept.0 as f64 / t.kept.1.max(1) as f64,
             t.refusals,
             t.tokens as f64 / t.ms.max(1e-9) * 1e3,
             t.failures

@@ -418,14 +418,15 @@ async fn a_defined_metric_is_decoded_whole_by_a_random_model() {
     assert!(planned >= 3, "{planned} of {finished} planned");
 }
 
-/// Where a query the model does not end (cut off at `max_tokens`, in a loop or at a dead end)
-/// could have ended: the longest start at which grammar and scope check let it end, without
-/// cutting a number in two. The grammar lets a random model write `OR` terms of 1 to 3 digits
-/// for longer than its token budget; each cut-off query's whole start must be exactly the
-/// longest start made of whole terms (never ending in ` OR artist_id = ` or at `12` of `123`),
-/// name only real columns and plan.
+/// A query the model does not end (cut off at `max_tokens`, in a loop or at a dead end) is
+/// finished: its longest start that the grammar and the scope check let end, closed by the
+/// fewest closing words, without cutting a number in two. The grammar lets a random model write
+/// `OR` terms of 1 to 3 digits for longer than its token budget; each cut-off query must come
+/// back as the longest start made of whole terms (never ending in ` OR artist_id = ` or at `12`
+/// of `123`), or as the whole text closed with the one closing word this grammar takes there (`1`
+/// after ` = `); and it must name only real columns and plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_start_of_a_query_the_model_did_not_end() {
+async fn a_query_the_model_did_not_end_is_finished() {
     let Some((cat, client, model, ids)) = artists_and_a_random_model(13).await else {
         return;
     };
@@ -442,7 +443,7 @@ async fn the_whole_start_of_a_query_the_model_did_not_end() {
     };
     let llm = worker(model);
     let policy = Policy::new(guard::default_functions());
-    let (mut shortened, mut cut) = (0, 0);
+    let (mut finished, mut closed, mut cut) = (0, 0, 0);
     for seed in 0..12 {
         let mut req = request("artists", Some(grammar.to_string()), 64, seed);
         req.scope = Some(pgask::ask::generate::scope::Scope::new(
@@ -451,7 +452,7 @@ async fn the_whole_start_of_a_query_the_model_did_not_end() {
         let out = llm.generate(req).await.unwrap();
         let text = out.text.as_str();
         if out.stop == Stop::Eos {
-            assert_eq!(out.whole_start, None, "seed {seed}: an ended query");
+            assert_eq!(out.finished, None, "seed {seed}: an ended query");
             continue;
         }
         cut += 1;
@@ -461,23 +462,56 @@ async fn the_whole_start_of_a_query_the_model_did_not_end() {
             .filter(|&i| text.is_char_boundary(i))
             .map(|i| &text[..i])
             .find(|p| whole(p) && !text[p.len()..].starts_with(|c: char| c.is_ascii_digit()));
-        assert_eq!(
-            out.whole_start.as_deref(),
-            expected,
-            "seed {seed}, {:?}: {text}",
-            out.stop
-        );
-        let Some(sql) = out.whole_start.as_deref() else {
+        let Some(sql) = out.finished.as_deref() else {
+            assert_eq!(expected, None, "seed {seed}: {text}");
             continue;
         };
-        shortened += 1;
+        assert!(whole(sql), "seed {seed}: {sql}");
+        let closing = sql
+            .strip_prefix(text)
+            .filter(|tail| text.ends_with(" = ") && matches!(*tail, "1" | "11" | "111"));
+        if closing.is_some() {
+            closed += 1;
+        } else {
+            assert_eq!(Some(sql), expected, "seed {seed}, {:?}: {text}", out.stop);
+        }
+        finished += 1;
         resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
     }
-    eprintln!("{shortened} of {cut} cut-off generations have a whole start");
-    assert!(
-        shortened >= 3,
-        "{shortened} of {cut}: the test proves little"
-    );
+    eprintln!("{finished} of {cut} cut-off generations finished, {closed} of them closed");
+    assert!(finished >= 3, "{finished} of {cut}: the test proves little");
+}
+
+/// A query cut off inside a string literal and a parenthesis is closed with `'` and `)` (the
+/// closing words the grammar takes there), keeping every byte the model wrote: the random model
+/// writes letters for far longer than its budget of 48 tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_cut_off_inside_a_string_is_closed() {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(17).await else {
+        return;
+    };
+    let grammar = "root ::= \"SELECT name FROM artist WHERE (name = '\" [a-z]+ \"')\"";
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let mut inside = 0;
+    for seed in 0..6 {
+        let mut req = request("artists", Some(grammar.to_string()), 48, seed);
+        req.scope = Some(pgask::ask::generate::scope::Scope::new(
+            &cat, &ids, "artists",
+        ));
+        let out = llm.generate(req).await.unwrap();
+        assert_eq!(out.stop, Stop::MaxTokens, "seed {seed}: {}", out.text);
+        if !out.text.contains("= '") {
+            // Cut off before the string: nothing after `FROM artist` can end here.
+            assert_eq!(out.finished, None, "seed {seed}: {}", out.text);
+            continue;
+        }
+        inside += 1;
+        let sql = out.finished.as_deref().unwrap_or_default();
+        assert_eq!(sql, format!("{}')", out.text), "seed {seed}");
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+    }
+    assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
 }
 
 /// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the

@@ -89,10 +89,11 @@ pub struct Output {
     #[serde(default)]
     pub mean_logprob: f64,
     /// When the model did not end the query (`stop` says why): the longest start of `text`
-    /// at which the grammar and the scope check let the query end, a whole query that leaves
-    /// out what the model was still writing. `None` when no start of it is whole.
+    /// that the grammar and the scope check let end, closed by the fewest closing words (`)`,
+    /// `'`, ` 1`, …; none when it may end as it is): a whole query made of what the model
+    /// wrote. `None` when no start of it can be finished.
     #[serde(default)]
-    pub whole_start: Option<String>,
+    pub finished: Option<String>,
 }
 
 /// pgask → worker.

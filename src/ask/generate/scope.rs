@@ -696,10 +696,13 @@ impl Scope {
                 if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
                     let value = toks[i - 2].text.trim_matches('\'').trim();
                     let bad = match ty {
-                        Some("boolean") => !matches!(
-                            value.to_ascii_lowercase().as_str(),
-                            "t" | "f" | "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0"
-                        ),
+                        Some("boolean") => !yes_or_no(value),
+                        Some("money") => value
+                            .trim_start_matches('-')
+                            .trim_start_matches('$')
+                            .replace(',', "")
+                            .parse::<f64>()
+                            .is_err(),
                         Some(ty) if comparable(ty, "integer") => value.parse::<f64>().is_err(),
                         _ => false,
                     };
@@ -1880,6 +1883,7 @@ fn comparable(a: &str, b: &str) -> bool {
             "date" | "timestamp without time zone" | "timestamp with time zone" => Some(2),
             "time without time zone" | "time with time zone" => Some(4),
             "boolean" => Some(3),
+            "money" => Some(5),
             _ => None,
         }
     }
@@ -2091,7 +2095,7 @@ fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
         // position in the SELECT list or nothing (42601, 42P10).
         // (A window's or a call's ORDER BY sorts by the constant: free.)
         Clause::Group | Clause::Order if l.query => match literal(item) {
-            Some(Literal::Text) | Some(Literal::Decimal) => true,
+            Some(Literal::Text) | Some(Literal::Decimal) | Some(Literal::Negative) => true,
             Some(Literal::Integer(n)) => {
                 // `SELECT *` has as many positions as columns: not counted here.
                 let counted =
@@ -2144,6 +2148,14 @@ fn never_compare(left: &[&crate::ask::catalog::Column], right: &[&str]) -> bool 
             .all(|a| right.iter().all(|b| !comparable(&a.data_type, b)))
 }
 
+/// Whether PostgreSQL reads the text `value` as a yes/no (`'t'`, `'yes'`, `'off'`).
+fn yes_or_no(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "t" | "f" | "true" | "false" | "y" | "n" | "yes" | "no" | "on" | "off" | "1" | "0"
+    )
+}
+
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
 /// not known here.
 fn cast_type(name: &str) -> Option<&'static str> {
@@ -2162,6 +2174,7 @@ fn cast_type(name: &str) -> Option<&'static str> {
         "TIMESTAMPTZ" => "timestamp with time zone",
         "TIME" => "time without time zone",
         "BOOL" | "BOOLEAN" => "boolean",
+        "MONEY" => "money",
         _ => return None,
     })
 }
@@ -2188,10 +2201,18 @@ enum Literal {
     Text,
     Integer(u64),
     Decimal,
+    /// A number with a minus sign (`-1`: PostgreSQL folds the sign into the constant, so in
+    /// ORDER BY it is a position, and never a valid one).
+    Negative,
 }
 
-/// What `item` is when it is one literal and nothing else (`'a''b'`, `12`, `1.5`).
+/// What `item` is when it is one literal and nothing else (`'a''b'`, `12`, `1.5`, `-1`).
 fn literal(item: &str) -> Option<Literal> {
+    if let Some(n) = item.strip_prefix('-') {
+        return literal(n.trim_start())
+            .filter(|l| *l != Literal::Text)
+            .map(|_| Literal::Negative);
+    }
     if let Some(inner) = item.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
         // Quotes inside are doubled, never alone.
         return (!inner.replace("''", "").contains('\'')).then_some(Literal::Text);
@@ -2205,9 +2226,31 @@ fn literal(item: &str) -> Option<Literal> {
         .then_some(Literal::Decimal)
 }
 
-/// Whether a condition `item` is a literal, cast or not, that is not a yes/no
-/// (`'x'::VARCHAR`, `1`; `'t'::BOOLEAN` is one).
+/// Whether a condition `item` is a literal, cast or not, in parentheses or after NOT or not,
+/// that is not a yes/no (`'x'::VARCHAR`, `1`, `(1)`, `NOT 1`; `'t'::BOOLEAN` and `'yes'`, which
+/// PostgreSQL reads as one, are).
 fn non_boolean_constant(item: &str) -> bool {
+    let mut item = item.trim();
+    loop {
+        if let Some(rest) = item.strip_prefix("NOT ") {
+            item = rest.trim();
+        } else if item.starts_with('(')
+            && item.ends_with(')')
+            && outside_parentheses(item).is_empty()
+            && item.matches('(').count() == 1
+        {
+            item = item[1..item.len() - 1].trim();
+        } else {
+            break;
+        }
+    }
+    if item
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .is_some_and(yes_or_no)
+    {
+        return false;
+    }
     let mut parts = item.split("::");
     let base = parts.next().unwrap_or_default().trim();
     let casts: Vec<String> = parts.map(|c| c.trim().to_ascii_uppercase()).collect();

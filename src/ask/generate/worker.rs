@@ -98,7 +98,7 @@ fn cancelled_output() -> Output {
         grammar_ms: 0.0,
         grammar_build_ms: 0.0,
         mean_logprob: 0.0,
-        whole_start: None,
+        finished: None,
         scope_refusals: 0,
         backtracks: 0,
         reused_logits: 0,

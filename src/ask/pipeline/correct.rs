@@ -28,7 +28,7 @@ use crate::session::link::{AskSession, Link};
 const VOTE_ROWS: u32 = 100;
 
 /// The notice for an answer whose query the model did not finish on the last attempt.
-const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest whole query it had written, which may leave out part of the question";
+const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest start of it that could be closed into a whole query, which may leave out part of the question";
 
 /// What becomes of the SQL once it passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,7 +290,7 @@ impl Asker {
                 }
             };
             let generated = matches!(source, Source::Generated { .. });
-            // A query the model did not end, cut back to what it had written whole: said
+            // A query the model did not end, finished by pgask (cut back and closed): said
             // once it ran, and never kept as the question's answer.
             let shortened = proposals.iter().any(|p| p.shortened);
             rec.sql = proposals.first().map(|p| p.sql.clone());

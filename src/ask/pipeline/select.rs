@@ -17,15 +17,16 @@ pub(super) struct Proposal {
     pub count: usize,
     /// The best mean token log-probability among the candidates that wrote it.
     pub logprob: f64,
-    /// The longest whole start of a query the model did not end.
+    /// A query the model did not end, finished by pgask (cut back to a whole start and
+    /// closed).
     pub shortened: bool,
 }
 
 /// The distinct queries among `candidates`, in order of first appearance. Queries the model
 /// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check) are
-/// left out unless no candidate finished. On the `last` attempt such a query is run as its
-/// longest whole start ([`Output::whole_start`](crate::ask::generate::protocol::Output)) if it
-/// has one; before that, one cut off at `max_tokens` or in a loop is tried as written (its
+/// left out unless no candidate finished. On the `last` attempt such a query is run finished
+/// ([`Output::finished`](crate::ask::generate::protocol::Output): its longest start that can
+/// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried as written (its
 /// error is what the next attempt corrects), and one cut off at a dead end is left out (what it
 /// would run is not what the model was writing).
 pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> {
@@ -38,7 +39,7 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
         if cut_at_dead_end(&c, last) {
             continue;
         }
-        let (sql, shortened) = match c.output.whole_start.as_deref() {
+        let (sql, shortened) = match c.output.finished.as_deref() {
             Some(w) if last && !c.complete => (w.trim().to_string(), true),
             _ => (c.sql, false),
         };
@@ -59,10 +60,10 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
     out
 }
 
-/// Whether `c` was cut off at a dead end and has nothing to run on this attempt (a whole start
-/// runs on the `last`): never a proposal, and what the next attempt is told of.
+/// Whether `c` was cut off at a dead end and has nothing to run on this attempt (its finished
+/// query runs on the `last`): never a proposal, and what the next attempt is told of.
 pub(super) fn cut_at_dead_end(c: &Candidate, last: bool) -> bool {
-    c.output.stop == Stop::DeadEnd && !(last && c.output.whole_start.is_some())
+    c.output.stop == Stop::DeadEnd && !(last && c.output.finished.is_some())
 }
 
 /// The result of a vote.
@@ -161,7 +162,7 @@ mod tests {
                 reused_logits: 0,
                 grammar_build_ms: 0.0,
                 mean_logprob: -1.0,
-                whole_start: None,
+                finished: None,
             },
         }
     }
@@ -188,13 +189,13 @@ mod tests {
         );
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
-        // On the last attempt, its longest whole start is run instead (never before a
-        // finished one), and only then.
+        // On the last attempt, its finished query is run instead (never before one the model
+        // ended), and only then.
         let mut short = cand(
             "SELECT name FROM artist WHERE artist_id = 1 AND",
             Stop::DeadEnd,
         );
-        short.output.whole_start = Some("SELECT name FROM artist WHERE artist_id = 1 ".into());
+        short.output.finished = Some("SELECT name FROM artist WHERE artist_id = 1 ".into());
         assert!(distinct(vec![short.clone()], false).is_empty());
         let last = distinct(vec![short.clone()], true);
         assert_eq!(last.len(), 1);

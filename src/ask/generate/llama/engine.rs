@@ -27,7 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
-use super::super::scope::Scope;
+use super::finish::{finish, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -90,6 +90,8 @@ pub struct Engine {
     layout: Layout,
     top_k: i32,
     prefixes: Prefixes,
+    /// The words a query the model did not end is closed with.
+    closers: Closers,
     masker: Masker,
     /// Output positions whose logits are kept for backtracking ([`KEPT_LOGITS`]).
     kept_logits: usize,
@@ -158,6 +160,7 @@ impl Engine {
             layout,
             top_k: cfg.top_k,
             prefixes: Prefixes::new(model),
+            closers: Closers::new(model),
             masker: Masker::default(),
             kept_logits: KEPT_LOGITS,
             description,
@@ -572,14 +575,22 @@ impl Engine {
                 break;
             }
         }
-        // Where a query the model did not end could have ended.
-        let mut whole_start = None;
+        // The query the model did not end, finished.
+        let mut finished = None;
         if matches!(stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
             if let Some(g) = grammar.as_mut() {
                 let lens: Vec<usize> = undo.iter().map(|u| u.0).collect();
                 let eos = self.model.vocab().eos();
-                whole_start = longest_whole(g, eos, &out_tokens, &lens, &text, job.scope.as_ref())
-                    .map(|bytes| String::from_utf8_lossy(&text[..bytes]).into_owned());
+                finished = finish(
+                    g,
+                    eos,
+                    &self.closers,
+                    &out_tokens,
+                    &lens,
+                    &text,
+                    job.scope.as_ref(),
+                )
+                .map(|(bytes, tail)| format!("{}{tail}", String::from_utf8_lossy(&text[..bytes])));
             }
         }
         Ok(Output {
@@ -602,7 +613,7 @@ impl Engine {
             } else {
                 logprob / generated as f64
             },
-            whole_start,
+            finished,
         })
     }
 }
@@ -806,43 +817,6 @@ fn draw(logits: &[f32], chain: &mut LlamaSampler) -> LlamaToken {
     let mut all = array(logits);
     all.apply_sampler(chain);
     all.selected_token().unwrap_or(LlamaToken(0))
-}
-
-/// The longest start of the generated tokens `out` (whose texts are `lens` bytes long and
-/// make up `text`) at which the query may end: the grammar allows the end of text after it,
-/// it does not cut a word or number in two (`LIMIT 1` of `LIMIT 10`, `AS tot` of `AS
-/// total`), and the scope check finds nothing wrong with it as a whole query (every name
-/// defined, the values the question names written). Returns its length in bytes; `None` when
-/// no start of it is whole. Leaves `grammar` after the last token it could take.
-fn longest_whole(
-    grammar: &mut LlamaSampler,
-    end: LlamaToken,
-    out: &[LlamaToken],
-    lens: &[usize],
-    text: &[u8],
-    scope: Option<&Scope>,
-) -> Option<usize> {
-    grammar.reset();
-    let mut ends = Vec::new();
-    let mut bytes = 0;
-    for (tok, len) in out.iter().zip(lens) {
-        if !accept(grammar, *tok) {
-            break;
-        }
-        bytes += len;
-        if allowed(grammar, end) {
-            ends.push(bytes);
-        }
-    }
-    let word =
-        |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
-    ends.into_iter().rev().find(|&bytes| {
-        let start = text.get(..bytes).unwrap_or_default();
-        let splits_word = word(start.last()) && word(text.get(bytes));
-        !splits_word
-            && !ends_mid_char(start)
-            && scope.is_none_or(|s| s.problems(&String::from_utf8_lossy(start), true) == 0)
-    })
 }
 
 /// Whether the grammar allows `tok` next, checked on a one-token array.

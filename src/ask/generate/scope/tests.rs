@@ -1271,8 +1271,23 @@ fn constants_after_review_are_judged_where_they_stand() {
         "SELECT * FROM album ORDER BY 4",
         "SELECT title, rank() OVER (ORDER BY 'x') FROM album",
         "SELECT title FROM album WHERE price BETWEEN (SELECT min(price) FROM album WHERE price > 1 AND price < 2) AND 500000",
+        "SELECT title FROM album WHERE 't'",
+        "SELECT title FROM album WHERE price > 0 AND NOT 'off'",
+        "SELECT title FROM album ORDER BY -price",
+        "SELECT title FROM album WHERE '12.50'::MONEY::NUMERIC < price",
     ] {
         never_refused(&sc, ok);
+    }
+    // Each refused by PostgreSQL 15: ORDER BY position -1 (42P10), a condition that is an
+    // integer in parentheses or after NOT (42804), text that is no amount of money (22P02).
+    for bad in [
+        "SELECT title FROM album ORDER BY -1",
+        "SELECT title FROM album WHERE (1)",
+        "SELECT title FROM album WHERE NOT 1",
+        "SELECT title FROM album WHERE price > 0 AND (NOT 2)",
+        "SELECT title FROM album ORDER BY 'abc'::MONEY",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
     let window = "SELECT title FROM album WHERE row_number(";
     assert!(

@@ -1,0 +1,341 @@
+//! Finishing a query the model did not end (cut off at `max_tokens`, in a loop, or at a dead
+//! end): the longest start of what it wrote that the grammar and the scope check can carry to
+//! an end, closed by the fewest closing words.
+//!
+//! A start is tried only where it cuts no word, number or quoted name in two (`LIMIT 1` of
+//! `LIMIT 10`). At each one, from the longest, the query may end as it is (the grammar allows
+//! the end of text and the scope check finds nothing wrong with it as a whole query), or a
+//! short best-first search appends closing words ([`CLOSING`]: `)`, `'`, ` 1`, ` END`, ` TRUE`,
+//! …) that the grammar takes and that add no problem, until it may end: `… WHERE (a.title =
+//! 'Bal` becomes `… WHERE (a.title = 'Bal')`, `SELECT count(` becomes `SELECT count(*)`. Every
+//! step is checked by the same grammar and scope check as a drawn token, so a finished query
+//! is held to the same rules as an ended one; the search is bounded in steps, so finishing
+//! costs a fraction of a second at worst, and returns nothing when no start can be finished.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use super::super::scope::Scope;
+use super::engine::{accept, allowed};
+use super::mask::ends_mid_char;
+
+/// The words a query is closed with, most generic first (each must be one token of the
+/// vocabulary to be used; most vocabularies have them all).
+pub const CLOSING: &[&str] = &[
+    ")", "'", " 1", "1", " END", " TRUE", " NULL", " AND", " THEN", " WHEN", " ELSE", " AS",
+    " TEXT", "*", " BY", " ON",
+];
+
+/// Search steps (expanded partial queries) at one start, and over all starts of one query.
+const STEPS_PER_START: usize = 48;
+const STEPS: usize = 480;
+/// Starts tried, the latest (a start is the grammar's state there, kept as a copy).
+const MAX_STARTS: usize = 256;
+/// Closing words one finish may append.
+const MAX_WORDS: usize = 10;
+
+/// The closing words as the model's tokens.
+#[derive(Debug, Clone, Default)]
+pub struct Closers {
+    words: Vec<(LlamaToken, String)>,
+}
+
+impl Closers {
+    /// The closing words the vocabulary of `model` has as single tokens.
+    pub fn new(model: &LlamaModel) -> Closers {
+        let vocab = model.vocab();
+        let n = vocab.n_tokens().max(0);
+        let mut found: Vec<Option<LlamaToken>> = vec![None; CLOSING.len()];
+        for i in 0..n {
+            let t = LlamaToken(i);
+            if vocab.is_eog(t) {
+                continue;
+            }
+            let piece = vocab.token_to_piece(t, false, None);
+            if let Some(k) = CLOSING
+                .iter()
+                .position(|w| w.as_bytes() == piece.as_slice())
+            {
+                found[k].get_or_insert(t);
+            }
+        }
+        Closers {
+            words: found
+                .into_iter()
+                .zip(CLOSING)
+                .filter_map(|(t, w)| t.map(|t| (t, (*w).to_string())))
+                .collect(),
+        }
+    }
+}
+
+/// One partial query of the search.
+struct Node {
+    /// The closing words appended so far.
+    tail: String,
+    grammar: LlamaSampler,
+    words: usize,
+}
+
+/// The longest start of the generated tokens `out` (whose texts are `lens` bytes long and make
+/// up `text`) that reads a table the model named (`FROM t`: a start before it would answer
+/// nothing the question asked, `SELECT 1`) and can be finished, finished: its length in bytes and the closing words
+/// appended (empty when it may end as it is). `None` when no start can be. `grammar` is reset
+/// and left in no particular state.
+pub fn finish(
+    grammar: &mut LlamaSampler,
+    end: LlamaToken,
+    closers: &Closers,
+    out: &[LlamaToken],
+    lens: &[usize],
+    text: &[u8],
+    scope: Option<&Scope>,
+) -> Option<(usize, String)> {
+    // The grammar's state at every start that cuts no word in two.
+    let word =
+        |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
+    grammar.reset();
+    let mut starts: VecDeque<(usize, LlamaSampler)> = VecDeque::new();
+    let mut bytes = 0;
+    for (tok, len) in out.iter().zip(lens) {
+        if !accept(grammar, *tok) {
+            break;
+        }
+        bytes += len;
+        let start = text.get(..bytes).unwrap_or_default();
+        let splits_word = word(start.last()) && word(text.get(bytes));
+        if !splits_word && !ends_mid_char(start) && reads_a_table(start) {
+            if starts.len() == MAX_STARTS {
+                starts.pop_front();
+            }
+            starts.push_back((bytes, grammar.clone()));
+        }
+    }
+    let mut steps = STEPS;
+    for (bytes, g) in starts.into_iter().rev() {
+        if steps == 0 {
+            break;
+        }
+        let start = String::from_utf8_lossy(text.get(..bytes).unwrap_or_default()).into_owned();
+        let budget = STEPS_PER_START.min(steps);
+        let (found, used) = close(&start, g, end, closers, scope, budget);
+        steps -= used;
+        if let Some(tail) = found {
+            return Some((bytes, tail));
+        }
+    }
+    None
+}
+
+/// The fewest closing words after `start` (whose grammar state is `grammar`) with which the
+/// query may end, and the search steps spent.
+fn close(
+    start: &str,
+    grammar: LlamaSampler,
+    end: LlamaToken,
+    closers: &Closers,
+    scope: Option<&Scope>,
+    budget: usize,
+) -> (Option<String>, usize) {
+    let mut nodes = vec![Node {
+        tail: String::new(),
+        grammar,
+        words: 0,
+    }];
+    // Best first by words written plus the words still needed at least ([`still_open`]), then
+    // by the order of discovery (the more generic word first).
+    let mut queue = BinaryHeap::new();
+    queue.push(Reverse((still_open(start), 0usize)));
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut steps = 0;
+    while let Some(Reverse((_, k))) = queue.pop() {
+        if steps >= budget {
+            break;
+        }
+        steps += 1;
+        let query = format!("{start}{}", nodes[k].tail);
+        if allowed(&mut nodes[k].grammar, end)
+            && scope.is_none_or(|s| s.problems(&query, true) == 0)
+        {
+            return (Some(std::mem::take(&mut nodes[k].tail)), steps);
+        }
+        if nodes[k].words >= MAX_WORDS {
+            continue;
+        }
+        let before = scope.map(|s| s.problems(&query, false));
+        for (tok, word) in &closers.words {
+            if !allowed(&mut nodes[k].grammar, *tok) {
+                continue;
+            }
+            let mut g = nodes[k].grammar.clone();
+            g.accept(*tok);
+            let tail = format!("{}{word}", nodes[k].tail);
+            if !seen.insert(tail.clone()) {
+                continue;
+            }
+            let next = format!("{start}{tail}");
+            if let (Some(s), Some(before)) = (scope, before) {
+                if s.problems(&next, false) > before {
+                    continue;
+                }
+            }
+            let words = nodes[k].words + 1;
+            let id = nodes.len();
+            queue.push(Reverse((words + still_open(&next), id)));
+            nodes.push(Node {
+                tail,
+                grammar: g,
+                words,
+            });
+        }
+    }
+    (None, steps)
+}
+
+/// Whether `sql` has a FROM followed by a name, outside quotes: it reads a table.
+pub fn reads_a_table(sql: &[u8]) -> bool {
+    let (mut single, mut double) = (false, false);
+    for (i, &b) in sql.iter().enumerate() {
+        match b {
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            b'F' | b'f' if !single && !double => {
+                let before = i.checked_sub(1).map(|k| sql[k]);
+                let word = sql
+                    .get(i..i + 4)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"FROM"));
+                let starts = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+                let rest = sql.get(i + 4..).unwrap_or_default();
+                let spaced = rest.len() - rest.trim_ascii_start().len();
+                let name = rest
+                    .trim_ascii_start()
+                    .first()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_' || *c == b'"');
+                if word && starts && spaced > 0 && name {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// How many closing words `sql` needs at least: one for an open string, one per open
+/// parenthesis and `CASE`, and one for an operand it waits for (after `=`, `,`, `(`, `AND`,
+/// `WHERE`, …).
+pub fn still_open(sql: &str) -> usize {
+    let (mut depth, mut cases, mut quoted) = (0usize, 0usize, false);
+    let mut last = String::new();
+    let mut word = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '\'' {
+                quoted = false;
+            }
+            continue;
+        }
+        match c {
+            '\'' => {
+                quoted = true;
+                last = "'".into();
+            }
+            '(' => {
+                depth += 1;
+                last = "(".into();
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                last = ")".into();
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '"' || c == '.' => {
+                word.push(c);
+                if !chars
+                    .peek()
+                    .is_some_and(|n| n.is_alphanumeric() || *n == '_' || *n == '"' || *n == '.')
+                {
+                    let w = std::mem::take(&mut word).to_ascii_uppercase();
+                    match w.as_str() {
+                        "CASE" => cases += 1,
+                        "END" => cases = cases.saturating_sub(1),
+                        _ => {}
+                    }
+                    last = w;
+                }
+            }
+            c if c.is_whitespace() => {}
+            c => last = c.to_string(),
+        }
+    }
+    let waits = matches!(
+        last.as_str(),
+        "=" | "<"
+            | ">"
+            | "+"
+            | "-"
+            | "*"
+            | "/"
+            | "%"
+            | "|"
+            | ","
+            | "("
+            | "SELECT"
+            | "DISTINCT"
+            | "WHERE"
+            | "AND"
+            | "OR"
+            | "NOT"
+            | "ON"
+            | "BY"
+            | "HAVING"
+            | "LIMIT"
+            | "OFFSET"
+            | "WHEN"
+            | "THEN"
+            | "ELSE"
+            | "IN"
+            | "LIKE"
+            | "ILIKE"
+            | "BETWEEN"
+            | "IS"
+            | "AS"
+            | "CASE"
+            | "FROM"
+            | "JOIN"
+    );
+    usize::from(quoted) + depth + cases + usize::from(waits && !quoted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reads_a_table, still_open};
+
+    #[test]
+    fn a_start_reads_a_table_once_a_name_follows_from() {
+        assert!(reads_a_table(b"SELECT name FROM artist"));
+        assert!(reads_a_table(b"SELECT count(*) from \"Artist\" WHERE"));
+        assert!(!reads_a_table(b"SELECT name FROM "));
+        assert!(!reads_a_table(b"SELECT 'a FROM b'"));
+        assert!(!reads_a_table(b"SELECT fromage FROM"));
+        assert!(!reads_a_table(b"SELECT 1"));
+        assert!(reads_a_table(b"SELECT (SELECT 1 FROM t)"));
+    }
+
+    #[test]
+    fn what_a_query_still_needs_is_counted() {
+        assert_eq!(still_open("SELECT name FROM artist"), 0);
+        assert_eq!(still_open("SELECT name FROM artist WHERE"), 1);
+        assert_eq!(still_open("SELECT count("), 2);
+        assert_eq!(still_open("SELECT a FROM t WHERE (b = 'Bal"), 2);
+        assert_eq!(still_open("SELECT a FROM t WHERE b = 'it''s (x'"), 0);
+        assert_eq!(still_open("SELECT CASE WHEN a = 1 THEN 2"), 1);
+        assert_eq!(still_open("SELECT CASE WHEN a = 1 THEN 2 END"), 0);
+        assert_eq!(still_open("SELECT a FROM t ORDER BY"), 1);
+        assert_eq!(still_open("SELECT t.a_b, x"), 0);
+    }
+}
