@@ -72,6 +72,8 @@ struct Tally {
     short_plans: usize,
     /// Bytes of the model's text the finished queries kept, and the bytes it wrote.
     kept: (usize, usize),
+    /// Time spent finishing (ms), in all and at most, over the generations not ended.
+    finish_ms: (f64, f64, usize),
     refusals: usize,
     tokens: usize,
     ms: f64,
@@ -291,6 +293,11 @@ async fn main() {
                     tally.complete += 1;
                 }
                 tally.shortened += usize::from(shortened);
+                if o.stop != Stop::Eos {
+                    tally.finish_ms.0 += o.finish_ms;
+                    tally.finish_ms.1 = tally.finish_ms.1.max(o.finish_ms);
+                    tally.finish_ms.2 += 1;
+                }
                 if let Some(f) = o.finished.as_deref() {
                     let same = f.bytes().zip(o.text.bytes()).take_while(|(a, b)| a == b);
                     tally.kept.0 += same.count();
@@ -334,14 +341,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | finished by pgask: plan | text kept when finished | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | finished by pgask: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -353,6 +360,8 @@ async fn main() {
             t.short_plans,
             t.shortened,
             100.0 * t.kept.0 as f64 / t.kept.1.max(1) as f64,
+            t.finish_ms.0 / t.finish_ms.2.max(1) as f64,
+            t.finish_ms.1,
             t.refusals,
             t.tokens as f64 / t.ms.max(1e-9) * 1e3,
             t.failures

@@ -123,6 +123,7 @@ impl OpenAi {
             grammar_build_ms: 0.0,
             mean_logprob: 0.0,
             finished: None,
+            finish_ms: 0.0,
             scope_refusals: 0,
             backtracks: 0,
             reused_logits: 0,

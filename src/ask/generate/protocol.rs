@@ -94,6 +94,9 @@ pub struct Output {
     /// wrote. `None` when no start of it can be finished.
     #[serde(default)]
     pub finished: Option<String>,
+    /// Time spent finishing it (part of `generate_ms`).
+    #[serde(default)]
+    pub finish_ms: f64,
 }
 
 /// pgask → worker.

@@ -225,6 +225,11 @@ struct Level {
     ordered: bool,
     /// A set operation (UNION, INTERSECT, EXCEPT) joined this level's queries.
     set_op: bool,
+    /// The first branch's SELECT items, which each later branch's must match in type.
+    branch: Vec<String>,
+    /// The SELECT items of the last query in parentheses that ended at this level (a first
+    /// branch written `(SELECT …) UNION …`).
+    last_child: Vec<String>,
     /// In the FROM list, inside a join's ON condition.
     on_cond: bool,
     /// Items of the current list clause, and where the current item started (byte offset).
@@ -255,6 +260,8 @@ impl Level {
             grouped: false,
             ordered: false,
             set_op: false,
+            branch: Vec::new(),
+            last_child: Vec::new(),
             selected: Vec::new(),
             on_cond: false,
             items: Vec::new(),
@@ -836,6 +843,14 @@ impl Scope {
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
+                        // A branch of a set operation in parentheses: matched with the first
+                        // branch, or kept as the first branch if a set operation follows.
+                        if let Some(parent) = stack.last_mut().filter(|_| l.query) {
+                            if parent.set_op && !parent.branch.is_empty() {
+                                problems += unmatched(&parent.branch, &l.selected, &self.catalog);
+                            }
+                            parent.last_child = l.selected.clone();
+                        }
                         // `(SELECT … ORDER BY a)` as the whole query of its level: a FETCH
                         // after it may take WITH TIES (not after a set operation).
                         if let Some(parent) = stack.last_mut().filter(|p| {
@@ -918,6 +933,19 @@ impl Scope {
                                 l.query = true;
                             }
                             if matches!(t.text, "UNION" | "INTERSECT" | "EXCEPT") {
+                                // The first branch's items, for the later branches' types:
+                                // this level's own SELECT, or a query in parentheses just
+                                // before.
+                                if l.branch.is_empty() {
+                                    l.branch = if !l.selected.is_empty() {
+                                        l.selected.clone()
+                                    } else if prev.is_some_and(|p| p.is(Kind::Punct, ")")) {
+                                        l.last_child.clone()
+                                    } else {
+                                        Vec::new()
+                                    };
+                                }
+                                l.selected.clear();
                                 // The next branch is a SELECT of its own.
                                 // (Its output names stay: ORDER BY after the last branch
                                 // may use the first branch's.)
@@ -2273,11 +2301,96 @@ fn ungrouped(l: &Level) -> usize {
 /// The current list clause of a level ends at `at` (the SELECT list's items are kept for the
 /// GROUP BY check).
 fn close_list(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
-    let problems = close_list_items(s, l, at, cat);
+    let mut problems = close_list_items(s, l, at, cat);
     if l.clause == Clause::Select {
         l.selected = l.items.clone();
+        if l.set_op {
+            problems += unmatched(&l.branch, &l.selected, cat);
+        }
     }
     problems
+}
+
+/// The type of a SELECT item as far as the text tells: a literal's, a cast's, or the type every
+/// chosen column of its name has.
+#[derive(Debug, Clone, PartialEq)]
+enum ItemType {
+    /// A text literal (PostgreSQL reads it as the other branch's type), with its text.
+    Text(String),
+    /// A type as information_schema spells it.
+    Of(String),
+}
+
+fn item_type(item: &str, cat: &Catalog) -> Option<ItemType> {
+    let item = item.trim();
+    if let Some((_, ty)) = item.rsplit_once("::") {
+        return cast_type(ty.trim()).map(|t| ItemType::Of(t.to_string()));
+    }
+    match literal(item) {
+        Some(Literal::Text) => {
+            let inner = &item[1..item.len() - 1];
+            return Some(ItemType::Text(inner.replace("''", "'")));
+        }
+        Some(_) => return Some(ItemType::Of("numeric".into())),
+        None => {}
+    }
+    if item.eq_ignore_ascii_case("TRUE") || item.eq_ignore_ascii_case("FALSE") {
+        return Some(ItemType::Of("boolean".into()));
+    }
+    let name = item.rsplit('.').next().unwrap_or(item).trim_matches('"');
+    let plain = item.split('.').count() <= 2
+        && item
+            .split('.')
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if !plain {
+        return None;
+    }
+    let types: Vec<&str> = cat
+        .tables
+        .iter()
+        .filter_map(|t| t.column(name))
+        .map(|c| c.data_type.as_str())
+        .collect();
+    let first = *types.first()?;
+    types
+        .iter()
+        .all(|t| comparable(t, first) && comparable(first, t))
+        .then(|| ItemType::Of(first.to_string()))
+}
+
+/// How many items of a set operation's later branch `items` PostgreSQL cannot match with the
+/// first branch's `branch` (`SELECT region … EXCEPT SELECT TRUE`: 42804; `SELECT product_id …
+/// INTERSECT SELECT 'abc'`: 22P02); an item whose type the text does not tell matches anything.
+fn unmatched(branch: &[String], items: &[String], cat: &Catalog) -> usize {
+    let ty = |t: &ItemType| -> Option<String> {
+        match t {
+            ItemType::Of(ty) => Some(ty.clone()),
+            ItemType::Text(_) => None,
+        }
+    };
+    let reads = |text: &str, as_type: &str| {
+        if comparable(as_type, "boolean") && !comparable(as_type, "integer") {
+            yes_or_no(text)
+        } else if comparable(as_type, "integer") && !comparable(as_type, "text") {
+            text.trim().parse::<f64>().is_ok()
+        } else {
+            true
+        }
+    };
+    branch
+        .iter()
+        .zip(items)
+        .filter(|(a, b)| match (item_type(a, cat), item_type(b, cat)) {
+            (Some(ItemType::Text(t)), Some(other)) | (Some(other), Some(ItemType::Text(t))) => {
+                ty(&other).is_some_and(|o| !reads(&t, &o))
+            }
+            (Some(x), Some(y)) => match (ty(&x), ty(&y)) {
+                (Some(x), Some(y)) => !comparable(&x, &y),
+                _ => false,
+            },
+            _ => false,
+        })
+        .count()
 }
 
 fn close_list_items(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {

@@ -163,6 +163,7 @@ mod tests {
                 grammar_build_ms: 0.0,
                 mean_logprob: -1.0,
                 finished: None,
+                finish_ms: 0.0,
             },
         }
     }

@@ -101,6 +101,7 @@ pub const FUNCTIONS: &[&str] = &[
     "extract",
 ];
 
+/// Type names that take no modifier (`TEXT(5)` and `INT(5)` fail in PostgreSQL).
 const TYPES: &[&str] = &[
     "INT",
     "INTEGER",
@@ -109,28 +110,40 @@ const TYPES: &[&str] = &[
     "INT2",
     "INT4",
     "INT8",
-    "NUMERIC",
-    "DECIMAL",
     "REAL",
     "DOUBLE PRECISION",
-    "FLOAT",
     "FLOAT4",
     "FLOAT8",
     "TEXT",
-    "VARCHAR",
-    "CHARACTER VARYING",
-    "CHAR",
-    "CHARACTER",
     "DATE",
-    "TIME",
-    "TIMESTAMP",
     "TIMESTAMPTZ",
-    "INTERVAL",
     "BOOLEAN",
     "BOOL",
     "MONEY",
     "UUID",
 ];
+
+/// Each type that takes a modifier, with the modifiers PostgreSQL 15 takes for it: a numeric's
+/// precision, or a precision to 99 and a scale of one digit below it (a scale as large as the
+/// precision leaves no integer digit, and a constant cast to it overflows); a character type's length
+/// from 1; a time's fractional digits, 0 to 6; a float's bits, 1 to 53.
+const MODIFIED_TYPES: &[(&str, &str)] = &[
+    ("NUMERIC", NUMERIC_MODIFIER),
+    ("DECIMAL", NUMERIC_MODIFIER),
+    ("VARCHAR", LENGTH_MODIFIER),
+    ("CHARACTER VARYING", LENGTH_MODIFIER),
+    ("CHAR", LENGTH_MODIFIER),
+    ("CHARACTER", LENGTH_MODIFIER),
+    ("TIME", TIME_MODIFIER),
+    ("TIMESTAMP", TIME_MODIFIER),
+    ("INTERVAL", TIME_MODIFIER),
+    ("FLOAT", "\"(\" ( [1-9] | [1-4] [0-9] | \"5\" [0-3] ) \")\""),
+];
+const NUMERIC_MODIFIER: &str = "\"(\" ( [1-9] [0-9]? | numeric-scale ) \")\"";
+/// A numeric's precision and scale, the scale below the precision.
+const NUMERIC_SCALE: &str = "( \"1\" \",\" \" \"? \"0\" | \"2\" \",\" \" \"? [0-1] | \"3\" \",\" \" \"? [0-2] | \"4\" \",\" \" \"? [0-3] | \"5\" \",\" \" \"? [0-4] | \"6\" \",\" \" \"? [0-5] | \"7\" \",\" \" \"? [0-6] | \"8\" \",\" \" \"? [0-7] | \"9\" \",\" \" \"? [0-8] | [1-9] [0-9] \",\" \" \"? [0-9] )";
+const LENGTH_MODIFIER: &str = "\"(\" [1-9] [0-9]{0,3} \")\"";
+const TIME_MODIFIER: &str = "\"(\" [0-6] \")\"";
 
 const FIELDS: &[&str] = &[
     "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DOW", "ISODOW", "DOY", "WEEK", "QUARTER",
@@ -241,12 +254,14 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
         "interval",
         &format!("\"INTERVAL \" str ( \" \" ( {} ) )?", alts(FIELDS)),
     )?;
+    let modified: Vec<String> = MODIFIED_TYPES
+        .iter()
+        .map(|(name, modifier)| format!("{} ( {modifier} )?", lit(name)))
+        .collect();
+    r.add("numeric-scale", NUMERIC_SCALE)?;
     r.add(
         "type",
-        &format!(
-            "( {} ) ( \"(\" [0-9]{{1,3}} ( \",\" \" \"? [0-9]{{1,2}} )? \")\" )? \"[]\"?",
-            alts(TYPES)
-        ),
+        &format!("( {} | {} ) \"[]\"?", alts(TYPES), modified.join(" | ")),
     )?;
     for ((call, min, max), names) in call_groups() {
         let names: Vec<String> = names

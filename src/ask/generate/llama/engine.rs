@@ -577,6 +577,7 @@ impl Engine {
         }
         // The query the model did not end, finished.
         let mut finished = None;
+        let tf = Instant::now();
         if matches!(stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
             if let Some(g) = grammar.as_mut() {
                 let lens: Vec<usize> = undo.iter().map(|u| u.0).collect();
@@ -614,6 +615,7 @@ impl Engine {
                 logprob / generated as f64
             },
             finished,
+            finish_ms: tf.elapsed().as_secs_f64() * 1e3,
         })
     }
 }

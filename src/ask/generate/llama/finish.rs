@@ -17,10 +17,12 @@ use std::collections::{BinaryHeap, HashSet, VecDeque};
 
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::scope::Scope;
-use super::engine::{accept, allowed};
+use super::engine::accept;
 use super::mask::ends_mid_char;
 
 /// The words a query is closed with, most generic first (each must be one token of the
@@ -31,10 +33,10 @@ pub const CLOSING: &[&str] = &[
 ];
 
 /// Search steps (expanded partial queries) at one start, and over all starts of one query.
-const STEPS_PER_START: usize = 48;
-const STEPS: usize = 480;
+const STEPS_PER_START: usize = 32;
+const STEPS: usize = 160;
 /// Starts tried, the latest (a start is the grammar's state there, kept as a copy).
-const MAX_STARTS: usize = 256;
+const MAX_STARTS: usize = 64;
 /// Closing words one finish may append.
 const MAX_WORDS: usize = 10;
 
@@ -158,21 +160,15 @@ fn close(
         }
         steps += 1;
         let query = format!("{start}{}", nodes[k].tail);
-        if allowed(&mut nodes[k].grammar, end)
-            && scope.is_none_or(|s| s.problems(&query, true) == 0)
-        {
+        let (ends, next_words) = takes(&mut nodes[k].grammar, end, closers);
+        if ends && scope.is_none_or(|s| s.problems(&query, true) == 0) {
             return (Some(std::mem::take(&mut nodes[k].tail)), steps);
         }
         if nodes[k].words >= MAX_WORDS {
             continue;
         }
         let before = scope.map(|s| s.problems(&query, false));
-        for (tok, word) in &closers.words {
-            if !allowed(&mut nodes[k].grammar, *tok) {
-                continue;
-            }
-            let mut g = nodes[k].grammar.clone();
-            g.accept(*tok);
+        for (tok, word) in next_words {
             let tail = format!("{}{word}", nodes[k].tail);
             if !seen.insert(tail.clone()) {
                 continue;
@@ -183,6 +179,8 @@ fn close(
                     continue;
                 }
             }
+            let mut g = nodes[k].grammar.clone();
+            g.accept(tok);
             let words = nodes[k].words + 1;
             let id = nodes.len();
             queue.push(Reverse((words + still_open(&next), id)));
@@ -223,6 +221,37 @@ pub fn reads_a_table(sql: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Whether the grammar in state `grammar` allows the end (`end`) next, and the closing words it
+/// takes, checked in one pass (a grammar state after a random model's text can hold many
+/// stacks, each walked once per check).
+fn takes<'a>(
+    grammar: &mut LlamaSampler,
+    end: LlamaToken,
+    closers: &'a Closers,
+) -> (bool, Vec<(LlamaToken, &'a str)>) {
+    let mut all = LlamaTokenDataArray::new(
+        std::iter::once(end)
+            .chain(closers.words.iter().map(|(t, _)| *t))
+            .map(|t| LlamaTokenData::new(t, 0.0, 0.0))
+            .collect(),
+        false,
+    );
+    grammar.apply(&mut all);
+    let ok: HashSet<LlamaToken> = all
+        .data
+        .iter()
+        .filter(|d| d.logit() != f32::NEG_INFINITY)
+        .map(|d| d.id())
+        .collect();
+    let words = closers
+        .words
+        .iter()
+        .filter(|(t, _)| ok.contains(t))
+        .map(|(t, w)| (*t, w.as_str()))
+        .collect();
+    (ok.contains(&end), words)
 }
 
 /// How many closing words `sql` needs at least: one for an open string, one per open

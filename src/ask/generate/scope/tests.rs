@@ -1326,3 +1326,34 @@ fn a_text_cast_to_what_it_cannot_be_read_as_is_refused() {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
 }
+
+#[test]
+fn branches_of_a_set_operation_match_in_type() {
+    let sc = scope("the ids and names of albums and artists");
+    for ok in [
+        "SELECT title FROM album UNION SELECT name FROM artist",
+        "SELECT album_id FROM album UNION ALL SELECT artist_id FROM artist",
+        "(SELECT title FROM album) EXCEPT (SELECT name FROM artist)",
+        "SELECT title, price FROM album UNION SELECT 'none', 0",
+        "SELECT album_id FROM album INTERSECT SELECT '12'",
+        "SELECT title FROM album WHERE album_id IN (SELECT artist_id FROM artist) UNION SELECT name FROM artist",
+    ] {
+        never_refused(&sc, ok);
+    }
+    // Each refused by PostgreSQL 15 (42804 types cannot be matched; 22P02 a text that is no
+    // number).
+    for bad in [
+        "SELECT title FROM album UNION SELECT artist_id FROM artist",
+        "(SELECT name FROM artist) EXCEPT ALL SELECT TRUE",
+        "((SELECT album_id FROM album) INTERSECT ALL SELECT 'abc')",
+        "SELECT title FROM album UNION (SELECT 1)",
+        "SELECT title, price FROM album UNION SELECT name, name FROM artist",
+    ] {
+        assert!(sc.problems(bad, true) > 0, "{bad}");
+    }
+    assert!(sc.rejects(
+        "SELECT title FROM album UNION SELECT artist_id",
+        " FROM",
+        false
+    ));
+}
