@@ -3,14 +3,14 @@
 //! an end, closed by the fewest closing words.
 //!
 //! A start is tried only where it cuts no word, number or quoted name in two (`LIMIT 1` of
-//! `LIMIT 10`). At each one, from the longest, the query may end as it is (the grammar allows
-//! the end of text and the scope check finds nothing wrong with it as a whole query), or a
-//! short best-first search appends closing words ([`CLOSING`]: `)`, `'`, ` 1`, ` END`, ` TRUE`,
+//! `LIMIT 10`) and once it reads a table. At each one, from the longest, the query may end as
+//! it is (the grammar allows the end of text and the scope check finds nothing wrong with it as
+//! a whole query), or, at the last few, a short best-first search appends closing words ([`CLOSING`]: `)`, `'`, ` 1`, ` END`, ` TRUE`,
 //! …) that the grammar takes and that add no problem, until it may end: `… WHERE (a.title =
 //! 'Bal` becomes `… WHERE (a.title = 'Bal')`, `SELECT count(` becomes `SELECT count(*)`. Every
 //! step is checked by the same grammar and scope check as a drawn token, so a finished query
-//! is held to the same rules as an ended one; the search is bounded in steps, so finishing
-//! costs a fraction of a second at worst, and returns nothing when no start can be finished.
+//! is held to the same rules as an ended one; the search is bounded in steps, and returns
+//! nothing when no start can be finished.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
@@ -22,7 +22,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::scope::Scope;
-use super::engine::accept;
+use super::engine::{accept, allowed};
 use super::mask::ends_mid_char;
 
 /// The words a query is closed with, most generic first (each must be one token of the
@@ -32,11 +32,10 @@ pub const CLOSING: &[&str] = &[
     " TEXT", "*", " BY", " ON",
 ];
 
-/// Search steps (expanded partial queries) at one start, and over all starts of one query.
-const STEPS_PER_START: usize = 32;
-const STEPS: usize = 160;
-/// Starts tried, the latest (a start is the grammar's state there, kept as a copy).
-const MAX_STARTS: usize = 64;
+/// Search steps (expanded partial queries) over all starts of one query.
+const STEPS: usize = 24;
+/// The latest starts the search closes.
+const CLOSED_STARTS: usize = 3;
 /// Closing words one finish may append.
 const MAX_WORDS: usize = 10;
 
@@ -85,9 +84,11 @@ struct Node {
 
 /// The longest start of the generated tokens `out` (whose texts are `lens` bytes long and make
 /// up `text`) that reads a table the model named (`FROM t`: a start before it would answer
-/// nothing the question asked, `SELECT 1`) and can be finished, finished: its length in bytes and the closing words
-/// appended (empty when it may end as it is). `None` when no start can be. `grammar` is reset
-/// and left in no particular state.
+/// nothing the question asked, `SELECT 1`) and can be finished, finished: its length in bytes
+/// and the closing words appended (empty when it may end as it is). The last [`CLOSED_STARTS`]
+/// starts are closed by the search; earlier ones only end as they are (a grammar state after a
+/// long text can hold many stacks, which makes every step of a search costly). `None` when no
+/// start can be finished. `grammar` is reset and left in no particular state.
 pub fn finish(
     grammar: &mut LlamaSampler,
     end: LlamaToken,
@@ -97,11 +98,13 @@ pub fn finish(
     text: &[u8],
     scope: Option<&Scope>,
 ) -> Option<(usize, String)> {
-    // The grammar's state at every start that cuts no word in two.
     let word =
         |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
     grammar.reset();
-    let mut starts: VecDeque<(usize, LlamaSampler)> = VecDeque::new();
+    // Every start that cuts no word in two, with whether the grammar lets it end; the latest
+    // with the grammar's state there.
+    let mut starts: Vec<(usize, bool)> = Vec::new();
+    let mut states: VecDeque<LlamaSampler> = VecDeque::new();
     let mut bytes = 0;
     for (tok, len) in out.iter().zip(lens) {
         if !accept(grammar, *tok) {
@@ -111,26 +114,31 @@ pub fn finish(
         let start = text.get(..bytes).unwrap_or_default();
         let splits_word = word(start.last()) && word(text.get(bytes));
         if !splits_word && !ends_mid_char(start) && reads_a_table(start) {
-            if starts.len() == MAX_STARTS {
-                starts.pop_front();
+            starts.push((bytes, allowed(grammar, end)));
+            if states.len() == CLOSED_STARTS {
+                states.pop_front();
             }
-            starts.push_back((bytes, grammar.clone()));
+            states.push_back(grammar.clone());
         }
     }
+    let as_text = |bytes: usize| String::from_utf8_lossy(text.get(..bytes).unwrap_or_default());
     let mut steps = STEPS;
-    for (bytes, g) in starts.into_iter().rev() {
-        if steps == 0 {
-            break;
-        }
-        let start = String::from_utf8_lossy(text.get(..bytes).unwrap_or_default()).into_owned();
-        let budget = STEPS_PER_START.min(steps);
-        let (found, used) = close(&start, g, end, closers, scope, budget);
-        steps -= used;
+    let closed = states.len();
+    for ((bytes, _), g) in starts.iter().rev().zip(states.into_iter().rev()) {
+        let (found, used) = close(&as_text(*bytes), g, end, closers, scope, steps);
+        steps = steps.saturating_sub(used);
         if let Some(tail) = found {
-            return Some((bytes, tail));
+            return Some((*bytes, tail));
         }
     }
-    None
+    starts
+        .iter()
+        .rev()
+        .skip(closed)
+        .find(|(bytes, ends)| {
+            *ends && scope.is_none_or(|s| s.problems(&as_text(*bytes), true) == 0)
+        })
+        .map(|(bytes, _)| (*bytes, String::new()))
 }
 
 /// The fewest closing words after `start` (whose grammar state is `grammar`) with which the
