@@ -18,7 +18,8 @@
 //! - no text literal compared with a number column (`artist_id = 'AC/DC'`), and no column
 //!   compared with one of a type PostgreSQL cannot compare it with (`a.album_id = p.name`,
 //!   `= p.name::TEXT`; one name on both sides is a shared key, left to PostgreSQL), and no text
-//!   cast to a number or yes/no it cannot be read as (`'abc'::DECIMAL`);
+//!   cast to a number, yes/no, amount or array it cannot be read as (`'abc'::DECIMAL`,
+//!   `'abc'::TEXT[]`);
 //! - no bare column that is not boolean as a WHERE, HAVING or ON condition, and no aggregate or
 //!   window function in WHERE, ON or GROUP BY;
 //! - no column compared with itself (`t.track_id = t.track_id`, a join condition that joins
@@ -702,7 +703,10 @@ impl Scope {
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
                 if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
                     let value = toks[i - 2].text.trim_matches('\'').trim();
+                    // `'x'::TEXT[]`: an array's text is written in braces (22P02).
+                    let array = next.is_some_and(|n| n.is(Kind::Punct, "["));
                     let bad = match ty {
+                        _ if array => !(value.starts_with('{') && value.ends_with('}')),
                         Some("boolean") => !yes_or_no(value),
                         Some("money") => value
                             .trim_start_matches('-')
@@ -843,13 +847,33 @@ impl Scope {
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
-                        // A branch of a set operation in parentheses: matched with the first
-                        // branch, or kept as the first branch if a set operation follows.
-                        if let Some(parent) = stack.last_mut().filter(|_| l.query) {
-                            if parent.set_op && !parent.branch.is_empty() {
-                                problems += unmatched(&parent.branch, &l.selected, &self.catalog);
+                        // A branch of a set operation in parentheses (`UNION (SELECT …)`,
+                        // `UNION ((SELECT …))`): matched with the first branch; and kept, in
+                        // case it is the first branch (`(SELECT …) UNION …`).
+                        let items = if l.query {
+                            l.selected.clone()
+                        } else {
+                            std::mem::take(&mut l.last_child)
+                        };
+                        let after = toks
+                            .iter()
+                            .rposition(|x| x.start < l.start)
+                            .map(|k| &toks[k]);
+                        let branch = after.is_some_and(|a| {
+                            a.kind == Kind::Keyword
+                                && matches!(
+                                    a.text,
+                                    "UNION" | "INTERSECT" | "EXCEPT" | "ALL" | "DISTINCT"
+                                )
+                        });
+                        let wrapped = after.is_some_and(|a| a.is(Kind::Punct, "("));
+                        if let Some(parent) = stack.last_mut().filter(|_| !items.is_empty()) {
+                            if branch && parent.set_op && !parent.branch.is_empty() {
+                                problems += unmatched(&parent.branch, &items, &self.catalog);
                             }
-                            parent.last_child = l.selected.clone();
+                            if l.query || wrapped || branch {
+                                parent.last_child = items;
+                            }
                         }
                         // `(SELECT … ORDER BY a)` as the whole query of its level: a FETCH
                         // after it may take WITH TIES (not after a set operation).
@@ -1912,6 +1936,7 @@ fn comparable(a: &str, b: &str) -> bool {
             "time without time zone" | "time with time zone" => Some(4),
             "boolean" => Some(3),
             "money" => Some(5),
+            "interval" => Some(6),
             _ => None,
         }
     }
@@ -2203,6 +2228,8 @@ fn cast_type(name: &str) -> Option<&'static str> {
         "TIME" => "time without time zone",
         "BOOL" | "BOOLEAN" => "boolean",
         "MONEY" => "money",
+        "INTERVAL" => "interval",
+        "UUID" => "uuid",
         _ => return None,
     })
 }
@@ -2336,6 +2363,17 @@ fn item_type(item: &str, cat: &Catalog) -> Option<ItemType> {
     }
     if item.eq_ignore_ascii_case("TRUE") || item.eq_ignore_ascii_case("FALSE") {
         return Some(ItemType::Of("boolean".into()));
+    }
+    let now = match item.to_ascii_lowercase().as_str() {
+        "current_date" => Some("date"),
+        "current_timestamp" => Some("timestamp with time zone"),
+        "localtimestamp" => Some("timestamp without time zone"),
+        "current_time" => Some("time with time zone"),
+        "localtime" => Some("time without time zone"),
+        _ => None,
+    };
+    if let Some(ty) = now {
+        return Some(ItemType::Of(ty.into()));
     }
     let name = item.rsplit('.').next().unwrap_or(item).trim_matches('"');
     let plain = item.split('.').count() <= 2

@@ -1256,6 +1256,9 @@ fn columns_of_types_that_do_not_compare_are_refused() {
     // A cast decides the right side's type.
     let bad = "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::TEXT";
     assert!(sc.rejects(bad, "", true), "{bad}");
+    // Gemma on chinook: a name compared with an interval (42883).
+    let bad = "SELECT a.title FROM album a JOIN artist r ON r.name = a.artist_id::INTERVAL";
+    assert!(sc.rejects(bad, "", true), "{bad}");
     never_refused(
         &sc,
         "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::INT",
@@ -1275,6 +1278,7 @@ fn constants_after_review_are_judged_where_they_stand() {
         "SELECT title FROM album WHERE price > 0 AND NOT 'off'",
         "SELECT title FROM album ORDER BY -price",
         "SELECT title FROM album WHERE '12.50'::MONEY::NUMERIC < price",
+        "SELECT title, '{1,2}'::INT[] FROM album",
     ] {
         never_refused(&sc, ok);
     }
@@ -1289,6 +1293,8 @@ fn constants_after_review_are_judged_where_they_stand() {
     ] {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
+    // `'abc'::TEXT[]`: no array literal (22P02), refused at the `[`.
+    assert!(sc.rejects("SELECT reverse('abc'::TEXT", "[", false));
     let window = "SELECT title FROM album WHERE row_number(";
     assert!(
         sc.rejects("SELECT title FROM album WHERE row_number", "(", false),
@@ -1337,6 +1343,8 @@ fn branches_of_a_set_operation_match_in_type() {
         "SELECT title, price FROM album UNION SELECT 'none', 0",
         "SELECT album_id FROM album INTERSECT SELECT '12'",
         "SELECT title FROM album WHERE album_id IN (SELECT artist_id FROM artist) UNION SELECT name FROM artist",
+        "SELECT title FROM album UNION SELECT name FROM artist WHERE artist_id IN (SELECT album_id FROM album)",
+        "SELECT current_date FROM album UNION ((SELECT '2020-01-01'))",
     ] {
         never_refused(&sc, ok);
     }
@@ -1348,6 +1356,7 @@ fn branches_of_a_set_operation_match_in_type() {
         "((SELECT album_id FROM album) INTERSECT ALL SELECT 'abc')",
         "SELECT title FROM album UNION (SELECT 1)",
         "SELECT title, price FROM album UNION SELECT name, name FROM artist",
+        "SELECT current_timestamp FROM album UNION ((((SELECT TRUE))))",
     ] {
         assert!(sc.problems(bad, true) > 0, "{bad}");
     }
