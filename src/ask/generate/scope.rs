@@ -855,16 +855,20 @@ impl Scope {
                         } else {
                             std::mem::take(&mut l.last_child)
                         };
-                        let after = toks
-                            .iter()
-                            .rposition(|x| x.start < l.start)
-                            .map(|k| &toks[k]);
-                        let branch = after.is_some_and(|a| {
-                            a.kind == Kind::Keyword
-                                && matches!(
-                                    a.text,
-                                    "UNION" | "INTERSECT" | "EXCEPT" | "ALL" | "DISTINCT"
-                                )
+                        let before = toks.iter().rposition(|x| x.start < l.start);
+                        let after = before.map(|k| &toks[k]);
+                        let set_word = |k: usize| {
+                            toks.get(k).is_some_and(|a| {
+                                a.kind == Kind::Keyword
+                                    && matches!(a.text, "UNION" | "INTERSECT" | "EXCEPT")
+                            })
+                        };
+                        // `UNION (`, `UNION ALL (`; not `>= ALL (SELECT …)`.
+                        let branch = before.is_some_and(|k| {
+                            set_word(k)
+                                || (matches!(toks[k].text, "ALL" | "DISTINCT")
+                                    && k > 0
+                                    && set_word(k - 1))
                         });
                         let wrapped = after.is_some_and(|a| a.is(Kind::Punct, "("));
                         if let Some(parent) = stack.last_mut().filter(|_| !items.is_empty()) {
@@ -1936,7 +1940,8 @@ fn comparable(a: &str, b: &str) -> bool {
             "time without time zone" | "time with time zone" => Some(4),
             "boolean" => Some(3),
             "money" => Some(5),
-            "interval" => Some(6),
+            // A time compares with an interval (PostgreSQL casts the time).
+            "interval" => Some(4),
             _ => None,
         }
     }
@@ -2203,10 +2208,13 @@ fn never_compare(left: &[&crate::ask::catalog::Column], right: &[&str]) -> bool 
 
 /// Whether PostgreSQL reads the text `value` as a yes/no (`'t'`, `'yes'`, `'off'`).
 fn yes_or_no(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "t" | "f" | "true" | "false" | "y" | "n" | "yes" | "no" | "on" | "off" | "1" | "0"
-    )
+    let v = value.trim().to_ascii_lowercase();
+    // Any start of `true`, `false`, `yes`, `no`; `on`, `of(f)` (`o` alone is either).
+    !v.is_empty()
+        && (["true", "false", "yes", "no"]
+            .iter()
+            .any(|w| w.starts_with(&v))
+            || matches!(v.as_str(), "on" | "of" | "off" | "1" | "0"))
 }
 
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
@@ -2350,7 +2358,11 @@ enum ItemType {
 
 fn item_type(item: &str, cat: &Catalog) -> Option<ItemType> {
     let item = item.trim();
-    if let Some((_, ty)) = item.rsplit_once("::") {
+    if let Some((base, ty)) = item.rsplit_once("::") {
+        // One value cast (`x::INT`), not an expression ending in a cast (`a::date - b::date`).
+        if base.contains(' ') {
+            return None;
+        }
         return cast_type(ty.trim()).map(|t| ItemType::Of(t.to_string()));
     }
     match literal(item) {

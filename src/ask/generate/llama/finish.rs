@@ -27,10 +27,15 @@ use super::mask::ends_mid_char;
 
 /// The words a query is closed with, most generic first (each must be one token of the
 /// vocabulary to be used; most vocabularies have them all).
+/// (No ` ON`: `JOIN t` closed with ` ON TRUE` is a cross join that inflates every count.)
 pub const CLOSING: &[&str] = &[
     ")", "'", " 1", "1", " END", " TRUE", " NULL", " AND", " THEN", " WHEN", " ELSE", " AS",
-    " TEXT", "*", " BY", " ON",
+    " TEXT", "*", " BY",
 ];
+
+/// Closing words that are values: never the operand of a comparison (`name = 1` invents a
+/// condition the question did not ask, and compares a text with a number).
+const VALUES: &[&str] = &[" 1", "1", " TRUE", " NULL", "'"];
 
 /// Search steps (expanded partial queries) over all starts of one query.
 const STEPS: usize = 24;
@@ -163,7 +168,8 @@ fn close(
     let mut seen: HashSet<String> = HashSet::new();
     let mut steps = 0;
     while let Some(Reverse((_, k))) = queue.pop() {
-        if steps >= budget {
+        // The start itself is always tried (it may end as it is).
+        if steps >= budget.max(1) {
             break;
         }
         steps += 1;
@@ -176,7 +182,11 @@ fn close(
             continue;
         }
         let before = scope.map(|s| s.problems(&query, false));
+        let compared = after_comparison(&query);
         for (tok, word) in next_words {
+            if compared && VALUES.contains(&word) {
+                continue;
+            }
             let tail = format!("{}{word}", nodes[k].tail);
             if !seen.insert(tail.clone()) {
                 continue;
@@ -200,6 +210,15 @@ fn close(
         }
     }
     (None, steps)
+}
+
+/// Whether `sql` ends with a comparison waiting for its right side (`=`, `<`, `LIKE`, …).
+fn after_comparison(sql: &str) -> bool {
+    let t = sql.trim_end().to_ascii_uppercase();
+    t.ends_with(['=', '<', '>'])
+        || [" LIKE", " ILIKE", " BETWEEN", " IN ("]
+            .iter()
+            .any(|w| t.ends_with(w))
 }
 
 /// Whether `sql` has a FROM followed by a name, outside quotes: it reads a table.
@@ -350,7 +369,16 @@ pub fn still_open(sql: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{reads_a_table, still_open};
+    use super::{after_comparison, reads_a_table, still_open};
+
+    #[test]
+    fn a_comparison_waiting_for_its_right_side_is_seen() {
+        assert!(after_comparison("SELECT a FROM t WHERE name ="));
+        assert!(after_comparison("SELECT a FROM t WHERE name like "));
+        assert!(after_comparison("SELECT a FROM t WHERE x <>"));
+        assert!(!after_comparison("SELECT a FROM t WHERE x = 1"));
+        assert!(!after_comparison("SELECT a FROM t LIMIT"));
+    }
 
     #[test]
     fn a_start_reads_a_table_once_a_name_follows_from() {

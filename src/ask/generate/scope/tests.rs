@@ -1275,6 +1275,7 @@ fn constants_after_review_are_judged_where_they_stand() {
         "SELECT title, rank() OVER (ORDER BY 'x') FROM album",
         "SELECT title FROM album WHERE price BETWEEN (SELECT min(price) FROM album WHERE price > 1 AND price < 2) AND 500000",
         "SELECT title FROM album WHERE 't'",
+        "SELECT title FROM album WHERE 'tru' OR 'of'",
         "SELECT title FROM album WHERE price > 0 AND NOT 'off'",
         "SELECT title FROM album ORDER BY -price",
         "SELECT title FROM album WHERE '12.50'::MONEY::NUMERIC < price",
@@ -1345,6 +1346,8 @@ fn branches_of_a_set_operation_match_in_type() {
         "SELECT title FROM album WHERE album_id IN (SELECT artist_id FROM artist) UNION SELECT name FROM artist",
         "SELECT title FROM album UNION SELECT name FROM artist WHERE artist_id IN (SELECT album_id FROM album)",
         "SELECT current_date FROM album UNION ((SELECT '2020-01-01'))",
+        "SELECT title FROM album UNION SELECT name FROM artist WHERE artist_id >= ALL (SELECT album_id FROM album)",
+        "SELECT '2020-01-01'::date - '2019-01-01'::date UNION SELECT 5",
     ] {
         never_refused(&sc, ok);
     }
