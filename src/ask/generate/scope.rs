@@ -376,11 +376,16 @@ impl Scope {
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
+    /// At the end the query must have no problem at all: one the text already had could
+    /// otherwise hide a new one (a missing GROUP BY counted only at the end).
     pub fn rejects(&self, text: &str, piece: &str, end: bool) -> bool {
         let mut next = String::with_capacity(text.len() + piece.len());
         next.push_str(text);
         next.push_str(piece);
-        self.problems(&next, end) > self.problems(text, false)
+        if end {
+            return self.problems(&next, true) > 0;
+        }
+        self.problems(&next, false) > self.problems(text, false)
     }
 
     /// Whether the question asks for the key `column` (of one of `tables`) as an answer

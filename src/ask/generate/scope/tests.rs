@@ -1369,3 +1369,14 @@ fn branches_of_a_set_operation_match_in_type() {
         false
     ));
 }
+
+#[test]
+fn a_query_ends_only_without_problems() {
+    let sc = scope("artist names");
+    // The repeated item was a problem before the end too; the end still may not come (a
+    // problem the text had could hide one that only the end counts, like a missing GROUP BY).
+    let t = "SELECT name, name FROM artist";
+    assert!(sc.problems(t, false) > 0);
+    assert!(sc.rejects(t, "", true), "{t}");
+    never_refused(&sc, "SELECT name FROM artist");
+}
