@@ -111,14 +111,17 @@ pub fn finish(
     let mut starts: Vec<(usize, bool)> = Vec::new();
     let mut states: VecDeque<LlamaSampler> = VecDeque::new();
     let mut bytes = 0;
+    // Once a start reads a table, every longer one does.
+    let mut reads = false;
     for (tok, len) in out.iter().zip(lens) {
         if !accept(grammar, *tok) {
             break;
         }
         bytes += len;
         let start = text.get(..bytes).unwrap_or_default();
+        reads = reads || reads_a_table(start);
         let splits_word = word(start.last()) && word(text.get(bytes));
-        if !splits_word && !ends_mid_char(start) && reads_a_table(start) {
+        if !splits_word && !ends_mid_char(start) && reads {
             starts.push((bytes, allowed(grammar, end)));
             if states.len() == CLOSED_STARTS {
                 states.pop_front();
