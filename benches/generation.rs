@@ -18,6 +18,7 @@ use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::llama::{Engine, EngineConfig};
 use pgask::ask::generate::protocol::{ChatMessage, Job};
 use pgask::ask::generate::scope::Scope;
+use pgask::ask::generate::shape::Shape as QuestionShape;
 use pgask::ask::generate::tiny::{self, Shape};
 use serde_json::Value;
 use sqlparser::ast::{Statement, TableFactor, Visit, Visitor};
@@ -289,7 +290,17 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
                         .filter(|&t| rel.0.is_empty() || rel.0.contains(&db.catalog.tables[t].name))
                         .collect();
                     let question = q["question"].as_str().unwrap_or_default();
-                    let scope = Scope::new(&db.catalog, &ids, question);
+                    // The question's order demand too, as the pipeline sets it.
+                    let names: Vec<String> = ids
+                        .iter()
+                        .flat_map(|&t| {
+                            let t = &db.catalog.tables[t];
+                            std::iter::once(t.name.to_lowercase())
+                                .chain(t.columns.iter().map(|c| c.name.to_lowercase()))
+                        })
+                        .collect();
+                    let ordered = QuestionShape::of(question, &names).ordered;
+                    let scope = Scope::new(&db.catalog, &ids, question).with_order(ordered);
                     if let Some(prefix) = refused_prefix(&scope, &canonical) {
                         scope_refused.push((prefix, canonical.clone()));
                     }
@@ -329,7 +340,7 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
         100.0 * (accepted[0] - scope_refused.len()) as f64 / total.max(1) as f64,
         scope_refused.len()
     );
-    for (prefix, sql) in scope_refused.iter().take(if smoke() { 40 } else { 25 }) {
+    for (prefix, sql) in scope_refused.iter().take(if smoke() { 40 } else { 60 }) {
         println!("  refused at `…{}`  in {sql}", tail(prefix, 40));
     }
     let mut fails: Vec<_> = fails.into_iter().collect();
@@ -431,6 +442,7 @@ fn speed(model: &std::path::Path) {
         seed,
         always_mask: always,
         scope: None,
+        closing: false,
     };
     // Prompt speed and KV reuse on a 100-column schema.
     let spec = synthetic(100);

@@ -66,6 +66,9 @@ struct Tally {
     plans: usize,
     /// Ended by the model and planned.
     complete_plans: usize,
+    /// Ended by pgask in the closing window (a whole query), and of those the ones that planned.
+    closed: usize,
+    closed_plans: usize,
     /// Not ended by the model, finished by pgask.
     shortened: usize,
     /// Of those, the ones that planned.
@@ -126,6 +129,8 @@ fn job(
         seed,
         always_mask: false,
         scope: scoped.then(|| Scope::new(catalog, &t.tables, question)),
+        // As the pipeline asks.
+        closing: true,
     }
 }
 
@@ -282,7 +287,7 @@ async fn main() {
                 let o: Output = eng.run(&j, &never).expect("generate");
                 // A query the model did not end is judged finished, as the last attempt runs
                 // it.
-                let shortened = o.finished.is_some();
+                let shortened = o.finished.is_some() && o.stop != Stop::Closed;
                 let sql = o.finished.as_deref().unwrap_or(&o.text).trim();
                 let tally = &mut tallies[k];
                 tally.n += 1;
@@ -292,8 +297,9 @@ async fn main() {
                 if o.stop == Stop::Eos {
                     tally.complete += 1;
                 }
+                tally.closed += usize::from(o.stop == Stop::Closed);
                 tally.shortened += usize::from(shortened);
-                if o.stop != Stop::Eos {
+                if matches!(o.stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
                     tally.finish_ms.0 += o.finish_ms;
                     tally.finish_ms.1 = tally.finish_ms.1.max(o.finish_ms);
                     tally.finish_ms.2 += 1;
@@ -318,12 +324,13 @@ async fn main() {
                         if o.stop == Stop::Eos {
                             tally.complete_plans += 1;
                         }
+                        tally.closed_plans += usize::from(o.stop == Stop::Closed);
                         tally.short_plans += usize::from(shortened);
                     }
                     Err(kind) => {
                         if scoped
-                            && (o.stop == Stop::Eos
-                                || shortened
+                            && (o.finished.is_some()
+                                || o.stop.complete()
                                 || std::env::var_os("PRECISION_VERBOSE").is_some())
                         {
                             println!("{} | {kind} | {sql}", t.label);
@@ -341,14 +348,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | finished by pgask: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -356,6 +363,9 @@ async fn main() {
             100.0 * t.complete_plans as f64 / t.complete.max(1) as f64,
             t.complete_plans,
             t.complete,
+            100.0 * t.closed_plans as f64 / t.closed.max(1) as f64,
+            t.closed_plans,
+            t.closed,
             100.0 * t.short_plans as f64 / t.shortened.max(1) as f64,
             t.short_plans,
             t.shortened,

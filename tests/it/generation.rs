@@ -104,6 +104,7 @@ fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32
         temperature: 1.0,
         seed,
         scope: None,
+        closing: false,
     }
 }
 
@@ -514,6 +515,62 @@ async fn a_query_cut_off_inside_a_string_is_closed() {
     assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
 }
 
+/// In the closing window (the last quarter of `max_tokens`) a query is ended at its first
+/// whole point instead of running to the cut: the random model writes `OR` terms for longer
+/// than its 64 tokens, so without the window it is cut off; with it, the same seeds end with a
+/// whole query (`Stop::Closed`) that names real columns and plans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_running_out_of_tokens_is_ended_whole_in_the_closing_window() {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(13).await else {
+        return;
+    };
+    let grammar = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9]{0,2}";
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let (mut cut, mut saved) = (0, 0);
+    for seed in 0..16 {
+        let mut req = request("artists", Some(grammar.to_string()), 64, seed);
+        req.scope = Some(pgask::ask::generate::scope::Scope::new(
+            &cat, &ids, "artists",
+        ));
+        let open = llm.generate(req.clone()).await.unwrap();
+        req.closing = true;
+        let closed = llm.generate(req).await.unwrap();
+        if open.stop.complete() {
+            continue;
+        }
+        cut += 1;
+        if closed.stop == Stop::Closed {
+            saved += 1;
+            // Ended inside the window, after its start: the model's own tokens up to there.
+            assert!(
+                closed.generated_tokens >= 48 && closed.generated_tokens < 64,
+                "seed {seed}: {} tokens",
+                closed.generated_tokens
+            );
+            assert!(
+                open.text.starts_with(&closed.text),
+                "seed {seed}: {}",
+                closed.text
+            );
+            // Never inside a number the model was still writing.
+            let next = open.text[closed.text.len()..].bytes().next();
+            assert!(
+                !next.is_some_and(|b| b.is_ascii_digit()),
+                "seed {seed}: {}",
+                open.text
+            );
+            // Handed on as a finished query (the last attempt's, with a notice).
+            assert_eq!(closed.finished.as_deref(), Some(closed.text.as_str()));
+            assert!(!closed.stop.complete());
+            resolves_and_plans(&closed.text, seed, (&policy, &cat, &client)).await;
+        }
+    }
+    eprintln!("{saved} of {cut} cut-off generations ended whole in the closing window");
+    assert!(cut >= 5, "{cut} of 16 were cut off: the test proves little");
+    assert!(saved * 2 >= cut, "{saved} of {cut}");
+}
+
 /// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the
 /// grammar allows `7` or `8` and then only the end; a `7` is fine until the end makes it a
 /// repeated literal, when no token is left that the check accepts. The sampler then takes the
@@ -712,6 +769,7 @@ async fn the_schema_prefix_is_reused_from_the_kv_cache() {
                 temperature: 0.0,
                 seed: 1,
                 scope: None,
+                closing: false,
             })
             .await
             .unwrap(),

@@ -200,6 +200,7 @@ fn greedy_generation_is_unchanged_by_the_fast_mask() {
                     seed: 1,
                     always_mask,
                     scope: None,
+                    closing: false,
                 };
                 let fast = engine.run(&job(false), &|| false).unwrap();
                 let whole = engine.run(&job(true), &|| false).unwrap();
@@ -279,6 +280,7 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
                     &[0, 1],
                     question,
                 )),
+                closing: false,
             };
             engine.keep_logits(6);
             let kept = engine.run(&job, &|| false).unwrap();

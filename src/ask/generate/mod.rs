@@ -20,7 +20,7 @@ pub mod worker;
 
 use crate::ask::retrieve::rank::Ranked;
 use backend::Backend;
-use protocol::{ChatMessage, Output, Stop};
+use protocol::{ChatMessage, Output};
 use supervisor::{Request, SupervisorError};
 
 /// Generation failed.
@@ -82,6 +82,7 @@ pub async fn candidates(
                     .seed
                     .wrapping_add((i + settings.shift * settings.candidates.max(1)) as u32),
                 scope: scope.cloned(),
+                closing: true,
             })
             .await?;
         tracing::debug!(
@@ -101,7 +102,7 @@ pub async fn candidates(
         );
         out.push(Candidate {
             sql: output.text.trim().to_string(),
-            complete: output.stop == Stop::Eos,
+            complete: output.stop.complete(),
             output,
         });
     }
@@ -145,6 +146,7 @@ pub async fn check_with_model(
             temperature: 0.0,
             seed,
             scope: None,
+            closing: false,
         })
         .await?;
     if out.text.trim() == "no" {

@@ -40,6 +40,10 @@ pub struct Job {
     /// The chosen tables and the question, for the sampler's scope check; none: grammar only.
     #[serde(default)]
     pub scope: Option<super::scope::Scope>,
+    /// Steer the query to an end in the last quarter of `max_tokens` (the engine's closing
+    /// window) instead of letting it run to the cut.
+    #[serde(default)]
+    pub closing: bool,
 }
 
 /// Why generation stopped.
@@ -54,6 +58,17 @@ pub enum Stop {
     /// The scope check refused every way on and no step back was left: cut off there (as
     /// incomplete as `MaxTokens`).
     DeadEnd,
+    /// pgask ended the query where it could end, in the last part of the budget where it
+    /// steers toward an end ([`Job::closing`]); the text is also in `Output::finished`, and is
+    /// treated as a finished query, not one the model ended.
+    Closed,
+}
+
+impl Stop {
+    /// Whether the model itself ended its answer.
+    pub fn complete(self) -> bool {
+        self == Stop::Eos
+    }
 }
 
 /// What one generation produced, with its costs.

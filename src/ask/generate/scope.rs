@@ -51,6 +51,15 @@ use serde::{Deserialize, Serialize};
 use crate::ask::catalog::{Catalog, TableId};
 use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
 
+/// Whether the query sorts (ORDER BY) or takes a maximum or minimum (`max(`, `MIN (`).
+fn sorts(toks: &[Tok<'_>]) -> bool {
+    toks.iter().enumerate().any(|(i, t)| {
+        t.text.eq_ignore_ascii_case("ORDER")
+            || (t.text.eq_ignore_ascii_case("max") || t.text.eq_ignore_ascii_case("min"))
+                && toks.get(i + 1).is_some_and(|n| n.text == "(")
+    })
+}
+
 /// What the sampler checks names against: the chosen tables and the question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scope {
@@ -66,6 +75,10 @@ pub struct Scope {
     /// each in a string literal (in any case, `LIKE` patterns included) before it ends.
     #[serde(default)]
     pub values: Vec<String>,
+    /// The question asks for an order ("the most tracks", "the ten longest", "highest
+    /// first"): the answer must sort (ORDER BY) or take a maximum or minimum before it ends.
+    #[serde(default)]
+    pub ordered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +246,10 @@ struct Level {
     last_child: Vec<String>,
     /// In the FROM list, inside a join's ON condition.
     on_cond: bool,
+    /// The open ON condition: the token after its ON, and the binding of the item it joins
+    /// (which the condition must use).
+    on_tok: Option<usize>,
+    joined: Option<usize>,
     /// Items of the current list clause, and where the current item started (byte offset).
     items: Vec<String>,
     item_start: Option<usize>,
@@ -265,6 +282,8 @@ impl Level {
             last_child: Vec::new(),
             selected: Vec::new(),
             on_cond: false,
+            on_tok: None,
+            joined: None,
             items: Vec::new(),
             item_start: None,
         }
@@ -347,7 +366,15 @@ impl Scope {
             question: question.to_lowercase(),
             words: Vec::new(),
             values: Vec::new(),
+            ordered: false,
         }
+    }
+
+    /// The same scope, where the answer must sort or take a maximum or minimum when
+    /// `ordered` (the question asks for an order).
+    pub fn with_order(mut self, ordered: bool) -> Scope {
+        self.ordered = ordered;
+        self
     }
 
     /// The same scope, where the answer must use each of `values` (the values the question
@@ -373,6 +400,12 @@ impl Scope {
             }
         }
         self
+    }
+
+    /// Whether the answer `text` still lacks the sort its question asks for ([`Self::ordered`]):
+    /// the model that wanted to end there is steered to an ORDER BY.
+    pub fn wants_sort(&self, text: &str) -> bool {
+        self.ordered && !sorts(&lex(text))
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
@@ -847,6 +880,7 @@ impl Scope {
                             }
                             subqueries.push(key);
                         }
+                        problems += self.on_misses_joined(&toks, &mut l, i, &bindings);
                         problems += close_list(s, &mut l, t.start, &self.catalog);
                         problems += self.group_misses(&l, &bindings);
                         problems +=
@@ -946,6 +980,7 @@ impl Scope {
                         Some(c) => {
                             let (outer, own) = stack.split_at_mut(top);
                             let l = &mut own[0];
+                            problems += self.on_misses_joined(&toks, l, i, &bindings);
                             problems += close_list(s, l, t.start, &self.catalog);
                             problems += self.group_misses(l, &bindings);
                             if l.clause == Clause::From || c == Clause::Other {
@@ -953,6 +988,15 @@ impl Scope {
                                     self.close_from(l, outer, |q| bound_before(q, i, &visible));
                             }
                             l.on_cond = false;
+                            // A question that asks for an order: a LIMIT before any sort keeps
+                            // the rows a sort should have chosen, and no ORDER BY can follow it.
+                            if self.ordered
+                                && matches!(t.text, "LIMIT" | "FETCH")
+                                && !l.ordered
+                                && !sorts(&toks[..i])
+                            {
+                                problems += 1;
+                            }
                             if c == Clause::Group {
                                 l.grouped = true;
                             }
@@ -1017,11 +1061,18 @@ impl Scope {
                         None if t.text == "ON" && stack[top].clause == Clause::From => {
                             let l = &mut stack[top];
                             l.on_cond = true;
+                            l.on_tok = Some(i + 1);
+                            l.joined = bindings
+                                .iter()
+                                .rposition(|b| b.at < i && b.level == l.id && !b.cte);
                             l.items.clear();
                             l.item_start = Some(t.end);
                         }
+                        // The next join ends the ON condition before it (judged at its
+                        // JOIN: `ON LEFT(a.x, 1) = …` is a call, not a join).
                         None if t.text == "JOIN" => {
                             let l = &mut stack[top];
+                            problems += self.on_misses_joined(&toks, l, i, &bindings);
                             problems += close_list(s, l, t.start, &self.catalog);
                             l.on_cond = false;
                         }
@@ -1350,6 +1401,7 @@ impl Scope {
         if end {
             while let Some(mut l) = stack.pop() {
                 let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
+                problems += self.on_misses_joined(&toks, &mut l, toks.len(), &bindings);
                 problems += close_list(s, &mut l, s.len(), &self.catalog);
                 problems += self.group_misses(&l, &bindings);
                 problems += self.close_from(&mut l, &stack, |q| {
@@ -1376,6 +1428,9 @@ impl Scope {
                     !texts.iter().any(|t| t.contains(&v))
                 })
                 .count();
+            if self.ordered && !sorts(&toks) {
+                problems += 1;
+            }
         }
         problems
     }
@@ -1796,6 +1851,42 @@ impl Scope {
         self.catalog.tables.get(t)
     }
 
+    /// 1 when the level's open ON condition (closed at token `upto`) does not use the item it
+    /// joins: `JOIN playlist p2 ON p1.track_id = a.name::INTEGER` joins every row of `p2` to
+    /// every row (the model's loop of joins). Its qualifier, or a bare column of its table,
+    /// uses it; an item whose columns are not known here (a derived table, a CTE) any bare
+    /// name. The condition is judged once.
+    fn on_misses_joined(
+        &self,
+        toks: &[Tok<'_>],
+        l: &mut Level,
+        upto: usize,
+        bindings: &[Binding],
+    ) -> usize {
+        let (Some(from), Some(b)) = (l.on_tok.take(), l.joined.take()) else {
+            return 0;
+        };
+        let Some(joined) = bindings.get(b) else {
+            return 0;
+        };
+        let table = joined.table.and_then(|t| self.catalog.tables.get(t));
+        let cond = toks.get(from..upto.min(toks.len())).unwrap_or_default();
+        let uses = cond.iter().enumerate().any(|(k, t)| {
+            if t.kind != Kind::Ident {
+                return false;
+            }
+            let next = cond.get(k + 1);
+            let prev = k.checked_sub(1).and_then(|p| cond.get(p));
+            if next.is_some_and(|n| n.is(Kind::Punct, ".")) {
+                return t.name() == joined.name;
+            }
+            let bare = !prev.is_some_and(|p| p.is(Kind::Punct, "."))
+                && !next.is_some_and(|n| n.is(Kind::Punct, "("));
+            bare && table.is_none_or(|tb| tb.column(&t.name()).is_some())
+        });
+        usize::from(!uses)
+    }
+
     /// The names FROM items define, where they are defined, and the chosen table behind each.
     fn bindings(&self, toks: &[Tok<'_>]) -> Vec<Binding> {
         let mut out = Vec::new();
@@ -2171,10 +2262,22 @@ fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
         // (42804); a bare column when every chosen table's column of that name is known and
         // not boolean.
         _ if l.on_cond || matches!(l.clause, Clause::Where | Clause::Having) => {
-            non_boolean_constant(item) || non_boolean_column(item, cat)
+            non_boolean_constant(item) || non_boolean_column(item, cat) || non_boolean_call(item)
         }
         _ => false,
     };
+    // `GROUP BY c.customer_id OR c.support_rep_id`: an operand of AND/OR outside a condition
+    // that is no yes/no (42804).
+    let constant = constant
+        || (matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
+            && !item.contains(" BETWEEN ")
+            && {
+                let outer = outside_parentheses(item);
+                outer.contains(" AND ") || outer.contains(" OR ")
+            }
+            && top_level_operands(item).iter().any(|o| {
+                non_boolean_constant(o) || non_boolean_column(o, cat) || non_boolean_call(o)
+            }));
     let dup = l.items.iter().any(|x| x == item);
     l.items.push(item.to_string());
     let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
@@ -2330,6 +2433,79 @@ fn non_boolean_constant(item: &str) -> bool {
             && c.split(' ').count() <= 3
     });
     literal(base).is_some() && types && !casts.last().is_some_and(|c| c.starts_with("BOOL"))
+}
+
+/// The operands of the AND and OR outside parentheses and quotes of `item`.
+fn top_level_operands(item: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut from) = (0usize, false, 0usize);
+    let b = item.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth = depth.saturating_sub(1),
+            b' ' if !quoted && depth == 0 => {
+                for w in [" AND ", " OR "] {
+                    if item[i..].starts_with(w) {
+                        out.push(item[from..i].trim());
+                        from = i + w.len();
+                        i = from - 1;
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(item[from..].trim());
+    out
+}
+
+/// Whether `item` is one call alone (`AGE(1, 2)`, `NOT upper(name)`, `(round(x))`) of a
+/// function of the grammar's that never returns a yes/no: as a condition it is 42804. A call
+/// that can (`coalesce(flag, false)`, `bool_or(x)`) or one the grammar does not know is
+/// left to PostgreSQL.
+fn non_boolean_call(item: &str) -> bool {
+    let mut item = item.trim();
+    loop {
+        if let Some(rest) = item.strip_prefix("NOT ") {
+            item = rest.trim();
+        } else if item.starts_with('(')
+            && item.ends_with(')')
+            && outside_parentheses(item).is_empty()
+        {
+            item = item[1..item.len() - 1].trim();
+        } else {
+            break;
+        }
+    }
+    let Some(open) = item.find('(') else {
+        return false;
+    };
+    let name = item[..open].trim().to_lowercase();
+    // The call's own parentheses end the item: nothing compares its value.
+    let called = item.ends_with(')') && outside_parentheses(&item[open..]).is_empty();
+    let may_be_boolean = [
+        "coalesce",
+        "nullif",
+        "greatest",
+        "least",
+        "bool_and",
+        "bool_or",
+        "every",
+        "min",
+        "max",
+        "first_value",
+        "last_value",
+        "nth_value",
+        "lag",
+        "lead",
+        "mode",
+    ];
+    called && FUNCTIONS.contains(&name.as_str()) && !may_be_boolean.contains(&name.as_str())
 }
 
 /// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one

@@ -242,18 +242,60 @@ impl Shape {
             k += 1;
         }
         let aggregate = AGGREGATE_WORDS.iter().any(|a| has_phrase(a));
-        shape.grouped =
-            aggregate && (has_word("each") || has_word("per") || has_phrase("for every"));
+        // "the most tracks", "the fewest albums": a count per row, so a grouped query ("the
+        // most expensive" is a plain order).
+        let most_of_a_noun = lw.windows(2).enumerate().any(|(k, p)| {
+            let noun = names.iter().any(|n| {
+                let n = n.trim_end_matches('s');
+                !n.is_empty() && n == p[1].trim_end_matches('s')
+            }) || (p[1].ends_with('s')
+                && !["ss", "us", "is"].iter().any(|e| p[1].ends_with(e)));
+            matches!(p[0].as_str(), "most" | "fewest" | "least")
+                && !(k > 0 && lw[k - 1] == "at")
+                && noun
+        });
+        shape.grouped = most_of_a_noun
+            || aggregate && (has_word("each") || has_word("per") || has_phrase("for every"));
         // "at least 3" and "at most 3" compare; they do not order.
+        // "best finishes" for a column `best_finish` names it; it does not order.
+        let names_a_column = |k: usize| {
+            lw.get(k + 1).is_some_and(|next| {
+                let one = [next.strip_suffix("es"), next.strip_suffix('s'), Some(next)];
+                one.iter().flatten().any(|w| {
+                    let pair = format!("{}_{w}", lw[k]);
+                    names.iter().any(|n| n.contains(&pair))
+                })
+            })
+        };
+        // Words of the values the question names ("the album Greatest Hits").
+        let in_values: Vec<String> = shape
+            .literals
+            .iter()
+            .filter_map(|l| match l {
+                Literal::Text(t) => Some(t.split(' ').map(str::to_string).collect::<Vec<_>>()),
+                Literal::Number(_) => None,
+            })
+            .flatten()
+            .collect();
         let superlative = lw.iter().enumerate().any(|(k, w)| {
+            let before = |j: usize, x: &str| k >= j && lw[k - j] == x;
+            let next = lw.get(k + 1).map(String::as_str);
             SUPERLATIVES.contains(&w.as_str())
-                && !(matches!(w.as_str(), "most" | "least") && k > 0 && lw[k - 1] == "at")
+                // "at least 3", "at (the) most 3", "most of their tracks", "the top of".
+                && !(matches!(w.as_str(), "most" | "least")
+                    && (before(1, "at") || (before(1, "the") && before(2, "at"))))
+                && !(matches!(w.as_str(), "most" | "top") && next == Some("of"))
+                && !names_a_column(k)
+                && !in_values.contains(w)
         });
         let in_order = ["first", "last"]
             .iter()
             .any(|f| SUPERLATIVES.iter().any(|s| has_phrase(&format!("{s} {f}"))))
             || has_word("sorted")
-            || has_phrase("in order");
+            || has_phrase("in order of")
+            || has_phrase("in order by")
+            || has_phrase("alphabetical order")
+            || has_phrase("in alphabetical");
         shape.ordered = superlative || in_order;
         if shape.ordered {
             // A count next to the superlative or "top"/"first": "top 5", "the ten longest",
@@ -333,6 +375,30 @@ mod tests {
         assert!(s.grouped && !s.ordered);
         let s = Shape::of("Total sales per billing country, highest first.", &names());
         assert!(s.grouped && s.ordered && s.limit.is_none());
+        // "the most <noun>" counts per row; "the most <adjective>" only orders.
+        let s = Shape::of("Which artist has the most tracks?", &names());
+        assert!(s.grouped && s.ordered, "{s:?}");
+        let s = Shape::of("Which genre sold the most units?", &names());
+        assert!(s.grouped, "{s:?}");
+        let s = Shape::of("Which is the most expensive track?", &names());
+        assert!(!s.grouped && s.ordered, "{s:?}");
+        let s = Shape::of("Which artists have at most 3 albums?", &names());
+        assert!(!s.grouped, "{s:?}");
+        // Superlatives that ask for no order.
+        for q in [
+            "How many tracks are on the album Greatest Hits?",
+            "Which artists have most of their tracks in one genre?",
+            "Which products are in order 10248?",
+            "Which employee is at the top of the chart?",
+            "Which artists have at the most 3 albums?",
+        ] {
+            assert!(!Shape::of(q, &names()).ordered, "{q}");
+        }
+        let s = Shape::of(
+            "List the best finishes of poker players.",
+            &["best_finish".to_string()],
+        );
+        assert!(!s.ordered, "{s:?}");
         let s = Shape::of("Which artists have no albums?", &names());
         assert!(s.negated);
         let s = Shape::of("How many tracks cost more than one dollar?", &names());

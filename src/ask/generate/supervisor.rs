@@ -121,6 +121,8 @@ pub struct Request {
     pub seed: u32,
     /// Names the sampler checks each token against ([`Scope`](super::scope::Scope)).
     pub scope: Option<super::scope::Scope>,
+    /// Steer the query to an end before `max_tokens` ([`Job::closing`]).
+    pub closing: bool,
 }
 
 impl Supervisor {
@@ -187,6 +189,7 @@ impl Supervisor {
             seed: req.seed,
             always_mask: false,
             scope: req.scope,
+            closing: req.closing,
         }));
         let guard = CancelOnDrop {
             id,

@@ -386,7 +386,8 @@ impl Asker {
             joins: join_clauses(&catalog, &steps),
             scope: Scope::new(&catalog, &chosen, question)
                 .with_definitions(&spec.defined)
-                .with_values(&values),
+                .with_values(&values)
+                .with_order(shape.ordered),
             demos: demos::for_question(
                 &catalog,
                 &tables,

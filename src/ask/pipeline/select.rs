@@ -28,7 +28,8 @@ pub(super) struct Proposal {
 /// ([`Output::finished`](crate::ask::generate::protocol::Output): its longest start that can
 /// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried as written (its
 /// error is what the next attempt corrects), and one cut off at a dead end is left out (what it
-/// would run is not what the model was writing).
+/// would run is not what the model was writing), as is one pgask ended in the closing window
+/// ([`Stop::Closed`]).
 pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
@@ -36,7 +37,10 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
         if any_complete && !c.complete {
             continue;
         }
-        if cut_at_dead_end(&c, last) {
+        // Ended by pgask in the closing window: whole, but not what the model would have
+        // written; like a finished query, run on the last attempt only.
+        let closed = c.output.stop == Stop::Closed && !last;
+        if cut_at_dead_end(&c, last) || closed {
             continue;
         }
         let (sql, shortened) = match c.output.finished.as_deref() {
@@ -145,7 +149,7 @@ mod tests {
     fn cand(sql: &str, stop: Stop) -> Candidate {
         Candidate {
             sql: sql.into(),
-            complete: stop == Stop::Eos,
+            complete: stop.complete(),
             output: Output {
                 text: sql.into(),
                 prompt_tokens: 0,
@@ -209,6 +213,14 @@ mod tests {
         assert_eq!(finished.len(), 1);
         assert_eq!(finished[0].sql, "SELECT title FROM album");
         assert!(!finished[0].shortened);
+        // One pgask ended in the closing window goes the same way: not before the last
+        // attempt, then with the notice.
+        let mut closed = cand("SELECT name FROM artist WHERE artist_id = 12", Stop::Closed);
+        closed.output.finished = Some(closed.sql.clone());
+        assert!(distinct(vec![closed.clone()], false).is_empty());
+        let last = distinct(vec![closed], true);
+        assert_eq!(last.len(), 1);
+        assert!(last[0].shortened);
     }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {

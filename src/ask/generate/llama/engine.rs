@@ -27,7 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
-use super::finish::{finish, Closers};
+use super::finish::{finish, moves_away, reads_a_table, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -284,6 +284,14 @@ impl Engine {
         let mut seen = Recent::new(self.kept_logits);
         // Logits taken from `seen` for the next draw instead of the context's.
         let mut restored: Option<Vec<f32>> = None;
+        // The closing window: the last quarter of the budget, where the query is steered to an
+        // end ([`closing`]).
+        let closing_from = if job.closing {
+            job.max_tokens
+                .saturating_sub((job.max_tokens / CLOSING_SHARE).max(1))
+        } else {
+            usize::MAX
+        };
         while generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
@@ -345,6 +353,7 @@ impl Engine {
                 }
                 continue;
             }
+            let closing = generated >= closing_from;
             let raw: &[f32] = match &restored {
                 Some(v) => v,
                 None => {
@@ -418,6 +427,24 @@ impl Engine {
                     }
                 }
                 grammar_ns += tg.elapsed().as_nanos();
+                // In the closing window the query ends where it may, before the model starts
+                // something new (not inside a word or number it is still writing, nor before
+                // a sort's direction).
+                let drawn = self.model.vocab().token_to_piece(tok, false, None);
+                if closing && !continues(&text, &drawn) && reads_a_table(&text) {
+                    let so_far = String::from_utf8_lossy(&text);
+                    let eos = self.model.vocab().eos();
+                    if !ends_mid_char(&text)
+                        && allowed(g, eos)
+                        && job
+                            .scope
+                            .as_ref()
+                            .is_none_or(|s| !s.rejects(&so_far, "", true))
+                    {
+                        stop = Stop::Closed;
+                        break;
+                    }
+                }
                 // No select item twice: a token that would end an item equal to an earlier one
                 // of the same list gives way to the best allowed token that does not.
                 let piece = self.model.vocab().token_to_piece(tok, false, None);
@@ -463,13 +490,15 @@ impl Engine {
                     };
                     let refuses = |t: LlamaToken| {
                         let (p, end) = piece_of(t);
+                        let piece = String::from_utf8_lossy(&p);
                         // Into a dead end found before (the text so far is never in one:
                         // it would have been refused when it was written).
                         dead.iter().any(|d| {
                             d.len() > text.len()
                                 && d.starts_with(&text)
                                 && p.starts_with(&d[text.len()..])
-                        }) || scope.rejects(&so_far, &String::from_utf8_lossy(&p), end)
+                        }) || scope.rejects(&so_far, &piece, end)
+                            || (closing && !end && moves_away(&so_far, &piece))
                     };
                     if refuses(tok) {
                         tracing::trace!(
@@ -517,6 +546,28 @@ impl Engine {
                                 .into_iter()
                                 .filter(good)
                                 .collect();
+                        }
+                        // The model wanted to end and may not yet: for want of the sort its
+                        // question asks for it goes on with ` ORDER` if it would write that at
+                        // all; otherwise (a value not used, …) with anything but more of the
+                        // list it was ending (`GROUP BY a, b` + `, c` …).
+                        if piece_of(tok).1 {
+                            let sort = scope.wants_sort(&so_far);
+                            let on: Vec<_> = fresh
+                                .iter()
+                                .filter(|d| {
+                                    let p = piece_of(d.id()).0;
+                                    if sort {
+                                        starts_order(&p)
+                                    } else {
+                                        !p.starts_with(b",")
+                                    }
+                                })
+                                .cloned()
+                                .collect();
+                            if !on.is_empty() {
+                                fresh = on;
+                            }
                         }
                         if !fresh.is_empty() {
                             scope_refusals += 1;
@@ -576,7 +627,10 @@ impl Engine {
             }
         }
         // The query the model did not end, finished.
-        let mut finished = None;
+        // A query ended in the closing window is pgask's ending, not the model's: it goes the
+        // way of a finished one (run on the last attempt only, with a notice, never cached).
+        let mut finished =
+            (stop == Stop::Closed).then(|| String::from_utf8_lossy(&text).into_owned());
         let tf = Instant::now();
         if matches!(stop, Stop::MaxTokens | Stop::Repeating | Stop::DeadEnd) {
             if let Some(g) = grammar.as_mut() {
@@ -618,6 +672,26 @@ impl Engine {
             finish_ms: tf.elapsed().as_secs_f64() * 1e3,
         })
     }
+}
+
+/// Whether `piece` writes ` ORDER` or a start of it longer than ` OR` (which is as much the
+/// operator).
+fn starts_order(piece: &[u8]) -> bool {
+    let upper = piece.to_ascii_uppercase();
+    upper.len() > 3 && (b" ORDER".starts_with(&upper) || upper.starts_with(b" ORDER"))
+}
+
+/// Whether `piece` goes on with what `text` ends with: more of a word or number (`12` + `3`,
+/// `invoice` + `_line`), or a sort's direction (` DESC`), so the query may not be ended
+/// between them.
+fn continues(text: &[u8], piece: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
+    let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
+    let upper = piece.to_ascii_uppercase();
+    let direction = [&b" DESC"[..], b" ASC", b" NULLS"]
+        .iter()
+        .any(|d| upper.starts_with(d) || (upper.len() > 2 && d.starts_with(&upper)));
+    glued || direction || piece.first() == Some(&b'.')
 }
 
 /// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`), or
@@ -739,6 +813,13 @@ impl Recent {
 
 /// Allowed tokens the sampler looks at when the scope check refused the drawn one.
 const SCOPE_ALTERNATIVES: usize = 32;
+
+/// The closing window is the last 1/`CLOSING_SHARE` of `max_tokens`: there the query ends at
+/// its first point where it reads a table and may end (the grammar, the scope check), and a
+/// token that leaves it further from an end ([`moves_away`]) gives way to the next best one.
+/// A model that would not end in time (a random one, one in a loop of joins) then ends with a
+/// whole query instead of being cut off.
+const CLOSING_SHARE: usize = 4;
 
 /// Tokens one generation may take back at dead ends (each costs one decode step).
 const MAX_BACKTRACKS: usize = 24;
@@ -897,7 +978,30 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 
 #[cfg(test)]
 mod repeat_tests {
-    use super::{looping, repeats_item};
+    use super::{continues, looping, repeats_item, starts_order};
+
+    #[test]
+    fn an_order_by_is_told_from_the_operator_it_starts_like() {
+        for p in [" ORDER", " ORD", " ORDER BY", " order"] {
+            assert!(starts_order(p.as_bytes()), "{p}");
+        }
+        for p in [" OR", " O", ",", "ORDER", " ORDINAL", " WHERE"] {
+            assert!(!starts_order(p.as_bytes()), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_query_is_not_ended_inside_what_the_model_is_still_writing() {
+        assert!(continues(b"... LIMIT 1", b"0"));
+        assert!(continues(b"SELECT count(*) FROM invoice", b"_line"));
+        assert!(continues(b"... ORDER BY milliseconds", b" DESC"));
+        assert!(continues(b"... ORDER BY milliseconds", b" DE"));
+        assert!(continues(b"... FROM album a", b".title"));
+        assert!(!continues(b"... WHERE a = 12", b" OR"));
+        assert!(!continues(b"... ORDER BY x", b" LIMIT"));
+        assert!(!continues(b"SELECT a FROM t", b","));
+        assert!(!continues(b"SELECT a FROM t", b" D"));
+    }
 
     #[test]
     fn kept_logits_are_the_latest_positions_and_a_redraw_replaces_later_ones() {

@@ -224,14 +224,49 @@ fn after_comparison(sql: &str) -> bool {
             .any(|w| t.ends_with(w))
 }
 
+/// Whether appending `piece` to `sql` leaves it further from an end: more closing words
+/// needed ([`still_open`]), or, while it reads no table yet, a FROM further away (`SELECT a`
+/// needs two words, `SELECT a FROM` one). A text that needs none yet may not end (`… WHERE
+/// b`, a value the question names not yet used) may take one step away (` =`, ` WHERE`).
+pub fn moves_away(sql: &str, piece: &str) -> bool {
+    // A call's parenthesis (`count(`, `sum(`) is as near an end as the name before it: the
+    // answer may need one to end at all (an ORDER BY for a count).
+    let call = piece.starts_with('(')
+        && sql
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+    if call {
+        return false;
+    }
+    let distance = |s: &str| {
+        let from = if reads_a_table(s.as_bytes()) || s.trim_end().ends_with(" FROM") {
+            0
+        } else {
+            2
+        };
+        still_open(s) + from
+    };
+    distance(&format!("{sql}{piece}")) > distance(sql).max(1)
+}
+
 /// Whether `sql` has a FROM followed by a name, outside quotes: it reads a table.
 pub fn reads_a_table(sql: &[u8]) -> bool {
     let (mut single, mut double) = (false, false);
+    // Per open parenthesis, whether it is a call's (`EXTRACT(YEAR FROM d)` reads no table).
+    let mut calls: Vec<bool> = Vec::new();
     for (i, &b) in sql.iter().enumerate() {
         match b {
             b'\'' if !double => single = !single,
             b'"' if !single => double = !double,
-            b'F' | b'f' if !single && !double => {
+            b'(' if !single && !double => {
+                let before = i.checked_sub(1).map(|k| sql[k]);
+                calls.push(before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_'));
+            }
+            b')' if !single && !double => {
+                calls.pop();
+            }
+            b'F' | b'f' if !single && !double && !calls.last().copied().unwrap_or(false) => {
                 let before = i.checked_sub(1).map(|k| sql[k]);
                 let word = sql
                     .get(i..i + 4)
@@ -392,6 +427,31 @@ mod tests {
         assert!(!reads_a_table(b"SELECT fromage FROM"));
         assert!(!reads_a_table(b"SELECT 1"));
         assert!(reads_a_table(b"SELECT (SELECT 1 FROM t)"));
+        assert!(!reads_a_table(b"SELECT EXTRACT(YEAR FROM invoice_date)"));
+        assert!(reads_a_table(b"SELECT EXTRACT(YEAR FROM d) FROM invoice"));
+    }
+
+    #[test]
+    fn a_piece_that_moves_away_from_an_end_is_seen() {
+        use super::moves_away;
+        // A new item, operator or clause moves away; closing and the FROM come nearer.
+        assert!(moves_away("SELECT a", ","));
+        assert!(moves_away("SELECT a FROM t WHERE", " ("));
+        assert!(moves_away("SELECT a FROM t WHERE b = (", "("));
+        // One step from a text that needs nothing yet cannot end: `b = 1`.
+        assert!(!moves_away("SELECT a FROM t WHERE b", " ="));
+        assert!(!moves_away("SELECT a FROM t", " WHERE"));
+        assert!(moves_away("SELECT a FROM t WHERE x IN", " ("));
+        assert!(!moves_away("SELECT count(*", ")"));
+        // A call's parenthesis is neutral: `ORDER BY count(*)` must stay writable.
+        assert!(!moves_away(
+            "SELECT a FROM t GROUP BY a ORDER BY count",
+            "("
+        ));
+        assert!(!moves_away("SELECT a", " FROM"));
+        assert!(!moves_away("SELECT a FROM", " t"));
+        assert!(!moves_away("SELECT a FROM t WHERE b = 'x", "yz"));
+        assert!(!moves_away("SELECT a_b", "_c"));
     }
 
     #[test]

@@ -658,6 +658,59 @@ fn an_answer_ends_only_once_it_uses_the_values_the_database_holds() {
 }
 
 #[test]
+fn an_answer_to_an_ordered_question_ends_only_once_it_sorts() {
+    let sc = scope("Which artist has the most albums?").with_order(true);
+    let grouped = "SELECT ar.name, count(*) FROM artist ar JOIN album al ON al.artist_id = ar.artist_id GROUP BY ar.artist_id, ar.name";
+    assert!(sc.rejects(grouped, "", true));
+    assert!(!sc.rejects(grouped, " ORDER", false));
+    never_refused(&sc, &format!("{grouped} ORDER BY count(*) DESC LIMIT 1"));
+    // A LIMIT before any sort is refused where it is written: no ORDER BY can follow it.
+    assert!(refused(&sc, &format!("{grouped}| LIMIT")));
+    // A maximum or minimum answers it too, in any case.
+    never_refused(&sc, "SELECT max(album_id) FROM album");
+    never_refused(&sc, "SELECT MIN (album_id) FROM album");
+    // A column named like the function is no sort; an unordered question needs none.
+    let sc = scope("Which albums are there?");
+    assert!(!sc.rejects("SELECT title FROM album", "", true));
+}
+
+#[test]
+fn a_join_condition_uses_the_item_it_joins() {
+    let sc = scope("Which albums are there, with their artists?");
+    // `r` joined on a condition over `a` alone: every artist for every album.
+    let loose = "SELECT a.title FROM album a JOIN artist r ON a.price > 2";
+    assert!(refused(&sc, &format!("{loose}| JOIN")));
+    assert!(refused(&sc, &format!("{loose} LEFT| JOIN")));
+    assert!(refused(&sc, &format!("{loose}| WHERE")));
+    assert!(sc.rejects(loose, "", true));
+    // The condition may still go on to use it.
+    assert!(!sc.rejects(loose, " AND", false));
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist r ON r.artist_id = a.artist_id WHERE a.price > 2",
+    );
+    // `LEFT(…)` after ON is a call, not the next join.
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist r ON LEFT(r.name, 1) = LEFT(a.title, 1)",
+    );
+    // Unqualified, by a column only its table has; or by the table's own name.
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist ON name = a.title",
+    );
+    never_refused(
+        &sc,
+        "SELECT title FROM album JOIN artist ON artist.artist_id = album.artist_id",
+    );
+    // A derived table's columns are not known here: any bare name may be one of them.
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN (SELECT artist_id AS id FROM artist) x ON id = a.artist_id",
+    );
+}
+
+#[test]
 fn one_column_equated_with_two_literals_in_an_and_chain_is_refused() {
     let sc = scope("Which albums have id 1 or 2?");
     assert!(refused(
@@ -1293,6 +1346,33 @@ fn constants_after_review_are_judged_where_they_stand() {
         "SELECT title FROM album ORDER BY 'abc'::MONEY",
     ] {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    // A call that returns no yes/no as a condition (42804): `JOIN … ON … AND AGE(1, 2)`.
+    for bad in [
+        "SELECT a.title FROM album a JOIN artist r ON r.artist_id = a.artist_id AND AGE(1, 2)",
+        "SELECT title FROM album WHERE NOT upper(title)",
+        "SELECT title FROM album WHERE (round(price))",
+        "SELECT title FROM album GROUP BY title HAVING count(*)",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    // An operand of AND/OR outside a condition that is no yes/no.
+    for bad in [
+        "SELECT title FROM album GROUP BY title, album_id OR artist_id",
+        "SELECT title, price > 2 AND artist_id FROM album",
+        "SELECT title FROM album ORDER BY price > 1 OR 2",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    for ok in [
+        "SELECT title FROM album ORDER BY (album_id = 1 OR artist_id = 2) AND title = 'x'",
+        "SELECT title FROM album ORDER BY price BETWEEN 1 AND 2",
+        "SELECT title, 'a AND b' FROM album",
+        "SELECT title FROM album WHERE upper(title) = 'X'",
+        "SELECT title FROM album WHERE coalesce(price > 1, FALSE)",
+        "SELECT title FROM album WHERE length(title) > 3 AND round(price) < 2",
+    ] {
+        never_refused(&sc, ok);
     }
     // `'abc'::TEXT[]`: no array literal (22P02), refused at the `[`.
     assert!(sc.rejects("SELECT reverse('abc'::TEXT", "[", false));
