@@ -571,6 +571,36 @@ async fn a_query_running_out_of_tokens_is_ended_whole_in_the_closing_window() {
     assert!(saved * 2 >= cut, "{saved} of {cut}");
 }
 
+/// An end the model draws itself inside the closing window stays its own (`Stop::Eos`, run on
+/// any attempt), not pgask's: the grammar forces one query, and the budget is cut so that its
+/// end falls inside the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_the_model_draws_in_the_closing_window_is_its_own() {
+    let Some((cat, _client, model, ids)) = artists_and_a_random_model(13).await else {
+        return;
+    };
+    let sql = format!("SELECT name FROM artist WHERE name = '{}'", "ab".repeat(40));
+    let grammar = format!("root ::= \"{sql}\"");
+    let llm = worker(model);
+    for seed in 0..3 {
+        let mut req = request("artists", Some(grammar.clone()), 400, seed);
+        req.scope = Some(pgask::ask::generate::scope::Scope::new(
+            &cat, &ids, "artists",
+        ));
+        let free = llm.generate(req.clone()).await.unwrap();
+        assert_eq!(free.stop, Stop::Eos, "seed {seed}: {}", free.text);
+        // The same draws, in a budget whose last quarter holds the end.
+        let k = free.generated_tokens;
+        assert!(k >= 4, "seed {seed}: {k} tokens");
+        req.max_tokens = k + 1;
+        req.closing = true;
+        let out = llm.generate(req).await.unwrap();
+        assert_eq!(out.text, sql, "seed {seed}");
+        assert_eq!(out.stop, Stop::Eos, "seed {seed}: {k} tokens");
+        assert_eq!(out.finished, None, "seed {seed}");
+    }
+}
+
 /// A dead end of the scope check is backed out of: after `artist_id = 7 OR artist_id = ` the
 /// grammar allows `7` or `8` and then only the end; a `7` is fine until the end makes it a
 /// repeated literal, when no token is left that the check accepts. The sampler then takes the

@@ -402,10 +402,15 @@ impl Scope {
         self
     }
 
-    /// Whether the answer `text` still lacks the sort its question asks for ([`Self::ordered`]):
-    /// the model that wanted to end there is steered to an ORDER BY.
-    pub fn wants_sort(&self, text: &str) -> bool {
-        self.ordered && !sorts(&lex(text))
+    /// Whether the sort its question asks for ([`Self::ordered`]) is all the answer `text`
+    /// lacks to end: the model that wanted to end there is steered to an ORDER BY (not when a
+    /// value must still go into a WHERE, which cannot follow it).
+    pub fn only_wants_sort(&self, text: &str) -> bool {
+        self.ordered && !sorts(&lex(text)) && {
+            let mut unordered = self.clone();
+            unordered.ordered = false;
+            unordered.problems(text, true) == 0
+        }
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
@@ -990,10 +995,11 @@ impl Scope {
                             l.on_cond = false;
                             // A question that asks for an order: a LIMIT before any sort keeps
                             // the rows a sort should have chosen, and no ORDER BY can follow it.
+                            // (The answer's own level; a subquery may take any rows.)
                             if self.ordered
-                                && matches!(t.text, "LIMIT" | "FETCH")
+                                && top == 0
+                                && matches!(t.text, "LIMIT" | "FETCH" | "OFFSET")
                                 && !l.ordered
-                                && !sorts(&toks[..i])
                             {
                                 problems += 1;
                             }

@@ -295,7 +295,10 @@ impl Shape {
             || has_phrase("in order of")
             || has_phrase("in order by")
             || has_phrase("alphabetical order")
-            || has_phrase("in alphabetical");
+            || has_phrase("in alphabetical")
+            || has_phrase("descending order")
+            || has_phrase("ascending order")
+            || has_phrase("ordered by");
         shape.ordered = superlative || in_order;
         if shape.ordered {
             // A count next to the superlative or "top"/"first": "top 5", "the ten longest",

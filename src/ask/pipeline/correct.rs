@@ -20,6 +20,7 @@ use super::validate::{rejected, Rejected};
 use super::{AskError, Asker};
 use crate::ask::execute::{self, wire, ExecError};
 use crate::ask::generate::prompt::{Failure, PromptInput};
+use crate::ask::generate::protocol::Stop;
 use crate::ask::history::{now_ms, AskRecord, Event};
 use crate::ask::memory::Turn;
 use crate::session::link::{AskSession, Link};
@@ -178,7 +179,7 @@ impl Asker {
             readings.clear();
             let mut after_run: Option<(String, Option<String>)> = None;
             // A candidate of this attempt cut off at a dead end (never run).
-            let mut cut_off: Option<String> = None;
+            let mut cut_off: Option<(String, Stop)> = None;
             // Stages 1 and 2: the context and the candidates (or the reused answer).
             let (proposals, mut source) = match reused.take() {
                 Some((sql, source)) => (
@@ -284,8 +285,11 @@ impl Asker {
                     let last = attempt == attempts;
                     cut_off = generated
                         .iter()
-                        .find(|c| select::cut_at_dead_end(c, last))
-                        .map(|c| c.sql.clone());
+                        .find(|c| {
+                            select::cut_at_dead_end(c, last)
+                                || (c.output.stop == Stop::Closed && !last)
+                        })
+                        .map(|c| (c.sql.clone(), c.output.stop));
                     (select::distinct(generated, last), source)
                 }
             };
@@ -319,7 +323,12 @@ impl Asker {
                     continue;
                 }
                 let f = refused
-                    .or_else(|| cut_off.map(dead_end))
+                    .or_else(|| {
+                        cut_off.map(|(sql, stop)| match stop {
+                            Stop::Closed => too_long(sql),
+                            _ => dead_end(sql),
+                        })
+                    })
                     .unwrap_or_default();
                 rec.errors.push(if f.sqlstate.is_empty() {
                     f.message.clone()
@@ -566,6 +575,17 @@ fn readings_table(all: &[(String, usize)]) -> super::lookup::Table {
 /// The failure of an attempt whose every candidate was cut off at a dead end of the sampler's
 /// scope check: no query was written to the end (what PostgreSQL says of a query that stops
 /// short: 42601).
+/// What the next attempt is told of a query pgask had to end in the closing window.
+fn too_long(sql: String) -> Failure {
+    Failure {
+        sql,
+        sqlstate: "54000".into(),
+        message: "the query did not end within its token budget: write a shorter one".into(),
+        position: None,
+        hint: None,
+    }
+}
+
 fn dead_end(sql: String) -> Failure {
     Failure {
         sql,

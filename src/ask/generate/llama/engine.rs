@@ -431,7 +431,9 @@ impl Engine {
                 // something new (not inside a word or number it is still writing, nor before
                 // a sort's direction).
                 let drawn = self.model.vocab().token_to_piece(tok, false, None);
-                if closing && !continues(&text, &drawn) && reads_a_table(&text) {
+                // (An end the model drew itself is its own: `Eos` below.)
+                let model_ends = self.model.vocab().is_eog(tok) || drawn.contains(&b'\n');
+                if closing && !model_ends && !continues(&text, &drawn) && reads_a_table(&text) {
                     let so_far = String::from_utf8_lossy(&text);
                     let eos = self.model.vocab().eos();
                     if !ends_mid_char(&text)
@@ -547,22 +549,14 @@ impl Engine {
                                 .filter(good)
                                 .collect();
                         }
-                        // The model wanted to end and may not yet: for want of the sort its
-                        // question asks for it goes on with ` ORDER` if it would write that at
-                        // all; otherwise (a value not used, …) with anything but more of the
-                        // list it was ending (`GROUP BY a, b` + `, c` …).
-                        if piece_of(tok).1 {
-                            let sort = scope.wants_sort(&so_far);
+                        // The model wanted to end and may not, only for want of the sort its
+                        // question asks for: it goes on with ` ORDER` if it would write that
+                        // at all (not with more of the list it was ending: `GROUP BY a, b` +
+                        // `, c` …).
+                        if piece_of(tok).1 && scope.only_wants_sort(&so_far) {
                             let on: Vec<_> = fresh
                                 .iter()
-                                .filter(|d| {
-                                    let p = piece_of(d.id()).0;
-                                    if sort {
-                                        starts_order(&p)
-                                    } else {
-                                        !p.starts_with(b",")
-                                    }
-                                })
+                                .filter(|d| starts_order(&piece_of(d.id()).0))
                                 .cloned()
                                 .collect();
                             if !on.is_empty() {
@@ -682,16 +676,26 @@ fn starts_order(piece: &[u8]) -> bool {
 }
 
 /// Whether `piece` goes on with what `text` ends with: more of a word or number (`12` + `3`,
-/// `invoice` + `_line`), or a sort's direction (` DESC`), so the query may not be ended
-/// between them.
+/// `invoice` + `_line`), a doubled quote, or a sort's direction or a LIMIT (` DESC`, ` LIMIT`),
+/// so the query may not be ended between them.
 fn continues(text: &[u8], piece: &[u8]) -> bool {
     let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
     let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
+    // A quote doubled inside a literal or a quoted name (`'Guns N''`).
+    let quote = |q: u8| text.last() == Some(&q) && piece.first() == Some(&q);
     let upper = piece.to_ascii_uppercase();
-    let direction = [&b" DESC"[..], b" ASC", b" NULLS"]
-        .iter()
-        .any(|d| upper.starts_with(d) || (upper.len() > 2 && d.starts_with(&upper)));
-    glued || direction || piece.first() == Some(&b'.')
+    // A sort's direction and the short tails after it (`LIMIT 5` of "the top 5").
+    let tail = [
+        &b" DESC"[..],
+        b" ASC",
+        b" NULLS",
+        b" LIMIT",
+        b" OFFSET",
+        b" FETCH",
+    ]
+    .iter()
+    .any(|d| upper.starts_with(d) || (upper.len() > 2 && d.starts_with(&upper)));
+    glued || quote(b'\'') || quote(b'"') || tail || piece.first() == Some(&b'.')
 }
 
 /// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`), or
@@ -998,7 +1002,8 @@ mod repeat_tests {
         assert!(continues(b"... ORDER BY milliseconds", b" DE"));
         assert!(continues(b"... FROM album a", b".title"));
         assert!(!continues(b"... WHERE a = 12", b" OR"));
-        assert!(!continues(b"... ORDER BY x", b" LIMIT"));
+        assert!(continues(b"... ORDER BY x DESC", b" LIMIT"));
+        assert!(continues(b"... WHERE name = 'Guns N'", b"'"));
         assert!(!continues(b"SELECT a FROM t", b","));
         assert!(!continues(b"SELECT a FROM t", b" D"));
     }

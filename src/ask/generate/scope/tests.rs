@@ -664,8 +664,13 @@ fn an_answer_to_an_ordered_question_ends_only_once_it_sorts() {
     assert!(sc.rejects(grouped, "", true));
     assert!(!sc.rejects(grouped, " ORDER", false));
     never_refused(&sc, &format!("{grouped} ORDER BY count(*) DESC LIMIT 1"));
-    // A LIMIT before any sort is refused where it is written: no ORDER BY can follow it.
+    // A LIMIT before any sort is refused where it is written: no ORDER BY can follow it; a
+    // subquery's may take any rows.
     assert!(refused(&sc, &format!("{grouped}| LIMIT")));
+    never_refused(
+        &sc,
+        "SELECT title FROM album WHERE album_id IN (SELECT album_id FROM album LIMIT 5) ORDER BY title",
+    );
     // A maximum or minimum answers it too, in any case.
     never_refused(&sc, "SELECT max(album_id) FROM album");
     never_refused(&sc, "SELECT MIN (album_id) FROM album");
