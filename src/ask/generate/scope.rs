@@ -2403,10 +2403,9 @@ fn literal(item: &str) -> Option<Literal> {
         .then_some(Literal::Decimal)
 }
 
-/// Whether a condition `item` is a literal, cast or not, in parentheses or after NOT or not,
-/// that is not a yes/no (`'x'::VARCHAR`, `1`, `(1)`, `NOT 1`; `'t'::BOOLEAN` and `'yes'`, which
-/// PostgreSQL reads as one, are).
-fn non_boolean_constant(item: &str) -> bool {
+/// A condition `item` without the NOTs before it and the parentheses around it (`NOT (1)` is
+/// `1`).
+fn operand(item: &str) -> &str {
     let mut item = item.trim();
     loop {
         if let Some(rest) = item.strip_prefix("NOT ") {
@@ -2414,13 +2413,19 @@ fn non_boolean_constant(item: &str) -> bool {
         } else if item.starts_with('(')
             && item.ends_with(')')
             && outside_parentheses(item).is_empty()
-            && item.matches('(').count() == 1
         {
             item = item[1..item.len() - 1].trim();
         } else {
-            break;
+            return item;
         }
     }
+}
+
+/// Whether a condition `item` is a literal, cast or not, in parentheses or after NOT or not,
+/// that is not a yes/no (`'x'::VARCHAR`, `1`, `(1)`, `NOT 1`; `'t'::BOOLEAN` and `'yes'`, which
+/// PostgreSQL reads as one, are).
+fn non_boolean_constant(item: &str) -> bool {
+    let item = operand(item);
     if item
         .strip_prefix('\'')
         .and_then(|r| r.strip_suffix('\''))
@@ -2475,19 +2480,7 @@ fn top_level_operands(item: &str) -> Vec<&str> {
 /// that can (`coalesce(flag, false)`, `bool_or(x)`) or one the grammar does not know is
 /// left to PostgreSQL.
 fn non_boolean_call(item: &str) -> bool {
-    let mut item = item.trim();
-    loop {
-        if let Some(rest) = item.strip_prefix("NOT ") {
-            item = rest.trim();
-        } else if item.starts_with('(')
-            && item.ends_with(')')
-            && outside_parentheses(item).is_empty()
-        {
-            item = item[1..item.len() - 1].trim();
-        } else {
-            break;
-        }
-    }
+    let item = operand(item);
     let Some(open) = item.find('(') else {
         return false;
     };
