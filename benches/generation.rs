@@ -18,7 +18,7 @@ use pgask::ask::generate::llama::matcher::{Matcher, Verdict};
 use pgask::ask::generate::llama::{Engine, EngineConfig};
 use pgask::ask::generate::protocol::{ChatMessage, Job};
 use pgask::ask::generate::scope::Scope;
-use pgask::ask::generate::shape::Shape as QuestionShape;
+use pgask::ask::generate::shape::{self, Shape as QuestionShape};
 use pgask::ask::generate::tiny::{self, Shape};
 use serde_json::Value;
 use sqlparser::ast::{Statement, TableFactor, Visit, Visitor};
@@ -291,14 +291,7 @@ fn coverage(spider: &std::path::Path, vocab: &std::path::Path) {
                         .collect();
                     let question = q["question"].as_str().unwrap_or_default();
                     // The question's order demand too, as the pipeline sets it.
-                    let names: Vec<String> = ids
-                        .iter()
-                        .flat_map(|&t| {
-                            let t = &db.catalog.tables[t];
-                            std::iter::once(t.name.to_lowercase())
-                                .chain(t.columns.iter().map(|c| c.name.to_lowercase()))
-                        })
-                        .collect();
+                    let names = shape::names(&db.catalog, &ids);
                     let ordered = QuestionShape::of(question, &names).ordered;
                     let scope = Scope::new(&db.catalog, &ids, question).with_order(ordered);
                     if let Some(prefix) = refused_prefix(&scope, &canonical) {

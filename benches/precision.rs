@@ -29,7 +29,7 @@ use pgask::ask::generate::llama::{Engine, EngineConfig};
 use pgask::ask::generate::prompt::{self, PromptInput, Templates};
 use pgask::ask::generate::protocol::{Job, Output, Stop};
 use pgask::ask::generate::scope::Scope;
-use pgask::ask::generate::shape::Shape as QuestionShape;
+use pgask::ask::generate::shape::{self, Shape as QuestionShape};
 use pgask::ask::generate::tiny::{self, Shape};
 use pgask::ask::guard::{self, Policy};
 use pgask::ask::retrieve::graph::JoinGraph;
@@ -131,15 +131,7 @@ fn job(
         always_mask: false,
         scope: scoped.then(|| {
             // The question's order demand, as the pipeline sets it.
-            let names: Vec<String> = t
-                .tables
-                .iter()
-                .filter_map(|&id| catalog.tables.get(id))
-                .flat_map(|tb| {
-                    std::iter::once(tb.name.to_lowercase())
-                        .chain(tb.columns.iter().map(|c| c.name.to_lowercase()))
-                })
-                .collect();
+            let names = shape::names(catalog, &t.tables);
             let ordered = QuestionShape::of(question, &names).ordered;
             Scope::new(catalog, &t.tables, question).with_order(ordered)
         }),

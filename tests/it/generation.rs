@@ -108,6 +108,15 @@ fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32
     }
 }
 
+/// A grammar that lets a random model write `OR` terms of 1 to 3 digits for longer than its
+/// token budget, each term a point where the query may end.
+const OR_CHAIN: &str = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9]{0,2}";
+
+/// The scope check over `artists_and_a_random_model`'s tables, for the question "artists".
+fn artists_scope(cat: &Catalog, ids: &[usize]) -> pgask::ask::generate::scope::Scope {
+    pgask::ask::generate::scope::Scope::new(cat, ids, "artists")
+}
+
 fn parse_one(sql: &str) -> Result<Statement, String> {
     let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| e.to_string())?;
     if stmts.len() != 1 {
@@ -431,7 +440,7 @@ async fn a_query_the_model_did_not_end_is_finished() {
     let Some((cat, client, model, ids)) = artists_and_a_random_model(13).await else {
         return;
     };
-    let grammar = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9]{0,2}";
+    let grammar = OR_CHAIN;
     let whole = |sql: &str| {
         sql.strip_prefix("SELECT name FROM artist WHERE ")
             .is_some_and(|rest| {
@@ -447,9 +456,7 @@ async fn a_query_the_model_did_not_end_is_finished() {
     let (mut finished, mut closed, mut cut) = (0, 0, 0);
     for seed in 0..12 {
         let mut req = request("artists", Some(grammar.to_string()), 64, seed);
-        req.scope = Some(pgask::ask::generate::scope::Scope::new(
-            &cat, &ids, "artists",
-        ));
+        req.scope = Some(artists_scope(&cat, &ids));
         let out = llm.generate(req).await.unwrap();
         let text = out.text.as_str();
         if out.stop == Stop::Eos {
@@ -497,9 +504,7 @@ async fn a_query_cut_off_inside_a_string_is_closed() {
     let mut inside = 0;
     for seed in 0..6 {
         let mut req = request("artists", Some(grammar.to_string()), 48, seed);
-        req.scope = Some(pgask::ask::generate::scope::Scope::new(
-            &cat, &ids, "artists",
-        ));
+        req.scope = Some(artists_scope(&cat, &ids));
         let out = llm.generate(req).await.unwrap();
         assert_eq!(out.stop, Stop::MaxTokens, "seed {seed}: {}", out.text);
         if !out.text.contains("= '") {
@@ -524,15 +529,13 @@ async fn a_query_running_out_of_tokens_is_ended_whole_in_the_closing_window() {
     let Some((cat, client, model, ids)) = artists_and_a_random_model(13).await else {
         return;
     };
-    let grammar = "root ::= \"SELECT name FROM artist WHERE artist_id = \" num ( \" OR artist_id = \" num ){0,40}\nnum ::= [1-9] [0-9]{0,2}";
+    let grammar = OR_CHAIN;
     let llm = worker(model);
     let policy = Policy::new(guard::default_functions());
     let (mut cut, mut saved) = (0, 0);
     for seed in 0..16 {
         let mut req = request("artists", Some(grammar.to_string()), 64, seed);
-        req.scope = Some(pgask::ask::generate::scope::Scope::new(
-            &cat, &ids, "artists",
-        ));
+        req.scope = Some(artists_scope(&cat, &ids));
         let open = llm.generate(req.clone()).await.unwrap();
         req.closing = true;
         let closed = llm.generate(req).await.unwrap();
@@ -584,9 +587,7 @@ async fn an_end_the_model_draws_in_the_closing_window_is_its_own() {
     let llm = worker(model);
     for seed in 0..3 {
         let mut req = request("artists", Some(grammar.clone()), 400, seed);
-        req.scope = Some(pgask::ask::generate::scope::Scope::new(
-            &cat, &ids, "artists",
-        ));
+        req.scope = Some(artists_scope(&cat, &ids));
         let free = llm.generate(req.clone()).await.unwrap();
         assert_eq!(free.stop, Stop::Eos, "seed {seed}: {}", free.text);
         // The same draws, in a budget whose last quarter holds the end.
@@ -617,9 +618,7 @@ async fn a_dead_end_is_backed_out_of_and_the_next_choice_taken() {
     let mut backtracked = 0;
     for seed in 0..12 {
         let mut req = request("artists", Some(grammar.clone()), 60, seed);
-        req.scope = Some(pgask::ask::generate::scope::Scope::new(
-            &cat, &ids, "artists",
-        ));
+        req.scope = Some(artists_scope(&cat, &ids));
         let out = llm.generate(req).await.unwrap();
         assert_eq!(out.text.trim_end(), format!("{prefix}8"), "seed {seed}");
         backtracked += usize::from(out.backtracks > 0);

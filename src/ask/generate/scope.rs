@@ -406,11 +406,7 @@ impl Scope {
     /// lacks to end: the model that wanted to end there is steered to an ORDER BY (not when a
     /// value must still go into a WHERE, which cannot follow it).
     pub fn only_wants_sort(&self, text: &str) -> bool {
-        self.ordered && !sorts(&lex(text)) && {
-            let mut unordered = self.clone();
-            unordered.ordered = false;
-            unordered.problems(text, true) == 0
-        }
+        self.ordered && !sorts(&lex(text)) && self.count(text, true, false) == 0
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
@@ -585,6 +581,11 @@ impl Scope {
 
     /// The number of problems in `s` (see the module docs); `end`: nothing follows.
     pub fn problems(&self, s: &str, end: bool) -> usize {
+        self.count(s, end, self.ordered)
+    }
+
+    /// [`Self::problems`], with the question's order demand ([`Self::ordered`]) as `ordered`.
+    fn count(&self, s: &str, end: bool, ordered: bool) -> usize {
         let mut toks = lex(s);
         if end {
             for t in &mut toks {
@@ -996,7 +997,7 @@ impl Scope {
                             // A question that asks for an order: a LIMIT before any sort keeps
                             // the rows a sort should have chosen, and no ORDER BY can follow it.
                             // (The answer's own level; a subquery may take any rows.)
-                            if self.ordered
+                            if ordered
                                 && top == 0
                                 && matches!(t.text, "LIMIT" | "FETCH" | "OFFSET")
                                 && !l.ordered
@@ -1434,7 +1435,7 @@ impl Scope {
                     !texts.iter().any(|t| t.contains(&v))
                 })
                 .count();
-            if self.ordered && !sorts(&toks) {
+            if ordered && !sorts(&toks) {
                 problems += 1;
             }
         }

@@ -20,6 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ask::catalog::{Catalog, TableId};
+
 /// A value the question names, which the query must use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Literal {
@@ -127,6 +129,20 @@ const NOT_VALUES: &[&str] = &[
     "id",
     "ids",
 ];
+
+/// The names [`Shape::of`] takes: names a question may write in capitals that are not values: every table's, and the chosen
+/// tables' columns (lower case).
+pub fn names(catalog: &Catalog, chosen: &[TableId]) -> Vec<String> {
+    let mut names: Vec<String> = catalog
+        .tables
+        .iter()
+        .map(|t| t.name.to_lowercase())
+        .collect();
+    for t in chosen.iter().filter_map(|&t| catalog.tables.get(t)) {
+        names.extend(t.columns.iter().map(|c| c.name.to_lowercase()));
+    }
+    names
+}
 
 /// A word of the question with where it stands.
 struct Word<'a> {

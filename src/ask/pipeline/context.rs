@@ -10,7 +10,7 @@ use crate::ask::execute::ExecError;
 use crate::ask::generate::demos;
 use crate::ask::generate::grammar::{self, Grammar, Spec};
 use crate::ask::generate::scope::Scope;
-use crate::ask::generate::shape::Shape;
+use crate::ask::generate::shape::{self, Shape};
 use crate::ask::generate::{self as generation};
 use crate::ask::guard;
 use crate::ask::history::Example;
@@ -115,20 +115,6 @@ fn for_role(catalog: &Arc<Catalog>, chosen: &[TableId], access: &Access) -> Arc<
         });
     }
     Arc::new(own)
-}
-
-/// Names a question may write in capitals that are not values: every table's, and the chosen
-/// tables' columns (lower case).
-fn shape_names(catalog: &Catalog, chosen: &[TableId]) -> Vec<String> {
-    let mut names: Vec<String> = catalog
-        .tables
-        .iter()
-        .map(|t| t.name.to_lowercase())
-        .collect();
-    for t in chosen.iter().filter_map(|&t| catalog.tables.get(t)) {
-        names.extend(t.columns.iter().map(|c| c.name.to_lowercase()));
-    }
-    names
 }
 
 /// The value lookup's longest budget, whatever `ask.value_lookup_ms` says.
@@ -367,7 +353,7 @@ impl Asker {
         let steps = db.retriever.graph.connect(&chosen, access);
         // What the model sees of the chosen tables is what the role may read.
         let catalog = for_role(&catalog, &chosen, access);
-        let shape = Shape::of(question, &shape_names(&catalog, &chosen));
+        let shape = Shape::of(question, &shape::names(&catalog, &chosen));
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
         let (catalog, values) = self

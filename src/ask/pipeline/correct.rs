@@ -285,10 +285,7 @@ impl Asker {
                     let last = attempt == attempts;
                     cut_off = generated
                         .iter()
-                        .find(|c| {
-                            select::cut_at_dead_end(c, last)
-                                || (c.output.stop == Stop::Closed && !last)
-                        })
+                        .find(|c| select::held_back(c, last))
                         .map(|c| (c.sql.clone(), c.output.stop));
                     (select::distinct(generated, last), source)
                 }

@@ -37,10 +37,7 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
         if any_complete && !c.complete {
             continue;
         }
-        // Ended by pgask in the closing window: whole, but not what the model would have
-        // written; like a finished query, run on the last attempt only.
-        let closed = c.output.stop == Stop::Closed && !last;
-        if cut_at_dead_end(&c, last) || closed {
+        if held_back(&c, last) {
             continue;
         }
         let (sql, shortened) = match c.output.finished.as_deref() {
@@ -64,10 +61,11 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
     out
 }
 
-/// Whether `c` was cut off at a dead end and has nothing to run on this attempt (its finished
-/// query runs on the `last`): never a proposal, and what the next attempt is told of.
-pub(super) fn cut_at_dead_end(c: &Candidate, last: bool) -> bool {
-    c.output.stop == Stop::DeadEnd && !(last && c.output.finished.is_some())
+/// Whether `c` has nothing to run on this attempt (its finished query runs on the `last`): cut
+/// off at a dead end, or ended by pgask in the closing window (whole, but not what the model
+/// would have written). Never a proposal, and what the next attempt is told of.
+pub(super) fn held_back(c: &Candidate, last: bool) -> bool {
+    matches!(c.output.stop, Stop::DeadEnd | Stop::Closed) && !(last && c.output.finished.is_some())
 }
 
 /// The result of a vote.

@@ -27,7 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
-use super::finish::{finish, moves_away, reads_a_table, Closers};
+use super::finish::{distance, finish, moves_away, reads_a_table, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -430,10 +430,10 @@ impl Engine {
                 // In the closing window the query ends where it may, before the model starts
                 // something new (not inside a word or number it is still writing, nor before
                 // a sort's direction).
-                let drawn = self.model.vocab().token_to_piece(tok, false, None);
+                let piece = self.model.vocab().token_to_piece(tok, false, None);
                 // (An end the model drew itself is its own: `Eos` below.)
-                let model_ends = self.model.vocab().is_eog(tok) || drawn.contains(&b'\n');
-                if closing && !model_ends && !continues(&text, &drawn) && reads_a_table(&text) {
+                let model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
+                if closing && !model_ends && !continues(&text, &piece) && reads_a_table(&text) {
                     let so_far = String::from_utf8_lossy(&text);
                     let eos = self.model.vocab().eos();
                     if !ends_mid_char(&text)
@@ -449,7 +449,6 @@ impl Engine {
                 }
                 // No select item twice: a token that would end an item equal to an earlier one
                 // of the same list gives way to the best allowed token that does not.
-                let piece = self.model.vocab().token_to_piece(tok, false, None);
                 if repeats_item(&text, &piece) {
                     let tg = Instant::now();
                     let found = self.masker.allowed(
@@ -484,6 +483,8 @@ impl Engine {
                 if let Some(scope) = job.scope.as_ref().filter(|_| whole_chars) {
                     let tg = Instant::now();
                     let so_far = String::from_utf8_lossy(&text);
+                    // How far the text is from an end, for the closing window's check.
+                    let far = closing.then(|| distance(&so_far));
                     let piece_of = |t: LlamaToken| {
                         let eog = self.model.vocab().is_eog(t);
                         let p = self.model.vocab().token_to_piece(t, false, None);
@@ -500,7 +501,7 @@ impl Engine {
                                 && d.starts_with(&text)
                                 && p.starts_with(&d[text.len()..])
                         }) || scope.rejects(&so_far, &piece, end)
-                            || (closing && !end && moves_away(&so_far, &piece))
+                            || far.is_some_and(|f| !end && moves_away(&so_far, f, &piece))
                     };
                     if refuses(tok) {
                         tracing::trace!(
@@ -671,8 +672,13 @@ impl Engine {
 /// Whether `piece` writes ` ORDER` or a start of it longer than ` OR` (which is as much the
 /// operator).
 fn starts_order(piece: &[u8]) -> bool {
-    let upper = piece.to_ascii_uppercase();
-    upper.len() > 3 && (b" ORDER".starts_with(&upper) || upper.starts_with(b" ORDER"))
+    writes(&piece.to_ascii_uppercase(), b" ORDER", 3)
+}
+
+/// Whether the upper-cased `piece` writes `word`: all of it (and more), or a start of it
+/// longer than `least` bytes.
+fn writes(piece: &[u8], word: &[u8], least: usize) -> bool {
+    piece.starts_with(word) || (piece.len() > least && word.starts_with(piece))
 }
 
 /// Whether `piece` goes on with what `text` ends with: more of a word or number (`12` + `3`,
@@ -694,7 +700,7 @@ fn continues(text: &[u8], piece: &[u8]) -> bool {
         b" FETCH",
     ]
     .iter()
-    .any(|d| upper.starts_with(d) || (upper.len() > 2 && d.starts_with(&upper)));
+    .any(|d| writes(&upper, d, 2));
     glued || quote(b'\'') || quote(b'"') || tail || piece.first() == Some(&b'.')
 }
 

@@ -224,11 +224,22 @@ fn after_comparison(sql: &str) -> bool {
             .any(|w| t.ends_with(w))
 }
 
-/// Whether appending `piece` to `sql` leaves it further from an end: more closing words
-/// needed ([`still_open`]), or, while it reads no table yet, a FROM further away (`SELECT a`
-/// needs two words, `SELECT a FROM` one). A text that needs none yet may not end (`… WHERE
-/// b`, a value the question names not yet used) may take one step away (` =`, ` WHERE`).
-pub fn moves_away(sql: &str, piece: &str) -> bool {
+/// How far `sql` is from an end: the closing words it needs ([`still_open`]), and, while it
+/// reads no table yet, the words to a FROM (`SELECT a` needs two, `SELECT a FROM` one).
+pub fn distance(sql: &str) -> usize {
+    let from = if reads_a_table(sql.as_bytes()) || sql.trim_end().ends_with(" FROM") {
+        0
+    } else {
+        2
+    };
+    still_open(sql) + from
+}
+
+/// Whether appending `piece` to `sql` (at [`distance`] `from`, computed once for the many
+/// pieces tried after one text) leaves it further from an end. A text that needs nothing yet
+/// may not end (`… WHERE b`, a value the question names not yet used) may take one step away
+/// (` =`, ` WHERE`).
+pub fn moves_away(sql: &str, from: usize, piece: &str) -> bool {
     // A call's parenthesis (`count(`, `sum(`) is as near an end as the name before it: the
     // answer may need one to end at all (an ORDER BY for a count).
     let call = piece.starts_with('(')
@@ -239,15 +250,7 @@ pub fn moves_away(sql: &str, piece: &str) -> bool {
     if call {
         return false;
     }
-    let distance = |s: &str| {
-        let from = if reads_a_table(s.as_bytes()) || s.trim_end().ends_with(" FROM") {
-            0
-        } else {
-            2
-        };
-        still_open(s) + from
-    };
-    distance(&format!("{sql}{piece}")) > distance(sql).max(1)
+    distance(&format!("{sql}{piece}")) > from.max(1)
 }
 
 /// Whether `sql` has a FROM followed by a name, outside quotes: it reads a table.
@@ -433,7 +436,8 @@ mod tests {
 
     #[test]
     fn a_piece_that_moves_away_from_an_end_is_seen() {
-        use super::moves_away;
+        let moves_away =
+            |sql: &str, piece: &str| super::moves_away(sql, super::distance(sql), piece);
         // A new item, operator or clause moves away; closing and the FROM come nearer.
         assert!(moves_away("SELECT a", ","));
         assert!(moves_away("SELECT a FROM t WHERE", " ("));
