@@ -339,7 +339,10 @@ async fn main() {
                                 || o.stop.complete()
                                 || std::env::var_os("PRECISION_VERBOSE").is_some())
                         {
-                            println!("{} | {kind} | {sql}", t.label);
+                            println!(
+                                "{} | {kind} | {:?} at {} tokens, {} backtracks | {sql}",
+                                t.label, o.stop, o.generated_tokens, o.backtracks
+                            );
                         }
                         *tally.failures.entry(kind).or_default() += 1;
                     }

@@ -39,8 +39,15 @@
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
 //!   subquery twice, a derived table inside a derived table;
-//! - at the end, every name resolves (the guard's own resolver over the chosen tables), and
-//!   every value the question names that the database holds is used in a string literal.
+//! - a FROM item names a chosen table or a CTE written before it (`FROM zzz` is refused as
+//!   soon as no such name starts with it, inside a CTE too);
+//! - the answer's first FROM table does not extend the name of the one chosen table the
+//!   question names (`FROM invoice_line` for "how many invoices");
+//! - a key column is not ordered against a number the question does not name (`track_id > 1`
+//!   for "more than one dollar");
+//! - at the end, every name resolves (the guard's own resolver over the chosen tables),
+//!   every value the question names that the database holds is used in a string literal, and
+//!   every year it names is written in the query.
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
 //! for any model and tokenizer. Problems that the text already had are not counted against the
@@ -573,6 +580,24 @@ impl Scope {
                 !named && !keyed
             });
         usize::from(missing)
+    }
+
+    /// Whether `name` at token `at` in a FROM item's place names a chosen table or a CTE
+    /// defined before it; while it is not `complete`, whether one of those (or a chosen
+    /// table's schema, `FROM sales.`) starts with it.
+    fn names_a_from_item(
+        &self,
+        name: &str,
+        complete: bool,
+        at: usize,
+        bindings: &[Binding],
+    ) -> bool {
+        let fits = |n: &str| n == name || (!complete && n.starts_with(name));
+        self.catalog
+            .tables
+            .iter()
+            .any(|t| fits(&t.name) || (!complete && t.schema.starts_with(name)))
+            || bindings.iter().any(|b| b.cte && b.at < at && fits(&b.name))
     }
 
     fn table_named(&self, name: &str) -> Option<TableId> {
@@ -1197,8 +1222,7 @@ impl Scope {
                             || p.is(Kind::Punct, "::")
                             || p.is(Kind::Keyword, "AS")
                     });
-                    let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
-                        && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
+                    let cte = starts_cte(&toks, i);
                     let name = t.name();
                     // `AS track_id_track_id`: a name after AS that repeats two words in a row
                     // (or one word three times) is the model looping inside a name.
@@ -1236,7 +1260,20 @@ impl Scope {
                         });
                         if !cte {
                             problems += self.first_table_lacks(&name, t.complete, &stack[qi]);
+                            if qi == 0 {
+                                problems += self.first_table_extends_named(&name, t.complete);
+                            }
                         }
+                    }
+                    // A FROM item's name: a chosen table or a CTE defined before it, or, while
+                    // it is being written, a start of one (or of a chosen table's schema).
+                    if table_position
+                        && !followed
+                        && stack[qi].clause == Clause::From
+                        && !stack.last().is_some_and(|l| l.using)
+                        && !self.names_a_from_item(&name, t.complete, i, &bindings)
+                    {
+                        problems += 1;
                     }
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
@@ -1438,8 +1475,140 @@ impl Scope {
             if ordered && !sorts(&toks) {
                 problems += 1;
             }
+            problems += self.years_unmet(s);
         }
+        problems += self.keys_against_numbers(&toks, &bindings);
         problems
+    }
+
+    /// Each year the question names ("in 2023") is written in the query (`'2023-01-01'`,
+    /// `= 2023`): 1 per year missing.
+    fn years_unmet(&self, s: &str) -> usize {
+        self.question
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..2100).contains(&y)))
+            .filter(|y| !s.contains(y))
+            .count()
+    }
+
+    /// Key columns ordered against a number the question does not name (`track_id > 1` for
+    /// "tracks that cost more than one dollar"): an id is no quantity. Equality is free
+    /// (`artist_id = 1`, a row picked).
+    fn keys_against_numbers(&self, toks: &[Tok<'_>], bindings: &[Binding]) -> usize {
+        let numbers: Vec<&str> = self
+            .question
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let number = |t: &Tok<'_>| {
+            t.kind == Kind::Literal && t.text.starts_with(|c: char| c.is_ascii_digit())
+        };
+        // `<`, `>`, `<=`, `>=` (not `<>`).
+        let order = |a: Option<&Tok<'_>>, b: Option<&Tok<'_>>| {
+            let punct = |t: Option<&Tok<'_>>, x: &str| t.is_some_and(|t| t.is(Kind::Punct, x));
+            let one = punct(a, "<") || punct(a, ">");
+            one && !(punct(a, "<") && punct(b, ">"))
+        };
+        let key_at = |k: usize| {
+            toks.get(k).is_some_and(|t| {
+                t.kind == Kind::Ident
+                    && key_name(&t.name())
+                    && !bindings.iter().any(|b| b.name == t.name())
+            })
+        };
+        let mut n = 0;
+        for (i, t) in toks.iter().enumerate() {
+            // (A number still being written may become one the question names.)
+            let named = numbers
+                .iter()
+                .any(|q| *q == t.text || (!t.complete && q.starts_with(t.text)));
+            if !number(t) || named {
+                continue;
+            }
+            // `key > 5`, `key >= 5`; `5 < key`, `5 <= key`.
+            let eq = |k: usize| toks.get(k).is_some_and(|t| t.is(Kind::Punct, "="));
+            // A sign before the number (`> -1`).
+            let signed =
+                i > 0 && (toks[i - 1].is(Kind::Punct, "-") || toks[i - 1].is(Kind::Punct, "+"));
+            let at = if signed { i - 1 } else { i };
+            let op = if eq(at.wrapping_sub(1)) {
+                at.wrapping_sub(2)
+            } else {
+                at.wrapping_sub(1)
+            };
+            let before = i > 0 && order(toks.get(op), toks.get(op + 1)) && op > 0 && key_at(op - 1);
+            let close = if eq(i + 2) { i + 3 } else { i + 2 };
+            let after = order(toks.get(i + 1), toks.get(i + 2)) && key_at(close);
+            n += usize::from(before || after);
+        }
+        n
+    }
+
+    /// The answer's first FROM item, a chosen table being named: when the question names one
+    /// chosen table, not one that extends its name and is not named itself (`FROM invoice_line` for
+    /// "how many invoices", `FROM product_categories` for "how many products": the model
+    /// wrote the named table's word and went on). 1 when it is, or can only become one.
+    fn first_table_extends_named(&self, name: &str, complete: bool) -> usize {
+        let stem = |t: &str| {
+            let t = t.to_lowercase();
+            t.strip_suffix('s').map(str::to_string).unwrap_or(t)
+        };
+        let named: Vec<String> = self
+            .catalog
+            .tables
+            .iter()
+            .map(|t| t.name.to_lowercase())
+            .filter(|t| self.question_names(t))
+            .collect();
+        // A table that extends a named one (`invoice` + `_line`) and is not named.
+        let extends = |t: &str| {
+            !named.iter().any(|n| n == t)
+                && named
+                    .iter()
+                    .any(|n| t.starts_with(&format!("{}_", stem(n))))
+        };
+        let could_be: Vec<String> = self
+            .catalog
+            .tables
+            .iter()
+            .map(|t| t.name.to_lowercase())
+            .filter(|t| {
+                if complete {
+                    t == name
+                } else {
+                    t.starts_with(name)
+                }
+            })
+            .collect();
+        // A question that names two tables may start at a bridge between them
+        // (`FROM singer_in_concert JOIN singer …` for singers and concerts).
+        usize::from(named.len() == 1 && !could_be.is_empty() && could_be.iter().all(|t| extends(t)))
+    }
+
+    /// Whether the question names the table `table` (its words, `media_type` as "media type",
+    /// in the singular or the plural).
+    fn question_names(&self, table: &str) -> bool {
+        let q: String = self
+            .question
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        let q = format!(" {} ", q.split_whitespace().collect::<Vec<_>>().join(" "));
+        let words = table.replace('_', " ");
+        let mut forms = vec![words.clone(), format!("{words}s"), format!("{words}es")];
+        if let Some(w) = words.strip_suffix("ies") {
+            forms.push(format!("{w}y"));
+        } else if let Some(w) = words.strip_suffix('s') {
+            forms.push(w.to_string());
+        }
+        if let Some(w) = words.strip_suffix('y') {
+            forms.push(format!("{w}ies"));
+        }
+        forms
+            .iter()
+            .filter(|f| !f.trim().is_empty())
+            .any(|f| q.contains(&format!(" {f} ")))
     }
 
     /// 1 when the SELECT list named chosen tables' columns bare and the first FROM item
@@ -1959,14 +2128,14 @@ impl Scope {
                 && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
             if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "("))
                 && !column_list
+                && !starts_cte(toks, i)
             {
                 continue;
             }
             let prev2 = i.checked_sub(2).and_then(|p| toks.get(p));
             let in_from = stack.last().is_some_and(|l| l.1);
-            // A CTE: `name AS (`.
-            let cte = next.is_some_and(|n| n.is(Kind::Keyword, "AS"))
-                && toks.get(i + 2).is_some_and(|n| n.is(Kind::Punct, "("));
+            // A CTE: `name [(a, b)] AS [[NOT] MATERIALIZED] (`.
+            let cte = starts_cte(toks, i);
             let table = |tok: &Tok<'_>| {
                 if tok.kind == Kind::Ident {
                     self.table_named(&tok.name())
@@ -2075,6 +2244,39 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
 /// Whether `name` repeats two `_`-separated words in a row (`track_id_track_id`) or has one
 /// word three times; `year_over_year` is fine. While the name is being written (`complete`
 /// false) its last word may still grow and is not counted.
+/// Whether the name at `toks[i]` starts a CTE: `name [(a, b)] AS [[NOT] MATERIALIZED] (`.
+fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
+    let mut k = i + 1;
+    if toks.get(k).is_some_and(|t| t.is(Kind::Punct, "(")) {
+        // The column list: names and commas up to its `)`.
+        k += 1;
+        while toks
+            .get(k)
+            .is_some_and(|t| t.kind == Kind::Ident || t.is(Kind::Punct, ","))
+        {
+            k += 1;
+        }
+        if !toks.get(k).is_some_and(|t| t.is(Kind::Punct, ")")) {
+            return false;
+        }
+        k += 1;
+    }
+    if !toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "AS")) {
+        return false;
+    }
+    k += 1;
+    if toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "NOT")) {
+        k += 1;
+    }
+    if toks
+        .get(k)
+        .is_some_and(|t| t.text.eq_ignore_ascii_case("MATERIALIZED"))
+    {
+        k += 1;
+    }
+    toks.get(k).is_some_and(|t| t.is(Kind::Punct, "("))
+}
+
 fn words_repeated(name: &str, complete: bool) -> bool {
     let mut words: Vec<&str> = name.split('_').collect();
     if !complete {

@@ -259,7 +259,7 @@ fn a_right_query_is_never_refused_anywhere() {
         "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM album WHERE title LIKE 'A%')",
         "WITH c AS (SELECT artist_id, count(*) AS n FROM album GROUP BY artist_id) SELECT a.name, c.n FROM artist a JOIN c ON c.artist_id = a.artist_id",
         "SELECT t.title FROM (SELECT title FROM album) AS t",
-        "SELECT count(*) FROM album WHERE album_id BETWEEN 3 AND 10 AND artist_id > 2",
+        "SELECT count(*) FROM album WHERE album_id BETWEEN 3 AND 10 AND price > 2",
     ] {
         never_refused(&sc, sql);
     }
@@ -357,7 +357,15 @@ fn a_reserved_word_as_a_full_length_alias_and_text_against_a_number_are_refused(
     assert!(refused(&sc, "SELECT title FROM album| where"));
     assert!(!refused(&sc, "SELECT title FROM album| WHERE"));
     // A table name that starts like a reserved word is still free to be written.
-    assert!(!refused(&sc, "SELECT count(*) FROM| order"));
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![table("orders", &["order_id", "name"])],
+    };
+    let shop = Scope::new(&catalog, &[0], "");
+    assert!(!refused(&shop, "SELECT count(*) FROM| order"));
+    // Not in a catalog with no such table.
+    assert!(refused(&sc, "SELECT count(*) FROM| order"));
     // Text against a number column, qualified or not; a number or a text column is fine.
     assert!(refused(
         &sc,
@@ -1231,7 +1239,7 @@ fn using_needs_columns_of_types_that_match() {
             ),
         ],
     };
-    let sc = Scope::new(&catalog, &[0, 1, 2, 3], "cartoons and their channels");
+    let sc = Scope::new(&catalog, &[0, 1, 2, 3], "titles and ratings");
     // PostgreSQL: JOIN/USING types integer and text cannot be matched (42804).
     assert!(refused(
         &sc,
@@ -1464,4 +1472,133 @@ fn a_query_ends_only_without_problems() {
     assert!(sc.problems(t, false) > 0);
     assert!(sc.rejects(t, "", true), "{t}");
     never_refused(&sc, "SELECT name FROM artist");
+}
+
+#[test]
+fn a_from_item_names_a_chosen_table_or_a_cte_defined_before_it() {
+    let sc = scope("albums per artist");
+    // Refused as soon as no chosen table or CTE starts with it, in any query level.
+    assert!(refused(&sc, "SELECT 1 FROM |z"));
+    assert!(refused(&sc, "SELECT 1 FROM art|z"));
+    assert!(refused(&sc, "SELECT 1 FROM album a JOIN art|ists"));
+    assert!(refused(&sc, "WITH c AS (SELECT 1 FROM |zzz"));
+    assert!(refused(&sc, "WITH c AS (SELECT 1 AS n) SELECT n FROM |d"));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM |x"
+    ));
+    // A CTE is named only after its name is written.
+    assert!(refused(&sc, "SELECT n FROM |c"));
+    never_refused(
+        &sc,
+        "WITH c AS (SELECT artist_id FROM album) SELECT name FROM artist JOIN c USING (artist_id)",
+    );
+    never_refused(&sc, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r");
+    never_refused(
+        &sc,
+        "SELECT a.name FROM artist a JOIN album b ON b.artist_id = a.artist_id",
+    );
+    never_refused(
+        &sc,
+        "SELECT count(*) FROM album a JOIN album b USING (artist_id, title)",
+    );
+    // A chosen table's schema before its name.
+    let mut catalog = Catalog {
+        database: "spider".into(),
+        fingerprint: String::new(),
+        tables: vec![table("singer", &["singer_id", "name"])],
+    };
+    catalog.tables[0].schema = "concert_1".into();
+    let spider = Scope::new(&catalog, &[0], "");
+    never_refused(&spider, "SELECT name FROM concert_1.singer");
+    assert!(refused(&spider, "SELECT name FROM concert_|2"));
+}
+
+#[test]
+fn the_first_from_item_is_no_longer_name_than_the_table_the_question_names() {
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            table("products", &["product_id", "name", "category_id"]),
+            table("product_categories", &["category_id", "name"]),
+            table("invoice", &["invoice_id", "total"]),
+            table("invoice_line", &["invoice_line_id", "invoice_id"]),
+        ],
+    };
+    let sc = |q: &str| Scope::new(&catalog, &[0, 1, 2, 3], q);
+    let products = sc("How many products are there?");
+    assert!(refused(
+        &products,
+        "SELECT count(*) FROM product|_categories"
+    ));
+    never_refused(&products, "SELECT count(*) FROM products");
+    // Later items, subqueries and CTEs are free.
+    never_refused(
+        &products,
+        "SELECT count(*) FROM products p JOIN product_categories c ON c.category_id = p.category_id",
+    );
+    never_refused(
+        &products,
+        "WITH c AS (SELECT category_id FROM product_categories) SELECT count(*) FROM products JOIN c USING (category_id)",
+    );
+    let invoices = sc("How many invoices are there?");
+    assert!(refused(&invoices, "SELECT count(*) FROM invoice|_"));
+    never_refused(&invoices, "SELECT count(*) FROM invoice");
+    // Named itself ("invoice lines"), or two tables named (a bridge may come first): free.
+    never_refused(
+        &sc("How many invoices have invoice lines?"),
+        "SELECT count(*) FROM invoice_line JOIN invoice USING (invoice_id)",
+    );
+    never_refused(
+        &sc("How many invoice lines are there?"),
+        "SELECT count(*) FROM invoice_line",
+    );
+    never_refused(
+        &sc("How many products are in each product category?"),
+        "SELECT c.name, count(*) FROM product_categories c JOIN products p ON p.category_id = c.category_id GROUP BY c.category_id, c.name",
+    );
+    // A question that names no chosen table leaves the choice to the model.
+    never_refused(
+        &sc("How many are there?"),
+        "SELECT count(*) FROM product_categories",
+    );
+}
+
+#[test]
+fn the_questions_years_and_numbers_are_its_own() {
+    let sc = scope("How many albums were released in 2023?");
+    assert!(refused(&sc, "SELECT count(*) FROM album|\n"));
+    never_refused(&sc, "SELECT count(*) FROM album WHERE title LIKE '%2023%'");
+    // An id is no quantity: ordered only against a number the question names.
+    let sc = scope("How many albums cost more than one dollar?");
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album WHERE album_id > |1"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album a WHERE a.album_id >= |1"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album WHERE |1 < album_id"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album WHERE album_id > -|1"
+    ));
+    never_refused(&sc, "SELECT count(*) FROM album WHERE price > 1");
+    never_refused(
+        &sc,
+        "SELECT count(*) FROM album WHERE price > artist_id - 1",
+    );
+    let sc = scope("Which albums does artist 12 have?");
+    never_refused(&sc, "SELECT title FROM album WHERE artist_id = 12");
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE artist_id > 1|3"
+    ));
+    never_refused(&sc, "SELECT title FROM album WHERE artist_id <> 13");
+    never_refused(&sc, "SELECT title FROM album WHERE artist_id >= 12");
 }
