@@ -39,15 +39,16 @@
 //!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
 //!   subquery twice, a derived table inside a derived table;
-//! - a FROM item names a chosen table or a CTE written before it (`FROM zzz` is refused as
-//!   soon as no such name starts with it, inside a CTE too);
+//! - a FROM item (right after FROM or JOIN, outside a call's parentheses and ON conditions)
+//!   names a chosen table or a CTE written before it (`FROM zzz` is refused as soon as no such
+//!   name starts with it, inside a CTE too);
 //! - the answer's first FROM table does not extend the name of the one chosen table the
 //!   question names (`FROM invoice_line` for "how many invoices");
 //! - a key column is not ordered against a number the question does not name (`track_id > 1`
 //!   for "more than one dollar");
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables),
 //!   every value the question names that the database holds is used in a string literal, and
-//!   every year it names is written in the query.
+//!   every year it names (or the one next to it) is written in the query.
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
 //! for any model and tokenizer. Problems that the text already had are not counted against the
@@ -57,6 +58,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ask::catalog::{Catalog, TableId};
 use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
+use crate::ask::generate::shape::NUMBER_WORDS;
 
 /// Whether the query sorts (ORDER BY) or takes a maximum or minimum (`max(`, `MIN (`).
 fn sorts(toks: &[Tok<'_>]) -> bool {
@@ -580,6 +582,46 @@ impl Scope {
                 !named && !keyed
             });
         usize::from(missing)
+    }
+
+    /// Whether the name at `toks[i]` stands where a FROM item's name does: right after FROM or
+    /// JOIN (or after a chosen table's schema and its dot there), not inside a call's
+    /// parentheses (`EXTRACT(YEAR FROM d)`) nor after a comma (a derived table's column list,
+    /// a call's arguments; commas between FROM items are refused on their own).
+    fn at_from_item(&self, toks: &[Tok<'_>], i: usize) -> bool {
+        let keyword = |k: usize| {
+            toks.get(k)
+                .is_some_and(|t| t.is(Kind::Keyword, "FROM") || t.is(Kind::Keyword, "JOIN"))
+        };
+        let at = match i.checked_sub(1) {
+            Some(p) if keyword(p) => p,
+            Some(p) if toks[p].is(Kind::Punct, ".") && p >= 2 && keyword(p - 2) => {
+                let schema = toks[p - 1].name();
+                if !self.catalog.tables.iter().any(|t| t.schema == schema) {
+                    return false;
+                }
+                p - 2
+            }
+            _ => return false,
+        };
+        // The innermost parenthesis open at the keyword: a query's (`(SELECT`, `(WITH`,
+        // `((`) or none; else a call's or an expression's.
+        let mut depth = 0usize;
+        for k in (0..at).rev() {
+            if toks[k].is(Kind::Punct, ")") {
+                depth += 1;
+            } else if toks[k].is(Kind::Punct, "(") {
+                if depth == 0 {
+                    return toks.get(k + 1).is_some_and(|n| {
+                        n.is(Kind::Keyword, "SELECT")
+                            || n.is(Kind::Keyword, "WITH")
+                            || n.is(Kind::Punct, "(")
+                    });
+                }
+                depth -= 1;
+            }
+        }
+        true
     }
 
     /// Whether `name` at token `at` in a FROM item's place names a chosen table or a CTE
@@ -1267,10 +1309,10 @@ impl Scope {
                     }
                     // A FROM item's name: a chosen table or a CTE defined before it, or, while
                     // it is being written, a start of one (or of a chosen table's schema).
-                    if table_position
-                        && !followed
+                    if !followed
                         && stack[qi].clause == Clause::From
-                        && !stack.last().is_some_and(|l| l.using)
+                        && !stack[qi].on_cond
+                        && self.at_from_item(&toks, i)
                         && !self.names_a_from_item(&name, t.complete, i, &bindings)
                     {
                         problems += 1;
@@ -1482,12 +1524,14 @@ impl Scope {
     }
 
     /// Each year the question names ("in 2023") is written in the query (`'2023-01-01'`,
-    /// `= 2023`): 1 per year missing.
+    /// `= 2023`), or the year next to it ("after 2023": `'2024-01-01'`): 1 per year missing.
     fn years_unmet(&self, s: &str) -> usize {
         self.question
             .split(|c: char| !c.is_ascii_digit())
             .filter(|w| w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..2100).contains(&y)))
-            .filter(|y| !s.contains(y))
+            .filter_map(|y| y.parse::<u32>().ok())
+            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`.
+            .filter(|y| !(y - 1..=y + 1).any(|y| s.contains(&y.to_string())))
             .count()
     }
 
@@ -1495,11 +1539,6 @@ impl Scope {
     /// "tracks that cost more than one dollar"): an id is no quantity. Equality is free
     /// (`artist_id = 1`, a row picked).
     fn keys_against_numbers(&self, toks: &[Tok<'_>], bindings: &[Binding]) -> usize {
-        let numbers: Vec<&str> = self
-            .question
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|w| !w.is_empty())
-            .collect();
         let number = |t: &Tok<'_>| {
             t.kind == Kind::Literal && t.text.starts_with(|c: char| c.is_ascii_digit())
         };
@@ -1516,30 +1555,34 @@ impl Scope {
                     && !bindings.iter().any(|b| b.name == t.name())
             })
         };
+        let eq = |k: usize| toks.get(k).is_some_and(|t| t.is(Kind::Punct, "="));
+        // The numbers the question names, read only when a key is ordered against one.
+        let mut numbers: Option<Vec<String>> = None;
         let mut n = 0;
-        for (i, t) in toks.iter().enumerate() {
-            // (A number still being written may become one the question names.)
-            let named = numbers
-                .iter()
-                .any(|q| *q == t.text || (!t.complete && q.starts_with(t.text)));
-            if !number(t) || named {
-                continue;
-            }
-            // `key > 5`, `key >= 5`; `5 < key`, `5 <= key`.
-            let eq = |k: usize| toks.get(k).is_some_and(|t| t.is(Kind::Punct, "="));
-            // A sign before the number (`> -1`).
+        for (i, t) in toks.iter().enumerate().filter(|(_, t)| number(t)) {
+            // `key > 5`, `key >= 5`; `5 < key`, `5 <= key`; a sign before the number (`> -1`).
             let signed =
                 i > 0 && (toks[i - 1].is(Kind::Punct, "-") || toks[i - 1].is(Kind::Punct, "+"));
             let at = if signed { i - 1 } else { i };
-            let op = if eq(at.wrapping_sub(1)) {
-                at.wrapping_sub(2)
+            let op = if at > 0 && eq(at - 1) {
+                at.checked_sub(2)
             } else {
-                at.wrapping_sub(1)
+                at.checked_sub(1)
             };
-            let before = i > 0 && order(toks.get(op), toks.get(op + 1)) && op > 0 && key_at(op - 1);
+            let before = op.is_some_and(|op| {
+                order(toks.get(op), toks.get(op + 1)) && op > 0 && key_at(op - 1)
+            });
             let close = if eq(i + 2) { i + 3 } else { i + 2 };
             let after = order(toks.get(i + 1), toks.get(i + 2)) && key_at(close);
-            n += usize::from(before || after);
+            if !(before || after) {
+                continue;
+            }
+            // (A number still being written may become one the question names.)
+            let named = numbers
+                .get_or_insert_with(|| question_numbers(&self.question))
+                .iter()
+                .any(|q| q == t.text || (!t.complete && q.starts_with(t.text)));
+            n += usize::from(!named);
         }
         n
     }
@@ -1553,36 +1596,40 @@ impl Scope {
             let t = t.to_lowercase();
             t.strip_suffix('s').map(str::to_string).unwrap_or(t)
         };
-        let named: Vec<String> = self
+        let tables: Vec<String> = self
             .catalog
             .tables
             .iter()
             .map(|t| t.name.to_lowercase())
-            .filter(|t| self.question_names(t))
             .collect();
-        // A table that extends a named one (`invoice` + `_line`) and is not named.
-        let extends = |t: &str| {
-            !named.iter().any(|n| n == t)
-                && named
-                    .iter()
-                    .any(|n| t.starts_with(&format!("{}_", stem(n))))
-        };
-        let could_be: Vec<String> = self
-            .catalog
-            .tables
+        // The tables it can still be, each with the tables whose name it extends (`invoice` +
+        // `_line`): when one extends none, it is free (cheap string tests first: this runs
+        // for every token once a FROM item is written).
+        let could_be: Vec<&String> = tables
             .iter()
-            .map(|t| t.name.to_lowercase())
             .filter(|t| {
                 if complete {
-                    t == name
+                    *t == name
                 } else {
                     t.starts_with(name)
                 }
             })
             .collect();
+        let parents = |t: &str| -> Vec<&String> {
+            tables
+                .iter()
+                .filter(|n| n.as_str() != t && t.starts_with(&format!("{}_", stem(n))))
+                .collect()
+        };
+        if could_be.is_empty() || could_be.iter().any(|t| parents(t).is_empty()) {
+            return 0;
+        }
+        let named: Vec<&String> = tables.iter().filter(|t| self.question_names(t)).collect();
         // A question that names two tables may start at a bridge between them
         // (`FROM singer_in_concert JOIN singer …` for singers and concerts).
-        usize::from(named.len() == 1 && !could_be.is_empty() && could_be.iter().all(|t| extends(t)))
+        let extends =
+            |t: &String| !named.contains(&t) && parents(t).iter().any(|p| named.contains(p));
+        usize::from(named.len() == 1 && could_be.iter().all(|t| extends(t)))
     }
 
     /// Whether the question names the table `table` (its words, `media_type` as "media type",
@@ -2241,9 +2288,35 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
 }
 
-/// Whether `name` repeats two `_`-separated words in a row (`track_id_track_id`) or has one
-/// word three times; `year_over_year` is fine. While the name is being written (`complete`
-/// false) its last word may still grow and is not counted.
+/// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
+fn question_numbers(question: &str) -> Vec<String> {
+    let q: Vec<char> = question.chars().collect();
+    let plain: String = q
+        .iter()
+        .enumerate()
+        .filter(|&(k, c)| {
+            !(*c == ','
+                && k > 0
+                && q[k - 1].is_ascii_digit()
+                && q.get(k + 1).is_some_and(char::is_ascii_digit))
+        })
+        .map(|(_, c)| *c)
+        .collect();
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphabetic()).collect();
+    plain
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .chain(
+            NUMBER_WORDS
+                .iter()
+                .filter(|(w, _)| words.contains(w))
+                .map(|(_, n)| n.to_string()),
+        )
+        .collect()
+}
+
 /// Whether the name at `toks[i]` starts a CTE: `name [(a, b)] AS [[NOT] MATERIALIZED] (`.
 fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
     let mut k = i + 1;
@@ -2277,6 +2350,9 @@ fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
     toks.get(k).is_some_and(|t| t.is(Kind::Punct, "("))
 }
 
+/// Whether `name` repeats two `_`-separated words in a row (`track_id_track_id`) or has one
+/// word three times; `year_over_year` is fine. While the name is being written (`complete`
+/// false) its last word may still grow and is not counted.
 fn words_repeated(name: &str, complete: bool) -> bool {
     let mut words: Vec<&str> = name.split('_').collect();
     if !complete {

@@ -42,7 +42,8 @@ pub struct Shape {
     pub compared: bool,
 }
 
-const NUMBER_WORDS: &[(&str, &str)] = &[
+/// Number words a question may write for digits ("ten" is 10; "one" only where it compares).
+pub const NUMBER_WORDS: &[(&str, &str)] = &[
     ("two", "2"),
     ("three", "3"),
     ("four", "4"),

@@ -1502,6 +1502,28 @@ fn a_from_item_names_a_chosen_table_or_a_cte_defined_before_it() {
         &sc,
         "SELECT count(*) FROM album a JOIN album b USING (artist_id, title)",
     );
+    // Not a FROM item: FROM inside a call or an ON condition, a derived table's column list,
+    // a call's arguments in ON.
+    never_refused(
+        &sc,
+        "SELECT a.name, count(b.album_id) FROM artist a LEFT JOIN album b ON b.artist_id = a.artist_id AND EXTRACT(YEAR FROM b.price) = 2023 GROUP BY a.artist_id, a.name",
+    );
+    never_refused(
+        &sc,
+        "SELECT count(*) FROM artist a JOIN album b ON a.artist_id IS DISTINCT FROM b.artist_id",
+    );
+    never_refused(
+        &sc,
+        "SELECT count(*) FROM artist a JOIN album b ON coalesce(a.artist_id, b.artist_id) = 1",
+    );
+    never_refused(
+        &sc,
+        "SELECT max(n) FROM (SELECT artist_id, count(*) FROM album GROUP BY artist_id) AS s (artist_id, n)",
+    );
+    never_refused(
+        &sc,
+        "SELECT title FROM album WHERE EXTRACT(YEAR FROM price) = 2023",
+    );
     // A chosen table's schema before its name.
     let mut catalog = Catalog {
         database: "spider".into(),
@@ -1567,6 +1589,15 @@ fn the_first_from_item_is_no_longer_name_than_the_table_the_question_names() {
 
 #[test]
 fn the_questions_years_and_numbers_are_its_own() {
+    // A range's years, and the year after one ("after 2023": from 2024 on).
+    never_refused(
+        &scope("How many albums between 2022 and 2024?"),
+        "SELECT count(*) FROM album WHERE title >= '2022-01-01' AND title < '2025-01-01'",
+    );
+    never_refused(
+        &scope("How many albums after 2023?"),
+        "SELECT count(*) FROM album WHERE title >= '2024-01-01'",
+    );
     let sc = scope("How many albums were released in 2023?");
     assert!(refused(&sc, "SELECT count(*) FROM album|\n"));
     never_refused(&sc, "SELECT count(*) FROM album WHERE title LIKE '%2023%'");
@@ -1600,5 +1631,19 @@ fn the_questions_years_and_numbers_are_its_own() {
         "SELECT title FROM album WHERE artist_id > 1|3"
     ));
     never_refused(&sc, "SELECT title FROM album WHERE artist_id <> 13");
+    // Thousands separators and number words name numbers too.
+    never_refused(
+        &scope("albums with an id above 3,000"),
+        "SELECT title FROM album WHERE album_id > 3000",
+    );
+    never_refused(
+        &scope("albums with ids greater than ten"),
+        "SELECT title FROM album WHERE album_id > 10",
+    );
+    // A text that starts with an operator or a sign is no panic.
+    for text in ["=5", "-5", "= -5", ">= 5", "< -1"] {
+        let _ = sc.problems(text, false);
+        let _ = sc.problems(text, true);
+    }
     never_refused(&sc, "SELECT title FROM album WHERE artist_id >= 12");
 }
