@@ -585,43 +585,50 @@ impl Scope {
     }
 
     /// Whether the name at `toks[i]` stands where a FROM item's name does: right after FROM or
-    /// JOIN (or after a chosen table's schema and its dot there), not inside a call's
-    /// parentheses (`EXTRACT(YEAR FROM d)`) nor after a comma (a derived table's column list,
-    /// a call's arguments; commas between FROM items are refused on their own).
-    fn at_from_item(&self, toks: &[Tok<'_>], i: usize) -> bool {
+    /// JOIN (or after a schema and its dot there), not inside a call's parentheses
+    /// (`EXTRACT(YEAR FROM d)`) nor after a comma (a derived table's column list, a call's
+    /// arguments; commas between FROM items are refused on their own). `Some(false)`: a FROM
+    /// item under a schema no chosen table is in (`FROM album.zzz`).
+    fn at_from_item(&self, toks: &[Tok<'_>], i: usize) -> Option<bool> {
         let keyword = |k: usize| {
-            toks.get(k)
-                .is_some_and(|t| t.is(Kind::Keyword, "FROM") || t.is(Kind::Keyword, "JOIN"))
+            toks.get(k).is_some_and(|t| {
+                (t.is(Kind::Keyword, "FROM")
+                    && !(k > 0 && toks[k - 1].is(Kind::Keyword, "DISTINCT")))
+                    || t.is(Kind::Keyword, "JOIN")
+            })
         };
-        let at = match i.checked_sub(1) {
-            Some(p) if keyword(p) => p,
+        let (at, chosen) = match i.checked_sub(1) {
+            Some(p) if keyword(p) => (p, true),
             Some(p) if toks[p].is(Kind::Punct, ".") && p >= 2 && keyword(p - 2) => {
                 let schema = toks[p - 1].name();
-                if !self.catalog.tables.iter().any(|t| t.schema == schema) {
-                    return false;
-                }
-                p - 2
+                (
+                    p - 2,
+                    self.catalog.tables.iter().any(|t| t.schema == schema),
+                )
             }
-            _ => return false,
+            _ => return None,
         };
         // The innermost parenthesis open at the keyword: a query's (`(SELECT`, `(WITH`,
-        // `((`) or none; else a call's or an expression's.
+        // `((`), a join group's (`FROM (a JOIN b …)`) or none; else a call's or an
+        // expression's.
         let mut depth = 0usize;
         for k in (0..at).rev() {
             if toks[k].is(Kind::Punct, ")") {
                 depth += 1;
             } else if toks[k].is(Kind::Punct, "(") {
                 if depth == 0 {
-                    return toks.get(k + 1).is_some_and(|n| {
+                    let query = toks.get(k + 1).is_some_and(|n| {
                         n.is(Kind::Keyword, "SELECT")
                             || n.is(Kind::Keyword, "WITH")
                             || n.is(Kind::Punct, "(")
                     });
+                    let group = k > 0 && keyword(k - 1);
+                    return (query || group).then_some(chosen);
                 }
                 depth -= 1;
             }
         }
-        true
+        Some(chosen)
     }
 
     /// Whether `name` at token `at` in a FROM item's place names a chosen table or a CTE
@@ -1035,7 +1042,12 @@ impl Scope {
                     let prev = i.checked_sub(1).and_then(|k| toks.get(k));
                     let clause = match t.text {
                         "SELECT" => Some(Clause::Select),
-                        "FROM" if stack[top].query && stack[top].clause == Clause::Select => {
+                        // (`a IS DISTINCT FROM b` in a select item is no FROM clause.)
+                        "FROM"
+                            if stack[top].query
+                                && stack[top].clause == Clause::Select
+                                && !prev.is_some_and(|p| p.is(Kind::Keyword, "DISTINCT")) =>
+                        {
                             Some(Clause::From)
                         }
                         "WHERE" => Some(Clause::Where),
@@ -1309,13 +1321,16 @@ impl Scope {
                     }
                     // A FROM item's name: a chosen table or a CTE defined before it, or, while
                     // it is being written, a start of one (or of a chosen table's schema).
-                    if !followed
-                        && stack[qi].clause == Clause::From
-                        && !stack[qi].on_cond
-                        && self.at_from_item(&toks, i)
-                        && !self.names_a_from_item(&name, t.complete, i, &bindings)
-                    {
-                        problems += 1;
+                    if !followed && stack[qi].clause == Clause::From && !stack[qi].on_cond {
+                        match self.at_from_item(&toks, i) {
+                            Some(false) => problems += 1,
+                            Some(true)
+                                if !self.names_a_from_item(&name, t.complete, i, &bindings) =>
+                            {
+                                problems += 1;
+                            }
+                            _ => {}
+                        }
                     }
                     if table_position && !followed && t.complete && stack[qi].clause == Clause::From
                     {
@@ -1524,14 +1539,39 @@ impl Scope {
     }
 
     /// Each year the question names ("in 2023") is written in the query (`'2023-01-01'`,
-    /// `= 2023`), or the year next to it ("after 2023": `'2024-01-01'`): 1 per year missing.
+    /// `= 2023`), or, in a question with a range's word, the year next to it ("after 2023":
+    /// `'2024-01-01'`): 1 per year missing.
     fn years_unmet(&self, s: &str) -> usize {
+        let lower = self.question.to_lowercase();
+        let ranged = lower.split(|c: char| !c.is_alphabetic()).any(|w| {
+            matches!(
+                w,
+                "after"
+                    | "before"
+                    | "since"
+                    | "until"
+                    | "till"
+                    | "through"
+                    | "between"
+                    | "from"
+                    | "to"
+                    | "later"
+                    | "earlier"
+                    | "prior"
+                    | "following"
+                    | "preceding"
+            )
+        });
         self.question
             .split(|c: char| !c.is_ascii_digit())
             .filter(|w| w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..2100).contains(&y)))
             .filter_map(|y| y.parse::<u32>().ok())
-            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`.
-            .filter(|y| !(y - 1..=y + 1).any(|y| s.contains(&y.to_string())))
+            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`: next to a
+            // range's word, the year next to it counts ("in 2023" wants 2023).
+            .filter(|&y| {
+                let near = if ranged { y - 1..=y + 1 } else { y..=y };
+                !near.into_iter().any(|y| s.contains(&y.to_string()))
+            })
             .count()
     }
 
@@ -1592,6 +1632,8 @@ impl Scope {
     /// "how many invoices", `FROM product_categories` for "how many products": the model
     /// wrote the named table's word and went on). 1 when it is, or can only become one.
     fn first_table_extends_named(&self, name: &str, complete: bool) -> usize {
+        let name = name.to_lowercase();
+        let name = name.as_str();
         let stem = |t: &str| {
             let t = t.to_lowercase();
             t.strip_suffix('s').map(str::to_string).unwrap_or(t)

@@ -1524,6 +1524,17 @@ fn a_from_item_names_a_chosen_table_or_a_cte_defined_before_it() {
         &sc,
         "SELECT title FROM album WHERE EXTRACT(YEAR FROM price) = 2023",
     );
+    never_refused(
+        &sc,
+        "SELECT title, price IS DISTINCT FROM 1 AS other FROM album",
+    );
+    never_refused(
+        &sc,
+        "SELECT CASE WHEN price IS NOT DISTINCT FROM 1 THEN title END AS t FROM album",
+    );
+    // A name under a schema no chosen table is in, and junk inside a join group.
+    assert!(refused(&sc, "SELECT 1 FROM album.|zzz"));
+    assert!(refused(&sc, "SELECT 1 FROM (album a JOIN |zzz"));
     // A chosen table's schema before its name.
     let mut catalog = Catalog {
         database: "spider".into(),
@@ -1598,6 +1609,11 @@ fn the_questions_years_and_numbers_are_its_own() {
         &scope("How many albums after 2023?"),
         "SELECT count(*) FROM album WHERE title >= '2024-01-01'",
     );
+    // Without a range's word the year itself: "in 2023" is not met by 2024.
+    assert!(refused(
+        &scope("How many albums in 2023?"),
+        "SELECT count(*) FROM album WHERE title = '2024'|\n"
+    ));
     let sc = scope("How many albums were released in 2023?");
     assert!(refused(&sc, "SELECT count(*) FROM album|\n"));
     never_refused(&sc, "SELECT count(*) FROM album WHERE title LIKE '%2023%'");
