@@ -591,11 +591,7 @@ impl Scope {
     /// item under a schema no chosen table is in (`FROM album.zzz`).
     fn at_from_item(&self, toks: &[Tok<'_>], i: usize) -> Option<bool> {
         let keyword = |k: usize| {
-            toks.get(k).is_some_and(|t| {
-                (t.is(Kind::Keyword, "FROM")
-                    && !(k > 0 && toks[k - 1].is(Kind::Keyword, "DISTINCT")))
-                    || t.is(Kind::Keyword, "JOIN")
-            })
+            from_keyword(toks, k) || toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "JOIN"))
         };
         let (at, chosen) = match i.checked_sub(1) {
             Some(p) if keyword(p) => (p, true),
@@ -1042,11 +1038,10 @@ impl Scope {
                     let prev = i.checked_sub(1).and_then(|k| toks.get(k));
                     let clause = match t.text {
                         "SELECT" => Some(Clause::Select),
-                        // (`a IS DISTINCT FROM b` in a select item is no FROM clause.)
                         "FROM"
                             if stack[top].query
                                 && stack[top].clause == Clause::Select
-                                && !prev.is_some_and(|p| p.is(Kind::Keyword, "DISTINCT")) =>
+                                && from_keyword(&toks, i) =>
                         {
                             Some(Clause::From)
                         }
@@ -1564,8 +1559,9 @@ impl Scope {
         });
         self.question
             .split(|c: char| !c.is_ascii_digit())
-            .filter(|w| w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..2100).contains(&y)))
-            .filter_map(|y| y.parse::<u32>().ok())
+            .filter(|w| w.len() == 4)
+            .filter_map(|w| w.parse::<u32>().ok())
+            .filter(|y| (1900..2100).contains(y))
             // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`: next to a
             // range's word, the year next to it counts ("in 2023" wants 2023).
             .filter(|&y| {
@@ -1634,10 +1630,7 @@ impl Scope {
     fn first_table_extends_named(&self, name: &str, complete: bool) -> usize {
         let name = name.to_lowercase();
         let name = name.as_str();
-        let stem = |t: &str| {
-            let t = t.to_lowercase();
-            t.strip_suffix('s').map(str::to_string).unwrap_or(t)
-        };
+        let stem = |t: &str| t.strip_suffix('s').unwrap_or(t).to_string();
         let tables: Vec<String> = self
             .catalog
             .tables
@@ -1647,7 +1640,7 @@ impl Scope {
         // The tables it can still be, each with the tables whose name it extends (`invoice` +
         // `_line`): when one extends none, it is free (cheap string tests first: this runs
         // for every token once a FROM item is written).
-        let could_be: Vec<&String> = tables
+        let could_be: Vec<(&String, Vec<&String>)> = tables
             .iter()
             .filter(|t| {
                 if complete {
@@ -1656,22 +1649,24 @@ impl Scope {
                     t.starts_with(name)
                 }
             })
+            .map(|t| {
+                let parents = tables
+                    .iter()
+                    .filter(|n| *n != t && t.starts_with(&format!("{}_", stem(n))))
+                    .collect();
+                (t, parents)
+            })
             .collect();
-        let parents = |t: &str| -> Vec<&String> {
-            tables
-                .iter()
-                .filter(|n| n.as_str() != t && t.starts_with(&format!("{}_", stem(n))))
-                .collect()
-        };
-        if could_be.is_empty() || could_be.iter().any(|t| parents(t).is_empty()) {
+        if could_be.is_empty() || could_be.iter().any(|(_, parents)| parents.is_empty()) {
             return 0;
         }
         let named: Vec<&String> = tables.iter().filter(|t| self.question_names(t)).collect();
         // A question that names two tables may start at a bridge between them
         // (`FROM singer_in_concert JOIN singer …` for singers and concerts).
-        let extends =
-            |t: &String| !named.contains(&t) && parents(t).iter().any(|p| named.contains(p));
-        usize::from(named.len() == 1 && could_be.iter().all(|t| extends(t)))
+        let extends = |(t, parents): &(&String, Vec<&String>)| {
+            !named.contains(t) && parents.iter().any(|p| named.contains(p))
+        };
+        usize::from(named.len() == 1 && could_be.iter().all(extends))
     }
 
     /// Whether the question names the table `table` (its words, `media_type` as "media type",
@@ -2328,6 +2323,13 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
         return None;
     };
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// Whether `toks[k]` is a FROM that starts a FROM clause: not the one of `a IS [NOT] DISTINCT
+/// FROM b`.
+fn from_keyword(toks: &[Tok<'_>], k: usize) -> bool {
+    toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "FROM"))
+        && !(k > 0 && toks[k - 1].is(Kind::Keyword, "DISTINCT"))
 }
 
 /// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
