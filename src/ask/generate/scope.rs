@@ -628,21 +628,27 @@ impl Scope {
     }
 
     /// Whether `name` at token `at` in a FROM item's place names a chosen table or a CTE
-    /// defined before it; while it is not `complete`, whether one of those (or a chosen
+    /// that ended before it; while it is not `complete`, whether one of those (or a chosen
     /// table's schema, `FROM sales.`) starts with it.
     fn names_a_from_item(
         &self,
         name: &str,
         complete: bool,
-        at: usize,
+        (at, toks): (usize, &[Tok<'_>]),
         bindings: &[Binding],
     ) -> bool {
         let fits = |n: &str| n == name || (!complete && n.starts_with(name));
+        // `WITH RECURSIVE`: a CTE's body may name it.
+        let recursive = toks
+            .iter()
+            .any(|t| t.text.eq_ignore_ascii_case("RECURSIVE"));
         self.catalog
             .tables
             .iter()
             .any(|t| fits(&t.name) || (!complete && t.schema.starts_with(name)))
-            || bindings.iter().any(|b| b.cte && b.at < at && fits(&b.name))
+            || bindings
+                .iter()
+                .any(|b| b.cte && fits(&b.name) && (recursive || cte_ended_before(toks, b.at, at)))
     }
 
     fn table_named(&self, name: &str) -> Option<TableId> {
@@ -731,6 +737,33 @@ impl Scope {
                 })
             };
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
+            // "What is the average total amount of orders?": no `sum` (a call, or the name
+            // of an alias the model turns to next) for a question that asks for an average and
+            // names no sum.
+            if matches!(t.kind, Kind::Ident | Kind::Keyword)
+                && t.complete
+                && t.text.eq_ignore_ascii_case("sum")
+                && self.asks_average()
+            {
+                problems += 1;
+            }
+            // "Which employees were hired before 2003?": the answer's first item is no
+            // aggregate (`SELECT count(*) …` answers "how many"); refused at its `(`.
+            if in_select
+                && qi == 0
+                && t.is(Kind::Punct, "(")
+                && i >= 1
+                && stack[qi].items.is_empty()
+                && toks[i - 1].kind != Kind::Literal
+                && AGGREGATES.contains(&toks[i - 1].text.to_lowercase().as_str())
+                && stack[qi]
+                    .item_start
+                    .and_then(|st| s.get(st..toks[i - 1].start))
+                    .is_some_and(|before| before.trim().is_empty())
+                && self.asks_for_things()
+            {
+                problems += 1;
+            }
             if in_select
                 && arithmetic(i)
                 && i >= 1
@@ -1284,10 +1317,20 @@ impl Scope {
                         && stack[qi].clause == Clause::From
                         && !stack[qi].on_cond
                     {
+                        // The chosen table an alias here would stand for.
+                        let owner = match prev {
+                            Some(p) if p.kind == Kind::Ident => self.table_named(&p.name()),
+                            Some(p) if p.is(Kind::Keyword, "AS") => i
+                                .checked_sub(2)
+                                .and_then(|k| toks.get(k))
+                                .filter(|k| k.kind == Kind::Ident)
+                                .and_then(|k| self.table_named(&k.name())),
+                            _ => None,
+                        };
                         problems += self.pending_alias(
                             t,
                             (i, &visible),
-                            (prev, schema),
+                            (prev, schema, owner),
                             &stack[qi],
                             &bindings,
                         );
@@ -1320,7 +1363,12 @@ impl Scope {
                         match self.at_from_item(&toks, i) {
                             Some(false) => problems += 1,
                             Some(true)
-                                if !self.names_a_from_item(&name, t.complete, i, &bindings) =>
+                                if !self.names_a_from_item(
+                                    &name,
+                                    t.complete,
+                                    (i, &toks),
+                                    &bindings,
+                                ) =>
                             {
                                 problems += 1;
                             }
@@ -1374,7 +1422,7 @@ impl Scope {
                         && !table_position
                         && !prev.is_some_and(|p| p.kind == Kind::Ident)
                         && !stack.last().is_some_and(|l| l.names_only)
-                        && !self.may_become_name(&name, &stack, qi, &bindings)
+                        && !self.may_become_name(&name, (&stack, qi), (&toks, i), &bindings)
                     {
                         // A name being written where a column stands that no column, function,
                         // table or alias starts with (`ON invoice_line…` when neither table has
@@ -1669,6 +1717,60 @@ impl Scope {
         usize::from(named.len() == 1 && could_be.iter().all(extends))
     }
 
+    /// Whether the question asks for an average ("average", "mean") and names no sum ("sum",
+    /// or "total" other than in "average total …").
+    fn asks_average(&self) -> bool {
+        let words: Vec<&str> = self
+            .question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let average = |w: &str| matches!(w, "average" | "mean");
+        let sum = words.iter().enumerate().any(|(k, w)| {
+            matches!(*w, "sum" | "sums")
+                || (*w == "total" && !k.checked_sub(1).is_some_and(|p| average(words[p])))
+        });
+        words.iter().any(|w| average(w)) && !sum
+    }
+
+    /// Whether the question asks for things, not an amount: it starts with "which", "who",
+    /// "list", "show", "name" or "give" and has no word of a count or an aggregate
+    /// ("how many", "number", "total", "average", …).
+    fn asks_for_things(&self) -> bool {
+        const ASKS: &[&str] = &["which", "who", "list", "show", "name", "give"];
+        const AMOUNTS: &[&str] = &[
+            "how many",
+            "number",
+            "numbers",
+            "count",
+            "counts",
+            "total",
+            "totals",
+            "average",
+            "averages",
+            "mean",
+            "sum",
+            "sums",
+            "percent",
+            "percentage",
+            "maximum",
+            "minimum",
+            "how much",
+            "how long",
+        ];
+        let words: Vec<&str> = self
+            .question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        // "more than the average customer" compares with an average; it asks for none.
+        let q = format!(" {} ", words.join(" "))
+            .replace(" than the average ", " than ")
+            .replace(" than average ", " than ");
+        words.first().is_some_and(|f| ASKS.contains(f))
+            && !AMOUNTS.iter().any(|w| q.contains(&format!(" {w} ")))
+    }
+
     /// Whether the question names the table `table` (its words, `media_type` as "media type",
     /// in the singular or the plural).
     fn question_names(&self, table: &str) -> bool {
@@ -1761,8 +1863,8 @@ impl Scope {
     fn may_become_name(
         &self,
         part: &str,
-        stack: &[Level],
-        qi: usize,
+        (stack, qi): (&[Level], usize),
+        (toks, at): (&[Tok<'_>], usize),
         bindings: &[Binding],
     ) -> bool {
         let (outer, own) = stack.split_at(qi);
@@ -1777,12 +1879,25 @@ impl Scope {
         let starts = |n: &str| n.starts_with(part);
         if l.clause == Clause::Select {
             // Before FROM: any chosen table's column or name, a function, a bound name, or a
-            // short alias (up to 3 letters) that FROM will define; a CTE's or derived table's
-            // columns are not known here.
+            // short alias (up to 3 letters) that FROM will define; a derived table's columns
+            // are not known here, a CTE's are among the names it wrote (not inside its own
+            // body, unless RECURSIVE).
+            let recursive = toks
+                .iter()
+                .any(|t| t.text.eq_ignore_ascii_case("RECURSIVE"));
+            let cte_names = |b: &Binding| {
+                recursive
+                    || cte_end(toks, b.at).is_some_and(|end| {
+                        end < at
+                            && toks[b.at + 1..end]
+                                .iter()
+                                .any(|t| t.kind == Kind::Ident && starts(&t.name()))
+                    })
+            };
             return part.chars().count() <= 3
                 || bindings
                     .iter()
-                    .any(|b| b.table.is_none() || starts(&b.name))
+                    .any(|b| starts(&b.name) || (b.table.is_none() && (!b.cte || cte_names(b))))
                 || FUNCTIONS.iter().any(|f| starts(f))
                 || self.words.iter().any(|w| starts(w))
                 || CONSTANTS.iter().any(|c| starts(c))
@@ -1883,12 +1998,16 @@ impl Scope {
     /// (`SELECT a.title … FROM playlist a_1`: `a` can no longer be defined by it), and a name
     /// that defines one must stand for a table with the columns written after it. Other names
     /// are free: `SELECT t2.name FROM concert AS t1 JOIN stadium AS t2` names the join partner
-    /// first. `table`: the name is a table's own (after FROM, JOIN or a comma).
+    /// first. But an alias of a chosen table that has every column written after some such
+    /// qualifier must be one of them (`SELECT d.name … FROM artist x` is refused at `x`): the
+    /// model that writes another would join on for ever, looking for a place to define it.
+    /// `table`: the name is a table's own (after FROM, JOIN or a comma); `owner`: the chosen
+    /// table an alias there would stand for.
     fn pending_alias(
         &self,
         t: &Tok<'_>,
         (i, visible): (usize, &[usize]),
-        (prev, table): (Option<&Tok<'_>>, bool),
+        (prev, table, owner): (Option<&Tok<'_>>, bool, Option<TableId>),
         l: &Level,
         bindings: &[Binding],
     ) -> usize {
@@ -1915,8 +2034,24 @@ impl Scope {
         if unbound.is_empty() {
             return 0;
         }
+        // A chosen table with every column written after one of those qualifiers.
+        let fits = |id: TableId| {
+            self.catalog.tables.get(id).is_some_and(|tbl| {
+                unbound.iter().any(|q| {
+                    l.pending_refs
+                        .iter()
+                        .filter(|(p, _)| p == *q)
+                        .all(|(_, c)| c == "*" || tbl.column(c).is_some())
+                })
+            })
+        };
+        // `t1` while `t2` waits, `a` while `b` does (a self-join names its partner first).
+        let sibling =
+            |name: &str, complete: bool| unbound.iter().any(|q| numbered(q, name, complete));
         if let Some(b) = bindings.iter().find(|b| b.at == i) {
-            let mut n = usize::from(!table && extends(&b.name));
+            let other =
+                b.table.is_some_and(fits) && !unbound.contains(&&b.name) && !sibling(&b.name, true);
+            let mut n = usize::from(!table && (extends(&b.name) || other));
             if let Some(table) = b.table.and_then(|id| self.catalog.tables.get(id)) {
                 n += l
                     .pending_refs
@@ -1930,7 +2065,11 @@ impl Scope {
             && prev.is_some_and(|p| {
                 p.kind == Kind::Ident || p.is(Kind::Keyword, "AS") || p.is(Kind::Punct, ")")
             });
-        usize::from(!t.complete && alias && extends(&t.name()))
+        let name = t.name();
+        let other = owner.is_some_and(fits)
+            && !unbound.iter().any(|q| q.starts_with(&name))
+            && !sibling(&name, false);
+        usize::from(!t.complete && alias && (extends(&name) || other))
     }
 
     /// Whether the tokens up to `toks[i]` end an equality of two columns named for the keys of
@@ -2361,8 +2500,48 @@ fn question_numbers(question: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the alias `name` (still growing unless `complete`) is of the series `q` is of:
+/// the same letters and another number (`t1` of `t2`), or another single letter (`a` of `b`).
+fn numbered(q: &str, name: &str, complete: bool) -> bool {
+    let stem = q.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.len() < q.len() {
+        return name.strip_prefix(stem).is_some_and(|n| {
+            n.chars().all(|c| c.is_ascii_digit()) && (!complete || !n.is_empty())
+        });
+    }
+    q.chars().count() == 1 && name.chars().count() == 1 && name.chars().all(char::is_alphabetic)
+}
+
 /// Whether the name at `toks[i]` starts a CTE: `name [(a, b)] AS [[NOT] MATERIALIZED] (`.
 fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
+    cte_body(toks, i).is_some()
+}
+
+/// Whether the CTE named at `toks[i]` has ended (its body's `)` written) before `toks[at]`:
+/// only then can a FROM item name it (a CTE's own body cannot, without RECURSIVE).
+fn cte_ended_before(toks: &[Tok<'_>], i: usize, at: usize) -> bool {
+    cte_end(toks, i).is_some_and(|k| k < at)
+}
+
+/// Where the body's `)` of the CTE named at `toks[i]` is, once written.
+fn cte_end(toks: &[Tok<'_>], i: usize) -> Option<usize> {
+    let open = cte_body(toks, i)?;
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().skip(open) {
+        if t.is(Kind::Punct, "(") {
+            depth += 1;
+        } else if t.is(Kind::Punct, ")") {
+            depth -= 1;
+            if depth == 0 {
+                return Some(k);
+            }
+        }
+    }
+    None
+}
+
+/// Where the body's `(` of the CTE named at `toks[i]` is, if the name starts a CTE.
+fn cte_body(toks: &[Tok<'_>], i: usize) -> Option<usize> {
     let mut k = i + 1;
     if toks.get(k).is_some_and(|t| t.is(Kind::Punct, "(")) {
         // The column list: names and commas up to its `)`.
@@ -2374,12 +2553,12 @@ fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
             k += 1;
         }
         if !toks.get(k).is_some_and(|t| t.is(Kind::Punct, ")")) {
-            return false;
+            return None;
         }
         k += 1;
     }
     if !toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "AS")) {
-        return false;
+        return None;
     }
     k += 1;
     if toks.get(k).is_some_and(|t| t.is(Kind::Keyword, "NOT")) {
@@ -2391,7 +2570,9 @@ fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
     {
         k += 1;
     }
-    toks.get(k).is_some_and(|t| t.is(Kind::Punct, "("))
+    toks.get(k)
+        .is_some_and(|t| t.is(Kind::Punct, "("))
+        .then_some(k)
 }
 
 /// Whether `name` repeats two `_`-separated words in a row (`track_id_track_id`) or has one
@@ -3140,5 +3321,6 @@ fn bare_column(item: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'"') || b >= 0x80)
 }
 
+mod names;
 #[cfg(test)]
 mod tests;

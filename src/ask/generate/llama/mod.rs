@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod finish;
+pub mod lexicon;
 pub mod mask;
 pub mod matcher;
 

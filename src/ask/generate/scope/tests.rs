@@ -556,6 +556,22 @@ fn a_from_item_must_define_the_select_lists_undefined_qualifiers() {
         &sc,
         "SELECT t.name FROM (SELECT * FROM artist x) |t"
     ));
+    // An alias of a table that has every column written after an undefined qualifier is that
+    // qualifier (a random model joins on for ever under other names).
+    assert!(refused(&sc, "SELECT al.title FROM album |x"));
+    assert!(refused(&sc, "SELECT al.title FROM album AS |x"));
+    assert!(refused(&sc, "SELECT ras.* FROM artist |x"));
+    assert!(!refused(&sc, "SELECT al.title FROM album AS |al"));
+    // Not another of its series: `t1` while `t2` waits, `a` while `b` does (a self-join
+    // names its partner first).
+    assert!(!refused(&sc, "SELECT t2.name FROM artist AS |t1"));
+    assert!(!refused(&sc, "SELECT b.name FROM artist |a"));
+    assert!(refused(&sc, "SELECT t2.name FROM artist AS |x1"));
+    assert!(!refused(&sc, "SELECT a.title, b.name FROM artist |b"));
+    never_refused(
+        &sc,
+        "SELECT b.name FROM album AS a JOIN artist AS b ON a.artist_id = b.artist_id",
+    );
     // One undefined qualifier's columns must all be one table's.
     assert!(refused(&sc, "SELECT a.title, a.|name"));
     assert!(!refused(&sc, "SELECT a.title, a.|price"));
@@ -680,6 +696,7 @@ fn an_answer_to_an_ordered_question_ends_only_once_it_sorts() {
         "SELECT title FROM album WHERE album_id IN (SELECT album_id FROM album LIMIT 5) ORDER BY title",
     );
     // A maximum or minimum answers it too, in any case.
+    let sc = scope("What is the highest album id?").with_order(true);
     never_refused(&sc, "SELECT max(album_id) FROM album");
     never_refused(&sc, "SELECT MIN (album_id) FROM album");
     // A column named like the function is no sort; an unordered question needs none.
@@ -1487,8 +1504,18 @@ fn a_from_item_names_a_chosen_table_or_a_cte_defined_before_it() {
         &sc,
         "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM |x"
     ));
-    // A CTE is named only after its name is written.
+    // A CTE is named only after its name is written, and, without RECURSIVE, only after its
+    // body has ended (PostgreSQL: 42P01 inside its own body).
     assert!(refused(&sc, "SELECT n FROM |c"));
+    assert!(refused(&sc, "WITH c AS (SELECT 1 AS n FROM |c"));
+    assert!(refused(
+        &sc,
+        "WITH c AS (SELECT 1 AS n), d AS (SELECT n FROM |d"
+    ));
+    assert!(!refused(
+        &sc,
+        "WITH c AS (SELECT 1 AS n), d AS (SELECT n FROM |c"
+    ));
     never_refused(
         &sc,
         "WITH c AS (SELECT artist_id FROM album) SELECT name FROM artist JOIN c USING (artist_id)",
@@ -1662,4 +1689,86 @@ fn the_questions_years_and_numbers_are_its_own() {
         let _ = sc.problems(text, true);
     }
     never_refused(&sc, "SELECT title FROM album WHERE artist_id >= 12");
+}
+
+#[test]
+fn a_ctes_columns_are_the_names_it_wrote() {
+    let sc = scope("albums per artist");
+    // Inside its own body a CTE's name unlocks no column: only the chosen tables' do.
+    assert!(refused(&sc, "WITH c AS (SELECT zzz|z"));
+    assert!(refused(&sc, "WITH c (n) AS (SELECT 1), d AS (SELECT zzz|z"));
+    // After it, the names it wrote (its column list, its output names) may be written.
+    never_refused(
+        &sc,
+        "WITH c (total) AS (SELECT count(*) FROM album) SELECT total FROM c",
+    );
+    never_refused(
+        &sc,
+        "WITH c AS (SELECT artist_id, count(*) AS albums FROM album GROUP BY artist_id) SELECT albums FROM c",
+    );
+    assert!(refused(
+        &sc,
+        "WITH c AS (SELECT count(*) AS albums FROM album) SELECT zzz|z"
+    ));
+    // RECURSIVE keeps a CTE's columns open inside its body.
+    never_refused(
+        &sc,
+        "WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
+    );
+}
+
+#[test]
+fn a_question_asking_for_things_is_not_answered_with_an_aggregate_alone() {
+    let sc = scope("Which albums cost more than 10?");
+    assert!(refused(&sc, "SELECT count|("));
+    assert!(refused(&sc, "SELECT COUNT|("));
+    never_refused(&sc, "SELECT title FROM album WHERE price > 10");
+    // A later item, a subquery's, or a question that asks for an amount: free.
+    never_refused(&sc, "SELECT title, count(*) FROM album GROUP BY title");
+    never_refused(
+        &sc,
+        "SELECT title FROM album WHERE price > (SELECT avg(price) FROM album)",
+    );
+    assert!(!refused(
+        &scope("How many albums are there?"),
+        "SELECT count|("
+    ));
+    // Words of an amount count as words, not inside others ("countries").
+    assert!(refused(
+        &scope("Which countries have albums?"),
+        "SELECT count|("
+    ));
+    assert!(refused(
+        &scope("Which albums cost more than the average album?"),
+        "SELECT count|("
+    ));
+    assert!(!refused(
+        &scope("Which artist has the highest total price?"),
+        "SELECT sum|("
+    ));
+}
+
+#[test]
+fn an_average_is_not_answered_with_a_sum() {
+    let sc = scope("What is the average total price of albums?");
+    assert!(refused(&sc, "SELECT sum|("));
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE price > (SELECT SUM|("
+    ));
+    never_refused(&sc, "SELECT avg(price) FROM album");
+    // Nor as the alias the model turns to next (`SELECT sum.price FROM album sum`).
+    assert!(refused(&sc, "SELECT sum|."));
+    assert!(!refused(
+        &scope("What is the total price of albums?"),
+        "SELECT sum|("
+    ));
+    assert!(!refused(
+        &scope("What are the total price and the average price of albums?"),
+        "SELECT sum|("
+    ));
+    assert!(!refused(
+        &scope("What is the average of the sums of prices?"),
+        "SELECT sum|("
+    ));
 }
