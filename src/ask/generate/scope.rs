@@ -737,12 +737,20 @@ impl Scope {
                 })
             };
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
-            // "What is the average total amount of orders?": no `sum` (a call, or the name
-            // of an alias the model turns to next) for a question that asks for an average and
-            // names no sum.
-            if matches!(t.kind, Kind::Ident | Kind::Keyword)
+            // "What is the average total amount of orders?": the answer's first item is no
+            // `sum` (a call, or the name of an alias the model turns to next) for a question
+            // that asks for an average and names no sum (a subquery may sum: the average of
+            // per-customer totals).
+            if in_select
+                && qi == 0
+                && matches!(t.kind, Kind::Ident | Kind::Keyword)
                 && t.complete
                 && t.text.eq_ignore_ascii_case("sum")
+                && stack[qi].items.is_empty()
+                && stack[qi]
+                    .item_start
+                    .and_then(|st| s.get(st..t.start))
+                    .is_some_and(|before| before.trim().is_empty())
                 && self.asks_average()
             {
                 problems += 1;
@@ -1755,8 +1763,37 @@ impl Scope {
             "percentage",
             "maximum",
             "minimum",
+            "max",
+            "min",
             "how much",
             "how long",
+            "highest",
+            "lowest",
+            "earliest",
+            "latest",
+            "longest",
+            "shortest",
+            "oldest",
+            "newest",
+            "youngest",
+            "largest",
+            "smallest",
+            "biggest",
+            "most",
+            "least",
+            "fewest",
+            "first",
+            "last",
+            "recent",
+            "revenue",
+            "sales",
+            "amount",
+            "amounts",
+            "summary",
+            "summarize",
+            "statistics",
+            "range",
+            "string",
         ];
         let words: Vec<&str> = self
             .question
@@ -1888,8 +1925,19 @@ impl Scope {
             let cte_names = |b: &Binding| {
                 recursive
                     || cte_end(toks, b.at).is_some_and(|end| {
+                        // `c (n) AS (…)`: its column list names its columns, the body's do not.
+                        let list = toks.get(b.at + 1).is_some_and(|t| t.is(Kind::Punct, "("));
+                        let span = if list {
+                            let close = toks[b.at + 1..end]
+                                .iter()
+                                .position(|t| t.is(Kind::Punct, ")"))
+                                .map_or(end, |k| b.at + 1 + k);
+                            &toks[b.at + 1..close]
+                        } else {
+                            &toks[b.at + 1..end]
+                        };
                         end < at
-                            && toks[b.at + 1..end]
+                            && span
                                 .iter()
                                 .any(|t| t.kind == Kind::Ident && starts(&t.name()))
                     })
@@ -1999,8 +2047,10 @@ impl Scope {
     /// that defines one must stand for a table with the columns written after it. Other names
     /// are free: `SELECT t2.name FROM concert AS t1 JOIN stadium AS t2` names the join partner
     /// first. But an alias of a chosen table that has every column written after some such
-    /// qualifier must be one of them (`SELECT d.name … FROM artist x` is refused at `x`): the
+    /// qualifier must be one of them (`SELECT ar.name … FROM artist x` is refused at `x`): the
     /// model that writes another would join on for ever, looking for a place to define it.
+    /// Free: another of the qualifier's series (`t1` while `t2` waits, `a` while `b` does) and
+    /// a short name for the table itself (`FROM track t` while `mt` waits).
     /// `table`: the name is a table's own (after FROM, JOIN or a comma); `owner`: the chosen
     /// table an alias there would stand for.
     fn pending_alias(
@@ -2048,9 +2098,18 @@ impl Scope {
         // `t1` while `t2` waits, `a` while `b` does (a self-join names its partner first).
         let sibling =
             |name: &str, complete: bool| unbound.iter().any(|q| numbered(q, name, complete));
+        // `t` for `track`, `e` for `employee`: an alias a person writes for its own table,
+        // whatever the SELECT list waits for (`SELECT mt.name … FROM track t JOIN media_type
+        // mt`).
+        let own = |id: Option<TableId>, name: &str| {
+            id.and_then(|id| self.catalog.tables.get(id))
+                .is_some_and(|t| abbreviates(name, &t.name))
+        };
         if let Some(b) = bindings.iter().find(|b| b.at == i) {
-            let other =
-                b.table.is_some_and(fits) && !unbound.contains(&&b.name) && !sibling(&b.name, true);
+            let other = b.table.is_some_and(fits)
+                && !unbound.contains(&&b.name)
+                && !sibling(&b.name, true)
+                && !own(b.table, &b.name);
             let mut n = usize::from(!table && (extends(&b.name) || other));
             if let Some(table) = b.table.and_then(|id| self.catalog.tables.get(id)) {
                 n += l
@@ -2068,7 +2127,8 @@ impl Scope {
         let name = t.name();
         let other = owner.is_some_and(fits)
             && !unbound.iter().any(|q| q.starts_with(&name))
-            && !sibling(&name, false);
+            && !sibling(&name, false)
+            && !own(owner, &name);
         usize::from(!t.complete && alias && (extends(&name) || other))
     }
 
@@ -2498,6 +2558,22 @@ fn question_numbers(question: &str) -> Vec<String> {
                 .map(|(_, n)| n.to_string()),
         )
         .collect()
+}
+
+/// Whether the alias `name` reads as a short name for the table `table`, with or without a
+/// number: a start of its name or of one of its words (`tr`, `cat` for `product_categories`),
+/// or a start of its words' initials (`il` for `invoice_line`).
+fn abbreviates(name: &str, table: &str) -> bool {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.is_empty() {
+        return false;
+    }
+    let table = table.to_lowercase();
+    let words: Vec<&str> = table.split('_').filter(|w| !w.is_empty()).collect();
+    let initials: String = words.iter().filter_map(|w| w.chars().next()).collect();
+    table.starts_with(stem)
+        || words.iter().any(|w| w.starts_with(stem))
+        || initials.starts_with(stem)
 }
 
 /// Whether the alias `name` (still growing unless `complete`) is of the series `q` is of:

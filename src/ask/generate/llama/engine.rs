@@ -573,6 +573,7 @@ impl Engine {
                             fresh = offered
                                 .into_iter()
                                 .filter(|d| allowed(g, d.id()))
+                                .take(LEXICON_CHECKS)
                                 .filter(good)
                                 .take(LEXICON_PICKS)
                                 .collect();
@@ -853,6 +854,9 @@ const SCOPE_ALTERNATIVES: usize = 32;
 
 /// Tokens of the lexicon's offer at a dead end the sampler draws from (the best that pass).
 const LEXICON_PICKS: usize = 8;
+/// The lexicon's tokens the grammar allows that the scope check judges at one dead end, best
+/// first (each check counts the whole text's problems twice).
+const LEXICON_CHECKS: usize = 64;
 
 /// The closing window is the last 1/`CLOSING_SHARE` of `max_tokens`: there the query ends at
 /// its first point where it reads a table and may end (the grammar, the scope check), and a
