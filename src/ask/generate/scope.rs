@@ -737,37 +737,34 @@ impl Scope {
                 })
             };
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
+            // Whether the word `w` starts the answer's own first select item.
+            let opens_answer = |w: &Tok<'_>| {
+                in_select
+                    && qi == 0
+                    && matches!(w.kind, Kind::Ident | Kind::Keyword)
+                    && stack[qi].items.is_empty()
+                    && stack[qi]
+                        .item_start
+                        .and_then(|st| s.get(st..w.start))
+                        .is_some_and(|before| before.trim().is_empty())
+            };
             // "What is the average total amount of orders?": the answer's first item is no
             // `sum` (a call, or the name of an alias the model turns to next) for a question
             // that asks for an average and names no sum (a subquery may sum: the average of
             // per-customer totals).
-            if in_select
-                && qi == 0
-                && matches!(t.kind, Kind::Ident | Kind::Keyword)
-                && t.complete
+            if t.complete
                 && t.text.eq_ignore_ascii_case("sum")
-                && stack[qi].items.is_empty()
-                && stack[qi]
-                    .item_start
-                    .and_then(|st| s.get(st..t.start))
-                    .is_some_and(|before| before.trim().is_empty())
+                && opens_answer(t)
                 && self.asks_average()
             {
                 problems += 1;
             }
             // "Which employees were hired before 2003?": the answer's first item is no
             // aggregate (`SELECT count(*) …` answers "how many"); refused at its `(`.
-            if in_select
-                && qi == 0
-                && t.is(Kind::Punct, "(")
+            if t.is(Kind::Punct, "(")
                 && i >= 1
-                && stack[qi].items.is_empty()
-                && toks[i - 1].kind != Kind::Literal
                 && AGGREGATES.contains(&toks[i - 1].text.to_lowercase().as_str())
-                && stack[qi]
-                    .item_start
-                    .and_then(|st| s.get(st..toks[i - 1].start))
-                    .is_some_and(|before| before.trim().is_empty())
+                && opens_answer(&toks[i - 1])
                 && self.asks_for_things()
             {
                 problems += 1;
