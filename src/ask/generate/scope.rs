@@ -639,9 +639,7 @@ impl Scope {
     ) -> bool {
         let fits = |n: &str| n == name || (!complete && n.starts_with(name));
         // `WITH RECURSIVE`: a CTE's body may name it.
-        let recursive = toks
-            .iter()
-            .any(|t| t.text.eq_ignore_ascii_case("RECURSIVE"));
+        let recursive = recursive(toks);
         self.catalog
             .tables
             .iter()
@@ -1722,14 +1720,18 @@ impl Scope {
         usize::from(named.len() == 1 && could_be.iter().all(extends))
     }
 
+    /// The question's words (it is kept in lower case).
+    fn question_words(&self) -> Vec<&str> {
+        self.question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
     /// Whether the question asks for an average ("average", "mean") and names no sum ("sum",
     /// or "total" other than in "average total …").
     fn asks_average(&self) -> bool {
-        let words: Vec<&str> = self
-            .question
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = self.question_words();
         let average = |w: &str| matches!(w, "average" | "mean");
         let sum = words.iter().enumerate().any(|(k, w)| {
             matches!(*w, "sum" | "sums")
@@ -1792,11 +1794,7 @@ impl Scope {
             "range",
             "string",
         ];
-        let words: Vec<&str> = self
-            .question
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = self.question_words();
         // "more than the average customer" compares with an average; it asks for none.
         let q = format!(" {} ", words.join(" "))
             .replace(" than the average ", " than ")
@@ -1916,9 +1914,7 @@ impl Scope {
             // short alias (up to 3 letters) that FROM will define; a derived table's columns
             // are not known here, a CTE's are among the names it wrote (not inside its own
             // body, unless RECURSIVE).
-            let recursive = toks
-                .iter()
-                .any(|t| t.text.eq_ignore_ascii_case("RECURSIVE"));
+            let recursive = recursive(toks);
             let cte_names = |b: &Binding| {
                 recursive
                     || cte_end(toks, b.at).is_some_and(|end| {
@@ -2588,6 +2584,12 @@ fn numbered(q: &str, name: &str, complete: bool) -> bool {
 /// Whether the name at `toks[i]` starts a CTE: `name [(a, b)] AS [[NOT] MATERIALIZED] (`.
 fn starts_cte(toks: &[Tok<'_>], i: usize) -> bool {
     cte_body(toks, i).is_some()
+}
+
+/// Whether the query says `WITH RECURSIVE` (a CTE's own body may then name it).
+fn recursive(toks: &[Tok<'_>]) -> bool {
+    toks.iter()
+        .any(|t| t.text.eq_ignore_ascii_case("RECURSIVE"))
 }
 
 /// Whether the CTE named at `toks[i]` has ended (its body's `)` written) before `toks[at]`:
