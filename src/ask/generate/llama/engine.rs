@@ -28,7 +28,6 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
 use super::finish::{distance, finish, moves_away, reads_a_table, Closers};
-use super::lexicon::Lexicon;
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
 /// What the engine can fail with.
@@ -91,8 +90,6 @@ pub struct Engine {
     layout: Layout,
     top_k: i32,
     prefixes: Prefixes,
-    /// The vocabulary by token text: the words offered at a dead end.
-    lexicon: Lexicon,
     /// The words a query the model did not end is closed with.
     closers: Closers,
     masker: Masker,
@@ -163,7 +160,6 @@ impl Engine {
             layout,
             top_k: cfg.top_k,
             prefixes: Prefixes::new(model),
-            lexicon: Lexicon::new(model),
             closers: Closers::new(model),
             masker: Masker::default(),
             kept_logits: KEPT_LOGITS,
@@ -554,30 +550,6 @@ impl Engine {
                                 .filter(good)
                                 .collect();
                         }
-                        // None of its best few: the names and SQL words the query may go on
-                        // with, far down a weak model's list (the rest of `c.postal`, an alias
-                        // the SELECT list used, `.`), the model's best of them.
-                        if fresh.is_empty() && !ends_mid_char(&text) {
-                            let names = scope.names_in_play(&so_far);
-                            let mut offered: Vec<LlamaTokenData> = self
-                                .lexicon
-                                .continuations(&text, &names)
-                                .into_iter()
-                                .filter_map(|t| {
-                                    let l =
-                                        *usize::try_from(t.0).ok().and_then(|i| logits.get(i))?;
-                                    (l != f32::NEG_INFINITY).then(|| LlamaTokenData::new(t, l, 0.0))
-                                })
-                                .collect();
-                            offered.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
-                            fresh = offered
-                                .into_iter()
-                                .filter(|d| allowed(g, d.id()))
-                                .take(LEXICON_CHECKS)
-                                .filter(good)
-                                .take(LEXICON_PICKS)
-                                .collect();
-                        }
                         // The model wanted to end and may not, only for want of the sort its
                         // question asks for: it goes on with ` ORDER` if it would write that
                         // at all (not with more of the list it was ending: `GROUP BY a, b` +
@@ -851,12 +823,6 @@ impl Recent {
 
 /// Allowed tokens the sampler looks at when the scope check refused the drawn one.
 const SCOPE_ALTERNATIVES: usize = 32;
-
-/// Tokens of the lexicon's offer at a dead end the sampler draws from (the best that pass).
-const LEXICON_PICKS: usize = 8;
-/// The lexicon's tokens the grammar allows that the scope check judges at one dead end, best
-/// first (each check counts the whole text's problems twice).
-const LEXICON_CHECKS: usize = 64;
 
 /// The closing window is the last 1/`CLOSING_SHARE` of `max_tokens`: there the query ends at
 /// its first point where it reads a table and may end (the grammar, the scope check), and a

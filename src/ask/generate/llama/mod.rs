@@ -4,7 +4,6 @@
 
 pub mod engine;
 pub mod finish;
-pub mod lexicon;
 pub mod mask;
 pub mod matcher;
 

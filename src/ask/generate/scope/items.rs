@@ -1,0 +1,437 @@
+//! Select items and lists when they close: the type an item has, constants and calls that are no
+//! condition, set-operation branches that do not match, ungrouped columns.
+
+use super::repeats::repeated_column;
+use super::{comparable, Clause, Level};
+use crate::ask::catalog::Catalog;
+use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
+
+/// The list item that ends at `at` (exclusive): one problem if its level already has it, one
+/// if it is a constant where none can stand (see [`literal`]).
+pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
+    let Some(start) = l.item_start.take() else {
+        return 0;
+    };
+    let Some(raw) = s.get(start..at) else {
+        return 0;
+    };
+    let mut item = raw.trim();
+    if l.clause == Clause::Select {
+        // An output alias does not make an item new.
+        if let Some(k) = item.rfind(" AS ") {
+            if !item[k + 4..].contains([' ', '(', ')', '\'']) {
+                item = &item[..k];
+            }
+        }
+    }
+    if l.clause == Clause::Order {
+        item = item
+            .trim_end_matches(" NULLS FIRST")
+            .trim_end_matches(" NULLS LAST")
+            .trim_end_matches(" DESC")
+            .trim_end_matches(" ASC");
+    }
+    if item.is_empty() {
+        return 0;
+    }
+    if l.clause == Clause::Select {
+        let lower = item.to_lowercase();
+        // (A scalar subquery's aggregate is its own.)
+        let aggregate = AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
+            && !lower.contains(" over ")
+            && !lower.contains("(select ");
+        if aggregate {
+            l.aggregates += 1;
+        } else if (item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
+            && !item.starts_with('\''))
+            || item == "*"
+            || item.ends_with(".*")
+        {
+            l.plain += 1;
+        }
+    }
+    let constant = match l.clause {
+        // `ORDER BY 'x'`, `GROUP BY 2.5`, `ORDER BY 7` after two items: a constant there is a
+        // position in the SELECT list or nothing (42601, 42P10).
+        // (A window's or a call's ORDER BY sorts by the constant: free.)
+        Clause::Group | Clause::Order if l.query => match literal(item) {
+            Some(Literal::Text) | Some(Literal::Decimal) | Some(Literal::Negative) => true,
+            Some(Literal::Integer(n)) => {
+                // `SELECT *` has as many positions as columns: not counted here.
+                let counted =
+                    !l.selected.is_empty() && !l.selected.iter().any(|i| i.ends_with('*'));
+                counted && (n == 0 || n > l.selected.len() as u64)
+            }
+            None => false,
+        },
+        // `ON 'x'::VARCHAR`, `WHERE 1`, `AND t.milliseconds`: a condition that is no yes/no
+        // (42804); a bare column when every chosen table's column of that name is known and
+        // not boolean.
+        _ if l.on_cond || matches!(l.clause, Clause::Where | Clause::Having) => {
+            non_boolean_constant(item) || non_boolean_column(item, cat) || non_boolean_call(item)
+        }
+        _ => false,
+    };
+    // `GROUP BY c.customer_id OR c.support_rep_id`: an operand of AND/OR outside a condition
+    // that is no yes/no (42804).
+    let constant = constant
+        || (matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
+            && !item.contains(" BETWEEN ")
+            && {
+                let outer = outside_parentheses(item);
+                outer.contains(" AND ") || outer.contains(" OR ")
+            }
+            && top_level_operands(item).iter().any(|o| {
+                non_boolean_constant(o) || non_boolean_column(o, cat) || non_boolean_call(o)
+            }));
+    let dup = l.items.iter().any(|x| x == item);
+    l.items.push(item.to_string());
+    let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
+        && repeated_column(item, true);
+    usize::from(dup) + usize::from(looped) + usize::from(constant)
+}
+
+/// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a
+/// boolean: every column of that name has a known type that is not.
+pub(super) fn non_boolean_column(item: &str, cat: &Catalog) -> bool {
+    let item = item.strip_prefix("NOT ").unwrap_or(item);
+    let name = item.rsplit('.').next().unwrap_or(item);
+    let ident = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'"')
+    };
+    if !item.split('.').all(ident) || item.split('.').count() > 2 {
+        return false;
+    }
+    let name = name.trim_matches('"');
+    let columns: Vec<_> = cat.tables.iter().filter_map(|t| t.column(name)).collect();
+    // A known type that does not compare with boolean is text, a number, a date or a time.
+    !columns.is_empty() && columns.iter().all(|c| !comparable(&c.data_type, "boolean"))
+}
+
+/// Whether none of the columns `left` could stand for compares with any of the types
+/// `right` (an empty side judges nothing).
+pub(super) fn never_compare(left: &[&crate::ask::catalog::Column], right: &[&str]) -> bool {
+    !left.is_empty()
+        && !right.is_empty()
+        && left
+            .iter()
+            .all(|a| right.iter().all(|b| !comparable(&a.data_type, b)))
+}
+
+/// Whether PostgreSQL reads the text `value` as a yes/no (`'t'`, `'yes'`, `'off'`).
+pub(super) fn yes_or_no(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    // Any start of `true`, `false`, `yes`, `no`; `on`, `of(f)` (`o` alone is either).
+    !v.is_empty()
+        && (["true", "false", "yes", "no"]
+            .iter()
+            .any(|w| w.starts_with(&v))
+            || matches!(v.as_str(), "on" | "of" | "off" | "1" | "0"))
+}
+
+/// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
+/// not known here.
+pub(super) fn cast_type(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "INT" | "INTEGER" | "INT4" => "integer",
+        "BIGINT" | "INT8" => "bigint",
+        "SMALLINT" | "INT2" => "smallint",
+        "NUMERIC" | "DECIMAL" => "numeric",
+        "REAL" | "FLOAT4" => "real",
+        "FLOAT" | "FLOAT8" | "DOUBLE" => "double precision",
+        "TEXT" => "text",
+        "VARCHAR" => "character varying",
+        "CHAR" | "CHARACTER" => "character",
+        "DATE" => "date",
+        "TIMESTAMP" => "timestamp without time zone",
+        "TIMESTAMPTZ" => "timestamp with time zone",
+        "TIME" => "time without time zone",
+        "BOOL" | "BOOLEAN" => "boolean",
+        "MONEY" => "money",
+        "INTERVAL" => "interval",
+        "UUID" => "uuid",
+        _ => return None,
+    })
+}
+
+/// `item` with what is inside parentheses (and string literals) left out.
+pub(super) fn outside_parentheses(item: &str) -> String {
+    let mut out = String::with_capacity(item.len());
+    let (mut depth, mut quoted) = (0usize, false);
+    for c in item.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ if depth == 0 && !quoted => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A literal standing alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Literal {
+    Text,
+    Integer(u64),
+    Decimal,
+    /// A number with a minus sign (`-1`: PostgreSQL folds the sign into the constant, so in
+    /// ORDER BY it is a position, and never a valid one).
+    Negative,
+}
+
+/// What `item` is when it is one literal and nothing else (`'a''b'`, `12`, `1.5`, `-1`).
+pub(super) fn literal(item: &str) -> Option<Literal> {
+    if let Some(n) = item.strip_prefix('-') {
+        return literal(n.trim_start())
+            .filter(|l| *l != Literal::Text)
+            .map(|_| Literal::Negative);
+    }
+    if let Some(inner) = item.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        // Quotes inside are doubled, never alone.
+        return (!inner.replace("''", "").contains('\'')).then_some(Literal::Text);
+    }
+    if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(item.parse().map_or(Literal::Decimal, Literal::Integer));
+    }
+    let (whole, frac) = item.split_once('.')?;
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(frac) && !(whole.is_empty() && frac.is_empty()))
+        .then_some(Literal::Decimal)
+}
+
+/// A condition `item` without the NOTs before it and the parentheses around it (`NOT (1)` is
+/// `1`).
+pub(super) fn operand(item: &str) -> &str {
+    let mut item = item.trim();
+    loop {
+        if let Some(rest) = item.strip_prefix("NOT ") {
+            item = rest.trim();
+        } else if item.starts_with('(')
+            && item.ends_with(')')
+            && outside_parentheses(item).is_empty()
+        {
+            item = item[1..item.len() - 1].trim();
+        } else {
+            return item;
+        }
+    }
+}
+
+/// Whether a condition `item` is a literal, cast or not, in parentheses or after NOT or not,
+/// that is not a yes/no (`'x'::VARCHAR`, `1`, `(1)`, `NOT 1`; `'t'::BOOLEAN` and `'yes'`, which
+/// PostgreSQL reads as one, are).
+pub(super) fn non_boolean_constant(item: &str) -> bool {
+    let item = operand(item);
+    if item
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .is_some_and(yes_or_no)
+    {
+        return false;
+    }
+    let mut parts = item.split("::");
+    let base = parts.next().unwrap_or_default().trim();
+    let casts: Vec<String> = parts.map(|c| c.trim().to_ascii_uppercase()).collect();
+    // Each cast a type name and nothing after it (`'2010-01-01'::DATE <= d` compares).
+    let types = casts.iter().all(|c| {
+        c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" (),[]".contains(&b))
+            && !c.contains("  ")
+            && c.split(' ').count() <= 3
+    });
+    literal(base).is_some() && types && !casts.last().is_some_and(|c| c.starts_with("BOOL"))
+}
+
+/// The operands of the AND and OR outside parentheses and quotes of `item`.
+pub(super) fn top_level_operands(item: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut from) = (0usize, false, 0usize);
+    let b = item.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth = depth.saturating_sub(1),
+            b' ' if !quoted && depth == 0 => {
+                for w in [" AND ", " OR "] {
+                    if item[i..].starts_with(w) {
+                        out.push(item[from..i].trim());
+                        from = i + w.len();
+                        i = from - 1;
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(item[from..].trim());
+    out
+}
+
+/// Whether `item` is one call alone (`AGE(1, 2)`, `NOT upper(name)`, `(round(x))`) of a
+/// function of the grammar's that never returns a yes/no: as a condition it is 42804. A call
+/// that can (`coalesce(flag, false)`, `bool_or(x)`) or one the grammar does not know is
+/// left to PostgreSQL.
+pub(super) fn non_boolean_call(item: &str) -> bool {
+    let item = operand(item);
+    let Some(open) = item.find('(') else {
+        return false;
+    };
+    let name = item[..open].trim().to_lowercase();
+    // The call's own parentheses end the item: nothing compares its value.
+    let called = item.ends_with(')') && outside_parentheses(&item[open..]).is_empty();
+    let may_be_boolean = [
+        "coalesce",
+        "nullif",
+        "greatest",
+        "least",
+        "bool_and",
+        "bool_or",
+        "every",
+        "min",
+        "max",
+        "first_value",
+        "last_value",
+        "nth_value",
+        "lag",
+        "lead",
+        "mode",
+    ];
+    called && FUNCTIONS.contains(&name.as_str()) && !may_be_boolean.contains(&name.as_str())
+}
+
+/// A query level whose SELECT list mixes aggregates and plain columns needs a GROUP BY; one
+/// problem when it ends (or reaches HAVING, ORDER BY or LIMIT) without one.
+pub(super) fn ungrouped(l: &Level) -> usize {
+    usize::from(l.query && l.aggregates > 0 && l.plain > 0 && !l.grouped)
+}
+
+/// The current list clause of a level ends at `at` (the SELECT list's items are kept for the
+/// GROUP BY check).
+pub(super) fn close_list(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
+    let mut problems = close_list_items(s, l, at, cat);
+    if l.clause == Clause::Select {
+        l.selected = l.items.clone();
+        if l.set_op {
+            problems += unmatched(&l.branch, &l.selected, cat);
+        }
+    }
+    problems
+}
+
+/// The type of a SELECT item as far as the text tells: a literal's, a cast's, or the type every
+/// chosen column of its name has.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ItemType {
+    /// A text literal (PostgreSQL reads it as the other branch's type), with its text.
+    Text(String),
+    /// A type as information_schema spells it.
+    Of(String),
+}
+
+pub(super) fn item_type(item: &str, cat: &Catalog) -> Option<ItemType> {
+    let item = item.trim();
+    if let Some((base, ty)) = item.rsplit_once("::") {
+        // One value cast (`x::INT`), not an expression ending in a cast (`a::date - b::date`).
+        if base.contains(' ') {
+            return None;
+        }
+        return cast_type(ty.trim()).map(|t| ItemType::Of(t.to_string()));
+    }
+    match literal(item) {
+        Some(Literal::Text) => {
+            let inner = &item[1..item.len() - 1];
+            return Some(ItemType::Text(inner.replace("''", "'")));
+        }
+        Some(_) => return Some(ItemType::Of("numeric".into())),
+        None => {}
+    }
+    if item.eq_ignore_ascii_case("TRUE") || item.eq_ignore_ascii_case("FALSE") {
+        return Some(ItemType::Of("boolean".into()));
+    }
+    let now = match item.to_ascii_lowercase().as_str() {
+        "current_date" => Some("date"),
+        "current_timestamp" => Some("timestamp with time zone"),
+        "localtimestamp" => Some("timestamp without time zone"),
+        "current_time" => Some("time with time zone"),
+        "localtime" => Some("time without time zone"),
+        _ => None,
+    };
+    if let Some(ty) = now {
+        return Some(ItemType::Of(ty.into()));
+    }
+    let name = item.rsplit('.').next().unwrap_or(item).trim_matches('"');
+    let plain = item.split('.').count() <= 2
+        && item
+            .split('.')
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if !plain {
+        return None;
+    }
+    let types: Vec<&str> = cat
+        .tables
+        .iter()
+        .filter_map(|t| t.column(name))
+        .map(|c| c.data_type.as_str())
+        .collect();
+    let first = *types.first()?;
+    types
+        .iter()
+        .all(|t| comparable(t, first) && comparable(first, t))
+        .then(|| ItemType::Of(first.to_string()))
+}
+
+/// How many items of a set operation's later branch `items` PostgreSQL cannot match with the
+/// first branch's `branch` (`SELECT region … EXCEPT SELECT TRUE`: 42804; `SELECT product_id …
+/// INTERSECT SELECT 'abc'`: 22P02); an item whose type the text does not tell matches anything.
+pub(super) fn unmatched(branch: &[String], items: &[String], cat: &Catalog) -> usize {
+    let ty = |t: &ItemType| -> Option<String> {
+        match t {
+            ItemType::Of(ty) => Some(ty.clone()),
+            ItemType::Text(_) => None,
+        }
+    };
+    let reads = |text: &str, as_type: &str| {
+        if comparable(as_type, "boolean") && !comparable(as_type, "integer") {
+            yes_or_no(text)
+        } else if comparable(as_type, "integer") && !comparable(as_type, "text") {
+            text.trim().parse::<f64>().is_ok()
+        } else {
+            true
+        }
+    };
+    branch
+        .iter()
+        .zip(items)
+        .filter(|(a, b)| match (item_type(a, cat), item_type(b, cat)) {
+            (Some(ItemType::Text(t)), Some(other)) | (Some(other), Some(ItemType::Text(t))) => {
+                ty(&other).is_some_and(|o| !reads(&t, &o))
+            }
+            (Some(x), Some(y)) => match (ty(&x), ty(&y)) {
+                (Some(x), Some(y)) => !comparable(&x, &y),
+                _ => false,
+            },
+            _ => false,
+        })
+        .count()
+}
+
+pub(super) fn close_list_items(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> usize {
+    if l.on_cond
+        || matches!(
+            l.clause,
+            Clause::Select | Clause::Group | Clause::Order | Clause::Where | Clause::Having
+        )
+    {
+        close_item(s, l, at, cat)
+    } else {
+        0
+    }
+}

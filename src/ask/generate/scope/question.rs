@@ -1,0 +1,309 @@
+//! What the question asks of the query: the years and numbers it names, the table it names first,
+//! whether it asks for things or an amount, an average, a key.
+
+use super::{Level, Scope};
+use crate::ask::generate::shape::NUMBER_WORDS;
+
+/// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
+pub(super) fn question_numbers(question: &str) -> Vec<String> {
+    let q: Vec<char> = question.chars().collect();
+    let plain: String = q
+        .iter()
+        .enumerate()
+        .filter(|&(k, c)| {
+            !(*c == ','
+                && k > 0
+                && q[k - 1].is_ascii_digit()
+                && q.get(k + 1).is_some_and(char::is_ascii_digit))
+        })
+        .map(|(_, c)| *c)
+        .collect();
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphabetic()).collect();
+    plain
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .chain(
+            NUMBER_WORDS
+                .iter()
+                .filter(|(w, _)| words.contains(w))
+                .map(|(_, n)| n.to_string()),
+        )
+        .collect()
+}
+
+impl Scope {
+    /// Each year the question names ("in 2023") is written in the query (`'2023-01-01'`,
+    /// `= 2023`), or, in a question with a range's word, the year next to it ("after 2023":
+    /// `'2024-01-01'`): 1 per year missing.
+    pub(super) fn years_unmet(&self, s: &str) -> usize {
+        let lower = self.question.to_lowercase();
+        let ranged = lower.split(|c: char| !c.is_alphabetic()).any(|w| {
+            matches!(
+                w,
+                "after"
+                    | "before"
+                    | "since"
+                    | "until"
+                    | "till"
+                    | "through"
+                    | "between"
+                    | "from"
+                    | "to"
+                    | "later"
+                    | "earlier"
+                    | "prior"
+                    | "following"
+                    | "preceding"
+            )
+        });
+        self.question
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| w.len() == 4)
+            .filter_map(|w| w.parse::<u32>().ok())
+            .filter(|y| (1900..2100).contains(y))
+            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`: next to a
+            // range's word, the year next to it counts ("in 2023" wants 2023).
+            .filter(|&y| {
+                let near = if ranged { y - 1..=y + 1 } else { y..=y };
+                !near.into_iter().any(|y| s.contains(&y.to_string()))
+            })
+            .count()
+    }
+
+    /// The answer's first FROM item, a chosen table being named: when the question names one
+    /// chosen table, not one that extends its name and is not named itself (`FROM invoice_line` for
+    /// "how many invoices", `FROM product_categories` for "how many products": the model
+    /// wrote the named table's word and went on). 1 when it is, or can only become one.
+    pub(super) fn first_table_extends_named(&self, name: &str, complete: bool) -> usize {
+        let name = name.to_lowercase();
+        let name = name.as_str();
+        let stem = |t: &str| t.strip_suffix('s').unwrap_or(t).to_string();
+        let tables: Vec<String> = self
+            .catalog
+            .tables
+            .iter()
+            .map(|t| t.name.to_lowercase())
+            .collect();
+        // The tables it can still be, each with the tables whose name it extends (`invoice` +
+        // `_line`): when one extends none, it is free (cheap string tests first: this runs
+        // for every token once a FROM item is written).
+        let could_be: Vec<(&String, Vec<&String>)> = tables
+            .iter()
+            .filter(|t| {
+                if complete {
+                    *t == name
+                } else {
+                    t.starts_with(name)
+                }
+            })
+            .map(|t| {
+                let parents = tables
+                    .iter()
+                    .filter(|n| *n != t && t.starts_with(&format!("{}_", stem(n))))
+                    .collect();
+                (t, parents)
+            })
+            .collect();
+        if could_be.is_empty() || could_be.iter().any(|(_, parents)| parents.is_empty()) {
+            return 0;
+        }
+        let named: Vec<&String> = tables.iter().filter(|t| self.question_names(t)).collect();
+        // A question that names two tables may start at a bridge between them
+        // (`FROM singer_in_concert JOIN singer …` for singers and concerts).
+        let extends = |(t, parents): &(&String, Vec<&String>)| {
+            !named.contains(t) && parents.iter().any(|p| named.contains(p))
+        };
+        usize::from(named.len() == 1 && could_be.iter().all(extends))
+    }
+
+    /// The question's words (it is kept in lower case).
+    pub(super) fn question_words(&self) -> Vec<&str> {
+        self.question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
+    /// Whether the question asks for an average ("average", "mean") and names no sum ("sum",
+    /// or "total" other than in "average total …").
+    pub(super) fn asks_average(&self) -> bool {
+        let words = self.question_words();
+        let average = |w: &str| matches!(w, "average" | "mean");
+        let sum = words.iter().enumerate().any(|(k, w)| {
+            matches!(*w, "sum" | "sums")
+                || (*w == "total" && !k.checked_sub(1).is_some_and(|p| average(words[p])))
+        });
+        words.iter().any(|w| average(w)) && !sum
+    }
+
+    /// Whether the question asks for things, not an amount: it starts with "which", "who",
+    /// "list", "show", "name" or "give" and has no word of a count or an aggregate
+    /// ("how many", "number", "total", "average", …).
+    pub(super) fn asks_for_things(&self) -> bool {
+        const ASKS: &[&str] = &["which", "who", "list", "show", "name", "give"];
+        const AMOUNTS: &[&str] = &[
+            "how many",
+            "number",
+            "numbers",
+            "count",
+            "counts",
+            "total",
+            "totals",
+            "average",
+            "averages",
+            "mean",
+            "sum",
+            "sums",
+            "percent",
+            "percentage",
+            "maximum",
+            "minimum",
+            "max",
+            "min",
+            "how much",
+            "how long",
+            "highest",
+            "lowest",
+            "earliest",
+            "latest",
+            "longest",
+            "shortest",
+            "oldest",
+            "newest",
+            "youngest",
+            "largest",
+            "smallest",
+            "biggest",
+            "most",
+            "least",
+            "fewest",
+            "first",
+            "last",
+            "recent",
+            "revenue",
+            "sales",
+            "amount",
+            "amounts",
+            "summary",
+            "summarize",
+            "statistics",
+            "range",
+            "string",
+        ];
+        let words = self.question_words();
+        // "more than the average customer" compares with an average; it asks for none.
+        let q = format!(" {} ", words.join(" "))
+            .replace(" than the average ", " than ")
+            .replace(" than average ", " than ");
+        words.first().is_some_and(|f| ASKS.contains(f))
+            && !AMOUNTS.iter().any(|w| q.contains(&format!(" {w} ")))
+    }
+
+    /// Whether the question names the table `table` (its words, `media_type` as "media type",
+    /// in the singular or the plural).
+    pub(super) fn question_names(&self, table: &str) -> bool {
+        let q: String = self
+            .question
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        let q = format!(" {} ", q.split_whitespace().collect::<Vec<_>>().join(" "));
+        let words = table.replace('_', " ");
+        let mut forms = vec![words.clone(), format!("{words}s"), format!("{words}es")];
+        if let Some(w) = words.strip_suffix("ies") {
+            forms.push(format!("{w}y"));
+        } else if let Some(w) = words.strip_suffix('s') {
+            forms.push(w.to_string());
+        }
+        if let Some(w) = words.strip_suffix('y') {
+            forms.push(format!("{w}ies"));
+        }
+        forms
+            .iter()
+            .filter(|f| !f.trim().is_empty())
+            .any(|f| q.contains(&format!(" {f} ")))
+    }
+
+    /// 1 when the SELECT list named chosen tables' columns bare and the first FROM item
+    /// `name` (or, while it is being written, every chosen table it can still become) holds
+    /// none of them. A name that is no chosen table's (a CTE, a schema) is free.
+    pub(super) fn first_table_lacks(&self, name: &str, complete: bool, l: &Level) -> usize {
+        // A SELECT list with qualifiers is a join's: its first item may be the partner
+        // (`SELECT avg(ranking), t1.first_name FROM players AS t1 JOIN rankings …`).
+        if !l.pending.is_empty() {
+            return 0;
+        }
+        let wanted: Vec<&String> = l
+            .pending_columns
+            .iter()
+            .filter(|c| self.catalog.tables.iter().any(|t| t.column(c).is_some()))
+            .collect();
+        if wanted.is_empty() {
+            return 0;
+        }
+        let mut could_be = self.catalog.tables.iter().filter(|t| {
+            let own = t.name.to_lowercase();
+            if complete {
+                own == name
+            } else {
+                own.starts_with(name)
+            }
+        });
+        let first = could_be.clone().next();
+        usize::from(
+            first.is_some() && !could_be.any(|t| wanted.iter().any(|c| t.column(c).is_some())),
+        )
+    }
+
+    /// Whether the question asks for the key `column` (of one of `tables`) as an answer
+    /// column: it asks for ids (`ids of …`, `customer id`, `identifier`), or it names the
+    /// key's table (`invoice` for `invoice_id`, or for `id` of `invoices`) and that table has
+    /// no name to show instead (`name`, `title`, `…_name`: `each media type` wants
+    /// `media_type.name`, but an invoice is known by its number).
+    pub(super) fn asks_for_key(
+        &self,
+        column: &str,
+        tables: &[&crate::ask::catalog::Table],
+    ) -> bool {
+        let ids = self
+            .question
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w, "id" | "ids" | "identifier" | "identifiers"));
+        let labelled = |t: &crate::ask::catalog::Table| {
+            t.columns
+                .iter()
+                .any(|c| c.name == "name" || c.name == "title" || c.name.ends_with("_name"))
+        };
+        let named = |stem: &str| {
+            let words = stem.replace('_', " ");
+            let one = words
+                .strip_suffix("ies")
+                .map(|w| format!("{w}y"))
+                .or_else(|| words.strip_suffix('s').map(str::to_string))
+                .unwrap_or_else(|| words.clone());
+            self.question.contains(&words) || self.question.contains(&one)
+        };
+        let column = column.to_lowercase();
+        // `invoice_id`: the table `invoice`; `id`: the table it is the id of.
+        let stems: Vec<(String, Option<&crate::ask::catalog::Table>)> =
+            match column.strip_suffix("_id").filter(|s| !s.is_empty()) {
+                Some(stem) => {
+                    let t = self
+                        .table_named(stem)
+                        .and_then(|t| self.catalog.tables.get(t));
+                    vec![(stem.to_string(), t)]
+                }
+                None => tables
+                    .iter()
+                    .map(|t| (t.name.to_lowercase(), Some(*t)))
+                    .collect(),
+            };
+        let per_row = stems
+            .iter()
+            .any(|(stem, t)| !t.is_some_and(labelled) && named(stem));
+        ids || per_row
+    }
+}
