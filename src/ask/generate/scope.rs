@@ -1115,7 +1115,7 @@ impl Scope {
                         problems += self.pending_alias(
                             t,
                             (i, &visible),
-                            (prev, schema, owner),
+                            (prev, next, schema, owner),
                             &stack[qi],
                             &bindings,
                         );
@@ -1503,6 +1503,7 @@ mod columns;
 mod cte;
 mod items;
 mod lexer;
+pub mod memo;
 mod question;
 mod repeats;
 #[cfg(test)]

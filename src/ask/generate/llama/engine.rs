@@ -27,6 +27,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
+use super::super::scope::memo::Judged;
 use super::finish::{distance, finish, moves_away, reads_a_table, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
@@ -279,6 +280,9 @@ impl Engine {
         // Texts found to be dead ends: nothing that starts with one is written again, however
         // it is tokenized (` BETWE`+`EN` and ` BETWEE`+`N` are one dead end, not two).
         let mut dead: Vec<Vec<u8>> = Vec::new();
+        // Problem counts of the texts the scope check judged lately (each candidate is judged
+        // against the same text, and the text a drawn token made starts the next step).
+        let judged = Judged::default();
         // The raw logits at the last few output positions, so that taking a token back needs
         // no decode step to see the model's choices there again.
         let mut seen = Recent::new(self.kept_logits);
@@ -500,7 +504,7 @@ impl Engine {
                             d.len() > text.len()
                                 && d.starts_with(&text)
                                 && p.starts_with(&d[text.len()..])
-                        }) || scope.rejects(&so_far, &piece, end)
+                        }) || scope.rejects_judged(&judged, &so_far, &piece, end)
                             || far.is_some_and(|f| !end && moves_away(&so_far, f, &piece))
                     };
                     if refuses(tok) {
