@@ -94,6 +94,9 @@ pub struct Scope {
     /// each in a string literal (in any case, `LIKE` patterns included) before it ends.
     #[serde(default)]
     pub values: Vec<String>,
+    /// Where those values are stored: `(value, table, column)`.
+    #[serde(default)]
+    pub holders: Vec<(String, String, String)>,
     /// The question asks for an order ("the most tracks", "the ten longest", "highest
     /// first"): the answer must sort (ORDER BY) or take a maximum or minimum before it ends.
     #[serde(default)]
@@ -239,6 +242,7 @@ impl Scope {
             question: question.to_lowercase(),
             words: Vec::new(),
             values: Vec::new(),
+            holders: Vec::new(),
             ordered: false,
         }
     }
@@ -1119,7 +1123,15 @@ impl Scope {
                             &stack[qi],
                             &bindings,
                         );
+                        if owner.is_some_and(|o| {
+                            !schema && t.complete && self.misleading_alias(&name, o, i, &bindings)
+                        }) {
+                            problems += 1;
+                        }
                     }
+                    problems += self.off_value_column(&toks, i, &stack[qi], &bindings, &visible);
+                    problems +=
+                        self.unnamed_number_column(&toks, i, &stack[qi], &bindings, &visible);
                     // The first FROM item, a chosen table being named: it must hold a column
                     // the SELECT list named bare (`SELECT sum(total) FROM invoice_line` for
                     // `invoice`: the model then adds joins for ever, looking for `total`).
@@ -1500,6 +1512,7 @@ fn bare_column(item: &str) -> bool {
 
 mod aliases;
 mod columns;
+mod conditions;
 mod cte;
 mod items;
 mod lexer;

@@ -356,7 +356,7 @@ impl Asker {
         let shape = Shape::of(question, &shape::names(&catalog, &chosen));
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
-        let (catalog, values) = self
+        let (catalog, values, holders) = self
             .link_values(link, catalog, &order, &shape, status)
             .await?;
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
@@ -373,6 +373,7 @@ impl Asker {
             scope: Scope::new(&catalog, &chosen, question)
                 .with_definitions(&spec.defined)
                 .with_values(&values)
+                .with_holders(&holders)
                 .with_order(shape.ordered),
             demos: demos::for_question(
                 &catalog,
@@ -406,14 +407,14 @@ impl Asker {
         tables: &[TableId],
         shape: &Shape,
         status: u8,
-    ) -> Result<(Arc<Catalog>, Vec<String>), AskError> {
+    ) -> Result<(Arc<Catalog>, Vec<String>, Vec<(String, String, String)>), AskError> {
         let cfg = self.cfg();
         if cfg.ask.value_lookup_ms == 0 || status != b'I' {
-            return Ok((catalog, Vec::new()));
+            return Ok((catalog, Vec::new(), Vec::new()));
         }
         let probes = values::probes(&catalog, tables, shape, &cfg.catalog.sensitive_patterns);
         if probes.is_empty() {
-            return Ok((catalog, Vec::new()));
+            return Ok((catalog, Vec::new(), Vec::new()));
         }
         let budget = std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
         let found = match values::look_up(link, &catalog, &probes, status, budget).await {
@@ -431,11 +432,12 @@ impl Asker {
             "values looked up"
         );
         if found.is_empty() {
-            return Ok((catalog, Vec::new()));
+            return Ok((catalog, Vec::new(), Vec::new()));
         }
         let mut own = (*catalog).clone();
         values::apply(&mut own, &found);
-        Ok((Arc::new(own), values::distinct(&found)))
+        let holders = values::holders(&own, &found);
+        Ok((Arc::new(own), values::distinct(&found), holders))
     }
 
     /// Few-shot examples for a question: the stored good pairs of the database most similar to

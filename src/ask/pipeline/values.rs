@@ -159,6 +159,22 @@ pub(super) fn distinct(found: &[(Probe, String)]) -> Vec<String> {
     out.into_iter().map(|(_, s)| s.clone()).collect()
 }
 
+/// Where each value found is stored: `(value as stored, table, column)`, every column that
+/// holds it.
+pub(super) fn holders(
+    catalog: &Catalog,
+    found: &[(Probe, String)],
+) -> Vec<(String, String, String)> {
+    found
+        .iter()
+        .filter_map(|(p, stored)| {
+            let table = catalog.tables.get(p.table)?;
+            let column = table.columns.get(p.column)?;
+            Some((stored.clone(), table.name.clone(), column.name.clone()))
+        })
+        .collect()
+}
+
 /// Runs the lookups on the client's session within `budget`: the values found, with their
 /// probes. A query that fails or runs out of time ends the lookup with what was found before
 /// it (the read-only scope is rolled back either way); only the link's failure is an error.

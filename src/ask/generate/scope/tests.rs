@@ -1883,3 +1883,168 @@ fn a_waiting_qualifier_that_names_no_table_is_the_items_to_take() {
         "SELECT track.name, count(*) FROM track JOIN invoice_line il ON il.track_id = track.track_id GROUP BY track.name",
     );
 }
+
+fn germany_scope() -> Scope {
+    let catalog = Catalog {
+        database: "demo".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            Table::new(
+                "customers",
+                vec![
+                    Column::new("customer_id", "integer"),
+                    Column::new("company_name", "text"),
+                    Column::new("country", "text"),
+                    Column::new("credit_limit", "numeric"),
+                ],
+            ),
+            Table::new(
+                "orders",
+                vec![
+                    Column::new("order_id", "integer"),
+                    Column::new("customer_id", "integer"),
+                    Column::new("status", "text"),
+                ],
+            ),
+        ],
+    };
+    let holders = [(
+        "Germany".to_string(),
+        "customers".to_string(),
+        "country".to_string(),
+    )];
+    Scope::new(
+        &catalog,
+        &[0, 1],
+        "List the company names of customers in Germany.",
+    )
+    .with_values(&["Germany".to_string()])
+    .with_holders(&holders)
+}
+
+#[test]
+fn a_condition_starts_with_the_column_holding_a_waiting_value() {
+    let sc = germany_scope();
+    // Gemma: `WHERE company_name = 'Germany'`; 'Germany' is a country.
+    assert!(refused(
+        &sc,
+        "SELECT company_name FROM customers WHERE company_name| ="
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT c.company_name FROM customers c WHERE c.co|m"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT c.company_name FROM customers c WHERE c.co|un"
+    ));
+    never_refused(
+        &sc,
+        "SELECT company_name FROM customers WHERE country = 'Germany'",
+    );
+    never_refused(
+        &sc,
+        "SELECT c.company_name FROM customers c WHERE c.credit_limit > 100 AND c.country = 'Germany'",
+    );
+    // Once the value is used, any text column may start a condition.
+    never_refused(
+        &sc,
+        "SELECT company_name FROM customers WHERE country = 'Germany' AND company_name LIKE 'A%'",
+    );
+    // Only at a level that reads the holding table: the subquery over `orders` does not.
+    never_refused(
+        &sc,
+        "SELECT c.company_name FROM customers c WHERE c.customer_id IN (SELECT o.customer_id FROM orders o WHERE o.status = 'open') AND c.country = 'Germany'",
+    );
+    // No holders known (no lookup ran): no such rule.
+    let plain = scope("List the album titles by AC/DC.");
+    never_refused(&plain, "SELECT title FROM album WHERE title = 'x'");
+}
+
+fn stock_scope(question: &str) -> Scope {
+    let catalog = Catalog {
+        database: "demo".into(),
+        fingerprint: String::new(),
+        tables: vec![Table::new(
+            "products",
+            vec![
+                Column::new("product_id", "integer"),
+                Column::new("name", "text"),
+                Column::new("unit_price", "numeric"),
+                Column::new("units_in_stock", "integer"),
+            ],
+        )],
+    };
+    Scope::new(&catalog, &[0], question)
+}
+
+#[test]
+fn a_number_condition_starts_with_the_column_the_question_names() {
+    let sc = stock_scope("Which products have fewer than 10 units in stock? Give their names.");
+    // Gemma: `WHERE unit_price < 10`.
+    assert!(refused(
+        &sc,
+        "SELECT name FROM products WHERE unit_price| <"
+    ));
+    assert!(refused(&sc, "SELECT p.name FROM products p WHERE p.unit|_"));
+    assert!(!refused(
+        &sc,
+        "SELECT p.name FROM products p WHERE p.unit|s"
+    ));
+    never_refused(&sc, "SELECT name FROM products WHERE units_in_stock < 10");
+    never_refused(
+        &sc,
+        "SELECT p.name FROM products p WHERE p.units_in_stock < 10",
+    );
+    // Once the number is written, or the named column used, other columns are free.
+    never_refused(
+        &sc,
+        "SELECT name FROM products WHERE units_in_stock < 10 AND unit_price > 1",
+    );
+    // A question that names no column (or no number) leaves the choice to the model.
+    let plain = stock_scope("Which products cost more than 10 dollars?");
+    never_refused(&plain, "SELECT name FROM products WHERE unit_price > 10");
+    let no_number = stock_scope("Which products have few units in stock?");
+    never_refused(
+        &no_number,
+        "SELECT name FROM products WHERE unit_price < units_in_stock",
+    );
+}
+
+#[test]
+fn an_alias_does_not_read_as_another_chosen_tables() {
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            table("genre", &["genre_id", "name"]),
+            table("track", &["track_id", "name", "genre_id"]),
+            table("employee", &["employee_id", "reports_to", "title"]),
+            table("media_type", &["media_type_id", "name"]),
+        ],
+    };
+    let sc = Scope::new(
+        &catalog,
+        &[0, 1, 2, 3],
+        "How many tracks are there in each genre?",
+    );
+    // Gemma: `SELECT g.name, count(*) FROM track g JOIN …` (`g` is the genre's letter).
+    assert!(refused(&sc, "SELECT g.name, count(*) FROM track g| JOIN"));
+    assert!(refused(&sc, "SELECT count(*) FROM track AS g| WHERE"));
+    never_refused(
+        &sc,
+        "SELECT g.name, count(*) FROM genre g JOIN track t ON t.genre_id = g.genre_id GROUP BY g.genre_id, g.name",
+    );
+    // Numbered aliases are a series; a table's second alias is free (`m` would read as
+    // media_type).
+    never_refused(
+        &sc,
+        "SELECT t1.name FROM track AS t1 JOIN genre AS t2 ON t1.genre_id = t2.genre_id",
+    );
+    never_refused(
+        &sc,
+        "SELECT e.title, m.title FROM employee e JOIN employee m ON m.employee_id = e.reports_to",
+    );
+    // A letter of its own table and another's is its own (`t`, with `track` and `title`…).
+    never_refused(&sc, "SELECT t.name FROM track t");
+}

@@ -1,0 +1,256 @@
+//! What a WHERE condition starts with, judged at its first column:
+//!
+//! - a text column holding a value the question names that is still unused, when the query
+//!   reads its table (`WHERE company_name` is refused while 'Germany', held by `country`,
+//!   waits). Refusing the value later is too late: the model does not go back to the column;
+//! - a number column the question names by its words, when it names a number the query has not
+//!   written yet (`WHERE unit_price < 10` is refused for "fewer than 10 units in stock" while
+//!   `units_in_stock` is unused).
+
+use super::aliases::Binding;
+use super::lexer::{Kind, Tok};
+use super::question::question_numbers;
+use super::{Level, Scope};
+
+impl Scope {
+    /// The same scope, where `holders` (`(value as stored, table, column)`) says which columns
+    /// hold the values the question names.
+    pub fn with_holders(mut self, holders: &[(String, String, String)]) -> Scope {
+        for h in holders {
+            if !self.holders.contains(h) {
+                self.holders.push(h.clone());
+            }
+        }
+        self
+    }
+
+    /// 1 when token `i` writes a text column that starts a WHERE condition of level `l`
+    /// (after WHERE, AND, OR or NOT) while a value the question names is not used yet and a
+    /// column holding it belongs to a table the level reads, and the column is none of those.
+    /// A bare name is judged once written whole; a qualified one as soon as no holding column
+    /// starts with it.
+    pub(super) fn off_value_column(
+        &self,
+        toks: &[Tok<'_>],
+        i: usize,
+        l: &Level,
+        bindings: &[Binding],
+        visible: &[usize],
+    ) -> usize {
+        let Some(t) = toks.get(i) else {
+            return 0;
+        };
+        if self.holders.is_empty() || t.kind != Kind::Ident {
+            return 0;
+        }
+        let Some(qualified) = condition_start(toks, i) else {
+            return 0;
+        };
+        // Values not in any string literal yet.
+        let used: Vec<String> = toks[..i]
+            .iter()
+            .filter(|t| t.kind == Kind::Literal && t.text.starts_with('\''))
+            .map(|t| t.text.replace("''", "'").to_lowercase())
+            .collect();
+        let waiting: Vec<&(String, String, String)> = self
+            .holders
+            .iter()
+            .filter(|(v, _, _)| {
+                let v = v.to_lowercase();
+                !used.iter().any(|u| u.contains(&v))
+            })
+            .collect();
+        let read = |table: &str| {
+            l.tables
+                .iter()
+                .flatten()
+                .filter_map(|&id| self.catalog.tables.get(id))
+                .any(|t| t.name == table)
+        };
+        if !waiting.iter().any(|(_, table, _)| read(table)) {
+            return 0;
+        }
+        let next = toks.get(i + 1);
+        let name = t.name();
+        let tables = self.tables_of(&toks[..=i], bindings, visible);
+        let holds = |table: &str, column: &str| {
+            waiting
+                .iter()
+                .any(|(_, ht, hc)| ht == table && hc == column)
+        };
+        if !t.complete {
+            // A qualified column being written: refused once every column of its table it
+            // may still become is a text column that holds no waiting value.
+            let [table] = tables.as_slice() else {
+                return 0;
+            };
+            if !qualified || !waiting.iter().any(|(_, ht, _)| *ht == table.name) {
+                return 0;
+            }
+            let mut may = table.columns.iter().filter(|c| c.name.starts_with(&name));
+            let mut any = false;
+            let off = may.all(|c| {
+                any = true;
+                is_text(&c.data_type) && !holds(&table.name, &c.name)
+            });
+            return usize::from(any && off);
+        }
+        if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "(")) {
+            return 0;
+        }
+        let columns: Vec<(&str, &crate::ask::catalog::Column)> = tables
+            .iter()
+            .filter_map(|t| t.column(&name).map(|c| (t.name.as_str(), c)))
+            .collect();
+        let off = !columns.is_empty()
+            && columns.iter().all(|(_, c)| is_text(&c.data_type))
+            && !columns.iter().any(|(t, c)| holds(t, &c.name));
+        usize::from(off)
+    }
+}
+
+/// Whether token `i` is the column a condition starts with (after WHERE, AND, OR or NOT,
+/// qualified or not): `Some(qualified)`.
+fn condition_start(toks: &[Tok<'_>], i: usize) -> Option<bool> {
+    let qualified = i >= 2 && toks[i - 1].is(Kind::Punct, ".");
+    let before = if qualified {
+        i.checked_sub(3)
+    } else {
+        i.checked_sub(1)
+    };
+    let starts = before.and_then(|b| toks.get(b)).is_some_and(|p| {
+        ["WHERE", "AND", "OR", "NOT"]
+            .iter()
+            .any(|k| p.is(Kind::Keyword, k))
+    });
+    starts.then_some(qualified)
+}
+
+/// Whether a column type is text (not an array).
+fn is_text(d: &str) -> bool {
+    !d.ends_with("[]")
+        && ["text", "character", "varchar", "citext"]
+            .iter()
+            .any(|n| d.starts_with(n))
+}
+
+/// Whether a column type is a number (not an array).
+fn is_number(d: &str) -> bool {
+    !d.ends_with("[]")
+        && [
+            "integer",
+            "bigint",
+            "smallint",
+            "numeric",
+            "real",
+            "double precision",
+        ]
+        .iter()
+        .any(|n| d.starts_with(n))
+}
+
+/// Whether the question's `words` name the column `name` by all its words, in singular or
+/// plural (`units_in_stock` by "units in stock", `credit_limit` by "credit limit").
+fn named_by(name: &str, words: &[&str]) -> bool {
+    let has = |w: &str| {
+        words.iter().any(|q| {
+            *q == w
+                || q.strip_suffix('s') == Some(w)
+                || q.strip_suffix("es") == Some(w)
+                || w.strip_suffix('s') == Some(*q)
+        })
+    };
+    let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+    !parts.is_empty() && parts.iter().all(|p| has(p))
+}
+
+impl Scope {
+    /// 1 when token `i` writes a number column that starts a WHERE condition of level `l`
+    /// while the question names a number the query has not written and names, by all its
+    /// words, another number column of the same table (one the level reads) that the query has
+    /// not used (keys aside), and the question does not name this one.
+    pub(super) fn unnamed_number_column(
+        &self,
+        toks: &[Tok<'_>],
+        i: usize,
+        l: &Level,
+        bindings: &[Binding],
+        visible: &[usize],
+    ) -> usize {
+        let Some(t) = toks.get(i).filter(|t| t.kind == Kind::Ident) else {
+            return 0;
+        };
+        let Some(qualified) = condition_start(toks, i) else {
+            return 0;
+        };
+        let written: Vec<&str> = toks[..i]
+            .iter()
+            .filter(|t| t.kind == Kind::Literal)
+            .map(|t| t.text.trim_matches('\''))
+            .collect();
+        let numbers = question_numbers(&self.question);
+        if !numbers.iter().any(|n| !written.contains(&n.as_str())) {
+            return 0;
+        }
+        let words: Vec<&str> = self
+            .question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let used = |c: &str| {
+            toks[..i]
+                .iter()
+                .any(|t| t.kind == Kind::Ident && t.name() == c)
+        };
+        let key = |c: &str| c == "id" || c.ends_with("_id");
+        let name = t.name();
+        let tables = self.tables_of(&toks[..=i], bindings, visible);
+        // Of the table being written from, and one the level reads (`student.age` named by
+        // "age" says nothing about `pets.pet_age`).
+        let read = |id: usize| l.tables.contains(&Some(id));
+        let named_unused = tables
+            .iter()
+            .filter(|t| {
+                self.catalog
+                    .tables
+                    .iter()
+                    .position(|c| c.name == t.name)
+                    .is_some_and(read)
+            })
+            .flat_map(|t| t.columns.iter())
+            .any(|c| {
+                is_number(&c.data_type)
+                    && !key(&c.name)
+                    && !used(&c.name)
+                    && named_by(&c.name, &words)
+            });
+        if !named_unused {
+            return 0;
+        }
+        let off = |c: &crate::ask::catalog::Column| {
+            is_number(&c.data_type) && !key(&c.name) && !named_by(&c.name, &words)
+        };
+        if !t.complete {
+            // A qualified column being written: refused once every column of its table it
+            // may still become is a number column the question does not name.
+            let [table] = tables.as_slice() else {
+                return 0;
+            };
+            let mut may = table
+                .columns
+                .iter()
+                .filter(|c| c.name.starts_with(&name))
+                .peekable();
+            return usize::from(qualified && may.peek().is_some() && may.all(off));
+        }
+        if toks
+            .get(i + 1)
+            .is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "("))
+        {
+            return 0;
+        }
+        let columns: Vec<&crate::ask::catalog::Column> =
+            tables.iter().filter_map(|t| t.column(&name)).collect();
+        usize::from(!columns.is_empty() && columns.into_iter().all(off))
+    }
+}
