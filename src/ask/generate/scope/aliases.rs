@@ -194,35 +194,6 @@ impl Scope {
         usize::from(!t.complete && alias && (extends(&name) || other))
     }
 
-    /// Whether `name`, an alias being written for the chosen table `owner` at token `at`, reads
-    /// as a short name for another chosen table and not for its own (`FROM track g` while
-    /// `genre` is chosen: the model then takes `g.name` for the genre's). Numbered aliases
-    /// (`t1`) are a series, not a name; a table's second alias (a self-join: `FROM employee e
-    /// JOIN employee m`) is free. Judged once the alias is written whole (`t` may become `t2`).
-    pub(super) fn misleading_alias(
-        &self,
-        name: &str,
-        owner: TableId,
-        at: usize,
-        bindings: &[Binding],
-    ) -> bool {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) {
-            return false;
-        }
-        let Some(own) = self.catalog.tables.get(owner) else {
-            return false;
-        };
-        let again = bindings.iter().any(|b| b.table == Some(owner) && b.at < at);
-        !again
-            && !abbreviates(name, &own.name)
-            && self
-                .catalog
-                .tables
-                .iter()
-                .enumerate()
-                .any(|(id, t)| id != owner && abbreviates(name, &t.name))
-    }
-
     /// The names FROM items define, where they are defined, and the chosen table behind each.
     pub(super) fn bindings(&self, toks: &[Tok<'_>]) -> Vec<Binding> {
         let mut out = Vec::new();

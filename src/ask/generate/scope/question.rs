@@ -258,6 +258,42 @@ impl Scope {
         )
     }
 
+    /// 1 when the question names one chosen table, the SELECT list named bare only columns
+    /// that table holds, and the answer's first FROM item `name` (or every chosen table it can
+    /// still become) is another table ("the average unit price of products": `FROM
+    /// order_lines`, which has a `unit_price` too). A name that is no chosen table's is free.
+    pub(super) fn first_table_not_named(&self, name: &str, complete: bool, l: &Level) -> usize {
+        if !l.pending.is_empty() || l.pending_columns.is_empty() {
+            return 0;
+        }
+        let named: Vec<&crate::ask::catalog::Table> = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| self.question_names(&t.name))
+            .collect();
+        let [holder] = named.as_slice() else {
+            return 0;
+        };
+        if !l.pending_columns.iter().all(|c| holder.column(c).is_some()) {
+            return 0;
+        }
+        let could_be: Vec<&crate::ask::catalog::Table> = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| {
+                let own = t.name.to_lowercase();
+                if complete {
+                    own == name
+                } else {
+                    own.starts_with(name)
+                }
+            })
+            .collect();
+        usize::from(!could_be.is_empty() && !could_be.iter().any(|t| t.name == holder.name))
+    }
+
     /// Whether the question asks for the key `column` (of one of `tables`) as an answer
     /// column: it asks for ids (`ids of …`, `customer id`, `identifier`), or it names the
     /// key's table (`invoice` for `invoice_id`, or for `id` of `invoices`) and that table has
