@@ -1201,29 +1201,7 @@ impl Scope {
                         let (outer, own) = stack.split_at_mut(qi);
                         let l = &mut own[0];
                         match l.clause {
-                            Clause::Select => {
-                                // A name no chosen table has as a column can only be a CTE's
-                                // or a derived table's, whose columns are not known here
-                                // (`SELECT avg(s) FROM (SELECT sum(total) AS s …)`): one such
-                                // name per list, while no CTE is bound (`SELECT tem + rub …`
-                                // is a random model's short names, not a derived table's).
-                                let foreign = |n: &String| {
-                                    !self.words.contains(n)
-                                        && !self
-                                            .catalog
-                                            .tables
-                                            .iter()
-                                            .any(|tb| tb.column(n).is_some())
-                                };
-                                let cte = bindings.iter().any(|b| b.table.is_none());
-                                if !cte
-                                    && foreign(&name)
-                                    && l.pending_columns.iter().any(|c| *c != name && foreign(c))
-                                {
-                                    problems += 1;
-                                }
-                                l.pending_columns.push(name.clone());
-                            }
+                            Clause::Select => l.pending_columns.push(name.clone()),
                             // Before a SELECT (`WITH c AS`), after LIMIT: no column here.
                             Clause::Other => {}
                             c => {

@@ -159,20 +159,31 @@ pub(super) fn distinct(found: &[(Probe, String)]) -> Vec<String> {
     out.into_iter().map(|(_, s)| s.clone()).collect()
 }
 
-/// Where each value found is stored: `(value as stored, table, column)`, every column that
-/// holds it.
+/// Where each value found is stored: `(value as stored, table, column)`, every column of
+/// `catalog` that holds it (the one the lookup found it in, and any whose samples or labels
+/// already show it: those were never probed).
 pub(super) fn holders(
     catalog: &Catalog,
     found: &[(Probe, String)],
 ) -> Vec<(String, String, String)> {
-    found
-        .iter()
-        .filter_map(|(p, stored)| {
-            let table = catalog.tables.get(p.table)?;
-            let column = table.columns.get(p.column)?;
-            Some((stored.clone(), table.name.clone(), column.name.clone()))
-        })
-        .collect()
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for (p, stored) in found {
+        let value = p.value.to_lowercase();
+        for t in &catalog.tables {
+            for c in &t.columns {
+                let holds = c
+                    .samples
+                    .iter()
+                    .chain(&c.enum_labels)
+                    .any(|s| s.to_lowercase() == value);
+                let h = (stored.clone(), t.name.clone(), c.name.clone());
+                if holds && !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Runs the lookups on the client's session within `budget`: the values found, with their
@@ -257,6 +268,45 @@ mod tests {
         assert_eq!(cols, vec!["country", "Note"]);
         assert!(p.iter().all(|p| p.value == "brazil"));
         assert!(probes(&c, &[0], &shape("How many customers are there?"), &[]).is_empty());
+    }
+
+    #[test]
+    fn holders_include_columns_whose_samples_already_show_the_value() {
+        let mut c = catalog();
+        let mut office = Table::new(
+            "office",
+            vec![col("office_id", "integer"), col("country", "text")],
+        );
+        office.oid = 2;
+        c.tables.push(office);
+        // `customer.country` shows Brazil among its samples, so only `office.country` was
+        // probed and found it.
+        c.tables[0].columns[1].samples = vec!["Brazil".into(), "Chile".into()];
+        let found = vec![(
+            Probe {
+                table: 1,
+                column: 1,
+                value: "brazil".into(),
+            },
+            "Brazil".to_string(),
+        )];
+        apply(&mut c, &found);
+        let h = holders(&c, &found);
+        assert_eq!(
+            h,
+            vec![
+                (
+                    "Brazil".to_string(),
+                    "customer".to_string(),
+                    "country".to_string()
+                ),
+                (
+                    "Brazil".to_string(),
+                    "office".to_string(),
+                    "country".to_string()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -83,9 +83,9 @@ impl Scope {
     /// qualifier must be one of them (`SELECT ar.name … FROM artist x` is refused at `x`): the
     /// model that writes another would join on for ever, looking for a place to define it.
     /// Free: another of the qualifier's series (`t1` while `t2` waits, `a` while `b` does) and
-    /// a short name for the table itself while a waiting qualifier is one for another table
-    /// (`FROM track t` while `mt` waits; not while only `e` does). A table left without an
-    /// alias is judged at the word after it, as if its name were its alias.
+    /// a short name for the table itself (`FROM track t` while `mt` waits). A table left
+    /// without an alias is judged at the word after it when only single letters naming no
+    /// other table wait (`JOIN track ON` while `e.track_id` does).
     /// `table`: the name is a table's own (after FROM, JOIN or a comma); `next`: the token after
     /// it; `owner`: the chosen table an alias there would stand for.
     pub(super) fn pending_alias(
@@ -136,9 +136,8 @@ impl Scope {
         // `t` for `track`, `e` for `employee`: an alias a person writes for its own table,
         // whatever the SELECT list waits for (`SELECT mt.name … FROM track t JOIN media_type
         // mt`).
-        // Free only while a waiting qualifier reads as a short name for another chosen table
-        // that has its columns (`mt` for `media_type`): the item may be that table's partner.
-        // A qualifier that names no table (`e`, `x`) is this item's to take.
+        // Whether a waiting qualifier reads as a short name for another chosen table that has
+        // its columns (`mt` for `media_type`): the item may be that table's partner.
         let elsewhere = |owner: Option<TableId>| {
             unbound.iter().any(|q| {
                 self.catalog.tables.iter().enumerate().any(|(id, tbl)| {
@@ -154,7 +153,6 @@ impl Scope {
         let own = |id: Option<TableId>, name: &str| {
             id.and_then(|id| self.catalog.tables.get(id))
                 .is_some_and(|t| abbreviates(name, &t.name))
-                && elsewhere(id)
         };
         if let Some(b) = bindings.iter().find(|b| b.at == i) {
             let other = b.table.is_some_and(fits)
@@ -162,15 +160,38 @@ impl Scope {
                 && !sibling(&b.name, true)
                 && !own(b.table, &b.name);
             let mut n = usize::from(!table && (extends(&b.name) || other));
-            // A chosen table left without an alias (`JOIN track ON …` while `e.track_id`
-            // waits) is held to the same rule once the word after it shows it has none.
+            // A chosen table left without an alias (`JOIN track ON …` while only `e.track_id`
+            // waits) must take the alias once the word after it shows it has none, when every
+            // waiting qualifier it fits is a single letter naming no other chosen table (`mgr`,
+            // `rep` name a role another item will take: `FROM customer JOIN employee rep`).
             let unaliased = next.is_some_and(|n| {
                 (n.complete || n.kind == Kind::Punct)
                     && !(n.kind == Kind::Ident
                         || n.is(Kind::Keyword, "AS")
                         || n.is(Kind::Punct, "."))
             });
-            if table && t.complete && unaliased && other {
+            let letters = b
+                .table
+                .and_then(|id| self.catalog.tables.get(id))
+                .is_some_and(|tbl| {
+                    unbound
+                        .iter()
+                        .filter(|q| {
+                            l.pending_refs
+                                .iter()
+                                .filter(|(p, _)| p == **q)
+                                .all(|(_, c)| c == "*" || tbl.column(c).is_some())
+                        })
+                        .all(|q| q.chars().count() == 1)
+                });
+            if table
+                && t.complete
+                && unaliased
+                && letters
+                && b.table.is_some_and(fits)
+                && !unbound.contains(&&b.name)
+                && !elsewhere(b.table)
+            {
                 n += 1;
             }
             if let Some(table) = b.table.and_then(|id| self.catalog.tables.get(id)) {

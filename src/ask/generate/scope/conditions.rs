@@ -1,9 +1,10 @@
 //! What a WHERE condition starts with, judged at its first column:
 //!
-//! - a text column holding a value the question names that is still unused, when the query
-//!   reads its table (`WHERE company_name` is refused while 'Germany', held by `country`,
-//!   waits). Refusing the value later is too late: the model does not go back to the column;
-//! - a number column the question names by its words, when it names a number the query has not
+//! - a text column the answer shows that holds no value the question names while one is
+//!   still unused and the query reads its table (`SELECT company_name … WHERE company_name` is
+//!   refused while 'Germany', held by `country`, waits). Refusing the value later is too late:
+//!   the model does not go back to the column;
+//! - a number column the question names by its words next to a number the query has not
 //!   written yet (`WHERE unit_price < 10` is refused for "fewer than 10 units in stock" while
 //!   `units_in_stock` is unused).
 
@@ -11,6 +12,7 @@ use super::aliases::Binding;
 use super::lexer::{Kind, Tok};
 use super::question::question_numbers;
 use super::{Level, Scope};
+use crate::ask::generate::shape::NUMBER_WORDS;
 
 impl Scope {
     /// The same scope, where `holders` (`(value as stored, table, column)`) says which columns
@@ -26,7 +28,8 @@ impl Scope {
 
     /// 1 when token `i` writes a text column that starts a WHERE condition of level `l`
     /// (after WHERE, AND, OR or NOT) while a value the question names is not used yet and a
-    /// column holding it belongs to a table the level reads, and the column is none of those.
+    /// column holding it belongs to a table the level reads, and the column is none of those
+    /// but one the level's SELECT list shows.
     /// A bare name is judged once written whole; a qualified one as soon as no holding column
     /// starts with it.
     pub(super) fn off_value_column(
@@ -73,6 +76,15 @@ impl Scope {
         let next = toks.get(i + 1);
         let name = t.name();
         let tables = self.tables_of(&toks[..=i], bindings, visible);
+        // A column the answer shows (`SELECT company_name … WHERE company_name = 'Germany'`:
+        // the model repeats its answer column); another (`status = 'pending'` before
+        // `country = 'Spain'`) may filter on a value the question does not spell out.
+        let shown = |column: &str| {
+            l.selected.iter().any(|item| {
+                let item = item.trim().to_lowercase();
+                item == column || item.ends_with(&format!(".{column}"))
+            })
+        };
         let holds = |table: &str, column: &str| {
             waiting
                 .iter()
@@ -91,7 +103,7 @@ impl Scope {
             let mut any = false;
             let off = may.all(|c| {
                 any = true;
-                is_text(&c.data_type) && !holds(&table.name, &c.name)
+                is_text(&c.data_type) && !holds(&table.name, &c.name) && shown(&c.name)
             });
             return usize::from(any && off);
         }
@@ -104,7 +116,8 @@ impl Scope {
             .collect();
         let off = !columns.is_empty()
             && columns.iter().all(|(_, c)| is_text(&c.data_type))
-            && !columns.iter().any(|(t, c)| holds(t, &c.name));
+            && !columns.iter().any(|(t, c)| holds(t, &c.name))
+            && shown(&name);
         usize::from(off)
     }
 }
@@ -164,11 +177,44 @@ fn named_by(name: &str, words: &[&str]) -> bool {
     !parts.is_empty() && parts.iter().all(|p| has(p))
 }
 
+/// Whether the question's `words` name the column `name` next to one of the `numbers` (its
+/// words as a phrase starting within two words after the number, or ending within two words
+/// before it: "fewer than 10 units in stock", "a credit limit above 50000"; not "orders above
+/// 500 were charged a shipping fee").
+fn named_near(name: &str, words: &[&str], numbers: &[&String]) -> bool {
+    let same = |q: &str, w: &str| {
+        q == w
+            || q.strip_suffix('s') == Some(w)
+            || q.strip_suffix("es") == Some(w)
+            || w.strip_suffix('s') == Some(q)
+    };
+    let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+    let number_at = |k: usize| {
+        words.get(k).is_some_and(|w| {
+            numbers.iter().any(|n| {
+                *w == n.as_str()
+                    || NUMBER_WORDS
+                        .iter()
+                        .any(|(word, digits)| w == word && *digits == n.as_str())
+            })
+        })
+    };
+    if parts.is_empty() || words.len() < parts.len() {
+        return false;
+    }
+    (0..=words.len() - parts.len()).any(|a| {
+        let b = a + parts.len() - 1;
+        parts.iter().enumerate().all(|(j, p)| same(words[a + j], p))
+            && ((1..=2).any(|d| a.checked_sub(d).is_some_and(number_at))
+                || (1..=2).any(|d| number_at(b + d)))
+    })
+}
+
 impl Scope {
     /// 1 when token `i` writes a number column that starts a WHERE condition of level `l`
-    /// while the question names a number the query has not written and names, by all its
-    /// words, another number column of the same table (one the level reads) that the query has
-    /// not used (keys aside), and the question does not name this one.
+    /// while the question names a number the query has not written and names next to it, by
+    /// all its words, another number column of the same table (one the level reads) that the
+    /// query has not used (keys aside), and the question does not name this one.
     pub(super) fn unnamed_number_column(
         &self,
         toks: &[Tok<'_>],
@@ -189,7 +235,11 @@ impl Scope {
             .map(|t| t.text.trim_matches('\''))
             .collect();
         let numbers = question_numbers(&self.question);
-        if !numbers.iter().any(|n| !written.contains(&n.as_str())) {
+        let unwritten: Vec<&String> = numbers
+            .iter()
+            .filter(|n| !written.contains(&n.as_str()))
+            .collect();
+        if unwritten.is_empty() {
             return 0;
         }
         let words: Vec<&str> = self
@@ -222,7 +272,7 @@ impl Scope {
                 is_number(&c.data_type)
                     && !key(&c.name)
                     && !used(&c.name)
-                    && named_by(&c.name, &words)
+                    && named_near(&c.name, &words, &unwritten)
             });
         if !named_unused {
             return 0;

@@ -109,7 +109,10 @@ impl Scope {
         if could_be.is_empty() || could_be.iter().any(|(_, parents)| parents.is_empty()) {
             return 0;
         }
-        let named: Vec<&String> = tables.iter().filter(|t| self.question_names(t)).collect();
+        let named: Vec<&String> = tables
+            .iter()
+            .filter(|t| self.question_has_words_of(t))
+            .collect();
         // A question that names two tables may start at a bridge between them
         // (`FROM singer_in_concert JOIN singer …` for singers and concerts).
         let extends = |(t, parents): &(&String, Vec<&String>)| {
@@ -201,6 +204,29 @@ impl Scope {
             && !AMOUNTS.iter().any(|w| q.contains(&format!(" {w} ")))
     }
 
+    /// Whether the question names the table `table` as a phrase ([`Scope::question_names`])
+    /// or has all its words in any order, each in the singular or the plural ("the category of
+    /// the product" names `product_categories` as well as `products`).
+    pub(super) fn question_has_words_of(&self, table: &str) -> bool {
+        let words = self.question_words();
+        let has = |w: &str| {
+            words.iter().any(|q| {
+                *q == w
+                    || q.strip_suffix('s') == Some(w)
+                    || q.strip_suffix("es") == Some(w)
+                    || w.strip_suffix('s') == Some(*q)
+                    || w.strip_suffix("ies")
+                        .is_some_and(|stem| q.strip_suffix('y') == Some(stem))
+            })
+        };
+        self.question_names(table)
+            || table
+                .to_lowercase()
+                .split('_')
+                .filter(|w| !w.is_empty())
+                .all(has)
+    }
+
     /// Whether the question names the table `table` (its words, `media_type` as "media type",
     /// in the singular or the plural).
     pub(super) fn question_names(&self, table: &str) -> bool {
@@ -259,23 +285,31 @@ impl Scope {
     }
 
     /// 1 when the question names one chosen table, the SELECT list named bare only columns
-    /// that table holds, and the answer's first FROM item `name` (or every chosen table it can
-    /// still become) is another table ("the average unit price of products": `FROM
-    /// order_lines`, which has a `unit_price` too). A name that is no chosen table's is free.
+    /// that table holds (keys aside, and at least one other), and the answer's first FROM item
+    /// `name` (or every chosen table it can still become) is another table ("the average unit
+    /// price of products": `FROM order_lines`, which has a `unit_price` too). A name that is no
+    /// chosen table's is free.
     pub(super) fn first_table_not_named(&self, name: &str, complete: bool, l: &Level) -> usize {
-        if !l.pending.is_empty() || l.pending_columns.is_empty() {
+        if !l.pending.is_empty() {
+            return 0;
+        }
+        // Keys are shared by design (`count(DISTINCT customer_id) FROM payments` for "how many
+        // customers paid by card"): only the other columns say where to read.
+        let key = |c: &str| c == "id" || c.ends_with("_id");
+        let columns: Vec<&String> = l.pending_columns.iter().filter(|c| !key(c)).collect();
+        if columns.is_empty() {
             return 0;
         }
         let named: Vec<&crate::ask::catalog::Table> = self
             .catalog
             .tables
             .iter()
-            .filter(|t| self.question_names(&t.name))
+            .filter(|t| self.question_has_words_of(&t.name))
             .collect();
         let [holder] = named.as_slice() else {
             return 0;
         };
-        if !l.pending_columns.iter().all(|c| holder.column(c).is_some()) {
+        if !columns.iter().all(|c| holder.column(c).is_some()) {
             return 0;
         }
         let could_be: Vec<&crate::ask::catalog::Table> = self
