@@ -235,12 +235,21 @@ async fn main() {
     let per = if smoke() { 2 } else { 12 };
     let mut targets = Vec::new();
     let eval_questions = |file: &str| -> Vec<String> {
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        // The path is the one the bench was built in: a binary built in another clone that is
+        // gone since would otherwise run these targets with no questions.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let questions: Vec<String> = std::fs::read_to_string(&path)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|v| v["question"].as_str().map(str::to_string))
-            .collect()
+            .collect();
+        assert!(
+            !questions.is_empty(),
+            "no questions in {} (rebuild the bench in this clone)",
+            path.display()
+        );
+        questions
     };
     for (db, file) in [
         ("chinook", "tests/eval/chinook.jsonl"),

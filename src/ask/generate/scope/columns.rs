@@ -223,14 +223,8 @@ impl Scope {
         bindings: &[Binding],
         visible: &[usize],
     ) -> bool {
-        let text = |d: &str| {
-            !d.ends_with("[]")
-                && ["text", "character", "varchar", "citext"]
-                    .iter()
-                    .any(|n| d.starts_with(n))
-        };
         let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| text(&c.data_type))
+        !columns.is_empty() && columns.iter().all(|c| is_text(&c.data_type))
     }
 
     /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
@@ -241,21 +235,8 @@ impl Scope {
         bindings: &[Binding],
         visible: &[usize],
     ) -> bool {
-        let numeric = |d: &str| {
-            !d.ends_with("[]")
-                && [
-                    "integer",
-                    "bigint",
-                    "smallint",
-                    "numeric",
-                    "real",
-                    "double precision",
-                ]
-                .iter()
-                .any(|n| d.starts_with(n))
-        };
         let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| numeric(&c.data_type))
+        !columns.is_empty() && columns.iter().all(|c| is_number(&c.data_type))
     }
 
     /// Whether the column reference `toks` ends with is a key: a column named `id` or `…_id`
@@ -492,4 +473,38 @@ impl Scope {
         }
         n
     }
+}
+
+/// Whether a column type is text (not an array).
+pub(super) fn is_text(d: &str) -> bool {
+    !d.ends_with("[]")
+        && ["text", "character", "varchar", "citext"]
+            .iter()
+            .any(|n| d.starts_with(n))
+}
+
+/// Whether a column type is a number (not an array).
+pub(super) fn is_number(d: &str) -> bool {
+    !d.ends_with("[]")
+        && [
+            "integer",
+            "bigint",
+            "smallint",
+            "numeric",
+            "real",
+            "double precision",
+        ]
+        .iter()
+        .any(|n| d.starts_with(n))
+}
+
+/// Whether the question's word `q` is the name's word `w`, in the singular or the plural
+/// (`units` for `unit`, `category` for `categories`).
+pub(super) fn same_word(q: &str, w: &str) -> bool {
+    q == w
+        || q.strip_suffix('s') == Some(w)
+        || q.strip_suffix("es") == Some(w)
+        || w.strip_suffix('s') == Some(q)
+        || w.strip_suffix("ies")
+            .is_some_and(|stem| q.strip_suffix('y') == Some(stem))
 }

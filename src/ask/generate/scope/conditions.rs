@@ -9,6 +9,7 @@
 //!   `units_in_stock` is unused).
 
 use super::aliases::Binding;
+use super::columns::{is_number, is_text, same_word};
 use super::lexer::{Kind, Tok};
 use super::question::question_numbers;
 use super::{Level, Scope};
@@ -139,40 +140,10 @@ fn condition_start(toks: &[Tok<'_>], i: usize) -> Option<bool> {
     starts.then_some(qualified)
 }
 
-/// Whether a column type is text (not an array).
-fn is_text(d: &str) -> bool {
-    !d.ends_with("[]")
-        && ["text", "character", "varchar", "citext"]
-            .iter()
-            .any(|n| d.starts_with(n))
-}
-
-/// Whether a column type is a number (not an array).
-fn is_number(d: &str) -> bool {
-    !d.ends_with("[]")
-        && [
-            "integer",
-            "bigint",
-            "smallint",
-            "numeric",
-            "real",
-            "double precision",
-        ]
-        .iter()
-        .any(|n| d.starts_with(n))
-}
-
 /// Whether the question's `words` name the column `name` by all its words, in singular or
 /// plural (`units_in_stock` by "units in stock", `credit_limit` by "credit limit").
 fn named_by(name: &str, words: &[&str]) -> bool {
-    let has = |w: &str| {
-        words.iter().any(|q| {
-            *q == w
-                || q.strip_suffix('s') == Some(w)
-                || q.strip_suffix("es") == Some(w)
-                || w.strip_suffix('s') == Some(*q)
-        })
-    };
+    let has = |w: &str| words.iter().any(|q| same_word(q, w));
     let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
     !parts.is_empty() && parts.iter().all(|p| has(p))
 }
@@ -182,12 +153,6 @@ fn named_by(name: &str, words: &[&str]) -> bool {
 /// before it: "fewer than 10 units in stock", "a credit limit above 50000"; not "orders above
 /// 500 were charged a shipping fee").
 fn named_near(name: &str, words: &[&str], numbers: &[&String]) -> bool {
-    let same = |q: &str, w: &str| {
-        q == w
-            || q.strip_suffix('s') == Some(w)
-            || q.strip_suffix("es") == Some(w)
-            || w.strip_suffix('s') == Some(q)
-    };
     let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
     let number_at = |k: usize| {
         words.get(k).is_some_and(|w| {
@@ -204,7 +169,10 @@ fn named_near(name: &str, words: &[&str], numbers: &[&String]) -> bool {
     }
     (0..=words.len() - parts.len()).any(|a| {
         let b = a + parts.len() - 1;
-        parts.iter().enumerate().all(|(j, p)| same(words[a + j], p))
+        parts
+            .iter()
+            .enumerate()
+            .all(|(j, p)| same_word(words[a + j], p))
             && ((1..=2).any(|d| a.checked_sub(d).is_some_and(number_at))
                 || (1..=2).any(|d| number_at(b + d)))
     })

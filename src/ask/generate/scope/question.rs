@@ -1,6 +1,7 @@
 //! What the question asks of the query: the years and numbers it names, the table it names first,
 //! whether it asks for things or an amount, an average, a key.
 
+use super::columns::same_word;
 use super::{Level, Scope};
 use crate::ask::generate::shape::NUMBER_WORDS;
 
@@ -209,16 +210,7 @@ impl Scope {
     /// the product" names `product_categories` as well as `products`).
     pub(super) fn question_has_words_of(&self, table: &str) -> bool {
         let words = self.question_words();
-        let has = |w: &str| {
-            words.iter().any(|q| {
-                *q == w
-                    || q.strip_suffix('s') == Some(w)
-                    || q.strip_suffix("es") == Some(w)
-                    || w.strip_suffix('s') == Some(*q)
-                    || w.strip_suffix("ies")
-                        .is_some_and(|stem| q.strip_suffix('y') == Some(stem))
-            })
-        };
+        let has = |w: &str| words.iter().any(|q| same_word(q, w));
         self.question_names(table)
             || table
                 .to_lowercase()

@@ -567,12 +567,13 @@ fn a_from_item_must_define_the_select_lists_undefined_qualifiers() {
     assert!(!refused(&sc, "SELECT t2.name FROM artist AS |t1"));
     assert!(!refused(&sc, "SELECT b.name FROM artist |a"));
     assert!(refused(&sc, "SELECT t2.name FROM artist AS |x1"));
-    // Nor a short name for the table itself (review: `SELECT mt.name … FROM track t JOIN
-    // media_type mt`, `FROM employee e` while `cu` or `mgr` waits).
+    // A short name for the table itself only while the qualifier may be another table's
+    // (see `a_waiting_qualifier_that_names_no_table_is_the_items_to_take`): here only artist
+    // has a name and only album a title, so the item must take the qualifier.
     assert!(refused(&sc, "SELECT mt.name FROM artist |x"));
-    assert!(!refused(&sc, "SELECT mt.name FROM artist |art"));
-    assert!(!refused(&sc, "SELECT mt.name FROM artist AS |a"));
-    assert!(!refused(&sc, "SELECT al.title FROM album AS |alb"));
+    assert!(refused(&sc, "SELECT mt.name FROM artist |art"));
+    assert!(refused(&sc, "SELECT mt.name FROM artist AS |a"));
+    assert!(refused(&sc, "SELECT al.title FROM album AS |alb"));
     never_refused(
         &sc,
         "SELECT ar.name, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY ar.artist_id, ar.name",
@@ -2083,5 +2084,37 @@ fn review_cases_conditions_and_the_named_table() {
     never_refused(
         &sc,
         "SELECT name FROM product_categories WHERE category_id = (SELECT category_id FROM products WHERE name = 'Desktop PC Pro')",
+    );
+}
+
+#[test]
+fn review_cases_own_short_aliases_while_a_role_waits() {
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            table("customer", &["customer_id", "first_name", "support_rep_id"]),
+            table("employee", &["employee_id", "first_name", "reports_to"]),
+        ],
+    };
+    let sc = Scope::new(
+        &catalog,
+        &[0, 1],
+        "Which manager has the most direct reports?",
+    );
+    // `mgr.first_name` may be the customer's or the employee's: own short names stay free.
+    never_refused(
+        &sc,
+        "SELECT mgr.first_name, count(*) FROM employee e JOIN employee mgr ON e.reports_to = mgr.employee_id GROUP BY mgr.employee_id, mgr.first_name",
+    );
+    never_refused(
+        &sc,
+        "SELECT rep.first_name, count(*) FROM customer c JOIN employee rep ON c.support_rep_id = rep.employee_id GROUP BY rep.employee_id, rep.first_name",
+    );
+    // `mgr.reports_to` can only be an employee's: the first employee item takes it.
+    assert!(refused(&sc, "SELECT mgr.reports_to FROM employee |e"));
+    never_refused(
+        &sc,
+        "SELECT mgr.reports_to FROM employee mgr JOIN employee e ON e.reports_to = mgr.employee_id",
     );
 }
