@@ -83,8 +83,7 @@ impl Scope {
     /// qualifier must be one of them (`SELECT ar.name … FROM artist x` is refused at `x`): the
     /// model that writes another would join on for ever, looking for a place to define it.
     /// Free: another of the qualifier's series (`t1` while `t2` waits, `a` while `b` does) and
-    /// a short name for the table itself while a waiting qualifier may be another chosen
-    /// table's (`FROM track t` while `mt.name` waits: `media_type` has a name). A table left
+    /// a short name for the table itself (`FROM track t` while `mt` waits). A table left
     /// without an alias is judged at the word after it when only single letters naming no
     /// other table wait (`JOIN track ON` while `e.track_id` does).
     /// `table`: the name is a table's own (after FROM, JOIN or a comma); `next`: the token after
@@ -151,24 +150,9 @@ impl Scope {
                 })
             })
         };
-        // Free only while a waiting qualifier may be another chosen table's (one that has its
-        // columns: `rep.first_name` may be the employee's, so `FROM customer c` stays free); a
-        // qualifier only this table can stand for is this item's to take.
-        let another = |owner: Option<TableId>| {
-            unbound.iter().any(|q| {
-                self.catalog.tables.iter().enumerate().any(|(id, tbl)| {
-                    Some(id) != owner
-                        && l.pending_refs
-                            .iter()
-                            .filter(|(p, _)| p == *q)
-                            .all(|(_, c)| c == "*" || tbl.column(c).is_some())
-                })
-            })
-        };
         let own = |id: Option<TableId>, name: &str| {
             id.and_then(|id| self.catalog.tables.get(id))
                 .is_some_and(|t| abbreviates(name, &t.name))
-                && another(id)
         };
         if let Some(b) = bindings.iter().find(|b| b.at == i) {
             let other = b.table.is_some_and(fits)
