@@ -215,42 +215,34 @@ impl Scope {
         }
     }
 
-    /// Whether the column the tokens end with (`col` or `q.col`) has a text type in every
-    /// table it could belong to.
-    pub(super) fn text_column(
+    /// Whether the column the tokens end with (`col` or `q.col`) is `such` in every table it
+    /// could belong to (and belongs to one).
+    fn column_is(
         &self,
         toks: &[Tok<'_>],
         bindings: &[Binding],
         visible: &[usize],
+        such: impl Fn(&crate::ask::catalog::Column) -> bool,
     ) -> bool {
         let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| is_text(&c.data_type))
+        !columns.is_empty() && columns.into_iter().all(such)
     }
 
-    /// Whether the column the tokens end with (`col` or `q.col`) has a numeric type in every
-    /// table it could belong to.
-    pub(super) fn numeric_column(
-        &self,
-        toks: &[Tok<'_>],
-        bindings: &[Binding],
-        visible: &[usize],
-    ) -> bool {
-        let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| is_number(&c.data_type))
+    /// [`Self::column_is`] of a text type.
+    pub(super) fn text_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
+        self.column_is(toks, b, v, |c| is_text(&c.data_type))
     }
 
-    /// Whether the column reference `toks` ends with is a key: a column named `id` or `…_id`
-    /// of its table (of every chosen table with that name when unqualified or not defined yet).
-    /// (The scope's catalog has no foreign keys, and a primary key such as `year` or `date` is
-    /// a measure too: the name decides.)
-    pub(super) fn key_column(
-        &self,
-        toks: &[Tok<'_>],
-        bindings: &[Binding],
-        visible: &[usize],
-    ) -> bool {
-        let columns = self.columns_of(toks, bindings, visible);
-        !columns.is_empty() && columns.iter().all(|c| key_name(&c.name))
+    /// [`Self::column_is`] of a numeric type.
+    pub(super) fn numeric_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
+        self.column_is(toks, b, v, |c| is_number(&c.data_type))
+    }
+
+    /// [`Self::column_is`] a key: a column named `id` or `…_id` (of every chosen table with
+    /// that name when unqualified or not defined yet). (The scope's catalog has no foreign
+    /// keys, and a primary key such as `year` or `date` is a measure too: the name decides.)
+    pub(super) fn key_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
+        self.column_is(toks, b, v, |c| key_name(&c.name))
     }
 
     /// Whether the name being written that `toks` ends with (`artist_`, `a.artist_`) can only
