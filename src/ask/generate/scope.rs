@@ -62,7 +62,7 @@ use self::items::{
     cast_type, close_item, close_list, never_compare, outside_parentheses, ungrouped, unmatched,
     yes_or_no,
 };
-use self::lexer::{lex, Kind, Tok};
+use self::lexer::{lex, string_literals, Kind, Tok};
 use self::repeats::{
     equated_twice, repeated_column, same_item_compared, same_item_qualifier, self_comparisons,
     words_repeated,
@@ -1353,11 +1353,7 @@ impl Scope {
                 problems += 1;
             }
             // In any string literal, in any case (`ILIKE '%brazil%'` uses it too).
-            let texts: Vec<String> = toks
-                .iter()
-                .filter(|t| t.kind == Kind::Literal && t.text.starts_with('\''))
-                .map(|t| t.text.replace("''", "'").to_lowercase())
-                .collect();
+            let texts = string_literals(&toks);
             problems += self
                 .values
                 .iter()

@@ -119,37 +119,35 @@ impl Scope {
         if unbound.is_empty() {
             return 0;
         }
+        // Whether `tbl` has every column written after the qualifier `q`.
+        let holds = |tbl: &crate::ask::catalog::Table, q: &str| {
+            l.pending_refs
+                .iter()
+                .filter(|(p, _)| p == q)
+                .all(|(_, c)| c == "*" || tbl.column(c).is_some())
+        };
         // A chosen table with every column written after one of those qualifiers.
         let fits = |id: TableId| {
-            self.catalog.tables.get(id).is_some_and(|tbl| {
-                unbound.iter().any(|q| {
-                    l.pending_refs
-                        .iter()
-                        .filter(|(p, _)| p == *q)
-                        .all(|(_, c)| c == "*" || tbl.column(c).is_some())
-                })
-            })
+            self.catalog
+                .tables
+                .get(id)
+                .is_some_and(|tbl| unbound.iter().any(|q| holds(tbl, q)))
         };
         // `t1` while `t2` waits, `a` while `b` does (a self-join names its partner first).
         let sibling =
             |name: &str, complete: bool| unbound.iter().any(|q| numbered(q, name, complete));
-        // `t` for `track`, `e` for `employee`: an alias a person writes for its own table,
-        // whatever the SELECT list waits for (`SELECT mt.name … FROM track t JOIN media_type
-        // mt`).
         // Whether a waiting qualifier reads as a short name for another chosen table that has
         // its columns (`mt` for `media_type`): the item may be that table's partner.
         let elsewhere = |owner: Option<TableId>| {
             unbound.iter().any(|q| {
                 self.catalog.tables.iter().enumerate().any(|(id, tbl)| {
-                    Some(id) != owner
-                        && abbreviates(q, &tbl.name)
-                        && l.pending_refs
-                            .iter()
-                            .filter(|(p, _)| p == *q)
-                            .all(|(_, c)| c == "*" || tbl.column(c).is_some())
+                    Some(id) != owner && abbreviates(q, &tbl.name) && holds(tbl, q)
                 })
             })
         };
+        // `t` for `track`, `e` for `employee`: an alias a person writes for its own table,
+        // whatever the SELECT list waits for (`SELECT mt.name … FROM track t JOIN media_type
+        // mt`).
         let own = |id: Option<TableId>, name: &str| {
             id.and_then(|id| self.catalog.tables.get(id))
                 .is_some_and(|t| abbreviates(name, &t.name))
@@ -176,12 +174,7 @@ impl Scope {
                 .is_some_and(|tbl| {
                     unbound
                         .iter()
-                        .filter(|q| {
-                            l.pending_refs
-                                .iter()
-                                .filter(|(p, _)| p == **q)
-                                .all(|(_, c)| c == "*" || tbl.column(c).is_some())
-                        })
+                        .filter(|q| holds(tbl, q))
                         .all(|q| q.chars().count() == 1)
                 });
             if table

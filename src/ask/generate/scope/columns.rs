@@ -490,6 +490,13 @@ pub(super) fn is_number(d: &str) -> bool {
         .any(|n| d.starts_with(n))
 }
 
+/// Whether `words` (the question's) have every word of `name` (split at `_`), each in the
+/// singular or the plural ([`same_word`]).
+pub(super) fn has_all_words(name: &str, words: &[&str]) -> bool {
+    let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+    !parts.is_empty() && parts.iter().all(|p| words.iter().any(|q| same_word(q, p)))
+}
+
 /// Whether the question's word `q` is the name's word `w`, in the singular or the plural
 /// (`units` for `unit`, `category` for `categories`).
 pub(super) fn same_word(q: &str, w: &str) -> bool {

@@ -9,10 +9,10 @@
 //!   `units_in_stock` is unused).
 
 use super::aliases::Binding;
-use super::columns::{is_number, is_text, same_word};
-use super::lexer::{Kind, Tok};
+use super::columns::{has_all_words, is_number, is_text, same_word};
+use super::lexer::{string_literals, Kind, Tok};
 use super::question::question_numbers;
-use super::{Level, Scope};
+use super::{key_name, Level, Scope};
 use crate::ask::generate::shape::NUMBER_WORDS;
 
 impl Scope {
@@ -51,11 +51,7 @@ impl Scope {
             return 0;
         };
         // Values not in any string literal yet.
-        let used: Vec<String> = toks[..i]
-            .iter()
-            .filter(|t| t.kind == Kind::Literal && t.text.starts_with('\''))
-            .map(|t| t.text.replace("''", "'").to_lowercase())
-            .collect();
+        let used = string_literals(&toks[..i]);
         let waiting: Vec<&(String, String, String)> = self
             .holders
             .iter()
@@ -140,14 +136,6 @@ fn condition_start(toks: &[Tok<'_>], i: usize) -> Option<bool> {
     starts.then_some(qualified)
 }
 
-/// Whether the question's `words` name the column `name` by all its words, in singular or
-/// plural (`units_in_stock` by "units in stock", `credit_limit` by "credit limit").
-fn named_by(name: &str, words: &[&str]) -> bool {
-    let has = |w: &str| words.iter().any(|q| same_word(q, w));
-    let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
-    !parts.is_empty() && parts.iter().all(|p| has(p))
-}
-
 /// Whether the question's `words` name the column `name` next to one of the `numbers` (its
 /// words as a phrase starting within two words after the number, or ending within two words
 /// before it: "fewer than 10 units in stock", "a credit limit above 50000"; not "orders above
@@ -210,17 +198,12 @@ impl Scope {
         if unwritten.is_empty() {
             return 0;
         }
-        let words: Vec<&str> = self
-            .question
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = self.question_words();
         let used = |c: &str| {
             toks[..i]
                 .iter()
                 .any(|t| t.kind == Kind::Ident && t.name() == c)
         };
-        let key = |c: &str| c == "id" || c.ends_with("_id");
         let name = t.name();
         let tables = self.tables_of(&toks[..=i], bindings, visible);
         // Of the table being written from, and one the level reads (`student.age` named by
@@ -238,7 +221,7 @@ impl Scope {
             .flat_map(|t| t.columns.iter())
             .any(|c| {
                 is_number(&c.data_type)
-                    && !key(&c.name)
+                    && !key_name(&c.name)
                     && !used(&c.name)
                     && named_near(&c.name, &words, &unwritten)
             });
@@ -246,7 +229,7 @@ impl Scope {
             return 0;
         }
         let off = |c: &crate::ask::catalog::Column| {
-            is_number(&c.data_type) && !key(&c.name) && !named_by(&c.name, &words)
+            is_number(&c.data_type) && !key_name(&c.name) && !has_all_words(&c.name, &words)
         };
         if !t.complete {
             // A qualified column being written: refused once every column of its table it

@@ -107,3 +107,11 @@ pub(super) fn lex(s: &str) -> Vec<Tok<'_>> {
     }
     out
 }
+
+/// The texts of the string literals among `toks`, quotes undoubled, in lower case.
+pub(super) fn string_literals(toks: &[Tok<'_>]) -> Vec<String> {
+    toks.iter()
+        .filter(|t| t.kind == Kind::Literal && t.text.starts_with('\''))
+        .map(|t| t.text.replace("''", "'").to_lowercase())
+        .collect()
+}

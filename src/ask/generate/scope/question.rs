@@ -1,8 +1,8 @@
 //! What the question asks of the query: the years and numbers it names, the table it names first,
 //! whether it asks for things or an amount, an average, a key.
 
-use super::columns::same_word;
-use super::{Level, Scope};
+use super::columns::has_all_words;
+use super::{key_name, Level, Scope};
 use crate::ask::generate::shape::NUMBER_WORDS;
 
 /// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
@@ -209,14 +209,7 @@ impl Scope {
     /// or has all its words in any order, each in the singular or the plural ("the category of
     /// the product" names `product_categories` as well as `products`).
     pub(super) fn question_has_words_of(&self, table: &str) -> bool {
-        let words = self.question_words();
-        let has = |w: &str| words.iter().any(|q| same_word(q, w));
-        self.question_names(table)
-            || table
-                .to_lowercase()
-                .split('_')
-                .filter(|w| !w.is_empty())
-                .all(has)
+        self.question_names(table) || has_all_words(&table.to_lowercase(), &self.question_words())
     }
 
     /// Whether the question names the table `table` (its words, `media_type` as "media type",
@@ -262,18 +255,28 @@ impl Scope {
         if wanted.is_empty() {
             return 0;
         }
-        let mut could_be = self.catalog.tables.iter().filter(|t| {
+        let mut could_be = self.tables_written_as(name, complete);
+        let first = could_be.clone().next();
+        usize::from(
+            first.is_some() && !could_be.any(|t| wanted.iter().any(|c| t.column(c).is_some())),
+        )
+    }
+
+    /// The chosen tables a FROM item's name `name` (lower case; still growing unless
+    /// `complete`) stands for or can still become.
+    fn tables_written_as<'a>(
+        &'a self,
+        name: &'a str,
+        complete: bool,
+    ) -> impl Iterator<Item = &'a crate::ask::catalog::Table> + Clone + 'a {
+        self.catalog.tables.iter().filter(move |t| {
             let own = t.name.to_lowercase();
             if complete {
                 own == name
             } else {
                 own.starts_with(name)
             }
-        });
-        let first = could_be.clone().next();
-        usize::from(
-            first.is_some() && !could_be.any(|t| wanted.iter().any(|c| t.column(c).is_some())),
-        )
+        })
     }
 
     /// 1 when the question names one chosen table, the SELECT list named bare only columns
@@ -287,8 +290,7 @@ impl Scope {
         }
         // Keys are shared by design (`count(DISTINCT customer_id) FROM payments` for "how many
         // customers paid by card"): only the other columns say where to read.
-        let key = |c: &str| c == "id" || c.ends_with("_id");
-        let columns: Vec<&String> = l.pending_columns.iter().filter(|c| !key(c)).collect();
+        let columns: Vec<&String> = l.pending_columns.iter().filter(|c| !key_name(c)).collect();
         if columns.is_empty() {
             return 0;
         }
@@ -304,19 +306,8 @@ impl Scope {
         if !columns.iter().all(|c| holder.column(c).is_some()) {
             return 0;
         }
-        let could_be: Vec<&crate::ask::catalog::Table> = self
-            .catalog
-            .tables
-            .iter()
-            .filter(|t| {
-                let own = t.name.to_lowercase();
-                if complete {
-                    own == name
-                } else {
-                    own.starts_with(name)
-                }
-            })
-            .collect();
+        let could_be: Vec<&crate::ask::catalog::Table> =
+            self.tables_written_as(name, complete).collect();
         usize::from(!could_be.is_empty() && !could_be.iter().any(|t| t.name == holder.name))
     }
 
