@@ -35,10 +35,19 @@ use pgask::ask::guard::{self, Policy};
 use pgask::ask::retrieve::graph::JoinGraph;
 use serde_json::Value;
 
+/// The clone the bench runs in: cargo says so when it runs the bench (a binary built in another
+/// clone, reused because its sources look unchanged, would read that clone's files), else the
+/// one it was built in.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/")).join(default))
+        .unwrap_or_else(|| manifest_dir().join(default))
 }
 
 fn smoke() -> bool {
@@ -235,9 +244,7 @@ async fn main() {
     let per = if smoke() { 2 } else { 12 };
     let mut targets = Vec::new();
     let eval_questions = |file: &str| -> Vec<String> {
-        // The path is the one the bench was built in: a binary built in another clone that is
-        // gone since would otherwise run these targets with no questions.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let path = manifest_dir().join(file);
         let questions: Vec<String> = std::fs::read_to_string(&path)
             .unwrap_or_default()
             .lines()

@@ -520,45 +520,58 @@ impl Engine {
                                 && !repeats_item(&text, &p)
                                 && !refuses(d.id())
                         };
+                        // The model wanted to end and may not, only for want of the sort its
+                        // question asks for (below).
+                        let wants_sort = piece_of(tok).1 && scope.only_wants_sort(&so_far);
+                        // Only as many good tokens as the draw can use are looked for, best
+                        // first: greedy takes the best, top-k the best k (each candidate's
+                        // check costs a scope check of the whole text); the sort rule looks
+                        // at all of them.
+                        let limit = if wants_sort {
+                            usize::MAX
+                        } else if job.temperature <= 0.0 {
+                            1
+                        } else {
+                            usize::try_from(self.top_k)
+                                .ok()
+                                .filter(|&k| k > 0)
+                                .unwrap_or(usize::MAX)
+                        };
+                        let best_good = |mut found: Vec<LlamaTokenData>| -> Vec<LlamaTokenData> {
+                            found.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
+                            found.into_iter().filter(good).take(limit).collect()
+                        };
                         // Greedy decoding takes the best good token: when one is among the
                         // best few the grammar allows, no wider search is needed (every
                         // token not checked has a lower logit).
                         let mut fresh: Vec<_> = Vec::new();
                         if job.temperature <= 0.0 {
-                            fresh = self
-                                .masker
-                                .allowed(
-                                    g,
-                                    &self.prefixes,
-                                    logits,
-                                    Some(1),
-                                    !ends_mid_char(&text),
-                                    &mut mask,
-                                )
-                                .into_iter()
-                                .filter(good)
-                                .collect();
+                            fresh = self.masker.allowed(
+                                g,
+                                &self.prefixes,
+                                logits,
+                                Some(1),
+                                !ends_mid_char(&text),
+                                &mut mask,
+                            );
+                            fresh = best_good(fresh);
                         }
                         if fresh.is_empty() {
-                            fresh = self
-                                .masker
-                                .allowed(
-                                    g,
-                                    &self.prefixes,
-                                    logits,
-                                    Some(SCOPE_ALTERNATIVES),
-                                    !ends_mid_char(&text),
-                                    &mut mask,
-                                )
-                                .into_iter()
-                                .filter(good)
-                                .collect();
+                            fresh = self.masker.allowed(
+                                g,
+                                &self.prefixes,
+                                logits,
+                                Some(SCOPE_ALTERNATIVES),
+                                !ends_mid_char(&text),
+                                &mut mask,
+                            );
+                            fresh = best_good(fresh);
                         }
                         // The model wanted to end and may not, only for want of the sort its
                         // question asks for: it goes on with ` ORDER` if it would write that
                         // at all (not with more of the list it was ending: `GROUP BY a, b` +
                         // `, c` …).
-                        if piece_of(tok).1 && scope.only_wants_sort(&so_far) {
+                        if wants_sort {
                             let on: Vec<_> = fresh
                                 .iter()
                                 .filter(|d| starts_order(&piece_of(d.id()).0))

@@ -83,7 +83,11 @@ impl Closers {
 struct Node {
     /// The closing words appended so far.
     tail: String,
-    grammar: LlamaSampler,
+    /// The grammar's state after the tail; made from the parent's only when the node is
+    /// expanded (most nodes pushed never are, and a state is costly to copy).
+    grammar: Option<LlamaSampler>,
+    /// The node this one extends, and the closing word's token it appends.
+    parent: (usize, LlamaToken),
     words: usize,
 }
 
@@ -106,14 +110,13 @@ pub fn finish(
     let word =
         |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
     grammar.reset();
-    // Every start that cuts no word in two, with whether the grammar lets it end; the latest
-    // with the grammar's state there.
-    let mut starts: Vec<(usize, bool)> = Vec::new();
-    let mut states: VecDeque<LlamaSampler> = VecDeque::new();
+    // Every start that cuts no word in two (its length in tokens and bytes), with whether the
+    // grammar lets it end.
+    let mut starts: Vec<(usize, usize, bool)> = Vec::new();
     let mut bytes = 0;
     // Once a start reads a table, every longer one does.
     let mut reads = false;
-    for (tok, len) in out.iter().zip(lens) {
+    for (n, (tok, len)) in out.iter().zip(lens).enumerate() {
         if !accept(grammar, *tok) {
             break;
         }
@@ -122,13 +125,25 @@ pub fn finish(
         reads = reads || reads_a_table(start);
         let splits_word = word(start.last()) && word(text.get(bytes));
         if !splits_word && !ends_mid_char(start) && reads {
-            starts.push((bytes, allowed(grammar, end)));
-            if states.len() == CLOSED_STARTS {
-                states.pop_front();
+            starts.push((n + 1, bytes, allowed(grammar, end)));
+        }
+    }
+    // The grammar's states at the latest starts, taken on a second pass (a state is costly to
+    // copy, accepting a token again is not).
+    let mut states: VecDeque<LlamaSampler> = VecDeque::new();
+    let latest = &starts[starts.len().saturating_sub(CLOSED_STARTS)..];
+    if !latest.is_empty() {
+        grammar.reset();
+        let mut done = 0;
+        for &(n, _, _) in latest {
+            for tok in out.get(done..n).unwrap_or_default() {
+                accept(grammar, *tok);
             }
+            done = n;
             states.push_back(grammar.clone());
         }
     }
+    let starts: Vec<(usize, bool)> = starts.into_iter().map(|(_, b, e)| (b, e)).collect();
     let as_text = |bytes: usize| String::from_utf8_lossy(text.get(..bytes).unwrap_or_default());
     let mut steps = STEPS;
     let closed = states.len();
@@ -161,7 +176,8 @@ fn close(
 ) -> (Option<String>, usize) {
     let mut nodes = vec![Node {
         tail: String::new(),
-        grammar,
+        grammar: Some(grammar),
+        parent: (0, end),
         words: 0,
     }];
     // Best first by words written plus the words still needed at least ([`still_open`]), then
@@ -177,7 +193,18 @@ fn close(
         }
         steps += 1;
         let query = format!("{start}{}", nodes[k].tail);
-        let (ends, next_words) = takes(&mut nodes[k].grammar, end, closers);
+        if nodes[k].grammar.is_none() {
+            let (p, tok) = nodes[k].parent;
+            let mut g = nodes.get(p).and_then(|n| n.grammar.clone());
+            if let Some(g) = g.as_mut() {
+                g.accept(tok);
+            }
+            nodes[k].grammar = g;
+        }
+        let Some(grammar) = nodes[k].grammar.as_mut() else {
+            continue;
+        };
+        let (ends, next_words) = takes(grammar, end, closers);
         if ends && scope.is_none_or(|s| s.problems(&query, true) == 0) {
             return (Some(std::mem::take(&mut nodes[k].tail)), steps);
         }
@@ -200,14 +227,13 @@ fn close(
                     continue;
                 }
             }
-            let mut g = nodes[k].grammar.clone();
-            g.accept(tok);
             let words = nodes[k].words + 1;
             let id = nodes.len();
             queue.push(Reverse((words + still_open(&next), id)));
             nodes.push(Node {
                 tail,
-                grammar: g,
+                grammar: None,
+                parent: (k, tok),
                 words,
             });
         }

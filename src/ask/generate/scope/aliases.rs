@@ -39,6 +39,13 @@ pub(super) const RESERVED: &[&str] = &[
     "to", "true", "union", "unique", "user", "using", "when", "where", "window", "with",
 ];
 
+/// Whether `name` is a reserved word glued to more by an underscore (`on_id`, `where_`): as an
+/// alias, the keyword the model meant to write.
+pub(super) fn keyword_start(name: &str) -> bool {
+    name.split_once('_')
+        .is_some_and(|(word, _)| RESERVED.contains(&word.to_ascii_lowercase().as_str()))
+}
+
 /// Keywords that follow a FROM item, which the model glues to a one-letter alias (`ajoin`);
 /// short ones are left out, since `con` (`c` + `on`) is a fine alias.
 pub(super) const GLUED: &[&str] = &[
@@ -261,9 +268,16 @@ impl Scope {
             // refused when `order` is written, not one token later when nothing else can follow.
             // Any alias of that length is final too, so a repeated one (`JOIN track ica_1 …
             // JOIN invoice_line ica_1`) is refused as it is written.
-            let final_alias = t.text.len() >= 5
-                && (RESERVED.contains(&t.text) || stack.last().is_some_and(|l| l.1))
-                && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+            let after_item =
+                prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+            // `JOIN playlist on_id`: the keyword the model meant, written in lower case and
+            // glued to more; refused as soon as the `_` is written.
+            let keyword_glued =
+                keyword_start(t.text) && after_item && stack.last().is_some_and(|l| l.1);
+            let final_alias = keyword_glued
+                || (t.text.len() >= 5
+                    && (RESERVED.contains(&t.text) || stack.last().is_some_and(|l| l.1))
+                    && after_item);
             if !t.complete && !final_alias {
                 continue;
             }
@@ -321,7 +335,8 @@ impl Scope {
             if let Some(table) = binding {
                 out.push(Binding {
                     name: t.name(),
-                    reserved: !t.text.starts_with('"') && RESERVED.contains(&t.text),
+                    reserved: !t.text.starts_with('"')
+                        && (RESERVED.contains(&t.text) || (keyword_start(t.text) && after_item)),
                     level: stack.last().map_or(0, |l| l.2),
                     at: i,
                     table,

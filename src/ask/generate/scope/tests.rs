@@ -194,6 +194,10 @@ fn a_reserved_word_is_no_alias() {
     assert!(!refused(&sc, "SELECT name FROM artist ord| FETCH"));
     assert!(!refused(&sc, "SELECT name FROM artist| ORDER"));
     assert!(refused(&sc, "SELECT name FROM artist as| ("));
+    // The keyword written in lower case and glued to more (Gemma's `JOIN playlist on_id`).
+    assert!(refused(&sc, "SELECT name FROM artist on|_"));
+    assert!(refused(&sc, "SELECT name FROM artist a JOIN album on|_id"));
+    assert!(!refused(&sc, "SELECT name FROM artist one| JOIN"));
 }
 
 #[test]
