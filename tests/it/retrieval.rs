@@ -37,6 +37,8 @@ CREATE TABLE parent (a int, b int, name text NOT NULL DEFAULT 'x', PRIMARY KEY (
 COMMENT ON TABLE parent IS 'Parents of things';
 COMMENT ON COLUMN parent.name IS 'display name';
 CREATE TABLE child (id int PRIMARY KEY, pa int, pb int, feeling mood, tags text[], qty posint, code text UNIQUE,
+                    status varchar(20) CHECK (status IN ('open', 'it''s shut')),
+                    size text CHECK (size IN ('s', 'm') AND length(size) = 1),
                     FOREIGN KEY (pa, pb) REFERENCES parent (a, b));
 CREATE VIEW v_child AS SELECT id, feeling FROM child;
 CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM child;
@@ -95,6 +97,12 @@ async fn catalog_reads_every_object_kind() {
         child.column("feeling").unwrap().enum_labels,
         vec!["sad", "ok", "happy"]
     );
+    // A one-column CHECK list reads like an enum's labels; any other CHECK does not.
+    assert_eq!(
+        child.column("status").unwrap().enum_labels,
+        vec!["open", "it's shut"]
+    );
+    assert!(child.column("size").unwrap().enum_labels.is_empty());
     assert_eq!(child.column("qty").unwrap().data_type, "posint");
     assert_eq!(child.column("tags").unwrap().data_type, "text[]");
     assert_eq!(child.unique, vec![vec!["code".to_string()]]);

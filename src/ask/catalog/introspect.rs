@@ -1,11 +1,11 @@
-//! Reads the catalog with a handful of queries over pg_class, pg_attribute, pg_constraint,
-//! pg_enum and pg_stats; cost grows with the number of columns, never with rows.
+//! Reads the catalog with a handful of queries over pg_class, pg_attribute, pg_constraint (keys,
+//! and CHECK lists of values), pg_enum and pg_stats; cost grows with the number of columns, never with rows.
 
 use std::collections::HashMap;
 
 use tokio_postgres::Client;
 
-use super::{Catalog, CatalogError, Column, ForeignKey, Table, TableKind};
+use super::{checks, Catalog, CatalogError, Column, ForeignKey, Table, TableKind};
 
 /// Relations pgask knows about: tables, views, materialized views, partitioned and foreign
 /// tables outside the system schemas and pgask's own; partitions hide behind their parent.
@@ -39,7 +39,7 @@ impl CatalogOptions {
 }
 
 /// The catalog fingerprint, computed by the server in one query: an md5 over every table,
-/// column, key, comment and enum label (row counts and statistics are left out, so ANALYZE and
+/// column, key, CHECK constraint, comment and enum label (row counts and statistics are left out, so ANALYZE and
 /// data changes do not count).
 pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
     let sql = format!(
@@ -52,7 +52,7 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.oid IN (SELECT c.oid {RELATIONS})
            UNION ALL
            SELECT 'k' || k.conrelid || ':' || k.conname || ':' || pg_get_constraintdef(k.oid) FROM pg_constraint k
-           WHERE k.contype IN ('p', 'u', 'f') AND k.conrelid IN (SELECT c.oid {RELATIONS})
+           WHERE k.contype IN ('p', 'u', 'f', 'c') AND k.conrelid IN (SELECT c.oid {RELATIONS})
            UNION ALL
            SELECT 'e' || enumtypid || ':' || enumsortorder || ':' || enumlabel FROM pg_enum
          ) s"
@@ -164,8 +164,11 @@ async fn load_keys(
 ) -> Result<(), CatalogError> {
     let rows = client
         .query(
-            "SELECT conrelid, contype::text, conname::text, conkey, confrelid, confkey FROM pg_constraint
-             WHERE contype IN ('p', 'u', 'f') ORDER BY conrelid, conname",
+            "SELECT conrelid, contype::text, conname::text, conkey, confrelid, confkey,
+                    pg_get_constraintdef(oid)
+             FROM pg_constraint
+             WHERE contype IN ('p', 'u', 'f') OR (contype = 'c' AND cardinality(conkey) = 1)
+             ORDER BY conrelid, conname",
             &[],
         )
         .await?;
@@ -182,6 +185,20 @@ async fn load_keys(
         match r.get::<_, &str>(1) {
             "p" => tables[t].primary_key = columns,
             "u" => tables[t].unique.push(columns),
+            "c" => {
+                // A text column held to a list of values: shown like an enum's labels.
+                let def: String = r.get(6);
+                let Some(name) = columns.first() else {
+                    continue;
+                };
+                if let Some(col) = tables[t].columns.iter_mut().find(|c| &c.name == name) {
+                    if col.enum_labels.is_empty() {
+                        if let Some(values) = checks::allowed_values(&def, name) {
+                            col.enum_labels = values;
+                        }
+                    }
+                }
+            }
             _ => {
                 let target_oid: u32 = r.get(4);
                 let Some(&target) = by_oid.get(&target_oid) else {

@@ -2,6 +2,7 @@
 //! from PostgreSQL's system catalogs without touching any rows, with a fingerprint that changes
 //! exactly when the catalog does, and the privilege filter for a role.
 
+mod checks;
 mod introspect;
 mod privileges;
 
@@ -51,7 +52,8 @@ pub struct Column {
     pub nullable: bool,
     pub default: Option<String>,
     pub comment: Option<String>,
-    /// Labels when the type is an enum (or an array of, or a domain over, one).
+    /// Labels when the type is an enum (or an array of, or a domain over, one), or the values a
+    /// one-column CHECK constraint allows (`CHECK (status IN ('pending', 'shipped'))`).
     pub enum_labels: Vec<String>,
     /// A few values, only with `catalog.sample_values` on and never for sensitive columns.
     pub samples: Vec<String>,

@@ -286,6 +286,30 @@ impl Scope {
         self.ordered && !sorts(&lex(text)) && self.count(text, true, false) == 0
     }
 
+    /// The conditions the question sets that the query `toks` leaves out: values it names that
+    /// the database holds, in no string literal (in any case: `ILIKE '%brazil%'` uses one
+    /// too), and boolean columns it names ([`Self::flags_unnamed`]).
+    fn conditions_unmet(&self, toks: &[Tok<'_>]) -> usize {
+        let texts = string_literals(toks);
+        let values = self
+            .values
+            .iter()
+            .filter(|v| {
+                let v = v.to_lowercase();
+                !texts.iter().any(|t| t.contains(&v))
+            })
+            .count();
+        values + self.flags_unnamed(toks)
+    }
+
+    /// Whether conditions the question sets ([`Self::conditions_unmet`]) are all the answer
+    /// `text` lacks to end (its sort aside): the model that wanted to end there is steered to
+    /// a WHERE or an AND.
+    pub fn only_wants_condition(&self, text: &str) -> bool {
+        let unmet = self.conditions_unmet(&lex(text));
+        unmet > 0 && self.count(text, true, false) == unmet
+    }
+
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
     /// At the end the query must have no problem at all: one the text already had could
     /// otherwise hide a new one (a missing GROUP BY counted only at the end).
@@ -1352,16 +1376,7 @@ impl Scope {
             if crate::ask::guard::names_resolve(s, &self.catalog).is_err() {
                 problems += 1;
             }
-            // In any string literal, in any case (`ILIKE '%brazil%'` uses it too).
-            let texts = string_literals(&toks);
-            problems += self
-                .values
-                .iter()
-                .filter(|v| {
-                    let v = v.to_lowercase();
-                    !texts.iter().any(|t| t.contains(&v))
-                })
-                .count();
+            problems += self.conditions_unmet(&toks);
             if ordered && !sorts(&toks) {
                 problems += 1;
             }

@@ -357,7 +357,7 @@ impl Asker {
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
         let (catalog, values, holders) = self
-            .link_values(link, catalog, &order, &shape, status)
+            .link_values(link, catalog, &order, (question, &shape), status)
             .await?;
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
@@ -398,33 +398,37 @@ impl Asker {
 
     /// The catalog with the values the question names given to the columns holding them
     /// ([`values`](super::values)), and those values as stored; the same catalog when none is
-    /// found, the lookup is off, or the client is inside a transaction block (its scans would
-    /// take the client's locks and, under SERIALIZABLE, predicate locks a savepoint keeps).
+    /// found. Labels the question writes are found from the schema alone; the lookup in the
+    /// data is skipped when it is off or the client is inside a transaction block (its scans
+    /// would take the client's locks and, under SERIALIZABLE, predicate locks a savepoint
+    /// keeps).
     async fn link_values(
         &self,
         link: &mut Link<'_>,
         catalog: Arc<Catalog>,
         tables: &[TableId],
-        shape: &Shape,
+        (question, shape): (&str, &Shape),
         status: u8,
     ) -> Result<(Arc<Catalog>, Vec<String>, Vec<(String, String, String)>), AskError> {
         let cfg = self.cfg();
-        if cfg.ask.value_lookup_ms == 0 || status != b'I' {
-            return Ok((catalog, Vec::new(), Vec::new()));
-        }
-        let probes = values::probes(&catalog, tables, shape, &cfg.catalog.sensitive_patterns);
-        if probes.is_empty() {
-            return Ok((catalog, Vec::new(), Vec::new()));
-        }
-        let budget = std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
-        let found = match values::look_up(link, &catalog, &probes, status, budget).await {
-            Ok(found) => found,
-            Err(ExecError::Link(e)) => return Err(e.into()),
-            // The read-only scope did not close: nothing more may run on this session.
-            Err(e) => return Err(AskError::Server(e.to_string())),
+        let mut found = values::labelled(&catalog, tables, question);
+        let probes = if cfg.ask.value_lookup_ms == 0 || status != b'I' {
+            Vec::new()
+        } else {
+            values::probes(&catalog, tables, shape, &cfg.catalog.sensitive_patterns)
         };
-        if link.is_cancelled() {
-            return Err(AskError::Cancelled);
+        if !probes.is_empty() {
+            let budget =
+                std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
+            match values::look_up(link, &catalog, &probes, status, budget).await {
+                Ok(more) => found.extend(more),
+                Err(ExecError::Link(e)) => return Err(e.into()),
+                // The read-only scope did not close: nothing more may run on this session.
+                Err(e) => return Err(AskError::Server(e.to_string())),
+            }
+            if link.is_cancelled() {
+                return Err(AskError::Cancelled);
+            }
         }
         tracing::debug!(
             probes = probes.len(),

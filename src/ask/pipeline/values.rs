@@ -104,6 +104,58 @@ pub(super) fn probes(
     out
 }
 
+/// Labels of the chosen tables' columns (enum labels, a CHECK constraint's values) that the
+/// question writes, in any case, as whole words (`mid_market` as "mid market" or "mid-market",
+/// the last word also plural): found without a query, since the schema already says which
+/// column holds them ("How many orders were cancelled?": `orders.status`, `'cancelled'`).
+/// Labels under three letters are left out (`'y'`, `'no'` read as ordinary words).
+pub(super) fn labelled(
+    catalog: &Catalog,
+    tables: &[TableId],
+    question: &str,
+) -> Vec<(Probe, String)> {
+    let words: Vec<String> = question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let written = |label: &str| {
+        let parts: Vec<String> = label
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let n = parts.len();
+        n > 0
+            && words.windows(n).any(|w| {
+                w.iter().zip(&parts).enumerate().all(|(k, (q, l))| {
+                    q == l || (k + 1 == n && (q == &format!("{l}s") || q == &format!("{l}es")))
+                })
+            })
+    };
+    let mut out = Vec::new();
+    for &t in tables {
+        let Some(table) = catalog.tables.get(t) else {
+            continue;
+        };
+        for (i, c) in table.columns.iter().enumerate() {
+            for label in &c.enum_labels {
+                if label.chars().count() >= 3 && written(label) {
+                    out.push((
+                        Probe {
+                            table: t,
+                            column: i,
+                            value: label.to_lowercase(),
+                        },
+                        label.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// One query per table: for each of its probes, the column's value as stored (NULL when no row
 /// has it); each scan stops at its first match.
 pub(super) fn queries(catalog: &Catalog, probes: &[Probe]) -> Vec<(TableId, String)> {
@@ -268,6 +320,36 @@ mod tests {
         assert_eq!(cols, vec!["country", "Note"]);
         assert!(p.iter().all(|p| p.value == "brazil"));
         assert!(probes(&c, &[0], &shape("How many customers are there?"), &[]).is_empty());
+    }
+
+    #[test]
+    fn labels_the_question_writes_are_found_without_a_query() {
+        let mut c = catalog();
+        c.tables[0].columns[4].enum_labels = vec![
+            "enterprise".into(),
+            "mid_market".into(),
+            "small_business".into(),
+            "no".into(),
+        ];
+        let found = |q: &str| -> Vec<String> {
+            labelled(&c, &[0], q).into_iter().map(|(_, v)| v).collect()
+        };
+        assert_eq!(
+            found("Which customers are in the Enterprise segment?"),
+            vec!["enterprise"]
+        );
+        assert_eq!(
+            found("How many mid-market customers are there?"),
+            vec!["mid_market"]
+        );
+        assert_eq!(found("Count the small businesses."), vec!["small_business"]);
+        // Whole words only, and no label of under three letters.
+        assert!(found("Which enterprising customers buy the most?").is_empty());
+        assert!(found("Is there no customer in the market?").is_empty());
+        // Only the chosen tables' columns.
+        assert!(labelled(&c, &[], "the enterprise segment").is_empty());
+        let (p, _) = &labelled(&c, &[0], "enterprise customers")[0];
+        assert_eq!((p.table, p.column, p.value.as_str()), (0, 4, "enterprise"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! `top_k` before the grammar sampler). Grammar construction and `accept` go through
 //! llama-cpp-2's exception-catching wrappers and come back as errors.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -288,6 +289,9 @@ impl Engine {
         let mut seen = Recent::new(self.kept_logits);
         // Logits taken from `seen` for the next draw instead of the context's.
         let mut restored: Option<Vec<f32>> = None;
+        // The tokens still to write of a condition the question sets, which pgask writes when
+        // the model wanted to end without it ([`Scope::condition_for`]).
+        let mut forced: VecDeque<LlamaToken> = VecDeque::new();
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
         let closing_from = if job.closing {
@@ -303,6 +307,7 @@ impl Engine {
             }
             if std::mem::take(&mut retreat) {
                 restored = None;
+                forced.clear();
                 // Take the last token back, never draw it there again, and go on from the
                 // model's next choice (every later position's bans are forgotten).
                 let back = grammar.as_ref().and_then(|_| out_tokens.pop());
@@ -376,229 +381,269 @@ impl Engine {
                 }
                 None => raw,
             };
-            let mut tok = if job.always_mask && grammar.is_some() {
+            // A token of a condition pgask is writing (below): taken as it is, while the
+            // grammar allows it.
+            let forced_tok = forced
+                .pop_front()
+                .filter(|&f| grammar.as_mut().is_some_and(|g| allowed(g, f)));
+            if forced_tok.is_none() {
+                forced.clear();
+            }
+            let mut tok = if let Some(f) = forced_tok {
+                f
+            } else if job.always_mask && grammar.is_some() {
                 LlamaToken(-1)
             } else {
                 draw(logits, &mut chain)
             };
             if let Some(g) = grammar.as_mut() {
                 let tg = Instant::now();
-                if job.always_mask {
-                    // llama.cpp's own whole-vocabulary mask (the benchmark's reference).
-                    let mut all = array(logits);
-                    g.apply(&mut all);
-                    mask.checked += all.data.len();
-                    all.data.retain(|d| d.logit() != f32::NEG_INFINITY);
-                    tok = pick(all.data, &mut chain, &text)?;
-                } else if !allowed(g, tok) {
-                    resamples += 1;
-                    let need = if job.temperature <= 0.0 {
-                        Some(1)
-                    } else {
-                        usize::try_from(self.top_k).ok().filter(|&k| k > 0)
-                    };
-                    let found = self.masker.allowed(
-                        g,
-                        &self.prefixes,
-                        logits,
-                        need,
-                        !ends_mid_char(&text),
-                        &mut mask,
-                    );
-                    // Tokens taken back here have no logit left, so the masker leaves them out.
-                    if found.is_empty() && !std::ptr::eq(logits, raw) {
-                        if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
-                            // Every token the grammar allows here was taken back before.
-                            retreat = true;
-                            continue;
-                        }
-                        if !out_tokens.is_empty() {
-                            // Out of backtracks, and every way on was a dead end before.
-                            stop = Stop::DeadEnd;
-                            break;
-                        }
-                        let again = self.masker.allowed(
+                if forced_tok.is_none() {
+                    if job.always_mask {
+                        // llama.cpp's own whole-vocabulary mask (the benchmark's reference).
+                        let mut all = array(logits);
+                        g.apply(&mut all);
+                        mask.checked += all.data.len();
+                        all.data.retain(|d| d.logit() != f32::NEG_INFINITY);
+                        tok = pick(all.data, &mut chain, &text)?;
+                    } else if !allowed(g, tok) {
+                        resamples += 1;
+                        let need = if job.temperature <= 0.0 {
+                            Some(1)
+                        } else {
+                            usize::try_from(self.top_k).ok().filter(|&k| k > 0)
+                        };
+                        let found = self.masker.allowed(
                             g,
                             &self.prefixes,
-                            raw,
+                            logits,
                             need,
                             !ends_mid_char(&text),
                             &mut mask,
                         );
-                        tok = pick(again, &mut chain, &text)?;
-                    } else {
-                        tok = pick(found, &mut chain, &text)?;
-                    }
-                }
-                grammar_ns += tg.elapsed().as_nanos();
-                // In the closing window the query ends where it may, before the model starts
-                // something new (not inside a word or number it is still writing, nor before
-                // a sort's direction).
-                let piece = self.model.vocab().token_to_piece(tok, false, None);
-                // (An end the model drew itself is its own: `Eos` below.)
-                let model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
-                if closing && !model_ends && !continues(&text, &piece) && reads_a_table(&text) {
-                    let so_far = String::from_utf8_lossy(&text);
-                    let eos = self.model.vocab().eos();
-                    if !ends_mid_char(&text)
-                        && allowed(g, eos)
-                        && job
-                            .scope
-                            .as_ref()
-                            .is_none_or(|s| !s.rejects(&so_far, "", true))
-                    {
-                        stop = Stop::Closed;
-                        break;
-                    }
-                }
-                // No select item twice: a token that would end an item equal to an earlier one
-                // of the same list gives way to the best allowed token that does not.
-                if repeats_item(&text, &piece) {
-                    let tg = Instant::now();
-                    let found = self.masker.allowed(
-                        g,
-                        &self.prefixes,
-                        logits,
-                        Some(16),
-                        !ends_mid_char(&text),
-                        &mut mask,
-                    );
-                    let fresh: Vec<_> = found
-                        .into_iter()
-                        .filter(|d| {
-                            let p = self.model.vocab().token_to_piece(d.id(), false, None);
-                            !repeats_item(&text, &p)
-                        })
-                        .collect();
-                    if !fresh.is_empty() {
-                        resamples += 1;
-                        tok = pick(fresh, &mut chain, &text)?;
+                        // Tokens taken back here have no logit left, so the masker leaves them out.
+                        if found.is_empty() && !std::ptr::eq(logits, raw) {
+                            if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
+                                // Every token the grammar allows here was taken back before.
+                                retreat = true;
+                                continue;
+                            }
+                            if !out_tokens.is_empty() {
+                                // Out of backtracks, and every way on was a dead end before.
+                                stop = Stop::DeadEnd;
+                                break;
+                            }
+                            let again = self.masker.allowed(
+                                g,
+                                &self.prefixes,
+                                raw,
+                                need,
+                                !ends_mid_char(&text),
+                                &mut mask,
+                            );
+                            tok = pick(again, &mut chain, &text)?;
+                        } else {
+                            tok = pick(found, &mut chain, &text)?;
+                        }
                     }
                     grammar_ns += tg.elapsed().as_nanos();
-                }
-                // The scope check: no name the query has not defined, no item or literal twice.
-                let whole_chars = !ends_mid_char(
-                    &[
-                        text.as_slice(),
-                        &self.model.vocab().token_to_piece(tok, false, None),
-                    ]
-                    .concat(),
-                );
-                if let Some(scope) = job.scope.as_ref().filter(|_| whole_chars) {
-                    let tg = Instant::now();
-                    let so_far = String::from_utf8_lossy(&text);
-                    // How far the text is from an end, for the closing window's check.
-                    let far = closing.then(|| distance(&so_far));
-                    let piece_of = |t: LlamaToken| {
-                        let eog = self.model.vocab().is_eog(t);
-                        let p = self.model.vocab().token_to_piece(t, false, None);
-                        let end = eog || p.contains(&b'\n');
-                        (p, end)
-                    };
-                    let refuses = |t: LlamaToken| {
-                        let (p, end) = piece_of(t);
-                        let piece = String::from_utf8_lossy(&p);
-                        // Into a dead end found before (the text so far is never in one:
-                        // it would have been refused when it was written).
-                        dead.iter().any(|d| {
-                            d.len() > text.len()
-                                && d.starts_with(&text)
-                                && p.starts_with(&d[text.len()..])
-                        }) || scope.rejects_judged(&judged, &so_far, &piece, end)
-                            || far.is_some_and(|f| !end && moves_away(&so_far, f, &piece))
-                    };
-                    if refuses(tok) {
-                        tracing::trace!(
-                            text = %so_far,
-                            piece = %String::from_utf8_lossy(&piece_of(tok).0),
-                            backtracks,
-                            "scope refused"
-                        );
-                        let good = |d: &LlamaTokenData| {
-                            let (p, _) = piece_of(d.id());
-                            d.logit() != f32::NEG_INFINITY
-                                && !repeats_item(&text, &p)
-                                && !refuses(d.id())
-                        };
-                        // The model wanted to end and may not, only for want of the sort its
-                        // question asks for (below).
-                        let wants_sort = piece_of(tok).1 && scope.only_wants_sort(&so_far);
-                        // Only as many good tokens as the draw can use are looked for, best
-                        // first: greedy takes the best, top-k the best k (each candidate's
-                        // check costs a scope check of the whole text); the sort rule looks
-                        // at all of them.
-                        let limit = if wants_sort {
-                            usize::MAX
-                        } else if job.temperature <= 0.0 {
-                            1
-                        } else {
-                            usize::try_from(self.top_k)
-                                .ok()
-                                .filter(|&k| k > 0)
-                                .unwrap_or(usize::MAX)
-                        };
-                        let best_good = |mut found: Vec<LlamaTokenData>| -> Vec<LlamaTokenData> {
-                            found.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
-                            found.into_iter().filter(good).take(limit).collect()
-                        };
-                        // Greedy decoding takes the best good token: when one is among the
-                        // best few the grammar allows, no wider search is needed (every
-                        // token not checked has a lower logit).
-                        let mut fresh: Vec<_> = Vec::new();
-                        if job.temperature <= 0.0 {
-                            fresh = self.masker.allowed(
-                                g,
-                                &self.prefixes,
-                                logits,
-                                Some(1),
-                                !ends_mid_char(&text),
-                                &mut mask,
-                            );
-                            fresh = best_good(fresh);
-                        }
-                        if fresh.is_empty() {
-                            fresh = self.masker.allowed(
-                                g,
-                                &self.prefixes,
-                                logits,
-                                Some(SCOPE_ALTERNATIVES),
-                                !ends_mid_char(&text),
-                                &mut mask,
-                            );
-                            fresh = best_good(fresh);
-                        }
-                        // The model wanted to end and may not, only for want of the sort its
-                        // question asks for: it goes on with ` ORDER` if it would write that
-                        // at all (not with more of the list it was ending: `GROUP BY a, b` +
-                        // `, c` …).
-                        if wants_sort {
-                            let on: Vec<_> = fresh
-                                .iter()
-                                .filter(|d| starts_order(&piece_of(d.id()).0))
-                                .cloned()
-                                .collect();
-                            if !on.is_empty() {
-                                fresh = on;
-                            }
-                        }
-                        if !fresh.is_empty() {
-                            scope_refusals += 1;
-                            tok = pick(fresh, &mut chain, &text)?;
-                        } else if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
-                            // A dead end: every good token here breaks the query (the problem
-                            // was made earlier: `FROM t x` before a qualifier `a.` that now
-                            // can never be defined). Take the last token back.
-                            retreat = true;
-                            grammar_ns += tg.elapsed().as_nanos();
-                            continue;
-                        } else if !out_tokens.is_empty() {
-                            // Out of backtracks: whatever follows is junk (a query that
-                            // ran would answer nothing); the next attempt starts afresh.
-                            stop = Stop::DeadEnd;
+                    // In the closing window the query ends where it may, before the model starts
+                    // something new (not inside a word or number it is still writing, nor before
+                    // a sort's direction).
+                    let piece = self.model.vocab().token_to_piece(tok, false, None);
+                    // (An end the model drew itself is its own: `Eos` below.)
+                    let model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
+                    if closing && !model_ends && !continues(&text, &piece) && reads_a_table(&text) {
+                        let so_far = String::from_utf8_lossy(&text);
+                        let eos = self.model.vocab().eos();
+                        if !ends_mid_char(&text)
+                            && allowed(g, eos)
+                            && job
+                                .scope
+                                .as_ref()
+                                .is_none_or(|s| !s.rejects(&so_far, "", true))
+                        {
+                            stop = Stop::Closed;
                             break;
                         }
                     }
-                    grammar_ns += tg.elapsed().as_nanos();
+                    // No select item twice: a token that would end an item equal to an earlier one
+                    // of the same list gives way to the best allowed token that does not.
+                    if repeats_item(&text, &piece) {
+                        let tg = Instant::now();
+                        let found = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            logits,
+                            Some(16),
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        let fresh: Vec<_> = found
+                            .into_iter()
+                            .filter(|d| {
+                                let p = self.model.vocab().token_to_piece(d.id(), false, None);
+                                !repeats_item(&text, &p)
+                            })
+                            .collect();
+                        if !fresh.is_empty() {
+                            resamples += 1;
+                            tok = pick(fresh, &mut chain, &text)?;
+                        }
+                        grammar_ns += tg.elapsed().as_nanos();
+                    }
+                    // The scope check: no name the query has not defined, no item or literal twice.
+                    let whole_chars = !ends_mid_char(
+                        &[
+                            text.as_slice(),
+                            &self.model.vocab().token_to_piece(tok, false, None),
+                        ]
+                        .concat(),
+                    );
+                    if let Some(scope) = job.scope.as_ref().filter(|_| whole_chars) {
+                        let tg = Instant::now();
+                        let so_far = String::from_utf8_lossy(&text);
+                        // How far the text is from an end, for the closing window's check.
+                        let far = closing.then(|| distance(&so_far));
+                        let piece_of = |t: LlamaToken| {
+                            let eog = self.model.vocab().is_eog(t);
+                            let p = self.model.vocab().token_to_piece(t, false, None);
+                            let end = eog || p.contains(&b'\n');
+                            (p, end)
+                        };
+                        let refuses = |t: LlamaToken| {
+                            let (p, end) = piece_of(t);
+                            let piece = String::from_utf8_lossy(&p);
+                            // Into a dead end found before (the text so far is never in one:
+                            // it would have been refused when it was written).
+                            dead.iter().any(|d| {
+                                d.len() > text.len()
+                                    && d.starts_with(&text)
+                                    && p.starts_with(&d[text.len()..])
+                            }) || scope.rejects_judged(&judged, &so_far, &piece, end)
+                                || far.is_some_and(|f| !end && moves_away(&so_far, f, &piece))
+                        };
+                        if refuses(tok) {
+                            tracing::trace!(
+                                text = %so_far,
+                                piece = %String::from_utf8_lossy(&piece_of(tok).0),
+                                backtracks,
+                                "scope refused"
+                            );
+                            let good = |d: &LlamaTokenData| {
+                                let (p, _) = piece_of(d.id());
+                                d.logit() != f32::NEG_INFINITY
+                                    && !repeats_item(&text, &p)
+                                    && !refuses(d.id())
+                            };
+                            // The model wanted to end and may not, only for want of the sort its
+                            // question asks for (below).
+                            let wants_sort = piece_of(tok).1 && scope.only_wants_sort(&so_far);
+                            // Likewise for a condition the question sets (a value it names, a
+                            // flag), which pgask then writes when it can (below).
+                            let wants_condition = piece_of(tok).1
+                                && !wants_sort
+                                && scope.only_wants_condition(&so_far);
+                            // Only as many good tokens as the draw can use are looked for, best
+                            // first: greedy takes the best, top-k the best k (each candidate's
+                            // check costs a scope check of the whole text); the sort rule looks
+                            // at all of them.
+                            let limit = if wants_sort {
+                                usize::MAX
+                            } else if job.temperature <= 0.0 {
+                                1
+                            } else {
+                                usize::try_from(self.top_k)
+                                    .ok()
+                                    .filter(|&k| k > 0)
+                                    .unwrap_or(usize::MAX)
+                            };
+                            let best_good =
+                                |mut found: Vec<LlamaTokenData>| -> Vec<LlamaTokenData> {
+                                    found.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
+                                    found.into_iter().filter(good).take(limit).collect()
+                                };
+                            // Greedy decoding takes the best good token: when one is among the
+                            // best few the grammar allows, no wider search is needed (every
+                            // token not checked has a lower logit).
+                            let mut fresh: Vec<_> = Vec::new();
+                            if job.temperature <= 0.0 {
+                                fresh = self.masker.allowed(
+                                    g,
+                                    &self.prefixes,
+                                    logits,
+                                    Some(1),
+                                    !ends_mid_char(&text),
+                                    &mut mask,
+                                );
+                                fresh = best_good(fresh);
+                            }
+                            if fresh.is_empty() {
+                                fresh = self.masker.allowed(
+                                    g,
+                                    &self.prefixes,
+                                    logits,
+                                    Some(SCOPE_ALTERNATIVES),
+                                    !ends_mid_char(&text),
+                                    &mut mask,
+                                );
+                                fresh = best_good(fresh);
+                            }
+                            // The model wanted to end and may not, only for want of the sort its
+                            // question asks for: it goes on with ` ORDER` if it would write that
+                            // at all (not with more of the list it was ending: `GROUP BY a, b` +
+                            // `, c` …).
+                            // The condition the question sets, written by pgask: the model
+                            // that ends without it rarely finds the column and the value itself
+                            // (`WHERE order_id IN (SELECT …)` for "How many orders were
+                            // cancelled?").
+                            let written = wants_condition
+                                .then(|| scope.condition_for(&so_far))
+                                .flatten()
+                                .and_then(|c| {
+                                    let toks = vocab.tokenize(c.as_bytes(), false, false);
+                                    let spelled: Vec<u8> = toks
+                                        .iter()
+                                        .flat_map(|&t| vocab.token_to_piece(t, false, None))
+                                        .collect();
+                                    (spelled == c.as_bytes()).then_some(toks)
+                                })
+                                .filter(|toks| toks.first().is_some_and(|&t| allowed(g, t)));
+                            if let Some(toks) = written {
+                                forced = toks.into_iter().collect();
+                                fresh = forced
+                                    .pop_front()
+                                    .map(|t| vec![LlamaTokenData::new(t, 0.0, 0.0)])
+                                    .unwrap_or_default();
+                            } else if wants_sort {
+                                let on: Vec<_> = fresh
+                                    .iter()
+                                    .filter(|d| starts_order(&piece_of(d.id()).0))
+                                    .cloned()
+                                    .collect();
+                                if !on.is_empty() {
+                                    fresh = on;
+                                }
+                            }
+                            if !fresh.is_empty() {
+                                scope_refusals += 1;
+                                tok = pick(fresh, &mut chain, &text)?;
+                            } else if backtracks < MAX_BACKTRACKS && !out_tokens.is_empty() {
+                                // A dead end: every good token here breaks the query (the problem
+                                // was made earlier: `FROM t x` before a qualifier `a.` that now
+                                // can never be defined). Take the last token back.
+                                retreat = true;
+                                grammar_ns += tg.elapsed().as_nanos();
+                                continue;
+                            } else if !out_tokens.is_empty() {
+                                // Out of backtracks: whatever follows is junk (a query that
+                                // ran would answer nothing); the next attempt starts afresh.
+                                stop = Stop::DeadEnd;
+                                break;
+                            }
+                        }
+                        grammar_ns += tg.elapsed().as_nanos();
+                    }
                 }
                 if self.model.vocab().is_eog(tok) {
                     stop = Stop::Eos;

@@ -4,13 +4,15 @@
 //!   still unused and the query reads its table (`SELECT company_name … WHERE company_name` is
 //!   refused while 'Germany', held by `country`, waits). Refusing the value later is too late:
 //!   the model does not go back to the column;
+//! - a key column the question does not name compared with a value (`customer_id = 42`), in
+//!   the same case, judged at its operator;
 //! - a number column the question names by its words next to a number the query has not
 //!   written yet (`WHERE unit_price < 10` is refused for "fewer than 10 units in stock" while
 //!   `units_in_stock` is unused).
 
 use super::aliases::Binding;
 use super::columns::{has_all_words, is_number, is_text, same_word};
-use super::lexer::{string_literals, Kind, Tok};
+use super::lexer::{lex, string_literals, Kind, Tok};
 use super::question::question_numbers;
 use super::{key_name, Level, Scope};
 use crate::ask::generate::shape::NUMBER_WORDS;
@@ -115,7 +117,129 @@ impl Scope {
             && columns.iter().all(|(_, c)| is_text(&c.data_type))
             && !columns.iter().any(|(t, c)| holds(t, &c.name))
             && shown(&name);
-        usize::from(off)
+        // A key the question does not name compared with a value (`WHERE customer_id =
+        // 330000000000` for "the enterprise segment"), judged at the operator: a value the
+        // question does name waits for its own column (`customer_id IN (SELECT …)` is free).
+        let words: Vec<&str> = self.question_words();
+        let compared = next.is_some_and(|n| {
+            // (The lexer writes `<=`, `<>` and `!=` as two marks.)
+            ["=", "<", ">", "!"].iter().any(|op| n.is(Kind::Punct, op))
+                || n.is(Kind::Keyword, "BETWEEN")
+        });
+        let key = compared
+            && !columns.is_empty()
+            && key_name(&name.to_lowercase())
+            && !columns.iter().any(|(t, c)| holds(t, &c.name))
+            && !has_all_words(&name.to_lowercase(), &words);
+        usize::from(off || key)
+    }
+}
+
+impl Scope {
+    /// The condition pgask writes for a model that wanted to end `text` while a condition the
+    /// question sets is all it lacks ([`Scope::only_wants_condition`]) and did not go on with
+    /// one itself: ` WHERE o.status = 'cancelled'` (or ` AND …` after a WHERE) for the first
+    /// waiting value held by a table the query's FROM list reads, or ` WHERE discontinued` for
+    /// a flag the question names. Only for one plain SELECT whose FROM list ends the text
+    /// (no GROUP BY, ORDER BY, LIMIT, set operation or CTE, nothing open); `None` otherwise.
+    pub fn condition_for(&self, text: &str) -> Option<String> {
+        let toks = lex(text);
+        if !toks.first()?.is(Kind::Keyword, "SELECT") {
+            return None;
+        }
+        // The FROM list's tables (with their aliases) at depth 0, and whether a WHERE is there.
+        let mut depth = 0usize;
+        let mut in_from = false;
+        let mut where_at = None;
+        let mut items: Vec<(String, Option<String>)> = Vec::new();
+        for (i, t) in toks.iter().enumerate() {
+            match (t.kind, t.text) {
+                (Kind::Punct, "(") => depth += 1,
+                (Kind::Punct, ")") => depth = depth.checked_sub(1)?,
+                _ if depth > 0 => {}
+                (Kind::Keyword, "FROM") => in_from = true,
+                (Kind::Keyword, "WHERE") => {
+                    in_from = false;
+                    where_at = Some(i);
+                }
+                (
+                    Kind::Keyword,
+                    "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET" | "FETCH" | "UNION"
+                    | "INTERSECT" | "EXCEPT" | "WINDOW" | "WITH",
+                ) => return None,
+                (Kind::Ident, _) if in_from => {
+                    let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                    let starts = prev.is_some_and(|p| {
+                        p.is(Kind::Keyword, "FROM")
+                            || p.is(Kind::Keyword, "JOIN")
+                            || p.is(Kind::Punct, ",")
+                    });
+                    if starts {
+                        items.push((t.name(), None));
+                    } else if prev
+                        .is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"))
+                    {
+                        if let Some(last) = items.last_mut().filter(|l| l.1.is_none()) {
+                            last.1 = Some(t.name());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // (Called where the grammar lets the text end: what it ends with is whole; a text
+        // that ends with a word or a mark waiting for more is refused all the same.)
+        let last = toks.last()?;
+        let waits = (last.kind == Kind::Punct && last.text != ")")
+            || [
+                "WHERE", "AND", "OR", "NOT", "FROM", "JOIN", "ON", "SELECT", "AS",
+            ]
+            .iter()
+            .any(|k| last.is(Kind::Keyword, k));
+        if depth != 0 || items.is_empty() || waits {
+            return None;
+        }
+        let qualifier = |table: &str| -> Option<String> {
+            let (name, alias) = items.iter().find(|(n, _)| n == table)?;
+            Some(match alias {
+                Some(a) => format!("{a}."),
+                None if items.len() > 1 => format!("{name}."),
+                None => String::new(),
+            })
+        };
+        let quote = |name: &str| {
+            if name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                name.to_string()
+            } else {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            }
+        };
+        let lead = if where_at.is_some() {
+            " AND "
+        } else {
+            " WHERE "
+        };
+        let used = string_literals(&toks);
+        for (value, table, column) in &self.holders {
+            let v = value.to_lowercase();
+            if used.iter().any(|u| u.contains(&v)) {
+                continue;
+            }
+            if let Some(q) = qualifier(table) {
+                let literal = value.replace('\'', "''");
+                return Some(format!("{lead}{q}{} = '{literal}'", quote(column)));
+            }
+        }
+        let named: Vec<String> = self
+            .flags_named()
+            .into_iter()
+            .filter(|(_, c)| !toks.iter().any(|t| t.kind == Kind::Ident && t.name() == *c))
+            .filter_map(|(t, c)| Some(format!("{}{}", qualifier(&t)?, quote(&c))))
+            .collect();
+        named.first().map(|c| format!("{lead}{c}"))
     }
 }
 

@@ -2,6 +2,7 @@
 //! whether it asks for things or an amount, an average, a key.
 
 use super::columns::has_all_words;
+use super::lexer::{Kind, Tok};
 use super::{key_name, Level, Scope};
 use crate::ask::generate::shape::NUMBER_WORDS;
 
@@ -210,6 +211,44 @@ impl Scope {
     /// the product" names `product_categories` as well as `products`).
     pub(super) fn question_has_words_of(&self, table: &str) -> bool {
         self.question_names(table) || has_all_words(&table.to_lowercase(), &self.question_words())
+    }
+
+    /// Boolean columns of the chosen tables whose name the question writes ("discontinued
+    /// products": `discontinued`; "the headquarters office": `is_headquarters`) and that the
+    /// query `toks` never names: the answer leaves out a condition the question sets.
+    pub(super) fn flags_unnamed(&self, toks: &[Tok<'_>]) -> usize {
+        self.flags_named()
+            .iter()
+            .filter(|(_, c)| {
+                !toks
+                    .iter()
+                    .any(|t| t.kind == Kind::Ident && t.name().eq_ignore_ascii_case(c))
+            })
+            .count()
+    }
+
+    /// The boolean columns of the chosen tables whose name the question writes (without an
+    /// `is_` or `has_`), as `(table, column)`.
+    pub(super) fn flags_named(&self) -> Vec<(String, String)> {
+        let q = self.question.to_lowercase();
+        let words: Vec<&str> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut out = Vec::new();
+        for t in &self.catalog.tables {
+            for c in t.columns.iter().filter(|c| c.data_type == "boolean") {
+                let name = c.name.to_lowercase();
+                let core = name
+                    .strip_prefix("is_")
+                    .or_else(|| name.strip_prefix("has_"))
+                    .unwrap_or(&name);
+                if has_all_words(core, &words) {
+                    out.push((t.name.clone(), c.name.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Whether the question names the table `table` (its words, `media_type` as "media type",

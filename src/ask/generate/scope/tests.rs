@@ -1961,6 +1961,16 @@ fn a_condition_starts_with_the_column_holding_a_waiting_value() {
         &sc,
         "SELECT c.company_name FROM customers c WHERE c.customer_id IN (SELECT o.customer_id FROM orders o WHERE o.status = 'open') AND c.country = 'Germany'",
     );
+    // A key the question does not name, compared with a number while the value waits
+    // (Gemma: `WHERE customer_id = 330000000000`), refused at its operator.
+    assert!(refused(
+        &sc,
+        "SELECT company_name FROM customers WHERE customer_id| ="
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT c.company_name FROM customers c WHERE c.country = 'x' AND c.customer_id| <"
+    ));
     // No holders known (no lookup ran): no such rule.
     let plain = scope("List the album titles by AC/DC.");
     never_refused(&plain, "SELECT title FROM album WHERE title = 'x'");
@@ -2118,5 +2128,91 @@ fn review_cases_own_short_aliases_while_a_role_waits() {
     never_refused(
         &sc,
         "SELECT mgr.reports_to FROM employee e JOIN employee mgr ON e.reports_to = mgr.employee_id",
+    );
+}
+
+#[test]
+fn a_boolean_column_the_question_names_is_used_before_the_end() {
+    let mut products = table("products", &["product_id", "name", "price"]);
+    products
+        .columns
+        .push(Column::new("discontinued", "boolean"));
+    let mut offices = table("offices", &["office_id", "city"]);
+    offices
+        .columns
+        .push(Column::new("is_headquarters", "boolean"));
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![products, offices],
+    };
+    let sc = Scope::new(
+        &catalog,
+        &[0, 1],
+        "List the names of discontinued products.",
+    );
+    assert!(sc.rejects("SELECT name FROM products", "", true));
+    never_refused(&sc, "SELECT name FROM products WHERE discontinued");
+    never_refused(
+        &sc,
+        "SELECT p.name FROM products p WHERE NOT p.discontinued",
+    );
+    let hq = Scope::new(&catalog, &[0, 1], "Which city is the Headquarters in?");
+    assert!(hq.rejects("SELECT city FROM offices", "", true));
+    never_refused(&hq, "SELECT city FROM offices WHERE is_headquarters");
+    // A question that names no flag sets no condition.
+    let any = Scope::new(&catalog, &[0, 1], "List the names of all products.");
+    never_refused(&any, "SELECT name FROM products");
+}
+
+#[test]
+fn the_condition_pgask_writes_when_the_model_ends_without_it() {
+    let sc = germany_scope();
+    assert!(sc.only_wants_condition("SELECT company_name FROM customers"));
+    assert_eq!(
+        sc.condition_for("SELECT company_name FROM customers")
+            .as_deref(),
+        Some(" WHERE country = 'Germany'")
+    );
+    assert_eq!(
+        sc.condition_for("SELECT c.company_name FROM customers c WHERE c.credit_limit > 10")
+            .as_deref(),
+        Some(" AND c.country = 'Germany'")
+    );
+    assert_eq!(
+        sc.condition_for(
+            "SELECT customers.company_name FROM customers JOIN orders ON orders.customer_id = customers.customer_id"
+        )
+        .as_deref(),
+        Some(" WHERE customers.country = 'Germany'")
+    );
+    // Not where a WHERE cannot follow, nor when the holding table is not read, nor once used.
+    for text in [
+        "SELECT country, count(*) FROM customers GROUP BY country",
+        "SELECT company_name FROM customers ORDER BY company_name",
+        "SELECT status FROM orders",
+        "SELECT company_name FROM customers WHERE",
+        "SELECT company_name FROM (SELECT * FROM customers) c",
+    ] {
+        assert_eq!(sc.condition_for(text), None, "{text}");
+    }
+    assert!(
+        !sc.only_wants_condition("SELECT company_name FROM customers WHERE country = 'Germany'")
+    );
+    // A flag the question names.
+    let mut products = table("products", &["product_id", "name"]);
+    products
+        .columns
+        .push(Column::new("discontinued", "boolean"));
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![products],
+    };
+    let flag = Scope::new(&catalog, &[0], "List the names of discontinued products.");
+    assert_eq!(
+        flag.condition_for("SELECT p.name FROM products p")
+            .as_deref(),
+        Some(" WHERE p.discontinued")
     );
 }
