@@ -16,13 +16,25 @@ pub fn allowed_values(def: &str, column: &str) -> Option<Vec<String>> {
     }
     let open = right.find("ARRAY[")? + "ARRAY[".len();
     let (values, used) = constants(&right[open..])?;
-    // After the list: only closing brackets and a cast of the whole array.
-    let rest = &right[open + used..];
-    let tail_ok = rest.chars().all(|c| {
-        c == ')' || c == ']' || c == '[' || c == ':' || c.is_ascii_alphabetic() || c == ' '
-    }) && !rest.contains(" AND ")
-        && !rest.contains(" OR ");
+    // After the list: only closing parentheses and a cast of the whole array to a text array
+    // (not `IS NOT TRUE`, `NOT VALID` or another condition).
+    let rest: String = right[open + used..].chars().filter(|&c| c != ')').collect();
+    let tail_ok = rest.is_empty()
+        || rest
+            .strip_prefix("::")
+            .and_then(|t| t.strip_suffix("[]"))
+            .is_some_and(text_type);
     (tail_ok && !values.is_empty()).then_some(values)
+}
+
+/// Whether a type, as PostgreSQL prints it, is a text type (`text`, `character varying(20)`,
+/// `bpchar`, `citext`): only such a column's CHECK list reads like labels (a number's or a
+/// date's would make the grammar treat it as an enum).
+pub fn text_type(data_type: &str) -> bool {
+    let t = data_type.trim();
+    ["text", "character", "varchar", "bpchar", "citext"]
+        .iter()
+        .any(|n| t == *n || t.starts_with(&format!("{n} ")) || t.starts_with(&format!("{n}(")))
 }
 
 /// The column a comparison's left side names: `((status`, `(((status)::text`, `(("Status"`.
@@ -65,9 +77,12 @@ fn constants(s: &str) -> Option<(Vec<String>, usize)> {
             }
         }
         out.push(value);
-        // An element's cast (`::text`, `::character varying`).
+        // An element's cast: to a text type only (`::text`, `::character varying`).
         if s.get(i..)?.starts_with("::") {
             let end = s.get(i..)?.find([',', ']'])? + i;
+            if !text_type(s.get(i + 2..end)?) {
+                return None;
+            }
             i = end;
         }
         match bytes.get(i) {
@@ -131,6 +146,17 @@ mod tests {
             ),
             ("CHECK ((status = ANY (ARRAY[lower('A'::text)])))", "status"),
             ("CHECK ((lower(status) = ANY (ARRAY['a'::text])))", "status"),
+            // A boolean test of the list (the values it forbids), a list of dates.
+            (
+                "CHECK (((c = ANY (ARRAY['x'::text, 'y'::text])) IS NOT TRUE))",
+                "c",
+            ),
+            ("CHECK (((c = ANY (ARRAY['x'::text])) IS FALSE))", "c"),
+            ("CHECK ((d = ANY (ARRAY['2020-01-01'::date])))", "d"),
+            (
+                "CHECK ((status = ANY (ARRAY['a'::text]))) NOT VALID",
+                "status",
+            ),
         ];
         for (def, col) in no {
             assert_eq!(allowed_values(def, col), None, "{def}");

@@ -165,7 +165,7 @@ async fn load_keys(
     let rows = client
         .query(
             "SELECT conrelid, contype::text, conname::text, conkey, confrelid, confkey,
-                    pg_get_constraintdef(oid)
+                    CASE WHEN contype = 'c' AND convalidated THEN pg_get_constraintdef(oid) END
              FROM pg_constraint
              WHERE contype IN ('p', 'u', 'f') OR (contype = 'c' AND cardinality(conkey) = 1)
              ORDER BY conrelid, conname",
@@ -186,13 +186,16 @@ async fn load_keys(
             "p" => tables[t].primary_key = columns,
             "u" => tables[t].unique.push(columns),
             "c" => {
-                // A text column held to a list of values: shown like an enum's labels.
-                let def: String = r.get(6);
+                // A text column held to a list of values: shown like an enum's labels (not
+                // while the constraint is NOT VALID: older rows may hold anything).
+                let Some(def) = r.get::<_, Option<String>>(6) else {
+                    continue;
+                };
                 let Some(name) = columns.first() else {
                     continue;
                 };
                 if let Some(col) = tables[t].columns.iter_mut().find(|c| &c.name == name) {
-                    if col.enum_labels.is_empty() {
+                    if col.enum_labels.is_empty() && checks::text_type(&col.data_type) {
                         if let Some(values) = checks::allowed_values(&def, name) {
                             col.enum_labels = values;
                         }

@@ -102,7 +102,9 @@ const COMPARISONS: &[&str] = &[
     "exceeds",
 ];
 
-const NEGATIONS: &[&str] = &["no", "never", "without", "not", "none", "nobody", "nothing"];
+/// Words that negate: the question's shape is negated, and a label or a flag within three
+/// words after one ("not cancelled") is no condition pgask writes as it is.
+pub const NEGATIONS: &[&str] = &["no", "never", "without", "not", "none", "nobody", "nothing"];
 
 /// Capitalised words that are not values.
 const NOT_VALUES: &[&str] = &[

@@ -357,7 +357,13 @@ impl Asker {
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
         let (catalog, values, holders) = self
-            .link_values(link, catalog, &order, (question, &shape), status)
+            .link_values(
+                link,
+                catalog,
+                (&order, order.get(..focus).unwrap_or(&order)),
+                (question, &shape),
+                status,
+            )
             .await?;
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
@@ -406,12 +412,13 @@ impl Asker {
         &self,
         link: &mut Link<'_>,
         catalog: Arc<Catalog>,
-        tables: &[TableId],
+        (tables, own): (&[TableId], &[TableId]),
         (question, shape): (&str, &Shape),
         status: u8,
     ) -> Result<(Arc<Catalog>, Vec<String>, Vec<(String, String, String)>), AskError> {
         let cfg = self.cfg();
-        let mut found = values::labelled(&catalog, tables, question);
+        // Labels only of retrieval's own tables, not of those a small database adds whole.
+        let mut found = values::labelled(&catalog, own, question);
         let probes = if cfg.ask.value_lookup_ms == 0 || status != b'I' {
             Vec::new()
         } else {

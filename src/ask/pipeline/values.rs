@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::ask::catalog::{quote_ident, Catalog, TableId, TableKind};
 use crate::ask::execute::{self, ExecError, Limits};
-use crate::ask::generate::shape::{Literal, Shape};
+use crate::ask::generate::shape::{self, Literal, Shape};
 use crate::session::link::Link;
 
 use super::lookup::literal;
@@ -108,7 +108,11 @@ pub(super) fn probes(
 /// question writes, in any case, as whole words (`mid_market` as "mid market" or "mid-market",
 /// the last word also plural): found without a query, since the schema already says which
 /// column holds them ("How many orders were cancelled?": `orders.status`, `'cancelled'`).
-/// Labels under three letters are left out (`'y'`, `'no'` read as ordinary words).
+/// Left out: labels under three letters (`'y'`, `'no'`) and common words (`'check'`, `'new'`,
+/// `'other'`), which read as ordinary words; a label the question negates ("not cancelled",
+/// "other than shipped": the answer must not equal it, so it is no value to use); and a label
+/// followed by a word of another column of its table ("the shipped date": that column is
+/// meant).
 pub(super) fn labelled(
     catalog: &Catalog,
     tables: &[TableId],
@@ -119,42 +123,75 @@ pub(super) fn labelled(
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
-    let written = |label: &str| {
+    // Where the label's words stand in the question: the first one's index and their number.
+    let written_at = |label: &str| -> Option<(usize, usize)> {
         let parts: Vec<String> = label
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
         let n = parts.len();
-        n > 0
-            && words.windows(n).any(|w| {
-                w.iter().zip(&parts).enumerate().all(|(k, (q, l))| {
-                    q == l || (k + 1 == n && (q == &format!("{l}s") || q == &format!("{l}es")))
-                })
+        if n == 0 {
+            return None;
+        }
+        let at = words.windows(n).position(|w| {
+            w.iter().zip(&parts).enumerate().all(|(k, (q, l))| {
+                q == l || (k + 1 == n && (q == &format!("{l}s") || q == &format!("{l}es")))
             })
+        })?;
+        Some((at, n))
+    };
+    let negated = |at: usize| {
+        let before = words.get(at.saturating_sub(3)..at).unwrap_or_default();
+        before
+            .iter()
+            .any(|w| shape::NEGATIONS.contains(&w.as_str()))
+            || (at >= 2 && words[at - 2] == "other" && words[at - 1] == "than")
     };
     let mut out = Vec::new();
     for &t in tables {
         let Some(table) = catalog.tables.get(t) else {
             continue;
         };
+        // A word of another column of the table ("shipped date": `shipped_date`, not
+        // `status`); the label's own column confirms it ("the enterprise segment").
+        let column_word = |w: &str, own: usize| {
+            table
+                .columns
+                .iter()
+                .enumerate()
+                .any(|(k, c)| k != own && c.name.to_lowercase().split('_').any(|p| p == w))
+        };
         for (i, c) in table.columns.iter().enumerate() {
             for label in &c.enum_labels {
-                if label.chars().count() >= 3 && written(label) {
-                    out.push((
-                        Probe {
-                            table: t,
-                            column: i,
-                            value: label.to_lowercase(),
-                        },
-                        label.clone(),
-                    ));
+                if label.chars().count() < 3 || COMMON.contains(&label.to_lowercase().as_str()) {
+                    continue;
                 }
+                let Some((at, n)) = written_at(label) else {
+                    continue;
+                };
+                if negated(at) || words.get(at + n).is_some_and(|w| column_word(w, i)) {
+                    continue;
+                }
+                out.push((
+                    Probe {
+                        table: t,
+                        column: i,
+                        value: label.to_lowercase(),
+                    },
+                    label.clone(),
+                ));
             }
         }
     }
     out
 }
+
+/// Labels that are common words of questions, never taken as values from the question alone.
+const COMMON: &[&str] = &[
+    "all", "any", "none", "some", "other", "others", "new", "old", "check", "yes", "true", "false",
+    "default", "unknown", "total", "count", "first", "last",
+];
 
 /// One query per table: for each of its probes, the column's value as stored (NULL when no row
 /// has it); each scan stops at its first match.
@@ -325,7 +362,8 @@ mod tests {
     #[test]
     fn labels_the_question_writes_are_found_without_a_query() {
         let mut c = catalog();
-        c.tables[0].columns[4].enum_labels = vec![
+        c.tables[0].columns.push(col("segment", "text"));
+        c.tables[0].columns[5].enum_labels = vec![
             "enterprise".into(),
             "mid_market".into(),
             "small_business".into(),
@@ -348,8 +386,18 @@ mod tests {
         assert!(found("Is there no customer in the market?").is_empty());
         // Only the chosen tables' columns.
         assert!(labelled(&c, &[], "the enterprise segment").is_empty());
+        // Negated, followed by a column's word, or a common word: no value.
+        assert!(found("How many customers are not enterprise customers?").is_empty());
+        assert!(found("Customers other than small business ones").is_empty());
+        assert!(found("Which enterprise note mentions a refund?").is_empty());
+        assert_eq!(
+            found("Which customers are in the enterprise segment?"),
+            vec!["enterprise"]
+        );
+        c.tables[0].columns[5].enum_labels.push("check".into());
+        assert!(labelled(&c, &[0], "Check the number of customers.").is_empty());
         let (p, _) = &labelled(&c, &[0], "enterprise customers")[0];
-        assert_eq!((p.table, p.column, p.value.as_str()), (0, 4, "enterprise"));
+        assert_eq!((p.table, p.column, p.value.as_str()), (0, 5, "enterprise"));
     }
 
     #[test]

@@ -608,7 +608,15 @@ impl Engine {
                                         .collect();
                                     (spelled == c.as_bytes()).then_some(toks)
                                 })
-                                .filter(|toks| toks.first().is_some_and(|&t| allowed(g, t)));
+                                // (Not again where a step back took it back.)
+                                .filter(|toks| {
+                                    toks.first().is_some_and(|&t| {
+                                        allowed(g, t)
+                                            && !banned
+                                                .get(out_tokens.len())
+                                                .is_some_and(|b| b.contains(&t))
+                                    })
+                                });
                             if let Some(toks) = written {
                                 forced = toks.into_iter().collect();
                                 fresh = forced

@@ -4,8 +4,6 @@
 //!   still unused and the query reads its table (`SELECT company_name … WHERE company_name` is
 //!   refused while 'Germany', held by `country`, waits). Refusing the value later is too late:
 //!   the model does not go back to the column;
-//! - a key column the question does not name compared with a value (`customer_id = 42`), in
-//!   the same case, judged at its operator;
 //! - a number column the question names by its words next to a number the query has not
 //!   written yet (`WHERE unit_price < 10` is refused for "fewer than 10 units in stock" while
 //!   `units_in_stock` is unused).
@@ -15,6 +13,7 @@ use super::columns::{has_all_words, is_number, is_text, same_word};
 use super::lexer::{lex, string_literals, Kind, Tok};
 use super::question::question_numbers;
 use super::{key_name, Level, Scope};
+use crate::ask::catalog::quote_ident;
 use crate::ask::generate::shape::NUMBER_WORDS;
 
 impl Scope {
@@ -117,21 +116,7 @@ impl Scope {
             && columns.iter().all(|(_, c)| is_text(&c.data_type))
             && !columns.iter().any(|(t, c)| holds(t, &c.name))
             && shown(&name);
-        // A key the question does not name compared with a value (`WHERE customer_id =
-        // 330000000000` for "the enterprise segment"), judged at the operator: a value the
-        // question does name waits for its own column (`customer_id IN (SELECT …)` is free).
-        let words: Vec<&str> = self.question_words();
-        let compared = next.is_some_and(|n| {
-            // (The lexer writes `<=`, `<>` and `!=` as two marks.)
-            ["=", "<", ">", "!"].iter().any(|op| n.is(Kind::Punct, op))
-                || n.is(Kind::Keyword, "BETWEEN")
-        });
-        let key = compared
-            && !columns.is_empty()
-            && key_name(&name.to_lowercase())
-            && !columns.iter().any(|(t, c)| holds(t, &c.name))
-            && !has_all_words(&name.to_lowercase(), &words);
-        usize::from(off || key)
+        usize::from(off)
     }
 }
 
@@ -162,6 +147,8 @@ impl Scope {
                     in_from = false;
                     where_at = Some(i);
                 }
+                // An AND after a top-level OR would bind to its last branch only.
+                (Kind::Keyword, "OR") if where_at.is_some() => return None,
                 (
                     Kind::Keyword,
                     "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "OFFSET" | "FETCH" | "UNION"
@@ -199,23 +186,28 @@ impl Scope {
         if depth != 0 || items.is_empty() || waits {
             return None;
         }
+        // The table read once (a self-join leaves it to the model), by its alias, its name
+        // when other tables are read too, or bare.
         let qualifier = |table: &str| -> Option<String> {
-            let (name, alias) = items.iter().find(|(n, _)| n == table)?;
+            let mut reads = items.iter().filter(|(n, _)| n == table);
+            let (name, alias) = reads.next()?;
+            if reads.next().is_some() {
+                return None;
+            }
             Some(match alias {
-                Some(a) => format!("{a}."),
-                None if items.len() > 1 => format!("{name}."),
+                Some(a) => format!("{}.", quote_ident(a)),
+                None if items.len() > 1 => format!("{}.", quote_ident(name)),
                 None => String::new(),
             })
         };
-        let quote = |name: &str| {
-            if name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            {
-                name.to_string()
-            } else {
-                format!("\"{}\"", name.replace('"', "\"\""))
-            }
+        // A column a condition already names gets no second one (`status = 'pending' AND
+        // status = 'processing'` is no row at all).
+        let conditioned = |column: &str| {
+            where_at.is_some_and(|w| {
+                toks[w..]
+                    .iter()
+                    .any(|t| t.kind == Kind::Ident && t.name() == column)
+            })
         };
         let lead = if where_at.is_some() {
             " AND "
@@ -225,19 +217,25 @@ impl Scope {
         let used = string_literals(&toks);
         for (value, table, column) in &self.holders {
             let v = value.to_lowercase();
-            if used.iter().any(|u| u.contains(&v)) {
+            // A value the question negates ("not in Germany") is the model's to write; one
+            // with a backslash could read otherwise under `standard_conforming_strings = off`.
+            if used.iter().any(|u| u.contains(&v))
+                || self.negates(value)
+                || value.contains('\\')
+                || conditioned(column)
+            {
                 continue;
             }
             if let Some(q) = qualifier(table) {
                 let literal = value.replace('\'', "''");
-                return Some(format!("{lead}{q}{} = '{literal}'", quote(column)));
+                return Some(format!("{lead}{q}{} = '{literal}'", quote_ident(column)));
             }
         }
         let named: Vec<String> = self
             .flags_named()
             .into_iter()
             .filter(|(_, c)| !toks.iter().any(|t| t.kind == Kind::Ident && t.name() == *c))
-            .filter_map(|(t, c)| Some(format!("{}{}", qualifier(&t)?, quote(&c))))
+            .filter_map(|(t, c)| Some(format!("{}{}", qualifier(&t)?, quote_ident(&c))))
             .collect();
         named.first().map(|c| format!("{lead}{c}"))
     }

@@ -1,10 +1,10 @@
 //! What the question asks of the query: the years and numbers it names, the table it names first,
 //! whether it asks for things or an amount, an average, a key.
 
-use super::columns::has_all_words;
+use super::columns::{has_all_words, same_word};
 use super::lexer::{Kind, Tok};
 use super::{key_name, Level, Scope};
-use crate::ask::generate::shape::NUMBER_WORDS;
+use crate::ask::generate::shape::{NEGATIONS, NUMBER_WORDS};
 
 /// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
 pub(super) fn question_numbers(question: &str) -> Vec<String> {
@@ -227,6 +227,30 @@ impl Scope {
             .count()
     }
 
+    /// Whether the question writes `phrase`'s first word (`_` or space separated, singular or
+    /// plural) within three words after a negation ("not cancelled", "customers not in
+    /// Germany").
+    pub(super) fn negates(&self, phrase: &str) -> bool {
+        let q = self.question.to_lowercase();
+        let words: Vec<&str> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let lower = phrase.to_lowercase();
+        let Some(first) = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|w| !w.is_empty())
+        else {
+            return false;
+        };
+        words.iter().enumerate().any(|(k, w)| {
+            same_word(w, first)
+                && words[k.saturating_sub(3)..k]
+                    .iter()
+                    .any(|n| NEGATIONS.contains(n))
+        })
+    }
+
     /// The boolean columns of the chosen tables whose name the question writes (without an
     /// `is_` or `has_`), as `(table, column)`.
     pub(super) fn flags_named(&self) -> Vec<(String, String)> {
@@ -243,7 +267,9 @@ impl Scope {
                     .strip_prefix("is_")
                     .or_else(|| name.strip_prefix("has_"))
                     .unwrap_or(&name);
-                if has_all_words(core, &words) {
+                // Not after a negation ("products not discontinued"): the answer needs
+                // the opposite, which the model must write itself.
+                if has_all_words(core, &words) && !self.negates(core) {
                     out.push((t.name.clone(), c.name.clone()));
                 }
             }
