@@ -164,3 +164,79 @@ async fn gemma_answers_what_ask_suggest_offers() {
         sample.len()
     );
 }
+
+/// A value the question writes in lower case, held by a CHECK list ("cancelled"), and a flag it
+/// names ("discontinued"): the catalog reads the list as labels, so the answer must filter on
+/// them, and where the model ends without the condition pgask writes it. Whatever the model,
+/// the counts must be the gold ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemma_filters_on_a_check_list_value_and_a_named_flag() {
+    let Some(model) = real_model() else {
+        return;
+    };
+    let Some(embedder) = common::data::embedder() else {
+        return;
+    };
+    let cluster = Cluster::shared();
+    let db = cluster.create_db("checks");
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "CREATE TABLE orders (order_id int PRIMARY KEY, placed date NOT NULL,
+                              status text NOT NULL CHECK (status IN ('pending', 'shipped', 'cancelled')));
+         INSERT INTO orders SELECT g, date '2024-01-01' + g,
+                (ARRAY['pending', 'shipped', 'cancelled'])[1 + g % 3] FROM generate_series(1, 40) g;
+         CREATE TABLE products (product_id int PRIMARY KEY, name text NOT NULL,
+                                discontinued boolean NOT NULL DEFAULT false);
+         INSERT INTO products SELECT g, 'product ' || g, g % 4 = 0 FROM generate_series(1, 20) g;
+         ANALYZE;",
+    );
+    let cache = tempfile::tempdir().unwrap().keep();
+    common::cluster::remove_at_exit(cache.clone());
+    let p = common::Proxy::start_with(cluster, |c| {
+        c.retrieval.embedder_dir = embedder;
+        c.retrieval.cache_dir = cache;
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await;
+    p.shared
+        .asker
+        .as_ref()
+        .unwrap()
+        .set_backend(llama(model, 4096));
+    let direct = cluster.client("postgres", &db).await;
+    for (question, gold) in [
+        (
+            "How many orders were cancelled?",
+            "SELECT count(*) FROM orders WHERE status = 'cancelled'",
+        ),
+        (
+            "How many products are discontinued?",
+            "SELECT count(*) FROM products WHERE discontinued",
+        ),
+    ] {
+        use tokio::io::AsyncWriteExt;
+        // A session each: the second question is no follow-up of the first.
+        let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+        c.stream
+            .write_all(&query(&format!("-- ask: {question}")))
+            .await
+            .unwrap();
+        let got = c
+            .read_until_ready_within(1, Duration::from_secs(180))
+            .await
+            .unwrap();
+        assert!(
+            sqlstate(&got).is_none(),
+            "{question}: {:?}",
+            texts(&got, b'E')
+        );
+        let want: i64 = direct.query_one(gold, &[]).await.unwrap().get(0);
+        assert_eq!(
+            first_column(&got),
+            vec![want.to_string()],
+            "{question}: {:?}",
+            texts(&got, b'N')
+        );
+    }
+}
