@@ -76,15 +76,71 @@ impl Conversation {
         self.turns.iter().rev().find(|t| same(&t.question))
     }
 
-    /// A short fingerprint of the conversation, part of the answer cache key: the same question
-    /// after different earlier asks may mean something else.
-    pub fn context_key(&self) -> String {
+    /// (question, SQL) of the earlier asks for `question`'s prompt: all of them when it reads
+    /// as a follow-up ([`follows_up`]), none otherwise. A small model copies the SQL it is shown
+    /// last, so an unrelated question asked after "How many orders were cancelled?" came back
+    /// as `… FROM orders WHERE status = 'cancelled'`.
+    pub fn pairs_for(&self, question: &str) -> Vec<(String, String)> {
+        if follows_up(question) {
+            self.pairs()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A short fingerprint of the conversation `question` is asked in, part of the answer cache
+    /// key: the same follow-up after different earlier asks may mean something else (empty
+    /// for a question that is no follow-up: its prompt shows no earlier ask).
+    pub fn context_key(&self, question: &str) -> String {
+        if !follows_up(question) {
+            return String::new();
+        }
         self.turns
             .iter()
             .map(|t| t.sql.as_str())
             .collect::<Vec<_>>()
             .join("\u{1}")
     }
+}
+
+/// Whether a question reads as a refinement of the ones before it: it starts with a word that
+/// continues ("and", "now", "only", "what about", …), refers back ("those", "them", "same",
+/// "instead", …), or is too short to stand alone ("in 2024?", "by country").
+pub fn follows_up(question: &str) -> bool {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    const STARTS: &[&str] = &[
+        "and",
+        "now",
+        "only",
+        "also",
+        "but",
+        "then",
+        "instead",
+        "just",
+        "same",
+        "except",
+        "excluding",
+        "without",
+        "sort",
+        "order",
+        "group",
+        "limit",
+        "among",
+        "what's",
+        "how's",
+    ];
+    const BACK: &[&str] = &[
+        "those", "these", "them", "same", "instead", "previous", "above", "earlier", "again",
+    ];
+    let about = matches!(words.as_slice(), ["what" | "how", "about", ..]);
+    words.len() < 4
+        || about
+        || words.first().is_some_and(|w| STARTS.contains(w))
+        || words.iter().any(|w| BACK.contains(w))
 }
 
 #[cfg(test)]
@@ -112,6 +168,35 @@ mod tests {
         assert_eq!(pairs.len(), KEEP);
         assert_eq!(pairs[0].0, format!("q{}", 6 - KEEP));
         assert_eq!(c.last().unwrap().sql, "SELECT 5");
+    }
+
+    #[test]
+    fn only_a_follow_up_sees_the_earlier_asks() {
+        let mut c = Conversation::default();
+        c.push(turn(1));
+        for q in [
+            "now only big spenders in the USA",
+            "And in 2024?",
+            "What about Germany?",
+            "by country",
+            "Sort those by name.",
+            "Which of them live in Paris?",
+        ] {
+            assert!(follows_up(q), "{q}");
+            assert_eq!(c.pairs_for(q).len(), 1, "{q}");
+            assert!(!c.context_key(q).is_empty(), "{q}");
+        }
+        for q in [
+            "How many products are discontinued?",
+            "List the names of all genres.",
+            "Which customers are in the enterprise segment? Give their company names.",
+            "In how many different cities do customers live?",
+            "Which customers spent more than the average customer?",
+        ] {
+            assert!(!follows_up(q), "{q}");
+            assert!(c.pairs_for(q).is_empty(), "{q}");
+            assert_eq!(c.context_key(q), "", "{q}");
+        }
     }
 
     #[test]

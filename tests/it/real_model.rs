@@ -205,6 +205,9 @@ async fn gemma_filters_on_a_check_list_value_and_a_named_flag() {
         .unwrap()
         .set_backend(llama(model, 4096));
     let direct = cluster.client("postgres", &db).await;
+    // One session: the second question is no follow-up, so its prompt shows no earlier ask
+    // (Gemma copied the first answer's `FROM orders WHERE status = 'cancelled'` when it did).
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
     for (question, gold) in [
         (
             "How many orders were cancelled?",
@@ -216,8 +219,6 @@ async fn gemma_filters_on_a_check_list_value_and_a_named_flag() {
         ),
     ] {
         use tokio::io::AsyncWriteExt;
-        // A session each: the second question is no follow-up of the first.
-        let mut c = RawClient::connect(p.port(), "postgres", &db).await;
         c.stream
             .write_all(&query(&format!("-- ask: {question}")))
             .await

@@ -143,7 +143,7 @@ impl Asker {
                 () = &mut cancelled => return Err(AskError::Cancelled),
             }
         };
-        let key = cache_key(who, &db, question, &session.memory.context_key());
+        let key = cache_key(who, &db, question, &session.memory.context_key(question));
         let mut reused = match reading_number(question) {
             Some(n) => {
                 let last = session.memory.last().ok_or(AskError::NoAskYet)?;
@@ -245,7 +245,7 @@ impl Asker {
                                     .collect()
                             }
                         },
-                        history: session.memory.pairs(),
+                        history: session.memory.pairs_for(question),
                         retry: failure.clone(),
                         base_model: failure.is_some()
                             && self.backend.load_full().base_model().await,
