@@ -103,15 +103,29 @@ impl Conversation {
     }
 }
 
-/// Whether a question reads as a refinement of the ones before it: it starts with a word that
-/// continues ("and", "now", "only", "what about", …), refers back ("those", "them", "same",
-/// "instead", …), or is too short to stand alone ("in 2024?", "by country").
+/// Whether a question reads as a refinement of the ones before it: it starts (after "please",
+/// "ok", "can you", …) with a word that continues ("and", "now", "only", "what about", "sort",
+/// …), refers back ("those", "them", "ones", "too", …), or is too short to stand alone ("in
+/// 2024?", "by country"). Words with an ordinary sense in a standalone question ("same",
+/// "previous", "above", "what's") do not count.
 pub fn follows_up(question: &str) -> bool {
-    let lower = question.to_lowercase();
-    let words: Vec<&str> = lower
+    let lower = question.to_lowercase().replace('\u{2019}', "'");
+    let mut words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
         .collect();
+    // Fillers before the first word that counts ("please also …", "ok now …", "can you sort …").
+    while let Some(w) = words.first() {
+        match *w {
+            "please" | "ok" | "okay" | "so" | "or" | "well" => {
+                words.remove(0);
+            }
+            "can" | "could" | "would" if words.get(1) == Some(&"you") => {
+                words.drain(..2);
+            }
+            _ => break,
+        }
+    }
     const STARTS: &[&str] = &[
         "and",
         "now",
@@ -121,23 +135,19 @@ pub fn follows_up(question: &str) -> bool {
         "then",
         "instead",
         "just",
-        "same",
         "except",
         "excluding",
+        "exclude",
         "without",
         "sort",
-        "order",
         "group",
         "limit",
-        "among",
-        "what's",
-        "how's",
+        "break",
+        "filter",
     ];
-    const BACK: &[&str] = &[
-        "those", "these", "them", "same", "instead", "previous", "above", "earlier", "again",
-    ];
+    const BACK: &[&str] = &["those", "these", "them", "instead", "ones", "too"];
     let about = matches!(words.as_slice(), ["what" | "how", "about", ..]);
-    words.len() < 4
+    words.len() < 3
         || about
         || words.first().is_some_and(|w| STARTS.contains(w))
         || words.iter().any(|w| BACK.contains(w))
@@ -181,6 +191,9 @@ mod tests {
             "by country",
             "Sort those by name.",
             "Which of them live in Paris?",
+            "Please also include the totals",
+            "Can you sort that by date?",
+            "Exclude the ones from Canada",
         ] {
             assert!(follows_up(q), "{q}");
             assert_eq!(c.pairs_for(q).len(), 1, "{q}");
@@ -192,6 +205,11 @@ mod tests {
             "Which customers are in the enterprise segment? Give their company names.",
             "In how many different cities do customers live?",
             "Which customers spent more than the average customer?",
+            "How many products?",
+            "What\u{2019}s the total revenue in 2024?",
+            "Which products are priced above 20?",
+            "Customers in the same city as their rep",
+            "Order 10248 contains which products?",
         ] {
             assert!(!follows_up(q), "{q}");
             assert!(c.pairs_for(q).is_empty(), "{q}");

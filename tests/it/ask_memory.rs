@@ -170,6 +170,52 @@ async fn follow_ups_glossary_feedback_examples_and_the_answer_cache() {
     assert!(report.bad[0].sql.is_some());
 }
 
+/// Only a follow-up is shown the connection's earlier asks, and the same follow-up after
+/// another ask is asked afresh, not answered with what it meant before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_follow_ups_see_earlier_asks_and_mean_what_they_follow() {
+    let Some((p, db)) = proxy(
+        &[
+            "SELECT count(*) FROM customer",
+            "SELECT name FROM genre",
+            "SELECT country, count(*) FROM customer GROUP BY country",
+            "SELECT count(*) FROM invoice",
+            "SELECT billing_country, count(*) FROM invoice GROUP BY billing_country",
+        ],
+        |c| c.ask.cache_ttl_secs = 0,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let mut ask = async |q: &str| {
+        let got = a
+            .exchange(&query(&format!("-- ask: {q}")), 1)
+            .await
+            .unwrap();
+        assert!(sqlstate(&got).is_none(), "{q}: {:?}", texts(&got, b'E'));
+        got
+    };
+    ask("how many customers?").await;
+    ask("List the names of all genres.").await;
+    let standalone = prompts(&p).pop().unwrap();
+    assert!(!standalone.contains("how many customers?"), "{standalone}");
+    ask("by country").await;
+    let follow = prompts(&p).pop().unwrap();
+    assert!(follow.contains("how many customers?"), "{follow}");
+    ask("how many invoices?").await;
+    // The same words again, after another ask: generated afresh (the fifth script entry).
+    let asked = prompts(&p).len();
+    let got = ask("by country").await;
+    assert_eq!(prompts(&p).len(), asked + 1);
+    assert!(
+        texts(&got, b'N').join("").contains("billing_country"),
+        "{:?}",
+        texts(&got, b'N')
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_postgres_history_store_is_shared_by_replicas() {
     let cluster = Cluster::shared();

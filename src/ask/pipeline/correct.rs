@@ -22,7 +22,7 @@ use crate::ask::execute::{self, wire, ExecError};
 use crate::ask::generate::prompt::{Failure, PromptInput};
 use crate::ask::generate::protocol::Stop;
 use crate::ask::history::{now_ms, AskRecord, Event};
-use crate::ask::memory::Turn;
+use crate::ask::memory::{follows_up, Turn};
 use crate::session::link::{AskSession, Link};
 
 /// Rows each candidate may return in its trial run before the vote.
@@ -153,15 +153,24 @@ impl Asker {
                 })?;
                 Some((sql.to_string(), Source::Reading(n.unwrap_or(0))))
             }
-            None => session
-                .memory
-                .answer_to(|q| normalise(q) == normalise(question))
-                .map(|t| (t.sql.clone(), Source::Repeated))
-                .or_else(|| {
-                    self.answers
-                        .get(&key)
-                        .map(|sql: String| (sql, Source::Cached))
-                }),
+            // A follow-up means what it follows: only the last ask again is the same ask (a
+            // driver parsing it again), not "by country" after another question.
+            None => (if follows_up(question) {
+                session
+                    .memory
+                    .last()
+                    .filter(|t| normalise(&t.question) == normalise(question))
+            } else {
+                session
+                    .memory
+                    .answer_to(|q| normalise(q) == normalise(question))
+            })
+            .map(|t| (t.sql.clone(), Source::Repeated))
+            .or_else(|| {
+                self.answers
+                    .get(&key)
+                    .map(|sql: String| (sql, Source::Cached))
+            }),
         };
         let mut context: Option<Context> = None;
         let mut examples: Option<Vec<(String, String)>> = None;
