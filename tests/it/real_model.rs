@@ -35,6 +35,18 @@ const EASY: &[(&str, &str)] = &[
     ),
 ];
 
+/// The messages answering `-- ask: question` on `c` (a CPU-bound model may take minutes).
+async fn ask(c: &mut RawClient, question: &str) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    c.stream
+        .write_all(&query(&format!("-- ask: {question}")))
+        .await
+        .unwrap();
+    c.read_until_ready_within(1, Duration::from_secs(180))
+        .await
+        .unwrap()
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -56,15 +68,7 @@ async fn gemma_answers_easy_questions_with_real_names_and_right_rows() {
     let mut c = RawClient::connect(p.port(), "postgres", &db).await;
     let mut right = 0;
     for (question, gold) in EASY {
-        use tokio::io::AsyncWriteExt;
-        c.stream
-            .write_all(&query(&format!("-- ask: {question}")))
-            .await
-            .unwrap();
-        let got = c
-            .read_until_ready_within(1, Duration::from_secs(180))
-            .await
-            .unwrap();
+        let got = ask(&mut c, question).await;
         assert!(
             sqlstate(&got).is_none(),
             "{question}: {:?}",
@@ -141,15 +145,7 @@ async fn gemma_answers_what_ask_suggest_offers() {
         .collect();
     let mut ran = 0;
     for question in &sample {
-        use tokio::io::AsyncWriteExt;
-        c.stream
-            .write_all(&query(&format!("-- ask: {question}")))
-            .await
-            .unwrap();
-        let got = c
-            .read_until_ready_within(1, Duration::from_secs(180))
-            .await
-            .unwrap();
+        let got = ask(&mut c, question).await;
         let ok = sqlstate(&got).is_none();
         eprintln!(
             "suggested: {question} -> {}",
@@ -218,15 +214,7 @@ async fn gemma_filters_on_a_check_list_value_and_a_named_flag() {
             "SELECT count(*) FROM products WHERE discontinued",
         ),
     ] {
-        use tokio::io::AsyncWriteExt;
-        c.stream
-            .write_all(&query(&format!("-- ask: {question}")))
-            .await
-            .unwrap();
-        let got = c
-            .read_until_ready_within(1, Duration::from_secs(180))
-            .await
-            .unwrap();
+        let got = ask(&mut c, question).await;
         assert!(
             sqlstate(&got).is_none(),
             "{question}: {:?}",
