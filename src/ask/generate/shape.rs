@@ -106,6 +106,16 @@ const COMPARISONS: &[&str] = &[
 /// words after one ("not cancelled") is no condition pgask writes as it is.
 pub const NEGATIONS: &[&str] = &["no", "never", "without", "not", "none", "nobody", "nothing"];
 
+/// Whether one of [`NEGATIONS`] stands within the three words before `words[at]` ("not
+/// cancelled", "customers not in Germany").
+pub fn negated_at<S: AsRef<str>>(words: &[S], at: usize) -> bool {
+    words
+        .get(at.saturating_sub(3)..at)
+        .unwrap_or_default()
+        .iter()
+        .any(|w| NEGATIONS.contains(&w.as_ref()))
+}
+
 /// Capitalised words that are not values.
 const NOT_VALUES: &[&str] = &[
     "i",

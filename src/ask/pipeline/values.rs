@@ -142,10 +142,7 @@ pub(super) fn labelled(
         Some((at, n))
     };
     let negated = |at: usize| {
-        let before = words.get(at.saturating_sub(3)..at).unwrap_or_default();
-        before
-            .iter()
-            .any(|w| shape::NEGATIONS.contains(&w.as_str()))
+        shape::negated_at(&words, at)
             || (at >= 2 && words[at - 2] == "other" && words[at - 1] == "than")
     };
     let mut out = Vec::new();

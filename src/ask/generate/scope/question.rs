@@ -4,7 +4,30 @@
 use super::columns::{has_all_words, same_word};
 use super::lexer::{Kind, Tok};
 use super::{key_name, Level, Scope};
-use crate::ask::generate::shape::{NEGATIONS, NUMBER_WORDS};
+use crate::ask::generate::shape::{negated_at, NUMBER_WORDS};
+
+/// The words of the lower-cased question `q`.
+fn lower_words(q: &str) -> Vec<&str> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether the question's lower-case `words` hold `phrase`'s first word (`_` or space
+/// separated, singular or plural) after a negation ([`negated_at`]).
+fn negates_in(words: &[&str], phrase: &str) -> bool {
+    let lower = phrase.to_lowercase();
+    let Some(first) = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+    else {
+        return false;
+    };
+    words
+        .iter()
+        .enumerate()
+        .any(|(k, w)| same_word(w, first) && negated_at(words, k))
+}
 
 /// The numbers `question` names: its digits (`3,000` is 3000) and number words ("ten").
 pub(super) fn question_numbers(question: &str) -> Vec<String> {
@@ -232,33 +255,14 @@ impl Scope {
     /// Germany").
     pub(super) fn negates(&self, phrase: &str) -> bool {
         let q = self.question.to_lowercase();
-        let words: Vec<&str> = q
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let lower = phrase.to_lowercase();
-        let Some(first) = lower
-            .split(|c: char| !c.is_alphanumeric())
-            .find(|w| !w.is_empty())
-        else {
-            return false;
-        };
-        words.iter().enumerate().any(|(k, w)| {
-            same_word(w, first)
-                && words[k.saturating_sub(3)..k]
-                    .iter()
-                    .any(|n| NEGATIONS.contains(n))
-        })
+        negates_in(&lower_words(&q), phrase)
     }
 
     /// The boolean columns of the chosen tables whose name the question writes (without an
     /// `is_` or `has_`), as `(table, column)`.
     pub(super) fn flags_named(&self) -> Vec<(String, String)> {
         let q = self.question.to_lowercase();
-        let words: Vec<&str> = q
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = lower_words(&q);
         let mut out = Vec::new();
         for t in &self.catalog.tables {
             for c in t.columns.iter().filter(|c| c.data_type == "boolean") {
@@ -269,7 +273,7 @@ impl Scope {
                     .unwrap_or(&name);
                 // Not after a negation ("products not discontinued"): the answer needs
                 // the opposite, which the model must write itself.
-                if has_all_words(core, &words) && !self.negates(core) {
+                if has_all_words(core, &words) && !negates_in(&words, core) {
                     out.push((t.name.clone(), c.name.clone()));
                 }
             }
