@@ -19,6 +19,13 @@ pub struct Turn {
     /// When its candidates disagreed: every reading's SQL, the answer's first (`-- ask: #2`
     /// runs the second). Empty when there was one reading.
     pub readings: Vec<String>,
+    /// The answer cache's key it was asked under: feedback replaces or drops that answer.
+    pub key: String,
+    /// For a follow-up, the question it followed (itself with what that followed): feedback
+    /// records the two together, since the follow-up alone means nothing elsewhere.
+    pub follows: Option<String>,
+    /// Marked bad by `ask feedback: bad`: never given again as the answer to its question.
+    pub bad: bool,
 }
 
 impl Turn {
@@ -34,6 +41,15 @@ impl Turn {
     /// How many readings it had.
     pub fn readings(&self) -> usize {
         self.readings.len().max(1)
+    }
+
+    /// The question as a whole: a follow-up with the question it followed ("Which customers
+    /// live in Brazil? — now only those with an invoice"), otherwise the question itself.
+    pub fn whole_question(&self) -> String {
+        match &self.follows {
+            Some(first) => format!("{first} \u{2014} {}", self.question),
+            None => self.question.clone(),
+        }
     }
 }
 
@@ -62,6 +78,30 @@ impl Conversation {
         self.turns.back()
     }
 
+    /// Feedback on the last ask: `Some(sql)` corrects its answer (follow-ups build on the
+    /// correction, and asking again gets it), `None` marks it bad (asking again asks afresh).
+    pub fn judge_last(&mut self, correction: Option<String>) {
+        if let Some(t) = self.turns.back_mut() {
+            match correction {
+                Some(sql) => {
+                    if t.sql != sql {
+                        t.sql = sql;
+                        t.readings.clear();
+                    }
+                    t.bad = false;
+                }
+                None => t.bad = true,
+            }
+        }
+    }
+
+    /// The question the next ask follows when it is a follow-up (the last one, whole).
+    pub fn followed_by(&self, question: &str) -> Option<String> {
+        follows_up(question)
+            .then(|| self.last().map(Turn::whole_question))
+            .flatten()
+    }
+
     /// (question, SQL) of the earlier asks, oldest first, for the prompt.
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.turns
@@ -72,8 +112,12 @@ impl Conversation {
 
     /// The SQL of an earlier ask with this question (compared by `same`), newest first: asking
     /// the same again, or a driver parsing the same ask statement again, gets the same answer.
+    /// An answer marked bad is no answer.
     pub fn answer_to(&self, same: impl Fn(&str) -> bool) -> Option<&Turn> {
-        self.turns.iter().rev().find(|t| same(&t.question))
+        self.turns
+            .iter()
+            .rev()
+            .find(|t| !t.bad && same(&t.question))
     }
 
     /// (question, SQL) of the earlier asks for `question`'s prompt: all of them when it reads
@@ -164,7 +208,57 @@ mod tests {
             database: "db".into(),
             record: i.to_string(),
             readings: vec![],
+            key: format!("k{i}"),
+            follows: None,
+            bad: false,
         }
+    }
+
+    #[test]
+    fn an_answer_marked_bad_is_not_given_again_and_a_correction_is() {
+        let mut c = Conversation::default();
+        c.push(turn(1));
+        c.push(turn(2));
+        c.judge_last(None);
+        assert!(c.answer_to(|q| q == "q2").is_none(), "marked bad");
+        assert_eq!(
+            c.answer_to(|q| q == "q1").map(|t| t.sql.as_str()),
+            Some("SELECT 1")
+        );
+        c.judge_last(Some("SELECT 22".into()));
+        let t = c.answer_to(|q| q == "q2").expect("corrected");
+        assert_eq!(t.sql, "SELECT 22");
+        assert_eq!(
+            c.pairs()[1].1,
+            "SELECT 22",
+            "follow-ups build on the correction"
+        );
+    }
+
+    #[test]
+    fn a_follow_up_is_recorded_with_what_it_followed() {
+        let mut c = Conversation::default();
+        let mut first = turn(1);
+        first.question = "Which customers live in Brazil?".into();
+        c.push(first);
+        assert_eq!(c.followed_by("How many tracks are there?"), None);
+        let follows = c.followed_by("now only those with an invoice");
+        assert_eq!(follows.as_deref(), Some("Which customers live in Brazil?"));
+        let mut second = turn(2);
+        second.question = "now only those with an invoice".into();
+        second.follows = follows;
+        c.push(second);
+        assert_eq!(
+            c.last().map(Turn::whole_question).as_deref(),
+            Some("Which customers live in Brazil? \u{2014} now only those with an invoice")
+        );
+        // A follow-up of a follow-up carries the whole chain.
+        let third = c.followed_by("and sort them by name").unwrap_or_default();
+        assert!(
+            third.starts_with("Which customers live in Brazil?"),
+            "{third}"
+        );
+        assert!(third.ends_with("now only those with an invoice"), "{third}");
     }
 
     #[test]

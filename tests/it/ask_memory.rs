@@ -170,6 +170,104 @@ async fn follow_ups_glossary_feedback_examples_and_the_answer_cache() {
     assert!(report.bad[0].sql.is_some());
 }
 
+/// Feedback changes the answer it judges, at once: a bad answer is neither repeated by the
+/// connection nor served from the answer cache, and the model writing it again is refused
+/// (the next attempt's answer runs); a correction answers the question from then on, in every
+/// connection; feedback on a follow-up is recorded with the question it followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_changes_the_answer_it_judges() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("asks.jsonl");
+    let h = history.clone();
+    let Some((p, db)) = proxy(
+        &[
+            "SELECT count(*) FROM artist",
+            "SELECT count(*) FROM artist",
+            "SELECT count(*) FROM album",
+            "SELECT count(*) FROM genre",
+            "SELECT count(*) FROM genre WHERE name LIKE 'R%'",
+        ],
+        move |c| c.history.file = h,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = ask(&mut a, "-- ask: How many albums are there?".into()).await;
+    assert_eq!(
+        first_column(&got),
+        ["275"],
+        "the script's wrong answer first"
+    );
+    let got = ask(&mut a, "-- ask feedback: bad: that counts artists".into()).await;
+    assert!(first_column(&got)[0].starts_with("recorded bad"), "{got:?}");
+
+    // Asked again: not repeated, not from the cache; the same SQL again is refused.
+    let asked = prompts(&p).len();
+    let got = ask(&mut a, "-- ask: How many albums are there?".into()).await;
+    assert_eq!(first_column(&got), ["347"], "{:?}", texts(&got, b'N'));
+    assert_eq!(
+        prompts(&p).len(),
+        asked + 2,
+        "one refused attempt, then the next"
+    );
+
+    // Another connection gets the new answer from the cache, and corrects it.
+    let mut b = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = ask(&mut b, "-- ask: how many albums are there".into()).await;
+    assert_eq!(first_column(&got), ["347"]);
+    assert!(texts(&got, b'N').join("").contains("answer cache"));
+    let corrected = "SELECT count(DISTINCT title) AS albums FROM album";
+    let got = ask(&mut b, format!("-- ask feedback: {corrected}")).await;
+    assert!(
+        first_column(&got)[0].starts_with("recorded corrected"),
+        "{got:?}"
+    );
+    let asked = prompts(&p).len();
+    for c in [
+        &mut b,
+        &mut RawClient::connect(p.port(), "postgres", &db).await,
+    ] {
+        let got = ask(c, "-- ask: How many albums are there?".into()).await;
+        let notices = texts(&got, b'N').join("\n");
+        assert!(notices.contains(corrected), "{notices}");
+    }
+    assert_eq!(
+        prompts(&p).len(),
+        asked,
+        "the correction answers without the model"
+    );
+
+    // Feedback on a follow-up keeps the question it followed.
+    let got = ask(&mut a, "-- ask: How many genres are there?".into()).await;
+    assert_eq!(first_column(&got), ["25"]);
+    ask(&mut a, "-- ask: only those starting with R".into()).await;
+    ask(&mut a, "-- ask feedback: good".into()).await;
+    let mut recorded = String::new();
+    for _ in 0..50 {
+        recorded = std::fs::read_to_string(&history).unwrap_or_default();
+        if recorded.matches("\"event\":\"feedback\"").count() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let questions: Vec<String> = recorded
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "feedback")
+        .map(|e| e["question"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        questions,
+        [
+            "How many albums are there?",
+            "how many albums are there",
+            "How many genres are there? \u{2014} only those starting with R"
+        ]
+    );
+}
+
 /// Only a follow-up is shown the connection's earlier asks, and the same follow-up after
 /// another ask is asked afresh, not answered with what it meant before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,7 @@ impl Asker {
         };
         let mut clock = Clock::default();
         let mut readings = Vec::new();
+        let mut key = String::new();
         let r = self
             .produce_in(
                 session,
@@ -69,7 +70,7 @@ impl Asker {
                 link,
                 status,
                 mode,
-                (&mut rec, &mut clock, &mut readings),
+                (&mut rec, &mut clock, &mut readings, &mut key),
             )
             .await;
         rec.timings = clock.ms();
@@ -106,19 +107,23 @@ impl Asker {
                 ..last
             });
         } else if !repeated {
+            let follows = session.memory.followed_by(question);
             session.memory.push(Turn {
                 question: question.to_string(),
                 sql: sql.clone(),
                 database: who.database.clone(),
                 record: rec.id.clone(),
                 readings,
+                key,
+                follows,
+                bad: false,
             });
         }
         Ok(sql)
     }
 
-    /// The loop of one ask; `out` receives the history record's fields, the clock and, when
-    /// the candidates disagreed, every reading's SQL (the answer's first).
+    /// The loop of one ask; `out` receives the history record's fields, the clock, when the
+    /// candidates disagreed every reading's SQL (the answer's first), and the answer cache's key.
     async fn produce_in(
         &self,
         session: &AskSession,
@@ -126,9 +131,9 @@ impl Asker {
         link: &mut Link<'_>,
         status: u8,
         mode: Mode,
-        out: (&mut AskRecord, &mut Clock, &mut Vec<String>),
+        out: (&mut AskRecord, &mut Clock, &mut Vec<String>, &mut String),
     ) -> Result<Outcome, AskError> {
-        let (rec, clock, readings) = out;
+        let (rec, clock, readings, key_out) = out;
         let who = &session.who;
         // One configuration for the whole ask, even if a reload lands in the middle of it.
         let cfg = self.cfg();
@@ -144,6 +149,9 @@ impl Asker {
             }
         };
         let key = cache_key(who, &db, question, &session.memory.context_key(question));
+        key_out.clone_from(&key);
+        // Answers the role marked bad for this question: not given again (below).
+        let marked_bad = self.marked_bad.get(&key).unwrap_or_default();
         let mut reused = match reading_number(question) {
             Some(n) => {
                 let last = session.memory.last().ok_or(AskError::NoAskYet)?;
@@ -159,7 +167,7 @@ impl Asker {
                 session
                     .memory
                     .last()
-                    .filter(|t| normalise(&t.question) == normalise(question))
+                    .filter(|t| normalise(&t.question) == normalise(question) && !t.bad)
             } else {
                 session
                     .memory
@@ -311,6 +319,11 @@ impl Asker {
             let mut passed = Vec::new();
             let mut refused = None;
             for p in proposals {
+                let reading = matches!(source, Source::Reading(_));
+                if !reading && marked_bad.iter().any(|b| same_sql(b, &p.sql)) {
+                    refused.get_or_insert_with(|| was_marked_bad(p.sql.clone()));
+                    continue;
+                }
                 match self.guard_sql(&p.sql, &db, &access) {
                     Ok(()) => passed.push(p),
                     Err(f) => {
@@ -590,6 +603,30 @@ fn too_long(sql: String) -> Failure {
         position: None,
         hint: None,
     }
+}
+
+/// A candidate the role marked bad for this question before (`ask feedback: bad`).
+fn was_marked_bad(sql: String) -> Failure {
+    Failure {
+        sql,
+        sqlstate: "42000".into(),
+        message: "this query was marked as a wrong answer to the question: write a different one"
+            .into(),
+        position: None,
+        hint: None,
+    }
+}
+
+/// The same SQL but for spacing and a final semicolon.
+pub(super) fn same_sql(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.trim()
+            .trim_end_matches(';')
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    norm(a) == norm(b)
 }
 
 fn dead_end(sql: String) -> Failure {

@@ -11,6 +11,7 @@ use crate::ask::history::{now_ms, Event, FeedbackRecord, ForgetRecord};
 use crate::ask::retrieve::graph::join_clauses;
 use crate::session::link::{AskSession, Link};
 
+use super::correct::same_sql;
 use super::{AskError, Asker};
 
 /// Rows of text columns.
@@ -266,6 +267,10 @@ impl Asker {
 
     /// Stores feedback with the connection's last ask. A corrected statement must pass the
     /// guard (it becomes a few-shot example); good and corrected pairs are examples from now on.
+    /// The answer itself follows the verdict at once: a bad one is dropped from the answer
+    /// cache and never given again for that question (the next ask generates afresh and
+    /// refuses it), a corrected one replaces it (asking again gets the correction, and so do
+    /// follow-ups), a good one is kept. A follow-up is recorded with the question it followed.
     async fn feedback(&self, session: &mut AskSession, f: Feedback) -> Result<Table, AskError> {
         let last = session.memory.last().cloned().ok_or(AskError::NoAskYet)?;
         let (verdict, sql, note) = match &f {
@@ -291,11 +296,26 @@ impl Asker {
             at_ms: now_ms(),
             role: session.who.user.clone(),
             database: session.who.database.clone(),
-            question: last.question.clone(),
-            sql,
+            question: last.whole_question(),
+            sql: sql.clone(),
             verdict: verdict.into(),
             note,
         }));
+        let mut bad = self.marked_bad.get(&last.key).unwrap_or_default();
+        bad.retain(|b| !same_sql(b, &sql));
+        if verdict == "bad" {
+            bad.push(sql);
+            self.answers.invalidate(&last.key);
+            session.memory.judge_last(None);
+        } else {
+            self.answers.insert(last.key.clone(), sql.clone());
+            session.memory.judge_last(Some(sql));
+        }
+        if bad.is_empty() {
+            self.marked_bad.invalidate(&last.key);
+        } else {
+            self.marked_bad.insert(last.key.clone(), bad);
+        }
         Ok(Table::one(
             "feedback",
             format!("recorded {verdict} for \"{}\"", last.question),

@@ -184,6 +184,8 @@ pub struct Asker {
     history: History,
     /// Generated SQL by (database, catalog fingerprint, role, question, conversation).
     answers: moka::sync::Cache<String, String>,
+    /// Answers marked bad (`ask feedback: bad`) under the same key: never given again.
+    marked_bad: moka::sync::Cache<String, Vec<String>>,
     embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
     vectors: EmbeddingCache,
     /// Retrieval state per database, each behind its own lock: a build in one database (catalog
@@ -233,6 +235,7 @@ impl Asker {
                 })
                 .time_to_live(ttl)
                 .build(),
+            marked_bad: moka::sync::Cache::new(10_000),
             embedder: tokio::sync::OnceCell::new(),
             vectors: embedding_cache(10_000),
             dbs: std::sync::Mutex::new(HashMap::new()),
