@@ -12,6 +12,7 @@
 #   OUT            also write the results as Markdown to this file
 #   UPSTREAM       how both proxies reach PostgreSQL: tcp (127.0.0.1, default) or unix (its socket)
 #   SKIP_PGASK=1, SKIP_PGBOUNCER=1   leave that target out (for testing the script itself)
+#   FLOOR_BIN      also measure examples/relay_floor (a byte copier, the floor for any proxy)
 set -euo pipefail
 
 usage() {
@@ -43,6 +44,9 @@ Environment:
   UPSTREAM       tcp (default): both proxies reach PostgreSQL over 127.0.0.1; unix: over its
                  Unix socket (pgbench still reaches every target over TCP)
   SKIP_PGASK=1 / SKIP_PGBOUNCER=1   leave that target out
+  FLOOR_BIN      also measure this relay_floor binary (cargo build --release --example
+                 relay_floor): one epoll thread copying bytes, no parsing; the least any
+                 proxy can cost on these cores, as a fourth target in the same rounds
 
 Runs as an ordinary user or as root (PostgreSQL and PgBouncer then run as the postgres user,
 which is created if missing; pgbouncer is apt-get installed if missing).
@@ -56,7 +60,7 @@ is_uint() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 cmdline="$(printf '%q ' "$0" "$@")"
 cmdline="${cmdline% }"
 envline=""
-for v in PGASK_BIN PG_BIN PGBOUNCER_BIN ROUNDS SECS OUT SKIP_PGASK SKIP_PGBOUNCER UPSTREAM; do
+for v in PGASK_BIN FLOOR_BIN PG_BIN PGBOUNCER_BIN ROUNDS SECS OUT SKIP_PGASK SKIP_PGBOUNCER UPSTREAM; do
   if [[ -n "${!v:-}" ]]; then envline+="$v=$(printf '%q' "${!v}") "; fi
 done
 cmdline="$envline$cmdline"
@@ -134,8 +138,13 @@ EOF
   targets+=(pgask)
 fi
 
+if [[ -n "${FLOOR_BIN:-}" ]]; then
+  [[ -x "$FLOOR_BIN" ]] || die "FLOOR_BIN=$FLOOR_BIN is not an executable file"
+  targets+=(floor)
+fi
+
 # --- teardown -----------------------------------------------------------------------------------
-workdir="" pgb_pid="" pgask_pid=""
+workdir="" pgb_pid="" pgask_pid="" floor_pid=""
 
 as_pg() {
   if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -157,6 +166,7 @@ cleanup() {
   set +e
   trap - EXIT INT TERM HUP
   [[ -n "$pgask_pid" ]] && stop_pid "$pgask_pid"
+  [[ -n "$floor_pid" ]] && stop_pid "$floor_pid"
   [[ -n "$pgb_pid" ]] && stop_pid "$pgb_pid"
   if [[ -n "$workdir" && -f "$workdir/data/postmaster.pid" ]]; then
     if ! as_pg timeout 20 "$PG_BIN/pg_ctl" stop -D "$workdir/data" -m immediate -w -t 10 >/dev/null 2>&1; then
@@ -341,6 +351,17 @@ EOF
   wait_ready pgask "${port[pgask]}" "$pgask_pid" "$workdir/logs/pgask.log"
 fi
 
+# --- the floor: a byte copier -------------------------------------------------------------------
+if [[ " ${targets[*]} " == *" floor "* ]]; then
+  free_port; port[floor]=$REPLY
+  floor_up="127.0.0.1:$pg_port"
+  [[ ${UPSTREAM:-tcp} == unix ]] && floor_up="$workdir/.s.PGSQL.$pg_port"
+  echo "starting relay_floor ($FLOOR_BIN) on 127.0.0.1:${port[floor]} ..."
+  "$FLOOR_BIN" "127.0.0.1:${port[floor]}" "$floor_up" >>"$workdir/logs/floor.log" 2>&1 &
+  floor_pid=$!
+  wait_ready relay_floor "${port[floor]}" "$floor_pid" "$workdir/logs/floor.log"
+fi
+
 # --- versions and machine -----------------------------------------------------------------------
 cpu_model="$(grep -m1 -E '^(model name|Model|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*:[[:space:]]*//' || true)"
 [[ -n "$cpu_model" ]] || cpu_model="$(uname -m)"
@@ -364,6 +385,7 @@ header=(
   "pgbouncer:  $pgb_version (pool_mode=session)"
   "upstream:   both proxies reach PostgreSQL over ${UPSTREAM:-tcp}"
   "pgask:      $pgask_version"
+  "floor:      ${FLOOR_BIN:--} (examples/relay_floor: one epoll thread copying bytes)"
   "pgbench:    $pgbench_version, -S -n -T $secs, $rounds round(s), median of rounds"
   "command:    $cmdline"
 )
@@ -375,7 +397,7 @@ echo
 declare -A tps lat cpu
 failures=0
 clk_tck="$(getconf CLK_TCK 2>/dev/null || echo 100)"
-declare -A proxy_pid=([pgbouncer]="$pgb_pid" [pgask]="$pgask_pid")
+declare -A proxy_pid=([pgbouncer]="$pgb_pid" [pgask]="$pgask_pid" [floor]="$floor_pid")
 cpu_ticks() { # pid: user + system CPU ticks the process (all its threads) has used so far
   # fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name
   [[ -n "$1" && -r "/proc/$1/stat" ]] || return 0
@@ -440,11 +462,13 @@ ratio() {
 }
 
 cols=(protocol clients "direct tps" "direct ms" "pgbouncer tps" "pgbouncer ms" "pgask tps" "pgask ms" "pgask/direct" "pgask/pgbouncer" "pgbouncer cpu µs/tx" "pgask cpu µs/tx")
+have_floor=0
+[[ " ${targets[*]} " == *" floor "* ]] && have_floor=1 && cols+=("floor tps" "floor/direct" "floor/pgbouncer" "floor cpu µs/tx")
 rows=()
 for proto in "${protocols[@]}"; do
   for n in "${clients_list[@]}"; do
     declare -A mt=() ml=() mc=()
-    for target in direct pgbouncer pgask; do
+    for target in direct pgbouncer pgask floor; do
       # shellcheck disable=SC2086
       mc[$target]="$(median ${cpu[$target,$proto,$n]:-})"
       # shellcheck disable=SC2086 # word-splitting the value lists is intended
@@ -453,6 +477,9 @@ for proto in "${protocols[@]}"; do
       ml[$target]="$(median ${lat[$target,$proto,$n]:-})"
     done
     rows+=("$proto|$n|$(fmt %.0f "${mt[direct]}")|$(fmt %.3f "${ml[direct]}")|$(fmt %.0f "${mt[pgbouncer]}")|$(fmt %.3f "${ml[pgbouncer]}")|$(fmt %.0f "${mt[pgask]}")|$(fmt %.3f "${ml[pgask]}")|$(ratio "${mt[pgask]}" "${mt[direct]}")|$(ratio "${mt[pgask]}" "${mt[pgbouncer]}")|$(fmt %.1f "${mc[pgbouncer]}")|$(fmt %.1f "${mc[pgask]}")")
+    if [[ $have_floor == 1 ]]; then
+      rows[-1]+="|$(fmt %.0f "${mt[floor]}")|$(ratio "${mt[floor]}" "${mt[direct]}")|$(ratio "${mt[floor]}" "${mt[pgbouncer]}")|$(fmt %.1f "${mc[floor]}")"
+    fi
     unset mt ml mc
   done
 done
