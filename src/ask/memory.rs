@@ -7,6 +7,9 @@ use std::collections::VecDeque;
 /// Asks kept per connection for follow-ups.
 const KEEP: usize = 4;
 
+/// Between a follow-up and the question it followed, as feedback records them.
+const CHAIN: &str = " \u{2014} ";
+
 /// One answered ask of the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
@@ -47,7 +50,7 @@ impl Turn {
     /// live in Brazil? — now only those with an invoice"), otherwise the question itself.
     pub fn whole_question(&self) -> String {
         match &self.follows {
-            Some(first) => format!("{first} \u{2014} {}", self.question),
+            Some(first) => format!("{first}{CHAIN}{}", self.question),
             None => self.question.clone(),
         }
     }
@@ -57,6 +60,9 @@ impl Turn {
 #[derive(Debug, Default)]
 pub struct Conversation {
     turns: VecDeque<Turn>,
+    /// The connection's latest ask failed or was cancelled: it has no answer to rate, explain
+    /// or pick a reading of (and no earlier one stands in for it).
+    unanswered: bool,
 }
 
 impl Conversation {
@@ -65,17 +71,36 @@ impl Conversation {
             self.turns.pop_front();
         }
         self.turns.push_back(turn);
+        self.unanswered = false;
     }
 
     /// Replaces the last ask (with the reading the user chose of it).
     pub fn replace_last(&mut self, turn: Turn) {
         self.turns.pop_back();
         self.turns.push_back(turn);
+        self.unanswered = false;
     }
 
-    /// The last ask, which feedback refers to.
+    /// The latest ask got no answer (it failed or was cancelled).
+    pub fn unanswered(&mut self) {
+        self.unanswered = true;
+    }
+
+    /// An earlier ask answered again from memory is the last ask again (feedback refers to
+    /// it): the newest turn `same` matches, not marked bad, moves to the back.
+    pub fn answered_again(&mut self, same: impl Fn(&str) -> bool) {
+        if let Some(k) = self.turns.iter().rposition(|t| !t.bad && same(&t.question)) {
+            if let Some(t) = self.turns.remove(k) {
+                self.turns.push_back(t);
+            }
+        }
+        self.unanswered = false;
+    }
+
+    /// The last ask, which feedback, an empty explain and `#N` refer to: `None` when there is
+    /// none or the latest ask got no answer.
     pub fn last(&self) -> Option<&Turn> {
-        self.turns.back()
+        self.turns.back().filter(|_| !self.unanswered)
     }
 
     /// Feedback on the last ask: `Some(sql)` corrects its answer (follow-ups build on the
@@ -95,17 +120,23 @@ impl Conversation {
         }
     }
 
-    /// The question the next ask follows when it is a follow-up (the last one, whole).
+    /// The question the next ask follows when it is a follow-up: the last one not marked bad,
+    /// whole, of at most [`KEEP`] questions in all (the oldest go first).
     pub fn followed_by(&self, question: &str) -> Option<String> {
-        follows_up(question)
-            .then(|| self.last().map(Turn::whole_question))
-            .flatten()
+        if !follows_up(question) {
+            return None;
+        }
+        let whole = self.turns.iter().rev().find(|t| !t.bad)?.whole_question();
+        let parts: Vec<&str> = whole.split(CHAIN).collect();
+        Some(parts[parts.len().saturating_sub(KEEP - 1)..].join(CHAIN))
     }
 
-    /// (question, SQL) of the earlier asks, oldest first, for the prompt.
+    /// (question, SQL) of the earlier asks, oldest first, for the prompt (an answer marked
+    /// bad is not shown: the model would copy it).
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.turns
             .iter()
+            .filter(|t| !t.bad)
             .map(|t| (t.question.clone(), t.sql.clone()))
             .collect()
     }
@@ -141,6 +172,7 @@ impl Conversation {
         }
         self.turns
             .iter()
+            .filter(|t| !t.bad)
             .map(|t| t.sql.as_str())
             .collect::<Vec<_>>()
             .join("\u{1}")
@@ -252,13 +284,64 @@ mod tests {
             c.last().map(Turn::whole_question).as_deref(),
             Some("Which customers live in Brazil? \u{2014} now only those with an invoice")
         );
-        // A follow-up of a follow-up carries the whole chain.
+        // A follow-up of a follow-up carries the whole chain, of at most KEEP questions.
         let third = c.followed_by("and sort them by name").unwrap_or_default();
         assert!(
             third.starts_with("Which customers live in Brazil?"),
             "{third}"
         );
         assert!(third.ends_with("now only those with an invoice"), "{third}");
+        for i in 0..10 {
+            let q = format!("and only page {i}");
+            let mut t = turn(10 + i);
+            t.follows = c.followed_by(&q);
+            t.question = q;
+            c.push(t);
+        }
+        let chain = c.last().map(Turn::whole_question).unwrap_or_default();
+        assert_eq!(chain.split(CHAIN).count(), KEEP, "{chain}");
+        assert!(chain.ends_with("and only page 9"), "{chain}");
+        // An answer marked bad is not what the next follow-up follows, nor shown, nor keyed.
+        let key = c.context_key("and only page 10");
+        let mut bad = turn(30);
+        bad.question = "and only page 10".into();
+        c.push(bad);
+        c.judge_last(None);
+        assert_ne!(
+            c.context_key("and only page 10"),
+            key,
+            "KEEP turns: the oldest left"
+        );
+        assert!(c.pairs().iter().all(|(q, _)| q != "and only page 10"));
+        assert!(c
+            .followed_by("and only page 11")
+            .is_some_and(|f| f.ends_with("and only page 9")));
+    }
+
+    #[test]
+    fn a_bad_answer_is_left_out_of_the_context_key() {
+        let mut c = Conversation::default();
+        c.push(turn(1));
+        let key = c.context_key("and only big ones");
+        c.push(turn(2));
+        c.judge_last(None);
+        assert_eq!(c.context_key("and only big ones"), key);
+    }
+
+    #[test]
+    fn a_failed_ask_leaves_nothing_to_rate_and_a_repeated_one_is_the_last_again() {
+        let mut c = Conversation::default();
+        c.push(turn(1));
+        c.push(turn(2));
+        c.unanswered();
+        assert!(
+            c.last().is_none(),
+            "feedback would rate the ask before the failed one"
+        );
+        c.answered_again(|q| q == "q1");
+        assert_eq!(c.last().map(|t| t.question.as_str()), Some("q1"));
+        c.push(turn(3));
+        assert_eq!(c.last().map(|t| t.question.as_str()), Some("q3"));
     }
 
     #[test]

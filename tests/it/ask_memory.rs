@@ -186,6 +186,9 @@ async fn feedback_changes_the_answer_it_judges() {
             "SELECT count(*) FROM album",
             "SELECT count(*) FROM genre",
             "SELECT count(*) FROM genre WHERE name LIKE 'R%'",
+            "SELECT count(*) FROM genre WHERE name LIKE 'R%'",
+            "SELECT count(*) FROM genre WHERE name ILIKE 'r%'",
+            "SELECT nothing FROM nowhere",
         ],
         move |c| c.history.file = h,
     )
@@ -239,15 +242,50 @@ async fn feedback_changes_the_answer_it_judges() {
         "the correction answers without the model"
     );
 
-    // Feedback on a follow-up keeps the question it followed.
+    // Feedback on a follow-up keeps the question it followed; a bad follow-up asked again is
+    // keyed, shown and followed without the bad answer.
     let got = ask(&mut a, "-- ask: How many genres are there?".into()).await;
     assert_eq!(first_column(&got), ["25"]);
     ask(&mut a, "-- ask: only those starting with R".into()).await;
+    ask(&mut a, "-- ask feedback: bad".into()).await;
+    let asked = prompts(&p).len();
+    let got = ask(&mut a, "-- ask: only those starting with R".into()).await;
+    let notices = texts(&got, b'N').join("\n");
+    assert!(notices.contains("ILIKE 'r%'"), "{notices}");
+    let shown = prompts(&p);
+    assert_eq!(
+        shown.len(),
+        asked + 2,
+        "the bad answer again, refused; then the next"
+    );
+    assert!(
+        !shown[asked].contains("LIKE 'R%'"),
+        "the bad answer shown to the model"
+    );
     ask(&mut a, "-- ask feedback: good".into()).await;
+
+    // After a failed ask there is nothing to rate (not the ask before it); an answer repeated
+    // from memory is the last ask again.
+    let got = ask(&mut a, "-- ask: What is the meaning of nothing?".into()).await;
+    assert!(sqlstate(&got).is_some(), "{got:?}");
+    let got = ask(&mut a, "-- ask feedback: bad".into()).await;
+    assert_eq!(sqlstate(&got).as_deref(), Some("55000"), "{got:?}");
+    let got = ask(&mut a, "-- ask: How many genres are there?".into()).await;
+    assert_eq!(first_column(&got), ["25"]);
+    let got = ask(
+        &mut a,
+        "-- ask feedback: SELECT count(*) AS genres FROM genre".into(),
+    )
+    .await;
+    assert_eq!(
+        first_column(&got),
+        ["recorded corrected for \"How many genres are there?\""]
+    );
+
     let mut recorded = String::new();
     for _ in 0..50 {
         recorded = std::fs::read_to_string(&history).unwrap_or_default();
-        if recorded.matches("\"event\":\"feedback\"").count() == 3 {
+        if recorded.matches("\"event\":\"feedback\"").count() == 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -263,7 +301,9 @@ async fn feedback_changes_the_answer_it_judges() {
         [
             "How many albums are there?",
             "how many albums are there",
-            "How many genres are there? \u{2014} only those starting with R"
+            "How many genres are there? \u{2014} only those starting with R",
+            "How many genres are there? \u{2014} only those starting with R",
+            "How many genres are there?",
         ]
     );
 }

@@ -88,6 +88,10 @@ impl Asker {
         if !matches!(r, Err(AskError::Link(_))) {
             self.history.record(Event::Ask(rec.clone()));
         }
+        if r.is_err() && reading_number(question).is_none() {
+            // Feedback after a failed ask must not land on the ask before it.
+            session.memory.unanswered();
+        }
         let outcome = r?;
         let sql = outcome.sql().to_string();
         let repeated = matches!(
@@ -104,9 +108,15 @@ impl Asker {
             session.memory.replace_last(Turn {
                 sql: sql.clone(),
                 record: rec.id.clone(),
+                bad: false,
                 ..last
             });
-        } else if !repeated {
+        } else if repeated {
+            // Answered again from memory: that ask is the last one again.
+            session
+                .memory
+                .answered_again(|q| normalise(q) == normalise(question));
+        } else {
             let follows = session.memory.followed_by(question);
             session.memory.push(Turn {
                 question: question.to_string(),

@@ -11,8 +11,13 @@ use crate::ask::history::{now_ms, Event, FeedbackRecord, ForgetRecord};
 use crate::ask::retrieve::graph::join_clauses;
 use crate::session::link::{AskSession, Link};
 
+use moka::ops::compute::Op;
+
 use super::correct::same_sql;
 use super::{AskError, Asker};
+
+/// Answers marked bad kept per question (the oldest go first).
+const MAX_MARKED_BAD: usize = 8;
 
 /// Rows of text columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,6 +258,9 @@ impl Asker {
         if mine.is_empty() {
             return Err(AskError::NoSuchExample(id.to_string()));
         }
+        if let Some(key) = self.corrections.remove(id) {
+            self.answers.invalidate(&key);
+        }
         self.history.record(Event::Forget(ForgetRecord {
             ask: id.to_string(),
             at_ms: now_ms(),
@@ -301,20 +309,40 @@ impl Asker {
             verdict: verdict.into(),
             note,
         }));
-        let mut bad = self.marked_bad.get(&last.key).unwrap_or_default();
-        bad.retain(|b| !same_sql(b, &sql));
-        if verdict == "bad" {
-            bad.push(sql);
-            self.answers.invalidate(&last.key);
-            session.memory.judge_last(None);
-        } else {
-            self.answers.insert(last.key.clone(), sql.clone());
-            session.memory.judge_last(Some(sql));
-        }
-        if bad.is_empty() {
-            self.marked_bad.invalidate(&last.key);
-        } else {
-            self.marked_bad.insert(last.key.clone(), bad);
+        // The list of answers marked bad under this key, updated in one step (two connections
+        // judging at once keep both verdicts), of at most MAX_MARKED_BAD, newest last.
+        let marking = verdict == "bad";
+        self.marked_bad
+            .entry(last.key.clone())
+            .and_compute_with(|now| {
+                let mut bad = now.map(|e| e.into_value()).unwrap_or_default();
+                bad.retain(|b| !same_sql(b, &sql));
+                if marking {
+                    bad.push(sql.clone());
+                }
+                let over = bad.len().saturating_sub(MAX_MARKED_BAD);
+                bad.drain(..over);
+                if bad.is_empty() {
+                    Op::Remove
+                } else {
+                    Op::Put(bad)
+                }
+            });
+        match verdict {
+            "bad" => {
+                self.answers.invalidate(&last.key);
+                session.memory.judge_last(None);
+            }
+            "corrected" => {
+                // (Forgetting the example takes the cached correction back too.)
+                self.answers.insert(last.key.clone(), sql.clone());
+                self.corrections
+                    .insert(last.record.clone(), last.key.clone());
+                session.memory.judge_last(Some(sql));
+            }
+            // A good answer stays as it was: the pipeline keeps out of the cache what it must
+            // not repeat silently (readings shown as a table, queries it finished itself).
+            _ => session.memory.judge_last(Some(sql)),
         }
         Ok(Table::one(
             "feedback",

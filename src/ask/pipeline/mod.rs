@@ -83,7 +83,7 @@ pub enum AskError {
     UnknownTable(String),
     #[error("canceling the ask due to user request")]
     Cancelled,
-    #[error("there is no earlier ask in this connection (feedback and an empty explain are about the last one)")]
+    #[error("the connection's last ask has no answer (there was none yet, or it failed or was cancelled): feedback, an empty explain and #N are about the last answer")]
     NoAskYet,
     #[error("the question is {len} bytes; ask.max_question_bytes allows {max}")]
     QuestionTooLong { len: usize, max: usize },
@@ -184,8 +184,12 @@ pub struct Asker {
     history: History,
     /// Generated SQL by (database, catalog fingerprint, role, question, conversation).
     answers: moka::sync::Cache<String, String>,
-    /// Answers marked bad (`ask feedback: bad`) under the same key: never given again.
+    /// Answers marked bad (`ask feedback: bad`) under the same key: never given again (for a
+    /// day, at most eight per key).
     marked_bad: moka::sync::Cache<String, Vec<String>>,
+    /// The answer cache's key of each corrected ask (by its history id), so that forgetting
+    /// the example takes the cached correction back too.
+    corrections: moka::sync::Cache<String, String>,
     embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
     vectors: EmbeddingCache,
     /// Retrieval state per database, each behind its own lock: a build in one database (catalog
@@ -235,7 +239,14 @@ impl Asker {
                 })
                 .time_to_live(ttl)
                 .build(),
-            marked_bad: moka::sync::Cache::new(10_000),
+            marked_bad: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+            corrections: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
             embedder: tokio::sync::OnceCell::new(),
             vectors: embedding_cache(10_000),
             dbs: std::sync::Mutex::new(HashMap::new()),
