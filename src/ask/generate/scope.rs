@@ -214,6 +214,9 @@ const CONSTANTS: &[&str] = &[
     "localtime",
 ];
 
+/// The aggregates that answer "how many": a count, or a sum of quantities ("how many units").
+const COUNTS: &[&str] = &["count", "sum"];
+
 impl Scope {
     /// The scope of `tables` of `full`, for `question`.
     pub fn new(full: &Catalog, tables: &[TableId], question: &str) -> Scope {
@@ -545,17 +548,19 @@ impl Scope {
                 })
             };
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
-            // Whether the word `w` starts the answer's own first select item.
-            let opens_answer = |w: &Tok<'_>| {
+            // Whether the token `w` starts the answer's own first select item.
+            let starts_answer = |w: &Tok<'_>| {
                 in_select
                     && qi == 0
-                    && matches!(w.kind, Kind::Ident | Kind::Keyword)
                     && stack[qi].items.is_empty()
                     && stack[qi]
                         .item_start
                         .and_then(|st| s.get(st..w.start))
                         .is_some_and(|before| before.trim().is_empty())
             };
+            // … with a word.
+            let opens_answer =
+                |w: &Tok<'_>| matches!(w.kind, Kind::Ident | Kind::Keyword) && starts_answer(w);
             // "What is the average total amount of orders?": the answer's first item is no
             // `sum` (a call, or the name of an alias the model turns to next) for a question
             // that asks for an average and names no sum (a subquery may sum: the average of
@@ -576,6 +581,42 @@ impl Scope {
                 && self.asks_for_things()
             {
                 problems += 1;
+            }
+            // "How many tracks have never been sold?": one count's answer starts with `count(`
+            // or `sum(` ("how many units"), not with a column (`SELECT t.name …` lists the
+            // tracks), `*`, a constant or another aggregate (`max(track_id)`); a word is refused as soon
+            // as neither starts with it (refused only once complete, `t` grew into `t1m`). "In how many different cities …":
+            // the count is of DISTINCT values.
+            if starts_answer(t) && self.asks_one_count() {
+                let word = t.text.to_lowercase();
+                let fits = match t.kind {
+                    Kind::Ident | Kind::Keyword if t.complete => {
+                        COUNTS.contains(&word.as_str())
+                            && next.is_some_and(|n| n.is(Kind::Punct, "("))
+                    }
+                    Kind::Ident | Kind::Keyword => COUNTS.iter().any(|a| a.starts_with(&word)),
+                    // A scalar subquery may count (`(SELECT count(*) …) - …`); a constant
+                    // (`SELECT 1 FROM track …`) or `*` does not.
+                    _ => t.is(Kind::Punct, "("),
+                };
+                problems += usize::from(!fits);
+            }
+            // (`SELECT count(` at the top level: no parenthesis open before that SELECT.)
+            let top_count = i >= 3
+                && toks[i - 1].is(Kind::Punct, "(")
+                && toks[i - 2].text.eq_ignore_ascii_case("count")
+                && toks[i - 3].text.eq_ignore_ascii_case("select")
+                && toks[..i - 3].iter().fold(0i32, |d, p| {
+                    d + i32::from(p.is(Kind::Punct, "(")) - i32::from(p.is(Kind::Punct, ")"))
+                }) == 0;
+            if top_count && self.asks_distinct_count() {
+                let word = t.text.to_lowercase();
+                let distinct = if t.complete {
+                    word == "distinct"
+                } else {
+                    "distinct".starts_with(&word)
+                };
+                problems += usize::from(!distinct);
             }
             if in_select
                 && arithmetic(i)

@@ -229,6 +229,52 @@ impl Scope {
             && !AMOUNTS.iter().any(|w| q.contains(&format!(" {w} ")))
     }
 
+    /// Whether the question asks for one count of things: "how many" followed by a chosen
+    /// table's word ("How many tracks have never been sold?") or by "different", "distinct"
+    /// or "unique" ("In how many different cities do customers live?"), and no word of groups
+    /// ("each", "per", "every", "by"), at the question's start. "How many milliseconds long
+    /// is …" (a column's value) and "…, and how many?" (a count beside a name) are not such
+    /// questions.
+    pub(super) fn asks_one_count(&self) -> bool {
+        let words = self.question_words();
+        let Some(k) = words.windows(2).position(|w| w == ["how", "many"]) else {
+            return false;
+        };
+        // The question starts with it ("In how many …" too); "the teachers' names and how many
+        // courses they teach" asks for names beside the counts.
+        if !(k == 0 || (k == 1 && matches!(words[0], "in" | "on" | "at" | "for" | "from" | "to"))) {
+            return false;
+        }
+        if words
+            .iter()
+            .any(|w| matches!(*w, "each" | "per" | "every" | "by"))
+        {
+            return false;
+        }
+        match words.get(k + 2) {
+            Some(&("different" | "distinct" | "unique")) => true,
+            Some(&w) => self.catalog.tables.iter().any(|t| {
+                t.name
+                    .to_lowercase()
+                    .split('_')
+                    .any(|part| !part.is_empty() && same_word(w, part))
+            }),
+            None => false,
+        }
+    }
+
+    /// Whether the question asks how many different things there are ("In how many
+    /// different cities do customers live?"): one count of distinct values.
+    pub(super) fn asks_distinct_count(&self) -> bool {
+        let words = self.question_words();
+        self.asks_one_count()
+            && words.windows(3).any(|w| {
+                w[0] == "how"
+                    && w[1] == "many"
+                    && matches!(w[2], "different" | "distinct" | "unique")
+            })
+    }
+
     /// Whether the question names the table `table` as a phrase ([`Scope::question_names`])
     /// or has all its words in any order, each in the singular or the plural ("the category of
     /// the product" names `product_categories` as well as `products`).

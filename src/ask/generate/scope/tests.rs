@@ -2230,3 +2230,51 @@ fn the_condition_pgask_writes_when_the_model_ends_without_it() {
     never_refused(&not, "SELECT name FROM products");
     assert_eq!(not.condition_for("SELECT name FROM products"), None);
 }
+
+#[test]
+fn one_count_of_things_starts_with_an_aggregate() {
+    for q in [
+        "How many albums have never been reviewed?",
+        "how many artists are there",
+    ] {
+        let sc = scope(q);
+        assert!(refused(&sc, "SELECT |name"), "{q}");
+        assert!(refused(&sc, "SELECT |a.name"), "{q}");
+        assert!(refused(&sc, "SELECT |*"), "{q}");
+        assert!(refused(&sc, "SELECT |t"), "{q}");
+        assert!(refused(&sc, "SELECT |1 FROM album"), "{q}");
+        assert!(!refused(&sc, "SELECT |c"), "{q}");
+        assert!(!refused(&sc, "SELECT |COUNT(*)"), "{q}");
+        assert!(refused(&sc, "SELECT |max(album_id)"), "{q}");
+        assert!(refused(&sc, "SELECT co|l"), "{q}");
+        never_refused(&sc, "SELECT count(*) FROM album");
+        never_refused(&sc, "SELECT count(DISTINCT name) FROM artist");
+        never_refused(&sc, "SELECT sum(price) FROM album");
+        // Only the answer's own first item: a subquery's list and later items are free.
+        never_refused(
+            &sc,
+            "SELECT count(*) FROM album WHERE artist_id IN (SELECT artist_id FROM artist)",
+        );
+        never_refused(&sc, "SELECT (SELECT count(*) FROM album) - 1");
+    }
+    // "How many different …" counts distinct values.
+    let sc = scope("In how many different names do artists appear?");
+    assert!(refused(&sc, "SELECT |name"));
+    assert!(refused(&sc, "SELECT count(|*"));
+    assert!(refused(&sc, "SELECT count(|name"));
+    assert!(!refused(&sc, "SELECT count(|DIST"));
+    assert!(!refused(&sc, "SELECT count(|dis"));
+    never_refused(&sc, "SELECT count(DISTINCT name) FROM artist");
+    // Counts per group, a count beside a name, and a value's "how many" list columns.
+    for q in [
+        "How many albums does each artist have?",
+        "How many albums per artist?",
+        "Which artist has the most albums, and how many?",
+        "Show the names of the artists and how many albums they made.",
+        "How many dollars does the album cost?",
+        "List the artists.",
+    ] {
+        let sc = scope(q);
+        assert!(!refused(&sc, "SELECT name| FROM"), "{q}");
+    }
+}
