@@ -24,9 +24,10 @@ pub struct Turn {
     pub readings: Vec<String>,
     /// The answer cache's key it was asked under: feedback replaces or drops that answer.
     pub key: String,
-    /// For a follow-up, the question it followed (itself with what that followed): feedback
-    /// records the two together, since the follow-up alone means nothing elsewhere.
-    pub follows: Option<String>,
+    /// For a follow-up, the questions it followed, oldest first (the first question and the
+    /// newest, at most [`KEEP`] with it): feedback records them together, since the follow-up
+    /// alone means nothing elsewhere. Empty for a question that stands alone.
+    pub follows: Vec<String>,
     /// Marked bad by `ask feedback: bad`: never given again as the answer to its question.
     pub bad: bool,
 }
@@ -49,10 +50,9 @@ impl Turn {
     /// The question as a whole: a follow-up with the question it followed ("Which customers
     /// live in Brazil? — now only those with an invoice"), otherwise the question itself.
     pub fn whole_question(&self) -> String {
-        match &self.follows {
-            Some(first) => format!("{first}{CHAIN}{}", self.question),
-            None => self.question.clone(),
-        }
+        let mut all = self.follows.clone();
+        all.push(self.question.clone());
+        all.join(CHAIN)
     }
 }
 
@@ -120,15 +120,24 @@ impl Conversation {
         }
     }
 
-    /// The question the next ask follows when it is a follow-up: the last one not marked bad,
-    /// whole, of at most [`KEEP`] questions in all (the oldest go first).
-    pub fn followed_by(&self, question: &str) -> Option<String> {
+    /// The questions the next ask follows when it is a follow-up: those of the last ask not
+    /// marked bad, with the questions that one followed; of a long chain the first question
+    /// and the newest, [`KEEP`] with the follow-up itself.
+    pub fn followed_by(&self, question: &str) -> Vec<String> {
         if !follows_up(question) {
-            return None;
+            return Vec::new();
         }
-        let whole = self.turns.iter().rev().find(|t| !t.bad)?.whole_question();
-        let parts: Vec<&str> = whole.split(CHAIN).collect();
-        Some(parts[parts.len().saturating_sub(KEEP - 1)..].join(CHAIN))
+        let Some(last) = self.turns.iter().rev().find(|t| !t.bad) else {
+            return Vec::new();
+        };
+        let mut chain = last.follows.clone();
+        chain.push(last.question.clone());
+        if chain.len() > KEEP - 1 {
+            let newest = chain.split_off(chain.len() - (KEEP - 2));
+            chain.truncate(1);
+            chain.extend(newest);
+        }
+        chain
     }
 
     /// (question, SQL) of the earlier asks, oldest first, for the prompt (an answer marked
@@ -241,7 +250,7 @@ mod tests {
             record: i.to_string(),
             readings: vec![],
             key: format!("k{i}"),
-            follows: None,
+            follows: Vec::new(),
             bad: false,
         }
     }
@@ -273,9 +282,9 @@ mod tests {
         let mut first = turn(1);
         first.question = "Which customers live in Brazil?".into();
         c.push(first);
-        assert_eq!(c.followed_by("How many tracks are there?"), None);
+        assert!(c.followed_by("How many tracks are there?").is_empty());
         let follows = c.followed_by("now only those with an invoice");
-        assert_eq!(follows.as_deref(), Some("Which customers live in Brazil?"));
+        assert_eq!(follows, ["Which customers live in Brazil?"]);
         let mut second = turn(2);
         second.question = "now only those with an invoice".into();
         second.follows = follows;
@@ -284,13 +293,16 @@ mod tests {
             c.last().map(Turn::whole_question).as_deref(),
             Some("Which customers live in Brazil? \u{2014} now only those with an invoice")
         );
-        // A follow-up of a follow-up carries the whole chain, of at most KEEP questions.
-        let third = c.followed_by("and sort them by name").unwrap_or_default();
-        assert!(
-            third.starts_with("Which customers live in Brazil?"),
-            "{third}"
+        // A follow-up of a follow-up carries the whole chain: the first question and the
+        // newest, KEEP with itself (a question may hold the separator itself).
+        let third = c.followed_by("and sort them by name \u{2014} by last name");
+        assert_eq!(
+            third,
+            [
+                "Which customers live in Brazil?",
+                "now only those with an invoice"
+            ]
         );
-        assert!(third.ends_with("now only those with an invoice"), "{third}");
         for i in 0..10 {
             let q = format!("and only page {i}");
             let mut t = turn(10 + i);
@@ -298,9 +310,15 @@ mod tests {
             t.question = q;
             c.push(t);
         }
-        let chain = c.last().map(Turn::whole_question).unwrap_or_default();
-        assert_eq!(chain.split(CHAIN).count(), KEEP, "{chain}");
-        assert!(chain.ends_with("and only page 9"), "{chain}");
+        let chain = c.last().map(|t| t.follows.clone()).unwrap_or_default();
+        assert_eq!(
+            chain,
+            [
+                "Which customers live in Brazil?",
+                "and only page 7",
+                "and only page 8"
+            ]
+        );
         // An answer marked bad is not what the next follow-up follows, nor shown, nor keyed.
         let key = c.context_key("and only page 10");
         let mut bad = turn(30);
@@ -315,7 +333,8 @@ mod tests {
         assert!(c.pairs().iter().all(|(q, _)| q != "and only page 10"));
         assert!(c
             .followed_by("and only page 11")
-            .is_some_and(|f| f.ends_with("and only page 9")));
+            .last()
+            .is_some_and(|f| f == "and only page 9"));
     }
 
     #[test]

@@ -190,7 +190,10 @@ async fn feedback_changes_the_answer_it_judges() {
             "SELECT count(*) FROM genre WHERE name ILIKE 'r%'",
             "SELECT nothing FROM nowhere",
         ],
-        move |c| c.history.file = h,
+        move |c| {
+            c.history.file = h;
+            c.ask.max_question_bytes = 300;
+        },
     )
     .await
     else {
@@ -281,6 +284,15 @@ async fn feedback_changes_the_answer_it_judges() {
         first_column(&got),
         ["recorded corrected for \"How many genres are there?\""]
     );
+    // A question refused before the pipeline (too long) leaves nothing to rate either.
+    let got = ask(
+        &mut a,
+        format!("-- ask: how many {}?", "genres ".repeat(60)),
+    )
+    .await;
+    assert_eq!(sqlstate(&got).as_deref(), Some("54000"), "{got:?}");
+    let got = ask(&mut a, "-- ask feedback: bad".into()).await;
+    assert_eq!(sqlstate(&got).as_deref(), Some("55000"), "{got:?}");
 
     let mut recorded = String::new();
     for _ in 0..50 {

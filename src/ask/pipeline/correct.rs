@@ -533,7 +533,7 @@ fn glossary_lines(
 
 /// `#2` (or `# 2`): a reading of the last ask, which `-- ask: #2` runs; `Some(None)` for `#0`
 /// or a number too large (an error, never a question for the model).
-fn reading_number(question: &str) -> Option<Option<usize>> {
+pub(super) fn reading_number(question: &str) -> Option<Option<usize>> {
     let rest = question.trim().strip_prefix('#')?.trim();
     // "#1 selling product" is a question; only `#` and digits pick a reading.
     if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {

@@ -70,7 +70,10 @@ impl Asker {
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
             let directive = p.directive.clone()?;
-            self.admit(&directive, link).await?;
+            if let Err(e) = self.admit(&directive, link).await {
+                super::unanswered(session, &directive);
+                return Err(e);
+            }
             let sql = match directive {
                 Directive::Rows(q) => {
                     let sql = self.produce(session, &q, link, status, Mode::Check).await?;

@@ -258,8 +258,11 @@ impl Asker {
         if mine.is_empty() {
             return Err(AskError::NoSuchExample(id.to_string()));
         }
-        if let Some(key) = self.corrections.remove(id) {
-            self.answers.invalidate(&key);
+        if let Some((key, sql)) = self.corrections.remove(id) {
+            // Unless a later answer has replaced it.
+            if self.answers.get(&key).is_some_and(|a| a == sql) {
+                self.answers.invalidate(&key);
+            }
         }
         self.history.record(Event::Forget(ForgetRecord {
             ask: id.to_string(),
@@ -337,7 +340,7 @@ impl Asker {
                 // (Forgetting the example takes the cached correction back too.)
                 self.answers.insert(last.key.clone(), sql.clone());
                 self.corrections
-                    .insert(last.record.clone(), last.key.clone());
+                    .insert(last.record.clone(), (last.key.clone(), sql.clone()));
                 session.memory.judge_last(Some(sql));
             }
             // A good answer stays as it was: the pipeline keeps out of the cache what it must

@@ -187,9 +187,9 @@ pub struct Asker {
     /// Answers marked bad (`ask feedback: bad`) under the same key: never given again (for a
     /// day, at most eight per key).
     marked_bad: moka::sync::Cache<String, Vec<String>>,
-    /// The answer cache's key of each corrected ask (by its history id), so that forgetting
-    /// the example takes the cached correction back too.
-    corrections: moka::sync::Cache<String, String>,
+    /// The answer cache's key and the correction of each corrected ask (by its history id),
+    /// so that forgetting the example takes the cached correction back too.
+    corrections: moka::sync::Cache<String, (String, String)>,
     embedder: tokio::sync::OnceCell<Result<Arc<Embedder>, String>>,
     vectors: EmbeddingCache,
     /// Retrieval state per database, each behind its own lock: a build in one database (catalog
@@ -441,10 +441,15 @@ impl Asker {
         status: u8,
     ) -> Result<(), AskError> {
         let directive = directive?;
-        if status == b'E' {
-            return Err(AskError::Aborted);
+        let admitted = if status == b'E' {
+            Err(AskError::Aborted)
+        } else {
+            self.admit(&directive, link).await
+        };
+        if let Err(e) = admitted {
+            unanswered(session, &directive);
+            return Err(e);
         }
-        self.admit(&directive, link).await?;
         match directive {
             Directive::Rows(q) => self
                 .produce(session, &q, link, status, correct::Mode::Run)
@@ -457,6 +462,17 @@ impl Asker {
                 lookup::Table::one("sql", sql).send(link).await
             }
             other => self.lookup(session, other).await?.send(link).await,
+        }
+    }
+}
+
+/// A question refused before it reached the pipeline (too long, in an aborted transaction,
+/// in another encoding) is still the connection's latest ask: feedback must not land on the
+/// answer before it. (`#N` picks a reading of that answer and leaves it in place.)
+fn unanswered(session: &mut AskSession, directive: &Directive) {
+    if let Directive::Rows(q) | Directive::Sql(q) = directive {
+        if correct::reading_number(q).is_none() {
+            session.memory.unanswered();
         }
     }
 }

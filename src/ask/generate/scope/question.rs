@@ -245,19 +245,49 @@ impl Scope {
         if !(k == 0 || (k == 1 && matches!(words[0], "in" | "on" | "at" | "for" | "from" | "to"))) {
             return false;
         }
-        if words
-            .iter()
-            .any(|w| matches!(*w, "each" | "per" | "every" | "by"))
+        // Groups, and amounts other than a count ("How many tracks does an album have on
+        // average?", "… at most?").
+        if self.asks_average()
+            || words.iter().any(|w| {
+                matches!(
+                    *w,
+                    "each"
+                        | "per"
+                        | "every"
+                        | "by"
+                        | "average"
+                        | "mean"
+                        | "median"
+                        | "most"
+                        | "least"
+                        | "maximum"
+                        | "minimum"
+                        | "max"
+                        | "min"
+                        | "percent"
+                        | "percentage"
+                        | "share"
+                        | "ratio"
+                )
+            })
         {
             return false;
         }
-        match words.get(k + 2) {
+        // A word of the question is a word of a name, in the singular or the plural.
+        let same = |q: &str, w: &str| {
+            same_word(q, w) || q.strip_suffix("ies").is_some_and(|s| w == format!("{s}y"))
+        };
+        let after = &words[k + 2..];
+        match after.first() {
             Some(&("different" | "distinct" | "unique")) => true,
-            Some(&w) => self.catalog.tables.iter().any(|t| {
-                t.name
-                    .to_lowercase()
-                    .split('_')
-                    .any(|part| !part.is_empty() && same_word(w, part))
+            Some(_) => self.catalog.tables.iter().any(|t| {
+                // The table's words in order ("how many invoice lines": `invoice_line`; not
+                // "how many days …" for `business_days`).
+                let name = t.name.to_lowercase();
+                let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+                !parts.is_empty()
+                    && parts.len() <= after.len()
+                    && parts.iter().zip(after).all(|(p, q)| same(q, p))
             }),
             None => false,
         }

@@ -2271,6 +2271,8 @@ fn one_count_of_things_starts_with_an_aggregate() {
         "How many albums per artist?",
         "Which artist has the most albums, and how many?",
         "Show the names of the artists and how many albums they made.",
+        "How many albums does an artist have on average?",
+        "How many albums, at most, does an artist have?",
         "How many dollars does the album cost?",
         "List the artists.",
     ] {
