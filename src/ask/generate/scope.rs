@@ -582,6 +582,20 @@ impl Scope {
             {
                 problems += 1;
             }
+            // "Which customer has the highest credit limit? Give the company name.": the answer
+            // shows as many columns as the "Give …" sentence names, no more (the comma that
+            // would start another is refused) and no `*` (every column of a row).
+            if in_select && qi == 0 {
+                if let Some(n) = self.give_count() {
+                    let star = t.is(Kind::Punct, "*")
+                        && i >= 1
+                        && (toks[i - 1].is(Kind::Punct, ",")
+                            || toks[i - 1].is(Kind::Punct, ".")
+                            || toks[i - 1].text.eq_ignore_ascii_case("select"));
+                    let another = t.is(Kind::Punct, ",") && stack[qi].items.len() + 1 >= n;
+                    problems += usize::from(star || another);
+                }
+            }
             // "How many tracks have never been sold?": one count's answer starts with `count(`
             // or `sum(` ("how many units"), not with a column (`SELECT t.name …` lists the
             // tracks), `*`, a constant or another aggregate (`max(track_id)`); a word is refused as soon

@@ -293,6 +293,32 @@ impl Scope {
         }
     }
 
+    /// How many columns the question's "Give …" sentence asks for ("Give the company name.":
+    /// one; "Give their first and last names.": two; "Give the category name and the count.":
+    /// two), or `None` when it has none (or names more than four things).
+    pub(super) fn give_count(&self) -> Option<usize> {
+        let q = self.question.as_str();
+        let at = if q.starts_with("give ") {
+            0
+        } else {
+            q.find(". give ")
+                .or_else(|| q.find("? give "))
+                .or_else(|| q.find("! give "))
+                .map(|k| k + 2)?
+        };
+        let rest = &q[at + "give ".len()..];
+        let sentence = rest
+            .split(['.', '?', '!', ';', ':'])
+            .next()
+            .unwrap_or_default();
+        let n = sentence
+            .split(" and ")
+            .flat_map(|p| p.split(','))
+            .filter(|p| !p.trim().is_empty())
+            .count();
+        (1..=4).contains(&n).then_some(n)
+    }
+
     /// Whether the question asks how many different things there are ("In how many
     /// different cities do customers live?"): one count of distinct values.
     pub(super) fn asks_distinct_count(&self) -> bool {

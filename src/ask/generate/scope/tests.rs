@@ -2280,3 +2280,24 @@ fn one_count_of_things_starts_with_an_aggregate() {
         assert!(!refused(&sc, "SELECT name| FROM"), "{q}");
     }
 }
+
+#[test]
+fn a_give_sentence_sets_how_many_columns_the_answer_shows() {
+    let sc = scope("Which album costs the most? Give the title.");
+    assert!(refused(&sc, "SELECT title|, price"));
+    assert!(refused(&sc, "SELECT |*"));
+    assert!(refused(&sc, "SELECT a.|*"));
+    never_refused(&sc, "SELECT title FROM album ORDER BY price DESC LIMIT 1");
+    // Commas inside calls and later clauses are free.
+    never_refused(
+        &sc,
+        "SELECT coalesce(title, 'x') FROM album ORDER BY price DESC, album_id LIMIT 1",
+    );
+    never_refused(&sc, "SELECT count(*) FROM album");
+    let sc = scope("Which artists have albums? Give their name and the count.");
+    assert!(!refused(&sc, "SELECT name|, count(*)"));
+    assert!(refused(&sc, "SELECT name, count(*)|, max(price)"));
+    let sc = scope("List the albums.");
+    assert!(!refused(&sc, "SELECT title|, price"));
+    assert!(!refused(&sc, "SELECT |*"));
+}
