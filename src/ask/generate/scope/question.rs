@@ -295,7 +295,8 @@ impl Scope {
 
     /// How many columns the question's "Give …" sentence asks for ("Give the company name.":
     /// one; "Give their first and last names.": two; "Give the category name and the count.":
-    /// two), or `None` when it has none (or names more than four things).
+    /// two), or `None` when it has none, names more than four things or asks for everything
+    /// ("Give me all the information about …").
     pub(super) fn give_count(&self) -> Option<usize> {
         let q = self.question.as_str();
         let at = if q.starts_with("give ") {
@@ -311,6 +312,15 @@ impl Scope {
             .split(['.', '?', '!', ';', ':'])
             .next()
             .unwrap_or_default();
+        // "Give me all the information about hiring.": every column.
+        if sentence.split_whitespace().any(|w| {
+            matches!(
+                w,
+                "all" | "everything" | "information" | "info" | "details" | "columns"
+            )
+        }) {
+            return None;
+        }
         let n = sentence
             .split(" and ")
             .flat_map(|p| p.split(','))

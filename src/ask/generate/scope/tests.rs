@@ -2297,6 +2297,8 @@ fn a_give_sentence_sets_how_many_columns_the_answer_shows() {
     let sc = scope("Which artists have albums? Give their name and the count.");
     assert!(!refused(&sc, "SELECT name|, count(*)"));
     assert!(refused(&sc, "SELECT name, count(*)|, max(price)"));
+    let sc = scope("Give me all the information about albums.");
+    assert!(!refused(&sc, "SELECT |*"));
     let sc = scope("List the albums.");
     assert!(!refused(&sc, "SELECT title|, price"));
     assert!(!refused(&sc, "SELECT |*"));
