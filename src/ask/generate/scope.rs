@@ -591,7 +591,8 @@ impl Scope {
                         && i >= 1
                         && (toks[i - 1].is(Kind::Punct, ",")
                             || toks[i - 1].is(Kind::Punct, ".")
-                            || toks[i - 1].text.eq_ignore_ascii_case("select"));
+                            || toks[i - 1].text.eq_ignore_ascii_case("select")
+                            || toks[i - 1].text.eq_ignore_ascii_case("distinct"));
                     let another = t.is(Kind::Punct, ",") && stack[qi].items.len() + 1 >= n;
                     problems += usize::from(star || another);
                 }

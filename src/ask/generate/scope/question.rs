@@ -308,24 +308,88 @@ impl Scope {
                 .map(|k| k + 2)?
         };
         let rest = &q[at + "give ".len()..];
-        let sentence = rest
-            .split(['.', '?', '!', ';', ':'])
-            .next()
-            .unwrap_or_default();
-        // "Give me all the information about hiring.": every column.
-        if sentence.split_whitespace().any(|w| {
+        // The sentence ends at `.`, `?` or `!` before a space or the end (not in `1.98` or
+        // `i.e`); a sentence after it may ask for more ("… Include the total too."), and then
+        // the count is not known.
+        let bytes = rest.as_bytes();
+        let end = (0..bytes.len())
+            .find(|&k| {
+                matches!(bytes[k], b'.' | b'?' | b'!')
+                    && bytes.get(k + 1).is_none_or(|b| b.is_ascii_whitespace())
+            })
+            .unwrap_or(bytes.len());
+        if !rest[end..]
+            .trim_start_matches(['.', '?', '!'])
+            .trim()
+            .is_empty()
+        {
+            return None;
+        }
+        let sentence = &rest[..end];
+        let words: Vec<&str> = sentence
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .collect();
+        // "Give me all the information about hiring.": every column; "Give the total sales
+        // for each country.": the groups' keys beside the amounts.
+        if words.iter().any(|w| {
             matches!(
-                w,
-                "all" | "everything" | "information" | "info" | "details" | "columns"
+                *w,
+                "all"
+                    | "everything"
+                    | "information"
+                    | "info"
+                    | "details"
+                    | "columns"
+                    | "each"
+                    | "per"
+                    | "every"
+                    | "by"
             )
         }) {
             return None;
         }
-        let n = sentence
-            .split(" and ")
-            .flat_map(|p| p.split(','))
-            .filter(|p| !p.trim().is_empty())
-            .count();
+        let mut parts = vec![sentence.to_string()];
+        for joint in [
+            " and ",
+            ",",
+            " along with ",
+            " together with ",
+            " as well as ",
+            " with ",
+            " plus ",
+            "&",
+            "/",
+        ] {
+            parts = parts
+                .iter()
+                .flat_map(|p| p.split(joint).map(str::to_string).collect::<Vec<_>>())
+                .collect();
+        }
+        parts.retain(|p| !p.trim().is_empty());
+        // A "name" that is two columns here (`first_name`, `last_name`, and no `name`).
+        let split_names = {
+            let has = |c: &str| {
+                self.catalog
+                    .tables
+                    .iter()
+                    .any(|t| t.columns.iter().any(|k| k.name.eq_ignore_ascii_case(c)))
+            };
+            has("first_name") && has("last_name") && !has("name")
+        };
+        let n: usize = parts
+            .iter()
+            .map(|p| {
+                let ws: Vec<&str> = p.split_whitespace().collect();
+                let named = ws.iter().any(|w| matches!(*w, "name" | "names"));
+                let whole = !ws.iter().any(|w| matches!(*w, "first" | "last" | "full"));
+                if split_names && named && whole {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
         (1..=4).contains(&n).then_some(n)
     }
 

@@ -2297,9 +2297,43 @@ fn a_give_sentence_sets_how_many_columns_the_answer_shows() {
     let sc = scope("Which artists have albums? Give their name and the count.");
     assert!(!refused(&sc, "SELECT name|, count(*)"));
     assert!(refused(&sc, "SELECT name, count(*)|, max(price)"));
+    // Counts from the sentence: commas, "and", "with"; a decimal or "i.e." is no end, and a
+    // later sentence or a group leaves the count unknown.
+    for (q, n) in [
+        ("Give the following: title, price and artist.", Some(3)),
+        ("Which album? Give the title with the price.", Some(2)),
+        ("Give the albums over 1.98, their title and price.", Some(3)),
+        ("Give the title (i.e. the name) and the price.", None),
+        (
+            "Which album costs most? Give the title. Include the price too.",
+            None,
+        ),
+        ("Give the total price for each artist.", None),
+        ("Give the number of albums per artist.", None),
+        ("Give the title", Some(1)),
+    ] {
+        assert_eq!(scope(q).give_count(), n, "{q}");
+    }
+    assert!(refused(&scope("Give the title."), "SELECT DISTINCT |*"));
     let sc = scope("Give me all the information about albums.");
     assert!(!refused(&sc, "SELECT |*"));
     let sc = scope("List the albums.");
     assert!(!refused(&sc, "SELECT title|, price"));
     assert!(!refused(&sc, "SELECT |*"));
+}
+
+#[test]
+fn a_name_given_in_two_columns_counts_twice() {
+    let catalog = Catalog {
+        database: "hr".into(),
+        fingerprint: String::new(),
+        tables: vec![table(
+            "employee",
+            &["employee_id", "first_name", "last_name", "salary"],
+        )],
+    };
+    let sc = Scope::new(&catalog, &[0], "Who earns most? Give the employee's name.");
+    assert_eq!(sc.give_count(), Some(2));
+    let sc = Scope::new(&catalog, &[0], "Who earns most? Give the first name.");
+    assert_eq!(sc.give_count(), Some(1));
 }
