@@ -585,7 +585,8 @@ impl Scope {
             // "Which customer has the highest credit limit? Give the company name.": the answer
             // shows as many columns as the "Give …" sentence names, no more (the comma that
             // would start another is refused) and no `*` (every column of a row).
-            if in_select && qi == 0 {
+            // (The question is read only at a comma or a star.)
+            if in_select && qi == 0 && (t.is(Kind::Punct, ",") || t.is(Kind::Punct, "*")) {
                 if let Some(n) = self.give_count() {
                     let star = t.is(Kind::Punct, "*")
                         && i >= 1
@@ -602,7 +603,7 @@ impl Scope {
             // tracks), `*`, a constant or another aggregate (`max(track_id)`); a word is refused as soon
             // as neither starts with it (refused only once complete, `t` grew into `t1m`). "In how many different cities …":
             // the count is of DISTINCT values.
-            if starts_answer(t) && self.asks_one_count() {
+            if starts_answer(t) && self.one_count().is_some() {
                 let word = t.text.to_lowercase();
                 let fits = match t.kind {
                     Kind::Ident | Kind::Keyword if t.complete => {
@@ -624,7 +625,7 @@ impl Scope {
                 && toks[..i - 3].iter().fold(0i32, |d, p| {
                     d + i32::from(p.is(Kind::Punct, "(")) - i32::from(p.is(Kind::Punct, ")"))
                 }) == 0;
-            if top_count && self.asks_distinct_count() {
+            if top_count && self.one_count() == Some(true) {
                 let word = t.text.to_lowercase();
                 let distinct = if t.complete {
                     word == "distinct"

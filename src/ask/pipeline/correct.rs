@@ -88,9 +88,8 @@ impl Asker {
         if !matches!(r, Err(AskError::Link(_))) {
             self.history.record(Event::Ask(rec.clone()));
         }
-        if r.is_err() && reading_number(question).is_none() {
-            // Feedback after a failed ask must not land on the ask before it.
-            session.memory.unanswered();
+        if r.is_err() {
+            unanswered(session, question);
         }
         let outcome = r?;
         let sql = outcome.sql().to_string();
@@ -328,8 +327,8 @@ impl Asker {
             let c0 = Instant::now();
             let mut passed = Vec::new();
             let mut refused = None;
+            let reading = matches!(source, Source::Reading(_));
             for p in proposals {
-                let reading = matches!(source, Source::Reading(_));
                 if !reading && marked_bad.iter().any(|b| same_sql(b, &p.sql)) {
                     refused.get_or_insert_with(|| was_marked_bad(p.sql.clone()));
                     continue;
@@ -533,7 +532,7 @@ fn glossary_lines(
 
 /// `#2` (or `# 2`): a reading of the last ask, which `-- ask: #2` runs; `Some(None)` for `#0`
 /// or a number too large (an error, never a question for the model).
-pub(super) fn reading_number(question: &str) -> Option<Option<usize>> {
+fn reading_number(question: &str) -> Option<Option<usize>> {
     let rest = question.trim().strip_prefix('#')?.trim();
     // "#1 selling product" is a question; only `#` and digits pick a reading.
     if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
@@ -612,6 +611,14 @@ fn too_long(sql: String) -> Failure {
         message: "the query did not end within its token budget: write a shorter one".into(),
         position: None,
         hint: None,
+    }
+}
+
+/// After `question` got no answer, feedback must not land on the answer before it (`#N` picks
+/// a reading of that answer and leaves it in place).
+pub(super) fn unanswered(session: &mut AskSession, question: &str) {
+    if reading_number(question).is_none() {
+        session.memory.unanswered();
     }
 }
 

@@ -467,13 +467,10 @@ impl Asker {
 }
 
 /// A question refused before it reached the pipeline (too long, in an aborted transaction,
-/// in another encoding) is still the connection's latest ask: feedback must not land on the
-/// answer before it. (`#N` picks a reading of that answer and leaves it in place.)
+/// in another encoding) is still the connection's latest ask ([`correct::unanswered`]).
 fn unanswered(session: &mut AskSession, directive: &Directive) {
     if let Directive::Rows(q) | Directive::Sql(q) = directive {
-        if correct::reading_number(q).is_none() {
-            session.memory.unanswered();
-        }
+        correct::unanswered(session, q);
     }
 }
 

@@ -234,16 +234,14 @@ impl Scope {
     /// or "unique" ("In how many different cities do customers live?"), and no word of groups
     /// ("each", "per", "every", "by"), at the question's start. "How many milliseconds long
     /// is …" (a column's value) and "…, and how many?" (a count beside a name) are not such
-    /// questions.
-    pub(super) fn asks_one_count(&self) -> bool {
+    /// questions. `Some(true)` when the count is of different things (`count(DISTINCT`).
+    pub(super) fn one_count(&self) -> Option<bool> {
         let words = self.question_words();
-        let Some(k) = words.windows(2).position(|w| w == ["how", "many"]) else {
-            return false;
-        };
+        let k = words.windows(2).position(|w| w == ["how", "many"])?;
         // The question starts with it ("In how many …" too); "the teachers' names and how many
         // courses they teach" asks for names beside the counts.
         if !(k == 0 || (k == 1 && matches!(words[0], "in" | "on" | "at" | "for" | "from" | "to"))) {
-            return false;
+            return None;
         }
         // Groups, and amounts other than a count ("How many tracks does an album have on
         // average?", "… at most?").
@@ -271,7 +269,7 @@ impl Scope {
                 )
             })
         {
-            return false;
+            return None;
         }
         // A word of the question is a word of a name, in the singular or the plural.
         let same = |q: &str, w: &str| {
@@ -279,17 +277,22 @@ impl Scope {
         };
         let after = &words[k + 2..];
         match after.first() {
-            Some(&("different" | "distinct" | "unique")) => true,
-            Some(_) => self.catalog.tables.iter().any(|t| {
-                // The table's words in order ("how many invoice lines": `invoice_line`; not
-                // "how many days …" for `business_days`).
-                let name = t.name.to_lowercase();
-                let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
-                !parts.is_empty()
-                    && parts.len() <= after.len()
-                    && parts.iter().zip(after).all(|(p, q)| same(q, p))
-            }),
-            None => false,
+            Some(&("different" | "distinct" | "unique")) => Some(true),
+            Some(_) => self
+                .catalog
+                .tables
+                .iter()
+                .any(|t| {
+                    // The table's words in order ("how many invoice lines": `invoice_line`; not
+                    // "how many days …" for `business_days`).
+                    let name = t.name.to_lowercase();
+                    let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+                    !parts.is_empty()
+                        && parts.len() <= after.len()
+                        && parts.iter().zip(after).all(|(p, q)| same(q, p))
+                })
+                .then_some(false),
+            None => None,
         }
     }
 
@@ -391,18 +394,6 @@ impl Scope {
             })
             .sum();
         (1..=4).contains(&n).then_some(n)
-    }
-
-    /// Whether the question asks how many different things there are ("In how many
-    /// different cities do customers live?"): one count of distinct values.
-    pub(super) fn asks_distinct_count(&self) -> bool {
-        let words = self.question_words();
-        self.asks_one_count()
-            && words.windows(3).any(|w| {
-                w[0] == "how"
-                    && w[1] == "many"
-                    && matches!(w[2], "different" | "distinct" | "unique")
-            })
     }
 
     /// Whether the question names the table `table` as a phrase ([`Scope::question_names`])
