@@ -302,7 +302,7 @@ impl Scope {
                 !texts.iter().any(|t| t.contains(&v))
             })
             .count();
-        values + self.flags_unnamed(toks)
+        values + self.flags_unnamed(toks) + self.average_unmet(toks)
     }
 
     /// Whether conditions the question sets ([`Self::conditions_unmet`]) are all the answer
@@ -1576,6 +1576,7 @@ fn bare_column(item: &str) -> bool {
 }
 
 mod aliases;
+mod averages;
 mod columns;
 mod conditions;
 mod cte;

@@ -309,11 +309,12 @@ impl Asker {
                         agreed: None,
                     };
                     let last = attempt == attempts;
+                    let scope = cfg.llm.scope_check.then_some(&ctx.scope);
                     cut_off = generated
                         .iter()
-                        .find(|c| select::held_back(c, last))
+                        .find(|c| select::held_back(c, last, scope))
                         .map(|c| (c.sql.clone(), c.output.stop));
-                    (select::distinct(generated, last), source)
+                    (select::distinct(generated, last, scope), source)
                 }
             };
             let generated = matches!(source, Source::Generated { .. });
@@ -354,7 +355,8 @@ impl Asker {
                     .or_else(|| {
                         cut_off.map(|(sql, stop)| match stop {
                             Stop::Closed => too_long(sql),
-                            _ => dead_end(sql),
+                            Stop::DeadEnd => dead_end(sql),
+                            _ => unfinished(sql),
                         })
                     })
                     .unwrap_or_default();
@@ -600,9 +602,6 @@ fn readings_table(all: &[(String, usize)]) -> super::lookup::Table {
     }
 }
 
-/// The failure of an attempt whose every candidate was cut off at a dead end of the sampler's
-/// scope check: no query was written to the end (what PostgreSQL says of a query that stops
-/// short: 42601).
 /// What the next attempt is told of a query pgask had to end in the closing window.
 fn too_long(sql: String) -> Failure {
     Failure {
@@ -619,6 +618,21 @@ fn too_long(sql: String) -> Failure {
 pub(super) fn unanswered(session: &mut AskSession, question: &str) {
     if reading_number(question).is_none() {
         session.memory.unanswered();
+    }
+}
+
+/// The failure of an attempt whose candidate was cut off at its token budget (or in a loop)
+/// where the scope check would not let it end: it may plan, but it does not answer the
+/// question (a value it names still unused), so it is not run (42601, like [`dead_end`]).
+fn unfinished(sql: String) -> Failure {
+    Failure {
+        sql,
+        sqlstate: "42601".into(),
+        message: "the query was cut off at its token budget before it did what the question \
+                  asks (a value it names, a condition, an order): write a shorter one that does"
+            .into(),
+        position: None,
+        hint: None,
     }
 }
 
@@ -646,6 +660,9 @@ pub(super) fn same_sql(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// The failure of an attempt whose every candidate was cut off at a dead end of the sampler's
+/// scope check: no query was written to the end (what PostgreSQL says of a query that stops
+/// short: 42601).
 fn dead_end(sql: String) -> Failure {
     Failure {
         sql,

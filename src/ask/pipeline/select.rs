@@ -7,6 +7,7 @@
 use super::validate::{rejected, Rejected};
 use crate::ask::execute::{self, Limits};
 use crate::ask::generate::protocol::Stop;
+use crate::ask::generate::scope::Scope;
 use crate::ask::generate::Candidate;
 use crate::session::link::Link;
 
@@ -29,15 +30,22 @@ pub(super) struct Proposal {
 /// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried as written (its
 /// error is what the next attempt corrects), and one cut off at a dead end is left out (what it
 /// would run is not what the model was writing), as is one pgask ended in the closing window
-/// ([`Stop::Closed`]).
-pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> {
+/// ([`Stop::Closed`]). With the scope check on (`scope`), a query cut off where its `scope`
+/// would not let it end (a value the question names still unused, `… GROUP BY 1, 2 LIMIT 752`
+/// without 'Brazil') is never run as written either: it could plan and answer another
+/// question.
+pub(super) fn distinct(
+    candidates: Vec<Candidate>,
+    last: bool,
+    scope: Option<&Scope>,
+) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
     for c in candidates {
         if any_complete && !c.complete {
             continue;
         }
-        if held_back(&c, last) {
+        if held_back(&c, last, scope) {
             continue;
         }
         let (sql, shortened) = match c.output.finished.as_deref() {
@@ -63,9 +71,12 @@ pub(super) fn distinct(candidates: Vec<Candidate>, last: bool) -> Vec<Proposal> 
 
 /// Whether `c` has nothing to run on this attempt (its finished query runs on the `last`): cut
 /// off at a dead end, or ended by pgask in the closing window (whole, but not what the model
-/// would have written). Never a proposal, and what the next attempt is told of.
-pub(super) fn held_back(c: &Candidate, last: bool) -> bool {
-    matches!(c.output.stop, Stop::DeadEnd | Stop::Closed) && !(last && c.output.finished.is_some())
+/// would have written), or cut off where `scope` refuses its end. Never a proposal, and what
+/// the next attempt is told of.
+pub(super) fn held_back(c: &Candidate, last: bool, scope: Option<&Scope>) -> bool {
+    let unendable = !c.complete && scope.is_some_and(|s| s.rejects(&c.sql, "", true));
+    (matches!(c.output.stop, Stop::DeadEnd | Stop::Closed) || unendable)
+        && !(last && c.output.finished.is_some())
 }
 
 /// The result of a vote.
@@ -177,11 +188,16 @@ mod tests {
         let cut = distinct(
             vec![cand("SELECT name FROM artist WHERE", Stop::MaxTokens)],
             false,
+            None,
         );
         assert_eq!(cut.len(), 1);
         assert!(!cut[0].shortened);
         // One cut off at a dead end is not, even alone: it stops short of what was meant.
-        let dead = distinct(vec![cand("SELECT name FROM artist", Stop::DeadEnd)], false);
+        let dead = distinct(
+            vec![cand("SELECT name FROM artist", Stop::DeadEnd)],
+            false,
+            None,
+        );
         assert!(dead.is_empty());
         let both = distinct(
             vec![
@@ -189,6 +205,7 @@ mod tests {
                 cand("SELECT title FROM album", Stop::MaxTokens),
             ],
             false,
+            None,
         );
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
@@ -199,14 +216,15 @@ mod tests {
             Stop::DeadEnd,
         );
         short.output.finished = Some("SELECT name FROM artist WHERE artist_id = 1 ".into());
-        assert!(distinct(vec![short.clone()], false).is_empty());
-        let last = distinct(vec![short.clone()], true);
+        assert!(distinct(vec![short.clone()], false, None).is_empty());
+        let last = distinct(vec![short.clone()], true, None);
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].sql, "SELECT name FROM artist WHERE artist_id = 1");
         assert!(last[0].shortened);
         let finished = distinct(
             vec![short, cand("SELECT title FROM album", Stop::Eos)],
             true,
+            None,
         );
         assert_eq!(finished.len(), 1);
         assert_eq!(finished[0].sql, "SELECT title FROM album");
@@ -215,10 +233,46 @@ mod tests {
         // attempt, then with the notice.
         let mut closed = cand("SELECT name FROM artist WHERE artist_id = 12", Stop::Closed);
         closed.output.finished = Some(closed.sql.clone());
-        assert!(distinct(vec![closed.clone()], false).is_empty());
-        let last = distinct(vec![closed], true);
+        assert!(distinct(vec![closed.clone()], false, None).is_empty());
+        let last = distinct(vec![closed], true, None);
         assert_eq!(last.len(), 1);
         assert!(last[0].shortened);
+    }
+
+    #[test]
+    fn a_query_cut_off_where_the_scope_refuses_its_end_is_never_run() {
+        use crate::ask::catalog::{Catalog, Column, Table};
+        let catalog = Catalog {
+            database: "chinook".into(),
+            fingerprint: String::new(),
+            tables: vec![Table::new(
+                "customer",
+                vec![
+                    Column::new("customer_id", "integer"),
+                    Column::new("country", "text"),
+                ],
+            )],
+        };
+        let scope =
+            Scope::new(&catalog, &[0], "customers in Brazil").with_values(&["Brazil".into()]);
+        // It plans, but it does not use the value: held back on every attempt (what the next
+        // attempt is told of), unless a finished query can run on the last.
+        let cut = cand(
+            "SELECT customer_id FROM customer LIMIT 752",
+            Stop::MaxTokens,
+        );
+        assert!(held_back(&cut, false, Some(&scope)));
+        assert!(distinct(vec![cut.clone()], false, Some(&scope)).is_empty());
+        assert!(distinct(vec![cut.clone()], true, Some(&scope)).is_empty());
+        // Without the scope check it is tried as written, as before.
+        assert_eq!(distinct(vec![cut.clone()], false, None).len(), 1);
+        // One that does use it may end there, and runs.
+        let good = cand(
+            "SELECT customer_id FROM customer WHERE country = 'Brazil'",
+            Stop::MaxTokens,
+        );
+        assert!(!held_back(&good, true, Some(&scope)));
+        assert_eq!(distinct(vec![good], true, Some(&scope)).len(), 1);
     }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {

@@ -55,15 +55,7 @@ pub(super) fn probes(
     shape: &Shape,
     sensitive: &[String],
 ) -> Vec<Probe> {
-    let values: Vec<&String> = shape
-        .literals
-        .iter()
-        .filter_map(|l| match l {
-            Literal::Text(v) if !v.trim().is_empty() => Some(v),
-            _ => None,
-        })
-        .take(MAX_VALUES)
-        .collect();
+    let values = text_values(shape);
     let marked = |s: &str| {
         let s = s.to_lowercase();
         sensitive.iter().any(|p| s.contains(p.as_str()))
@@ -101,6 +93,52 @@ pub(super) fn probes(
         }
     }
     out.truncate(MAX_PROBES);
+    out
+}
+
+/// The values the question names ([`MAX_VALUES`] at most), lower case.
+fn text_values(shape: &Shape) -> Vec<&String> {
+    shape
+        .literals
+        .iter()
+        .filter_map(|l| match l {
+            Literal::Text(v) if !v.trim().is_empty() => Some(v),
+            _ => None,
+        })
+        .take(MAX_VALUES)
+        .collect()
+}
+
+/// Values the question names that the catalog already shows among a column's samples of
+/// `tables` ("Brazil" among `customer.country`'s): found without a query, like labels. The
+/// lookup skips such columns, so without this a value every holder already shows would be
+/// no value at all, and the answer would not have to use it.
+pub(super) fn sampled(
+    catalog: &Catalog,
+    tables: &[TableId],
+    shape: &Shape,
+) -> Vec<(Probe, String)> {
+    let values = text_values(shape);
+    let mut out = Vec::new();
+    for &t in tables {
+        let Some(table) = catalog.tables.get(t) else {
+            continue;
+        };
+        for (i, c) in table.columns.iter().enumerate() {
+            for v in &values {
+                if let Some(stored) = c.samples.iter().find(|s| s.to_lowercase() == **v) {
+                    out.push((
+                        Probe {
+                            table: t,
+                            column: i,
+                            value: (*v).clone(),
+                        },
+                        stored.clone(),
+                    ));
+                }
+            }
+        }
+    }
     out
 }
 
@@ -434,6 +472,23 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn values_already_among_the_samples_are_found_without_a_query() {
+        let mut c = catalog();
+        c.tables[0].columns[1].samples = vec!["USA".into(), "Brazil".into()];
+        let q = shape("Which customers live in Brazil?");
+        // The lookup skips the column that shows the value ...
+        let p = probes(&c, &[0], &q, &[]);
+        assert!(p.iter().all(|p| p.column != 1), "{p:?}");
+        // ... so the samples must give it, spelled as stored, for the answer to have to use it.
+        let found = sampled(&c, &[0], &q);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0.column, found[0].1.as_str()), (1, "Brazil"));
+        assert_eq!(distinct(&found), vec!["Brazil".to_string()]);
+        assert!(sampled(&c, &[0], &shape("Which customers live in Chile?")).is_empty());
+        assert!(sampled(&c, &[], &q).is_empty());
     }
 
     #[test]

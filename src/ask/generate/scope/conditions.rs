@@ -237,7 +237,16 @@ impl Scope {
             .filter(|(_, c)| !toks.iter().any(|t| t.kind == Kind::Ident && t.name() == *c))
             .filter_map(|(t, c)| Some(format!("{}{}", qualifier(&t)?, quote_ident(&c))))
             .collect();
-        named.first().map(|c| format!("{lead}{c}"))
+        if let Some(c) = named.first() {
+            return Some(format!("{lead}{c}"));
+        }
+        // A comparison with an average, on the table read once (not a second time on a
+        // column a condition already names).
+        let a = self.average_compared()?;
+        if conditioned(&a.column) || toks.iter().any(|t| t.text.eq_ignore_ascii_case("avg")) {
+            return None;
+        }
+        Some(format!("{lead}{}", a.condition(&qualifier(&a.table)?)))
     }
 }
 

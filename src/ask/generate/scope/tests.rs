@@ -2337,3 +2337,74 @@ fn a_name_given_in_two_columns_counts_twice() {
     let sc = Scope::new(&catalog, &[0], "Who earns most? Give the first name.");
     assert_eq!(sc.give_count(), Some(1));
 }
+
+fn average_scope(question: &str) -> Scope {
+    let mut invoice = table("invoice", &["invoice_id", "customer_id", "total"]);
+    invoice.columns[2] = Column::new("total", "numeric(10,2)");
+    let mut products = table("products", &["product_id", "name", "unit_price"]);
+    products.columns[2] = Column::new("unit_price", "numeric(10,2)");
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            invoice,
+            products,
+            table("customer", &["customer_id", "name"]),
+        ],
+    };
+    Scope::new(&catalog, &[0, 1, 2], question)
+}
+
+#[test]
+fn a_comparison_with_an_average_must_compute_one_and_pgask_writes_it() {
+    let sc = average_scope("How many invoices are above the average invoice total?");
+    assert!(sc.rejects("SELECT count(*) FROM invoice", "", true));
+    assert!(sc.only_wants_condition("SELECT count(*) FROM invoice"));
+    assert_eq!(
+        sc.condition_for("SELECT count(*) FROM invoice").as_deref(),
+        Some(" WHERE total > (SELECT avg(total) FROM invoice)")
+    );
+    // What pgask writes ends the query, and nothing on the way is refused.
+    never_refused(
+        &sc,
+        "SELECT count(*) FROM invoice WHERE total > (SELECT avg(total) FROM invoice)",
+    );
+    // By the alias the FROM list gives, after a condition the model wrote.
+    let sc = average_scope("Which products cost more than the average product price?");
+    assert_eq!(
+        sc.condition_for("SELECT p.name FROM products p WHERE p.product_id > 2")
+            .as_deref(),
+        Some(" AND p.unit_price > (SELECT avg(unit_price) FROM products)")
+    );
+    assert_eq!(
+        average_scope("Which products are cheaper than the average price?")
+            .condition_for("SELECT name FROM products")
+            .as_deref(),
+        Some(" WHERE unit_price < (SELECT avg(unit_price) FROM products)")
+    );
+    // Not written where the table is not read, nor once an average is computed.
+    assert_eq!(sc.condition_for("SELECT name FROM customer"), None);
+    assert!(!sc.only_wants_condition(
+        "SELECT name FROM products WHERE unit_price > (SELECT avg(unit_price) FROM products)"
+    ));
+}
+
+#[test]
+fn an_average_is_required_only_where_a_column_is_named() {
+    for q in [
+        // No column named: the model's reading stands.
+        "Which customers spent more than the average customer?",
+        // No comparison, a negated one, or a plain average.
+        "What is the average invoice total?",
+        "How many invoices are not above the average invoice total?",
+        "List invoices with a total above 10.",
+        // The words name no number column.
+        "Which customers have more than the average name?",
+    ] {
+        assert_eq!(average_scope(q).average_compared(), None, "{q}");
+    }
+    never_refused(
+        &average_scope("Which customers spent more than the average customer?"),
+        "SELECT name FROM customer",
+    );
+}
