@@ -281,7 +281,7 @@ async fn a_tiny_random_model_answers_through_the_proxy() {
                         .into_iter()
                         .find(|n| n.contains("pgask: SELECT"))
                         .unwrap_or_default();
-                    assert!(sql.contains("'Brazil'"), "{notices}");
+                    assert!(sql.to_lowercase().contains("brazil"), "{notices}");
                     assert!(texts(&got, b'C').iter().any(|t| t.starts_with("SELECT ")));
                 }
                 Some(code) => {

@@ -47,8 +47,10 @@
 //! - a key column is not ordered against a number the question does not name (`track_id > 1`
 //!   for "more than one dollar");
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables),
-//!   every value the question names that the database holds is used in a string literal, and
-//!   every year it names (or the one next to it) is written in the query.
+//!   every value the question names that the database holds is used in a string literal,
+//!   every boolean column it names is used, a comparison with an average it sets on a named
+//!   column computes one (`avg(`, [`averages`]), and every year it names (or the one next to
+//!   it) is written in the query.
 //!
 //! The check works on the text alone (a small lexer and a stack of query levels), so it holds
 //! for any model and tokenizer. Problems that the text already had are not counted against the
@@ -101,6 +103,17 @@ pub struct Scope {
     /// first"): the answer must sort (ORDER BY) or take a maximum or minimum before it ends.
     #[serde(default)]
     pub ordered: bool,
+    /// The grammar can write a subquery in a condition (not `strict`): a comparison with an
+    /// average the question sets is then required ([`averages`]).
+    #[serde(default = "yes")]
+    pub subqueries: bool,
+    /// That comparison, read from the question once.
+    #[serde(skip)]
+    average: std::sync::OnceLock<Option<averages::Compared>>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The clause a query level is in.
@@ -247,7 +260,17 @@ impl Scope {
             values: Vec::new(),
             holders: Vec::new(),
             ordered: false,
+            subqueries: true,
+            average: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same scope, for a grammar that can (`true`) or cannot write a subquery in a
+    /// condition.
+    pub fn with_subqueries(mut self, subqueries: bool) -> Scope {
+        self.subqueries = subqueries;
+        self.average = std::sync::OnceLock::new();
+        self
     }
 
     /// The same scope, where the answer must sort or take a maximum or minimum when
@@ -291,7 +314,8 @@ impl Scope {
 
     /// The conditions the question sets that the query `toks` leaves out: values it names that
     /// the database holds, in no string literal (in any case: `ILIKE '%brazil%'` uses one
-    /// too), and boolean columns it names ([`Self::flags_unnamed`]).
+    /// too), boolean columns it names ([`Self::flags_unnamed`]), and a comparison with an
+    /// average ([`Self::average_unmet`]).
     fn conditions_unmet(&self, toks: &[Tok<'_>]) -> usize {
         let texts = string_literals(toks);
         let values = self

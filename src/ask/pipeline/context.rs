@@ -380,7 +380,8 @@ impl Asker {
                 .with_definitions(&spec.defined)
                 .with_values(&values)
                 .with_holders(&holders)
-                .with_order(shape.ordered),
+                .with_order(shape.ordered)
+                .with_subqueries(self.cfg().llm.grammar == grammar::Profile::Full),
             demos: demos::for_question(
                 &catalog,
                 &tables,
@@ -419,7 +420,7 @@ impl Asker {
         let cfg = self.cfg();
         // Labels only of retrieval's own tables, not of those a small database adds whole.
         let mut found = values::labelled(&catalog, own, question);
-        found.extend(values::sampled(&catalog, tables, shape));
+        found.extend(values::sampled(&catalog, own, question, shape));
         let probes = if cfg.ask.value_lookup_ms == 0 || status != b'I' {
             Vec::new()
         } else {

@@ -621,15 +621,16 @@ pub(super) fn unanswered(session: &mut AskSession, question: &str) {
     }
 }
 
-/// The failure of an attempt whose candidate was cut off at its token budget (or in a loop)
+/// The failure of an attempt whose candidate was cut off at its token budget or in a loop
 /// where the scope check would not let it end: it may plan, but it does not answer the
-/// question (a value it names still unused), so it is not run (42601, like [`dead_end`]).
+/// question (a value it names still unused, a name undefined, a sort missing), so it is not
+/// run (42601, like [`dead_end`]).
 fn unfinished(sql: String) -> Failure {
     Failure {
         sql,
         sqlstate: "42601".into(),
-        message: "the query was cut off at its token budget before it did what the question \
-                  asks (a value it names, a condition, an order): write a shorter one that does"
+        message: "the query was cut off (at its token budget or in a loop) where it could not \
+                  end: it does not yet do what the question asks; write a shorter one that does"
             .into(),
         position: None,
         hint: None,

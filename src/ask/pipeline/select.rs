@@ -27,13 +27,12 @@ pub(super) struct Proposal {
 /// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check) are
 /// left out unless no candidate finished. On the `last` attempt such a query is run finished
 /// ([`Output::finished`](crate::ask::generate::protocol::Output): its longest start that can
-/// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried as written (its
-/// error is what the next attempt corrects), and one cut off at a dead end is left out (what it
-/// would run is not what the model was writing), as is one pgask ended in the closing window
-/// ([`Stop::Closed`]). With the scope check on (`scope`), a query cut off where its `scope`
-/// would not let it end (a value the question names still unused, `… GROUP BY 1, 2 LIMIT 752`
-/// without 'Brazil') is never run as written either: it could plan and answer another
-/// question.
+/// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried
+/// as written (its error is what the next attempt corrects) only where the scope check
+/// (`scope`, when on) would let it end: one it would not (a value the question names still
+/// unused, `… GROUP BY 1, 2 LIMIT 752` without 'Brazil') could plan and answer another
+/// question. One cut off at a dead end is left out (what it would run is not what the model
+/// was writing), as is one pgask ended in the closing window ([`Stop::Closed`]).
 pub(super) fn distinct(
     candidates: Vec<Candidate>,
     last: bool,

@@ -540,7 +540,8 @@ impl Engine {
                             // question asks for (below).
                             let wants_sort = piece_of(tok).1 && scope.only_wants_sort(&so_far);
                             // Likewise for a condition the question sets (a value it names, a
-                            // flag), which pgask then writes when it can (below).
+                            // flag, a comparison with an average), which pgask then writes
+                            // when it can (below).
                             let wants_condition = piece_of(tok).1
                                 && !wants_sort
                                 && scope.only_wants_condition(&so_far);

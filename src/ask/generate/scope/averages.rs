@@ -10,10 +10,11 @@ use super::columns::{is_number, same_word};
 use super::lexer::Tok;
 use super::{key_name, Scope};
 use crate::ask::catalog::quote_ident;
+use crate::ask::generate::shape::NEGATIONS;
 
 /// A comparison of a column with its average: `column op (SELECT avg(column) FROM table)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Compared {
+pub struct Compared {
     /// The table, as a query writes it (bare in `public`).
     pub written: String,
     /// The table's name, as the FROM list reads it.
@@ -62,70 +63,132 @@ fn words_and_breaks(q: &str) -> Vec<String> {
     out
 }
 
-/// The comparison operator a comparison ending just before `at` ("average" at `at`, after
-/// an optional "the") asks for: "more/greater/higher/larger/bigger than", "above", "over",
-/// "exceeds" → `>`; "less/fewer/lower/smaller than", "below", "under" → `<`.
-fn comparison_before(words: &[String], at: usize) -> Option<&'static str> {
+/// The comparison a phrase ending just before `at` ("average" at `at`, after an optional
+/// "the") asks for, and where it starts: "more/greater/higher/larger/bigger/longer than",
+/// "above", "over", "exceeds" → `>`; "less/fewer/lower/smaller/shorter/cheaper than",
+/// "below", "under" → `<`; "at least" → `>=`, "at most" → `<=`; "… or above" adds `=`.
+fn comparison_before(words: &[String], at: usize) -> Option<(&'static str, usize)> {
     let mut k = at.checked_sub(1)?;
     if words[k] == "the" || words[k] == "an" {
         k = k.checked_sub(1)?;
     }
-    let w = words[k].as_str();
-    match w {
-        "above" | "exceeds" | "exceed" | "exceeding" => return Some(">"),
-        "below" | "under" => return Some("<"),
-        "than" => {}
+    let before = |k: usize| {
+        k.checked_sub(1)
+            .and_then(|p| words.get(p))
+            .map(String::as_str)
+    };
+    let (op, from) = match words[k].as_str() {
+        "above" | "over" | "exceeds" | "exceed" | "exceeding" => (">", k),
+        "below" | "under" => ("<", k),
+        "least" if before(k) == Some("at") => (">=", k - 1),
+        "most" if before(k) == Some("at") => ("<=", k - 1),
+        "than" => match before(k)? {
+            "more" | "greater" | "higher" | "larger" | "bigger" | "longer" | "costlier" => {
+                (">", k - 1)
+            }
+            "less" | "fewer" | "lower" | "smaller" | "shorter" | "cheaper" => ("<", k - 1),
+            _ => return None,
+        },
         _ => return None,
-    }
-    match words.get(k.checked_sub(1)?)?.as_str() {
-        "more" | "greater" | "higher" | "larger" | "bigger" | "longer" | "costlier" => Some(">"),
-        "less" | "fewer" | "lower" | "smaller" | "shorter" | "cheaper" => Some("<"),
-        _ => None,
-    }
+    };
+    Some(match (op, before(from)) {
+        (">", Some("or")) => (">=", from - 1),
+        ("<", Some("or")) => ("<=", from - 1),
+        _ => (op, from),
+    })
 }
 
 impl Scope {
-    /// The comparison with an average the question sets, when the words after "average" name
-    /// exactly one number column (not a key) of the chosen tables: each word is a word of the
-    /// column's name or of its table's, at least one of the column's ("invoice total":
-    /// `invoice.total`; "product price": `products.unit_price`). A negated comparison ("not
-    /// above the average") is left to the model.
+    /// The comparison with an average the question sets ([`Self::read_average`]), read once.
     pub(super) fn average_compared(&self) -> Option<Compared> {
+        self.average.get_or_init(|| self.read_average()).clone()
+    }
+
+    /// The comparison with an average the question sets, when the words after "average" name
+    /// exactly one number column (not a key) of the chosen tables, each word a word of the
+    /// column's name or of its table's, at least one of the column's ("invoice total":
+    /// `invoice.total`; "product price": `products.unit_price`), and the phrase ends the
+    /// clause. Not when the grammar writes no subquery (`strict`), for a question about each
+    /// group ("each", "per", "every"), an average restricted further ("… total in 2021", "…
+    /// per customer", "the average number of orders"), a negated comparison ("not above",
+    /// "aren't above"), a difference ("how much more than"), or when the clause before the
+    /// comparison names another number column ("a bonus higher than the average salary").
+    fn read_average(&self) -> Option<Compared> {
+        if !self.subqueries {
+            return None;
+        }
         let words = words_and_breaks(&self.question);
-        let at = words.iter().position(|w| w == "average" || w == "mean")?;
-        let op = comparison_before(&words, at)?;
-        if words[..at]
+        if words
             .iter()
-            .rev()
-            .take(4)
-            .any(|w| matches!(w.as_str(), "not" | "never" | "no"))
+            .any(|w| matches!(w.as_str(), "each" | "per" | "every"))
         {
             return None;
         }
-        let phrase: Vec<&str> = words[at + 1..]
+        let (at, op, from) = words.iter().enumerate().find_map(|(at, w)| {
+            if w != "average" && w != "mean" {
+                return None;
+            }
+            let (op, from) = comparison_before(&words, at)?;
+            Some((at, op, from))
+        })?;
+        let clause_start = words[..from]
             .iter()
-            .take_while(|w| !w.is_empty() && !PHRASE_ENDS.contains(&w.as_str()))
-            .take(3)
-            .map(String::as_str)
-            .collect();
-        if phrase.is_empty() {
+            .rposition(String::is_empty)
+            .map_or(0, |k| k + 1);
+        let clause = &words[clause_start..from];
+        let negated = clause.iter().enumerate().any(|(k, w)| {
+            NEGATIONS.contains(&w.as_str()) || (w == "t" && k >= 1 && clause[k - 1].ends_with('n'))
+        });
+        if negated || clause.iter().any(|w| w == "much") {
+            return None;
+        }
+        let rest = &words[at + 1..];
+        let len = rest.iter().take_while(|w| !w.is_empty()).count();
+        let phrase: Vec<&str> = rest[..len].iter().map(String::as_str).collect();
+        if phrase.is_empty() || phrase.len() > 3 || phrase.iter().any(|w| PHRASE_ENDS.contains(w)) {
             return None;
         }
         let mut found: Vec<(usize, Compared)> = Vec::new();
         for t in &self.catalog.tables {
-            let table_parts: Vec<&str> = t.name.split('_').filter(|p| !p.is_empty()).collect();
-            for c in &t.columns {
-                if !is_number(&c.data_type) || key_name(&c.name.to_lowercase()) {
-                    continue;
-                }
+            let table_name = t.name.to_lowercase();
+            let table_parts: Vec<&str> = table_name.split('_').filter(|p| !p.is_empty()).collect();
+            let of_table = |w: &str| table_parts.iter().any(|p| same_word(w, p));
+            // The clause's words that may name a column: "cost" after the table's own word
+            // is its verb ("products cost more than …"), not `unit_cost`.
+            let nouns: Vec<&str> = clause
+                .iter()
+                .enumerate()
+                .filter(|(k, w)| {
+                    let verb = matches!(w.as_str(), "cost" | "costs")
+                        && k.checked_sub(1).is_some_and(|p| of_table(&clause[p]));
+                    !verb
+                })
+                .map(|(_, w)| w.as_str())
+                .collect();
+            let numbers = t
+                .columns
+                .iter()
+                .filter(|c| is_number(&c.data_type) && !key_name(&c.name.to_lowercase()));
+            for c in numbers.clone() {
                 let lower = c.name.to_lowercase();
                 let parts: Vec<&str> = lower.split('_').filter(|p| !p.is_empty()).collect();
                 let of_column = |w: &str| parts.iter().any(|p| same_word(w, p));
-                let of_table = |w: &str| table_parts.iter().any(|p| same_word(w, p));
                 if !phrase.iter().all(|w| of_column(w) || of_table(w))
                     || !phrase.iter().any(|w| of_column(w))
                 {
                     continue;
+                }
+                // Another number column of the table named before the comparison is what is
+                // compared ("a bonus higher than the average salary").
+                let other = numbers.clone().any(|o| {
+                    o.name != c.name
+                        && o.name
+                            .to_lowercase()
+                            .split('_')
+                            .any(|p| !parts.contains(&p) && nouns.iter().any(|w| same_word(w, p)))
+                });
+                if other {
+                    return None;
                 }
                 // A column whose table the phrase also names is the better reading.
                 let score = usize::from(phrase.iter().any(|w| of_table(w) && !of_column(w)));
@@ -165,15 +228,22 @@ mod tests {
 
     #[test]
     fn the_comparison_is_read_from_the_words_before_average() {
-        let w = words_and_breaks("How many invoices are above the average invoice total?");
-        let at = w.iter().position(|w| w == "average").unwrap();
-        assert_eq!(comparison_before(&w, at), Some(">"));
-        let w = words_and_breaks("tracks shorter than average length");
-        let at = w.iter().position(|w| w == "average").unwrap();
-        assert_eq!(comparison_before(&w, at), Some("<"));
-        let w = words_and_breaks("What is the average invoice total?");
-        let at = w.iter().position(|w| w == "average").unwrap();
-        assert_eq!(comparison_before(&w, at), None);
+        let read = |q: &str| {
+            let w = words_and_breaks(q);
+            let at = w.iter().position(|w| w == "average").unwrap();
+            comparison_before(&w, at).map(|(op, _)| op)
+        };
+        assert_eq!(
+            read("How many invoices are above the average invoice total?"),
+            Some(">")
+        );
+        assert_eq!(read("tracks shorter than average length"), Some("<"));
+        assert_eq!(read("totals at least the average total"), Some(">="));
+        assert_eq!(
+            read("totals equal to or above the average total"),
+            Some(">=")
+        );
+        assert_eq!(read("What is the average invoice total?"), None);
         assert_eq!(words_and_breaks("a, b?")[1], "");
     }
 }

@@ -124,9 +124,12 @@ impl Scope {
     /// The condition pgask writes for a model that wanted to end `text` while a condition the
     /// question sets is all it lacks ([`Scope::only_wants_condition`]) and did not go on with
     /// one itself: ` WHERE o.status = 'cancelled'` (or ` AND …` after a WHERE) for the first
-    /// waiting value held by a table the query's FROM list reads, or ` WHERE discontinued` for
+    /// waiting value held by a table the query's FROM list reads, ` WHERE discontinued` for
     /// a flag the question names. Only for one plain SELECT whose FROM list ends the text
     /// (no GROUP BY, ORDER BY, LIMIT, set operation or CTE, nothing open); `None` otherwise.
+    ///
+    /// Last, the comparison with an average the question sets ([`super::averages`]):
+    /// ` WHERE total > (SELECT avg(total) FROM invoice)`.
     pub fn condition_for(&self, text: &str) -> Option<String> {
         let toks = lex(text);
         if !toks.first()?.is(Kind::Keyword, "SELECT") {

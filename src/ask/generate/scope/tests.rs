@@ -2408,3 +2408,76 @@ fn an_average_is_required_only_where_a_column_is_named() {
         "SELECT name FROM customer",
     );
 }
+
+#[test]
+fn an_average_comparison_is_not_read_where_it_means_something_else() {
+    let mut employees = table("employees", &["employee_id", "name", "salary", "bonus"]);
+    employees.columns[2] = Column::new("salary", "numeric");
+    employees.columns[3] = Column::new("bonus", "numeric");
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![employees],
+    };
+    let read = |q: &str| Scope::new(&catalog, &[0], q).average_compared();
+    assert!(read("Which employees earn a salary above the average employee salary?").is_some());
+    // "cost" after the table's word is its verb, not a cost column.
+    let mut products = table(
+        "products",
+        &["product_id", "name", "unit_price", "unit_cost"],
+    );
+    products.columns[2] = Column::new("unit_price", "numeric(10,2)");
+    products.columns[3] = Column::new("unit_cost", "numeric(10,2)");
+    let shop = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![products],
+    };
+    let q = "Which products cost more than the average product price? Give their names.";
+    assert_eq!(
+        Scope::new(&shop, &[0], q)
+            .average_compared()
+            .map(|c| c.column),
+        Some("unit_price".to_string())
+    );
+    let q = "Which products have a unit cost above the average product price?";
+    assert_eq!(Scope::new(&shop, &[0], q).average_compared(), None);
+    for q in [
+        // Another column is compared, a negation, a difference, a narrower average, groups.
+        "Which employees have a bonus higher than the average employee salary?",
+        "How many employees aren't above the average salary?",
+        "How many employees do not have a salary above the average salary?",
+        "How much more than the average salary is the largest salary?",
+        "Which employees earn more than the average salary in 2021?",
+        "For each name, how many employees earn more than the average salary?",
+    ] {
+        assert_eq!(read(q), None, "{q}");
+    }
+    // Not where the grammar cannot write the subquery (strict).
+    let strict = Scope::new(
+        &catalog,
+        &[0],
+        "Which employees earn more than the average salary?",
+    )
+    .with_subqueries(false);
+    assert_eq!(strict.average_compared(), None);
+    assert!(!strict.rejects("SELECT name FROM employees", "", true));
+    // A mixed-case table and column are matched in any case.
+    let mut invoice = table("Invoice", &["InvoiceId", "Total"]);
+    invoice.columns[1] = Column::new("Total", "numeric(10,2)");
+    let mixed = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![invoice],
+    };
+    let sc = Scope::new(
+        &mixed,
+        &[0],
+        "How many invoices are above the average invoice total?",
+    );
+    assert_eq!(
+        sc.condition_for(r#"SELECT count(*) FROM "Invoice""#)
+            .as_deref(),
+        Some(r#" WHERE "Total" > (SELECT avg("Total") FROM "Invoice")"#)
+    );
+}
