@@ -420,7 +420,7 @@ impl Asker {
         let cfg = self.cfg();
         // Labels only of retrieval's own tables, not of those a small database adds whole.
         let mut found = values::labelled(&catalog, own, question);
-        found.extend(values::sampled(&catalog, own, question, shape));
+        found.extend(values::sampled(&catalog, tables, shape));
         let probes = if cfg.ask.value_lookup_ms == 0 || status != b'I' {
             Vec::new()
         } else {

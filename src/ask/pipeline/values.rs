@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ask::catalog::{quote_ident, Catalog, Column, TableId, TableKind};
+use crate::ask::catalog::{quote_ident, Catalog, TableId, TableKind};
 use crate::ask::execute::{self, ExecError, Limits};
 use crate::ask::generate::shape::{self, Literal, Shape};
 use crate::session::link::Link;
@@ -109,23 +109,36 @@ fn text_values(shape: &Shape) -> Vec<&String> {
         .collect()
 }
 
-/// Values the question names ([`Shape::literals`]) that the catalog already shows among a
-/// column's samples of `tables` ("Brazil" among `customer.country`'s, with
-/// `catalog.sample_values` on): found without a query, with the same care as labels
-/// ([`labelled`]: not common words, not negated, not another column's word). The lookup skips
-/// such columns, so without this a value every holder already shows would be no value at
-/// all, and the answer would not have to use it.
+/// Values the question names ([`Shape::literals`]: quoted or capitalised) that the catalog
+/// already shows among a column's samples of `tables` ("Brazil" among `customer.country`'s,
+/// with `catalog.sample_values` on): exactly what the lookup would have found there, without
+/// a query. The lookup ([`probes`]) skips such columns, so without this a value every holder
+/// already shows would be no value at all, and the answer would not have to use it.
 pub(super) fn sampled(
     catalog: &Catalog,
     tables: &[TableId],
-    question: &str,
     shape: &Shape,
 ) -> Vec<(Probe, String)> {
     let values = text_values(shape);
-    written(catalog, tables, question, |c| &c.samples)
-        .into_iter()
-        .filter(|(p, _)| values.iter().any(|v| **v == p.value))
-        .collect()
+    let mut out = Vec::new();
+    for &t in tables {
+        let Some(table) = catalog.tables.get(t) else {
+            continue;
+        };
+        for (i, c) in table.columns.iter().enumerate() {
+            for v in &values {
+                if let Some(stored) = c.samples.iter().find(|s| s.to_lowercase() == **v) {
+                    let probe = Probe {
+                        table: t,
+                        column: i,
+                        value: (*v).clone(),
+                    };
+                    out.push((probe, stored.clone()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Labels of the chosen tables' columns (enum labels, a CHECK constraint's values) that the
@@ -141,17 +154,6 @@ pub(super) fn labelled(
     catalog: &Catalog,
     tables: &[TableId],
     question: &str,
-) -> Vec<(Probe, String)> {
-    written(catalog, tables, question, |c| &c.enum_labels)
-}
-
-/// The values of `of` (a column's labels or samples) of `tables`' columns that `question`
-/// writes, with [`labelled`]'s care.
-fn written(
-    catalog: &Catalog,
-    tables: &[TableId],
-    question: &str,
-    of: impl Fn(&Column) -> &[String],
 ) -> Vec<(Probe, String)> {
     let words: Vec<String> = question
         .split(|c: char| !c.is_alphanumeric())
@@ -195,7 +197,7 @@ fn written(
                 .any(|(k, c)| k != own && c.name.to_lowercase().split('_').any(|p| p == w))
         };
         for (i, c) in table.columns.iter().enumerate() {
-            for label in of(c) {
+            for label in &c.enum_labels {
                 if label.chars().count() < 3 || COMMON.contains(&label.to_lowercase().as_str()) {
                     continue;
                 }
@@ -480,17 +482,16 @@ mod tests {
         let p = probes(&c, &[0], &q, &[]);
         assert!(p.iter().all(|p| p.column != 1), "{p:?}");
         // ... so the samples must give it, spelled as stored, for the answer to have to use it.
-        let question = "Which customers live in Brazil?";
-        let found = sampled(&c, &[0], question, &q);
+        let found = sampled(&c, &[0], &q);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].0.column, found[0].1.as_str()), (1, "Brazil"));
         assert_eq!(distinct(&found), vec!["Brazil".to_string()]);
-        let chile = "Which customers live in Chile?";
-        assert!(sampled(&c, &[0], chile, &shape(chile)).is_empty());
-        assert!(sampled(&c, &[], question, &q).is_empty());
-        // Not a value the question negates.
-        let not = "Which customers do not live in Brazil?";
-        assert!(sampled(&c, &[0], not, &shape(not)).is_empty());
+        assert!(sampled(&c, &[0], &shape("Which customers live in Chile?")).is_empty());
+        assert!(sampled(&c, &[], &q).is_empty());
+        // Short values too, as the lookup would find them ("customers in CA").
+        c.tables[0].columns[1].samples.push("CA".into());
+        let ca = sampled(&c, &[0], &shape("How many customers are in CA?"));
+        assert_eq!(ca.len(), 1, "{ca:?}");
     }
 
     #[test]

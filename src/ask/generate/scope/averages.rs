@@ -10,7 +10,7 @@ use super::columns::{is_number, same_word};
 use super::lexer::Tok;
 use super::{key_name, Scope};
 use crate::ask::catalog::quote_ident;
-use crate::ask::generate::shape::NEGATIONS;
+use crate::ask::generate::shape::{NEGATIONS, NUMBER_WORDS};
 
 /// A comparison of a column with its average: `column op (SELECT avg(column) FROM table)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,9 +139,35 @@ impl Scope {
         let negated = clause.iter().enumerate().any(|(k, w)| {
             NEGATIONS.contains(&w.as_str()) || (w == "t" && k >= 1 && clause[k - 1].ends_with('n'))
         });
-        if negated || clause.iter().any(|w| w == "much") {
+        // An amount on top of the average ("5 dollars more than", "10% above", "twice") or
+        // a difference ("how much more than") is no plain comparison.
+        let amount = clause.iter().any(|w| {
+            w.parse::<f64>().is_ok()
+                || NUMBER_WORDS.iter().any(|(n, _)| n == w)
+                || matches!(w.as_str(), "much" | "percent" | "times" | "twice")
+        });
+        let excluded = clause
+            .iter()
+            .any(|w| matches!(w.as_str(), "excluding" | "except" | "besides"));
+        if negated || amount || excluded {
             return None;
         }
+        // The tables the clause names ("How many invoices …"): the averaged column must be
+        // one of theirs ("Which tracks cost more than the average invoice total?" compares a
+        // track's price, not `invoice.total`).
+        let subjects: Vec<&str> = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| {
+                let name = t.name.to_lowercase();
+                let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+                clause
+                    .iter()
+                    .any(|w| parts.last().is_some_and(|p| same_word(w, p)))
+            })
+            .map(|t| t.name.as_str())
+            .collect();
         let rest = &words[at + 1..];
         let len = rest.iter().take_while(|w| !w.is_empty()).count();
         let phrase: Vec<&str> = rest[..len].iter().map(String::as_str).collect();
@@ -150,6 +176,9 @@ impl Scope {
         }
         let mut found: Vec<(usize, Compared)> = Vec::new();
         for t in &self.catalog.tables {
+            if !subjects.is_empty() && !subjects.contains(&t.name.as_str()) {
+                continue;
+            }
             let table_name = t.name.to_lowercase();
             let table_parts: Vec<&str> = table_name.split('_').filter(|p| !p.is_empty()).collect();
             let of_table = |w: &str| table_parts.iter().any(|p| same_word(w, p));

@@ -2442,6 +2442,20 @@ fn an_average_comparison_is_not_read_where_it_means_something_else() {
     );
     let q = "Which products have a unit cost above the average product price?";
     assert_eq!(Scope::new(&shop, &[0], q).average_compared(), None);
+    // An amount on top of the average, or another table's subject.
+    for q in [
+        "Which invoices are at least 5 dollars more than the average invoice total?",
+        "Which invoices are ten percent above the average invoice total?",
+        "Which customers spent more than the average invoice total?",
+        "Which invoices excluding the largest are above the average invoice total?",
+    ] {
+        assert_eq!(average_scope(q).average_compared(), None, "{q}");
+    }
+    assert!(
+        average_scope("Which invoices are above the average invoice total?")
+            .average_compared()
+            .is_some()
+    );
     for q in [
         // Another column is compared, a negation, a difference, a narrower average, groups.
         "Which employees have a bonus higher than the average employee salary?",
