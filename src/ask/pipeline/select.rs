@@ -73,9 +73,12 @@ pub(super) fn distinct(
 /// would have written), or cut off where `scope` refuses its end. Never a proposal, and what
 /// the next attempt is told of.
 pub(super) fn held_back(c: &Candidate, last: bool, scope: Option<&Scope>) -> bool {
-    let unendable = !c.complete && scope.is_some_and(|s| s.rejects(&c.sql, "", true));
-    (matches!(c.output.stop, Stop::DeadEnd | Stop::Closed) || unendable)
-        && !(last && c.output.finished.is_some())
+    if last && c.output.finished.is_some() {
+        return false;
+    }
+    // (The scope check of the whole text only where the stop does not already say.)
+    matches!(c.output.stop, Stop::DeadEnd | Stop::Closed)
+        || (!c.complete && scope.is_some_and(|s| s.rejects(&c.sql, "", true)))
 }
 
 /// The result of a vote.

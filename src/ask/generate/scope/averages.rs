@@ -155,18 +155,25 @@ impl Scope {
         // The tables the clause names ("How many invoices …"): the averaged column must be
         // one of theirs ("Which tracks cost more than the average invoice total?" compares a
         // track's price, not `invoice.total`).
-        let subjects: Vec<&str> = self
+        // Each table with the words of its name.
+        let tables: Vec<(&crate::ask::catalog::Table, Vec<String>)> = self
             .catalog
             .tables
             .iter()
-            .filter(|t| {
+            .map(|t| {
                 let name = t.name.to_lowercase();
-                let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+                let parts = name.split('_').filter(|p| !p.is_empty());
+                (t, parts.map(str::to_string).collect())
+            })
+            .collect();
+        let subjects: Vec<&str> = tables
+            .iter()
+            .filter(|(_, parts)| {
                 clause
                     .iter()
                     .any(|w| parts.last().is_some_and(|p| same_word(w, p)))
             })
-            .map(|t| t.name.as_str())
+            .map(|(t, _)| t.name.as_str())
             .collect();
         let rest = &words[at + 1..];
         let len = rest.iter().take_while(|w| !w.is_empty()).count();
@@ -175,12 +182,10 @@ impl Scope {
             return None;
         }
         let mut found: Vec<(usize, Compared)> = Vec::new();
-        for t in &self.catalog.tables {
+        for (t, table_parts) in &tables {
             if !subjects.is_empty() && !subjects.contains(&t.name.as_str()) {
                 continue;
             }
-            let table_name = t.name.to_lowercase();
-            let table_parts: Vec<&str> = table_name.split('_').filter(|p| !p.is_empty()).collect();
             let of_table = |w: &str| table_parts.iter().any(|p| same_word(w, p));
             // The clause's words that may name a column: "cost" after the table's own word
             // is its verb ("products cost more than …"), not `unit_cost`.
