@@ -59,10 +59,11 @@
 use serde::{Deserialize, Serialize};
 
 use self::aliases::Binding;
+use self::columns::{is_number, is_time};
 use self::cte::{cte_ended_before, recursive, starts_cte};
 use self::items::{
-    cast_type, close_item, close_list, never_compare, outside_parentheses, ungrouped, unmatched,
-    yes_or_no,
+    cast_type, close_item, close_list, never_compare, outside_parentheses, reads_as_time,
+    ungrouped, unmatched, yes_or_no,
 };
 use self::lexer::{lex, string_literals, Kind, Tok};
 use self::repeats::{
@@ -148,6 +149,9 @@ struct Level {
     names_only: bool,
     /// That list is a join's `USING (…)`.
     using: bool,
+    /// The NATURAL joins and USING lists of the level's FROM list so far, which merge columns
+    /// of one name (the ambiguity check is off once there is one).
+    merges: usize,
     /// A FROM item in parentheses (a derived table).
     derived: bool,
     /// Parentheses whose commas separate a call's arguments or a list (`f(a, b)`,
@@ -197,6 +201,7 @@ impl Level {
             outputs: Vec::new(),
             names_only: false,
             using: false,
+            merges: 0,
             derived: false,
             list: false,
             start: 0,
@@ -756,9 +761,23 @@ impl Scope {
                             .parse::<f64>()
                             .is_err(),
                         Some(ty) if comparable(ty, "integer") => value.parse::<f64>().is_err(),
+                        // `'checkout'::INTERVAL`, `'2010'::DATE` (22007).
+                        Some(ty) if is_time(ty) => !reads_as_time(value),
                         _ => false,
                     };
                     problems += usize::from(bad);
+                }
+                // `invoice_date::INTEGER`, `track_id::DATE`: casts PostgreSQL does not have
+                // between a date or time and a number (42846).
+                if toks[i - 2].kind == Kind::Ident {
+                    let column = &toks[..i - 1];
+                    let to_number = ty.is_some_and(|ty| is_number(ty) || ty == "boolean");
+                    let to_time = ty.is_some_and(is_time);
+                    if (to_number && self.time_column(column, &bindings, &visible))
+                        || (to_time && self.numeric_column(column, &bindings, &visible))
+                    {
+                        problems += 1;
+                    }
                 }
                 // `= p.name::TEXT` against an integer: the cast decides the right side's type.
                 if toks[i - 2].kind == Kind::Ident {
@@ -1036,6 +1055,7 @@ impl Scope {
                                 // may use the first branch's.)
                                 l.tables.clear();
                                 l.pending_refs.clear();
+                                l.merges = 0;
                                 l.set_op = true;
                                 l.ordered = false;
                                 ids += 1;
@@ -1104,6 +1124,11 @@ impl Scope {
                         // `SELECT t.a, t.b, t.a AS c`: the expression before AS is final, and
                         // equal to an earlier item it is that item twice (the alias after it
                         // could otherwise grow for ever before the item is judged).
+                        None if matches!(t.text, "NATURAL" | "USING")
+                            && stack[top].clause == Clause::From =>
+                        {
+                            stack[top].merges += 1;
+                        }
                         None if t.text == "AS"
                             && top == qi
                             && stack[top].clause == Clause::Select =>
@@ -1150,6 +1175,30 @@ impl Scope {
                     }
                 }
                 Kind::Literal if t.complete => {
+                    // `INTERVAL 'checkout'`, `DATE '2010'`: a typed constant PostgreSQL
+                    // cannot read (22007).
+                    let typed = i >= 1
+                        && matches!(toks[i - 1].kind, Kind::Keyword | Kind::Ident)
+                        && cast_type(toks[i - 1].text).is_some_and(is_time)
+                        && !(i >= 2 && toks[i - 2].is(Kind::Punct, "::"));
+                    if typed
+                        && t.text.starts_with('\'')
+                        && !reads_as_time(t.text.trim_matches('\''))
+                    {
+                        problems += 1;
+                    }
+                    // `floor('abc')`, `sqrt('x')`: a text a number function reads as a number
+                    // (22P02); `avg('1')`: no function takes an untyped text (42725).
+                    if t.text.starts_with('\'') && i >= 2 && toks[i - 1].is(Kind::Punct, "(") {
+                        let f = toks[i - 2].text.to_ascii_lowercase();
+                        let number = t.text.trim_matches('\'').trim().parse::<f64>().is_ok();
+                        if toks[i - 2].kind == Kind::Ident
+                            && ((NUMBER_FUNCTIONS.contains(&f.as_str()) && !number)
+                                || matches!(f.as_str(), "avg" | "sum"))
+                        {
+                            problems += 1;
+                        }
+                    }
                     let value = t.text.trim_matches('\'').to_lowercase();
                     if literals.contains(&t.text.to_string())
                         && !matches!(value.as_str(), "0" | "1")
@@ -1162,7 +1211,7 @@ impl Scope {
                 Kind::Ident => {
                     let prev = i.checked_sub(1).and_then(|p| toks.get(p));
                     if let Some(l) = stack.last().filter(|l| l.using) {
-                        problems += self.using_column(t, &stack[qi].tables);
+                        problems += self.using_column(t, &stack[qi].tables, stack[qi].merges > 1);
                         // `USING (playlist_id, playlist_id)`: PostgreSQL refuses it (42701).
                         let earlier = toks[..i]
                             .iter()
@@ -1287,6 +1336,10 @@ impl Scope {
                             problems += 1;
                         }
                         stack[qi].tables.push(id);
+                        // `SELECT name … FROM track JOIN genre`: a column the SELECT list named
+                        // bare is now in two FROM items (42702); refused at the item that makes
+                        // it so, while another can still be joined.
+                        problems += self.ambiguous_pending(&stack[qi]);
                     } else if t.complete
                         && stack[qi].clause == Clause::Select
                         && prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
@@ -1312,6 +1365,13 @@ impl Scope {
                             c => {
                                 let outputs = matches!(c, Clause::Order | Clause::Group);
                                 if self.column_known(&name, l, outer, outputs) == Some(false) {
+                                    problems += 1;
+                                }
+                                // `… JOIN genre g ON … WHERE name = 'Rock'`: a name two FROM
+                                // items have (42702); the model qualifies it instead.
+                                if !(outputs && l.outputs.contains(&name))
+                                    && self.ambiguous(&name, l)
+                                {
                                     problems += 1;
                                 }
                             }
@@ -1481,6 +1541,12 @@ impl Scope {
         n
     }
 }
+
+/// Functions of numbers only: a text literal as their first argument must be one.
+const NUMBER_FUNCTIONS: &[&str] = &[
+    "abs", "ceil", "ceiling", "floor", "power", "sqrt", "mod", "sign", "trunc", "round", "ln",
+    "log", "exp", "stddev", "variance",
+];
 
 /// Whether PostgreSQL can compare or merge columns of types `a` and `b` (as information_schema
 /// spells them) without a cast: the same family (text, number, date and time, boolean), or a

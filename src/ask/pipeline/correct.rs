@@ -365,6 +365,7 @@ impl Asker {
                 } else {
                     format!("{} ({})", f.message, f.sqlstate)
                 });
+                tracing::debug!(attempt, sqlstate = %f.sqlstate, sql = %f.sql, "attempt failed: {}", f.message);
                 failure = Some(f);
                 continue;
             };
@@ -410,6 +411,7 @@ impl Asker {
                     }
                     Err(Rejected::Correctable(f)) => {
                         rec.errors.push(format!("{} ({})", f.message, f.sqlstate));
+                        tracing::debug!(attempt, sqlstate = %f.sqlstate, sql = %f.sql, "attempt failed in the vote: {}", f.message);
                         failure = Some(f);
                         continue;
                     }
@@ -494,6 +496,7 @@ impl Asker {
             }
             rec.errors
                 .push(format!("{} ({})", error.message, error.sqlstate));
+            tracing::debug!(attempt, sqlstate = %error.sqlstate, sql = %error.sql, "attempt failed: {}", error.message);
             failure = Some(error);
         }
         let f = failure.unwrap_or_default();

@@ -97,6 +97,26 @@ impl Scope {
             ) != Some(false)
     }
 
+    /// Whether an unqualified `name` is a column of two or more of the level's FROM items
+    /// (the same table twice counts twice), which PostgreSQL refuses as ambiguous (42702).
+    /// Never after a NATURAL join or a USING list, whose merged columns this does not follow.
+    pub(super) fn ambiguous(&self, name: &str, l: &Level) -> bool {
+        l.merges == 0
+            && l.tables
+                .iter()
+                .flatten()
+                .filter_map(|t| self.catalog.tables.get(*t))
+                .filter(|t| t.column(name).is_some())
+                .count()
+                >= 2
+    }
+
+    /// 1 when a column the level's SELECT list named bare is ambiguous among its FROM items
+    /// (see [`Scope::ambiguous`]).
+    pub(super) fn ambiguous_pending(&self, l: &Level) -> usize {
+        usize::from(l.pending_columns.iter().any(|c| self.ambiguous(c, l)))
+    }
+
     /// [`Scope::column_known`] for any column name that `fits`.
     pub(super) fn column_matching(
         &self,
@@ -123,8 +143,15 @@ impl Scope {
     }
 
     /// A name in a join's `USING (…)`: a column of the table just joined and of one before it
-    /// (one problem when it cannot be; a name being written must start such a column).
-    pub(super) fn using_column(&self, t: &Tok<'_>, tables: &[Option<TableId>]) -> usize {
+    /// (one problem when it cannot be; a name being written must start such a column), and
+    /// of only one, unless an earlier NATURAL join or USING list (`merged`) may have merged
+    /// theirs (`people a CROSS JOIN people b JOIN people c USING (id)`: 42702).
+    pub(super) fn using_column(
+        &self,
+        t: &Tok<'_>,
+        tables: &[Option<TableId>],
+        merged: bool,
+    ) -> usize {
         let Some((last, before)) = tables.split_last() else {
             return 0;
         };
@@ -164,9 +191,17 @@ impl Scope {
             .iter()
             .map(|b| table(b).map(|t| merges(t, &name)))
             .collect();
+        let twice = !merged
+            && before
+                .iter()
+                .filter_map(table)
+                .filter(|t| t.column(&name).is_some())
+                .count()
+                >= 2;
         usize::from(
             joined.is_some_and(|j| j.column(&name).is_none())
-                || earlier.is_some_and(|e| !e.contains(&true)),
+                || earlier.is_some_and(|e| !e.contains(&true))
+                || twice,
         )
     }
 
@@ -236,6 +271,11 @@ impl Scope {
     /// [`Self::column_is`] of a numeric type.
     pub(super) fn numeric_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
         self.column_is(toks, b, v, |c| is_number(&c.data_type))
+    }
+
+    /// [`Self::column_is`] of a date, time or interval type.
+    pub(super) fn time_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
+        self.column_is(toks, b, v, |c| is_time(&c.data_type))
     }
 
     /// [`Self::column_is`] a key: a column named `id` or `…_id` (of every chosen table with
@@ -488,6 +528,14 @@ pub(super) fn is_number(d: &str) -> bool {
         ]
         .iter()
         .any(|n| d.starts_with(n))
+}
+
+/// Whether a column type is a date, a time, a timestamp or an interval (not an array).
+pub(super) fn is_time(d: &str) -> bool {
+    !d.ends_with("[]")
+        && ["date", "time", "timestamp", "interval"]
+            .iter()
+            .any(|n| d.starts_with(n))
 }
 
 /// Whether `words` (the question's) have every word of `name` (split at `_`), each in the

@@ -62,7 +62,11 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
                     !l.selected.is_empty() && !l.selected.iter().any(|i| i.ends_with('*'));
                 counted && (n == 0 || n > l.selected.len() as u64)
             }
-            None => false,
+            // `ORDER BY TRUE`, `GROUP BY NULL`: constants too (42601).
+            None => matches!(
+                item.to_ascii_uppercase().as_str(),
+                "TRUE" | "FALSE" | "NULL"
+            ),
         },
         // `ON 'x'::VARCHAR`, `WHERE 1`, `AND t.milliseconds`: a condition that is no yes/no
         // (42804); a bare column when every chosen table's column of that name is known and
@@ -129,6 +133,84 @@ pub(super) fn yes_or_no(value: &str) -> bool {
             .iter()
             .any(|w| w.starts_with(&v))
             || matches!(v.as_str(), "on" | "of" | "off" | "1" | "0"))
+}
+
+/// Whether PostgreSQL can read the text `value` as a date, time, timestamp or interval, as far
+/// as this tells: a special value (`now`, `today`, `epoch`, `infinity`, …), or digits with
+/// separators and words a date or an interval is written with (months, days, units, `ago`,
+/// `am`, a zone: `2010-01-01`, `Jan 5 2010 10:00`, `3 days ago`, `1 year 2 mons`). Short words
+/// (zone abbreviations) and zone names with a `/` pass; other words, other characters, or no
+/// digit at all is no date (`'checkout'::INTERVAL`). Loose on purpose: digits the server
+/// still refuses (`'2010'::DATE`) pass, a date it reads is never refused.
+pub(super) fn reads_as_time(value: &str) -> bool {
+    const SPECIAL: &[&str] = &[
+        "now",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "epoch",
+        "infinity",
+        "-infinity",
+        "allballs",
+    ];
+    const WORDS: &[&str] = &[
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "sept",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "microsecond",
+        "microseconds",
+        "millisecond",
+        "milliseconds",
+        "second",
+        "seconds",
+        "secs",
+        "minute",
+        "minutes",
+        "mins",
+        "hour",
+        "hours",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "mons",
+        "year",
+        "years",
+        "decade",
+        "decades",
+        "century",
+        "centuries",
+        "millennium",
+        "millennia",
+        "allballs",
+    ];
+    let v = value.trim().to_ascii_lowercase();
+    if SPECIAL.contains(&v.as_str()) {
+        return true;
+    }
+    v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" :+-./,@_".contains(&b))
+        && v.split(|c: char| !c.is_ascii_alphabetic() && c != '/')
+            .filter(|w| !w.is_empty() && !w.contains('/'))
+            .all(|w| w.len() <= 4 || WORDS.contains(&w))
 }
 
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
