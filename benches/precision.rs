@@ -355,8 +355,15 @@ async fn main() {
                                 || o.stop.complete()
                                 || std::env::var_os("PRECISION_VERBOSE").is_some())
                         {
+                            // (A text pgask finished is a query it would run; a dead end's
+                            // own text never is.)
+                            let made = if o.finished.is_some() {
+                                ", finished by pgask"
+                            } else {
+                                ""
+                            };
                             println!(
-                                "{} | {kind} | {:?} at {} tokens, {} backtracks | {sql}",
+                                "{} | {kind} | {:?} at {} tokens, {} backtracks{made} | {sql}",
                                 t.label, o.stop, o.generated_tokens, o.backtracks
                             );
                         }

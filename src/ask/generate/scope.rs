@@ -28,7 +28,16 @@
 //!   refused as it is written (`SELECT a.title … FROM playlist a_1`), and a FROM name that
 //!   defines one must have the columns written after it; one undefined qualifier's columns
 //!   must all be one table's; a subquery's aliases do not define the enclosing query's;
-//! - a `USING (c)` column is in the table just joined and in one before it;
+//! - a `USING (c)` column is in the table just joined and in one before it, and in only one
+//!   unless an earlier NATURAL join or USING list merged theirs;
+//! - no unqualified column that two FROM items of its level have (42702): refused as it is
+//!   written after the FROM list (ORDER BY may name an output column instead), and for one the
+//!   SELECT list named bare, at the ON of the join that makes it so or where the FROM list
+//!   ends (off once a NATURAL join or USING list may have merged it, and beside `DISTINCT ON`);
+//! - no cast between a date or time column and a number (`invoice_date::INTEGER`, 42846), no
+//!   text cast to or written as a date, time or interval it cannot be (`'checkout'::INTERVAL`,
+//!   `DATE 'x'`, 22007), no text as a number function's argument (`floor('abc')`, 22P02;
+//!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item;
 //! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
 //!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
 //!   at `_line`);
@@ -152,6 +161,9 @@ struct Level {
     /// The NATURAL joins and USING lists of the level's FROM list so far, which merge columns
     /// of one name (the ambiguity check is off once there is one).
     merges: usize,
+    /// The SELECT list has a `DISTINCT ON (…)`, whose names may be output names: its bare
+    /// names are not judged for ambiguity.
+    distinct_on: bool,
     /// A FROM item in parentheses (a derived table).
     derived: bool,
     /// Parentheses whose commas separate a call's arguments or a list (`f(a, b)`,
@@ -202,6 +214,7 @@ impl Level {
             names_only: false,
             using: false,
             merges: 0,
+            distinct_on: false,
             derived: false,
             list: false,
             start: 0,
@@ -1056,6 +1069,7 @@ impl Scope {
                                 l.tables.clear();
                                 l.pending_refs.clear();
                                 l.merges = 0;
+                                l.distinct_on = false;
                                 l.set_op = true;
                                 l.ordered = false;
                                 ids += 1;
@@ -1087,6 +1101,11 @@ impl Scope {
                         }
                         // An ON condition is a chain like WHERE's: no item twice in it.
                         None if t.text == "ON" && stack[top].clause == Clause::From => {
+                            // `SELECT name … FROM track JOIN genre ON`: a column the SELECT
+                            // list named bare is in two FROM items (42702), and a join with ON
+                            // merges no columns; refused at its ON (`USING (name)` may follow
+                            // the table, and would merge it).
+                            problems += self.ambiguous_pending(&stack[top]);
                             let l = &mut stack[top];
                             l.on_cond = true;
                             l.on_tok = Some(i + 1);
@@ -1128,6 +1147,12 @@ impl Scope {
                             && stack[top].clause == Clause::From =>
                         {
                             stack[top].merges += 1;
+                        }
+                        None if t.text == "ON"
+                            && stack[top].clause == Clause::Select
+                            && prev.is_some_and(|p| p.is(Kind::Keyword, "DISTINCT")) =>
+                        {
+                            stack[top].distinct_on = true;
                         }
                         None if t.text == "AS"
                             && top == qi
@@ -1189,7 +1214,14 @@ impl Scope {
                     }
                     // `floor('abc')`, `sqrt('x')`: a text a number function reads as a number
                     // (22P02); `avg('1')`: no function takes an untyped text (42725).
-                    if t.text.starts_with('\'') && i >= 2 && toks[i - 1].is(Kind::Punct, "(") {
+                    // (Judged at the `)` or `,` after it: `sum('1'::numeric)` casts it.)
+                    let alone =
+                        next.is_some_and(|n| n.is(Kind::Punct, ")") || n.is(Kind::Punct, ","));
+                    if t.text.starts_with('\'')
+                        && alone
+                        && i >= 2
+                        && toks[i - 1].is(Kind::Punct, "(")
+                    {
                         let f = toks[i - 2].text.to_ascii_lowercase();
                         let number = t.text.trim_matches('\'').trim().parse::<f64>().is_ok();
                         if toks[i - 2].kind == Kind::Ident
@@ -1336,10 +1368,6 @@ impl Scope {
                             problems += 1;
                         }
                         stack[qi].tables.push(id);
-                        // `SELECT name … FROM track JOIN genre`: a column the SELECT list named
-                        // bare is now in two FROM items (42702); refused at the item that makes
-                        // it so, while another can still be joined.
-                        problems += self.ambiguous_pending(&stack[qi]);
                     } else if t.complete
                         && stack[qi].clause == Clause::Select
                         && prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
@@ -1368,10 +1396,13 @@ impl Scope {
                                     problems += 1;
                                 }
                                 // `… JOIN genre g ON … WHERE name = 'Rock'`: a name two FROM
-                                // items have (42702); the model qualifies it instead.
-                                if !(outputs && l.outputs.contains(&name))
-                                    && self.ambiguous(&name, l)
-                                {
+                                // items have (42702); the model qualifies it instead. ORDER BY
+                                // takes an output name first (`SELECT t.name, g.name AS genre …
+                                // ORDER BY name`); GROUP BY an input column.
+                                let output = c == Clause::Order
+                                    && (l.outputs.contains(&name)
+                                        || l.selected.iter().any(|it| output_name(it) == name));
+                                if !output && self.ambiguous(&name, l) {
                                     problems += 1;
                                 }
                             }
@@ -1530,7 +1561,8 @@ impl Scope {
     /// The FROM list of a level ended: every qualifier its SELECT list used must be defined,
     /// and every unqualified column must be one of its tables' (or an enclosing query's).
     fn close_from(&self, l: &mut Level, outer: &[Level], bound: impl Fn(&str) -> bool) -> usize {
-        let mut n = l.pending.iter().filter(|q| !bound(q)).count();
+        // (A bare SELECT-list column two FROM items have, as at a join's ON.)
+        let mut n = l.pending.iter().filter(|q| !bound(q)).count() + self.ambiguous_pending(l);
         l.pending.clear();
         l.pending_refs.clear();
         let columns = std::mem::take(&mut l.pending_columns);
@@ -1539,6 +1571,22 @@ impl Scope {
             .filter(|c| self.column_known(c, l, outer, false) == Some(false))
             .count();
         n
+    }
+}
+
+/// The name a SELECT item gives its column when it has no `AS`: a column's own name (`t.name`
+/// is `name`); empty for anything else.
+fn output_name(item: &str) -> String {
+    let item = item.trim();
+    let last = item.rsplit('.').next().unwrap_or_default();
+    let plain = !last.is_empty()
+        && last
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'"');
+    if plain && !item.contains(' ') {
+        last.trim_matches('"').to_lowercase()
+    } else {
+        String::new()
     }
 }
 

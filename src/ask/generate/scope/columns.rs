@@ -114,7 +114,7 @@ impl Scope {
     /// 1 when a column the level's SELECT list named bare is ambiguous among its FROM items
     /// (see [`Scope::ambiguous`]).
     pub(super) fn ambiguous_pending(&self, l: &Level) -> usize {
-        usize::from(l.pending_columns.iter().any(|c| self.ambiguous(c, l)))
+        usize::from(!l.distinct_on && l.pending_columns.iter().any(|c| self.ambiguous(c, l)))
     }
 
     /// [`Scope::column_known`] for any column name that `fits`.

@@ -2515,22 +2515,50 @@ fn a_bare_column_two_from_items_have_is_refused_where_it_becomes_ambiguous() {
     assert!(refused(&sc, &format!("{from} WHERE name| =")));
     assert!(!refused(&sc, &format!("{from} WHERE title| =")));
     never_refused(&sc, &format!("{from} WHERE artist.name = 'x'"));
-    // Named bare in the SELECT list: refused at the FROM item that makes it ambiguous.
-    assert!(refused(&sc, "SELECT name FROM album JOIN artist| ON"));
-    assert!(!refused(&sc, "SELECT name FROM album| JOIN"));
+    // Named bare in the SELECT list: refused at the ON of the join that makes it ambiguous
+    // (a USING list may still merge it), or where the FROM list ends.
+    assert!(refused(&sc, "SELECT name FROM album JOIN artist |ON"));
+    assert!(!refused(&sc, "SELECT name FROM album JOIN artist| "));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM album CROSS JOIN artist| WHERE"
+    ));
+    assert!(sc.rejects("SELECT name FROM album CROSS JOIN artist", "", true));
+    never_refused(
+        &sc,
+        "SELECT name, count(*) FROM album JOIN artist USING (name) GROUP BY name",
+    );
     // The same table twice is two items.
-    assert!(refused(&sc, "SELECT title FROM album a JOIN album| b"));
+    assert!(refused(&sc, "SELECT title FROM album a JOIN album b |ON"));
+    // DISTINCT ON may name an output column.
+    never_refused(
+        &sc,
+        "SELECT DISTINCT ON (name) album.name, artist.name AS artist FROM album JOIN artist ON album.artist_id = artist.artist_id ORDER BY name",
+    );
     // NATURAL and USING merge the columns of one name.
     never_refused(&sc, "SELECT name FROM album NATURAL JOIN artist");
     never_refused(
         &sc,
         "SELECT title FROM album JOIN artist USING (name) WHERE name = 'x'",
     );
-    // ORDER BY an output name is that output.
+    // ORDER BY an output name is that output, named with AS or not; GROUP BY reads input
+    // columns first.
     never_refused(
         &sc,
         "SELECT title, artist.name AS name FROM album JOIN artist ON album.artist_id = artist.artist_id ORDER BY name",
     );
+    never_refused(
+        &sc,
+        "SELECT album.name, artist.name AS artist FROM album JOIN artist ON album.artist_id = artist.artist_id ORDER BY name",
+    );
+    assert!(refused(
+        &sc,
+        "SELECT artist.name AS name, count(*) FROM album JOIN artist ON album.artist_id = artist.artist_id GROUP BY name|"
+    ) || sc.rejects(
+        "SELECT artist.name AS name, count(*) FROM album JOIN artist ON album.artist_id = artist.artist_id GROUP BY name",
+        "",
+        true
+    ));
     // Each branch of a set operation has its own FROM list.
     never_refused(&sc, "SELECT name FROM album UNION SELECT name FROM artist");
     // A USING column that two items on the left have (42702), unless a USING merged them.
@@ -2592,6 +2620,11 @@ fn a_text_read_as_a_date_or_interval_must_be_one() {
         "SELECT title FROM album WHERE now() > DATE '2010-01-01'",
         "SELECT title FROM album WHERE now() - INTERVAL '1 year 2 mons' < now()",
         "SELECT title FROM album WHERE now() > 'today'::DATE",
+        "SELECT title FROM album WHERE now() > TIMESTAMP 'tomorrow 10:00'",
+        "SELECT title FROM album WHERE now() > '2024-01-01 10:00 America/Sao_Paulo'::TIMESTAMPTZ",
+        "SELECT title FROM album WHERE now() > DATE 'Thurs Jan 5 2023'",
+        "SELECT title FROM album WHERE now() - INTERVAL '100 msecs' < now()",
+        "SELECT title FROM album WHERE now() - 'P1Y2M3DT4H5M6S'::INTERVAL < now()",
     ] {
         never_refused(&sc, ok);
     }
@@ -2613,6 +2646,12 @@ fn a_text_read_as_a_date_or_interval_must_be_one() {
 fn a_text_given_to_a_number_function_must_be_a_number() {
     let sc = scope("albums");
     never_refused(&sc, "SELECT floor('1.5'), round(price, 2) FROM album");
+    for ok in [
+        "SELECT title, round('1.5'::numeric, 1) FROM album",
+        "SELECT title FROM album GROUP BY title HAVING avg('2'::int) > sum('1'::numeric)",
+    ] {
+        never_refused(&sc, ok);
+    }
     never_refused(&sc, "SELECT upper('x'), title FROM album");
     assert!(refused(&sc, "SELECT sqrt('abc'|) FROM album"));
     assert!(refused(&sc, "SELECT floor(' x y'|) FROM album"));
