@@ -380,14 +380,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -401,6 +401,11 @@ async fn main() {
             100.0 * t.short_plans as f64 / t.shortened.max(1) as f64,
             t.short_plans,
             t.shortened,
+            // Ended by the model, closed in the window, or finished: what an attempt runs.
+            100.0 * (t.complete_plans + t.closed_plans + t.short_plans) as f64
+                / (t.complete + t.closed + t.shortened).max(1) as f64,
+            t.complete_plans + t.closed_plans + t.short_plans,
+            t.complete + t.closed + t.shortened,
             100.0 * t.kept.0 as f64 / t.kept.1.max(1) as f64,
             t.finish_ms.0 / t.finish_ms.2.max(1) as f64,
             t.finish_ms.1,

@@ -1223,7 +1223,10 @@ impl Scope {
                         && toks[i - 1].is(Kind::Punct, "(")
                     {
                         let f = toks[i - 2].text.to_ascii_lowercase();
-                        let number = t.text.trim_matches('\'').trim().parse::<f64>().is_ok();
+                        let value = t.text.trim_matches('\'').trim().to_ascii_lowercase();
+                        // (`'0x1F'` too: PostgreSQL 15 reads hexadecimal, octal, binary.)
+                        let number = value.parse::<f64>().is_ok()
+                            || ["0x", "0o", "0b"].iter().any(|p| value.starts_with(p));
                         if toks[i - 2].kind == Kind::Ident
                             && ((NUMBER_FUNCTIONS.contains(&f.as_str()) && !number)
                                 || matches!(f.as_str(), "avg" | "sum"))
@@ -1396,13 +1399,12 @@ impl Scope {
                                     problems += 1;
                                 }
                                 // `… JOIN genre g ON … WHERE name = 'Rock'`: a name two FROM
-                                // items have (42702); the model qualifies it instead. ORDER BY
-                                // takes an output name first (`SELECT t.name, g.name AS genre …
-                                // ORDER BY name`); GROUP BY an input column.
-                                let output = c == Clause::Order
-                                    && (l.outputs.contains(&name)
-                                        || l.selected.iter().any(|it| output_name(it) == name));
-                                if !output && self.ambiguous(&name, l) {
+                                // items have (42702); the model qualifies it instead. GROUP BY
+                                // reads input columns first, as PostgreSQL does; ORDER BY is
+                                // not judged (it takes output names first, which `t.name`,
+                                // `t.name::text`, `t.*` or a set operation's first branch
+                                // give without an AS).
+                                if c != Clause::Order && self.ambiguous(&name, l) {
                                     problems += 1;
                                 }
                             }
@@ -1571,22 +1573,6 @@ impl Scope {
             .filter(|c| self.column_known(c, l, outer, false) == Some(false))
             .count();
         n
-    }
-}
-
-/// The name a SELECT item gives its column when it has no `AS`: a column's own name (`t.name`
-/// is `name`); empty for anything else.
-fn output_name(item: &str) -> String {
-    let item = item.trim();
-    let last = item.rsplit('.').next().unwrap_or_default();
-    let plain = !last.is_empty()
-        && last
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'"');
-    if plain && !item.contains(' ') {
-        last.trim_matches('"').to_lowercase()
-    } else {
-        String::new()
     }
 }
 

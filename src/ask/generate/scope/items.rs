@@ -136,8 +136,9 @@ pub(super) fn yes_or_no(value: &str) -> bool {
 }
 
 /// Whether PostgreSQL may read the text `value` as a date, time, timestamp or interval, as far
-/// as this tells: a special value (`now`, `today`, `epoch`, `infinity`, …), or a text with a
-/// digit and only the letters, digits and separators dates and intervals are written with
+/// as this tells: a text that starts with a special value (`now`, `today`, `epoch`,
+/// `infinity`, …) or has a digit, and only the letters, digits and separators dates and
+/// intervals are written with
 /// (`2010-01-01`, `Jan 5 2010 10:00 America/Sao_Paulo`, `3 days ago`, `P1D`). Loose on
 /// purpose: a text the server refuses may pass (`'2010'::DATE`); `'checkout'::INTERVAL`, no
 /// digit, and `'" clubs 1'`, a quote, do not.
@@ -153,10 +154,13 @@ pub(super) fn reads_as_time(value: &str) -> bool {
         "allballs",
     ];
     let v = value.trim().to_ascii_lowercase();
-    SPECIAL.contains(&v.as_str())
-        || (v.bytes().any(|b| b.is_ascii_digit())
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b" :+-./,@_".contains(&b)))
+    let first = v.split_ascii_whitespace().next().unwrap_or_default();
+    // (`'today Europe/Paris'`, `'tomorrow zulu'`: a special value then a zone or a time.)
+    let special = SPECIAL.contains(&first);
+    (special || v.bytes().any(|b| b.is_ascii_digit()))
+        && v.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b.is_ascii_whitespace() || b":+-./,@_".contains(&b)
+        })
 }
 
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
