@@ -832,6 +832,12 @@ impl Scope {
                     let types: Vec<&str> = right.iter().map(|b| b.data_type.as_str()).collect();
                     problems += usize::from(!same_name && never_compare(&left, &types));
                 }
+                // `char_length(x) <> t.name`: a call's result and a column of types
+                // PostgreSQL has no operator for (42883).
+                if let Some(ty) = compared_call(&toks[..operand]).filter(|_| !cast) {
+                    let right = self.columns_of(&toks[..=i], &bindings, &visible);
+                    problems += usize::from(never_compare(&right, &[ty]));
+                }
                 // The right side of a binary operator (after a name, a literal or `)`).
                 let binary = operand >= 2
                     && arithmetic(operand - 1)
@@ -1198,6 +1204,24 @@ impl Scope {
                     if t.complete {
                         literals.push(t.text.to_string());
                     }
+                }
+                // `discontinued = 'abc'`: a text PostgreSQL cannot read as the yes/no column
+                // it is compared with (22P02); `length(name) = 'abc'`, as the number a call
+                // gives (22P02).
+                Kind::Literal
+                    if t.complete
+                        && t.text.starts_with('\'')
+                        && !next.is_some_and(|n| n.is(Kind::Punct, "::"))
+                        && (compared_column(&toks[..i]).is_some_and(|end| {
+                            !yes_or_no(t.text.trim_matches('\''))
+                                && self.boolean_column(&toks[..end], &bindings, &visible)
+                        }) || compared_call(&toks[..i]).is_some_and(|ty| {
+                            is_number(ty)
+                                && t.text.trim_matches('\'').trim().parse::<f64>().is_err()
+                        })) =>
+                {
+                    problems += 1;
+                    literals.push(t.text.to_string());
                 }
                 Kind::Literal if t.complete => {
                     // `INTERVAL 'checkout'`, `DATE '2010'`: a typed constant PostgreSQL
@@ -1633,6 +1657,56 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
         return None;
     };
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// The type a call gives (as information_schema spells it) when the tokens end with one and a
+/// comparison operator after it (`char_length(x) <>`); `None` for a call this does not know.
+fn compared_call(toks: &[Tok<'_>]) -> Option<&'static str> {
+    let op = |k: usize| {
+        toks.get(k)
+            .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
+    };
+    let n = toks.len();
+    let end = if n >= 2 && op(n - 1) && op(n - 2) {
+        n - 2
+    } else if n >= 1 && op(n - 1) {
+        n - 1
+    } else {
+        return None;
+    };
+    if end < 3 || !toks[end - 1].is(Kind::Punct, ")") {
+        return None;
+    }
+    // The call's `(`: the one that closes at `end - 1`.
+    let mut depth = 0usize;
+    let mut open = None;
+    for k in (0..end).rev() {
+        if toks[k].is(Kind::Punct, ")") {
+            depth += 1;
+        } else if toks[k].is(Kind::Punct, "(") {
+            depth -= 1;
+            if depth == 0 {
+                open = Some(k);
+                break;
+            }
+        }
+    }
+    let f = toks.get(open?.checked_sub(1)?)?;
+    if f.kind != Kind::Ident {
+        return None;
+    }
+    Some(match f.text.to_ascii_lowercase().as_str() {
+        "length" | "char_length" | "strpos" => "integer",
+        "count" => "bigint",
+        "lower" | "upper" | "initcap" | "trim" | "ltrim" | "rtrim" | "btrim" | "replace"
+        | "concat" | "concat_ws" | "left" | "right" | "split_part" | "lpad" | "rpad"
+        | "reverse" | "repeat" | "md5" | "to_char" | "substr" | "substring" => "text",
+        "sqrt" | "floor" | "ceil" | "ceiling" | "power" | "ln" | "log" | "exp" | "sign" => {
+            "double precision"
+        }
+        "to_date" | "make_date" => "date",
+        _ => return None,
+    })
 }
 
 /// Whether `toks[k]` is a FROM that starts a FROM clause: not the one of `a IS [NOT] DISTINCT

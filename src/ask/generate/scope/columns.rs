@@ -273,6 +273,11 @@ impl Scope {
         self.column_is(toks, b, v, |c| is_number(&c.data_type))
     }
 
+    /// [`Self::column_is`] of the boolean type.
+    pub(super) fn boolean_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
+        self.column_is(toks, b, v, |c| c.data_type == "boolean")
+    }
+
     /// [`Self::column_is`] of a date, time or interval type.
     pub(super) fn time_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
         self.column_is(toks, b, v, |c| is_time(&c.data_type))

@@ -2668,3 +2668,43 @@ fn a_text_given_to_a_number_function_must_be_a_number() {
     assert!(refused(&sc, "SELECT floor(' x y'|) FROM album"));
     assert!(refused(&sc, "SELECT avg('1'|) FROM album"));
 }
+
+#[test]
+fn a_call_or_a_yes_no_column_is_compared_only_with_what_it_can_be() {
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![Table::new(
+            "product",
+            vec![
+                Column::new("product_id", "integer"),
+                Column::new("name", "text"),
+                Column::new("discontinued", "boolean"),
+            ],
+        )],
+    };
+    let sc = Scope::new(&catalog, &[0], "product names");
+    for ok in [
+        "SELECT name FROM product WHERE discontinued = 'yes'",
+        "SELECT name FROM product WHERE discontinued = 't'",
+        "SELECT name FROM product WHERE char_length(name) > 5",
+        "SELECT name FROM product WHERE length(name) = '5'",
+        "SELECT name FROM product WHERE upper(name) = name",
+        "SELECT name FROM product WHERE char_length(name) <> product_id",
+        "SELECT name FROM product WHERE upper(name) = 'ABC'",
+    ] {
+        never_refused(&sc, ok);
+    }
+    assert!(refused(
+        &sc,
+        "SELECT name FROM product WHERE discontinued = 'abc'| "
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM product WHERE length(name) = 'abc'| "
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM product WHERE char_length(name) <> name| "
+    ));
+}
