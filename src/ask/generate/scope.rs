@@ -38,6 +38,10 @@
 //!   text cast to or written as a date, time or interval it cannot be (`'checkout'::INTERVAL`,
 //!   `DATE 'x'`, 22007), no text as a number function's argument (`floor('abc')`, 22P02;
 //!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item;
+//! - a known call's result compared only with a column of a type it compares with
+//!   (`char_length(x) <> name`, 42883) or a text it can read (`length(x) = 'abc'`, 22P02), and
+//!   a yes/no column only with a yes/no text (`discontinued = 'abc'`): whole operands only,
+//!   judged once the text goes on past them;
 //! - the first FROM item, when it is a chosen table, holds a column the SELECT list named
 //!   bare, if it named any and no qualifier (`SELECT sum(total) FROM invoice_line` is refused
 //!   at `_line`);
@@ -834,7 +838,9 @@ impl Scope {
                 }
                 // `char_length(x) <> t.name`: a call's result and a column of types
                 // PostgreSQL has no operator for (42883).
-                if let Some(ty) = compared_call(&toks[..operand]).filter(|_| !cast) {
+                if let Some(ty) = compared_call(&toks[..operand]).filter(|_| {
+                    !cast && whole_operand(next, end) && !stack[qi].tables.contains(&None)
+                }) {
                     let right = self.columns_of(&toks[..=i], &bindings, &visible);
                     problems += usize::from(never_compare(&right, &[ty]));
                 }
@@ -1208,12 +1214,17 @@ impl Scope {
                 // `discontinued = 'abc'`: a text PostgreSQL cannot read as the yes/no column
                 // it is compared with (22P02); `length(name) = 'abc'`, as the number a call
                 // gives (22P02).
+                // (Only a whole operand on both sides, and beside FROM items whose columns are
+                // known: `name || discontinued = 'x'`, `discontinued = 'a' LIKE 'a%'` and a
+                // CTE's `discontinued` are other things.)
                 Kind::Literal
                     if t.complete
                         && t.text.starts_with('\'')
-                        && !next.is_some_and(|n| n.is(Kind::Punct, "::"))
+                        && whole_operand(next, end)
+                        && !stack[qi].tables.contains(&None)
                         && (compared_column(&toks[..i]).is_some_and(|end| {
                             !yes_or_no(t.text.trim_matches('\''))
+                                && starts_operand(&toks[..end])
                                 && self.boolean_column(&toks[..end], &bindings, &visible)
                         }) || compared_call(&toks[..i]).is_some_and(|ty| {
                             is_number(ty)
@@ -1659,6 +1670,56 @@ fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
     (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
 }
 
+/// Whether the name (or qualified name, or call) that `toks` ends with starts an operand: what
+/// comes before it opens one (`(`, `,`, WHERE, AND, ON, …), not an operator it is the right
+/// side of (`name || discontinued`).
+fn starts_operand(toks: &[Tok<'_>]) -> bool {
+    let n = toks.len();
+    let first = if n >= 3 && toks[n - 2].is(Kind::Punct, ".") {
+        n - 3
+    } else {
+        n.saturating_sub(1)
+    };
+    let Some(before) = first.checked_sub(1).and_then(|k| toks.get(k)) else {
+        return true;
+    };
+    before.is(Kind::Punct, "(")
+        || before.is(Kind::Punct, ",")
+        || [
+            "WHERE", "AND", "OR", "NOT", "ON", "HAVING", "WHEN", "THEN", "ELSE", "SELECT",
+        ]
+        .iter()
+        .any(|w| before.is(Kind::Keyword, w))
+}
+
+/// Whether the token `n` after an operand goes on with it (`x || …`, `x - …`, `x LIKE …`,
+/// `x IN …`): what is compared is then more than the operand.
+fn continues_operand(n: &Tok<'_>) -> bool {
+    let word = n.text.to_ascii_uppercase();
+    (n.kind == Kind::Punct
+        && matches!(
+            n.text,
+            "::" | "|" | "+" | "-" | "*" | "/" | "%" | "^" | "[" | ":"
+        ))
+        || (matches!(n.kind, Kind::Keyword | Kind::Ident)
+            && !word.is_empty()
+            && [
+                "LIKE", "ILIKE", "SIMILAR", "IN", "BETWEEN", "IS", "COLLATE", "AT",
+            ]
+            .iter()
+            .any(|w| w.starts_with(&word)))
+}
+
+/// Whether an operand followed by `next` (`None`: the text ends there) is whole: the text goes
+/// on past it with something that does not continue it, or ends (`end`). Judged one token
+/// late, so `price || ''` is not taken for `price`.
+fn whole_operand(next: Option<&Tok<'_>>, end: bool) -> bool {
+    match next {
+        Some(n) => !continues_operand(n),
+        None => end,
+    }
+}
+
 /// The type a call gives (as information_schema spells it) when the tokens end with one and a
 /// comparison operator after it (`char_length(x) <>`); `None` for a call this does not know.
 fn compared_call(toks: &[Tok<'_>]) -> Option<&'static str> {
@@ -1691,16 +1752,19 @@ fn compared_call(toks: &[Tok<'_>]) -> Option<&'static str> {
             }
         }
     }
-    let f = toks.get(open?.checked_sub(1)?)?;
-    if f.kind != Kind::Ident {
+    let at = open?.checked_sub(1)?;
+    let f = toks.get(at)?;
+    // The call must be the whole left operand (`'x' || length(n) =` compares a text).
+    if !matches!(f.kind, Kind::Ident | Kind::Keyword) || !starts_operand(&toks[..=at]) {
         return None;
     }
     Some(match f.text.to_ascii_lowercase().as_str() {
         "length" | "char_length" | "strpos" => "integer",
         "count" => "bigint",
-        "lower" | "upper" | "initcap" | "trim" | "ltrim" | "rtrim" | "btrim" | "replace"
-        | "concat" | "concat_ws" | "left" | "right" | "split_part" | "lpad" | "rpad"
-        | "reverse" | "repeat" | "md5" | "to_char" | "substr" | "substring" => "text",
+        // (Not `lower`/`upper`: of a range they give its bound.)
+        "initcap" | "trim" | "ltrim" | "rtrim" | "btrim" | "replace" | "concat" | "concat_ws"
+        | "left" | "right" | "split_part" | "lpad" | "rpad" | "reverse" | "repeat" | "md5"
+        | "to_char" | "substr" | "substring" => "text",
         "sqrt" | "floor" | "ceil" | "ceiling" | "power" | "ln" | "log" | "exp" | "sign" => {
             "double precision"
         }

@@ -2680,6 +2680,7 @@ fn a_call_or_a_yes_no_column_is_compared_only_with_what_it_can_be() {
                 Column::new("product_id", "integer"),
                 Column::new("name", "text"),
                 Column::new("discontinued", "boolean"),
+                Column::new("price", "numeric"),
             ],
         )],
     };
@@ -2692,19 +2693,28 @@ fn a_call_or_a_yes_no_column_is_compared_only_with_what_it_can_be() {
         "SELECT name FROM product WHERE upper(name) = name",
         "SELECT name FROM product WHERE char_length(name) <> product_id",
         "SELECT name FROM product WHERE upper(name) = 'ABC'",
+        // Part of a bigger operand on either side.
+        "SELECT name FROM product WHERE 'x' || length(name) = 'x4'",
+        "SELECT name FROM product WHERE name || length(name) = name",
+        "SELECT name FROM product WHERE initcap(name) = price || ''",
+        "SELECT name FROM product WHERE name || discontinued = 'abctrue'",
+        "SELECT name FROM product WHERE discontinued = 'abc' LIKE 'a%'",
+        // A CTE's column of a table column's name.
+        "WITH t AS (SELECT name, upper(name) AS discontinued FROM product) SELECT name FROM t WHERE discontinued = 'ABC'",
     ] {
         never_refused(&sc, ok);
     }
-    assert!(refused(
-        &sc,
-        "SELECT name FROM product WHERE discontinued = 'abc'| "
-    ));
-    assert!(refused(
-        &sc,
-        "SELECT name FROM product WHERE length(name) = 'abc'| "
-    ));
-    assert!(refused(
-        &sc,
-        "SELECT name FROM product WHERE char_length(name) <> name| "
-    ));
+    // Judged once the text goes on past the operand (or ends): `price || ''` is no `price`.
+    for bad in [
+        "SELECT name FROM product WHERE discontinued = 'abc'",
+        "SELECT name FROM product WHERE length(name) = 'abc'",
+        "SELECT name FROM product WHERE char_length(name) <> name",
+        "SELECT name FROM product WHERE CHAR_LENGTH(name) <> name",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+        assert!(
+            sc.rejects(&format!("{bad} "), "AND", false),
+            "goes on: {bad}"
+        );
+    }
 }
