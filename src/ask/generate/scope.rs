@@ -1655,19 +1655,24 @@ fn comparable(a: &str, b: &str) -> bool {
 /// Where the column compared with what follows `toks` ends (exclusive), when `toks` end with
 /// `col =`, `col <>`, `col >=` and the like.
 fn compared_column(toks: &[Tok<'_>]) -> Option<usize> {
+    let end = comparison_at(toks)?;
+    (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+}
+
+/// Where the comparison operator that `toks` end with (`=`, `<>`, `>=`, `!=`, …) starts.
+fn comparison_at(toks: &[Tok<'_>]) -> Option<usize> {
     let n = toks.len();
     let op = |k: usize| {
         toks.get(k)
             .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
     };
-    let end = if n >= 2 && op(n - 1) && op(n - 2) {
-        n - 2
+    if n >= 2 && op(n - 1) && op(n - 2) {
+        Some(n - 2)
     } else if n >= 1 && op(n - 1) {
-        n - 1
+        Some(n - 1)
     } else {
-        return None;
-    };
-    (end >= 1 && toks[end - 1].kind == Kind::Ident).then_some(end)
+        None
+    }
 }
 
 /// Whether the name (or qualified name, or call) that `toks` ends with starts an operand: what
@@ -1723,18 +1728,7 @@ fn whole_operand(next: Option<&Tok<'_>>, end: bool) -> bool {
 /// The type a call gives (as information_schema spells it) when the tokens end with one and a
 /// comparison operator after it (`char_length(x) <>`); `None` for a call this does not know.
 fn compared_call(toks: &[Tok<'_>]) -> Option<&'static str> {
-    let op = |k: usize| {
-        toks.get(k)
-            .is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
-    };
-    let n = toks.len();
-    let end = if n >= 2 && op(n - 1) && op(n - 2) {
-        n - 2
-    } else if n >= 1 && op(n - 1) {
-        n - 1
-    } else {
-        return None;
-    };
+    let end = comparison_at(toks)?;
     if end < 3 || !toks[end - 1].is(Kind::Punct, ")") {
         return None;
     }
