@@ -719,24 +719,9 @@ impl Scope {
                 }
                 .filter(|&k| toks[k].is(Kind::Keyword, "IS"));
                 // The column alone before IS (`a = b IS TRUE` tests the comparison).
-                let alone = |k: usize| {
-                    let first = if k >= 3 && toks[k - 2].is(Kind::Punct, ".") {
-                        k - 3
-                    } else {
-                        k - 1
-                    };
-                    first == 0
-                        || toks[first - 1].is(Kind::Punct, "(")
-                        || toks[first - 1].is(Kind::Punct, ",")
-                        || [
-                            "SELECT", "WHERE", "AND", "OR", "ON", "HAVING", "WHEN", "THEN", "ELSE",
-                        ]
-                        .iter()
-                        .any(|w| toks[first - 1].is(Kind::Keyword, w))
-                };
-                if let Some(k) =
-                    is.filter(|&k| k >= 1 && toks[k - 1].kind == Kind::Ident && alone(k))
-                {
+                if let Some(k) = is.filter(|&k| {
+                    k >= 1 && toks[k - 1].kind == Kind::Ident && starts_operand(&toks[..k])
+                }) {
                     let before = &toks[..k];
                     if self.text_column(before, &bindings, &visible)
                         || self.numeric_column(before, &bindings, &visible)
@@ -784,9 +769,9 @@ impl Scope {
                     };
                     problems += usize::from(bad);
                 }
-                // `invoice_date::INTEGER`, `track_id::DATE`: casts PostgreSQL does not have
-                // between a date or time and a number (42846).
                 if toks[i - 2].kind == Kind::Ident {
+                    // `invoice_date::INTEGER`, `track_id::DATE`: casts PostgreSQL does not
+                    // have between a date or time and a number (42846).
                     let column = &toks[..i - 1];
                     let to_number = ty.is_some_and(|ty| is_number(ty) || ty == "boolean");
                     let to_time = ty.is_some_and(is_time);
@@ -795,9 +780,8 @@ impl Scope {
                     {
                         problems += 1;
                     }
-                }
-                // `= p.name::TEXT` against an integer: the cast decides the right side's type.
-                if toks[i - 2].kind == Kind::Ident {
+                    // `= p.name::TEXT` against an integer: the cast decides the right side's
+                    // type.
                     let col = i - 2;
                     let col = if col >= 2 && toks[col - 1].is(Kind::Punct, ".") {
                         col - 2

@@ -101,14 +101,18 @@ impl Scope {
     /// (the same table twice counts twice), which PostgreSQL refuses as ambiguous (42702).
     /// Never after a NATURAL join or a USING list, whose merged columns this does not follow.
     pub(super) fn ambiguous(&self, name: &str, l: &Level) -> bool {
-        l.merges == 0
-            && l.tables
-                .iter()
-                .flatten()
-                .filter_map(|t| self.catalog.tables.get(*t))
-                .filter(|t| t.column(name).is_some())
-                .count()
-                >= 2
+        l.merges == 0 && self.holders(name, &l.tables) >= 2
+    }
+
+    /// How many of the FROM items `tables` (chosen tables; `None` for one whose columns are
+    /// not known here) have the column `name`.
+    fn holders(&self, name: &str, tables: &[Option<TableId>]) -> usize {
+        tables
+            .iter()
+            .flatten()
+            .filter_map(|t| self.catalog.tables.get(*t))
+            .filter(|t| t.column(name).is_some())
+            .count()
     }
 
     /// 1 when a column the level's SELECT list named bare is ambiguous among its FROM items
@@ -191,13 +195,7 @@ impl Scope {
             .iter()
             .map(|b| table(b).map(|t| merges(t, &name)))
             .collect();
-        let twice = !merged
-            && before
-                .iter()
-                .filter_map(table)
-                .filter(|t| t.column(&name).is_some())
-                .count()
-                >= 2;
+        let twice = !merged && self.holders(&name, before) >= 2;
         usize::from(
             joined.is_some_and(|j| j.column(&name).is_none())
                 || earlier.is_some_and(|e| !e.contains(&true))

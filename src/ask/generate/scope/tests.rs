@@ -2718,3 +2718,17 @@ fn a_call_or_a_yes_no_column_is_compared_only_with_what_it_can_be() {
         );
     }
 }
+
+#[test]
+fn a_truth_test_is_of_a_yes_no_and_never_of_a_column_alone_that_is_none() {
+    let sc = scope("albums");
+    never_refused(&sc, "SELECT title FROM album WHERE price = 1 IS TRUE");
+    // (IS binds tighter than NOT: `NOT price IS TRUE` tests `price`, 42804.)
+    for bad in [
+        "SELECT title FROM album WHERE price IS TRUE",
+        "SELECT title FROM album a WHERE a.price IS NOT FALSE",
+        "SELECT title FROM album WHERE NOT price IS TRUE",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+}
