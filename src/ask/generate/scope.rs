@@ -33,11 +33,15 @@
 //! - no unqualified column that two FROM items of its level have (42702): refused as it is
 //!   written after the FROM list (ORDER BY may name an output column instead), and for one the
 //!   SELECT list named bare, at the ON of the join that makes it so or where the FROM list
-//!   ends (off once a NATURAL join or USING list may have merged it, and beside `DISTINCT ON`);
-//! - no cast between a date or time column and a number (`invoice_date::INTEGER`, 42846), no
+//!   ends; the columns a NATURAL join or a USING list merged count once (off once a NATURAL
+//!   join meets an item whose columns are not known here, and beside `DISTINCT ON`);
+//! - no cast between a date or time column and a number (`invoice_date::INTEGER`, 42846) nor
+//!   from a date or time constant to a number, yes/no or uuid (`now()::UUID`), no
 //!   text cast to or written as a date, time or interval it cannot be (`'checkout'::INTERVAL`,
 //!   `DATE 'x'`, 22007), no text as a number function's argument (`floor('abc')`, 22P02;
-//!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item;
+//!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item, no
+//!   text compared with `TRUE` or `FALSE` that is no yes/no (`'abc' = TRUE`, `'a' BETWEEN 'b'
+//!   AND TRUE`, 22P02);
 //! - a known call's result compared only with a column of a type it compares with
 //!   (`char_length(x) <> name`, 42883) or a text it can read (`length(x) = 'abc'`, 22P02), and
 //!   a yes/no column only with a yes/no text (`discontinued = 'abc'`): whole operands only,
@@ -73,6 +77,7 @@ use serde::{Deserialize, Serialize};
 
 use self::aliases::Binding;
 use self::columns::{is_number, is_time};
+use self::constants::{constant_item, text_against_truth};
 use self::cte::{cte_ended_before, recursive, starts_cte};
 use self::items::{
     cast_type, close_item, close_list, never_compare, outside_parentheses, reads_as_time,
@@ -163,8 +168,17 @@ struct Level {
     /// That list is a join's `USING (…)`.
     using: bool,
     /// The NATURAL joins and USING lists of the level's FROM list so far, which merge columns
-    /// of one name (the ambiguity check is off once there is one).
+    /// of one name.
     merges: usize,
+    /// The columns the FROM items so far make visible, by name, with how many items give
+    /// each one unmerged (a NATURAL join or a USING list makes one of two).
+    columns: Vec<(String, usize)>,
+    /// The next FROM item is joined NATURAL.
+    natural: bool,
+    /// A NATURAL join met an item whose columns are not known here, or an item's columns were
+    /// renamed (`JOIN genre g (id, label)`): the level's columns are not known (the ambiguity
+    /// check is off).
+    opaque: bool,
     /// The SELECT list has a `DISTINCT ON (…)`, whose names may be output names: its bare
     /// names are not judged for ambiguity.
     distinct_on: bool,
@@ -189,6 +203,9 @@ struct Level {
     set_op: bool,
     /// The first branch's SELECT items, which each later branch's must match in type.
     branch: Vec<String>,
+    /// How many columns the first branch gives, when the text tells (`t.*` counted by its
+    /// table): each later branch must give as many (42601).
+    branch_width: Option<usize>,
     /// The SELECT items of the last query in parentheses that ended at this level (a first
     /// branch written `(SELECT …) UNION …`).
     last_child: Vec<String>,
@@ -218,6 +235,9 @@ impl Level {
             names_only: false,
             using: false,
             merges: 0,
+            columns: Vec::new(),
+            natural: false,
+            opaque: false,
             distinct_on: false,
             derived: false,
             list: false,
@@ -229,6 +249,7 @@ impl Level {
             ordered: false,
             set_op: false,
             branch: Vec::new(),
+            branch_width: None,
             last_child: Vec::new(),
             selected: Vec::new(),
             on_cond: false,
@@ -237,6 +258,44 @@ impl Level {
             items: Vec::new(),
             item_start: None,
         }
+    }
+}
+
+impl Level {
+    /// Adds a FROM item (`None` for one whose columns are not known here, with the names of
+    /// its `columns` when they are): a NATURAL join merges the names both sides have, any
+    /// other join adds them. True when the NATURAL join's common name is twice on its left
+    /// (`a CROSS JOIN b NATURAL JOIN b`: PostgreSQL refuses it, 42702).
+    fn add_item(&mut self, id: Option<TableId>, columns: Option<Vec<String>>) -> bool {
+        let natural = std::mem::take(&mut self.natural);
+        if natural && (columns.is_none() || self.tables.contains(&None)) {
+            self.opaque = true;
+        }
+        let mut twice = false;
+        for c in columns.unwrap_or_default() {
+            match self.columns.iter_mut().find(|(n, _)| *n == c) {
+                Some((_, k)) if !natural => *k += 1,
+                Some((_, k)) => twice |= *k >= 2,
+                None => self.columns.push((c, 1)),
+            }
+        }
+        self.tables.push(id);
+        twice && !self.opaque
+    }
+
+    /// A `USING (name)` column: one column from here on.
+    fn merge(&mut self, name: &str) {
+        if let Some((_, k)) = self.columns.iter_mut().find(|(n, _)| n == name) {
+            *k = 1;
+        }
+    }
+
+    /// How many FROM items give the column `name` unmerged.
+    fn visible(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, k)| *k)
     }
 }
 
@@ -285,6 +344,20 @@ impl Scope {
             subqueries: true,
             average: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The names of the chosen tables, their schemas and their columns, each once.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.catalog.tables {
+            let cols = t.columns.iter().map(|c| c.name.clone());
+            for n in [t.name.clone(), t.schema.clone()].into_iter().chain(cols) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
     }
 
     /// The same scope, for a grammar that can (`true`) or cannot write a subquery in a
@@ -372,11 +445,20 @@ impl Scope {
         self.problems(&next, false) > self.problems(text, false)
     }
 
+    /// The problems of a list clause that has just ended: a GROUP BY that leaves a shown
+    /// column out ([`Self::group_misses`]), a later branch of a set operation whose SELECT
+    /// list gives another number of columns than the first's ([`Self::width_differs`]).
+    fn list_ended(&self, l: &Level, bindings: &[Binding]) -> usize {
+        self.group_misses(l, bindings) + self.width_differs(l, bindings)
+    }
+
     /// One problem when a GROUP BY list has just ended (`l.items`) without a column the
-    /// SELECT list shows bare (`SELECT artist.name, count(*) … GROUP BY track_id`: PostgreSQL
-    /// refuses it, 42803). A column is covered by itself (qualified or not) or by its table's
-    /// primary key (PostgreSQL's functional dependency). Lists by position (`GROUP BY 1`) or
-    /// by output name, and columns of a CTE or derived table, are not judged.
+    /// SELECT list shows bare or as `t.*` (`SELECT artist.name, count(*) … GROUP BY
+    /// track_id`: PostgreSQL refuses it, 42803). A column is covered by itself (qualified or
+    /// not) or by its table's primary key (PostgreSQL's functional dependency), `t.*` by the
+    /// key; a text constant (`GROUP BY 'x'::VARCHAR`) covers nothing. Lists by position
+    /// (`GROUP BY 1`) or by output name, and columns of a CTE or derived table, are not
+    /// judged.
     fn group_misses(&self, l: &Level, bindings: &[Binding]) -> usize {
         if l.clause != Clause::Group || !l.query || l.items.is_empty() {
             return 0;
@@ -386,14 +468,21 @@ impl Scope {
         let norm = |s: &str| s.trim().replace('"', "").to_lowercase();
         let split = |item: &str| -> (Option<String>, String) {
             let item = norm(item);
+            // (The qualifier's last part: `public.artist.artist_id` is `artist`'s.)
             match item.rsplit_once('.') {
-                Some((q, c)) => (Some(q.to_string()), c.to_string()),
+                Some((q, c)) => (
+                    Some(q.rsplit('.').next().unwrap_or(q).to_string()),
+                    c.to_string(),
+                ),
                 None => (None, item),
             }
         };
         // By position, by output name, by an expression or a grouping set (`ROLLUP (…)`): not
         // judged.
-        let not_judged = l.items.iter().any(|g| {
+        // A text constant groups by nothing (`GROUP BY 'x'::VARCHAR`): left out, so that a
+        // list of only constants leaves every column outside the groups.
+        let items: Vec<&String> = l.items.iter().filter(|g| !constant_item(g)).collect();
+        let not_judged = items.iter().any(|g| {
             g.trim().bytes().all(|b| b.is_ascii_digit())
                 || l.outputs.iter().any(|o| norm(o) == norm(g))
                 || !bare_column(g)
@@ -401,19 +490,31 @@ impl Scope {
         if not_judged {
             return 0;
         }
-        let groups: Vec<(Option<String>, String)> = l.items.iter().map(|g| split(g)).collect();
+        let groups: Vec<(Option<String>, String)> = items.iter().map(|g| split(g)).collect();
+        // `t.*` is covered by its table's primary key, as a column of it is.
+        let star = |item: &str| item.strip_suffix(".*").is_some_and(bare_column);
         let missing = l
             .selected
             .iter()
-            .filter(|item| bare_column(item))
+            .filter(|item| bare_column(item) || star(item.trim()))
             .any(|item| {
                 let (q, c) = split(item);
                 let named = groups
                     .iter()
                     .any(|(gq, gc)| *gc == c && (gq == &q || gq.is_none() || q.is_none()));
-                // The primary key of the item's table (unqualified items are not judged).
+                // The primary key of the item's table (unqualified items are not judged,
+                // unless nothing is grouped and they are a column of the level's own tables:
+                // not `current_date`, nor an enclosing query's column).
                 let keyed = match &q {
-                    None => true,
+                    None => {
+                        !groups.is_empty()
+                            || !l
+                                .tables
+                                .iter()
+                                .flatten()
+                                .filter_map(|t| self.catalog.tables.get(*t))
+                                .any(|t| t.column(&c).is_some())
+                    }
                     Some(q) => {
                         // This level's own FROM item (an enclosing query's is not judged).
                         let table = bindings
@@ -769,6 +870,22 @@ impl Scope {
                     };
                     problems += usize::from(bad);
                 }
+                // `now()::UUID`, `current_date::INTEGER`: a date or time cast to what
+                // PostgreSQL has no cast to from one (42846).
+                let now_call = i >= 4
+                    && toks[i - 2].is(Kind::Punct, ")")
+                    && toks[i - 3].is(Kind::Punct, "(")
+                    && toks[i - 4].text.eq_ignore_ascii_case("now");
+                let time_value = now_call
+                    || (matches!(toks[i - 2].kind, Kind::Ident | Kind::Keyword)
+                        && CONSTANTS.contains(&toks[i - 2].text.to_ascii_lowercase().as_str()));
+                if time_value
+                    && ty.is_some_and(|ty| {
+                        is_number(ty) || matches!(ty, "boolean" | "uuid" | "money")
+                    })
+                {
+                    problems += 1;
+                }
                 if toks[i - 2].kind == Kind::Ident {
                     // `invoice_date::INTEGER`, `track_id::DATE`: casts PostgreSQL does not
                     // have between a date or time and a number (42846).
@@ -873,6 +990,11 @@ impl Scope {
             if stack[qi].on_cond && same_item_qualifier(&toks, i) {
                 problems += 1;
             }
+            // `'abc' = TRUE`, `'a' NOT BETWEEN 'b' AND TRUE`: a text read as a yes/no it is
+            // not (22P02), judged once the right operand is whole.
+            if t.complete && whole_operand(next, end) && text_against_truth(&toks[..=i]) {
+                problems += 1;
+            }
             match t.kind {
                 Kind::Punct if t.text == "(" => {
                     let mut l = Level::new(false);
@@ -881,6 +1003,11 @@ impl Scope {
                     let prev = i.checked_sub(1).and_then(|p| toks.get(p));
                     l.using = prev.is_some_and(|p| p.is(Kind::Keyword, "USING"));
                     l.names_only = l.using || bindings.iter().any(|b| b.at + 1 == i);
+                    // `JOIN genre g (id, label)`: the item's columns are renamed, so what the
+                    // level's columns are is not known here.
+                    if l.names_only && !l.using && stack[qi].clause == Clause::From {
+                        stack[qi].opaque = true;
+                    }
                     l.start = t.start;
                     l.list = prev.is_some_and(|p| opens_list(p, t));
                     l.derived = stack[qi].clause == Clause::From
@@ -913,7 +1040,7 @@ impl Scope {
                         }
                         problems += self.on_misses_joined(&toks, &mut l, i, &bindings);
                         problems += close_list(s, &mut l, t.start, &self.catalog);
-                        problems += self.group_misses(&l, &bindings);
+                        problems += self.list_ended(&l, &bindings);
                         problems +=
                             self.close_from(&mut l, &stack, |q| bound_before(q, i, &visible));
                         problems += ungrouped(&l);
@@ -961,7 +1088,8 @@ impl Scope {
                             .last_mut()
                             .filter(|p| l.query && p.query && p.clause == Clause::From)
                         {
-                            parent.tables.push(None);
+                            // (Its columns are not known: no NATURAL join problem is told.)
+                            let _ = parent.add_item(None, None);
                         }
                     }
                 }
@@ -1017,7 +1145,7 @@ impl Scope {
                             let l = &mut own[0];
                             problems += self.on_misses_joined(&toks, l, i, &bindings);
                             problems += close_list(s, l, t.start, &self.catalog);
-                            problems += self.group_misses(l, &bindings);
+                            problems += self.list_ended(l, &bindings);
                             if l.clause == Clause::From || c == Clause::Other {
                                 problems +=
                                     self.close_from(l, outer, |q| bound_before(q, i, &visible));
@@ -1049,6 +1177,10 @@ impl Scope {
                                 // The first branch's items, for the later branches' types:
                                 // this level's own SELECT, or a query in parentheses just
                                 // before.
+                                if l.branch.is_empty() && !l.selected.is_empty() {
+                                    let width = self.width(&l.selected, l.id, &bindings);
+                                    l.branch_width = width;
+                                }
                                 if l.branch.is_empty() {
                                     l.branch = if !l.selected.is_empty() {
                                         l.selected.clone()
@@ -1065,6 +1197,9 @@ impl Scope {
                                 l.tables.clear();
                                 l.pending_refs.clear();
                                 l.merges = 0;
+                                l.columns.clear();
+                                l.natural = false;
+                                l.opaque = false;
                                 l.distinct_on = false;
                                 l.set_op = true;
                                 l.ordered = false;
@@ -1143,6 +1278,7 @@ impl Scope {
                             && stack[top].clause == Clause::From =>
                         {
                             stack[top].merges += 1;
+                            stack[top].natural |= t.text == "NATURAL";
                         }
                         None if t.text == "ON"
                             && stack[top].clause == Clause::Select
@@ -1275,6 +1411,9 @@ impl Scope {
                         if t.complete && earlier {
                             problems += 1;
                         }
+                        if t.complete {
+                            stack[qi].merge(&t.name());
+                        }
                     }
                     // `FROM sales.orders`: a schema, not a qualifier.
                     let schema = prev.is_some_and(|p| {
@@ -1389,7 +1528,12 @@ impl Scope {
                         {
                             problems += 1;
                         }
-                        stack[qi].tables.push(id);
+                        let columns = id
+                            .and_then(|t| self.catalog.tables.get(t))
+                            .map(|t| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+                        if stack[qi].add_item(id, columns) {
+                            problems += 1;
+                        }
                     } else if t.complete
                         && stack[qi].clause == Clause::Select
                         && prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
@@ -1558,7 +1702,7 @@ impl Scope {
                 let visible: Vec<usize> = stack.iter().chain([&l]).map(|l| l.id).collect();
                 problems += self.on_misses_joined(&toks, &mut l, toks.len(), &bindings);
                 problems += close_list(s, &mut l, s.len(), &self.catalog);
-                problems += self.group_misses(&l, &bindings);
+                problems += self.list_ended(&l, &bindings);
                 problems += self.close_from(&mut l, &stack, |q| {
                     bindings
                         .iter()
@@ -1688,12 +1832,25 @@ fn continues_operand(n: &Tok<'_>) -> bool {
     (n.kind == Kind::Punct
         && matches!(
             n.text,
-            "::" | "|" | "+" | "-" | "*" | "/" | "%" | "^" | "[" | ":"
+            "::" | "|"
+                | "+"
+                | "-"
+                | "*"
+                | "/"
+                | "%"
+                | "^"
+                | "["
+                | ":"
+                | "~"
+                | "!"
+                | "@"
+                | "&"
+                | "#"
         ))
         || (matches!(n.kind, Kind::Keyword | Kind::Ident)
             && !word.is_empty()
             && [
-                "LIKE", "ILIKE", "SIMILAR", "IN", "BETWEEN", "IS", "COLLATE", "AT",
+                "LIKE", "ILIKE", "SIMILAR", "IN", "BETWEEN", "IS", "COLLATE", "AT", "NOT",
             ]
             .iter()
             .any(|w| w.starts_with(&word)))
@@ -1819,6 +1976,7 @@ mod aliases;
 mod averages;
 mod columns;
 mod conditions;
+mod constants;
 mod cte;
 mod items;
 mod lexer;

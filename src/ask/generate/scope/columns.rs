@@ -98,10 +98,11 @@ impl Scope {
     }
 
     /// Whether an unqualified `name` is a column of two or more of the level's FROM items
-    /// (the same table twice counts twice), which PostgreSQL refuses as ambiguous (42702).
-    /// Never after a NATURAL join or a USING list, whose merged columns this does not follow.
+    /// (the same table twice counts twice) that no NATURAL join or USING list merged, which
+    /// PostgreSQL refuses as ambiguous (42702). Never once a NATURAL join met an item whose
+    /// columns are not known here.
     pub(super) fn ambiguous(&self, name: &str, l: &Level) -> bool {
-        l.merges == 0 && self.holders(name, &l.tables) >= 2
+        !l.opaque && l.visible(name) >= 2
     }
 
     /// How many of the FROM items `tables` (chosen tables; `None` for one whose columns are

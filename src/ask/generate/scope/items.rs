@@ -1,8 +1,9 @@
 //! Select items and lists when they close: the type an item has, constants and calls that are no
 //! condition, set-operation branches that do not match, ungrouped columns.
 
+use super::aliases::Binding;
 use super::repeats::repeated_column;
-use super::{comparable, Clause, Level};
+use super::{comparable, Clause, Level, Scope};
 use crate::ask::catalog::Catalog;
 use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
 
@@ -34,13 +35,13 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     if item.is_empty() {
         return 0;
     }
+    // `SELECT t.* … ORDER BY variance(1)`: an aggregate in ORDER BY makes the query one
+    // group, so its plain columns must be grouped (42803); counted once.
+    let ordered_aggregate =
+        l.clause == Clause::Order && l.query && !l.grouped && l.plain > 0 && aggregate_item(item);
+    l.grouped |= ordered_aggregate;
     if l.clause == Clause::Select {
-        let lower = item.to_lowercase();
-        // (A scalar subquery's aggregate is its own.)
-        let aggregate = AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
-            && !lower.contains(" over ")
-            && !lower.contains("(select ");
-        if aggregate {
+        if aggregate_item(item) {
             l.aggregates += 1;
         } else if (item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
             && !item.starts_with('\''))
@@ -92,7 +93,16 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     l.items.push(item.to_string());
     let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true);
-    usize::from(dup) + usize::from(looped) + usize::from(constant)
+    usize::from(dup) + usize::from(looped) + usize::from(constant) + usize::from(ordered_aggregate)
+}
+
+/// Whether `item` calls an aggregate of its own query (not a window's, nor a scalar
+/// subquery's).
+fn aggregate_item(item: &str) -> bool {
+    let lower = item.to_lowercase();
+    AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
+        && !lower.contains(" over ")
+        && !lower.contains("(select ")
 }
 
 /// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a
@@ -465,5 +475,57 @@ pub(super) fn close_list_items(s: &str, l: &mut Level, at: usize, cat: &Catalog)
         close_item(s, l, at, cat)
     } else {
         0
+    }
+}
+
+impl Scope {
+    /// How many columns the SELECT items `items` of the query level `level` give, when the
+    /// text tells: one each, and a `t.*` as many as its chosen table has; `None` for `*`, a
+    /// `t.*` of anything else, or an item an array's comma split.
+    pub(super) fn width(
+        &self,
+        items: &[String],
+        level: usize,
+        bindings: &[Binding],
+    ) -> Option<usize> {
+        items
+            .iter()
+            .map(|item| {
+                let item = item.trim();
+                // (`ARRAY[1, 2]`: its comma split the item, so the count is not known.)
+                if item == "*" || item.contains(['[', ']']) {
+                    return None;
+                }
+                let Some(q) = item.strip_suffix(".*") else {
+                    return Some(1);
+                };
+                let q = q.rsplit('.').next().unwrap_or(q);
+                let q = match q.strip_prefix('"') {
+                    Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted).to_string(),
+                    None => q.to_lowercase(),
+                };
+                // (A CTE of the name is no chosen table, whatever the binding says.)
+                if bindings.iter().any(|b| b.cte && b.name == q) {
+                    return None;
+                }
+                bindings
+                    .iter()
+                    .find(|b| b.level == level && !b.cte && b.name == q)
+                    .and_then(|b| b.table)
+                    .and_then(|t| self.catalog.tables.get(t))
+                    .map(|t| t.columns.len())
+            })
+            .sum()
+    }
+
+    /// One problem when a later branch of a set operation has just ended its SELECT list with
+    /// another number of columns than the first branch gave (`SELECT a.* … UNION SELECT
+    /// TRUE`: PostgreSQL refuses it, 42601), when the text tells both.
+    pub(super) fn width_differs(&self, l: &Level, bindings: &[Binding]) -> usize {
+        if l.clause != Clause::Select || !l.set_op || l.selected.is_empty() {
+            return 0;
+        }
+        let ours = self.width(&l.selected, l.id, bindings);
+        usize::from(matches!((l.branch_width, ours), (Some(a), Some(b)) if a != b))
     }
 }

@@ -1495,6 +1495,22 @@ fn branches_of_a_set_operation_match_in_type() {
         " FROM",
         false
     ));
+    // As many columns in each branch (42601), `t.*` counted by its table.
+    for ok in [
+        "SELECT a.* FROM artist a UNION SELECT 1, 'x'",
+        "SELECT artist.* FROM artist UNION SELECT l.artist_id, l.title FROM album l",
+        "SELECT * FROM artist UNION SELECT 1, 'x'",
+        "SELECT ARRAY[1, 2] UNION SELECT ARRAY[3]",
+    ] {
+        never_refused(&sc, ok);
+    }
+    for bad in [
+        "SELECT a.* FROM artist a UNION SELECT TRUE",
+        "((SELECT d.* FROM album d UNION DISTINCT SELECT 1))",
+        "SELECT title, price FROM album UNION SELECT 'x'",
+    ] {
+        assert!(sc.problems(bad, true) > 0, "{bad}");
+    }
 }
 
 #[test]
@@ -2575,6 +2591,42 @@ fn a_bare_column_two_from_items_have_is_refused_where_it_becomes_ambiguous() {
         &sc,
         "SELECT title FROM album a JOIN artist r1 USING (artist_id) JOIN artist r2 USING (artist_id)",
     );
+    // The merged columns are followed: a name merged by NATURAL or USING is one column, one
+    // that a later join brings in again is two (PostgreSQL: 42702).
+    never_refused(
+        &sc,
+        "SELECT title FROM album NATURAL JOIN artist WHERE name = 'x' AND artist_id = 1",
+    );
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album NATURAL JOIN artist JOIN artist r ON r.artist_id = 1 WHERE name| ="
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM album NATURAL JOIN artist CROSS JOIN artist r| WHERE"
+    ));
+    // A NATURAL join's common name twice on its left.
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album CROSS JOIN artist NATURAL JOIN artist| WHERE"
+    ));
+    never_refused(
+        &sc,
+        "SELECT title FROM album JOIN artist r USING (artist_id, name) NATURAL JOIN artist",
+    );
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album JOIN artist USING (artist_id) WHERE name| ="
+    ));
+    never_refused(
+        &sc,
+        "SELECT title FROM album JOIN artist USING (artist_id, name) WHERE name = 'x'",
+    );
+    // Beside an item whose columns are not known, a NATURAL join may merge anything.
+    never_refused(
+        &sc,
+        "WITH c AS (SELECT name FROM artist) SELECT title FROM album NATURAL JOIN c JOIN artist ON artist.artist_id = 1 WHERE title = 'x'",
+    );
 }
 
 #[test]
@@ -2613,6 +2665,18 @@ fn dates_and_numbers_are_not_cast_into_each_other() {
         &sc,
         "SELECT invoice_date::DATE FROM invoice WHERE total::INTEGER > 5",
     );
+    // A date or time constant cast to a number, yes/no or uuid (42846); to a text or another
+    // time type it may be.
+    never_refused(
+        &sc,
+        "SELECT now()::DATE, current_date::TEXT, localtimestamp::TIME FROM invoice",
+    );
+    assert!(refused(&sc, "SELECT now()::UUID| FROM invoice"));
+    assert!(refused(&sc, "SELECT current_date::INTEGER| FROM invoice"));
+    assert!(refused(
+        &sc,
+        "SELECT total FROM invoice WHERE CURRENT_TIMESTAMP::BOOLEAN| "
+    ));
 }
 
 #[test]
@@ -2728,6 +2792,73 @@ fn a_truth_test_is_of_a_yes_no_and_never_of_a_column_alone_that_is_none() {
         "SELECT title FROM album WHERE price IS TRUE",
         "SELECT title FROM album a WHERE a.price IS NOT FALSE",
         "SELECT title FROM album WHERE NOT price IS TRUE",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+}
+
+#[test]
+fn a_text_compared_with_true_or_false_must_be_a_yes_no() {
+    let sc = scope("albums");
+    for ok in [
+        "SELECT title FROM album WHERE 'yes' = TRUE",
+        "SELECT title FROM album WHERE 't' <> FALSE",
+        "SELECT title FROM album WHERE title BETWEEN 'a' AND 'b' = TRUE",
+        "SELECT title FROM album WHERE price = 1 AND 'x' || title = 'xy'",
+        "SELECT title FROM album WHERE title = 'TRUE'",
+        "SELECT title FROM album WHERE 'y' NOT BETWEEN 'no' AND TRUE",
+        // The text goes on with an operator that binds tighter than `=`.
+        "SELECT title FROM album WHERE TRUE = 'abc' NOT LIKE 'x%'",
+        "SELECT title FROM album WHERE TRUE = 'abc' ~ 'b'",
+    ] {
+        never_refused(&sc, ok);
+    }
+    for bad in [
+        "SELECT title FROM album WHERE 'abc' = TRUE",
+        "SELECT title FROM album WHERE FALSE <> 'abc'",
+        "SELECT title FROM album WHERE NOT 'abc' = TRUE",
+        "SELECT title FROM album GROUP BY 'a' NOT BETWEEN 'b' AND TRUE",
+        "SELECT title FROM album WHERE (TRUE BETWEEN 'x' AND 'y')",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+    // Judged once the right operand is whole: `TRUE::text` compares texts.
+    assert!(sc.rejects("SELECT title FROM album WHERE 'abc' = TRUE", " AND", false));
+    assert!(!sc.rejects("SELECT title FROM album WHERE 'abc' = TRUE", "::", false));
+}
+
+#[test]
+fn a_constant_groups_nothing_and_a_star_needs_its_key() {
+    let mut artist = table("artist", &["artist_id", "name"]);
+    artist.primary_key = vec!["artist_id".into()];
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![artist, table("album", &["album_id", "title", "artist_id"])],
+    };
+    let sc = Scope::new(&catalog, &[0, 1], "artists");
+    for ok in [
+        "SELECT current_date AS as_of, count(*) AS n FROM artist GROUP BY current_date",
+        "SELECT name FROM artist GROUP BY 1",
+        "SELECT name FROM artist GROUP BY Name",
+        "SELECT count(*) FROM artist ORDER BY count(*)",
+        "SELECT name, count(*) FROM artist GROUP BY name ORDER BY count(*)",
+        "SELECT name FROM artist ORDER BY count(*) OVER ()",
+        "SELECT a.name FROM artist a WHERE EXISTS (SELECT count(*) FROM album l WHERE l.artist_id = a.artist_id GROUP BY 'x'::text)",
+        "SELECT count(*) FROM artist GROUP BY 'x'::VARCHAR",
+        "SELECT a.*, count(l.album_id) FROM artist a JOIN album l ON l.artist_id = a.artist_id GROUP BY a.artist_id",
+    ] {
+        never_refused(&sc, ok);
+    }
+    for bad in [
+        "SELECT name FROM artist GROUP BY 'x'::VARCHAR",
+        "SELECT a.name FROM artist a GROUP BY 'x'",
+        "SELECT a.* FROM artist a GROUP BY current_timestamp",
+        "SELECT name FROM artist GROUP BY now()::text",
+        "SELECT a.* FROM artist a GROUP BY 'x' NOT BETWEEN 'y' AND NULL",
+        "SELECT a.* FROM artist a ORDER BY variance(1)",
+        "SELECT name FROM artist ORDER BY count(*)",
+        "SELECT a.*, count(l.album_id) FROM artist a JOIN album l ON l.artist_id = a.artist_id GROUP BY a.name",
     ] {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
