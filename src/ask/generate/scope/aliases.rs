@@ -268,8 +268,12 @@ impl Scope {
             // refused when `order` is written, not one token later when nothing else can follow.
             // Any alias of that length is final too, so a repeated one (`JOIN track ica_1 …
             // JOIN invoice_line ica_1`) is refused as it is written.
-            let after_item =
-                prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+            // (After a derived table's `)` too: `FROM (SELECT …) where (…)`.)
+            let after_item = prev.is_some_and(|p| {
+                p.kind == Kind::Ident
+                    || p.is(Kind::Keyword, "AS")
+                    || (p.is(Kind::Punct, ")") && stack.last().is_some_and(|l| l.1))
+            });
             // `JOIN playlist on_id`: the keyword the model meant, written in lower case and
             // glued to more; refused as soon as the `_` is written.
             let keyword_glued =
@@ -284,7 +288,7 @@ impl Scope {
             // `FROM t x (a, b)`: an alias with its column names, not a function call.
             let column_list = next.is_some_and(|n| n.is(Kind::Punct, "("))
                 && stack.last().is_some_and(|l| l.1)
-                && prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
+                && after_item;
             if next.is_some_and(|n| n.is(Kind::Punct, ".") || n.is(Kind::Punct, "("))
                 && !column_list
                 && !starts_cte(toks, i)

@@ -198,6 +198,21 @@ fn a_reserved_word_is_no_alias() {
     assert!(refused(&sc, "SELECT name FROM artist on|_"));
     assert!(refused(&sc, "SELECT name FROM artist a JOIN album on|_id"));
     assert!(!refused(&sc, "SELECT name FROM artist one| JOIN"));
+    // A derived table's alias (Gemma's `FROM (SELECT country FROM customers) where (…)`).
+    assert!(refused(
+        &sc,
+        "SELECT name FROM (SELECT name FROM artist)| where"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM (SELECT name FROM artist) on| ("
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT name FROM (SELECT name FROM artist)| sub"
+    ));
+    never_refused(&sc, "SELECT s.name FROM (SELECT name FROM artist) s");
+    never_refused(&sc, "SELECT * FROM (SELECT name FROM artist) AS s (n)");
 }
 
 #[test]
