@@ -80,8 +80,8 @@ use self::columns::{is_number, is_time};
 use self::constants::{constant_item, text_against_truth};
 use self::cte::{cte_ended_before, recursive, starts_cte};
 use self::items::{
-    cast_type, close_item, close_list, never_compare, outside_parentheses, reads_as_time,
-    ungrouped, unmatched, yes_or_no,
+    aggregate_item, cast_type, close_item, close_list, never_compare, outside_parentheses,
+    reads_as_time, ungrouped, unmatched, yes_or_no,
 };
 use self::lexer::{lex, string_literals, Kind, Tok};
 use self::repeats::{
@@ -449,7 +449,58 @@ impl Scope {
     /// column out ([`Self::group_misses`]), a later branch of a set operation whose SELECT
     /// list gives another number of columns than the first's ([`Self::width_differs`]).
     fn list_ended(&self, l: &Level, bindings: &[Binding]) -> usize {
-        self.group_misses(l, bindings) + self.width_differs(l, bindings)
+        self.group_misses(l, bindings)
+            + self.width_differs(l, bindings)
+            + self.order_aggregates(l, bindings)
+    }
+
+    /// One problem when an ORDER BY list has just ended with an aggregate of its own query
+    /// while the SELECT list, with no aggregate and no GROUP BY, shows a column of the level's
+    /// own FROM items (`SELECT t.* … ORDER BY variance(1)`: the aggregate makes the query one
+    /// group, 42803). An enclosing query's column, a constant or a window is no such column;
+    /// after a set operation it is not judged.
+    fn order_aggregates(&self, l: &Level, bindings: &[Binding]) -> usize {
+        if l.clause != Clause::Order
+            || !l.query
+            || l.grouped
+            || l.aggregates > 0
+            || l.set_op
+            || !l.items.iter().any(|i| aggregate_item(i))
+        {
+            return 0;
+        }
+        let norm = |q: &str| match q.strip_prefix('"') {
+            Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted).to_string(),
+            None => q.to_lowercase(),
+        };
+        // The chosen table a qualifier of this level stands for.
+        let table_of = |q: &str| {
+            let q = norm(q);
+            bindings
+                .iter()
+                .find(|b| b.level == l.id && !b.cte && b.name == q)
+                .and_then(|b| b.table)
+                .and_then(|t| self.catalog.tables.get(t))
+        };
+        let own = |item: &String| {
+            let item = item.trim();
+            if let Some(q) = item.strip_suffix(".*") {
+                return bare_column(q) && table_of(q).is_some();
+            }
+            if !bare_column(item) {
+                return false;
+            }
+            match item.rsplit_once('.') {
+                Some((q, c)) => table_of(q).is_some_and(|t| t.column(&norm(c)).is_some()),
+                None => l
+                    .tables
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| self.catalog.tables.get(*t))
+                    .any(|t| t.column(&norm(item)).is_some()),
+            }
+        };
+        usize::from(l.selected.iter().any(own))
     }
 
     /// One problem when a GROUP BY list has just ended (`l.items`) without a column the

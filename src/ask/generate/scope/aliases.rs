@@ -268,16 +268,17 @@ impl Scope {
             // refused when `order` is written, not one token later when nothing else can follow.
             // Any alias of that length is final too, so a repeated one (`JOIN track ica_1 …
             // JOIN invoice_line ica_1`) is refused as it is written.
+            let after_table =
+                prev.is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"));
             // (After a derived table's `)` too: `FROM (SELECT …) where (…)`.)
-            let after_item = prev.is_some_and(|p| {
-                p.kind == Kind::Ident
-                    || p.is(Kind::Keyword, "AS")
-                    || (p.is(Kind::Punct, ")") && stack.last().is_some_and(|l| l.1))
-            });
+            let after_item = after_table
+                || prev
+                    .is_some_and(|p| p.is(Kind::Punct, ")") && stack.last().is_some_and(|l| l.1));
             // `JOIN playlist on_id`: the keyword the model meant, written in lower case and
             // glued to more; refused as soon as the `_` is written.
+            // (A table's alias only: `(SELECT …) all_t` is a fine name for a derived table.)
             let keyword_glued =
-                keyword_start(t.text) && after_item && stack.last().is_some_and(|l| l.1);
+                keyword_start(t.text) && after_table && stack.last().is_some_and(|l| l.1);
             let final_alias = keyword_glued
                 || (t.text.len() >= 5
                     && (RESERVED.contains(&t.text) || stack.last().is_some_and(|l| l.1))
@@ -340,7 +341,7 @@ impl Scope {
                 out.push(Binding {
                     name: t.name(),
                     reserved: !t.text.starts_with('"')
-                        && (RESERVED.contains(&t.text) || (keyword_start(t.text) && after_item)),
+                        && (RESERVED.contains(&t.text) || (keyword_start(t.text) && after_table)),
                     level: stack.last().map_or(0, |l| l.2),
                     at: i,
                     table,

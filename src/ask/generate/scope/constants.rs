@@ -60,8 +60,8 @@ pub(super) fn text_against_truth(toks: &[Tok<'_>]) -> bool {
 /// Whether a GROUP BY item is a constant expression (`'x'`, `'x'::VARCHAR(10)`,
 /// `current_timestamp`, `now()`, `'a' NOT BETWEEN 'b' AND NULL`): one that names no column, so
 /// it groups by nothing. Its words are literals, types after `::`, date and time constants and
-/// the operators' keywords; any other word may be a column (`Name` too: the lexer takes an
-/// unquoted word with a capital for a keyword).
+/// the operators' keywords; any other word may be a column (an upper-case word too, which the
+/// lexer takes for a keyword: `NAME`).
 pub(super) fn constant_item(item: &str) -> bool {
     const OPERATORS: &[&str] = &[
         "NOT",
@@ -82,9 +82,13 @@ pub(super) fn constant_item(item: &str) -> bool {
     // (The space ends a literal at the item's end, which could otherwise still grow.)
     let text = format!("{} ", item.trim());
     let toks = lex(&text);
-    // (A number alone is a position in the SELECT list.)
+    // (A number alone is a position in the SELECT list, in parentheses too: `GROUP BY (1)`.)
+    let inner: Vec<_> = toks
+        .iter()
+        .filter(|t| !t.is(Kind::Punct, "(") && !t.is(Kind::Punct, ")"))
+        .collect();
     let position =
-        toks.len() == 1 && toks[0].kind == Kind::Literal && !toks[0].text.starts_with('\'');
+        inner.len() == 1 && inner[0].kind == Kind::Literal && !inner[0].text.starts_with('\'');
     !toks.is_empty()
         && !position
         && toks.iter().enumerate().all(|(k, t)| {

@@ -2,8 +2,9 @@
 //! condition, set-operation branches that do not match, ungrouped columns.
 
 use super::aliases::Binding;
+use super::lexer::{lex, Kind};
 use super::repeats::repeated_column;
-use super::{comparable, Clause, Level, Scope};
+use super::{comparable, Clause, Level, Scope, CONSTANTS};
 use crate::ask::catalog::Catalog;
 use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
 
@@ -35,19 +36,10 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     if item.is_empty() {
         return 0;
     }
-    // `SELECT t.* … ORDER BY variance(1)`: an aggregate in ORDER BY makes the query one
-    // group, so its plain columns must be grouped (42803); counted once.
-    let ordered_aggregate =
-        l.clause == Clause::Order && l.query && !l.grouped && l.plain > 0 && aggregate_item(item);
-    l.grouped |= ordered_aggregate;
     if l.clause == Clause::Select {
         if aggregate_item(item) {
             l.aggregates += 1;
-        } else if (item.bytes().any(|b| b.is_ascii_lowercase() || b == b'"')
-            && !item.starts_with('\''))
-            || item == "*"
-            || item.ends_with(".*")
-        {
+        } else if plain_item(item) {
             l.plain += 1;
         }
     }
@@ -93,16 +85,87 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     l.items.push(item.to_string());
     let looped = matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true);
-    usize::from(dup) + usize::from(looped) + usize::from(constant) + usize::from(ordered_aggregate)
+    usize::from(dup) + usize::from(looped) + usize::from(constant)
+}
+
+/// The ordered-set aggregates (`percentile_cont(0.5) WITHIN GROUP (…)`), besides the
+/// grammar's [`AGGREGATES`].
+const ORDERED_SET: &[&str] = &["percentile_cont", "percentile_disc", "mode"];
+
+/// `item` with its scalar subqueries (`(SELECT …)`) and string literals left out: what is left
+/// is its own query's.
+fn own_part(item: &str) -> String {
+    let toks = lex(item);
+    let mut out = String::with_capacity(item.len());
+    let mut skip_to: Option<usize> = None;
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate() {
+        if let Some(d) = skip_to {
+            if t.is(Kind::Punct, "(") {
+                depth += 1;
+            } else if t.is(Kind::Punct, ")") {
+                depth -= 1;
+                if depth == d {
+                    skip_to = None;
+                }
+            }
+            continue;
+        }
+        if t.is(Kind::Punct, "(") {
+            if toks
+                .get(k + 1)
+                .is_some_and(|n| n.text.eq_ignore_ascii_case("select"))
+            {
+                skip_to = Some(depth);
+                depth += 1;
+                out.push_str(" (…)");
+                continue;
+            }
+            depth += 1;
+        } else if t.is(Kind::Punct, ")") {
+            depth = depth.saturating_sub(1);
+        }
+        out.push(' ');
+        if t.kind == Kind::Literal && t.text.starts_with('\'') {
+            out.push_str("''");
+        } else {
+            out.push_str(t.text);
+        }
+    }
+    out
 }
 
 /// Whether `item` calls an aggregate of its own query (not a window's, nor a scalar
 /// subquery's).
-fn aggregate_item(item: &str) -> bool {
-    let lower = item.to_lowercase();
-    AGGREGATES.iter().any(|f| lower.contains(&format!("{f}(")))
-        && !lower.contains(" over ")
-        && !lower.contains("(select ")
+pub(super) fn aggregate_item(item: &str) -> bool {
+    let own = own_part(item).to_lowercase();
+    let toks = lex(&own);
+    !own.contains(" over ")
+        && toks.iter().enumerate().any(|(k, t)| {
+            t.kind == Kind::Ident
+                && toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
+                && (AGGREGATES.contains(&t.text) || ORDERED_SET.contains(&t.text))
+        })
+}
+
+/// Whether a SELECT item that calls no aggregate names a column of its own query: a name
+/// outside subqueries and string literals that is no call, no cast's type and no date or time
+/// constant, or a `*` (`current_date`, `now()`, `round(2.5)` and windows name none of theirs).
+fn plain_item(item: &str) -> bool {
+    if item == "*" || item.ends_with(".*") {
+        return true;
+    }
+    let own = own_part(item);
+    if own.to_lowercase().contains(" over ") {
+        return false;
+    }
+    let toks = lex(&own);
+    toks.iter().enumerate().any(|(k, t)| {
+        t.kind == Kind::Ident
+            && !toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
+            && (k == 0 || !toks[k - 1].is(Kind::Punct, "::"))
+            && !CONSTANTS.contains(&t.text.to_ascii_lowercase().as_str())
+    })
 }
 
 /// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a

@@ -2878,3 +2878,27 @@ fn a_constant_groups_nothing_and_a_star_needs_its_key() {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
 }
+
+#[test]
+fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
+    let sc = scope("albums");
+    for ok in [
+        "SELECT name FROM artist GROUP BY (1)",
+        "SELECT a.* FROM artist a GROUP BY ((1))",
+        "SELECT current_date FROM album ORDER BY count(*)",
+        "SELECT (SELECT count(*) FROM album) FROM artist ORDER BY count(*)",
+        "SELECT count(*) AS n, round(100.0 * count(*) / (SELECT count(*) FROM album), 2) AS pct FROM album",
+        "SELECT current_date AS as_of, count(*) FROM album",
+        "SELECT * FROM (SELECT count(*) AS n FROM artist) all_t",
+    ] {
+        never_refused(&sc, ok);
+    }
+    for bad in [
+        "SELECT title, count(*) FROM album",
+        "SELECT title, round(100.0 * count(*) / (SELECT count(*) FROM album), 2) FROM album",
+        "SELECT a.title FROM album a ORDER BY count(*)",
+        "SELECT title FROM album ORDER BY max(price) DESC",
+    ] {
+        assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+}
