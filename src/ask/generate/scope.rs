@@ -457,16 +457,17 @@ impl Scope {
     /// One problem when an ORDER BY list has just ended with an aggregate of its own query
     /// while the SELECT list, with no aggregate and no GROUP BY, shows a column of the level's
     /// own FROM items (`SELECT t.* … ORDER BY variance(1)`: the aggregate makes the query one
-    /// group, 42803). An enclosing query's column, a constant or a window is no such column;
-    /// after a set operation it is not judged.
+    /// group, 42803). An enclosing query's column, a constant or a window is no such column.
+    /// After a set operation no aggregate may sort (`… UNION SELECT … ORDER BY count(*)`:
+    /// 0A000).
     fn order_aggregates(&self, l: &Level, bindings: &[Binding]) -> usize {
-        if l.clause != Clause::Order
-            || !l.query
-            || l.grouped
-            || l.aggregates > 0
-            || l.set_op
-            || !l.items.iter().any(|i| aggregate_item(i))
-        {
+        if l.clause != Clause::Order || !l.query || !l.items.iter().any(|i| aggregate_item(i)) {
+            return 0;
+        }
+        if l.set_op {
+            return 1;
+        }
+        if l.grouped || l.aggregates > 0 {
             return 0;
         }
         let norm = |q: &str| match q.strip_prefix('"') {

@@ -99,7 +99,10 @@ pub(super) fn constant_item(item: &str) -> bool {
                 Kind::Literal => t.complete,
                 Kind::Punct => !t.text.starts_with('.'),
                 Kind::Keyword => {
-                    after_cast || OPERATORS.contains(&t.text) || CONSTANTS.contains(&word.as_str())
+                    after_cast
+                        || now
+                        || OPERATORS.contains(&t.text)
+                        || CONSTANTS.contains(&word.as_str())
                 }
                 Kind::Ident => after_cast || now || CONSTANTS.contains(&word.as_str()),
             }

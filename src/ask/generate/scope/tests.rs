@@ -2890,6 +2890,8 @@ fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
         "SELECT count(*) AS n, round(100.0 * count(*) / (SELECT count(*) FROM album), 2) AS pct FROM album",
         "SELECT current_date AS as_of, count(*) FROM album",
         "SELECT * FROM (SELECT count(*) AS n FROM artist) all_t",
+        "SELECT count(*) FROM artist UNION (SELECT count(*) FROM album ORDER BY count(*))",
+        "SELECT name FROM artist UNION SELECT title FROM album ORDER BY 1",
     ] {
         never_refused(&sc, ok);
     }
@@ -2898,6 +2900,8 @@ fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
         "SELECT title, round(100.0 * count(*) / (SELECT count(*) FROM album), 2) FROM album",
         "SELECT a.title FROM album a ORDER BY count(*)",
         "SELECT title FROM album ORDER BY max(price) DESC",
+        "SELECT count(*) FROM artist UNION SELECT count(*) FROM album ORDER BY count(*)",
+        "SELECT name FROM artist GROUP BY NOW()",
     ] {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
     }
