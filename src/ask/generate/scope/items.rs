@@ -118,7 +118,8 @@ fn own_part(item: &str) -> String {
             {
                 skip_to = Some(depth);
                 depth += 1;
-                out.push_str(" (…)");
+                // (Empty parentheses: no word of the subquery's stands for it.)
+                out.push_str(" ()");
                 continue;
             }
             depth += 1;

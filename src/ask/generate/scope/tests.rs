@@ -2889,6 +2889,7 @@ fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
         "SELECT (SELECT count(*) FROM album) FROM artist ORDER BY count(*)",
         "SELECT count(*) AS n, round(100.0 * count(*) / (SELECT count(*) FROM album), 2) AS pct FROM album",
         "SELECT current_date AS as_of, count(*) FROM album",
+        "SELECT count(*), (SELECT count(*) FROM artist) FROM album",
         "SELECT * FROM (SELECT count(*) AS n FROM artist) all_t",
         "SELECT count(*) FROM artist UNION (SELECT count(*) FROM album ORDER BY count(*))",
         "SELECT name FROM artist UNION SELECT title FROM album ORDER BY 1",
