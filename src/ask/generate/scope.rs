@@ -83,7 +83,7 @@ use self::items::{
     aggregate_item, cast_type, close_item, close_list, never_compare, outside_parentheses,
     reads_as_time, ungrouped, unmatched, yes_or_no,
 };
-use self::lexer::{lex, string_literals, Kind, Tok};
+use self::lexer::{ident_name, lex, string_literals, Kind, Tok};
 use self::repeats::{
     equated_twice, repeated_column, same_item_compared, same_item_qualifier, self_comparisons,
     words_repeated,
@@ -470,19 +470,7 @@ impl Scope {
         if l.grouped || l.aggregates > 0 {
             return 0;
         }
-        let norm = |q: &str| match q.strip_prefix('"') {
-            Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted).to_string(),
-            None => q.to_lowercase(),
-        };
-        // The chosen table a qualifier of this level stands for.
-        let table_of = |q: &str| {
-            let q = norm(q);
-            bindings
-                .iter()
-                .find(|b| b.level == l.id && !b.cte && b.name == q)
-                .and_then(|b| b.table)
-                .and_then(|t| self.catalog.tables.get(t))
-        };
+        let table_of = |q: &str| self.level_table(q, l.id, bindings);
         let own = |item: &String| {
             let item = item.trim();
             if let Some(q) = item.strip_suffix(".*") {
@@ -492,13 +480,8 @@ impl Scope {
                 return false;
             }
             match item.rsplit_once('.') {
-                Some((q, c)) => table_of(q).is_some_and(|t| t.column(&norm(c)).is_some()),
-                None => l
-                    .tables
-                    .iter()
-                    .flatten()
-                    .filter_map(|t| self.catalog.tables.get(*t))
-                    .any(|t| t.column(&norm(item)).is_some()),
+                Some((q, c)) => table_of(q).is_some_and(|t| t.column(&ident_name(c)).is_some()),
+                None => self.holders(&ident_name(item), &l.tables) > 0,
             }
         };
         usize::from(l.selected.iter().any(own))
@@ -558,15 +541,7 @@ impl Scope {
                 // unless nothing is grouped and they are a column of the level's own tables:
                 // not `current_date`, nor an enclosing query's column).
                 let keyed = match &q {
-                    None => {
-                        !groups.is_empty()
-                            || !l
-                                .tables
-                                .iter()
-                                .flatten()
-                                .filter_map(|t| self.catalog.tables.get(*t))
-                                .any(|t| t.column(&c).is_some())
-                    }
+                    None => !groups.is_empty() || self.holders(&c, &l.tables) == 0,
                     Some(q) => {
                         // This level's own FROM item (an enclosing query's is not judged).
                         let table = bindings

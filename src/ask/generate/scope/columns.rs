@@ -107,7 +107,7 @@ impl Scope {
 
     /// How many of the FROM items `tables` (chosen tables; `None` for one whose columns are
     /// not known here) have the column `name`.
-    fn holders(&self, name: &str, tables: &[Option<TableId>]) -> usize {
+    pub(super) fn holders(&self, name: &str, tables: &[Option<TableId>]) -> usize {
         tables
             .iter()
             .flatten()

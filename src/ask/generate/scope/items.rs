@@ -2,11 +2,11 @@
 //! condition, set-operation branches that do not match, ungrouped columns.
 
 use super::aliases::Binding;
-use super::lexer::{lex, Kind};
+use super::lexer::{ident_name, lex, Kind};
 use super::repeats::repeated_column;
 use super::{comparable, Clause, Level, Scope, CONSTANTS};
-use crate::ask::catalog::Catalog;
-use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
+use crate::ask::catalog::{Catalog, Table};
+use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
 
 /// The list item that ends at `at` (exclusive): one problem if its level already has it, one
 /// if it is a constant where none can stand (see [`literal`]).
@@ -37,9 +37,10 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         return 0;
     }
     if l.clause == Clause::Select {
-        if aggregate_item(item) {
+        let (aggregate, plain) = own_reads(item);
+        if aggregate {
             l.aggregates += 1;
-        } else if plain_item(item) {
+        } else if plain {
             l.plain += 1;
         }
     }
@@ -88,10 +89,6 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     usize::from(dup) + usize::from(looped) + usize::from(constant)
 }
 
-/// The ordered-set aggregates (`percentile_cont(0.5) WITHIN GROUP (…)`), besides the
-/// grammar's [`AGGREGATES`].
-const ORDERED_SET: &[&str] = &["percentile_cont", "percentile_disc", "mode"];
-
 /// `item` with its scalar subqueries (`(SELECT …)`) and string literals left out: what is left
 /// is its own query's.
 fn own_part(item: &str) -> String {
@@ -139,34 +136,36 @@ fn own_part(item: &str) -> String {
 /// Whether `item` calls an aggregate of its own query (not a window's, nor a scalar
 /// subquery's).
 pub(super) fn aggregate_item(item: &str) -> bool {
-    let own = own_part(item).to_lowercase();
-    let toks = lex(&own);
-    !own.contains(" over ")
-        && toks.iter().enumerate().any(|(k, t)| {
-            t.kind == Kind::Ident
-                && toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
-                && (AGGREGATES.contains(&t.text) || ORDERED_SET.contains(&t.text))
-        })
+    own_reads(item).0
 }
 
-/// Whether a SELECT item that calls no aggregate names a column of its own query: a name
-/// outside subqueries and string literals that is no call, no cast's type and no date or time
-/// constant, or a `*` (`current_date`, `now()`, `round(2.5)` and windows name none of theirs).
-fn plain_item(item: &str) -> bool {
-    if item == "*" || item.ends_with(".*") {
-        return true;
-    }
+/// What the SELECT item `item` holds of its own query (outside scalar subqueries and string
+/// literals, and not in a window): whether it calls an aggregate (the grammar's or an
+/// ordered-set one: `percentile_cont(0.5) WITHIN GROUP (…)`), and whether it names a column: a
+/// name that is no call, no cast's type and no date or time constant, or a `*`
+/// (`current_date`, `now()`, `round(2.5)` and windows name none of theirs).
+fn own_reads(item: &str) -> (bool, bool) {
+    let star = item == "*" || item.ends_with(".*");
     let own = own_part(item);
-    if own.to_lowercase().contains(" over ") {
-        return false;
-    }
     let toks = lex(&own);
-    toks.iter().enumerate().any(|(k, t)| {
+    if toks.iter().any(|t| t.text.eq_ignore_ascii_case("over")) {
+        return (false, star);
+    }
+    let call = |k: usize| toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("));
+    let aggregate = toks.iter().enumerate().any(|(k, t)| {
+        let f = t.text.to_ascii_lowercase();
+        matches!(t.kind, Kind::Ident | Kind::Keyword)
+            && call(k)
+            && (AGGREGATES.contains(&f.as_str())
+                || matches!(signature(&f), Some((Call::OrderedSet, _, _))))
+    });
+    let column = toks.iter().enumerate().any(|(k, t)| {
         t.kind == Kind::Ident
-            && !toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
+            && !call(k)
             && (k == 0 || !toks[k - 1].is(Kind::Punct, "::"))
             && !CONSTANTS.contains(&t.text.to_ascii_lowercase().as_str())
-    })
+    });
+    (aggregate, star || column)
 }
 
 /// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a
@@ -564,22 +563,29 @@ impl Scope {
                     return Some(1);
                 };
                 let q = q.rsplit('.').next().unwrap_or(q);
-                let q = match q.strip_prefix('"') {
-                    Some(quoted) => quoted.strip_suffix('"').unwrap_or(quoted).to_string(),
-                    None => q.to_lowercase(),
-                };
                 // (A CTE of the name is no chosen table, whatever the binding says.)
-                if bindings.iter().any(|b| b.cte && b.name == q) {
+                if bindings.iter().any(|b| b.cte && b.name == ident_name(q)) {
                     return None;
                 }
-                bindings
-                    .iter()
-                    .find(|b| b.level == level && !b.cte && b.name == q)
-                    .and_then(|b| b.table)
-                    .and_then(|t| self.catalog.tables.get(t))
+                self.level_table(q, level, bindings)
                     .map(|t| t.columns.len())
             })
             .sum()
+    }
+
+    /// The chosen table that the name `q` (as written) stands for at the query level `level`.
+    pub(super) fn level_table(
+        &self,
+        q: &str,
+        level: usize,
+        bindings: &[Binding],
+    ) -> Option<&Table> {
+        let q = ident_name(q);
+        bindings
+            .iter()
+            .find(|b| b.level == level && !b.cte && b.name == q)
+            .and_then(|b| b.table)
+            .and_then(|t| self.catalog.tables.get(t))
     }
 
     /// One problem when a later branch of a set operation has just ended its SELECT list with

@@ -24,12 +24,18 @@ impl Tok<'_> {
         self.kind == kind && self.text == text
     }
 
-    /// The identifier's name: quotes removed, unquoted names folded to lower case.
+    /// The identifier's name ([`ident_name`]).
     pub(super) fn name(&self) -> String {
-        match self.text.strip_prefix('"') {
-            Some(q) => q.strip_suffix('"').unwrap_or(q).replace("\"\"", "\""),
-            None => self.text.to_lowercase(),
-        }
+        ident_name(self.text)
+    }
+}
+
+/// A name as written, quoted or not, as PostgreSQL reads it: quotes removed, unquoted names
+/// folded to lower case.
+pub(super) fn ident_name(text: &str) -> String {
+    match text.strip_prefix('"') {
+        Some(q) => q.strip_suffix('"').unwrap_or(q).replace("\"\"", "\""),
+        None => text.to_lowercase(),
     }
 }
 
