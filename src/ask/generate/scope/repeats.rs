@@ -139,10 +139,13 @@ pub(super) fn self_comparisons(toks: &[Tok<'_>]) -> usize {
     n
 }
 
-/// Whether a list item names one column twice, joined by nothing but `||`, AND, OR, a comma or
-/// an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`, `x || (x, y)`): the model
-/// looping inside one item. Arithmetic (`(price - cost) / price`) and calls (`max(x) - min(x)`)
-/// may name a column twice, and so may a CASE.
+/// Whether a list item names one column twice in one chain of operands joined by nothing but
+/// `||`, AND, OR, a comma or an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`,
+/// `x || (x, y)`, `e.fax || e.email || e.phone || e.fax`, `x::TEXT || y || x`): the model
+/// looping inside one item. Other names, literals and casts may stand between the two; an
+/// operator, a call or a keyword ends the chain. Arithmetic (`(price - cost) / price`), calls
+/// (`max(x) - min(x)`) and comparisons (`x = 1 OR x = 2`) may name a column twice, and so may
+/// a CASE.
 /// `closed`: the item has ended (its last name is complete).
 pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
     let mut toks = lex(item);
@@ -157,6 +160,14 @@ pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
     let joiner = |t: &Tok<'_>| {
         (t.kind == Kind::Punct && matches!(t.text, "|" | "(" | ","))
             || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"))
+    };
+    // Another operand of the chain: a name, a literal, a cast (`::INTEGER`).
+    let operand = |k: usize| {
+        let t = &toks[k];
+        matches!(t.kind, Kind::Ident | Kind::Literal)
+            || t.is(Kind::Punct, ".")
+            || t.is(Kind::Punct, "::")
+            || (t.kind == Kind::Keyword && k > 0 && toks[k - 1].is(Kind::Punct, "::"))
     };
     let mut calls = Vec::new();
     // Each name and the token index just after its last occurrence.
@@ -190,9 +201,8 @@ pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
                 };
                 match seen.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, after)) => {
-                        if toks
-                            .get(*after..start)
-                            .is_some_and(|between| between.iter().all(joiner))
+                        if start <= toks.len()
+                            && (*after..start).all(|k| joiner(&toks[k]) || operand(k))
                         {
                             return true;
                         }

@@ -670,6 +670,26 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
         &sc,
         "SELECT a.name, b.name| FROM artist a JOIN artist b ON a.artist_id < b.artist_id"
     ));
+    // Other names, literals and casts between the two (Gemma's chinook loop:
+    // `employee.fax || employee.email || employee.phone || employee.fax || …`).
+    assert!(refused(
+        &sc,
+        "SELECT a.name || a.artist_id || ' ' || a.name| FROM artist a"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT artist_id::TEXT || name || artist_id|::TEXT FROM artist"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name, artist_id OR name OR artist_id| FROM artist"
+    ));
+    // An operator, a call or a keyword between them ends the chain (and a condition is no
+    // list item).
+    never_refused(
+        &sc,
+        "SELECT price * 2 + price, upper(title) || lower(title) || title FROM album",
+    );
     // A row constructor, but not a call's arguments or an IN list.
     assert!(refused(
         &sc,
@@ -2905,5 +2925,19 @@ fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
         "SELECT name FROM artist GROUP BY NOW()",
     ] {
         assert!(sc.rejects(bad, "", true), "ends: {bad}");
+    }
+}
+
+#[test]
+fn tmp_probe() {
+    let sc = scope("albums per artist");
+    for t in [
+        "SELECT name || ' (' || artist_id| ",
+        "SELECT name || ' x' || artist_id| ",
+        "SELECT name || 'x' || artist_id| ",
+        "SELECT name || artist_id| ",
+        "SELECT name || ' (' || artist_id || ')'| FROM artist",
+    ] {
+        eprintln!("{t:?} -> {}", refused(&sc, t));
     }
 }
