@@ -85,8 +85,8 @@ use self::items::{
 };
 use self::lexer::{ident_name, lex, string_literals, Kind, Tok};
 use self::repeats::{
-    equated_twice, repeated_column, same_item_compared, same_item_qualifier, self_comparisons,
-    words_repeated,
+    column_in_third_item, equated_twice, repeated_column, same_item_compared, same_item_qualifier,
+    self_comparisons, words_repeated,
 };
 use crate::ask::catalog::{Catalog, TableId};
 use crate::ask::generate::grammar::{signature, Call, AGGREGATES};
@@ -1715,14 +1715,19 @@ impl Scope {
         }
         problems += self_comparisons(&toks);
         problems += equated_twice(&toks);
-        // The open item of a SELECT list, GROUP BY or ORDER BY naming one column twice (at
-        // the end, closing the item counts it).
-        if let Some(item) = stack.iter().rev().find(|l| l.query && !end).and_then(|l| {
+        // The open item of a SELECT list, GROUP BY or ORDER BY naming one column twice, or
+        // a SELECT item a column two earlier ones name (at the end, closing the item counts
+        // it).
+        if let Some((l, item)) = stack.iter().rev().find(|l| l.query && !end).and_then(|l| {
             matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
                 .then_some(l.item_start?)
                 .and_then(|st| s.get(st..))
+                .map(|item| (l, item))
         }) {
-            problems += usize::from(repeated_column(item, false));
+            problems += usize::from(
+                repeated_column(item, false)
+                    || (l.clause == Clause::Select && column_in_third_item(&l.items, item, false)),
+            );
         }
         if end {
             while let Some(mut l) = stack.pop() {

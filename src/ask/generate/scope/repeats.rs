@@ -139,39 +139,12 @@ pub(super) fn self_comparisons(toks: &[Tok<'_>]) -> usize {
     n
 }
 
-/// Whether a list item names one column twice in one chain of operands joined by nothing but
-/// `||`, AND, OR, a comma or an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`,
-/// `x || (x, y)`, `e.fax || e.email || e.phone || e.fax`, `x::TEXT || y || x`): the model
-/// looping inside one item. Other names, literals and casts may stand between the two; an
-/// operator, a call or a keyword ends the chain. Arithmetic (`(price - cost) / price`), calls
-/// (`max(x) - min(x)`) and comparisons (`x = 1 OR x = 2`) may name a column twice, and so may
-/// a CASE.
-/// `closed`: the item has ended (its last name is complete).
-pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
-    let mut toks = lex(item);
-    if closed {
-        for t in &mut toks {
-            t.complete = true;
-        }
-    }
-    if toks.iter().any(|t| t.is(Kind::Keyword, "CASE")) {
-        return false;
-    }
-    let joiner = |t: &Tok<'_>| {
-        (t.kind == Kind::Punct && matches!(t.text, "|" | "(" | ","))
-            || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"))
-    };
-    // Another operand of the chain: a name, a literal, a cast (`::INTEGER`).
-    let operand = |k: usize| {
-        let t = &toks[k];
-        matches!(t.kind, Kind::Ident | Kind::Literal)
-            || t.is(Kind::Punct, ".")
-            || t.is(Kind::Punct, "::")
-            || (t.kind == Kind::Keyword && k > 0 && toks[k - 1].is(Kind::Punct, "::"))
-    };
+/// The columns `toks` (one list item) name outside calls and subqueries, each with the index
+/// of its first token (the qualifier's, if any) and of its last. Names followed by `(` or `.`,
+/// a cast's type and an output alias are no columns; a name still being written is left out.
+fn own_columns(toks: &[Tok<'_>]) -> Vec<(String, usize, usize)> {
     let mut calls = Vec::new();
-    // Each name and the token index just after its last occurrence.
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
     for (i, t) in toks.iter().enumerate() {
         let prev = i.checked_sub(1).and_then(|p| toks.get(p));
         let next = toks.get(i + 1);
@@ -194,27 +167,85 @@ pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
                         .is_some_and(|p| p.is(Kind::Punct, "::") || p.is(Kind::Keyword, "AS")) =>
             {
                 let qualified = prev.is_some_and(|d| d.is(Kind::Punct, ".")) && i >= 2;
-                let (name, start) = if qualified {
-                    (format!("{}.{}", toks[i - 2].name(), t.name()), i - 2)
+                out.push(if qualified {
+                    (format!("{}.{}", toks[i - 2].name(), t.name()), i - 2, i)
                 } else {
-                    (t.name(), i)
-                };
-                match seen.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, after)) => {
-                        if start <= toks.len()
-                            && (*after..start).all(|k| joiner(&toks[k]) || operand(k))
-                        {
-                            return true;
-                        }
-                        *after = i + 1;
-                    }
-                    None => seen.push((name, i + 1)),
-                }
+                    (t.name(), i, i)
+                });
             }
             _ => {}
         }
     }
+    out
+}
+
+/// The tokens of a list item, every one complete once the item has `closed`.
+fn item_tokens(item: &str, closed: bool) -> Vec<Tok<'_>> {
+    let mut toks = lex(item);
+    if closed {
+        for t in &mut toks {
+            t.complete = true;
+        }
+    }
+    toks
+}
+
+/// Whether a list item names one column twice in one chain of operands joined by nothing but
+/// `||`, AND, OR, a comma or an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`,
+/// `x || (x, y)`, `e.fax || e.email || e.phone || e.fax`, `x::TEXT || y || x`): the model
+/// looping inside one item. Other names, literals and casts may stand between the two; an
+/// operator, a call or a keyword ends the chain. Arithmetic (`(price - cost) / price`), calls
+/// (`max(x) - min(x)`) and comparisons (`x = 1 OR x = 2`) may name a column twice, and so may
+/// a CASE.
+/// `closed`: the item has ended (its last name is complete).
+pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
+    let toks = item_tokens(item, closed);
+    if toks.iter().any(|t| t.is(Kind::Keyword, "CASE")) {
+        return false;
+    }
+    let joiner = |t: &Tok<'_>| {
+        (t.kind == Kind::Punct && matches!(t.text, "|" | "(" | ","))
+            || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"))
+    };
+    // Another operand of the chain: a name, a literal, a cast (`::INTEGER`).
+    let operand = |k: usize| {
+        let t = &toks[k];
+        matches!(t.kind, Kind::Ident | Kind::Literal)
+            || t.is(Kind::Punct, ".")
+            || t.is(Kind::Punct, "::")
+            || (t.kind == Kind::Keyword && k > 0 && toks[k - 1].is(Kind::Punct, "::"))
+    };
+    // Each name and the token index just after its last occurrence.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (name, start, last) in own_columns(&toks) {
+        match seen.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, after)) => {
+                if (*after..start).all(|k| joiner(&toks[k]) || operand(k)) {
+                    return true;
+                }
+                *after = last + 1;
+            }
+            None => seen.push((name, last + 1)),
+        }
+    }
     false
+}
+
+/// Whether a SELECT item names a column (outside calls) that two earlier items of its list
+/// already name: `SELECT e.email, e.phone, e.email || e.phone, e.fax || e.email || …` is a
+/// model shuffling the same columns until its budget runs out. (`SELECT first_name,
+/// last_name, first_name || ' ' || last_name` names each twice.)
+pub(super) fn column_in_third_item(earlier: &[String], item: &str, closed: bool) -> bool {
+    let names = |it: &str, closed: bool| -> Vec<String> {
+        own_columns(&item_tokens(it, closed))
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect()
+    };
+    let before: Vec<Vec<String>> = earlier.iter().map(|e| names(e, true)).collect();
+    names(item, closed)
+        .iter()
+        .any(|n| before.iter().filter(|b| b.contains(n)).count() >= 2)
 }
 
 /// Whether the tokens up to `toks[i]` end an equality of two columns of one qualifier

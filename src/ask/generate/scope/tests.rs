@@ -690,6 +690,24 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
         &sc,
         "SELECT price * 2 + price, upper(title) || lower(title) || title FROM album",
     );
+    // A column that two earlier items of the SELECT list name, in a third (the same Gemma
+    // question, once the chains were refused: `…, e.email || e.phone, e.fax || e.email || …`).
+    assert!(!refused(
+        &sc,
+        "SELECT a.title, a.price, a.title || a.price, upper(a.title) || a|."
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT a.title, a.price, a.title || a.price, upper(a.title) || a.title| FROM album a"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT a.title, a.price, a.title || a.price, a.price| * 2 FROM album a"
+    ));
+    never_refused(
+        &sc,
+        "SELECT title, price, title || ' ' || price, upper(title), count(title), max(price) AS price FROM album GROUP BY title, price",
+    );
     // A row constructor, but not a call's arguments or an IN list.
     assert!(refused(
         &sc,
