@@ -868,6 +868,9 @@ impl Scope {
             if stack[qi].on_cond && same_item_compared(&toks, i) {
                 problems += 1;
             }
+            if stack[qi].on_cond && self.self_join_on_key(&toks, i, &bindings, &visible) {
+                problems += 1;
+            }
             // A cast's type, written whole (`::TEXT`, `::int`).
             if matches!(t.kind, Kind::Ident | Kind::Keyword)
                 && t.complete

@@ -82,12 +82,27 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
             && top_level_operands(item).iter().any(|o| {
                 non_boolean_constant(o) || non_boolean_column(o, cat) || non_boolean_call(o)
             }));
+    // `SELECT method, count(*) FROM payments GROUP BY payment_id`: one table grouped by its
+    // primary key has a group for each row, and an aggregate beside it reads one row (Gemma's
+    // answer to "the total amount paid with each payment method").
+    let per_row = l.clause == Clause::Group
+        && l.query
+        && l.aggregates > 0
+        && match l.tables.as_slice() {
+            [Some(t)] => cat.tables.get(*t).is_some_and(|t| {
+                let column = item.rsplit('.').next().unwrap_or(item);
+                !item.contains(['(', ' ', '\''])
+                    && t.primary_key.len() == 1
+                    && t.primary_key[0] == ident_name(column)
+            }),
+            _ => false,
+        };
     let dup = l.items.iter().any(|x| x == item);
     let looped = (matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true))
         || (l.clause == Clause::Select && column_in_third_item(&l.items, item, true));
     l.items.push(item.to_string());
-    usize::from(dup) + usize::from(looped) + usize::from(constant)
+    usize::from(dup) + usize::from(looped) + usize::from(constant) + usize::from(per_row)
 }
 
 /// `item` with its scalar subqueries (`(SELECT …)`) and string literals left out: what is left

@@ -2959,3 +2959,45 @@ fn tmp_probe() {
         eprintln!("{t:?} -> {}", refused(&sc, t));
     }
 }
+
+#[test]
+fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
+    let mut artist = table("artist", &["artist_id", "name"]);
+    artist.primary_key = vec!["artist_id".into()];
+    let mut album = table("album", &["album_id", "title", "artist_id"]);
+    album.primary_key = vec!["album_id".into()];
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![artist, album],
+    };
+    let sc = Scope::new(&catalog, &[0, 1], "albums of the artist AC/DC");
+    assert!(refused(
+        &sc,
+        "SELECT a1.name FROM artist a1 JOIN artist a2 ON a1.artist_id = a2.artist_id| WHERE"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT artist.name FROM artist JOIN artist a2 ON (artist.artist_id = a2.artist_id|)"
+    ));
+    // On another column, or a key and another table's column of its name, it joins.
+    never_refused(
+        &sc,
+        "SELECT b.title FROM album a JOIN album b ON a.artist_id = b.artist_id JOIN artist r ON r.artist_id = a.artist_id",
+    );
+    // One table grouped by its primary key beside an aggregate: a group of each row.
+    assert!(refused(
+        &sc,
+        "SELECT title, count(*) FROM album GROUP BY album_id|, title"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT a.title, count(*) FROM album a GROUP BY a.album_id|\n"
+    ));
+    // Grouped by another column, or with a join (the key of the one side), it counts.
+    never_refused(&sc, "SELECT title, count(*) FROM album GROUP BY title");
+    never_refused(
+        &sc,
+        "SELECT r.name, count(*) FROM artist r JOIN album a ON a.artist_id = r.artist_id GROUP BY r.artist_id, r.name",
+    );
+}
