@@ -772,6 +772,29 @@ impl Scope {
                     problems += usize::from(star || another);
                 }
             }
+            // "Which employees were hired before 2003?": the answer shows a name of the rows
+            // the question asks for ([`Scope::asks_for_named`]), judged at the FROM that ends
+            // its SELECT list (`*` shows every column).
+            if in_select && qi == 0 && stack.len() == 1 && t.is(Kind::Keyword, "FROM") {
+                if let Some(names) = self.asks_for_named() {
+                    let open = stack[qi]
+                        .item_start
+                        .and_then(|st| s.get(st..t.start))
+                        .unwrap_or_default();
+                    let shows = stack[qi]
+                        .items
+                        .iter()
+                        .map(String::as_str)
+                        .chain([open])
+                        .any(|item| {
+                            item.contains('*')
+                                || lex(item)
+                                    .iter()
+                                    .any(|w| w.kind == Kind::Ident && names.contains(&w.name()))
+                        });
+                    problems += usize::from(!shows);
+                }
+            }
             // "How many tracks have never been sold?": one count's answer starts with `count(`
             // or `sum(` ("how many units"), not with a column (`SELECT t.name …` lists the
             // tracks), `*`, a constant or another aggregate (`max(track_id)`); a word is refused as soon
@@ -878,6 +901,15 @@ impl Scope {
                 && toks[i - 1].is(Kind::Punct, "::")
             {
                 let ty = cast_type(t.text);
+                // `p2.name::INTEGER`: a name or a title is words, never a number (22P02 once
+                // run; Gemma's `ON p1.category_id = p2.name::INTEGER`).
+                if toks[i - 2].kind == Kind::Ident
+                    && name_column(&toks[i - 2].name())
+                    && ty.is_some_and(|ty| comparable(ty, "integer"))
+                    && self.text_column(&toks[..i - 1], &bindings, &visible)
+                {
+                    problems += 1;
+                }
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
                 if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
@@ -1988,6 +2020,11 @@ fn awaits_range_end(item: &str, t: &Tok<'_>) -> bool {
         && item
             .rfind(" BETWEEN ")
             .is_some_and(|k| !item[k..].contains(" AND "))
+}
+
+/// Whether a column's name makes it a row's name: `name`, `title` or `…_name`.
+fn name_column(name: &str) -> bool {
+    name == "name" || name == "title" || name.ends_with("_name")
 }
 
 /// Whether a column's name makes it a key: `id` or `…_id`. (The scope's catalog has no foreign

@@ -516,8 +516,8 @@ fn review_cases_a_right_query_is_not_refused() {
         "SELECT a.name, count(*) FROM album JOIN artist a USING (artist_id) GROUP BY a.name",
         "SELECT t1.name FROM artist AS t1 WHERE t1.artist_id IN (SELECT t1.artist_id FROM album AS t1) ORDER BY t1.name",
         "SELECT title, price - (SELECT avg(price) FROM album) FROM album WHERE album_id > (SELECT avg(album_id) FROM album)",
-        // A cast of another column.
-        "SELECT name FROM artist WHERE artist_id = name::int",
+        // A cast of another column (a name cast to a number is refused on its own).
+        "SELECT title FROM album WHERE artist_id = price::int",
         // Qualifiers in the SELECT list, defined in its order or another.
         "SELECT b.title, a.name FROM album b JOIN artist a ON a.artist_id = b.artist_id",
         "SELECT a.name, b.title FROM album b JOIN artist a ON a.artist_id = b.artist_id",
@@ -1397,7 +1397,7 @@ fn columns_of_types_that_do_not_compare_are_refused() {
         "SELECT a.title FROM album a JOIN artist r ON a.artist_id = r.artist_id",
         "SELECT a.title FROM album a JOIN artist r ON r.name = a.title",
         "SELECT a.title FROM album a JOIN artist r ON a.price >= r.artist_id",
-        "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::integer",
+        "SELECT a.title FROM album a JOIN artist r ON r.name = a.price::text",
     ] {
         never_refused(&sc, ok);
     }
@@ -1414,7 +1414,7 @@ fn columns_of_types_that_do_not_compare_are_refused() {
     assert!(sc.rejects(bad, "", true), "{bad}");
     never_refused(
         &sc,
-        "SELECT a.title FROM album a JOIN artist r ON a.album_id = r.name::INT",
+        "SELECT a.title FROM album a JOIN artist r ON a.title = r.artist_id::TEXT",
     );
 }
 
@@ -2985,6 +2985,16 @@ fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
         &sc,
         "SELECT b.title FROM album a JOIN album b ON a.artist_id = b.artist_id JOIN artist r ON r.artist_id = a.artist_id",
     );
+    // A name cast to a number (22P02 once run).
+    assert!(refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN artist r ON r.artist_id = r.name::INTEGER| WHERE"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE album_id = title::INT|\n"
+    ));
+    never_refused(&sc, "SELECT title::TEXT FROM album");
     // One table grouped by its primary key beside an aggregate: a group of each row.
     assert!(refused(
         &sc,
@@ -3000,4 +3010,55 @@ fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
         &sc,
         "SELECT r.name, count(*) FROM artist r JOIN album a ON a.artist_id = r.artist_id GROUP BY r.artist_id, r.name",
     );
+}
+
+#[test]
+fn a_which_question_is_answered_with_a_name_of_its_rows() {
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            Table::new(
+                "employee",
+                vec![
+                    Column::new("employee_id", "integer"),
+                    Column::new("first_name", "text"),
+                    Column::new("last_name", "text"),
+                    Column::new("country", "text"),
+                    Column::new("email", "text"),
+                    Column::new("hire_date", "date"),
+                ],
+            ),
+            table("genre", &["genre_id", "name"]),
+        ],
+    };
+    let sc = Scope::new(&catalog, &[0, 1], "Which employees were hired before 2003?");
+    assert!(refused(&sc, "SELECT country| FROM"));
+    assert!(refused(&sc, "SELECT e.country, e.email| FROM"));
+    // A name of a row, beside anything, or every column.
+    for ok in [
+        "SELECT first_name, last_name FROM employee WHERE hire_date < '2003-01-01'",
+        "SELECT e.country, e.last_name FROM employee e WHERE e.hire_date < '2003-01-01'",
+        "SELECT * FROM employee WHERE hire_date < '2003-01-01'",
+    ] {
+        never_refused(&sc, ok);
+    }
+    // Another table's name is not this one's.
+    let genres = Scope::new(
+        &catalog,
+        &[0, 1],
+        "Which genres have more than 3 employees?",
+    );
+    assert!(refused(&genres, "SELECT first_name| FROM"));
+    // Not when the question says what to show, or asks for an amount.
+    for q in [
+        "Which employees have an email at gmail?",
+        "List all the employee countries in reverse order.",
+        "List the ids of the employees hired before 2003.",
+        "How many employees were hired before 2003?",
+        "Which countries have employees?",
+    ] {
+        let sc = Scope::new(&catalog, &[0, 1], q);
+        assert!(!refused(&sc, "SELECT country| FROM"), "{q}");
+    }
 }
