@@ -772,29 +772,6 @@ impl Scope {
                     problems += usize::from(star || another);
                 }
             }
-            // "Which employees were hired before 2003?": the answer shows a name of the rows
-            // the question asks for ([`Scope::asks_for_named`]), judged at the FROM that ends
-            // its SELECT list (`*` shows every column).
-            if in_select && qi == 0 && stack.len() == 1 && t.is(Kind::Keyword, "FROM") {
-                if let Some(names) = self.asks_for_named() {
-                    let open = stack[qi]
-                        .item_start
-                        .and_then(|st| s.get(st..t.start))
-                        .unwrap_or_default();
-                    let shows = stack[qi]
-                        .items
-                        .iter()
-                        .map(String::as_str)
-                        .chain([open])
-                        .any(|item| {
-                            item.contains('*')
-                                || lex(item)
-                                    .iter()
-                                    .any(|w| w.kind == Kind::Ident && names.contains(&w.name()))
-                        });
-                    problems += usize::from(!shows);
-                }
-            }
             // "How many tracks have never been sold?": one count's answer starts with `count(`
             // or `sum(` ("how many units"), not with a column (`SELECT t.name …` lists the
             // tracks), `*`, a constant or another aggregate (`max(track_id)`); a word is refused as soon
@@ -891,8 +868,17 @@ impl Scope {
             if stack[qi].on_cond && same_item_compared(&toks, i) {
                 problems += 1;
             }
-            if stack[qi].on_cond && self.self_join_on_key(&toks, i, &bindings, &visible) {
-                problems += 1;
+            // … and `p1.k = p2.k` on one table's primary key, judged where the operand
+            // ends: at a keyword, a `)` or the end of the query.
+            if stack[qi].on_cond {
+                let ended = if t.kind == Kind::Keyword || t.is(Kind::Punct, ")") {
+                    i.checked_sub(1)
+                } else {
+                    (end && i + 1 == toks.len()).then_some(i)
+                };
+                if ended.is_some_and(|c| self.self_join_on_key(&toks, c, &bindings, &visible)) {
+                    problems += 1;
+                }
             }
             // A cast's type, written whole (`::TEXT`, `::int`).
             if matches!(t.kind, Kind::Ident | Kind::Keyword)

@@ -249,11 +249,12 @@ impl Scope {
         }
     }
 
-    /// Whether the tokens up to `toks[i]` end `p1.k = p2.k`, standing alone in a join
-    /// condition, where `p1` and `p2` are one chosen table and `k` is its primary key: a table
-    /// joined to itself on its key is the table again (Gemma's `FROM product_categories p1
-    /// JOIN product_categories p2 ON p1.category_id = p2.category_id` for "products in the
-    /// Computers category"). Judged once the right name is complete.
+    /// Whether `toks[i]` ends `p1.k = p2.k`, a whole operand standing alone in a join
+    /// condition (not after NOT), where `p1` and `p2` are one chosen table, both defined at one
+    /// query level, and `k` is its primary key: a table joined to itself on its key is the
+    /// table again (Gemma's `FROM product_categories p1 JOIN product_categories p2 ON
+    /// p1.category_id = p2.category_id` for "products in the Computers category"). The caller
+    /// judges it once the operand has ended (`ON b.id = a.id + 1` is the next row).
     pub(super) fn self_join_on_key(
         &self,
         toks: &[Tok<'_>],
@@ -261,14 +262,7 @@ impl Scope {
         bindings: &[Binding],
         visible: &[usize],
     ) -> bool {
-        let t = &toks[i];
-        if t.kind != Kind::Ident
-            || !t.complete
-            || i < 6
-            || toks
-                .get(i + 1)
-                .is_some_and(|n| n.is(Kind::Punct, "(") || n.is(Kind::Punct, "."))
-        {
+        if i < 6 || i >= toks.len() {
             return false;
         }
         let ident = |k: usize| toks[k].kind == Kind::Ident;
@@ -278,20 +272,30 @@ impl Scope {
             && ident(i - 4)
             && toks[i - 3].is(Kind::Punct, "=")
             && ident(i - 2)
-            && dot(i - 1);
-        let alone = i == 6 || toks[i - 7].kind == Kind::Keyword || toks[i - 7].is(Kind::Punct, "(");
-        if !shape || !alone || toks[i - 4].name() != t.name() {
+            && dot(i - 1)
+            && ident(i);
+        let alone = i == 6
+            || (toks[i - 7].kind == Kind::Keyword && !toks[i - 7].is(Kind::Keyword, "NOT"))
+            || toks[i - 7].is(Kind::Punct, "(");
+        if !shape || !alone || toks[i - 4].name() != toks[i].name() {
             return false;
         }
         let (q1, q2) = (toks[i - 6].name(), toks[i - 2].name());
-        if q1 == q2 {
+        let level = |q: &str| {
+            bindings
+                .iter()
+                .rev()
+                .find(|b| b.name == q && b.seen_from(visible))
+                .map(|b| b.level)
+        };
+        if q1 == q2 || level(&q1).is_none() || level(&q1) != level(&q2) {
             return false;
         }
         match (
             self.table_of(&q1, (i - 6, visible), bindings),
             self.table_of(&q2, (i - 2, visible), bindings),
         ) {
-            (Some(a), Some(b)) => std::ptr::eq(a, b) && a.primary_key == [t.name()],
+            (Some(a), Some(b)) => std::ptr::eq(a, b) && a.primary_key == [toks[i].name()],
             _ => false,
         }
     }

@@ -3,7 +3,7 @@
 
 use super::columns::{has_all_words, same_word};
 use super::lexer::{Kind, Tok};
-use super::{key_name, name_column, Level, Scope};
+use super::{key_name, Level, Scope};
 use crate::ask::generate::shape::{negated_at, NUMBER_WORDS};
 
 /// The words of the lower-cased question `q`.
@@ -227,50 +227,6 @@ impl Scope {
             .replace(" than average ", " than ");
         words.first().is_some_and(|f| ASKS.contains(f))
             && !AMOUNTS.iter().any(|w| q.contains(&format!(" {w} ")))
-    }
-
-    /// The name columns (`name`, `title`, `…_name`) of the chosen table whose rows a "Which
-    /// …", "List …" or "Show …" question asks for ([`Self::asks_for_things`]; the table's words
-    /// right after, past "all", "every", "the"): the answer shows one of them ("Which employees
-    /// were hired before 2003?" is not answered by `SELECT country FROM employee …`). `None`
-    /// when that table has none, or the question has a word of another of its columns ("Which
-    /// customers use a gmail address?", "List all the student details") or ids: it then says
-    /// itself what to show.
-    pub(super) fn asks_for_named(&self) -> Option<Vec<String>> {
-        if !self.asks_for_things() {
-            return None;
-        }
-        let words = self.question_words();
-        if !matches!(*words.first()?, "which" | "list" | "show") {
-            return None;
-        }
-        let skip = words[1..]
-            .iter()
-            .take_while(|w| matches!(**w, "all" | "every" | "the" | "me" | "of" | "each"))
-            .count();
-        let after = &words[1 + skip..];
-        let table = self.catalog.tables.iter().find(|t| {
-            let name = t.name.to_lowercase();
-            let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
-            !parts.is_empty()
-                && parts.len() <= after.len()
-                && parts.iter().zip(after).all(|(p, q)| same_word(q, p))
-        })?;
-        let t_name = table.name.to_lowercase();
-        let (names, others): (Vec<String>, Vec<String>) = table
-            .columns
-            .iter()
-            .map(|c| c.name.to_lowercase())
-            .partition(|c| name_column(c));
-        // A word of another column that is not the table's own ("details" of
-        // `other_student_details`, "address", "email"; not "employee" of `employee_id`).
-        let own = t_name.split('_').collect::<Vec<_>>();
-        let says_what = others.iter().any(|c| {
-            c.split('_')
-                .filter(|w| w.len() > 2 && *w != "id" && !own.iter().any(|o| same_word(w, o)))
-                .any(|w| words.iter().any(|q| same_word(q, w) || same_word(w, q)))
-        }) || words.iter().any(|w| matches!(*w, "id" | "ids"));
-        (!names.is_empty() && !says_what).then_some(names)
     }
 
     /// Whether the question asks for one count of things: "how many" followed by a chosen

@@ -231,19 +231,46 @@ pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
     false
 }
 
-/// Whether a SELECT item names a column (outside calls) that two earlier items of its list
-/// already name: `SELECT e.email, e.phone, e.email || e.phone, e.fax || e.email || …` is a
-/// model shuffling the same columns until its budget runs out. (`SELECT first_name,
-/// last_name, first_name || ' ' || last_name` names each twice.)
+/// The columns of a list item that is one column or one chain of operands joined by `||`,
+/// AND or OR (names, literals, casts, calls: `e.fax || e.email`, `upper(name) || x`); none
+/// for any other item (arithmetic, a comparison, a parenthesised expression, a CASE).
+fn chain_columns(item: &str, closed: bool) -> Vec<String> {
+    let toks = item_tokens(item, closed);
+    // Calls' arguments are skipped; a parenthesis that opens no call ends the reading.
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate() {
+        if t.is(Kind::Punct, "(") {
+            let call = k > 0 && opens_list(&toks[k - 1], t);
+            if depth == 0 && !call {
+                return Vec::new();
+            }
+            depth += 1;
+            continue;
+        }
+        if t.is(Kind::Punct, ")") {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let part = matches!(t.kind, Kind::Ident | Kind::Literal)
+            || (t.kind == Kind::Punct && matches!(t.text, "." | "::" | "|"))
+            || (t.kind == Kind::Keyword
+                && (matches!(t.text, "AND" | "OR")
+                    || (k > 0 && toks[k - 1].is(Kind::Punct, "::"))));
+        if depth == 0 && !part {
+            return Vec::new();
+        }
+    }
+    own_columns(&toks).into_iter().map(|(n, _, _)| n).collect()
+}
+
+/// Whether a SELECT item that is one column or a chain of them ([`chain_columns`]) names a
+/// column two earlier such items of its list already name: `SELECT e.email, e.phone, e.email
+/// || e.phone, e.fax || e.email || …` is a model shuffling the same columns until its budget
+/// runs out. (`SELECT first_name, last_name, first_name || ' ' || last_name` names each
+/// twice; derived measures such as `price - cost`, `(price - cost) / price` are free.)
 pub(super) fn column_in_third_item(earlier: &[String], item: &str, closed: bool) -> bool {
-    let names = |it: &str, closed: bool| -> Vec<String> {
-        own_columns(&item_tokens(it, closed))
-            .into_iter()
-            .map(|(n, _, _)| n)
-            .collect()
-    };
-    let before: Vec<Vec<String>> = earlier.iter().map(|e| names(e, true)).collect();
-    names(item, closed)
+    let before: Vec<Vec<String>> = earlier.iter().map(|e| chain_columns(e, true)).collect();
+    chain_columns(item, closed)
         .iter()
         .any(|n| before.iter().filter(|b| b.contains(n)).count() >= 2)
 }

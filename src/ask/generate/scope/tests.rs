@@ -702,11 +702,16 @@ fn loops_of_comparisons_and_copied_subqueries_are_refused() {
     ));
     assert!(refused(
         &sc,
-        "SELECT a.title, a.price, a.title || a.price, a.price| * 2 FROM album a"
+        "SELECT a.title, a.price, a.title || a.price, a.price| || 'x' FROM album a"
     ));
     never_refused(
         &sc,
         "SELECT title, price, title || ' ' || price, upper(title), count(title), max(price) AS price FROM album GROUP BY title, price",
+    );
+    // Derived measures of the same columns are no loop.
+    never_refused(
+        &sc,
+        "SELECT title, price, price - 1 AS cut, (price - 1) / price AS share, price * 2 FROM album",
     );
     // A row constructor, but not a call's arguments or an IN list.
     assert!(refused(
@@ -2947,20 +2952,6 @@ fn aggregates_and_plain_columns_are_told_apart_outside_subqueries() {
 }
 
 #[test]
-fn tmp_probe() {
-    let sc = scope("albums per artist");
-    for t in [
-        "SELECT name || ' (' || artist_id| ",
-        "SELECT name || ' x' || artist_id| ",
-        "SELECT name || 'x' || artist_id| ",
-        "SELECT name || artist_id| ",
-        "SELECT name || ' (' || artist_id || ')'| FROM artist",
-    ] {
-        eprintln!("{t:?} -> {}", refused(&sc, t));
-    }
-}
-
-#[test]
 fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
     let mut artist = table("artist", &["artist_id", "name"]);
     artist.primary_key = vec!["artist_id".into()];
@@ -2980,6 +2971,23 @@ fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
         &sc,
         "SELECT artist.name FROM artist JOIN artist a2 ON (artist.artist_id = a2.artist_id|)"
     ));
+    assert!(refused(
+        &sc,
+        "SELECT a1.name FROM artist a1 JOIN artist a2 ON a1.artist_id = a2.artist_id|\n"
+    ));
+    // The next row, a NOT, an enclosing query's table: no identity.
+    never_refused(
+        &sc,
+        "SELECT b.title FROM album a JOIN album b ON b.album_id = a.album_id + 1",
+    );
+    never_refused(
+        &sc,
+        "SELECT a.title FROM album a JOIN album b ON a.artist_id = b.artist_id AND NOT a.album_id = b.album_id",
+    );
+    never_refused(
+        &sc,
+        "SELECT r.name FROM artist r WHERE EXISTS (SELECT 1 FROM album b JOIN artist r2 ON r2.artist_id = b.artist_id AND r2.artist_id = r.artist_id)",
+    );
     // On another column, or a key and another table's column of its name, it joins.
     never_refused(
         &sc,
@@ -3010,55 +3018,4 @@ fn a_table_joined_to_itself_on_its_primary_key_is_refused() {
         &sc,
         "SELECT r.name, count(*) FROM artist r JOIN album a ON a.artist_id = r.artist_id GROUP BY r.artist_id, r.name",
     );
-}
-
-#[test]
-fn a_which_question_is_answered_with_a_name_of_its_rows() {
-    let catalog = Catalog {
-        database: "chinook".into(),
-        fingerprint: String::new(),
-        tables: vec![
-            Table::new(
-                "employee",
-                vec![
-                    Column::new("employee_id", "integer"),
-                    Column::new("first_name", "text"),
-                    Column::new("last_name", "text"),
-                    Column::new("country", "text"),
-                    Column::new("email", "text"),
-                    Column::new("hire_date", "date"),
-                ],
-            ),
-            table("genre", &["genre_id", "name"]),
-        ],
-    };
-    let sc = Scope::new(&catalog, &[0, 1], "Which employees were hired before 2003?");
-    assert!(refused(&sc, "SELECT country| FROM"));
-    assert!(refused(&sc, "SELECT e.country, e.email| FROM"));
-    // A name of a row, beside anything, or every column.
-    for ok in [
-        "SELECT first_name, last_name FROM employee WHERE hire_date < '2003-01-01'",
-        "SELECT e.country, e.last_name FROM employee e WHERE e.hire_date < '2003-01-01'",
-        "SELECT * FROM employee WHERE hire_date < '2003-01-01'",
-    ] {
-        never_refused(&sc, ok);
-    }
-    // Another table's name is not this one's.
-    let genres = Scope::new(
-        &catalog,
-        &[0, 1],
-        "Which genres have more than 3 employees?",
-    );
-    assert!(refused(&genres, "SELECT first_name| FROM"));
-    // Not when the question says what to show, or asks for an amount.
-    for q in [
-        "Which employees have an email at gmail?",
-        "List all the employee countries in reverse order.",
-        "List the ids of the employees hired before 2003.",
-        "How many employees were hired before 2003?",
-        "Which countries have employees?",
-    ] {
-        let sc = Scope::new(&catalog, &[0, 1], q);
-        assert!(!refused(&sc, "SELECT country| FROM"), "{q}");
-    }
 }
