@@ -458,6 +458,9 @@ async fn main() {
             free.generated_tokens,
             decode_ms(&free)
         );
+        if std::env::var_os("PRECISION_VERBOSE").is_some() {
+            println!("  constrained text: {}", constrained.text.trim());
+        }
         c_tok += constrained.generated_tokens;
         c_ms += decode_ms(&constrained);
         finishing += constrained.finish_ms;

@@ -721,6 +721,19 @@ impl Scope {
                     o.kind == Kind::Punct && matches!(o.text, "+" | "-" | "*" | "/" | "%")
                 })
             };
+            // `name * 2`, `e.phone - e.fax`: arithmetic on a text column has no operator
+            // (42883; `%` is pg_trgm's similarity where installed, and free). The left operand
+            // is judged at the operator, the right one (below) once its name is complete and
+            // not cast.
+            if arithmetic(i)
+                && !t.is(Kind::Punct, "%")
+                && i >= 1
+                && toks[i - 1].kind == Kind::Ident
+                && !(i >= 2 && toks[i - 2].is(Kind::Punct, "::"))
+                && self.text_column(&toks[..i], &bindings, &visible)
+            {
+                problems += 1;
+            }
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
             // Whether the token `w` starts the answer's own first select item.
             let starts_answer = |w: &Tok<'_>| {
@@ -999,6 +1012,13 @@ impl Scope {
                     && (matches!(toks[operand - 2].kind, Kind::Ident | Kind::Literal)
                         || toks[operand - 2].is(Kind::Punct, ")"));
                 if in_select && binary && self.key_column(&toks[..=i], &bindings, &visible) {
+                    problems += 1;
+                }
+                if binary
+                    && !cast
+                    && !toks[operand - 1].is(Kind::Punct, "%")
+                    && self.text_column(&toks[..=i], &bindings, &visible)
+                {
                     problems += 1;
                 }
                 // A key column as an item of the answer's own SELECT list (`SELECT t.track_id,

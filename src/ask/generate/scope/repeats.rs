@@ -263,15 +263,19 @@ fn chain_columns(item: &str, closed: bool) -> Vec<String> {
     own_columns(&toks).into_iter().map(|(n, _, _)| n).collect()
 }
 
-/// Whether a SELECT item that is one column or a chain of them ([`chain_columns`]) names a
-/// column two earlier such items of its list already name: `SELECT e.email, e.phone, e.email
+/// Whether a SELECT item that is a chain of columns ([`chain_columns`]; judged from its second
+/// column on: one column alone may still become a chain or end the list) names a column two
+/// earlier items of its list that are a column or a chain of them already name: `SELECT e.email, e.phone, e.email
 /// || e.phone, e.fax || e.email || …` is a model shuffling the same columns until its budget
 /// runs out. (`SELECT first_name, last_name, first_name || ' ' || last_name` names each
 /// twice; derived measures such as `price - cost`, `(price - cost) / price` are free.)
 pub(super) fn column_in_third_item(earlier: &[String], item: &str, closed: bool) -> bool {
+    let own = chain_columns(item, closed);
+    if own.len() < 2 {
+        return false;
+    }
     let before: Vec<Vec<String>> = earlier.iter().map(|e| chain_columns(e, true)).collect();
-    chain_columns(item, closed)
-        .iter()
+    own.iter()
         .any(|n| before.iter().filter(|b| b.contains(n)).count() >= 2)
 }
 
