@@ -721,10 +721,10 @@ impl Scope {
                     o.kind == Kind::Punct && matches!(o.text, "+" | "-" | "*" | "/" | "%")
                 })
             };
-            // `name * 2`, `e.phone - e.fax`: arithmetic on a text column has no operator
-            // (42883; `%` is pg_trgm's similarity where installed, and free). The left operand
-            // is judged at the operator, the right one (below) once its name is complete and
-            // not cast.
+            // `name * 2`, `e.phone % e.fax`: arithmetic on a text column has no operator
+            // (42883). The left operand is judged at the operator (not at `%`: `name % 'x'` is
+            // pg_trgm's similarity where that extension is installed), the right one (below)
+            // once its name is complete and not cast (a text column after `%` too).
             if arithmetic(i)
                 && !t.is(Kind::Punct, "%")
                 && i >= 1
@@ -1014,11 +1014,7 @@ impl Scope {
                 if in_select && binary && self.key_column(&toks[..=i], &bindings, &visible) {
                     problems += 1;
                 }
-                if binary
-                    && !cast
-                    && !toks[operand - 1].is(Kind::Punct, "%")
-                    && self.text_column(&toks[..=i], &bindings, &visible)
-                {
+                if binary && !cast && self.text_column(&toks[..=i], &bindings, &visible) {
                     problems += 1;
                 }
                 // A key column as an item of the answer's own SELECT list (`SELECT t.track_id,
