@@ -893,6 +893,40 @@ impl Scope {
                     problems += 1;
                 }
             }
+            // The same written `CAST(p2.name AS INTEGER)`.
+            if matches!(t.kind, Kind::Ident | Kind::Keyword)
+                && t.complete
+                && i >= 4
+                && toks[i - 1].is(Kind::Keyword, "AS")
+                && toks[i - 2].kind == Kind::Ident
+                && name_column(&toks[i - 2].name())
+                && cast_type(t.text).is_some_and(|ty| comparable(ty, "integer"))
+            {
+                let start = if toks[i - 3].is(Kind::Punct, ".") && i >= 5 {
+                    i - 4
+                } else {
+                    i - 2
+                };
+                if start >= 2
+                    && toks[start - 1].is(Kind::Punct, "(")
+                    && toks[start - 2].text.eq_ignore_ascii_case("cast")
+                    && self.text_column(&toks[..i - 1], &bindings, &visible)
+                {
+                    problems += 1;
+                }
+            }
+            // `employee.state % employee.phone::INT`, `name % 2`: after a text column, `%` is
+            // pg_trgm's similarity or nothing, and takes a text (42883 otherwise), judged at
+            // the token after it.
+            if i >= 2
+                && toks[i - 1].is(Kind::Punct, "%")
+                && toks[i - 2].kind == Kind::Ident
+                && !(i >= 3 && toks[i - 3].is(Kind::Punct, "::"))
+                && !(t.kind == Kind::Literal && t.text.starts_with('\''))
+                && self.text_column(&toks[..i - 1], &bindings, &visible)
+            {
+                problems += 1;
+            }
             // A cast's type, written whole (`::TEXT`, `::int`).
             if matches!(t.kind, Kind::Ident | Kind::Keyword)
                 && t.complete

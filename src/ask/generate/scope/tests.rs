@@ -3035,6 +3035,18 @@ fn arithmetic_on_a_text_column_is_refused() {
     // it, not with a text column (Gemma on chinook: `employee.phone % employee.fax`, 42883).
     assert!(refused(&sc, "SELECT a.title % a.title| FROM album a"));
     assert!(!refused(&sc, "SELECT title FROM album WHERE title % |'"));
+    // … nor a number or a cast to one (`employee.state % employee.phone::INT`: 42883).
+    assert!(refused(&sc, "SELECT title FROM album WHERE title % |2"));
+    assert!(refused(&sc, "SELECT a.title % |a.price FROM album a"));
+    // A name cast to a number with CAST (22P02 once run).
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album a WHERE a.album_id = CAST(a.title AS INTEGER|)"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT title FROM album a WHERE a.title = CAST(a.price AS TEXT|)"
+    ));
     assert!(refused(&sc, "SELECT price * title| FROM album"));
     assert!(refused(
         &sc,
