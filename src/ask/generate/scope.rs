@@ -721,17 +721,18 @@ impl Scope {
                     o.kind == Kind::Punct && matches!(o.text, "+" | "-" | "*" | "/" | "%")
                 })
             };
+            // Whether `toks[k]` is a text column standing as an operand (not a cast's type).
+            let text_operand = |k: usize| {
+                toks[k].kind == Kind::Ident
+                    && !(k >= 1 && toks[k - 1].is(Kind::Punct, "::"))
+                    && self.text_column(&toks[..=k], &bindings, &visible)
+            };
             // `name * 2`, `e.phone % e.fax`: arithmetic on a text column has no operator
-            // (42883). The left operand is judged at the operator (not at `%`: `name % 'x'` is
-            // pg_trgm's similarity where that extension is installed), the right one (below)
-            // once its name is complete and not cast (a text column after `%` too).
-            if arithmetic(i)
-                && !t.is(Kind::Punct, "%")
-                && i >= 1
-                && toks[i - 1].kind == Kind::Ident
-                && !(i >= 2 && toks[i - 2].is(Kind::Punct, "::"))
-                && self.text_column(&toks[..i], &bindings, &visible)
-            {
+            // (42883). The left operand is judged at the operator (at `%`, below: `name % 'x'`
+            // is pg_trgm's similarity where that extension is installed), the right one
+            // (further below) once its name is complete and not cast (a text column after `%`
+            // too).
+            if arithmetic(i) && !t.is(Kind::Punct, "%") && i >= 1 && text_operand(i - 1) {
                 problems += 1;
             }
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
@@ -893,14 +894,20 @@ impl Scope {
                     problems += 1;
                 }
             }
-            // The same written `CAST(p2.name AS INTEGER)`.
+            // `p2.name::INTEGER`, `CAST(p2.name AS INTEGER)`: a name or a title is words, never
+            // a number (22P02 once run; Gemma's `ON p1.category_id = p2.name::INTEGER`): the
+            // type `t` a name column at `toks[c]` is cast to.
+            let name_as_number = |c: usize| {
+                toks[c].kind == Kind::Ident
+                    && name_column(&toks[c].name())
+                    && cast_type(t.text).is_some_and(|ty| comparable(ty, "integer"))
+                    && self.text_column(&toks[..=c], &bindings, &visible)
+            };
             if matches!(t.kind, Kind::Ident | Kind::Keyword)
                 && t.complete
                 && i >= 4
                 && toks[i - 1].is(Kind::Keyword, "AS")
-                && toks[i - 2].kind == Kind::Ident
-                && name_column(&toks[i - 2].name())
-                && cast_type(t.text).is_some_and(|ty| comparable(ty, "integer"))
+                && name_as_number(i - 2)
             {
                 let start = if toks[i - 3].is(Kind::Punct, ".") && i >= 5 {
                     i - 4
@@ -910,7 +917,6 @@ impl Scope {
                 if start >= 2
                     && toks[start - 1].is(Kind::Punct, "(")
                     && toks[start - 2].text.eq_ignore_ascii_case("cast")
-                    && self.text_column(&toks[..i - 1], &bindings, &visible)
                 {
                     problems += 1;
                 }
@@ -920,10 +926,8 @@ impl Scope {
             // the token after it.
             if i >= 2
                 && toks[i - 1].is(Kind::Punct, "%")
-                && toks[i - 2].kind == Kind::Ident
-                && !(i >= 3 && toks[i - 3].is(Kind::Punct, "::"))
                 && !(t.kind == Kind::Literal && t.text.starts_with('\''))
-                && self.text_column(&toks[..i - 1], &bindings, &visible)
+                && text_operand(i - 2)
             {
                 problems += 1;
             }
@@ -934,13 +938,7 @@ impl Scope {
                 && toks[i - 1].is(Kind::Punct, "::")
             {
                 let ty = cast_type(t.text);
-                // `p2.name::INTEGER`: a name or a title is words, never a number (22P02 once
-                // run; Gemma's `ON p1.category_id = p2.name::INTEGER`).
-                if toks[i - 2].kind == Kind::Ident
-                    && name_column(&toks[i - 2].name())
-                    && ty.is_some_and(|ty| comparable(ty, "integer"))
-                    && self.text_column(&toks[..i - 1], &bindings, &visible)
-                {
+                if name_as_number(i - 2) {
                     problems += 1;
                 }
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it

@@ -288,7 +288,8 @@ impl Scope {
                 .find(|b| b.name == q && b.seen_from(visible))
                 .map(|b| b.level)
         };
-        if q1 == q2 || level(&q1).is_none() || level(&q1) != level(&q2) {
+        let at = level(&q1);
+        if q1 == q2 || at.is_none() || at != level(&q2) {
             return false;
         }
         match (

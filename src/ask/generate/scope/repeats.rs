@@ -190,6 +190,16 @@ fn item_tokens(item: &str, closed: bool) -> Vec<Tok<'_>> {
     toks
 }
 
+/// Whether `toks[k]` is an operand of a chain of columns: a name, a literal, or a cast
+/// (`::INTEGER`).
+fn chain_operand(toks: &[Tok<'_>], k: usize) -> bool {
+    let t = &toks[k];
+    matches!(t.kind, Kind::Ident | Kind::Literal)
+        || t.is(Kind::Punct, ".")
+        || t.is(Kind::Punct, "::")
+        || (t.kind == Kind::Keyword && k > 0 && toks[k - 1].is(Kind::Punct, "::"))
+}
+
 /// Whether a list item names one column twice in one chain of operands joined by nothing but
 /// `||`, AND, OR, a comma or an opening parenthesis, outside any call (`a.x || a.x`, `x OR x`,
 /// `x || (x, y)`, `e.fax || e.email || e.phone || e.fax`, `x::TEXT || y || x`): the model
@@ -207,20 +217,12 @@ pub(super) fn repeated_column(item: &str, closed: bool) -> bool {
         (t.kind == Kind::Punct && matches!(t.text, "|" | "(" | ","))
             || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"))
     };
-    // Another operand of the chain: a name, a literal, a cast (`::INTEGER`).
-    let operand = |k: usize| {
-        let t = &toks[k];
-        matches!(t.kind, Kind::Ident | Kind::Literal)
-            || t.is(Kind::Punct, ".")
-            || t.is(Kind::Punct, "::")
-            || (t.kind == Kind::Keyword && k > 0 && toks[k - 1].is(Kind::Punct, "::"))
-    };
     // Each name and the token index just after its last occurrence.
     let mut seen: Vec<(String, usize)> = Vec::new();
     for (name, start, last) in own_columns(&toks) {
         match seen.iter_mut().find(|(n, _)| *n == name) {
             Some((_, after)) => {
-                if (*after..start).all(|k| joiner(&toks[k]) || operand(k)) {
+                if (*after..start).all(|k| joiner(&toks[k]) || chain_operand(&toks, k)) {
                     return true;
                 }
                 *after = last + 1;
@@ -251,11 +253,9 @@ fn chain_columns(item: &str, closed: bool) -> Vec<String> {
             depth = depth.saturating_sub(1);
             continue;
         }
-        let part = matches!(t.kind, Kind::Ident | Kind::Literal)
-            || (t.kind == Kind::Punct && matches!(t.text, "." | "::" | "|"))
-            || (t.kind == Kind::Keyword
-                && (matches!(t.text, "AND" | "OR")
-                    || (k > 0 && toks[k - 1].is(Kind::Punct, "::"))));
+        let part = chain_operand(&toks, k)
+            || t.is(Kind::Punct, "|")
+            || (t.kind == Kind::Keyword && matches!(t.text, "AND" | "OR"));
         if depth == 0 && !part {
             return Vec::new();
         }
