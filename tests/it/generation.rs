@@ -520,6 +520,75 @@ async fn a_query_cut_off_inside_a_string_is_closed() {
     assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
 }
 
+/// A query cut off before its FROM is given the FROM its SELECT list asks for: the random
+/// model writes `SELECT a.name, …` and then letters inside a string item for longer than its
+/// budget, so no start of it reads a table; the finisher keeps its whole items and writes the
+/// table that has their columns, with the alias their qualifier waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_select_list_cut_off_before_its_from_is_given_it() {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(17).await else {
+        return;
+    };
+    let grammar = "root ::= \"SELECT a.\" c ( \", a.\" c )? ( \", '\" [a-z]+ \"'\" )? \" FROM artist a\"\nc ::= \"name\" | \"artist_id\"";
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let mut given = 0;
+    for seed in 0..48 {
+        let mut req = request("artists", Some(grammar.to_string()), 40, seed);
+        req.scope = Some(artists_scope(&cat, &ids));
+        let out = llm.generate(req).await.unwrap();
+        let Some(cut) = out.text.find(", '") else {
+            continue;
+        };
+        if out.stop.complete() {
+            continue;
+        }
+        given += 1;
+        let expected = format!("{} FROM artist a", &out.text[..cut]);
+        assert_eq!(
+            out.finished.as_deref(),
+            Some(expected.as_str()),
+            "seed {seed}"
+        );
+        resolves_and_plans(&expected, seed, (&policy, &cat, &client)).await;
+    }
+    eprintln!("{given} of 48 generations were given their FROM");
+    assert!(given >= 3, "{given} of 48 were cut off inside the string");
+}
+
+/// A WITH cut off inside its CTE is closed and given its main query: the random model writes
+/// letters inside the CTE's string for longer than its budget; the finisher closes the string
+/// and the CTE and writes ` SELECT * FROM c`, the one main query the grammar and the scope
+/// check take there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_with_cut_off_inside_its_cte_is_given_its_main_query() {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(17).await else {
+        return;
+    };
+    let grammar = "root ::= \"WITH c AS (SELECT name FROM artist WHERE (name = '\" [a-z]+ \"')) SELECT \" ( \"*\" | \"name\" ) \" FROM c\"";
+    let llm = worker(model);
+    let policy = Policy::new(guard::default_functions());
+    let mut inside = 0;
+    for seed in 0..6 {
+        let mut req = request("artists", Some(grammar.to_string()), 48, seed);
+        req.scope = Some(artists_scope(&cat, &ids));
+        let out = llm.generate(req).await.unwrap();
+        assert_eq!(out.stop, Stop::MaxTokens, "seed {seed}: {}", out.text);
+        if !out.text.contains("= '") {
+            continue;
+        }
+        inside += 1;
+        let sql = out.finished.as_deref().unwrap_or_default();
+        assert_eq!(
+            sql,
+            format!("{}')) SELECT * FROM c", out.text),
+            "seed {seed}"
+        );
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+    }
+    assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
+}
+
 /// In the closing window (the last quarter of `max_tokens`) a query is ended at its first
 /// whole point instead of running to the cut: the random model writes `OR` terms for longer
 /// than its 64 tokens, so without the window it is cut off; with it, the same seeds end with a

@@ -640,6 +640,21 @@ impl Scope {
         self.catalog.tables.iter().position(|t| t.name == name)
     }
 
+    /// The FROM clauses that could follow `text`, a SELECT list the model wrote no FROM for,
+    /// for the finisher to try ([`tails::from_tails`]).
+    pub fn from_tails(&self, text: &str) -> Vec<String> {
+        tails::from_tails(&self.catalog.tables, text)
+    }
+
+    /// The names of the CTEs `text` defines, in order.
+    pub fn ctes(&self, text: &str) -> Vec<String> {
+        self.bindings(&lex(text))
+            .into_iter()
+            .filter(|b| b.cte)
+            .map(|b| b.name)
+            .collect()
+    }
+
     /// The number of problems in `s` (see the module docs); `end`: nothing follows.
     pub fn problems(&self, s: &str, end: bool) -> usize {
         self.count(s, end, self.ordered)
@@ -1649,7 +1664,12 @@ impl Scope {
                         let (outer, own) = stack.split_at_mut(qi);
                         let l = &mut own[0];
                         match l.clause {
-                            Clause::Select => l.pending_columns.push(name.clone()),
+                            Clause::Select => {
+                                if !self.may_be_column(&name, (&toks, i), &bindings) {
+                                    problems += 1;
+                                }
+                                l.pending_columns.push(name.clone());
+                            }
                             // Before a SELECT (`WITH c AS`), after LIMIT: no column here.
                             Clause::Other => {}
                             c => {
@@ -2089,5 +2109,6 @@ mod lexer;
 pub mod memo;
 mod question;
 mod repeats;
+mod tails;
 #[cfg(test)]
 mod tests;

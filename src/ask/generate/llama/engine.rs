@@ -601,14 +601,7 @@ impl Engine {
                             let written = wants_condition
                                 .then(|| scope.condition_for(&so_far))
                                 .flatten()
-                                .and_then(|c| {
-                                    let toks = vocab.tokenize(c.as_bytes(), false, false);
-                                    let spelled: Vec<u8> = toks
-                                        .iter()
-                                        .flat_map(|&t| vocab.token_to_piece(t, false, None))
-                                        .collect();
-                                    (spelled == c.as_bytes()).then_some(toks)
-                                })
+                                .and_then(|c| spell(self.model, &c))
                                 // (Not again where a step back took it back.)
                                 .filter(|toks| {
                                     toks.first().is_some_and(|&t| {
@@ -710,6 +703,7 @@ impl Engine {
                     &lens,
                     &text,
                     job.scope.as_ref(),
+                    &|t: &str| spell(self.model, t),
                 )
                 .map(|(bytes, tail)| format!("{}{tail}", String::from_utf8_lossy(&text[..bytes])));
             }
@@ -981,6 +975,26 @@ fn draw(logits: &[f32], chain: &mut LlamaSampler) -> LlamaToken {
     let mut all = array(logits);
     all.apply_sampler(chain);
     all.selected_token().unwrap_or(LlamaToken(0))
+}
+
+/// The tokens that spell `text` exactly, if the vocabulary has them: a tokenizer that puts a
+/// space before the text (SentencePiece's prefix) is given it without its own leading space.
+pub fn spell(model: &LlamaModel, text: &str) -> Option<Vec<LlamaToken>> {
+    let vocab = model.vocab();
+    let spells = |toks: &[LlamaToken]| {
+        let spelled: Vec<u8> = toks
+            .iter()
+            .flat_map(|&t| vocab.token_to_piece(t, false, None))
+            .collect();
+        spelled == text.as_bytes()
+    };
+    let toks = vocab.tokenize(text.as_bytes(), false, false);
+    if spells(&toks) {
+        return Some(toks);
+    }
+    let bare = text.strip_prefix(' ')?;
+    let toks = vocab.tokenize(bare.as_bytes(), false, false);
+    spells(&toks).then_some(toks)
 }
 
 /// Whether the grammar allows `tok` next, checked on a one-token array.

@@ -5,12 +5,18 @@
 //! A start is tried only where it cuts no word, number or quoted name in two (`LIMIT 1` of
 //! `LIMIT 10`) and once it reads a table. At each one, from the longest, the query may end as
 //! it is (the grammar allows the end of text and the scope check finds nothing wrong with it as
-//! a whole query), or, at the last few, a short best-first search appends closing words ([`CLOSING`]: `)`, `'`, ` 1`, ` END`, ` TRUE`,
-//! …) that the grammar takes and that add no problem, until it may end: `… WHERE (a.title =
-//! 'Bal` becomes `… WHERE (a.title = 'Bal')`, `SELECT count(` becomes `SELECT count(*)`. Every
-//! step is checked by the same grammar and scope check as a drawn token, so a finished query
-//! is held to the same rules as an ended one; the search is bounded in steps, and returns
-//! nothing when no start can be finished.
+//! a whole query), or, at the last few, a short best-first search appends closing words
+//! ([`CLOSING`]: `)`, `'`, ` 1`, ` END`, ` TRUE`, …) that the grammar takes and that add no
+//! problem, until it may end: `… WHERE (a.title = 'Bal` becomes `… WHERE (a.title = 'Bal')`,
+//! `SELECT count(` becomes `SELECT count(*)`.
+//!
+//! When no such start can be finished (most often the model never reached its FROM), the
+//! latest starts where a FROM may follow are given the one their SELECT list asks for
+//! ([`Scope::from_tails`]: a chosen table whose columns the list names, with the alias its
+//! qualifier waits for), then closed the same way: `SELECT ir_.title, floor(-umf` becomes
+//! `SELECT ir_.title FROM album ir_`. Every step is checked by the same grammar and scope
+//! check as a drawn token, so a finished query is held to the same rules as an ended one; the
+//! search is bounded in steps, and returns nothing when no start can be finished.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
@@ -24,6 +30,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::super::scope::Scope;
 use super::engine::{accept, allowed};
 use super::mask::ends_mid_char;
+use crate::ask::catalog::quote_ident;
 
 /// The words a query is closed with, most generic first (each must be one token of the
 /// vocabulary to be used; most vocabularies have them all).
@@ -41,6 +48,11 @@ const VALUES: &[&str] = &[" 1", "1", " TRUE", " NULL", "'"];
 const STEPS: usize = 24;
 /// The latest starts the search closes.
 const CLOSED_STARTS: usize = 3;
+/// The latest open SELECT lists (no FROM yet) given a FROM when no start that reads a table
+/// can be finished.
+const FROM_STARTS: usize = 4;
+/// The CTEs a WITH's main query is offered for (the first ones the text defines).
+const MAIN_QUERIES: usize = 3;
 /// Closing words one finish may append.
 const MAX_WORDS: usize = 10;
 
@@ -86,8 +98,8 @@ struct Node {
     /// The grammar's state after the tail; made from the parent's only when the node is
     /// expanded (most nodes pushed never are, and a state is costly to copy).
     grammar: Option<LlamaSampler>,
-    /// The node this one extends, and the closing word's token it appends.
-    parent: (usize, LlamaToken),
+    /// The node this one extends, and the closing word's tokens it appends.
+    parent: (usize, Vec<LlamaToken>),
     words: usize,
 }
 
@@ -98,6 +110,7 @@ struct Node {
 /// starts are closed by the search; earlier ones only end as they are (a grammar state after a
 /// long text can hold many stacks, which makes every step of a search costly). `None` when no
 /// start can be finished. `grammar` is reset and left in no particular state.
+#[allow(clippy::too_many_arguments)]
 pub fn finish(
     grammar: &mut LlamaSampler,
     end: LlamaToken,
@@ -106,6 +119,7 @@ pub fn finish(
     lens: &[usize],
     text: &[u8],
     scope: Option<&Scope>,
+    spell: &dyn Fn(&str) -> Option<Vec<LlamaToken>>,
 ) -> Option<(usize, String)> {
     let word =
         |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b"_.\"'".contains(b));
@@ -116,6 +130,9 @@ pub fn finish(
     let mut bytes = 0;
     // Once a start reads a table, every longer one does.
     let mut reads = false;
+    // The starts before that where a FROM may follow (their lengths in tokens and bytes).
+    let from = scope.and_then(|_| spell(" FROM")?.first().copied());
+    let mut open_lists: Vec<(usize, usize)> = Vec::new();
     for (n, (tok, len)) in out.iter().zip(lens).enumerate() {
         if !accept(grammar, *tok) {
             break;
@@ -124,44 +141,115 @@ pub fn finish(
         let start = text.get(..bytes).unwrap_or_default();
         reads = reads || reads_a_table(start);
         let splits_word = word(start.last()) && word(text.get(bytes));
-        if !splits_word && !ends_mid_char(start) && reads {
-            starts.push((n + 1, bytes, allowed(grammar, end)));
+        if !splits_word && !ends_mid_char(start) {
+            if reads {
+                starts.push((n + 1, bytes, allowed(grammar, end)));
+            } else if from.is_some_and(|f| allowed(grammar, f)) {
+                open_lists.push((n + 1, bytes));
+            }
         }
     }
     // The grammar's states at the latest starts, taken on a second pass (a state is costly to
     // copy, accepting a token again is not).
-    let mut states: VecDeque<LlamaSampler> = VecDeque::new();
     let latest = &starts[starts.len().saturating_sub(CLOSED_STARTS)..];
-    if !latest.is_empty() {
-        grammar.reset();
-        let mut done = 0;
-        for &(n, _, _) in latest {
-            for tok in out.get(done..n).unwrap_or_default() {
-                accept(grammar, *tok);
-            }
-            done = n;
-            states.push_back(grammar.clone());
-        }
-    }
+    let ns: Vec<usize> = latest.iter().map(|s| s.0).collect();
+    let states = states_at(grammar, out, &ns);
     let starts: Vec<(usize, bool)> = starts.into_iter().map(|(_, b, e)| (b, e)).collect();
     let as_text = |bytes: usize| String::from_utf8_lossy(text.get(..bytes).unwrap_or_default());
+    // A WITH's main query, once its CTEs are closed: ` SELECT * FROM c` per CTE the text
+    // defines (the scope check judges where each is visible).
+    let mains: Vec<(Vec<LlamaToken>, String)> = scope
+        .map(|s| s.ctes(&as_text(text.len())))
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAIN_QUERIES)
+        .filter_map(|c| {
+            let word = format!(" SELECT * FROM {}", quote_ident(&c));
+            spell(&word).map(|t| (t, word))
+        })
+        .collect();
+    let words = (closers, mains.as_slice());
     let mut steps = STEPS;
     let closed = states.len();
     for ((bytes, _), g) in starts.iter().rev().zip(states.into_iter().rev()) {
-        let (found, used) = close(&as_text(*bytes), g, end, closers, scope, steps);
+        let (found, used) = close(&as_text(*bytes), g, end, words, scope, steps);
         steps = steps.saturating_sub(used);
         if let Some(tail) = found {
             return Some((*bytes, tail));
         }
     }
-    starts
+    let ended = starts
         .iter()
         .rev()
         .skip(closed)
         .find(|(bytes, ends)| {
             *ends && scope.is_none_or(|s| s.problems(&as_text(*bytes), true) == 0)
         })
-        .map(|(bytes, _)| (*bytes, String::new()))
+        .map(|(bytes, _)| (*bytes, String::new()));
+    if ended.is_some() {
+        return ended;
+    }
+    // No start that reads the model's own table can be finished: the latest open SELECT lists,
+    // given the FROM their columns ask for.
+    // (Those whose list asks for a FROM at all: a later item may use a second alias, which no
+    // one table defines, where an earlier start still has one.)
+    let scope = scope?;
+    let mut latest: Vec<(usize, usize, Vec<String>)> = open_lists
+        .iter()
+        .rev()
+        .map(|&(n, bytes)| (n, bytes, scope.from_tails(&as_text(bytes))))
+        .filter(|(_, _, tails)| !tails.is_empty())
+        .take(FROM_STARTS)
+        .collect();
+    latest.reverse();
+    let ns: Vec<usize> = latest.iter().map(|s| s.0).collect();
+    let states = states_at(grammar, out, &ns);
+    let mut steps = STEPS;
+    for ((_, bytes, tails), g) in latest.into_iter().rev().zip(states.into_iter().rev()) {
+        let start = as_text(bytes);
+        for tail in tails {
+            let Some(toks) = spell(&tail) else {
+                continue;
+            };
+            let mut g = g.clone();
+            if !toks.iter().all(|&t| accept(&mut g, t)) {
+                continue;
+            }
+            let (found, used) = close(&format!("{start}{tail}"), g, end, words, Some(scope), steps);
+            steps = steps.saturating_sub(used);
+            if let Some(closing) = found {
+                return Some((bytes, format!("{tail}{closing}")));
+            }
+            if steps == 0 {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// The grammar's states after the first `ns[i]` tokens of `out` (`ns` ascending), taken by
+/// accepting the tokens again from a reset (a state is costly to copy, accepting a token again
+/// is not). `grammar` is left after the last.
+fn states_at(
+    grammar: &mut LlamaSampler,
+    out: &[LlamaToken],
+    ns: &[usize],
+) -> VecDeque<LlamaSampler> {
+    let mut states = VecDeque::new();
+    if ns.is_empty() {
+        return states;
+    }
+    grammar.reset();
+    let mut done = 0;
+    for &n in ns {
+        for tok in out.get(done..n).unwrap_or_default() {
+            accept(grammar, *tok);
+        }
+        done = n;
+        states.push_back(grammar.clone());
+    }
+    states
 }
 
 /// The fewest closing words after `start` (whose grammar state is `grammar`) with which the
@@ -170,14 +258,14 @@ fn close(
     start: &str,
     grammar: LlamaSampler,
     end: LlamaToken,
-    closers: &Closers,
+    (closers, mains): (&Closers, &[(Vec<LlamaToken>, String)]),
     scope: Option<&Scope>,
     budget: usize,
 ) -> (Option<String>, usize) {
     let mut nodes = vec![Node {
         tail: String::new(),
         grammar: Some(grammar),
-        parent: (0, end),
+        parent: (0, Vec::new()),
         words: 0,
     }];
     // Best first by words written plus the words still needed at least ([`still_open`]), then
@@ -194,17 +282,25 @@ fn close(
         steps += 1;
         let query = format!("{start}{}", nodes[k].tail);
         if nodes[k].grammar.is_none() {
-            let (p, tok) = nodes[k].parent;
+            let (p, toks) = nodes[k].parent.clone();
             let mut g = nodes.get(p).and_then(|n| n.grammar.clone());
-            if let Some(g) = g.as_mut() {
-                g.accept(tok);
+            if let Some(mut state) = g.take() {
+                // The first token was checked when the node was made; the rest of a word of
+                // several tokens is checked here.
+                let first = toks.first().copied();
+                if let Some(t) = first {
+                    state.accept(t);
+                }
+                if toks.iter().skip(1).all(|&t| accept(&mut state, t)) {
+                    g = Some(state);
+                }
             }
             nodes[k].grammar = g;
         }
         let Some(grammar) = nodes[k].grammar.as_mut() else {
             continue;
         };
-        let (ends, next_words) = takes(grammar, end, closers);
+        let (ends, next_words) = takes(grammar, end, closers, mains);
         if ends && scope.is_none_or(|s| s.problems(&query, true) == 0) {
             return (Some(std::mem::take(&mut nodes[k].tail)), steps);
         }
@@ -233,7 +329,7 @@ fn close(
             nodes.push(Node {
                 tail,
                 grammar: None,
-                parent: (k, tok),
+                parent: (k, tok.to_vec()),
                 words,
             });
         }
@@ -324,10 +420,15 @@ fn takes<'a>(
     grammar: &mut LlamaSampler,
     end: LlamaToken,
     closers: &'a Closers,
-) -> (bool, Vec<(LlamaToken, &'a str)>) {
+    mains: &'a [(Vec<LlamaToken>, String)],
+) -> (bool, Vec<(&'a [LlamaToken], &'a str)>) {
+    let mut firsts: Vec<LlamaToken> = closers.words.iter().map(|(t, _)| *t).collect();
+    firsts.extend(mains.iter().filter_map(|(t, _)| t.first().copied()));
+    firsts.sort_by_key(|t| t.0);
+    firsts.dedup();
     let mut all = LlamaTokenDataArray::new(
         std::iter::once(end)
-            .chain(closers.words.iter().map(|(t, _)| *t))
+            .chain(firsts)
             .map(|t| LlamaTokenData::new(t, 0.0, 0.0))
             .collect(),
         false,
@@ -342,8 +443,9 @@ fn takes<'a>(
     let words = closers
         .words
         .iter()
-        .filter(|(t, _)| ok.contains(t))
-        .map(|(t, w)| (*t, w.as_str()))
+        .map(|(t, w)| (std::slice::from_ref(t), w.as_str()))
+        .chain(mains.iter().map(|(t, w)| (t.as_slice(), w.as_str())))
+        .filter(|(t, _)| t.first().is_some_and(|f| ok.contains(f)))
         .collect();
     (ok.contains(&end), words)
 }

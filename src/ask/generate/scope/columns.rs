@@ -7,7 +7,7 @@ use super::lexer::{Kind, Tok};
 use super::question::question_numbers;
 use super::{comparable, key_name, Clause, Level, Scope, CONSTANTS};
 use crate::ask::catalog::TableId;
-use crate::ask::generate::grammar::FUNCTIONS;
+use crate::ask::generate::grammar::{AGGREGATES, FUNCTIONS};
 
 impl Scope {
     /// Whether an unqualified `name` is a column of the level's FROM items or of an enclosing
@@ -95,6 +95,45 @@ impl Scope {
                 outer,
                 matches!(l.clause, Clause::Order | Clause::Group),
             ) != Some(false)
+    }
+
+    /// Whether the whole unqualified name `name` at `toks[at]` in a SELECT list (before its
+    /// FROM) can stand for a column there: a chosen table's column, a name the question's
+    /// definitions use, a table or alias the query bound (a whole row), or a name the text
+    /// defined before it (an output name after AS, a CTE's or derived table's column list).
+    /// An aggregate's whole argument (`avg(s)`) may also be a derived table's column, defined
+    /// later in the FROM list. Any other name (`SELECT fly, gra …`, a random model's) could
+    /// only be one too, and is refused.
+    pub(super) fn may_be_column(
+        &self,
+        name: &str,
+        (toks, at): (&[Tok<'_>], usize),
+        bindings: &[Binding],
+    ) -> bool {
+        let defined_before = toks[..at].iter().enumerate().any(|(j, t)| {
+            t.kind == Kind::Ident
+                && t.name() == name
+                && j > 0
+                && (toks[j - 1].is(Kind::Keyword, "AS")
+                    || toks[j - 1].is(Kind::Punct, "(")
+                    || toks[j - 1].is(Kind::Punct, ","))
+        });
+        // `avg(s)`, `max(n)` over a derived table's measure (`FROM (SELECT … sum(price) AS s
+        // … GROUP BY …) AS t`): an aggregate's whole argument.
+        let aggregated = at >= 2
+            && toks[at - 1].is(Kind::Punct, "(")
+            && AGGREGATES.contains(&toks[at - 2].text.to_ascii_lowercase().as_str())
+            && toks.get(at + 1).is_some_and(|t| t.is(Kind::Punct, ")"));
+        defined_before
+            || aggregated
+            || self.words.iter().any(|w| w == name)
+            || bindings.iter().any(|b| b.name == name)
+            || FUNCTIONS.contains(&name)
+            || self
+                .catalog
+                .tables
+                .iter()
+                .any(|t| t.columns.iter().any(|c| c.name == name))
     }
 
     /// Whether an unqualified `name` is a column of two or more of the level's FROM items

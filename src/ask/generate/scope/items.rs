@@ -40,7 +40,8 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         let (aggregate, plain) = own_reads(item);
         if aggregate {
             l.aggregates += 1;
-        } else if plain {
+        }
+        if plain {
             l.plain += 1;
         }
     }
@@ -157,8 +158,9 @@ pub(super) fn aggregate_item(item: &str) -> bool {
 
 /// What the SELECT item `item` holds of its own query (outside scalar subqueries and string
 /// literals, and not in a window): whether it calls an aggregate (the grammar's or an
-/// ordered-set one: `percentile_cont(0.5) WITHIN GROUP (…)`), and whether it names a column: a
-/// name that is no call, no cast's type and no date or time constant, or a `*`
+/// ordered-set one: `percentile_cont(0.5) WITHIN GROUP (…)`), and whether it names a column
+/// outside the aggregates' parentheses: a name that is no call, no cast's type and no date or
+/// time constant, or a `*`
 /// (`current_date`, `now()`, `round(2.5)` and windows name none of theirs).
 fn own_reads(item: &str) -> (bool, bool) {
     let star = item == "*" || item.ends_with(".*");
@@ -175,8 +177,54 @@ fn own_reads(item: &str) -> (bool, bool) {
             && (AGGREGATES.contains(&f.as_str())
                 || matches!(signature(&f), Some((Call::OrderedSet, _, _))))
     });
+    // The tokens inside an aggregate's parentheses (with a FILTER's or WITHIN GROUP's after
+    // them), whose columns are the aggregate's: `sum(x)` reads no column of its own row, and
+    // `count(*) * t.price` does (42803 without a GROUP BY).
+    let mut inside = vec![false; toks.len()];
+    let mut k = 0;
+    while k < toks.len() {
+        let f = toks[k].text.to_ascii_lowercase();
+        let is_aggregate = matches!(toks[k].kind, Kind::Ident | Kind::Keyword)
+            && call(k)
+            && (AGGREGATES.contains(&f.as_str())
+                || matches!(signature(&f), Some((Call::OrderedSet, _, _))));
+        if !is_aggregate {
+            k += 1;
+            continue;
+        }
+        let mut at = k + 1;
+        loop {
+            let mut depth = 0usize;
+            while at < toks.len() {
+                inside[at] = true;
+                if toks[at].is(Kind::Punct, "(") {
+                    depth += 1;
+                } else if toks[at].is(Kind::Punct, ")") {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                at += 1;
+            }
+            at += 1;
+            // `FILTER (WHERE …)`, `WITHIN GROUP (ORDER BY …)`: the aggregate's too.
+            let word =
+                |j: usize, w: &str| toks.get(j).is_some_and(|t| t.text.eq_ignore_ascii_case(w));
+            let open = |j: usize| toks.get(j).is_some_and(|t| t.is(Kind::Punct, "("));
+            if word(at, "filter") && open(at + 1) {
+                at += 1;
+            } else if word(at, "within") && word(at + 1, "group") && open(at + 2) {
+                at += 2;
+            } else {
+                break;
+            }
+        }
+        k = at;
+    }
     let column = toks.iter().enumerate().any(|(k, t)| {
         t.kind == Kind::Ident
+            && !inside[k]
             && !call(k)
             && (k == 0 || !toks[k - 1].is(Kind::Punct, "::"))
             && !CONSTANTS.contains(&t.text.to_ascii_lowercase().as_str())

@@ -530,10 +530,24 @@ fn review_cases_a_right_query_is_not_refused() {
         "SELECT album.title FROM album JOIN artist USING (artist_id)",
         // A comparison inside an item, not the item itself.
         "SELECT CASE WHEN artist_id = 1 THEN name END, count(*) = 0 FROM artist GROUP BY artist_id, name",
-        "SELECT n FROM (SELECT count(*) AS n FROM album) AS t",
+        // A derived table's measure under an aggregate.
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM album GROUP BY artist_id) AS t",
     ] {
         never_refused(&sc, sql);
     }
+    // A bare name no chosen table has, written before the FROM, is refused once whole: only a
+    // derived table's column list or output name could define it later, and a random model's
+    // names (`SELECT fly, gra …`) never are. The price is this form, which the inner query
+    // says by itself; Spider's dev gold has none of it.
+    assert!(refused(
+        &sc,
+        "SELECT n| FROM (SELECT count(*) AS n FROM album) AS t"
+    ));
+    assert!(refused(
+        &sc,
+        "WITH c (x) AS (SELECT 1) SELECT fly|, x FROM c"
+    ));
+    never_refused(&sc, "WITH c (x) AS (SELECT 1) SELECT x FROM c");
     // A fourth time is a loop.
     assert!(refused(
         &sc,
@@ -3057,4 +3071,57 @@ fn arithmetic_on_a_text_column_is_refused() {
         &sc,
         "SELECT title || price, price * 2 - price, length(title) - 1, price + length(title) FROM album",
     );
+}
+
+#[test]
+fn an_open_select_list_is_offered_the_from_its_columns_ask_for() {
+    let sc = scope("which albums are there?");
+    // The alias the list's qualifier waits for, on the one table with `title`.
+    assert_eq!(
+        sc.from_tails("SELECT ir_.title AS t"),
+        [" FROM album ir_", " FROM public.album ir_"]
+    );
+    // Bare columns: every table that has one, in the chosen order.
+    assert_eq!(
+        sc.from_tails("SELECT name, artist_id"),
+        [" FROM artist", " FROM public.artist"]
+    );
+    assert_eq!(sc.from_tails("(SELECT count(title")[0], " FROM album");
+    // A column no table has under that qualifier, two qualifiers to define, a list that
+    // names no column, a list that already has its FROM: nothing.
+    assert!(sc.from_tails("SELECT ir_.name, ir_.title").is_empty());
+    assert!(sc.from_tails("SELECT a.name, b.title").is_empty());
+    assert!(sc.from_tails("SELECT floor(1) AS name").is_empty());
+    assert!(sc.from_tails("SELECT name FROM artist").is_empty());
+    // A table's own qualifier is that table.
+    assert_eq!(sc.from_tails("SELECT artist.name")[0], " FROM artist");
+    // The whole finished query passes the scope check.
+    for tail in sc.from_tails("SELECT ir_.title AS t") {
+        assert_eq!(
+            sc.problems(&format!("SELECT ir_.title AS t{tail}"), true),
+            0
+        );
+    }
+}
+
+#[test]
+fn a_column_beside_an_aggregate_in_one_item_needs_a_group_by() {
+    let sc = scope("albums");
+    // The aggregate makes one group; the price outside it is no group's (42803).
+    for sql in [
+        "SELECT count(*) * a.price FROM album a",
+        "SELECT count(*) != a.title::DECIMAL FROM album a",
+        "SELECT sum(price) - price FROM album",
+    ] {
+        assert!(sc.problems(sql, true) > 0, "{sql}");
+    }
+    // Inside the aggregate, its FILTER or its WITHIN GROUP, or grouped: fine.
+    for sql in [
+        "SELECT count(a.price) FILTER (WHERE a.price > 1) FROM album a",
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY price) FROM album",
+        "SELECT count(*) * a.price FROM album a GROUP BY a.price",
+        "SELECT round(avg(price), 2) FROM album",
+    ] {
+        never_refused(&sc, sql);
+    }
 }

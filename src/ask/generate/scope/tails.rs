@@ -1,0 +1,107 @@
+//! The FROM clause a SELECT list the model wrote no FROM for asks for: `SELECT ir_.title, …`
+//! cut off before its FROM names a table (`album`, which has `title`) and an alias (`ir_`), so
+//! the finisher can write ` FROM album ir_` after it instead of giving the query up. Only a
+//! table whose columns the list names is offered (a list that names no column of any chosen
+//! table gets none: `SELECT 1 FROM album` answers nothing the question asked), and only for a
+//! list whose qualifiers one alias can define.
+
+use super::lexer::{lex, Kind};
+use crate::ask::catalog::{quote_ident, Table};
+
+/// The FROM clauses (each starting with a space) that could follow `text`, whose last SELECT
+/// list is open and has no FROM: per chosen table of `tables` (in their order) whose columns
+/// the list names, ` FROM table` or ` FROM table alias` for the one qualifier the list uses
+/// that is no table's name. Empty when the list names no column of any of them, or uses two
+/// such qualifiers. The caller checks each with the grammar and the scope check.
+pub(super) fn from_tails(tables: &[Table], text: &str) -> Vec<String> {
+    let toks = lex(text);
+    let Some(select) = toks
+        .iter()
+        .rposition(|t| t.kind == Kind::Keyword && t.text.eq_ignore_ascii_case("SELECT"))
+    else {
+        return Vec::new();
+    };
+    let list = &toks[select + 1..];
+    if list
+        .iter()
+        .any(|t| t.kind == Kind::Keyword && t.text.eq_ignore_ascii_case("FROM"))
+    {
+        return Vec::new();
+    }
+    let is_table = |q: &str| tables.iter().any(|t| t.name == q || t.schema == q);
+    // Each column reference of the list: its qualifier (if any) and its name.
+    let mut refs: Vec<(Option<String>, String)> = Vec::new();
+    let mut k = 0;
+    while k < list.len() {
+        let t = &list[k];
+        let dotted = list
+            .get(k + 1)
+            .is_some_and(|d| d.text == "." && d.start == t.end);
+        if t.kind == Kind::Ident && dotted {
+            // `q.c` (or `q.*`): the name after the dot belongs to `q`.
+            let after = list.get(k + 2);
+            let name = after.map_or_else(String::new, |a| match a.kind {
+                Kind::Ident => a.name(),
+                _ => a.text.to_string(),
+            });
+            refs.push((Some(t.name()), name));
+            k += 3;
+            continue;
+        }
+        // A bare name that is no call's (`count(`, `floor(`) and no output alias (`AS n`).
+        let call = list.get(k + 1).is_some_and(|p| p.text == "(");
+        let aliased = k > 0 && list[k - 1].is(Kind::Keyword, "AS");
+        if t.kind == Kind::Ident && !call && !aliased {
+            refs.push((None, t.name()));
+        }
+        k += 1;
+    }
+    let mut pending: Vec<String> = refs
+        .iter()
+        .filter_map(|(q, _)| q.clone())
+        .filter(|q| !is_table(q))
+        .collect();
+    pending.sort();
+    pending.dedup();
+    if pending.len() > 1 {
+        return Vec::new();
+    }
+    let alias = pending.first();
+    let mut out = Vec::new();
+    for t in tables {
+        let has = |c: &str| c == "*" || t.columns.iter().any(|col| col.name == c);
+        let fits = refs.iter().all(|(q, c)| match q {
+            Some(q) if Some(q) == alias => has(c),
+            // Another table's own qualifier must be that table.
+            Some(q) => *q == t.name && has(c),
+            // A bare column of any chosen table must be one of this one's.
+            None => {
+                has(c)
+                    || !tables
+                        .iter()
+                        .any(|o| o.columns.iter().any(|x| x.name == *c))
+            }
+        });
+        let named = refs
+            .iter()
+            .any(|(_, c)| c != "*" && t.columns.iter().any(|col| col.name == *c));
+        if !(fits && named) {
+            continue;
+        }
+        let mut spellings = vec![quote_ident(&t.name)];
+        if !t.schema.is_empty() {
+            spellings.push(format!(
+                "{}.{}",
+                quote_ident(&t.schema),
+                quote_ident(&t.name)
+            ));
+        }
+        for s in spellings {
+            out.push(match alias {
+                Some(a) => format!(" FROM {s} {a}"),
+                None => format!(" FROM {s}"),
+            });
+        }
+    }
+    out
+}
