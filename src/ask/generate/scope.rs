@@ -78,7 +78,7 @@ use serde::{Deserialize, Serialize};
 use self::aliases::Binding;
 use self::columns::{is_number, is_time};
 use self::constants::{constant_item, text_against_truth};
-use self::cte::{cte_ended_before, recursive, starts_cte};
+use self::cte::{cte_body, cte_ended_before, list_width, recursive, starts_cte};
 use self::items::{
     aggregate_item, cast_type, close_item, close_list, never_compare, outside_parentheses,
     reads_as_time, ungrouped, unmatched, yes_or_no,
@@ -641,18 +641,25 @@ impl Scope {
     }
 
     /// The FROM clauses that could follow `text`, a SELECT list the model wrote no FROM for,
-    /// for the finisher to try ([`tails::from_tails`]).
-    pub fn from_tails(&self, text: &str) -> Vec<String> {
-        tails::from_tails(&self.catalog.tables, text)
+    /// for the finisher to try, the tables `hint` (the model's whole text) names first
+    /// ([`tails::from_tails`]).
+    pub fn from_tails(&self, text: &str, hint: &str) -> Vec<String> {
+        tails::from_tails(&self.catalog.tables, text, hint)
     }
 
-    /// The names of the CTEs `text` defines, in order.
-    pub fn ctes(&self, text: &str) -> Vec<String> {
-        self.bindings(&lex(text))
+    /// The CTE a WITH's main query would read: the last one of the top-level WITH list `text`
+    /// starts with (none after `WITH RECURSIVE`, where a body may read its own CTE, nor for a
+    /// text that does not start with WITH).
+    pub fn main_cte(&self, text: &str) -> Option<String> {
+        let toks = lex(text);
+        if !toks.first().is_some_and(|t| t.is(Kind::Keyword, "WITH")) || recursive(&toks) {
+            return None;
+        }
+        self.bindings(&toks)
             .into_iter()
-            .filter(|b| b.cte)
+            .rev()
+            .find(|b| b.cte && b.level == 0)
             .map(|b| b.name)
-            .collect()
     }
 
     /// The number of problems in `s` (see the module docs); `end`: nothing follows.
@@ -1164,6 +1171,19 @@ impl Scope {
                             std::mem::take(&mut l.last_child)
                         };
                         let before = toks.iter().rposition(|x| x.start < l.start);
+                        // `WITH c (a, b) AS (SELECT x …)`: a CTE's column list names more
+                        // columns than its body gives (42P10); a `*` is not counted here.
+                        let open = before.map_or(0, |k| k + 1);
+                        let cte_list = bindings
+                            .iter()
+                            .find(|b| b.cte && cte_body(&toks, b.at) == Some(open))
+                            .map_or(0, |b| list_width(&toks, b.at));
+                        if !items.is_empty()
+                            && !items.iter().any(|x| x.ends_with('*'))
+                            && cte_list > items.len()
+                        {
+                            problems += 1;
+                        }
                         let after = before.map(|k| &toks[k]);
                         let set_word = |k: usize| {
                             toks.get(k).is_some_and(|a| {
@@ -1511,6 +1531,9 @@ impl Scope {
                 }
                 Kind::Ident => {
                     let prev = i.checked_sub(1).and_then(|p| toks.get(p));
+                    if self.text_against_number((&toks, i), &bindings, &visible) {
+                        problems += 1;
+                    }
                     if let Some(l) = stack.last().filter(|l| l.using) {
                         problems += self.using_column(t, &stack[qi].tables, stack[qi].merges > 1);
                         // `USING (playlist_id, playlist_id)`: PostgreSQL refuses it (42701).
@@ -1665,7 +1688,13 @@ impl Scope {
                         let l = &mut own[0];
                         match l.clause {
                             Clause::Select => {
-                                if !self.may_be_column(&name, (&toks, i), &bindings) {
+                                // (A named window, `OVER w`, and an output name in `DISTINCT
+                                // ON (…)` are no columns.)
+                                let window = prev.is_some_and(|p| p.is(Kind::Keyword, "OVER"));
+                                if !window
+                                    && !l.distinct_on
+                                    && !self.may_be_column(&name, (&toks, i), &bindings)
+                                {
                                     problems += 1;
                                 }
                                 l.pending_columns.push(name.clone());
@@ -1861,7 +1890,7 @@ impl Scope {
 }
 
 /// Functions of numbers only: a text literal as their first argument must be one.
-const NUMBER_FUNCTIONS: &[&str] = &[
+pub(super) const NUMBER_FUNCTIONS: &[&str] = &[
     "abs", "ceil", "ceiling", "floor", "power", "sqrt", "mod", "sign", "trunc", "round", "ln",
     "log", "exp", "stddev", "variance",
 ];

@@ -51,8 +51,6 @@ const CLOSED_STARTS: usize = 3;
 /// The latest open SELECT lists (no FROM yet) given a FROM when no start that reads a table
 /// can be finished.
 const FROM_STARTS: usize = 4;
-/// The CTEs a WITH's main query is offered for (the first ones the text defines).
-const MAIN_QUERIES: usize = 3;
 /// Closing words one finish may append.
 const MAX_WORDS: usize = 10;
 
@@ -156,13 +154,12 @@ pub fn finish(
     let states = states_at(grammar, out, &ns);
     let starts: Vec<(usize, bool)> = starts.into_iter().map(|(_, b, e)| (b, e)).collect();
     let as_text = |bytes: usize| String::from_utf8_lossy(text.get(..bytes).unwrap_or_default());
-    // A WITH's main query, once its CTEs are closed: ` SELECT * FROM c` per CTE the text
-    // defines (the scope check judges where each is visible).
+    // A WITH's main query, once its CTE list is closed: ` SELECT * FROM c` for the list's last
+    // CTE ([`Scope::main_cte`]).
+    let whole = as_text(text.len());
     let mains: Vec<(Vec<LlamaToken>, String)> = scope
-        .map(|s| s.ctes(&as_text(text.len())))
-        .unwrap_or_default()
+        .and_then(|s| s.main_cte(&whole))
         .into_iter()
-        .take(MAIN_QUERIES)
         .filter_map(|c| {
             let word = format!(" SELECT * FROM {}", quote_ident(&c));
             spell(&word).map(|t| (t, word))
@@ -197,7 +194,7 @@ pub fn finish(
     let mut latest: Vec<(usize, usize, Vec<String>)> = open_lists
         .iter()
         .rev()
-        .map(|&(n, bytes)| (n, bytes, scope.from_tails(&as_text(bytes))))
+        .map(|&(n, bytes)| (n, bytes, scope.from_tails(&as_text(bytes), &whole)))
         .filter(|(_, _, tails)| !tails.is_empty())
         .take(FROM_STARTS)
         .collect();

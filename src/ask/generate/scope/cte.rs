@@ -71,3 +71,16 @@ pub(super) fn cte_body(toks: &[Tok<'_>], i: usize) -> Option<usize> {
         .is_some_and(|t| t.is(Kind::Punct, "("))
         .then_some(k)
 }
+
+/// How many names the column list of the CTE named at `toks[i]` has (`c (a, b) AS …`: 2; none
+/// without a list).
+pub(super) fn list_width(toks: &[Tok<'_>], i: usize) -> usize {
+    if !toks.get(i + 1).is_some_and(|t| t.is(Kind::Punct, "(")) {
+        return 0;
+    }
+    toks[i + 2..]
+        .iter()
+        .take_while(|t| !t.is(Kind::Punct, ")"))
+        .filter(|t| t.kind == Kind::Ident)
+        .count()
+}

@@ -41,7 +41,9 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         if aggregate {
             l.aggregates += 1;
         }
-        if plain {
+        // A column beside an aggregate in one item is judged in the outermost query only: in a
+        // subquery it may be an enclosing query's (`max(m.price) - l.price`), fixed per group.
+        if plain && (!aggregate || l.id == 0) {
             l.plain += 1;
         }
     }

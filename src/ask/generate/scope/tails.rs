@@ -12,9 +12,18 @@ use crate::ask::catalog::{quote_ident, Table};
 /// list is open and has no FROM: per chosen table of `tables` (in their order) whose columns
 /// the list names, ` FROM table` or ` FROM table alias` for the one qualifier the list uses
 /// that is no table's name. Empty when the list names no column of any of them, or uses two
-/// such qualifiers. The caller checks each with the grammar and the scope check.
-pub(super) fn from_tails(tables: &[Table], text: &str) -> Vec<String> {
+/// such qualifiers, or inside a string. Tables `hint` (the whole text) names come first. The
+/// caller checks each with the grammar and the scope check.
+pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String> {
     let toks = lex(text);
+    // Inside a string literal the list cannot end.
+    let open_string = |t: &str| t.starts_with('\'') && t.matches('\'').count() % 2 == 1;
+    if toks
+        .last()
+        .is_some_and(|t| t.kind == Kind::Literal && open_string(t.text))
+    {
+        return Vec::new();
+    }
     let Some(select) = toks
         .iter()
         .rposition(|t| t.kind == Kind::Keyword && t.text.eq_ignore_ascii_case("SELECT"))
@@ -22,11 +31,16 @@ pub(super) fn from_tails(tables: &[Table], text: &str) -> Vec<String> {
         return Vec::new();
     };
     let list = &toks[select + 1..];
-    if list
-        .iter()
-        .any(|t| t.kind == Kind::Keyword && t.text.eq_ignore_ascii_case("FROM"))
-    {
-        return Vec::new();
+    // A FROM of the list's own (not a call's: `EXTRACT(YEAR FROM d)`).
+    let mut depth = 0usize;
+    for t in list {
+        if t.is(Kind::Punct, "(") {
+            depth += 1;
+        } else if t.is(Kind::Punct, ")") {
+            depth = depth.saturating_sub(1);
+        } else if depth == 0 && t.kind == Kind::Keyword && t.text.eq_ignore_ascii_case("FROM") {
+            return Vec::new();
+        }
     }
     let is_table = |q: &str| tables.iter().any(|t| t.name == q || t.schema == q);
     // Each column reference of the list: its qualifier (if any) and its name.
@@ -67,8 +81,17 @@ pub(super) fn from_tails(tables: &[Table], text: &str) -> Vec<String> {
         return Vec::new();
     }
     let alias = pending.first();
+    // The tables the model named in the rest of its text (`hint`) first: a column two tables
+    // have is the one its own FROM read.
+    let named: Vec<String> = lex(hint)
+        .iter()
+        .filter(|t| t.kind == Kind::Ident)
+        .map(|t| t.name())
+        .collect();
+    let mut order: Vec<&Table> = tables.iter().collect();
+    order.sort_by_key(|t| !named.contains(&t.name));
     let mut out = Vec::new();
-    for t in tables {
+    for t in order {
         let has = |c: &str| c == "*" || t.columns.iter().any(|col| col.name == c);
         let fits = refs.iter().all(|(q, c)| match q {
             Some(q) if Some(q) == alias => has(c),
@@ -88,14 +111,13 @@ pub(super) fn from_tails(tables: &[Table], text: &str) -> Vec<String> {
         if !(fits && named) {
             continue;
         }
-        let mut spellings = vec![quote_ident(&t.name)];
-        if !t.schema.is_empty() {
-            spellings.push(format!(
-                "{}.{}",
-                quote_ident(&t.schema),
-                quote_ident(&t.name)
-            ));
-        }
+        // As the search path finds it: bare in `public` (or qualified), qualified elsewhere.
+        let qualified = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
+        let spellings = if t.schema == "public" || t.schema.is_empty() {
+            vec![quote_ident(&t.name), qualified]
+        } else {
+            vec![qualified]
+        };
         for s in spellings {
             out.push(match alias {
                 Some(a) => format!(" FROM {s} {a}"),

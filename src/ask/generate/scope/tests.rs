@@ -3078,25 +3078,39 @@ fn an_open_select_list_is_offered_the_from_its_columns_ask_for() {
     let sc = scope("which albums are there?");
     // The alias the list's qualifier waits for, on the one table with `title`.
     assert_eq!(
-        sc.from_tails("SELECT ir_.title AS t"),
+        sc.from_tails("SELECT ir_.title AS t", "SELECT ir_.title AS t"),
         [" FROM album ir_", " FROM public.album ir_"]
     );
     // Bare columns: every table that has one, in the chosen order.
     assert_eq!(
-        sc.from_tails("SELECT name, artist_id"),
+        sc.from_tails("SELECT name, artist_id", "SELECT name, artist_id"),
         [" FROM artist", " FROM public.artist"]
     );
-    assert_eq!(sc.from_tails("(SELECT count(title")[0], " FROM album");
+    assert_eq!(
+        sc.from_tails("(SELECT count(title", "(SELECT count(title")[0],
+        " FROM album"
+    );
     // A column no table has under that qualifier, two qualifiers to define, a list that
     // names no column, a list that already has its FROM: nothing.
-    assert!(sc.from_tails("SELECT ir_.name, ir_.title").is_empty());
-    assert!(sc.from_tails("SELECT a.name, b.title").is_empty());
-    assert!(sc.from_tails("SELECT floor(1) AS name").is_empty());
-    assert!(sc.from_tails("SELECT name FROM artist").is_empty());
+    assert!(sc
+        .from_tails("SELECT ir_.name, ir_.title", "SELECT ir_.name, ir_.title")
+        .is_empty());
+    assert!(sc
+        .from_tails("SELECT a.name, b.title", "SELECT a.name, b.title")
+        .is_empty());
+    assert!(sc
+        .from_tails("SELECT floor(1) AS name", "SELECT floor(1) AS name")
+        .is_empty());
+    assert!(sc
+        .from_tails("SELECT name FROM artist", "SELECT name FROM artist")
+        .is_empty());
     // A table's own qualifier is that table.
-    assert_eq!(sc.from_tails("SELECT artist.name")[0], " FROM artist");
+    assert_eq!(
+        sc.from_tails("SELECT artist.name", "SELECT artist.name")[0],
+        " FROM artist"
+    );
     // The whole finished query passes the scope check.
-    for tail in sc.from_tails("SELECT ir_.title AS t") {
+    for tail in sc.from_tails("SELECT ir_.title AS t", "SELECT ir_.title AS t") {
         assert_eq!(
             sc.problems(&format!("SELECT ir_.title AS t{tail}"), true),
             0
@@ -3124,4 +3138,84 @@ fn a_column_beside_an_aggregate_in_one_item_needs_a_group_by() {
     ] {
         never_refused(&sc, sql);
     }
+}
+
+#[test]
+fn a_text_column_is_no_number_and_a_text_no_number_column() {
+    let sc = scope("albums");
+    // A number function or a sum of a text column (42883); a text compared with a number
+    // column, the text first (22P02).
+    for sql in [
+        "SELECT variance(a.title) FROM album a",
+        "SELECT sum(title) FROM album",
+        "SELECT 'abc' >= a.album_id FROM album a",
+        "SELECT format('abc' <> a.price) FROM album a",
+        "SELECT title FROM album WHERE 'x' = album_id",
+    ] {
+        assert!(sc.problems(sql, true) > 0, "{sql}");
+    }
+    for sql in [
+        "SELECT variance(a.price), avg(price) FROM album a",
+        "SELECT count(title), max(a.title) FROM album a",
+        "SELECT title FROM album WHERE '3' = album_id",
+        "SELECT title FROM album WHERE 'x' = title",
+        "SELECT avg(length(title)) FROM album",
+    ] {
+        never_refused(&sc, sql);
+    }
+}
+
+#[test]
+fn a_cte_gives_at_least_the_columns_its_list_names() {
+    let sc = scope("albums");
+    assert!(refused(&sc, "WITH c (a, b) AS (SELECT title FROM album|)"));
+    assert!(refused(
+        &sc,
+        "WITH c (a, b) AS ((SELECT title FROM album)|)"
+    ));
+    never_refused(
+        &sc,
+        "WITH c (a, b) AS (SELECT title, price FROM album) SELECT a FROM c",
+    );
+    never_refused(
+        &sc,
+        "WITH c (a) AS (SELECT title, price FROM album) SELECT a FROM c",
+    );
+    never_refused(
+        &sc,
+        "WITH c (a, b) AS (SELECT * FROM album) SELECT a FROM c",
+    );
+}
+
+#[test]
+fn review_the_finisher_s_from_and_main_query() {
+    let sc = scope("albums");
+    // Inside a string the list cannot end; a call's FROM is no list's FROM.
+    assert!(sc.from_tails("SELECT a.title, 'abc def", "").is_empty());
+    assert_eq!(
+        sc.from_tails("SELECT a.title, 'abc'", "")[0],
+        " FROM album a"
+    );
+    assert_eq!(
+        sc.from_tails("SELECT EXTRACT(YEAR FROM now()), a.title", "")[0],
+        " FROM album a"
+    );
+    // A column two tables have: the table the model's own text names first.
+    let hinted = "SELECT count(DISTINCT artist_id) FROM album WHERE";
+    assert_eq!(
+        sc.from_tails("SELECT count(DISTINCT artist_id)", hinted)[0],
+        " FROM album"
+    );
+    // The main query reads the top-level list's last CTE; none after RECURSIVE.
+    assert_eq!(
+        sc.main_cte("WITH a AS (SELECT 1), b AS (SELECT title FROM album WHERE title = 'x"),
+        Some("b".to_string())
+    );
+    assert_eq!(
+        sc.main_cte("WITH RECURSIVE r AS (SELECT 1 UNION ALL SELECT"),
+        None
+    );
+    assert_eq!(sc.main_cte("SELECT 1 FROM (WITH a AS (SELECT 1"), None);
+    // A named window is no column.
+    assert!(!refused(&sc, "SELECT title, rank() OVER w| FROM"));
 }
