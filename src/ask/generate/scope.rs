@@ -76,7 +76,7 @@
 use serde::{Deserialize, Serialize};
 
 use self::aliases::Binding;
-use self::columns::{is_number, is_time};
+use self::columns::{is_number, is_text, is_time};
 use self::constants::{constant_item, text_against_truth};
 use self::cte::{cte_body, cte_ended_before, list_width, recursive, starts_cte};
 use self::items::{
@@ -319,13 +319,28 @@ impl Scope {
             fingerprint: String::new(),
             tables: Vec::new(),
         };
-        for &t in tables {
+        let kept: Vec<TableId> = tables
+            .iter()
+            .copied()
+            .filter(|&t| t < full.tables.len())
+            .collect();
+        for &t in &kept {
             let Some(table) = full.tables.get(t) else {
                 continue;
             };
             let mut table = table.clone();
             table.comment = None;
-            table.foreign_keys.clear();
+            // The keys between chosen tables, as this scope numbers them (the finisher joins
+            // two qualifiers' tables by one).
+            table
+                .foreign_keys
+                .retain_mut(|fk| match kept.iter().position(|&k| k == fk.target) {
+                    Some(k) => {
+                        fk.target = k;
+                        true
+                    }
+                    None => false,
+                });
             for c in &mut table.columns {
                 c.comment = None;
                 c.samples.clear();
@@ -953,6 +968,30 @@ impl Scope {
             {
                 problems += 1;
             }
+            // `x::FLOAT ILIKE …`, `t.year LIKE …`: LIKE reads a text; a number, date or yes/no
+            // before it has no such operator (42883), judged at the word.
+            if t.kind == Kind::Keyword && t.complete && matches!(t.text, "LIKE" | "ILIKE") {
+                let k = if i >= 1 && toks[i - 1].is(Kind::Keyword, "NOT") {
+                    i.checked_sub(2)
+                } else {
+                    i.checked_sub(1)
+                };
+                if let Some(k) = k {
+                    let cast = k >= 1
+                        && toks[k - 1].is(Kind::Punct, "::")
+                        && matches!(toks[k].kind, Kind::Ident | Kind::Keyword);
+                    let bad = if cast {
+                        cast_type(toks[k].text).is_some_and(|ty| !is_text(ty))
+                    } else {
+                        toks[k].kind == Kind::Ident
+                            && !toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
+                            && (self.numeric_column(&toks[..=k], &bindings, &visible)
+                                || self.time_column(&toks[..=k], &bindings, &visible)
+                                || self.boolean_column(&toks[..=k], &bindings, &visible))
+                    };
+                    problems += usize::from(bad);
+                }
+            }
             // A cast's type, written whole (`::TEXT`, `::int`).
             if matches!(t.kind, Kind::Ident | Kind::Keyword)
                 && t.complete
@@ -962,6 +1001,24 @@ impl Scope {
                 let ty = cast_type(t.text);
                 if name_as_number(i - 2) {
                     problems += 1;
+                }
+                // `x::INT8::TIME`, `x::INTERVAL::REAL`: a cast of a cast between a number and
+                // a date or time, and `x::INT::TEXT[]`, of a scalar that is no text to an
+                // array (42846).
+                let array = next.is_some_and(|n| n.is(Kind::Punct, "["));
+                if i >= 4
+                    && toks[i - 3].is(Kind::Punct, "::")
+                    && matches!(toks[i - 2].kind, Kind::Ident | Kind::Keyword)
+                {
+                    let from = cast_type(toks[i - 2].text);
+                    let bad = match (from, ty) {
+                        (Some(a), Some(b)) => {
+                            (is_number(a) && is_time(b))
+                                || (is_time(a) && (is_number(b) || b == "boolean"))
+                        }
+                        _ => false,
+                    } || (array && from.is_some_and(|a| !is_text(a)));
+                    problems += usize::from(bad);
                 }
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
@@ -1007,8 +1064,17 @@ impl Scope {
                     let column = &toks[..i - 1];
                     let to_number = ty.is_some_and(|ty| is_number(ty) || ty == "boolean");
                     let to_time = ty.is_some_and(is_time);
+                    // (`lan.major::INTEGER[]`, `t.position::UUID`: a number, date or yes/no
+                    // column to an array or a uuid.)
+                    let scalar = |c: &[Tok<'_>]| {
+                        self.numeric_column(c, &bindings, &visible)
+                            || self.time_column(c, &bindings, &visible)
+                            || self.boolean_column(c, &bindings, &visible)
+                    };
+                    let to_uuid = ty == Some("uuid");
                     if (to_number && self.time_column(column, &bindings, &visible))
                         || (to_time && self.numeric_column(column, &bindings, &visible))
+                        || ((array || to_uuid) && scalar(column))
                     {
                         problems += 1;
                     }
@@ -1744,6 +1810,19 @@ impl Scope {
                         if l.clause == Clause::Select {
                             // Written before FROM.
                             if !may_come && !bound_before(&q, i, &visible) {
+                                problems += 1;
+                            }
+                            // At most two aliases a FROM list still has to define: a third
+                            // (`SELECT a.x, b.y, c.z`) is a random model's, which no FROM it
+                            // writes (nor the finisher) defines.
+                            let open = |p: &String| {
+                                !bound_before(p, i, &visible) && self.table_named(p).is_none()
+                            };
+                            let mut waiting: Vec<&String> =
+                                l.pending.iter().filter(|p| open(p)).collect();
+                            waiting.sort();
+                            waiting.dedup();
+                            if open(&q) && !waiting.contains(&&q) && waiting.len() >= 2 {
                                 problems += 1;
                             }
                             l.pending.push(q.clone());

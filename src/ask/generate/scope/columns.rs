@@ -138,8 +138,9 @@ impl Scope {
 
     /// Whether the whole column `toks[at]` (`c` or `q.c`, nothing after it but the end of its
     /// operand) is a text column read as a number, or a number column compared with a text:
-    /// `variance(t.country)`, `sum(name)` (42883: no such function of text), and `'abc' >=
-    /// t.id` (22P02; the other order, `t.id >= 'abc'`, is refused at its quote).
+    /// `variance(t.country)`, `sum(name)` (42883: no such function of text), a number, date or
+    /// yes/no column as a LIKE pattern (`'x' LIKE t.year`, 42883), and `'abc' >= t.id`
+    /// (22P02; the other order, `t.id >= 'abc'`, is refused at its quote).
     pub(super) fn text_against_number(
         &self,
         (toks, at): (&[Tok<'_>], usize),
@@ -160,7 +161,10 @@ impl Scope {
             at
         };
         let column = &toks[..=at];
-        if start >= 2 && punct(start - 1, "(") && toks[start - 2].kind == Kind::Ident {
+        if start >= 2
+            && punct(start - 1, "(")
+            && matches!(toks[start - 2].kind, Kind::Ident | Kind::Keyword)
+        {
             let f = toks[start - 2].text.to_ascii_lowercase();
             // (Not `avg`: Spider's gold averages columns its SQLite schemas type as text,
             // `avg(mpg)`, which loaded as they are would fail: 10 of its dev queries.)
@@ -168,6 +172,16 @@ impl Scope {
             return reads_number
                 && punct(at + 1, ")")
                 && self.text_column(column, bindings, visible);
+        }
+        // `'x' LIKE t.year`: a number, date or yes/no column as a pattern (42883).
+        let like = |k: usize| {
+            toks.get(k)
+                .is_some_and(|t| t.kind == Kind::Keyword && matches!(t.text, "LIKE" | "ILIKE"))
+        };
+        if start >= 1 && like(start - 1) {
+            return self.numeric_column(column, bindings, visible)
+                || self.time_column(column, bindings, visible)
+                || self.boolean_column(column, bindings, visible);
         }
         // `'abc' >= c`: the operator's tokens (`=`, `<`, `>`, `<=`, `>=`, `<>`, `!=`), a text
         // literal that is no number before them, and nothing glued before the literal.

@@ -1,9 +1,10 @@
 //! The FROM clause a SELECT list the model wrote no FROM for asks for: `SELECT ir_.title, …`
 //! cut off before its FROM names a table (`album`, which has `title`) and an alias (`ir_`), so
-//! the finisher can write ` FROM album ir_` after it instead of giving the query up. Only a
-//! table whose columns the list names is offered (a list that names no column of any chosen
-//! table gets none: `SELECT 1 FROM album` answers nothing the question asked), and only for a
-//! list whose qualifiers one alias can define.
+//! the finisher can write ` FROM album ir_` after it instead of giving the query up; two
+//! qualifiers get two tables a foreign key joins (` FROM album a JOIN artist b ON b.artist_id
+//! = a.artist_id`). Only a table whose columns the list names is offered (a list that names no
+//! column of any chosen table gets none: `SELECT 1 FROM album` answers nothing the question
+//! asked).
 
 use super::lexer::{lex, Kind};
 use crate::ask::catalog::{quote_ident, Table};
@@ -11,8 +12,9 @@ use crate::ask::catalog::{quote_ident, Table};
 /// The FROM clauses (each starting with a space) that could follow `text`, whose last SELECT
 /// list is open and has no FROM: per chosen table of `tables` (in their order) whose columns
 /// the list names, ` FROM table` or ` FROM table alias` for the one qualifier the list uses
-/// that is no table's name. Empty when the list names no column of any of them, or uses two
-/// such qualifiers, or inside a string. Tables `hint` (the whole text) names come first. The
+/// that is no table's name; for two such qualifiers, the two tables a foreign key joins
+/// ([`joined`]). Empty when the list names no column of any of them, uses three such
+/// qualifiers, or ends inside a string. Tables `hint` (the whole text) names come first. The
 /// caller checks each with the grammar and the scope check.
 pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String> {
     let toks = lex(text);
@@ -77,21 +79,18 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         .collect();
     pending.sort();
     pending.dedup();
+    if let [a, b] = pending.as_slice() {
+        return joined(tables, &refs, (a, b), hint);
+    }
     if pending.len() > 1 {
         return Vec::new();
     }
     let alias = pending.first();
     // The tables the model named in the rest of its text (`hint`) first: a column two tables
     // have is the one its own FROM read.
-    let named: Vec<String> = lex(hint)
-        .iter()
-        .filter(|t| t.kind == Kind::Ident)
-        .map(|t| t.name())
-        .collect();
-    let mut order: Vec<&Table> = tables.iter().collect();
-    order.sort_by_key(|t| !named.contains(&t.name));
+    let order = hinted(tables, hint);
     let mut out = Vec::new();
-    for t in order {
+    for (_, t) in order {
         let has = |c: &str| c == "*" || t.columns.iter().any(|col| col.name == c);
         let fits = refs.iter().all(|(q, c)| match q {
             Some(q) if Some(q) == alias => has(c),
@@ -123,6 +122,80 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
                 Some(a) => format!(" FROM {s} {a}"),
                 None => format!(" FROM {s}"),
             });
+        }
+    }
+    out
+}
+
+/// The chosen tables, those `hint` names first (in their order otherwise).
+fn hinted<'a>(tables: &'a [Table], hint: &str) -> Vec<(usize, &'a Table)> {
+    let named: Vec<String> = lex(hint)
+        .iter()
+        .filter(|t| t.kind == Kind::Ident)
+        .map(|t| t.name())
+        .collect();
+    let mut order: Vec<(usize, &Table)> = tables.iter().enumerate().collect();
+    order.sort_by_key(|(_, t)| !named.contains(&t.name));
+    order
+}
+
+/// A table as the search path finds it: bare in `public`, qualified elsewhere.
+fn spelled(t: &Table) -> String {
+    if t.schema == "public" || t.schema.is_empty() {
+        quote_ident(&t.name)
+    } else {
+        format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name))
+    }
+}
+
+/// ` FROM t a JOIN u b ON b.k = a.k` for a list whose columns are all under the two
+/// qualifiers `a` and `b`: per pair of chosen tables with their columns that a one-column
+/// foreign key joins (either way).
+fn joined(
+    tables: &[Table],
+    refs: &[(Option<String>, String)],
+    (a, b): (&String, &String),
+    hint: &str,
+) -> Vec<String> {
+    if refs.iter().any(|(q, _)| q.is_none()) || refs.iter().all(|(_, c)| c == "*") {
+        return Vec::new();
+    }
+    let fits = |t: &Table, q: &String| {
+        refs.iter()
+            .filter(|(p, _)| p.as_ref() == Some(q))
+            .all(|(_, c)| c == "*" || t.columns.iter().any(|col| col.name == *c))
+    };
+    let order = hinted(tables, hint);
+    let mut out = Vec::new();
+    for &(i, t) in order.iter().filter(|(_, t)| fits(t, a)) {
+        for &(j, u) in order.iter().filter(|(_, u)| fits(u, b)) {
+            // (t's column, u's column) of each one-column key between them.
+            let keys = t
+                .foreign_keys
+                .iter()
+                .filter(|fk| fk.target == j)
+                .filter_map(|fk| match (&fk.columns[..], &fk.target_columns[..]) {
+                    ([c], [k]) => Some((c.clone(), k.clone())),
+                    _ => None,
+                })
+                .chain(
+                    u.foreign_keys
+                        .iter()
+                        .filter(|fk| fk.target == i)
+                        .filter_map(|fk| match (&fk.columns[..], &fk.target_columns[..]) {
+                            ([c], [k]) => Some((k.clone(), c.clone())),
+                            _ => None,
+                        }),
+                );
+            for (tc, uc) in keys {
+                out.push(format!(
+                    " FROM {} {a} JOIN {} {b} ON {b}.{} = {a}.{}",
+                    spelled(t),
+                    spelled(u),
+                    quote_ident(&uc),
+                    quote_ident(&tc)
+                ));
+            }
         }
     }
     out

@@ -3219,3 +3219,70 @@ fn review_the_finisher_s_from_and_main_query() {
     // A named window is no column.
     assert!(!refused(&sc, "SELECT title, rank() OVER w| FROM"));
 }
+
+#[test]
+fn two_qualifiers_are_given_the_tables_a_foreign_key_joins() {
+    let mut album = table("album", &["album_id", "title", "artist_id"]);
+    album.foreign_keys.push(crate::ask::catalog::ForeignKey {
+        name: "album_artist".into(),
+        columns: vec!["artist_id".into()],
+        target: 2,
+        target_columns: vec!["artist_id".into()],
+    });
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        tables: vec![
+            table("genre", &["genre_id", "name"]),
+            album,
+            table("artist", &["artist_id", "name"]),
+        ],
+    };
+    // Only album and artist are chosen: the key's target is renumbered for the scope.
+    let sc = Scope::new(&catalog, &[1, 2], "albums and their artists");
+    let tails = sc.from_tails("SELECT b.title, a.name", "");
+    assert_eq!(
+        tails,
+        [" FROM artist a JOIN album b ON b.artist_id = a.artist_id"]
+    );
+    let sql = format!("SELECT b.title, a.name{}", tails[0]);
+    assert_eq!(sc.problems(&sql, true), 0, "{sql}");
+    // No key between the two qualifiers' tables (genre is not chosen): nothing.
+    let sc = Scope::new(&catalog, &[0, 2], "genres and artists");
+    assert!(sc.from_tails("SELECT g.name, a.artist_id", "").is_empty());
+    // A third alias for the FROM list to define is refused as it is written.
+    let sc = scope("albums");
+    assert!(refused(&sc, "SELECT a.title, b.name, |c.title"));
+    never_refused(
+        &sc,
+        "SELECT a.title, b.name, a.price FROM album a JOIN artist b ON b.artist_id = a.artist_id",
+    );
+}
+
+#[test]
+fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
+    let sc = scope("albums");
+    for sql in [
+        // A cast of a cast between a number and a date or time, a scalar to an array or a
+        // uuid (42846).
+        "SELECT a.title::INTERVAL::REAL FROM album a",
+        "SELECT a.price::INT8::TIME FROM album a",
+        "SELECT a.price::INTEGER[] FROM album a",
+        "SELECT a.price::UUID FROM album a",
+        // LIKE reads a text (42883).
+        "SELECT a.price::FLOAT ILIKE a.title FROM album a",
+        "SELECT title FROM album WHERE price NOT LIKE 'x%'",
+        "SELECT count('x' LIKE a.price) FROM album a",
+        "SELECT VARIANCE(a.title) FROM album a",
+    ] {
+        assert!(sc.problems(sql, true) > 0, "{sql}");
+    }
+    for sql in [
+        "SELECT a.title::TEXT[] FROM album a",
+        "SELECT a.price::INT::TEXT FROM album a",
+        "SELECT title FROM album WHERE title ILIKE '%a%' AND price::TEXT LIKE '1%'",
+        "SELECT title FROM album WHERE 'x' LIKE title",
+    ] {
+        never_refused(&sc, sql);
+    }
+}
