@@ -323,7 +323,12 @@ impl Scope {
             .iter()
             .copied()
             .filter(|&t| t < full.tables.len())
-            .collect();
+            .fold(Vec::new(), |mut kept, t| {
+                if !kept.contains(&t) {
+                    kept.push(t);
+                }
+                kept
+            });
         for &t in &kept {
             let Some(table) = full.tables.get(t) else {
                 continue;
@@ -976,14 +981,28 @@ impl Scope {
                 } else {
                     i.checked_sub(1)
                 };
+                // (Only an operand that stands alone: `'INV-' || i.id LIKE …` reads the text
+                // `||` makes.)
+                let alone = |end: usize| {
+                    let start = if end >= 2 && toks[end - 1].is(Kind::Punct, ".") {
+                        end - 2
+                    } else {
+                        end
+                    };
+                    toks[start].kind == Kind::Ident
+                        && (start == 0
+                            || toks[start - 1].kind == Kind::Keyword
+                            || toks[start - 1].is(Kind::Punct, "(")
+                            || toks[start - 1].is(Kind::Punct, ","))
+                };
                 if let Some(k) = k {
-                    let cast = k >= 1
+                    let cast = k >= 2
                         && toks[k - 1].is(Kind::Punct, "::")
                         && matches!(toks[k].kind, Kind::Ident | Kind::Keyword);
                     let bad = if cast {
-                        cast_type(toks[k].text).is_some_and(|ty| !is_text(ty))
+                        alone(k - 2) && cast_type(toks[k].text).is_some_and(|ty| !is_text(ty))
                     } else {
-                        toks[k].kind == Kind::Ident
+                        alone(k)
                             && !toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("))
                             && (self.numeric_column(&toks[..=k], &bindings, &visible)
                                 || self.time_column(&toks[..=k], &bindings, &visible)
@@ -1810,19 +1829,6 @@ impl Scope {
                         if l.clause == Clause::Select {
                             // Written before FROM.
                             if !may_come && !bound_before(&q, i, &visible) {
-                                problems += 1;
-                            }
-                            // At most two aliases a FROM list still has to define: a third
-                            // (`SELECT a.x, b.y, c.z`) is a random model's, which no FROM it
-                            // writes (nor the finisher) defines.
-                            let open = |p: &String| {
-                                !bound_before(p, i, &visible) && self.table_named(p).is_none()
-                            };
-                            let mut waiting: Vec<&String> =
-                                l.pending.iter().filter(|p| open(p)).collect();
-                            waiting.sort();
-                            waiting.dedup();
-                            if open(&q) && !waiting.contains(&&q) && waiting.len() >= 2 {
                                 problems += 1;
                             }
                             l.pending.push(q.clone());

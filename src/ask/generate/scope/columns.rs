@@ -441,8 +441,9 @@ impl Scope {
     }
 
     /// [`Self::column_is`] a key: a column named `id` or `…_id` (of every chosen table with
-    /// that name when unqualified or not defined yet). (The scope's catalog has no foreign
-    /// keys, and a primary key such as `year` or `date` is a measure too: the name decides.)
+    /// that name when unqualified or not defined yet). (The scope's catalog keeps only the
+    /// foreign keys between chosen tables, and a primary key such as `year` or `date` is a
+    /// measure too: the name decides.)
     pub(super) fn key_column(&self, toks: &[Tok<'_>], b: &[Binding], v: &[usize]) -> bool {
         self.column_is(toks, b, v, |c| key_name(&c.name))
     }

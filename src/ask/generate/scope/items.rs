@@ -37,13 +37,14 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         return 0;
     }
     if l.clause == Clause::Select {
-        let (aggregate, plain) = own_reads(item);
+        let (aggregate, plain, qualified) = own_reads(item);
         if aggregate {
             l.aggregates += 1;
         }
-        // A column beside an aggregate in one item is judged in the outermost query only: in a
-        // subquery it may be an enclosing query's (`max(m.price) - l.price`), fixed per group.
-        if plain && (!aggregate || l.id == 0) {
+        // A column beside an aggregate in one item: qualified, it is judged in the outermost
+        // query only (in a subquery it may be an enclosing query's, `max(m.price) - l.price`,
+        // fixed per group).
+        if plain && (!aggregate || l.id == 0 || !qualified) {
             l.plain += 1;
         }
     }
@@ -162,14 +163,14 @@ pub(super) fn aggregate_item(item: &str) -> bool {
 /// literals, and not in a window): whether it calls an aggregate (the grammar's or an
 /// ordered-set one: `percentile_cont(0.5) WITHIN GROUP (…)`), and whether it names a column
 /// outside the aggregates' parentheses: a name that is no call, no cast's type and no date or
-/// time constant, or a `*`
-/// (`current_date`, `now()`, `round(2.5)` and windows name none of theirs).
-fn own_reads(item: &str) -> (bool, bool) {
+/// time constant, or a `*` (`current_date`, `now()`, `round(2.5)` and windows name none of
+/// theirs); and whether one of those names is qualified.
+fn own_reads(item: &str) -> (bool, bool, bool) {
     let star = item == "*" || item.ends_with(".*");
     let own = own_part(item);
     let toks = lex(&own);
     if toks.iter().any(|t| t.text.eq_ignore_ascii_case("over")) {
-        return (false, star);
+        return (false, star, false);
     }
     let call = |k: usize| toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, "("));
     let aggregate = toks.iter().enumerate().any(|(k, t)| {
@@ -224,14 +225,20 @@ fn own_reads(item: &str) -> (bool, bool) {
         }
         k = at;
     }
-    let column = toks.iter().enumerate().any(|(k, t)| {
-        t.kind == Kind::Ident
-            && !inside[k]
-            && !call(k)
-            && (k == 0 || !toks[k - 1].is(Kind::Punct, "::"))
-            && !CONSTANTS.contains(&t.text.to_ascii_lowercase().as_str())
-    });
-    (aggregate, star || column)
+    let columns: Vec<usize> = (0..toks.len())
+        .filter(|&k| {
+            let t = &toks[k];
+            t.kind == Kind::Ident
+                && !inside[k]
+                && !call(k)
+                && (k == 0 || !toks[k - 1].is(Kind::Punct, "::"))
+                && !CONSTANTS.contains(&t.text.to_ascii_lowercase().as_str())
+        })
+        .collect();
+    let qualified = columns
+        .iter()
+        .any(|&k| toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, ".")));
+    (aggregate, star || !columns.is_empty(), qualified)
 }
 
 /// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a

@@ -149,8 +149,8 @@ fn spelled(t: &Table) -> String {
 }
 
 /// ` FROM t a JOIN u b ON b.k = a.k` for a list whose columns are all under the two
-/// qualifiers `a` and `b`: per pair of chosen tables with their columns that a one-column
-/// foreign key joins (either way).
+/// qualifiers `a` and `b`: the pair of two chosen tables with their columns that a one-column
+/// foreign key joins (either way), when only one pair does or `hint` names both of only one.
 fn joined(
     tables: &[Table],
     refs: &[(Option<String>, String)],
@@ -166,9 +166,16 @@ fn joined(
             .all(|(_, c)| c == "*" || t.columns.iter().any(|col| col.name == *c))
     };
     let order = hinted(tables, hint);
+    let named: Vec<String> = lex(hint)
+        .iter()
+        .filter(|t| t.kind == Kind::Ident)
+        .map(|t| t.name())
+        .collect();
     let mut out = Vec::new();
+    let mut pairs: Vec<(bool, String)> = Vec::new();
     for &(i, t) in order.iter().filter(|(_, t)| fits(t, a)) {
-        for &(j, u) in order.iter().filter(|(_, u)| fits(u, b)) {
+        // (Not a table with itself: which alias is the manager is not in the columns.)
+        for &(j, u) in order.iter().filter(|(j, u)| *j != i && fits(u, b)) {
             // (t's column, u's column) of each one-column key between them.
             let keys = t
                 .foreign_keys
@@ -188,15 +195,27 @@ fn joined(
                         }),
                 );
             for (tc, uc) in keys {
-                out.push(format!(
-                    " FROM {} {a} JOIN {} {b} ON {b}.{} = {a}.{}",
-                    spelled(t),
-                    spelled(u),
-                    quote_ident(&uc),
-                    quote_ident(&tc)
+                pairs.push((
+                    named.contains(&t.name) && named.contains(&u.name),
+                    format!(
+                        " FROM {} {a} JOIN {} {b} ON {b}.{} = {a}.{}",
+                        spelled(t),
+                        spelled(u),
+                        quote_ident(&uc),
+                        quote_ident(&tc)
+                    ),
                 ));
             }
         }
+    }
+    // One join, or the one both of whose tables the model's own text names: with two left
+    // (`SELECT c.first_name, e.first_name` fits customer and employee either way round) the
+    // columns do not say which table each alias stands for.
+    let both: Vec<&String> = pairs.iter().filter(|(n, _)| *n).map(|(_, p)| p).collect();
+    if let [(_, one)] = pairs.as_slice() {
+        out.push(one.clone());
+    } else if let [one] = both.as_slice() {
+        out.push((*one).clone());
     }
     out
 }
