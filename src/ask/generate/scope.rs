@@ -89,7 +89,7 @@ use self::repeats::{
     self_comparisons, words_repeated,
 };
 use crate::ask::catalog::{Catalog, TableId};
-use crate::ask::generate::grammar::{signature, Call, AGGREGATES};
+use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
 
 /// Whether the query sorts (ORDER BY) or takes a maximum or minimum (`max(`, `MIN (`).
 fn sorts(toks: &[Tok<'_>]) -> bool {
@@ -1034,15 +1034,39 @@ impl Scope {
                         (Some(a), Some(b)) => {
                             (is_number(a) && is_time(b))
                                 || (is_time(a) && (is_number(b) || b == "boolean"))
+                                || (b == "uuid" && !is_text(a) && a != "uuid")
                         }
                         _ => false,
-                    } || (array && from.is_some_and(|a| !is_text(a)));
+                    };
                     problems += usize::from(bad);
+                }
+                // `x::BOOL[]`, `t.major::INTEGER[]`: an array made by a cast of anything but
+                // its text (`'{1,2}'::INT[]`, judged below) is a random model's, and most such
+                // casts do not exist (42846); `x::MONEY` (but a money text, `'12.50'::MONEY`),
+                // whose arithmetic and comparisons with numbers do not exist (42883), likewise:
+                // no question asks for either.
+                let literal =
+                    toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'');
+                if !literal && (array || ty == Some("money")) {
+                    problems += 1;
                 }
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
-                if toks[i - 2].kind == Kind::Literal && toks[i - 2].text.starts_with('\'') {
-                    let value = toks[i - 2].text.trim_matches('\'').trim();
+                // (`('x')::TIME` too: the parentheses change nothing.)
+                let lit = if i >= 4
+                    && toks[i - 2].is(Kind::Punct, ")")
+                    && toks[i - 4].is(Kind::Punct, "(")
+                    // (not a call's: `upper('x')::TIME` is the call's value)
+                    && !(i >= 5
+                        && (toks[i - 5].kind == Kind::Ident
+                            || FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(toks[i - 5].text))))
+                {
+                    i - 3
+                } else {
+                    i - 2
+                };
+                if toks[lit].kind == Kind::Literal && toks[lit].text.starts_with('\'') {
+                    let value = toks[lit].text.trim_matches('\'').trim();
                     // `'x'::TEXT[]`: an array's text is written in braces (22P02).
                     let array = next.is_some_and(|n| n.is(Kind::Punct, "["));
                     let bad = match ty {
@@ -1083,8 +1107,7 @@ impl Scope {
                     let column = &toks[..i - 1];
                     let to_number = ty.is_some_and(|ty| is_number(ty) || ty == "boolean");
                     let to_time = ty.is_some_and(is_time);
-                    // (`lan.major::INTEGER[]`, `t.position::UUID`: a number, date or yes/no
-                    // column to an array or a uuid.)
+                    // (`t.position::UUID`: a number, date or yes/no column to a uuid.)
                     let scalar = |c: &[Tok<'_>]| {
                         self.numeric_column(c, &bindings, &visible)
                             || self.time_column(c, &bindings, &visible)
@@ -1093,7 +1116,7 @@ impl Scope {
                     let to_uuid = ty == Some("uuid");
                     if (to_number && self.time_column(column, &bindings, &visible))
                         || (to_time && self.numeric_column(column, &bindings, &visible))
-                        || ((array || to_uuid) && scalar(column))
+                        || (to_uuid && scalar(column))
                     {
                         problems += 1;
                     }

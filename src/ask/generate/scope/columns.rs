@@ -189,6 +189,10 @@ impl Scope {
         while op > 0 && ["=", "<", ">", "!"].iter().any(|p| punct(op - 1, p)) && start - op < 2 {
             op -= 1;
         }
+        // (Or an arithmetic operator: `'abc' / t.id` reads the text as a number too.)
+        if op == start && op > 0 && ["+", "-", "*", "/", "%"].iter().any(|p| punct(op - 1, p)) {
+            op -= 1;
+        }
         if op == start || op == 0 {
             return false;
         }

@@ -3276,11 +3276,19 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT title FROM album WHERE price NOT LIKE 'x%'",
         "SELECT count('x' LIKE a.price) FROM album a",
         "SELECT VARIANCE(a.title) FROM album a",
+        // An array by a cast of anything but its text, a money cast, a parenthesised text
+        // that is no time, a text in arithmetic with a number column.
+        "SELECT a.title::TEXT[] FROM album a",
+        "SELECT a.price::MONEY FROM album a",
+        "SELECT ('abc')::TIME FROM album a",
+        "SELECT 'abc' / a.price FROM album a",
+        "SELECT a.title::INTERVAL::UUID FROM album a",
     ] {
         assert!(sc.problems(sql, true) > 0, "{sql}");
     }
     for sql in [
-        "SELECT a.title::TEXT[] FROM album a",
+        "SELECT '{1,2}'::INT[] FROM album a",
+        "SELECT ('10:00')::TIME FROM album a",
         "SELECT a.price::INT::TEXT FROM album a",
         "SELECT title FROM album WHERE title ILIKE '%a%' AND price::TEXT LIKE '1%'",
         "SELECT title FROM album WHERE 'x' LIKE title",
