@@ -63,6 +63,15 @@
 //!   question names (`FROM invoice_line` for "how many invoices");
 //! - a key column is not ordered against a number the question does not name (`track_id > 1`
 //!   for "more than one dollar");
+//! - a bare name in a SELECT list before its FROM is a chosen table's column, a name the text
+//!   defined before it, or an aggregate's whole argument (`avg(s)` over a derived table), not a
+//!   name only a later derived table could define (`SELECT fly, gra …`);
+//! - a column beside an aggregate in one SELECT item needs a GROUP BY (`count(*) * t.price`,
+//!   42803); a CTE's column list names no more columns than its body gives (42P10);
+//! - no text column under a number function or `sum` (42883), no text before a comparison or an
+//!   arithmetic operator with a number column (`'abc' >= t.id`, 22P02), no number, date or
+//!   yes/no operand of LIKE (42883), no cast of a cast between a number and a date or time, no
+//!   cast to an array or to money of anything but its text (42846);
 //! - at the end, every name resolves (the guard's own resolver over the chosen tables),
 //!   every value the question names that the database holds is used in a string literal,
 //!   every boolean column it names is used, a comparison with an average it sets on a named
