@@ -495,10 +495,18 @@ async fn a_query_the_model_did_not_end_is_finished() {
 /// writes letters for far longer than its budget of 48 tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_cut_off_inside_a_string_is_closed() {
+    let grammar = "root ::= \"SELECT name FROM artist WHERE (name = '\" [a-z]+ \"')\"";
+    // (Cut off before the string, nothing after `FROM artist` can end.)
+    closed_inside_a_string(grammar, "')", true).await;
+}
+
+/// Six generations under `grammar`, which puts a string of letters in the query: each one cut
+/// off inside it is finished as its text and `closing`, and plans. `before`: one cut off
+/// before the string is not finished at all.
+async fn closed_inside_a_string(grammar: &str, closing: &str, before: bool) {
     let Some((cat, client, model, ids)) = artists_and_a_random_model(17).await else {
         return;
     };
-    let grammar = "root ::= \"SELECT name FROM artist WHERE (name = '\" [a-z]+ \"')\"";
     let llm = worker(model);
     let policy = Policy::new(guard::default_functions());
     let mut inside = 0;
@@ -508,13 +516,14 @@ async fn a_query_cut_off_inside_a_string_is_closed() {
         let out = llm.generate(req).await.unwrap();
         assert_eq!(out.stop, Stop::MaxTokens, "seed {seed}: {}", out.text);
         if !out.text.contains("= '") {
-            // Cut off before the string: nothing after `FROM artist` can end here.
-            assert_eq!(out.finished, None, "seed {seed}: {}", out.text);
+            if before {
+                assert_eq!(out.finished, None, "seed {seed}: {}", out.text);
+            }
             continue;
         }
         inside += 1;
         let sql = out.finished.as_deref().unwrap_or_default();
-        assert_eq!(sql, format!("{}')", out.text), "seed {seed}");
+        assert_eq!(sql, format!("{}{closing}", out.text), "seed {seed}");
         resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
     }
     assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
@@ -562,31 +571,8 @@ async fn a_select_list_cut_off_before_its_from_is_given_it() {
 /// check take there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_with_cut_off_inside_its_cte_is_given_its_main_query() {
-    let Some((cat, client, model, ids)) = artists_and_a_random_model(17).await else {
-        return;
-    };
     let grammar = "root ::= \"WITH c AS (SELECT name FROM artist WHERE (name = '\" [a-z]+ \"')) SELECT \" ( \"*\" | \"name\" ) \" FROM c\"";
-    let llm = worker(model);
-    let policy = Policy::new(guard::default_functions());
-    let mut inside = 0;
-    for seed in 0..6 {
-        let mut req = request("artists", Some(grammar.to_string()), 48, seed);
-        req.scope = Some(artists_scope(&cat, &ids));
-        let out = llm.generate(req).await.unwrap();
-        assert_eq!(out.stop, Stop::MaxTokens, "seed {seed}: {}", out.text);
-        if !out.text.contains("= '") {
-            continue;
-        }
-        inside += 1;
-        let sql = out.finished.as_deref().unwrap_or_default();
-        assert_eq!(
-            sql,
-            format!("{}')) SELECT * FROM c", out.text),
-            "seed {seed}"
-        );
-        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
-    }
-    assert!(inside >= 3, "{inside} of 6 were cut off inside the string");
+    closed_inside_a_string(grammar, "')) SELECT * FROM c", false).await;
 }
 
 /// In the closing window (the last quarter of `max_tokens`) a query is ended at its first
