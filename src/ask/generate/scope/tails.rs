@@ -89,8 +89,14 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
     // The tables the model named in the rest of its text (`hint`) first: a column two tables
     // have is the one its own FROM read.
     let order = hinted(tables, hint);
+    let bound = bound_in(tables, hint);
+    // The table the model's own text gave the alias (`FROM album ir_ …`, cut off later).
+    let own = alias.and_then(|a| bound.iter().find(|(b, _)| b == a).map(|(_, i)| *i));
     let mut out = Vec::new();
-    for (_, t) in order {
+    for (i, t) in order {
+        if own.is_some_and(|o| o != i) {
+            continue;
+        }
         let has = |c: &str| c == "*" || t.columns.iter().any(|col| col.name == c);
         let fits = refs.iter().all(|(q, c)| match q {
             Some(q) if Some(q) == alias => has(c),
@@ -107,7 +113,7 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         let named = refs
             .iter()
             .any(|(_, c)| c != "*" && t.columns.iter().any(|col| col.name == *c));
-        if !(fits && named) {
+        if !(fits && (named || own.is_some())) {
             continue;
         }
         // As the search path finds it: bare in `public` (or qualified), qualified elsewhere.
@@ -157,7 +163,10 @@ fn joined(
     (a, b): (&String, &String),
     hint: &str,
 ) -> Vec<String> {
-    if refs.iter().any(|(q, _)| q.is_none()) || refs.iter().all(|(_, c)| c == "*") {
+    let bound = bound_in(tables, hint);
+    let own = |q: &String| bound.iter().find(|(b, _)| b == q).map(|(_, i)| *i);
+    let both_own = own(a).is_some() && own(b).is_some();
+    if refs.iter().any(|(q, _)| q.is_none()) || (refs.iter().all(|(_, c)| c == "*") && !both_own) {
         return Vec::new();
     }
     let fits = |t: &Table, q: &String| {
@@ -173,9 +182,14 @@ fn joined(
         .collect();
     let mut out = Vec::new();
     let mut pairs: Vec<(bool, String)> = Vec::new();
-    for &(i, t) in order.iter().filter(|(_, t)| fits(t, a)) {
+    // (An alias the model's own text gave a table stands for that one.)
+    let mine = |q: &String, i: usize| own(q).is_none_or(|o| o == i);
+    for &(i, t) in order.iter().filter(|(i, t)| fits(t, a) && mine(a, *i)) {
         // (Not a table with itself: which alias is the manager is not in the columns.)
-        for &(j, u) in order.iter().filter(|(j, u)| *j != i && fits(u, b)) {
+        for &(j, u) in order
+            .iter()
+            .filter(|(j, u)| *j != i && fits(u, b) && mine(b, *j))
+        {
             // (t's column, u's column) of each one-column key between them.
             let keys = t
                 .foreign_keys
@@ -216,6 +230,42 @@ fn joined(
         out.push(one.clone());
     } else if let [one] = both.as_slice() {
         out.push((*one).clone());
+    }
+    out
+}
+
+/// The aliases `hint` gives chosen tables (`album ir_`, `public.album AS ir_`), with the
+/// table's index in `tables`.
+fn bound_in(tables: &[Table], hint: &str) -> Vec<(String, usize)> {
+    let toks = lex(hint);
+    let mut out = Vec::new();
+    for (k, t) in toks.iter().enumerate() {
+        let Some(i) = (t.kind == Kind::Ident)
+            .then(|| tables.iter().position(|x| x.name == t.name()))
+            .flatten()
+        else {
+            continue;
+        };
+        // Not `album.title` (a qualifier), nor the schema of `public.album`.
+        if toks
+            .get(k + 1)
+            .is_some_and(|n| n.text == "." || n.text == "(")
+        {
+            continue;
+        }
+        let mut at = k + 1;
+        if toks.get(at).is_some_and(|n| n.is(Kind::Keyword, "AS")) {
+            at += 1;
+        }
+        let Some(alias) = toks.get(at).filter(|n| n.kind == Kind::Ident) else {
+            continue;
+        };
+        let used = toks
+            .get(at + 1)
+            .is_some_and(|n| n.text == "." || n.text == "(");
+        if !used {
+            out.push((alias.name(), i));
+        }
     }
     out
 }
