@@ -79,8 +79,10 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         .collect();
     pending.sort();
     pending.dedup();
+    // The aliases the list's own FROM gives chosen tables, where the text goes on to one.
+    let bound = bound_in(tables, hint, select);
     if let [a, b] = pending.as_slice() {
-        return joined(tables, &refs, (a, b), hint);
+        return joined(tables, &refs, (a, b), (hint, &bound));
     }
     if pending.len() > 1 {
         return Vec::new();
@@ -89,7 +91,6 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
     // The tables the model named in the rest of its text (`hint`) first: a column two tables
     // have is the one its own FROM read.
     let order = hinted(tables, hint);
-    let bound = bound_in(tables, hint);
     // The table the model's own text gave the alias (`FROM album ir_ …`, cut off later).
     let own = alias.and_then(|a| bound.iter().find(|(b, _)| b == a).map(|(_, i)| *i));
     let mut out = Vec::new();
@@ -113,7 +114,7 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         let named = refs
             .iter()
             .any(|(_, c)| c != "*" && t.columns.iter().any(|col| col.name == *c));
-        if !(fits && (named || own.is_some())) {
+        if !(fits && named) {
             continue;
         }
         // As the search path finds it: bare in `public` (or qualified), qualified elsewhere.
@@ -161,12 +162,10 @@ fn joined(
     tables: &[Table],
     refs: &[(Option<String>, String)],
     (a, b): (&String, &String),
-    hint: &str,
+    (hint, bound): (&str, &[(String, usize)]),
 ) -> Vec<String> {
-    let bound = bound_in(tables, hint);
     let own = |q: &String| bound.iter().find(|(b, _)| b == q).map(|(_, i)| *i);
-    let both_own = own(a).is_some() && own(b).is_some();
-    if refs.iter().any(|(q, _)| q.is_none()) || (refs.iter().all(|(_, c)| c == "*") && !both_own) {
+    if refs.iter().any(|(q, _)| q.is_none()) || refs.iter().all(|(_, c)| c == "*") {
         return Vec::new();
     }
     let fits = |t: &Table, q: &String| {
@@ -234,26 +233,70 @@ fn joined(
     out
 }
 
-/// The aliases `hint` gives chosen tables (`album ir_`, `public.album AS ir_`), with the
-/// table's index in `tables`.
-fn bound_in(tables: &[Table], hint: &str) -> Vec<(String, usize)> {
+/// The aliases the FROM list of the SELECT at token `select` of `hint` gives chosen tables
+/// (`FROM album ir_`, `JOIN public.album AS ir_`), with the table's index in `tables`: only
+/// items of that query's own level (not a subquery's), and a qualified table only in its
+/// schema.
+fn bound_in(tables: &[Table], hint: &str, select: usize) -> Vec<(String, usize)> {
     let toks = lex(hint);
-    let mut out = Vec::new();
-    for (k, t) in toks.iter().enumerate() {
-        let Some(i) = (t.kind == Kind::Ident)
-            .then(|| tables.iter().position(|x| x.name == t.name()))
-            .flatten()
+    let mut out: Vec<(String, usize)> = Vec::new();
+    let (mut depth, mut in_from) = (0usize, false);
+    let mut k = select + 1;
+    while k < toks.len() {
+        let t = &toks[k];
+        k += 1;
+        if t.is(Kind::Punct, "(") {
+            depth += 1;
+            continue;
+        }
+        if t.is(Kind::Punct, ")") {
+            if depth == 0 {
+                break;
+            }
+            depth -= 1;
+            continue;
+        }
+        if depth > 0 {
+            continue;
+        }
+        let item_start = match t.kind {
+            Kind::Keyword => match t.text {
+                "FROM" => {
+                    in_from = true;
+                    true
+                }
+                "JOIN" => in_from,
+                "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "UNION" | "INTERSECT"
+                | "EXCEPT" | "WINDOW" | "OFFSET" | "FETCH" => {
+                    in_from = false;
+                    false
+                }
+                _ => false,
+            },
+            _ => in_from && t.is(Kind::Punct, ","),
+        };
+        if !item_start {
+            continue;
+        }
+        // `[schema .] table [AS] alias` after FROM, JOIN or a comma of the FROM list.
+        let mut at = k;
+        let schema = match (toks.get(at), toks.get(at + 1)) {
+            (Some(s), Some(d)) if s.kind == Kind::Ident && d.is(Kind::Punct, ".") => {
+                at += 2;
+                Some(s.name())
+            }
+            _ => None,
+        };
+        let Some(name) = toks.get(at).filter(|n| n.kind == Kind::Ident) else {
+            continue;
+        };
+        let Some(i) = tables
+            .iter()
+            .position(|x| x.name == name.name() && schema.as_ref().is_none_or(|s| *s == x.schema))
         else {
             continue;
         };
-        // Not `album.title` (a qualifier), nor the schema of `public.album`.
-        if toks
-            .get(k + 1)
-            .is_some_and(|n| n.text == "." || n.text == "(")
-        {
-            continue;
-        }
-        let mut at = k + 1;
+        at += 1;
         if toks.get(at).is_some_and(|n| n.is(Kind::Keyword, "AS")) {
             at += 1;
         }
@@ -263,7 +306,7 @@ fn bound_in(tables: &[Table], hint: &str) -> Vec<(String, usize)> {
         let used = toks
             .get(at + 1)
             .is_some_and(|n| n.text == "." || n.text == "(");
-        if !used {
+        if !used && !out.iter().any(|(a, _)| *a == alias.name()) {
             out.push((alias.name(), i));
         }
     }

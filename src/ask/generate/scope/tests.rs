@@ -3303,18 +3303,16 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
 #[test]
 fn an_alias_the_model_gave_a_table_keeps_it_when_finished() {
     let sc = scope("albums");
-    // `x.*` names no column, but the model's own text made `x` an album.
-    let hint = "SELECT x.* FROM album x WHERE x.title = (SELECT floor(";
-    assert_eq!(
-        sc.from_tails("SELECT x.*", hint),
-        [" FROM album x", " FROM public.album x"]
-    );
-    // Not without it.
-    assert!(sc.from_tails("SELECT x.*", "SELECT x.*").is_empty());
-    // `artist_id` is in both tables: the text's own `artist y` decides.
+    // `artist_id` is in both tables: the list's own `FROM artist y` decides.
     let hint = "SELECT y.artist_id FROM artist y JOIN";
     assert_eq!(
-        sc.from_tails("SELECT y.artist_id", hint)[0],
-        " FROM artist y"
+        sc.from_tails("SELECT y.artist_id", hint),
+        [" FROM artist y", " FROM public.artist y"]
     );
+    // A subquery's alias is not the list's (`name` is only the artist's).
+    let hint = "SELECT y.name, (SELECT count(*) FROM album y WHERE";
+    assert_eq!(sc.from_tails("SELECT y.name", hint)[0], " FROM artist y");
+    // A list of `x.*` alone names no column: given nothing, bound or not.
+    let hint = "SELECT x.* FROM album x WHERE x.title = (SELECT floor(";
+    assert!(sc.from_tails("SELECT x.*", hint).is_empty());
 }
