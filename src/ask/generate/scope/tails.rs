@@ -6,7 +6,7 @@
 //! column of any chosen table gets none: `SELECT 1 FROM album` answers nothing the question
 //! asked).
 
-use super::lexer::{lex, Kind};
+use super::lexer::{lex, Kind, Tok};
 use crate::ask::catalog::{quote_ident, Table};
 
 /// The FROM clauses (each starting with a space) that could follow `text`, whose last SELECT
@@ -79,10 +79,17 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         .collect();
     pending.sort();
     pending.dedup();
-    // The aliases the list's own FROM gives chosen tables, where the text goes on to one.
-    let bound = bound_in(tables, hint, select);
+    // The model's whole text, read once: the names it wrote, and the aliases the list's own
+    // FROM gives chosen tables, where the text goes on to one.
+    let hint = lex(hint);
+    let names: Vec<String> = hint
+        .iter()
+        .filter(|t| t.kind == Kind::Ident)
+        .map(|t| t.name())
+        .collect();
+    let bound = bound_in(tables, &hint, select);
     if let [a, b] = pending.as_slice() {
-        return joined(tables, &refs, (a, b), (hint, &bound));
+        return joined(tables, &refs, (a, b), (&names, &bound));
     }
     if pending.len() > 1 {
         return Vec::new();
@@ -90,9 +97,9 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
     let alias = pending.first();
     // The tables the model named in the rest of its text (`hint`) first: a column two tables
     // have is the one its own FROM read.
-    let order = hinted(tables, hint);
+    let order = hinted(tables, &names);
     // The table the model's own text gave the alias (`FROM album ir_ …`, cut off later).
-    let own = alias.and_then(|a| bound.iter().find(|(b, _)| b == a).map(|(_, i)| *i));
+    let own = alias.and_then(|a| own_table(&bound, a));
     let mut out = Vec::new();
     for (i, t) in order {
         if own.is_some_and(|o| o != i) {
@@ -117,13 +124,11 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
         if !(fits && named) {
             continue;
         }
-        // As the search path finds it: bare in `public` (or qualified), qualified elsewhere.
-        let qualified = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
-        let spellings = if t.schema == "public" || t.schema.is_empty() {
-            vec![quote_ident(&t.name), qualified]
-        } else {
-            vec![qualified]
-        };
+        // As the search path finds it, and in `public` qualified too.
+        let mut spellings = vec![spelled(t)];
+        if t.schema == "public" {
+            spellings.push(format!("public.{}", quote_ident(&t.name)));
+        }
         for s in spellings {
             out.push(match alias {
                 Some(a) => format!(" FROM {s} {a}"),
@@ -134,16 +139,17 @@ pub(super) fn from_tails(tables: &[Table], text: &str, hint: &str) -> Vec<String
     out
 }
 
-/// The chosen tables, those `hint` names first (in their order otherwise).
-fn hinted<'a>(tables: &'a [Table], hint: &str) -> Vec<(usize, &'a Table)> {
-    let named: Vec<String> = lex(hint)
-        .iter()
-        .filter(|t| t.kind == Kind::Ident)
-        .map(|t| t.name())
-        .collect();
+/// The chosen tables, those among `names` (the model's text's) first, in their order
+/// otherwise.
+fn hinted<'a>(tables: &'a [Table], names: &[String]) -> Vec<(usize, &'a Table)> {
     let mut order: Vec<(usize, &Table)> = tables.iter().enumerate().collect();
-    order.sort_by_key(|(_, t)| !named.contains(&t.name));
+    order.sort_by_key(|(_, t)| !names.contains(&t.name));
     order
+}
+
+/// The table `bound` ([`bound_in`]) gives the alias `q`, by its index.
+fn own_table(bound: &[(String, usize)], q: &str) -> Option<usize> {
+    bound.iter().find(|(b, _)| b == q).map(|(_, i)| *i)
 }
 
 /// A table as the search path finds it: bare in `public`, qualified elsewhere.
@@ -157,14 +163,14 @@ fn spelled(t: &Table) -> String {
 
 /// ` FROM t a JOIN u b ON b.k = a.k` for a list whose columns are all under the two
 /// qualifiers `a` and `b`: the pair of two chosen tables with their columns that a one-column
-/// foreign key joins (either way), when only one pair does or `hint` names both of only one.
+/// foreign key joins (either way), when only one pair does or `names` (the model's text's)
+/// has both tables of only one.
 fn joined(
     tables: &[Table],
     refs: &[(Option<String>, String)],
     (a, b): (&String, &String),
-    (hint, bound): (&str, &[(String, usize)]),
+    (names, bound): (&[String], &[(String, usize)]),
 ) -> Vec<String> {
-    let own = |q: &String| bound.iter().find(|(b, _)| b == q).map(|(_, i)| *i);
     if refs.iter().any(|(q, _)| q.is_none()) || refs.iter().all(|(_, c)| c == "*") {
         return Vec::new();
     }
@@ -173,16 +179,10 @@ fn joined(
             .filter(|(p, _)| p.as_ref() == Some(q))
             .all(|(_, c)| c == "*" || t.columns.iter().any(|col| col.name == *c))
     };
-    let order = hinted(tables, hint);
-    let named: Vec<String> = lex(hint)
-        .iter()
-        .filter(|t| t.kind == Kind::Ident)
-        .map(|t| t.name())
-        .collect();
-    let mut out = Vec::new();
+    let order = hinted(tables, names);
     let mut pairs: Vec<(bool, String)> = Vec::new();
     // (An alias the model's own text gave a table stands for that one.)
-    let mine = |q: &String, i: usize| own(q).is_none_or(|o| o == i);
+    let mine = |q: &String, i: usize| own_table(bound, q).is_none_or(|o| o == i);
     for &(i, t) in order.iter().filter(|(i, t)| fits(t, a) && mine(a, *i)) {
         // (Not a table with itself: which alias is the manager is not in the columns.)
         for &(j, u) in order
@@ -209,7 +209,7 @@ fn joined(
                 );
             for (tc, uc) in keys {
                 pairs.push((
-                    named.contains(&t.name) && named.contains(&u.name),
+                    names.contains(&t.name) && names.contains(&u.name),
                     format!(
                         " FROM {} {a} JOIN {} {b} ON {b}.{} = {a}.{}",
                         spelled(t),
@@ -225,20 +225,18 @@ fn joined(
     // (`SELECT c.first_name, e.first_name` fits customer and employee either way round) the
     // columns do not say which table each alias stands for.
     let both: Vec<&String> = pairs.iter().filter(|(n, _)| *n).map(|(_, p)| p).collect();
-    if let [(_, one)] = pairs.as_slice() {
-        out.push(one.clone());
-    } else if let [one] = both.as_slice() {
-        out.push((*one).clone());
+    match (pairs.as_slice(), both.as_slice()) {
+        ([(_, one)], _) => vec![one.clone()],
+        (_, [one]) => vec![(*one).clone()],
+        _ => Vec::new(),
     }
-    out
 }
 
-/// The aliases the FROM list of the SELECT at token `select` of `hint` gives chosen tables
-/// (`FROM album ir_`, `JOIN public.album AS ir_`), with the table's index in `tables`: only
-/// items of that query's own level (not a subquery's), and a qualified table only in its
-/// schema.
-fn bound_in(tables: &[Table], hint: &str, select: usize) -> Vec<(String, usize)> {
-    let toks = lex(hint);
+/// The aliases the FROM list of the SELECT at token `select` of `toks` (the model's whole
+/// text) gives chosen tables (`FROM album ir_`, `JOIN public.album AS ir_`), with the table's
+/// index in `tables`: only items of that query's own level (not a subquery's), and a qualified
+/// table only in its schema.
+fn bound_in(tables: &[Table], toks: &[Tok<'_>], select: usize) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     let (mut depth, mut in_from) = (0usize, false);
     let mut k = select + 1;
