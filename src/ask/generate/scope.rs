@@ -570,7 +570,27 @@ impl Scope {
                 // unless nothing is grouped and they are a column of the level's own tables:
                 // not `current_date`, nor an enclosing query's column).
                 let keyed = match &q {
-                    None => !groups.is_empty() || self.holders(&c, &l.tables) == 0,
+                    None if groups.is_empty() => self.holders(&c, &l.tables) == 0,
+                    // Grouped, an unqualified column of exactly one of the level's own tables
+                    // (`SELECT country, avg(total) FROM customer JOIN invoice … GROUP BY
+                    // invoice_id`) is covered by that table's primary key only.
+                    None => self.sole_owner(&c, &l.tables).is_none_or(|t| {
+                        self.catalog.tables.get(t).is_none_or(|tab| {
+                            tab.primary_key.is_empty()
+                                || tab.primary_key.iter().all(|k| {
+                                    groups.iter().any(|(gq, gc)| {
+                                        *gc == norm(k)
+                                            && gq.as_ref().is_none_or(|gq| {
+                                                bindings.iter().any(|b| {
+                                                    norm(&b.name) == *gq
+                                                        && b.level == l.id
+                                                        && b.table == Some(t)
+                                                })
+                                            })
+                                    })
+                                })
+                        })
+                    }),
                     Some(q) => {
                         // This level's own FROM item (an enclosing query's is not judged).
                         let table = bindings
@@ -697,7 +717,30 @@ impl Scope {
     }
 
     /// [`Self::problems`], with the question's order demand ([`Self::ordered`]) as `ordered`.
+    /// A cast's type still being written (`x::INTE`) is judged as the best of the types it
+    /// can become (`INTEGER`, `INTERVAL`, or an array of one): refused as soon as every one
+    /// of them would be, not after its last letter, where the dead end costs a backtrack a
+    /// letter.
     fn count(&self, s: &str, end: bool, ordered: bool) -> usize {
+        if !end {
+            if let Some((head, start)) = partial_type(s) {
+                let best = TYPE_WORDS
+                    .iter()
+                    .filter(|w| w.starts_with(&start))
+                    // (An array of the type too: `'{1,2}'::INT[]`.)
+                    .flat_map(|w| [format!("{head}{w} "), format!("{head}{w}[] ")])
+                    .map(|t| self.count_whole(&t, false, ordered))
+                    .min();
+                if let Some(best) = best {
+                    return best;
+                }
+            }
+        }
+        self.count_whole(s, end, ordered)
+    }
+
+    /// [`Self::count`] of a text whose last word is judged as it stands.
+    fn count_whole(&self, s: &str, end: bool, ordered: bool) -> usize {
         let mut toks = lex(s);
         if end {
             for t in &mut toks {
@@ -1078,21 +1121,7 @@ impl Scope {
                     let value = toks[lit].text.trim_matches('\'').trim();
                     // `'x'::TEXT[]`: an array's text is written in braces (22P02).
                     let array = next.is_some_and(|n| n.is(Kind::Punct, "["));
-                    let bad = match ty {
-                        _ if array => !(value.starts_with('{') && value.ends_with('}')),
-                        Some("boolean") => !yes_or_no(value),
-                        Some("money") => value
-                            .trim_start_matches('-')
-                            .trim_start_matches('$')
-                            .replace(',', "")
-                            .parse::<f64>()
-                            .is_err(),
-                        Some(ty) if comparable(ty, "integer") => value.parse::<f64>().is_err(),
-                        // `'checkout'::INTERVAL`, `'2010'::DATE` (22007).
-                        Some(ty) if is_time(ty) => !reads_as_time(value),
-                        _ => false,
-                    };
-                    problems += usize::from(bad);
+                    problems += usize::from(unreadable_as(value, ty, array));
                 }
                 // `now()::UUID`, `current_date::INTEGER`: a date or time cast to what
                 // PostgreSQL has no cast to from one (42846).
@@ -2011,6 +2040,66 @@ pub(super) const NUMBER_FUNCTIONS: &[&str] = &[
     "abs", "ceil", "ceiling", "floor", "power", "sqrt", "mod", "sign", "trunc", "round", "ln",
     "log", "exp", "stddev", "variance",
 ];
+
+/// The type names a cast may be written with (the grammar's, one word each).
+const TYPE_WORDS: &[&str] = &[
+    "INT",
+    "INTEGER",
+    "INT2",
+    "INT4",
+    "INT8",
+    "BIGINT",
+    "SMALLINT",
+    "NUMERIC",
+    "DECIMAL",
+    "REAL",
+    "FLOAT",
+    "FLOAT4",
+    "FLOAT8",
+    "DOUBLE",
+    "TEXT",
+    "VARCHAR",
+    "CHAR",
+    "CHARACTER",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "TIMESTAMPTZ",
+    "INTERVAL",
+    "BOOL",
+    "BOOLEAN",
+    "MONEY",
+    "UUID",
+];
+
+/// The text before a cast's type still being written and that type's start in upper case,
+/// when `s` ends with one (`x::inte` gives `x::` and `INTE`).
+fn partial_type(s: &str) -> Option<(&str, String)> {
+    let word = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    (word.len() < s.len() && word.ends_with("::"))
+        .then(|| (word, s[word.len()..].to_ascii_uppercase()))
+}
+
+/// Whether PostgreSQL cannot read the text `value` as type `ty` (22P02, 22007; even in
+/// EXPLAIN, where the constant is folded): not a number as a number, not a yes/no as a
+/// boolean, nothing like a date as a date or time, and as an array (`array`) anything not in
+/// braces.
+fn unreadable_as(value: &str, ty: Option<&str>, array: bool) -> bool {
+    match ty {
+        _ if array => !(value.starts_with('{') && value.ends_with('}')),
+        Some("boolean") => !yes_or_no(value),
+        Some("money") => value
+            .trim_start_matches('-')
+            .trim_start_matches('$')
+            .replace(',', "")
+            .parse::<f64>()
+            .is_err(),
+        Some(ty) if comparable(ty, "integer") => value.parse::<f64>().is_err(),
+        // `'checkout'::INTERVAL`, `'2010'::DATE` (22007).
+        Some(ty) if is_time(ty) => !reads_as_time(value),
+        _ => false,
+    }
+}
 
 /// Whether PostgreSQL can compare or merge columns of types `a` and `b` (as information_schema
 /// spells them) without a cast: the same family (text, number, date and time, boolean), or a

@@ -226,6 +226,24 @@ impl Scope {
             .count()
     }
 
+    /// The one table among a level's FROM items (`tables`) with a column `name` (in lower
+    /// case, unquoted); `None` when none has it, several do, or an item's columns are not
+    /// known (a CTE, a derived table).
+    pub(super) fn sole_owner(&self, name: &str, tables: &[Option<TableId>]) -> Option<TableId> {
+        if tables.contains(&None) {
+            return None;
+        }
+        let mut owners = tables.iter().flatten().copied().filter(|&t| {
+            self.catalog.tables.get(t).is_some_and(|tab| {
+                tab.columns
+                    .iter()
+                    .any(|c| c.name.replace('"', "").to_lowercase() == name)
+            })
+        });
+        let first = owners.next()?;
+        owners.next().is_none().then_some(first)
+    }
+
     /// 1 when a column the level's SELECT list named bare is ambiguous among its FROM items
     /// (see [`Scope::ambiguous`]).
     pub(super) fn ambiguous_pending(&self, l: &Level) -> usize {
