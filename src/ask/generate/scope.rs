@@ -724,8 +724,13 @@ impl Scope {
     fn count(&self, s: &str, end: bool, ordered: bool) -> usize {
         if !end {
             if let Some((head, start)) = partial_type(s) {
+                // (A word of the glossary's definitions may be a type the grammar's list does
+                // not have, `::int4range`, `::mood`: judged as written.)
+                let words = self.words.iter().map(|w| w.to_ascii_uppercase());
                 let best = TYPE_WORDS
                     .iter()
+                    .map(|w| w.to_string())
+                    .chain(words)
                     .filter(|w| w.starts_with(&start))
                     // (An array of the type too: `'{1,2}'::INT[]`.)
                     .flat_map(|w| [format!("{head}{w} "), format!("{head}{w}[] ")])

@@ -2842,6 +2842,15 @@ fn a_cast_is_refused_while_its_type_is_written_when_every_type_it_becomes_is() {
     assert!(!refused(&sc, "SELECT 'checkout guarantee'::|T"));
     assert!(!refused(&sc, "SELECT 'checkout guarantee'::|VARCH"));
     assert!(!refused(&sc, "SELECT 'checkout guarantee'::|JS"));
+    // A type only a glossary definition writes (the grammar's list has no range or enum)
+    // is judged as written, not as the listed types it starts like.
+    let defined = scope("albums").with_definitions(&[
+        "'[1,5)'::int4range".to_string(),
+        "'happy'::mood".to_string(),
+    ]);
+    never_refused(&defined, "SELECT '[1,5)'::int4range");
+    never_refused(&defined, "SELECT 'happy'::mood");
+    assert!(refused(&sc, "SELECT '[1,5)'::|int"));
     // A text the types can read is never refused while they are written.
     for ok in [
         "SELECT '12'::INTEGER, title FROM album",
