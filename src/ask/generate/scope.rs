@@ -1110,7 +1110,7 @@ impl Scope {
                 // `'abc'::DECIMAL`: a text PostgreSQL cannot read as the number or yes/no it
                 // is cast to (22P02, even in EXPLAIN: the constant is folded).
                 // (`('x')::TIME` too: the parentheses change nothing.)
-                let lit = if i >= 4
+                let mut lit = if i >= 4
                     && toks[i - 2].is(Kind::Punct, ")")
                     && toks[i - 4].is(Kind::Punct, "(")
                     // (not a call's: `upper('x')::TIME` is the call's value)
@@ -1122,6 +1122,14 @@ impl Scope {
                 } else {
                     i - 2
                 };
+                // `'abc'::VARCHAR::BIGINT`: a cast to a text keeps the text as it is.
+                while lit >= 2
+                    && toks[lit - 1].is(Kind::Punct, "::")
+                    && matches!(toks[lit].kind, Kind::Ident | Kind::Keyword)
+                    && cast_type(toks[lit].text).is_some_and(is_text)
+                {
+                    lit -= 2;
+                }
                 if toks[lit].kind == Kind::Literal && toks[lit].text.starts_with('\'') {
                     let value = toks[lit].text.trim_matches('\'').trim();
                     // `'x'::TEXT[]`: an array's text is written in braces (22P02).

@@ -148,18 +148,26 @@ impl Scope {
         visible: &[usize],
     ) -> bool {
         let punct = |k: usize, p: &str| toks.get(k).is_some_and(|t| t.is(Kind::Punct, p));
-        let ends = match toks.get(at + 1) {
-            None => toks.get(at).is_some_and(|t| t.complete),
-            Some(n) => n.kind == Kind::Keyword || punct(at + 1, ")") || punct(at + 1, ","),
-        };
-        if !ends {
-            return false;
-        }
         let start = if at >= 2 && punct(at - 1, ".") {
             at - 2
         } else {
             at
         };
+        // After an arithmetic operator the column is the literal's operand whatever follows
+        // (`'abc' / t.id + 1`, `'abc' - t.id::TEXT`: every reading fails), once its name is
+        // whole and no call's or qualifier's.
+        let arithmetic = start >= 1
+            && ["+", "-", "*", "/", "%"]
+                .iter()
+                .any(|p| punct(start - 1, p));
+        let ends = match toks.get(at + 1) {
+            None => toks.get(at).is_some_and(|t| t.complete),
+            Some(_) if arithmetic => !punct(at + 1, ".") && !punct(at + 1, "("),
+            Some(n) => n.kind == Kind::Keyword || punct(at + 1, ")") || punct(at + 1, ","),
+        };
+        if !ends {
+            return false;
+        }
         let column = &toks[..=at];
         if start >= 2
             && punct(start - 1, "(")

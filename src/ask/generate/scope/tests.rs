@@ -3352,6 +3352,10 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT ('abc')::TIME FROM album a",
         "SELECT 'abc' / a.price FROM album a",
         "SELECT a.title::INTERVAL::UUID FROM album a",
+        // Whatever follows the number column, and through a cast to a text.
+        "SELECT 'abc' / a.price + 1 FROM album a",
+        "SELECT 'abc' - a.price::TEXT FROM album a",
+        "SELECT 'abc'::VARCHAR::BIGINT FROM album a",
     ] {
         assert!(sc.problems(sql, true) > 0, "{sql}");
     }
@@ -3359,6 +3363,8 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT '{1,2}'::INT[] FROM album a",
         "SELECT ('10:00')::TIME FROM album a",
         "SELECT a.price::INT::TEXT FROM album a",
+        "SELECT '12' / a.price + 1, a.price / 2 - a.price FROM album a",
+        "SELECT '12'::VARCHAR::BIGINT, 'x'::TEXT::VARCHAR FROM album a",
         "SELECT title FROM album WHERE title ILIKE '%a%' AND price::TEXT LIKE '1%'",
         "SELECT title FROM album WHERE 'x' LIKE title",
         // `||` binds first: the text it makes is LIKE's operand.
