@@ -1126,7 +1126,11 @@ impl Scope {
                 while lit >= 2
                     && toks[lit - 1].is(Kind::Punct, "::")
                     && matches!(toks[lit].kind, Kind::Ident | Kind::Keyword)
-                    && cast_type(toks[lit].text).is_some_and(is_text)
+                    // (Not CHAR: without a length it keeps one character, `'12abc'::CHAR`.)
+                    && matches!(
+                        cast_type(toks[lit].text),
+                        Some("text" | "character varying")
+                    )
                 {
                     lit -= 2;
                 }
@@ -1669,7 +1673,7 @@ impl Scope {
                     {
                         let f = toks[i - 2].text.to_ascii_lowercase();
                         let value = t.text.trim_matches('\'').trim().to_ascii_lowercase();
-                        // (`'0x1F'` too: PostgreSQL 15 reads hexadecimal, octal, binary.)
+                        // (`'0x1F'` is left to PostgreSQL: 16 reads hexadecimal, 15 does not.)
                         let number = value.parse::<f64>().is_ok()
                             || ["0x", "0o", "0b"].iter().any(|p| value.starts_with(p));
                         if toks[i - 2].kind == Kind::Ident

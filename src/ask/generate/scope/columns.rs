@@ -153,15 +153,18 @@ impl Scope {
         } else {
             at
         };
-        // After an arithmetic operator the column is the literal's operand whatever follows
-        // (`'abc' / t.id + 1`, `'abc' - t.id::TEXT`: every reading fails), once its name is
-        // whole and no call's or qualifier's.
-        let arithmetic = start >= 1
-            && ["+", "-", "*", "/", "%"]
-                .iter()
-                .any(|p| punct(start - 1, p));
+        // After `*`, `/` or `%` the column is the literal's operand whatever follows (`'abc' /
+        // t.id + 1`: every reading fails), once its name is whole and no call's or
+        // qualifier's; after `+` or `-`, unless what follows binds first and may make it
+        // something else (`'10:00' + t.n * INTERVAL '1 minute'` is a time, `'{}' - t.id::TEXT`
+        // a jsonb).
+        // (After `+` or `-`, not before the next token says which.)
+        let op_before = |ops: &[&str]| start >= 1 && ops.iter().any(|p| punct(start - 1, p));
+        let added = op_before(&["+", "-"]);
+        let binds_first = ["*", "/", "%", "::", ":"].iter().any(|p| punct(at + 1, p));
+        let arithmetic = op_before(&["*", "/", "%"]) || (added && !binds_first);
         let ends = match toks.get(at + 1) {
-            None => toks.get(at).is_some_and(|t| t.complete),
+            None => !added && toks.get(at).is_some_and(|t| t.complete),
             Some(_) if arithmetic => !punct(at + 1, ".") && !punct(at + 1, "("),
             Some(n) => n.kind == Kind::Keyword || punct(at + 1, ")") || punct(at + 1, ","),
         };
@@ -208,8 +211,13 @@ impl Scope {
         let text = lit.kind == Kind::Literal
             && lit.text.starts_with('\'')
             && lit.text.trim_matches('\'').trim().parse::<f64>().is_err();
+        // (A keyword that types the literal makes it no bare text: `DATE '2024-01-01' + t.days`,
+        // `INTERVAL '1 day' * t.n`, `… AT TIME ZONE 'UTC' - …`.)
+        let typed = |t: &Tok<'_>| {
+            super::items::cast_type(t.text).is_some() || t.text.eq_ignore_ascii_case("zone")
+        };
         let whole = op < 2
-            || matches!(toks[op - 2].kind, Kind::Keyword)
+            || (matches!(toks[op - 2].kind, Kind::Keyword) && !typed(&toks[op - 2]))
             || punct(op - 2, "(")
             || punct(op - 2, ",");
         text && whole && self.numeric_column(column, bindings, visible)

@@ -3354,7 +3354,7 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT a.title::INTERVAL::UUID FROM album a",
         // Whatever follows the number column, and through a cast to a text.
         "SELECT 'abc' / a.price + 1 FROM album a",
-        "SELECT 'abc' - a.price::TEXT FROM album a",
+        "SELECT 'abc' - a.price ^ 2 FROM album a",
         "SELECT 'abc'::VARCHAR::BIGINT FROM album a",
     ] {
         assert!(sc.problems(sql, true) > 0, "{sql}");
@@ -3365,6 +3365,14 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT a.price::INT::TEXT FROM album a",
         "SELECT '12' / a.price + 1, a.price / 2 - a.price FROM album a",
         "SELECT '12'::VARCHAR::BIGINT, 'x'::TEXT::VARCHAR FROM album a",
+        // (After review.) A typed constant is no bare text; after `+` or `-`, what binds
+        // first may make the right side a time or a jsonb; CHAR keeps one character.
+        "SELECT DATE '2024-01-01' + a.price * 7, INTERVAL '1 day' * a.price FROM album a",
+        "SELECT now() - INTERVAL '1 day' * a.price > DATE '2024-01-01' FROM album a",
+        "SELECT DATE '2024-01-01' + a.price::INT FROM album a",
+        "SELECT '10:00' + a.price * INTERVAL '1 minute' FROM album a",
+        "SELECT '{\"a\": 1}' - a.price::TEXT FROM album a",
+        "SELECT '12abc'::CHAR::INT FROM album a",
         "SELECT title FROM album WHERE title ILIKE '%a%' AND price::TEXT LIKE '1%'",
         "SELECT title FROM album WHERE 'x' LIKE title",
         // `||` binds first: the text it makes is LIKE's operand.
