@@ -89,8 +89,9 @@ use self::columns::{is_number, is_text, is_time};
 use self::constants::{constant_item, text_against_truth};
 use self::cte::{cte_body, cte_ended_before, list_width, recursive, starts_cte};
 use self::items::{
-    aggregate_item, cast_type, close_item, close_list, never_compare, outside_parentheses,
-    reads_as_time, ungrouped, unmatched, yes_or_no,
+    aggregate_item, cast_type, close_item, close_list, never_compare, non_boolean_call,
+    non_boolean_column, non_boolean_constant, outside_parentheses, reads_as_time,
+    top_level_operands, ungrouped, unmatched, yes_or_no,
 };
 use self::lexer::{ident_name, lex, string_literals, Kind, Tok};
 use self::repeats::{
@@ -948,6 +949,26 @@ impl Scope {
             if in_select
                 && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
                 && item_so_far.is_some_and(|item| !in_case(item) && !awaits_range_end(item, t))
+            {
+                problems += 1;
+            }
+            // In a GROUP BY or ORDER BY key, AND / OR after an operand that is no yes/no
+            // (`GROUP BY payment_id AND payments.amount AND …`, Gemma's): 42804 once the key
+            // ends, refused at the word (once whole: `GROUP BY name OR` may become ORDER).
+            let in_key =
+                stack.len() - 1 == qi && matches!(stack[qi].clause, Clause::Group | Clause::Order);
+            if in_key
+                && t.complete
+                && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
+                && item_so_far.is_some_and(|item| {
+                    !awaits_range_end(item, t)
+                        && top_level_operands(item).last().is_some_and(|o| {
+                            let o = o.trim();
+                            non_boolean_constant(o)
+                                || non_boolean_column(o, &self.catalog)
+                                || non_boolean_call(o)
+                        })
+                })
             {
                 problems += 1;
             }

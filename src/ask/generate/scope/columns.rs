@@ -156,9 +156,8 @@ impl Scope {
         // After `*`, `/` or `%` the column is the literal's operand whatever follows (`'abc' /
         // t.id + 1`: every reading fails), once its name is whole and no call's or
         // qualifier's; after `+` or `-`, unless what follows binds first and may make it
-        // something else (`'10:00' + t.n * INTERVAL '1 minute'` is a time, `'{}' - t.id::TEXT`
-        // a jsonb).
-        // (After `+` or `-`, not before the next token says which.)
+        // something else (`'10:00' + t.n * INTERVAL '1 minute'` is an interval,
+        // `'{}' - t.id::TEXT` a jsonb), and not before the next token says which.
         let op_before = |ops: &[&str]| start >= 1 && ops.iter().any(|p| punct(start - 1, p));
         let added = op_before(&["+", "-"]);
         let binds_first = ["*", "/", "%", "::", ":"].iter().any(|p| punct(at + 1, p));
@@ -214,7 +213,10 @@ impl Scope {
         // (A keyword that types the literal makes it no bare text: `DATE '2024-01-01' + t.days`,
         // `INTERVAL '1 day' * t.n`, `… AT TIME ZONE 'UTC' - …`.)
         let typed = |t: &Tok<'_>| {
-            super::items::cast_type(t.text).is_some() || t.text.eq_ignore_ascii_case("zone")
+            super::items::cast_type(t.text).is_some()
+                || ["zone", "json", "jsonb", "inet", "cidr", "pg_lsn"]
+                    .iter()
+                    .any(|w| t.text.eq_ignore_ascii_case(w))
         };
         let whole = op < 2
             || (matches!(toks[op - 2].kind, Kind::Keyword) && !typed(&toks[op - 2]))

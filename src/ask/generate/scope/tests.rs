@@ -1098,6 +1098,29 @@ fn a_key_is_no_answer_column_unless_the_question_asks_for_ids() {
 }
 
 #[test]
+fn a_group_by_or_order_by_key_is_no_chain_of_conditions() {
+    let sc = scope("albums per artist");
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album GROUP BY album_id| AND "
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM album GROUP BY artist_id, price| OR "
+    ));
+    assert!(refused(&sc, "SELECT title FROM album ORDER BY price| AND "));
+    for ok in [
+        "SELECT title FROM album ORDER BY CASE WHEN price > 1 AND price < 5 THEN 1 END",
+        "SELECT title FROM album ORDER BY price BETWEEN 1 AND 5, title",
+        "SELECT title, count(*) FROM album GROUP BY title HAVING count(*) > 1 AND max(price) > 2",
+        "SELECT title FROM album GROUP BY title ORDER BY title",
+        "SELECT title FROM album ORDER BY (price > 1 AND price < 5) DESC",
+    ] {
+        never_refused(&sc, ok);
+    }
+}
+
+#[test]
 fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
     let keyed = |name: &str, cols: &[&str]| {
         let mut t = table(name, cols);
@@ -3373,6 +3396,7 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT '10:00' + a.price * INTERVAL '1 minute' FROM album a",
         "SELECT '{\"a\": 1}' - a.price::TEXT FROM album a",
         "SELECT '12abc'::CHAR::INT FROM album a",
+        "SELECT JSONB '[\"a\"]' - a.price, INET '10.0.0.1' + a.price FROM album a",
         "SELECT title FROM album WHERE title ILIKE '%a%' AND price::TEXT LIKE '1%'",
         "SELECT title FROM album WHERE 'x' LIKE title",
         // `||` binds first: the text it makes is LIKE's operand.
