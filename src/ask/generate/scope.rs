@@ -960,8 +960,9 @@ impl Scope {
             if in_key
                 && t.complete
                 && (t.is(Kind::Keyword, "AND") || t.is(Kind::Keyword, "OR"))
+                // (Not after a BETWEEN: its bounds are no operands of AND.)
                 && item_so_far.is_some_and(|item| {
-                    !awaits_range_end(item, t)
+                    !item.contains(" BETWEEN ")
                         && top_level_operands(item).last().is_some_and(|o| {
                             let o = o.trim();
                             non_boolean_constant(o)

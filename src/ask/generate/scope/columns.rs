@@ -214,7 +214,7 @@ impl Scope {
         // `INTERVAL '1 day' * t.n`, `… AT TIME ZONE 'UTC' - …`.)
         let typed = |t: &Tok<'_>| {
             super::items::cast_type(t.text).is_some()
-                || ["zone", "json", "jsonb", "inet", "cidr", "pg_lsn"]
+                || ["zone", "jsonb", "inet", "cidr", "pg_lsn"]
                     .iter()
                     .any(|w| t.text.eq_ignore_ascii_case(w))
         };
