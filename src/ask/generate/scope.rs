@@ -89,9 +89,9 @@ use self::columns::{is_number, is_text, is_time};
 use self::constants::{constant_item, text_against_truth};
 use self::cte::{cte_body, cte_ended_before, list_width, recursive, starts_cte};
 use self::items::{
-    aggregate_item, cast_type, close_item, close_list, never_compare, non_boolean_call,
-    non_boolean_column, non_boolean_constant, outside_parentheses, reads_as_time,
-    top_level_operands, ungrouped, unmatched, yes_or_no,
+    aggregate_item, cast_type, close_item, close_list, never_compare, no_yes_no,
+    outside_parentheses, reads_as_time, top_level_operands, ungrouped, unmatched, yes_or_no,
+    CAST_TYPES,
 };
 use self::lexer::{ident_name, lex, string_literals, Kind, Tok};
 use self::repeats::{
@@ -556,6 +556,18 @@ impl Scope {
             return 0;
         }
         let groups: Vec<(Option<String>, String)> = items.iter().map(|g| split(g)).collect();
+        // Whether table `t`'s primary key is grouped, each column bare or by a qualifier
+        // `names_t` takes for the table (a table with no key, or none known: not judged).
+        let key_grouped = |t: TableId, names_t: &dyn Fn(&str) -> bool| {
+            self.catalog.tables.get(t).is_none_or(|tab| {
+                tab.primary_key.is_empty()
+                    || tab.primary_key.iter().all(|k| {
+                        groups
+                            .iter()
+                            .any(|(gq, gc)| *gc == norm(k) && gq.as_deref().is_none_or(names_t))
+                    })
+            })
+        };
         // `t.*` is covered by its table's primary key, as a column of it is.
         let star = |item: &str| item.strip_suffix(".*").is_some_and(bare_column);
         let missing = l
@@ -576,20 +588,10 @@ impl Scope {
                     // (`SELECT country, avg(total) FROM customer JOIN invoice … GROUP BY
                     // invoice_id`) is covered by that table's primary key only.
                     None => self.sole_owner(&c, &l.tables).is_none_or(|t| {
-                        self.catalog.tables.get(t).is_none_or(|tab| {
-                            tab.primary_key.is_empty()
-                                || tab.primary_key.iter().all(|k| {
-                                    groups.iter().any(|(gq, gc)| {
-                                        *gc == norm(k)
-                                            && gq.as_ref().is_none_or(|gq| {
-                                                bindings.iter().any(|b| {
-                                                    norm(&b.name) == *gq
-                                                        && b.level == l.id
-                                                        && b.table == Some(t)
-                                                })
-                                            })
-                                    })
-                                })
+                        key_grouped(t, &|gq: &str| {
+                            bindings.iter().any(|b| {
+                                norm(&b.name) == gq && b.level == l.id && b.table == Some(t)
+                            })
                         })
                     }),
                     Some(q) => {
@@ -599,18 +601,7 @@ impl Scope {
                             .find(|b| norm(&b.name) == *q && b.level == l.id)
                             .map(|b| b.table);
                         match table {
-                            Some(Some(t)) => match self.catalog.tables.get(t) {
-                                Some(t) if !t.primary_key.is_empty() => {
-                                    t.primary_key.iter().all(|k| {
-                                        groups.iter().any(|(gq, gc)| {
-                                            *gc == norm(k)
-                                                && (gq.as_deref() == Some(q.as_str())
-                                                    || gq.is_none())
-                                        })
-                                    })
-                                }
-                                _ => true,
-                            },
+                            Some(Some(t)) => key_grouped(t, &|gq: &str| gq == q),
                             // A CTE, a derived table or an unknown qualifier: not judged here.
                             _ => true,
                         }
@@ -728,9 +719,9 @@ impl Scope {
                 // (A word of the glossary's definitions may be a type the grammar's list does
                 // not have, `::int4range`, `::mood`: judged as written.)
                 let words = self.words.iter().map(|w| w.to_ascii_uppercase());
-                let best = TYPE_WORDS
+                let best = CAST_TYPES
                     .iter()
-                    .map(|w| w.to_string())
+                    .map(|(w, _)| w.to_string())
                     .chain(words)
                     .filter(|w| w.starts_with(&start))
                     // (An array of the type too: `'{1,2}'::INT[]`.)
@@ -963,12 +954,9 @@ impl Scope {
                 // (Not after a BETWEEN: its bounds are no operands of AND.)
                 && item_so_far.is_some_and(|item| {
                     !item.contains(" BETWEEN ")
-                        && top_level_operands(item).last().is_some_and(|o| {
-                            let o = o.trim();
-                            non_boolean_constant(o)
-                                || non_boolean_column(o, &self.catalog)
-                                || non_boolean_call(o)
-                        })
+                        && top_level_operands(item)
+                            .last()
+                            .is_some_and(|o| no_yes_no(o.trim(), &self.catalog))
                 })
             {
                 problems += 1;
@@ -2078,37 +2066,6 @@ impl Scope {
 pub(super) const NUMBER_FUNCTIONS: &[&str] = &[
     "abs", "ceil", "ceiling", "floor", "power", "sqrt", "mod", "sign", "trunc", "round", "ln",
     "log", "exp", "stddev", "variance",
-];
-
-/// The type names a cast may be written with (the grammar's, one word each).
-const TYPE_WORDS: &[&str] = &[
-    "INT",
-    "INTEGER",
-    "INT2",
-    "INT4",
-    "INT8",
-    "BIGINT",
-    "SMALLINT",
-    "NUMERIC",
-    "DECIMAL",
-    "REAL",
-    "FLOAT",
-    "FLOAT4",
-    "FLOAT8",
-    "DOUBLE",
-    "TEXT",
-    "VARCHAR",
-    "CHAR",
-    "CHARACTER",
-    "DATE",
-    "TIME",
-    "TIMESTAMP",
-    "TIMESTAMPTZ",
-    "INTERVAL",
-    "BOOL",
-    "BOOLEAN",
-    "MONEY",
-    "UUID",
 ];
 
 /// The text before a cast's type still being written and that type's start in upper case,

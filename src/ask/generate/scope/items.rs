@@ -70,7 +70,7 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         // (42804); a bare column when every chosen table's column of that name is known and
         // not boolean.
         _ if l.on_cond || matches!(l.clause, Clause::Where | Clause::Having) => {
-            non_boolean_constant(item) || non_boolean_column(item, cat) || non_boolean_call(item)
+            no_yes_no(item, cat)
         }
         _ => false,
     };
@@ -83,9 +83,7 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
                 let outer = outside_parentheses(item);
                 outer.contains(" AND ") || outer.contains(" OR ")
             }
-            && top_level_operands(item).iter().any(|o| {
-                non_boolean_constant(o) || non_boolean_column(o, cat) || non_boolean_call(o)
-            }));
+            && top_level_operands(item).iter().any(|o| no_yes_no(o, cat)));
     // `SELECT method, count(*) FROM payments GROUP BY payment_id`: one table grouped by its
     // primary key has a group for each row, and an aggregate beside it reads one row (Gemma's
     // answer to "the total amount paid with each payment method").
@@ -241,6 +239,12 @@ fn own_reads(item: &str) -> (bool, bool, bool) {
     (aggregate, star || !columns.is_empty(), qualified)
 }
 
+/// Whether the operand `item` is no yes/no: a constant, a column or a call that is not one
+/// (an operand of AND, OR or a condition: 42804).
+pub(super) fn no_yes_no(item: &str, cat: &Catalog) -> bool {
+    non_boolean_constant(item) || non_boolean_column(item, cat) || non_boolean_call(item)
+}
+
 /// Whether `item` is a column alone (`c`, `t.c`, `NOT c`) that no chosen table has as a
 /// boolean: every column of that name has a known type that is not.
 pub(super) fn non_boolean_column(item: &str, cat: &Catalog) -> bool {
@@ -309,29 +313,45 @@ pub(super) fn reads_as_time(value: &str) -> bool {
         })
 }
 
+/// The words a cast's type may be written with (the grammar's types, one word each), with the
+/// type each names as information_schema spells it.
+pub(super) const CAST_TYPES: &[(&str, &str)] = &[
+    ("INT", "integer"),
+    ("INTEGER", "integer"),
+    ("INT4", "integer"),
+    ("BIGINT", "bigint"),
+    ("INT8", "bigint"),
+    ("SMALLINT", "smallint"),
+    ("INT2", "smallint"),
+    ("NUMERIC", "numeric"),
+    ("DECIMAL", "numeric"),
+    ("REAL", "real"),
+    ("FLOAT4", "real"),
+    ("FLOAT", "double precision"),
+    ("FLOAT8", "double precision"),
+    ("DOUBLE", "double precision"),
+    ("TEXT", "text"),
+    ("VARCHAR", "character varying"),
+    ("CHAR", "character"),
+    ("CHARACTER", "character"),
+    ("DATE", "date"),
+    ("TIMESTAMP", "timestamp without time zone"),
+    ("TIMESTAMPTZ", "timestamp with time zone"),
+    ("TIME", "time without time zone"),
+    ("BOOL", "boolean"),
+    ("BOOLEAN", "boolean"),
+    ("MONEY", "money"),
+    ("INTERVAL", "interval"),
+    ("UUID", "uuid"),
+];
+
 /// The type a cast names (`TEXT`, `int`), as information_schema spells it; `None` for one
 /// not known here.
 pub(super) fn cast_type(name: &str) -> Option<&'static str> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "INT" | "INTEGER" | "INT4" => "integer",
-        "BIGINT" | "INT8" => "bigint",
-        "SMALLINT" | "INT2" => "smallint",
-        "NUMERIC" | "DECIMAL" => "numeric",
-        "REAL" | "FLOAT4" => "real",
-        "FLOAT" | "FLOAT8" | "DOUBLE" => "double precision",
-        "TEXT" => "text",
-        "VARCHAR" => "character varying",
-        "CHAR" | "CHARACTER" => "character",
-        "DATE" => "date",
-        "TIMESTAMP" => "timestamp without time zone",
-        "TIMESTAMPTZ" => "timestamp with time zone",
-        "TIME" => "time without time zone",
-        "BOOL" | "BOOLEAN" => "boolean",
-        "MONEY" => "money",
-        "INTERVAL" => "interval",
-        "UUID" => "uuid",
-        _ => return None,
-    })
+    CAST_TYPES
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(name))
+        .map(|&(_, ty)| ty)
 }
 
 /// `item` with what is inside parentheses (and string literals) left out.
