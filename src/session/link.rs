@@ -15,11 +15,15 @@ use crate::ask::memory::Conversation;
 use crate::net::frame::Header;
 use crate::session::request::AskRequest;
 
-/// Who is asking: the session's login role and database.
+/// Who is asking: the session's login role and database, and the role its asks act as.
 #[derive(Debug, Clone, Default)]
 pub struct Who {
     pub user: String,
     pub database: String,
+    /// The session's `current_user`, read before each ask: after `SET ROLE` or `SET SESSION
+    /// AUTHORIZATION` the tables, examples, answers and history an ask sees are that role's,
+    /// not the login role's. The login role until the first ask.
+    pub role: String,
 }
 
 /// Answers asks (the ask pipeline implements it). The answer writes everything the client is

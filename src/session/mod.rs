@@ -159,7 +159,11 @@ pub async fn serve(
         Err(_) => Err(SessionError::LoginTimeout),
         Ok(Err(e)) => Err(e),
         Ok(Ok(logged_in)) => {
-            let who = link::Who { user, database };
+            let who = link::Who {
+                role: user.clone(),
+                user,
+                database,
+            };
             run(
                 &mut stream,
                 logged_in,

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::link::{Answered, Answerer, AskSession, Link, ToClient};
 use super::request::{
-    awaits_ready, ends_request, AskNames, AskRequest, Mark, Request, RequestHook,
+    awaits_ready, discards_all, ends_request, AskNames, AskRequest, Mark, Request, RequestHook,
 };
 use super::SessionError;
 use crate::metrics::{Direction, Tally};
@@ -188,6 +188,14 @@ where
                 }
                 _ => Mark::Plain,
             };
+            if h.tag == b'Q' && mark == Mark::Plain && discards_all(&buf[start + 5..scanned]) {
+                // The next client of a pooled connection starts without the last one's asks
+                // (follow-ups, `ask: #1`, feedback) or ask statements.
+                names = AskNames::default();
+                if let Some(io) = asks.as_deref_mut() {
+                    io.session.memory = Default::default();
+                }
+            }
             match mark {
                 Mark::Plain => {}
                 Mark::Ask => {

@@ -153,6 +153,19 @@ impl RequestHook for Passthrough {
     }
 }
 
+/// Whether a simple Query's text holds `DISCARD ALL`, a pooler's reset between clients (PgBouncer's
+/// `server_reset_query`): the session's conversation with pgask ends with it too, as its
+/// prepared statements do.
+pub fn discards_all(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(body));
+    text.split(';').any(|s| {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        words.len() == 2
+            && words[0].eq_ignore_ascii_case("discard")
+            && words[1].eq_ignore_ascii_case("all")
+    })
+}
+
 /// The hook of a proxy that answers asks: a simple Query whose text is a directive, or
 /// extended-protocol messages that parse one or execute a portal bound to one.
 #[derive(Debug, Default)]

@@ -12,6 +12,7 @@ mod ask_memory;
 mod ask_metrics;
 mod ask_prompt_shape;
 mod ask_protocol;
+mod ask_roles;
 mod ask_values;
 mod auth;
 mod bad_input;

@@ -221,7 +221,9 @@ async fn load_keys(
 }
 
 /// Common values of low-cardinality text columns, from the planner's statistics (no row is
-/// read; the server shows only statistics the connected role may see).
+/// read; the server shows only statistics the connected role may see). Never of a table with
+/// row-level security: the catalog is shared by every role of the database, and its statistics
+/// summarise rows a role's policies hide from it.
 async fn load_samples(
     client: &Client,
     tables: &mut [Table],
@@ -236,6 +238,7 @@ async fn load_samples(
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname
              JOIN pg_type t ON t.oid = a.atttypid
              WHERE s.most_common_vals IS NOT NULL AND t.typcategory IN ('S', 'E')
+               AND NOT c.relrowsecurity
                -- A negative n_distinct is a fraction of the rows (small tables have those).
                AND (CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * greatest(c.reltuples, 0)
                          ELSE s.n_distinct END) BETWEEN 1 AND 50",

@@ -142,17 +142,30 @@ async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
     simple(link, &sql).await.map(|_| ())
 }
 
-/// The session's `client_encoding` (asks are answered in UTF-8 only).
-pub async fn client_encoding(link: &mut Link<'_>) -> Result<String, ExecError> {
-    let msgs = simple(link, "SHOW client_encoding").await?;
-    Ok(first_field(&msgs).unwrap_or_default())
-}
-
 /// The first column of the first DataRow among `msgs`, as text (NULL and no row: `None`).
 fn first_field(msgs: &[Msg]) -> Option<String> {
     msgs.iter()
         .find(|m| m.tag == b'D')
         .and_then(|m| text_fields(m.body()).into_iter().next().flatten())
+}
+
+/// The session's `client_encoding` (asks are answered in UTF-8 only) and `current_user` (the
+/// role it acts as after `SET ROLE`), in one round trip.
+pub async fn encoding_and_role(link: &mut Link<'_>) -> Result<(String, String), ExecError> {
+    let msgs = simple(
+        link,
+        "SELECT pg_catalog.current_setting('client_encoding'), CURRENT_USER",
+    )
+    .await?;
+    let mut fields = msgs
+        .iter()
+        .find(|m| m.tag == b'D')
+        .map(|m| text_fields(m.body()))
+        .unwrap_or_default()
+        .into_iter();
+    let encoding = fields.next().flatten().unwrap_or_default();
+    let role = fields.next().flatten().unwrap_or_default();
+    Ok((encoding, role))
 }
 
 /// Runs pgask's own small queries in one read-only scope, in order, keeping their rows from the

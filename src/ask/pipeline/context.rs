@@ -147,7 +147,7 @@ pub(super) fn cache_key(who: &Who, db: &Db, question: &str, conversation: &str) 
         "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
         who.database,
         db.fingerprint,
-        who.user,
+        who.role,
         normalise(question),
         conversation
     )
@@ -498,7 +498,7 @@ impl Asker {
             .examples(&who.database)
             .await
             .into_iter()
-            .filter(|e| e.role == who.user || trusted.contains(&e.role))
+            .filter(|e| e.role == who.role || trusted.contains(&e.role))
             .filter(|e| {
                 guard::check(&e.sql, &self.policy.load(), &db.retriever.catalog, access).is_ok()
             })

@@ -55,7 +55,7 @@ impl Asker {
             id: self.history.new_id(),
             at_ms: now_ms(),
             question: question.to_string(),
-            role: who.user.clone(),
+            role: who.role.clone(),
             database: who.database.clone(),
             directive: if mode == Mode::Run { "rows" } else { "sql" }.into(),
             ..AskRecord::default()

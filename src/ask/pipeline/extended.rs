@@ -70,7 +70,7 @@ impl Asker {
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
             let directive = p.directive.clone()?;
-            if let Err(e) = self.admit(&directive, link).await {
+            if let Err(e) = self.admit(session, &directive, link).await {
                 super::unanswered(session, &directive);
                 return Err(e);
             }

@@ -250,10 +250,10 @@ impl Asker {
     async fn forget(&self, session: &AskSession, id: &str) -> Result<Table, AskError> {
         let who = &session.who;
         let all = self.history.examples(&who.database).await;
-        let trusted = self.cfg().ask.feedback_roles.contains(&who.user);
+        let trusted = self.cfg().ask.feedback_roles.contains(&who.role);
         let mine: Vec<_> = all
             .iter()
-            .filter(|e| e.id == id && (trusted || e.role == who.user))
+            .filter(|e| e.id == id && (trusted || e.role == who.role))
             .collect();
         if mine.is_empty() {
             return Err(AskError::NoSuchExample(id.to_string()));
@@ -267,7 +267,7 @@ impl Asker {
         self.history.record(Event::Forget(ForgetRecord {
             ask: id.to_string(),
             at_ms: now_ms(),
-            role: who.user.clone(),
+            role: who.role.clone(),
             database: who.database.clone(),
         }));
         Ok(Table::one(
@@ -305,7 +305,7 @@ impl Asker {
         self.history.record(Event::Feedback(FeedbackRecord {
             ask: last.record.clone(),
             at_ms: now_ms(),
-            role: session.who.user.clone(),
+            role: session.who.role.clone(),
             database: session.who.database.clone(),
             question: last.whole_question(),
             sql: sql.clone(),

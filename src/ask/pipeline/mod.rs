@@ -412,7 +412,7 @@ impl Asker {
             }
         };
         drop(current);
-        let access = catalog::readable(&client, &db.retriever.catalog, &who.user)
+        let access = catalog::readable(&client, &db.retriever.catalog, &who.role)
             .await
             .map_err(|e| fail(e.to_string()))?;
         Ok((db, access))
@@ -444,7 +444,7 @@ impl Asker {
         let admitted = if status == b'E' {
             Err(AskError::Aborted)
         } else {
-            self.admit(&directive, link).await
+            self.admit(session, &directive, link).await
         };
         if let Err(e) = admitted {
             unanswered(session, &directive);
@@ -477,16 +477,27 @@ fn unanswered(session: &mut AskSession, directive: &Directive) {
 impl Asker {
     /// Checks before a directive is acted on: its size, and a session in UTF-8 (the question is
     /// read, and SQL, NOTICEs and answers are written, in UTF-8; in another client encoding
-    /// they would arrive garbled or, for a question, not at all).
-    async fn admit(&self, directive: &Directive, link: &mut Link<'_>) -> Result<(), AskError> {
+    /// they would arrive garbled or, for a question, not at all). Reads the role the session
+    /// acts as now ([`Who::role`]) in the same round trip.
+    async fn admit(
+        &self,
+        session: &mut AskSession,
+        directive: &Directive,
+        link: &mut Link<'_>,
+    ) -> Result<(), AskError> {
         let (len, max) = (directive.text_len(), self.cfg().ask.max_question_bytes);
         if max > 0 && len > max {
             return Err(AskError::QuestionTooLong { len, max });
         }
-        let encoding = execute::client_encoding(link).await.map_err(|e| match e {
-            execute::ExecError::Link(l) => AskError::Link(l),
-            other => AskError::Server(other.to_string()),
-        })?;
+        let (encoding, role) = execute::encoding_and_role(link)
+            .await
+            .map_err(|e| match e {
+                execute::ExecError::Link(l) => AskError::Link(l),
+                other => AskError::Server(other.to_string()),
+            })?;
+        if !role.is_empty() {
+            session.who.role = role;
+        }
         let e = encoding.to_ascii_uppercase();
         if !(e == "UTF8" || e == "UNICODE" || e == "SQL_ASCII") {
             return Err(AskError::Encoding(encoding));

@@ -1,0 +1,110 @@
+//! Asks act as the session's current role and forget a pooled client's asks: `SET ROLE` narrows
+//! what `ask tables:` shows, `DISCARD ALL` (a pooler's reset) ends the conversation, and the
+//! catalog shared by every role carries no sample values of a table with row-level security.
+
+use crate::common;
+
+use common::ask::{first_column, proxy};
+use common::raw::{query, sqlstate, RawClient};
+use common::Cluster;
+use pgask::ask::catalog::{self, CatalogOptions};
+
+/// A copy of chinook of its own (its roles and policies touch no other test's).
+fn chinook_copy(prefix: &str) -> Option<String> {
+    let cluster = Cluster::shared();
+    let pristine = common::data::pristine(cluster, "chinook")?;
+    let db = cluster.create_db(prefix);
+    cluster.psql_as("postgres", "postgres", &format!("DROP DATABASE {db}"));
+    cluster.psql_as(
+        "postgres",
+        "postgres",
+        &format!("CREATE DATABASE {db} TEMPLATE {pristine}"),
+    );
+    Some(db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_role_narrows_what_asks_see_and_discard_all_ends_the_conversation() {
+    let cluster = Cluster::shared();
+    let Some(db) = chinook_copy("roles") else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lookout') THEN \
+           CREATE ROLE lookout; END IF; END $$; \
+         GRANT SELECT ON artist TO lookout",
+    );
+    let Some((p, _)) = proxy(&["SELECT count(*) FROM artist"; 4], |c| {
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let tables = "-- ask tables: customers and their invoices, artists";
+    let names = |got: &[u8]| first_column(got).join(" ");
+    let got = c.exchange(&query(tables), 1).await.unwrap();
+    assert!(names(&got).contains("invoice"), "{}", names(&got));
+    c.exchange(&query("SET ROLE lookout"), 1).await.unwrap();
+    let got = c.exchange(&query(tables), 1).await.unwrap();
+    let seen = names(&got);
+    assert!(
+        seen.contains("artist") && !seen.contains("invoice") && !seen.contains("customer"),
+        "as lookout: {seen}"
+    );
+    // Asked as lookout, the answer runs as lookout.
+    let got = c
+        .exchange(&query("-- ask: how many artists?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["275"]);
+    let got = c.exchange(&query("-- ask explain:"), 1).await.unwrap();
+    assert_eq!(sqlstate(&got), None, "the last ask is explained");
+    // A pooler's reset: the next client starts with no ask of the last one's to explain,
+    // rate or pick a reading of.
+    c.exchange(&query("DISCARD ALL"), 1).await.unwrap();
+    for directive in ["-- ask explain:", "-- ask feedback: good"] {
+        let got = c.exchange(&query(directive), 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("55000"), "{directive}");
+    }
+    // DISCARD ALL reset the role too: the login role's tables again.
+    let got = c.exchange(&query(tables), 1).await.unwrap();
+    assert!(names(&got).contains("invoice"), "{}", names(&got));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_sample_values_of_a_table_with_row_level_security() {
+    let cluster = Cluster::shared();
+    let Some(db) = chinook_copy("rls_samples") else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "ALTER TABLE customer ENABLE ROW LEVEL SECURITY; ANALYZE customer; ANALYZE invoice",
+    );
+    let options = CatalogOptions {
+        sample_values: true,
+        ..CatalogOptions::default()
+    };
+    let cat = catalog::load(&cluster.client("postgres", &db).await, &options)
+        .await
+        .unwrap();
+    let samples = |table: &str, column: &str| {
+        let t = cat.find_name(table).unwrap();
+        cat.tables[t]
+            .columns
+            .iter()
+            .find(|c| c.name == column)
+            .unwrap()
+            .samples
+            .clone()
+    };
+    // Statistics of a table without policies are read; the customers' countries, which a
+    // policy could hide from a role, are not.
+    assert!(!samples("invoice", "billing_country").is_empty());
+    assert!(samples("customer", "country").is_empty());
+}
