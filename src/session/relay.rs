@@ -188,10 +188,10 @@ where
                 }
                 _ => Mark::Plain,
             };
-            if h.tag == b'Q' && mark == Mark::Plain && discards_all(&buf[start + 5..scanned]) {
-                // The next client of a pooled connection starts without the last one's asks
-                // (follow-ups, `ask: #1`, feedback) or ask statements.
-                names = AskNames::default();
+            // The next client of a pooled connection starts without the last one's asks
+            // (follow-ups, `ask: #1`, feedback). (The ask statements' names stay: a statement
+            // the server still has after a refused DISCARD ALL is still an ask.)
+            if mark == Mark::Plain && resets(h.tag, &buf[start + 5..scanned]) {
                 if let Some(io) = asks.as_deref_mut() {
                     io.session.memory = Default::default();
                 }
@@ -649,4 +649,35 @@ async fn pass_held<W: AsyncWrite + Unpin>(
         held.clear();
     }
     Ok(())
+}
+
+/// Whether a client message's statement text (a Query's, or a Parse's after its name) holds
+/// `DISCARD ALL` ([`discards_all`]).
+fn resets(tag: u8, body: &[u8]) -> bool {
+    let body = body.strip_suffix(&[0]).unwrap_or(body);
+    match tag {
+        b'Q' => discards_all(body),
+        b'P' => body
+            .iter()
+            .position(|&b| b == 0)
+            .map(|end| &body[end + 1..])
+            .and_then(|rest| rest.split(|&b| b == 0).next())
+            .is_some_and(discards_all),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resets;
+
+    #[test]
+    fn a_reset_is_found_in_a_query_or_a_parse() {
+        assert!(resets(b'Q', b"DISCARD ALL\0"));
+        // Parse: statement name, text, parameter count.
+        assert!(resets(b'P', b"s1\0/* reset */ DISCARD ALL\0\0\0"));
+        assert!(resets(b'P', b"\0discard all\0\0\0"));
+        assert!(!resets(b'P', b"s1\0SELECT 1\0\0\0"));
+        assert!(!resets(b'B', b"DISCARD ALL\0"));
+    }
 }

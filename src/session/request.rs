@@ -153,17 +153,29 @@ impl RequestHook for Passthrough {
     }
 }
 
-/// Whether a simple Query's text holds `DISCARD ALL`, a pooler's reset between clients (PgBouncer's
-/// `server_reset_query`): the session's conversation with pgask ends with it too, as its
-/// prepared statements do.
-pub fn discards_all(body: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(body));
-    text.split(';').any(|s| {
-        let words: Vec<&str> = s.split_whitespace().collect();
-        words.len() == 2
-            && words[0].eq_ignore_ascii_case("discard")
-            && words[1].eq_ignore_ascii_case("all")
-    })
+/// Whether a statement text (a simple Query's, or a Parse's) holds `DISCARD ALL`, a pooler's
+/// reset between clients (PgBouncer's `server_reset_query`, Npgsql's pool reset): the session's
+/// conversation with pgask ends with it. Comments are skipped; a false match (the words in a
+/// string, a DISCARD ALL the server refuses) only forgets the conversation early.
+pub fn discards_all(text: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(text).to_ascii_lowercase();
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |end| &after[end + 2..]);
+            plain.push(' ');
+        } else if let Some(after) = rest.strip_prefix("--") {
+            rest = after.find('\n').map_or("", |end| &after[end..]);
+        } else {
+            let mut chars = rest.chars();
+            plain.extend(chars.next());
+            rest = chars.as_str();
+        }
+    }
+    plain
+        .split(';')
+        .any(|s| s.split_whitespace().eq(["discard", "all"]))
 }
 
 /// The hook of a proxy that answers asks: a simple Query whose text is a directive, or
@@ -320,5 +332,26 @@ mod tests {
         let bytes = [b'P', 0, 0, 0, 6, 1, 2, b'S', 0, 0, 0, 4];
         let got: Vec<_> = Request { bytes: &bytes }.messages().collect();
         assert_eq!(got, vec![(b'P', &[1u8, 2][..]), (b'S', &[][..])]);
+    }
+
+    #[test]
+    fn finds_discard_all_past_comments_and_case() {
+        for text in [
+            "DISCARD ALL",
+            "discard all;",
+            "/* pooler reset */ DISCARD ALL",
+            "discard  all -- x",
+            "SELECT 1; DISCARD\nALL",
+        ] {
+            assert!(discards_all(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "DISCARD PLANS",
+            "SELECT 'discard'",
+            "-- DISCARD ALL",
+            "DISCARD ALL x",
+        ] {
+            assert!(!discards_all(text.as_bytes()), "{text}");
+        }
     }
 }

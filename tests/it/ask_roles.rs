@@ -1,6 +1,7 @@
 //! Asks act as the session's current role and forget a pooled client's asks: `SET ROLE` narrows
 //! what `ask tables:` shows, `DISCARD ALL` (a pooler's reset) ends the conversation, and the
 //! catalog shared by every role carries no sample values of a table with row-level security.
+//! The session's own schema path and temporary tables do not change which table an ask reads.
 
 use crate::common;
 
@@ -48,7 +49,15 @@ async fn set_role_narrows_what_asks_see_and_discard_all_ends_the_conversation() 
     let names = |got: &[u8]| first_column(got).join(" ");
     let got = c.exchange(&query(tables), 1).await.unwrap();
     assert!(names(&got).contains("invoice"), "{}", names(&got));
+    let got = c
+        .exchange(&query("-- ask: how many artists?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["275"]);
     c.exchange(&query("SET ROLE lookout"), 1).await.unwrap();
+    // The login role's ask is not lookout's to explain or rate.
+    let got = c.exchange(&query("-- ask explain:"), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("55000"));
     let got = c.exchange(&query(tables), 1).await.unwrap();
     let seen = names(&got);
     assert!(
@@ -81,18 +90,20 @@ async fn no_sample_values_of_a_table_with_row_level_security() {
     let Some(db) = chinook_copy("rls_samples") else {
         return;
     };
+    let client = cluster.client("postgres", &db).await;
+    let before = catalog::fingerprint(&client).await.unwrap();
     cluster.psql_as(
         "postgres",
         &db,
         "ALTER TABLE customer ENABLE ROW LEVEL SECURITY; ANALYZE customer; ANALYZE invoice",
     );
+    // Turning row-level security on rebuilds the catalog (and drops the samples).
+    assert_ne!(catalog::fingerprint(&client).await.unwrap(), before);
     let options = CatalogOptions {
         sample_values: true,
         ..CatalogOptions::default()
     };
-    let cat = catalog::load(&cluster.client("postgres", &db).await, &options)
-        .await
-        .unwrap();
+    let cat = catalog::load(&client, &options).await.unwrap();
     let samples = |table: &str, column: &str| {
         let t = cat.find_name(table).unwrap();
         cat.tables[t]
@@ -107,4 +118,32 @@ async fn no_sample_values_of_a_table_with_row_level_security() {
     // policy could hide from a role, are not.
     assert!(!samples("invoice", "billing_country").is_empty());
     assert!(samples("customer", "country").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_search_path_and_temporary_tables_do_not_move_an_ask() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM artist"; 3], |c| {
+        c.ask.cache_ttl_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let ask = "-- ask: how many artists are there?";
+    // A temporary table of the same name, which PostgreSQL searches first by default.
+    c.exchange(&query("CREATE TEMP TABLE artist (n int)"), 1)
+        .await
+        .unwrap();
+    let got = c.exchange(&query(ask), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["275"]);
+    // A path without public.
+    c.exchange(&query("SET search_path = pg_catalog"), 1)
+        .await
+        .unwrap();
+    let got = c.exchange(&query(ask), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["275"]);
+    // The session's own path is as it set it.
+    let got = c.exchange(&query("SHOW search_path"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["pg_catalog"]);
 }

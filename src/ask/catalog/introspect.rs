@@ -38,13 +38,14 @@ impl CatalogOptions {
     }
 }
 
-/// The catalog fingerprint, computed by the server in one query: an md5 over every table,
-/// column, key, CHECK constraint, comment and enum label (row counts and statistics are left out, so ANALYZE and
+/// The catalog fingerprint, computed by the server in one query: an md5 over every table (with
+/// whether row-level security is on: its sample values are then dropped), column, key, CHECK
+/// constraint, comment and enum label (row counts and statistics are left out, so ANALYZE and
 /// data changes do not count).
 pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
     let sql = format!(
         "SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
-           SELECT 't' || c.oid || ':' || n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || coalesce(obj_description(c.oid, 'pg_class'), '') AS x {RELATIONS}
+           SELECT 't' || c.oid || ':' || n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || ':' || coalesce(obj_description(c.oid, 'pg_class'), '') AS x {RELATIONS}
            UNION ALL
            SELECT 'c' || a.attrelid || ':' || a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull || ':'
                   || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ':' || coalesce(col_description(a.attrelid, a.attnum), '')

@@ -113,15 +113,24 @@ async fn simple(link: &mut Link<'_>, sql: &str) -> Result<Vec<Msg>, ExecError> {
     }
 }
 
+/// The schema path inside the scope: names resolve as the catalog writes them (a table of
+/// `public` bare, [`crate::ask::catalog::Table::written`]), whatever the session's own path is
+/// (`SET search_path = hidden, public` would put `hidden.customers` under `FROM customers`),
+/// and a temporary table of the same name comes last, not first. pg_catalog stays first, as
+/// PostgreSQL puts it by default: no table of `public` stands in for a built-in function.
+const SEARCH_PATH: &str = "pg_catalog, public, pg_temp";
+
 /// Opens the read-only scope for a session with transaction status `status`.
 async fn open(link: &mut Link<'_>, status: u8, limits: &Limits) -> Result<(), ExecError> {
     let timeout = limits.statement_timeout_ms;
     let sql = if status == b'T' {
         format!(
-            "SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on; SET LOCAL statement_timeout = {timeout}"
+            "SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on; SET LOCAL statement_timeout = {timeout}; SET LOCAL search_path = {SEARCH_PATH}"
         )
     } else {
-        format!("BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout}")
+        format!(
+            "BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout}; SET LOCAL search_path = {SEARCH_PATH}"
+        )
     };
     let opened = simple(link, &sql).await.map(|_| ());
     if let Err(ExecError::Before(_)) = &opened {

@@ -495,7 +495,10 @@ impl Asker {
                 execute::ExecError::Link(l) => AskError::Link(l),
                 other => AskError::Server(other.to_string()),
             })?;
-        if !role.is_empty() {
+        // Another role now (`SET ROLE`): the conversation so far was the other role's, its
+        // answers, feedback and `ask explain:` are not this one's.
+        if !role.is_empty() && role != session.who.role {
+            session.memory = Default::default();
             session.who.role = role;
         }
         let e = encoding.to_ascii_uppercase();
