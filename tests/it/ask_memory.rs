@@ -677,3 +677,48 @@ async fn examples_stay_within_the_role_that_may_read_and_trusts_them() {
     }
     assert_eq!(forgets, 2, "forgets are kept in the history file");
 }
+
+/// A correction becomes the cached answer to its question: it is planned first, and one that
+/// PostgreSQL refuses, or that costs more than `ask.max_cost`, is refused with that error and
+/// leaves the answer as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_is_planned_before_it_is_kept() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM customer"], |c| {
+        c.ask.max_cost = 1e6;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut a = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = a
+        .exchange(&query("-- ask: how many customers?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["59"]);
+    for (correction, state) in [
+        // The guard passes it; PostgreSQL has no `text > integer`.
+        (
+            "SELECT count(*) FROM customer WHERE first_name > 5",
+            "42883",
+        ),
+        // Billions of rows: over the cost limit.
+        (
+            "SELECT count(*) FROM customer, invoice, invoice_line, track",
+            "54000",
+        ),
+    ] {
+        let got = a
+            .exchange(&query(&format!("-- ask feedback: {correction}")), 1)
+            .await
+            .unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some(state), "{correction}");
+    }
+    // The answer cache still gives the first answer.
+    let mut b = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = b
+        .exchange(&query("-- ask: how many customers?"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["59"]);
+}
