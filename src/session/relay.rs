@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::link::{Answered, Answerer, AskSession, Link, ToClient};
 use super::request::{
-    awaits_ready, discards_all, ends_request, AskNames, AskRequest, Mark, Request, RequestHook,
+    awaits_ready, ends_request, resets, AskNames, AskRequest, Mark, Request, RequestHook,
 };
 use super::SessionError;
 use crate::metrics::{Direction, Tally};
@@ -649,35 +649,4 @@ async fn pass_held<W: AsyncWrite + Unpin>(
         held.clear();
     }
     Ok(())
-}
-
-/// Whether a client message's statement text (a Query's, or a Parse's after its name) holds
-/// `DISCARD ALL` ([`discards_all`]).
-fn resets(tag: u8, body: &[u8]) -> bool {
-    let body = body.strip_suffix(&[0]).unwrap_or(body);
-    match tag {
-        b'Q' => discards_all(body),
-        b'P' => body
-            .iter()
-            .position(|&b| b == 0)
-            .map(|end| &body[end + 1..])
-            .and_then(|rest| rest.split(|&b| b == 0).next())
-            .is_some_and(discards_all),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resets;
-
-    #[test]
-    fn a_reset_is_found_in_a_query_or_a_parse() {
-        assert!(resets(b'Q', b"DISCARD ALL\0"));
-        // Parse: statement name, text, parameter count.
-        assert!(resets(b'P', b"s1\0/* reset */ DISCARD ALL\0\0\0"));
-        assert!(resets(b'P', b"\0discard all\0\0\0"));
-        assert!(!resets(b'P', b"s1\0SELECT 1\0\0\0"));
-        assert!(!resets(b'B', b"DISCARD ALL\0"));
-    }
 }

@@ -153,11 +153,27 @@ impl RequestHook for Passthrough {
     }
 }
 
-/// Whether a statement text (a simple Query's, or a Parse's) holds `DISCARD ALL`, a pooler's
-/// reset between clients (PgBouncer's `server_reset_query`, Npgsql's pool reset): the session's
-/// conversation with pgask ends with it. Comments are skipped; a false match (the words in a
-/// string, a DISCARD ALL the server refuses) only forgets the conversation early.
-pub fn discards_all(text: &[u8]) -> bool {
+/// Whether a client message's statement text (a Query's, or a Parse's after its name) holds
+/// `DISCARD ALL` ([`discards_all`]).
+pub fn resets(tag: u8, body: &[u8]) -> bool {
+    match tag {
+        b'Q' => discards_all(body.strip_suffix(&[0]).unwrap_or(body)),
+        b'P' => cstr(body)
+            .and_then(|(_, rest)| cstr(rest))
+            .is_some_and(|(text, _)| discards_all(text)),
+        _ => false,
+    }
+}
+
+/// Whether a statement text holds `DISCARD ALL`, a pooler's reset between clients
+/// (PgBouncer's `server_reset_query`, Npgsql's pool reset): the session's conversation with
+/// pgask ends with it. Comments are skipped; a false match (the words in a string, a DISCARD
+/// ALL the server refuses) only forgets the conversation early. A text without the word (every
+/// other statement on the passthrough path) is passed over without a copy.
+fn discards_all(text: &[u8]) -> bool {
+    if !text.windows(7).any(|w| w.eq_ignore_ascii_case(b"discard")) {
+        return false;
+    }
     let text = String::from_utf8_lossy(text).to_ascii_lowercase();
     let mut plain = String::with_capacity(text.len());
     let mut rest = text.as_str();
@@ -353,5 +369,15 @@ mod tests {
         ] {
             assert!(!discards_all(text.as_bytes()), "{text}");
         }
+    }
+
+    #[test]
+    fn a_reset_is_found_in_a_query_or_a_parse() {
+        assert!(resets(b'Q', b"DISCARD ALL\0"));
+        // Parse: statement name, text, parameter count.
+        assert!(resets(b'P', b"s1\0/* reset */ DISCARD ALL\0\0\0"));
+        assert!(resets(b'P', b"\0discard all\0\0\0"));
+        assert!(!resets(b'P', b"s1\0SELECT 1\0\0\0"));
+        assert!(!resets(b'B', b"DISCARD ALL\0"));
     }
 }

@@ -151,11 +151,17 @@ async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
     simple(link, &sql).await.map(|_| ())
 }
 
-/// The first column of the first DataRow among `msgs`, as text (NULL and no row: `None`).
-fn first_field(msgs: &[Msg]) -> Option<String> {
+/// The fields of the first DataRow among `msgs`, as text (NULL as `None`; no row: none).
+fn first_row(msgs: &[Msg]) -> Vec<Option<String>> {
     msgs.iter()
         .find(|m| m.tag == b'D')
-        .and_then(|m| text_fields(m.body()).into_iter().next().flatten())
+        .map(|m| text_fields(m.body()))
+        .unwrap_or_default()
+}
+
+/// The first column of the first DataRow among `msgs`, as text (NULL and no row: `None`).
+fn first_field(msgs: &[Msg]) -> Option<String> {
+    first_row(msgs).into_iter().next().flatten()
 }
 
 /// The session's `client_encoding` (asks are answered in UTF-8 only) and `current_user` (the
@@ -166,12 +172,7 @@ pub async fn encoding_and_role(link: &mut Link<'_>) -> Result<(String, String), 
         "SELECT pg_catalog.current_setting('client_encoding'), CURRENT_USER",
     )
     .await?;
-    let mut fields = msgs
-        .iter()
-        .find(|m| m.tag == b'D')
-        .map(|m| text_fields(m.body()))
-        .unwrap_or_default()
-        .into_iter();
+    let mut fields = first_row(&msgs).into_iter();
     let encoding = fields.next().flatten().unwrap_or_default();
     let role = fields.next().flatten().unwrap_or_default();
     Ok((encoding, role))
@@ -208,12 +209,7 @@ pub async fn first_rows(
         }
         let ms = left.as_millis().clamp(1, 1_000_000);
         match simple(link, &format!("SET LOCAL statement_timeout = {ms}; {sql}")).await {
-            Ok(msgs) => out.push(
-                msgs.iter()
-                    .find(|m| m.tag == b'D')
-                    .map(|m| text_fields(m.body()))
-                    .unwrap_or_default(),
-            ),
+            Ok(msgs) => out.push(first_row(&msgs)),
             Err(ExecError::Before(e)) => {
                 tracing::debug!(error = %e, "an internal query failed");
                 break;

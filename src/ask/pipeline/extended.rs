@@ -83,10 +83,7 @@ impl Asker {
                     let sql = self.produce(session, &q, link, status, Mode::Check).await?;
                     Table::one("sql", sql).to_sql()
                 }
-                other => {
-                    self.plan_correction(session, &other, link, status).await?;
-                    self.lookup(session, other).await?.to_sql()
-                }
+                other => self.look_up(session, other, link, status).await?.to_sql(),
             };
             texts.push(sql);
         }

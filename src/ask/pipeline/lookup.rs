@@ -5,7 +5,7 @@
 
 use crate::ask::catalog::TableId;
 use crate::ask::directive::{Directive, Feedback};
-use crate::ask::execute::wire;
+use crate::ask::execute::{self, wire};
 use crate::ask::guard;
 use crate::ask::history::{now_ms, Event, FeedbackRecord, ForgetRecord};
 use crate::ask::retrieve::graph::join_clauses;
@@ -14,7 +14,7 @@ use crate::session::link::{AskSession, Link};
 use moka::ops::compute::Op;
 
 use super::correct::same_sql;
-use super::{AskError, Asker};
+use super::{validate, AskError, Asker};
 
 /// Answers marked bad kept per question (the oldest go first).
 const MAX_MARKED_BAD: usize = 8;
@@ -90,8 +90,56 @@ pub fn literal(text: &str) -> String {
 }
 
 impl Asker {
-    /// `ask tables:`, `ask path:` and `ask feedback:`.
-    pub(super) async fn lookup(
+    /// [`Self::lookup`], a correction first guarded and planned on the client's session
+    /// ([`Self::plan_correction`]): the one way both protocols answer the lookups.
+    pub(super) async fn look_up(
+        &self,
+        session: &mut AskSession,
+        directive: Directive,
+        link: &mut Link<'_>,
+        status: u8,
+    ) -> Result<Table, AskError> {
+        self.plan_correction(session, &directive, link, status)
+            .await?;
+        self.lookup(session, directive).await
+    }
+
+    /// A corrected statement (`ask feedback: SELECT …`) becomes the cached answer to its
+    /// question: it is planned first, in the read-only scope and within `ask.max_cost`, as a
+    /// generated one is. One that fails to plan, or would cost more, is refused with
+    /// PostgreSQL's error (a correction that runs for its whole `statement_timeout` would
+    /// otherwise be given to the next asker of the question).
+    async fn plan_correction(
+        &self,
+        session: &AskSession,
+        directive: &Directive,
+        link: &mut Link<'_>,
+        status: u8,
+    ) -> Result<(), AskError> {
+        let Directive::Feedback(Feedback::Corrected(sql)) = directive else {
+            return Ok(());
+        };
+        // The guard first (a write is refused for what it is, not planned).
+        let (db, access) = self.db(&session.who).await?;
+        guard::check(sql, &self.policy.load(), &db.retriever.catalog, &access)
+            .map_err(AskError::BadCorrection)?;
+        let sql = sql.trim().trim_end_matches(';');
+        let Err(e) = execute::check(link, sql, status, &self.limits()).await else {
+            return Ok(());
+        };
+        match validate::rejected(e, sql, link.is_cancelled()) {
+            validate::Rejected::Correctable(f) => Err(AskError::CorrectionFails {
+                sqlstate: f.sqlstate,
+                message: f.message,
+            }),
+            validate::Rejected::Cancelled => Err(AskError::Cancelled),
+            validate::Rejected::Fatal(e) => Err(e),
+        }
+    }
+
+    /// `ask tables:`, `ask path:` and `ask feedback:`. Called through [`Asker::look_up`],
+    /// which guards and plans a correction first.
+    async fn lookup(
         &self,
         session: &mut AskSession,
         directive: Directive,
@@ -276,8 +324,8 @@ impl Asker {
         ))
     }
 
-    /// Stores feedback with the connection's last ask. A corrected statement must pass the
-    /// guard (it becomes a few-shot example); good and corrected pairs are examples from now on.
+    /// Stores feedback with the connection's last ask. A corrected statement has passed the
+    /// guard and planned ([`Asker::plan_correction`]: it becomes a few-shot example); good and corrected pairs are examples from now on.
     /// The answer itself follows the verdict at once: a bad one is dropped from the answer
     /// cache and never given again for that question (the next ask generates afresh and
     /// refuses it), a corrected one replaces it (asking again gets the correction, and so do
@@ -291,16 +339,12 @@ impl Asker {
                 last.sql.clone(),
                 (!why.is_empty()).then(|| why.clone()),
             ),
-            Feedback::Corrected(sql) => {
-                let (db, access) = self.db(&session.who).await?;
-                guard::check(sql, &self.policy.load(), &db.retriever.catalog, &access)
-                    .map_err(AskError::BadCorrection)?;
-                (
-                    "corrected",
-                    sql.trim().trim_end_matches(';').to_string(),
-                    None,
-                )
-            }
+            // (Guarded and planned before: [`Asker::plan_correction`].)
+            Feedback::Corrected(sql) => (
+                "corrected",
+                sql.trim().trim_end_matches(';').to_string(),
+                None,
+            ),
         };
         self.history.record(Event::Feedback(FeedbackRecord {
             ask: last.record.clone(),

@@ -465,46 +465,11 @@ impl Asker {
                 lookup::Table::one("sql", sql).send(link).await
             }
             other => {
-                self.plan_correction(session, &other, link, status).await?;
-                self.lookup(session, other).await?.send(link).await
+                self.look_up(session, other, link, status)
+                    .await?
+                    .send(link)
+                    .await
             }
-        }
-    }
-
-    /// A corrected statement (`ask feedback: SELECT …`) becomes the cached answer to its
-    /// question: it is planned first, in the read-only scope and within `ask.max_cost`, as a
-    /// generated one is. One that fails to plan, or would cost more, is refused with
-    /// PostgreSQL's error (a correction that runs for its whole `statement_timeout` would
-    /// otherwise be given to the next asker of the question).
-    async fn plan_correction(
-        &self,
-        session: &AskSession,
-        directive: &Directive,
-        link: &mut Link<'_>,
-        status: u8,
-    ) -> Result<(), AskError> {
-        let Directive::Feedback(crate::ask::directive::Feedback::Corrected(sql)) = directive else {
-            return Ok(());
-        };
-        // The guard first (a write is refused for what it is, not planned).
-        let (db, access) = self.db(&session.who).await?;
-        guard::check(sql, &self.policy.load(), &db.retriever.catalog, &access)
-            .map_err(AskError::BadCorrection)?;
-        let sql = sql.trim().trim_end_matches(';');
-        match validate::rejected(
-            match execute::check(link, sql, status, &self.limits()).await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            },
-            sql,
-            link.is_cancelled(),
-        ) {
-            validate::Rejected::Correctable(f) => Err(AskError::CorrectionFails {
-                sqlstate: f.sqlstate,
-                message: f.message,
-            }),
-            validate::Rejected::Cancelled => Err(AskError::Cancelled),
-            validate::Rejected::Fatal(e) => Err(e),
         }
     }
 }
