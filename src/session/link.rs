@@ -43,6 +43,8 @@ pub trait Answerer: Send + Sync {
 pub struct AskSession {
     pub who: Who,
     pub memory: Conversation,
+    /// Rows of ask portals fetched in part inside the client's transaction.
+    pub suspended: crate::ask::execute::fetch::Suspended,
 }
 
 /// How an answer left the session.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod link;
 pub mod relay;
 pub mod request;
+pub mod unsynced;
 pub mod upstream;
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ use super::link::{Answered, Answerer, AskSession, Link, ToClient};
 use super::request::{
     awaits_ready, ends_request, resets, AskNames, AskRequest, Mark, Request, RequestHook,
 };
+use super::unsynced::Unsynced;
 use super::SessionError;
 use crate::metrics::{Direction, Tally};
 use crate::net::frame::{next_frame, Header, StreamScanner};
@@ -138,7 +139,7 @@ where
     let mut executes = false;
     // Extended-protocol messages went upstream since the last Query, Sync or FunctionCall: the
     // server is inside their implicit transaction, where an ask cannot open its own.
-    let mut unsynced = false;
+    let mut unsynced = Unsynced::No;
     loop {
         // Up to here the bytes go upstream after this pass.
         let mut ready = 0;
@@ -151,7 +152,7 @@ where
                     ready: &mut ready,
                     unsynced: &mut unsynced,
                 };
-                ask = pass.close(cx, &buf, (&mut held, &mut executes), scanned);
+                ask = pass.close(cx, &buf, (&mut held, &mut executes), &names, scanned);
                 if ask.is_some() {
                     break;
                 }
@@ -209,7 +210,7 @@ where
             if held.is_none() {
                 // Sent at the end of this pass, as it arrived.
                 ready = scanned;
-                unsynced = follows_sync(unsynced, h.tag);
+                unsynced = unsynced.after(h.tag, &buf[start + 5..scanned]);
             }
             if h.tag == b'X' {
                 terminate = true;
@@ -220,7 +221,7 @@ where
                     ready: &mut ready,
                     unsynced: &mut unsynced,
                 };
-                ask = pass.close(cx, &buf, (&mut held, &mut executes), scanned);
+                ask = pass.close(cx, &buf, (&mut held, &mut executes), &names, scanned);
                 if ask.is_some() {
                     break;
                 }
@@ -228,7 +229,7 @@ where
         }
         if let Some(from) = held.filter(|&f| scanned - f >= EARLY_FORWARD) {
             // An ask whose request never ends: its bytes go upstream as they are.
-            unsynced = sent_bytes(unsynced, &buf[from..scanned]);
+            unsynced = unsynced.after_bytes(&buf[from..scanned]);
             held = None;
             executes = false;
             ready = scanned;
@@ -262,8 +263,12 @@ where
                 None => return Ok(End::ClientGone),
                 Some((a, sent)) => {
                     discarding = a.discard_until_sync;
+                    if let Unsynced::Harmless(_) = unsynced {
+                        // The ask synced it.
+                        unsynced = Unsynced::No;
+                    }
                     if sent {
-                        unsynced = sent_bytes(unsynced, &mine);
+                        unsynced = unsynced.after_bytes(&mine);
                     }
                 }
             }
@@ -300,7 +305,7 @@ type Found = (AskRequest, u32, usize, usize);
 struct Pass<'a> {
     /// Bytes before this go upstream after the pass.
     ready: &'a mut usize,
-    unsynced: &'a mut bool,
+    unsynced: &'a mut Unsynced,
 }
 
 impl Pass<'_> {
@@ -312,11 +317,15 @@ impl Pass<'_> {
         cx: &RelayContext<'_>,
         buf: &[u8],
         (held, executes): (&mut Option<usize>, &mut bool),
+        names: &AskNames,
         end: usize,
     ) -> Option<Found> {
         let from = held.take()?;
         let bytes = &buf[from..end];
-        match cx.hook.ask(Request { bytes }, std::mem::take(executes)) {
+        match cx
+            .hook
+            .ask(Request { bytes }, std::mem::take(executes), names)
+        {
             Some(request) => {
                 let own = Request { bytes }
                     .messages()
@@ -326,29 +335,12 @@ impl Pass<'_> {
                 Some((request, own, from, end - from))
             }
             None => {
-                *self.unsynced = sent_bytes(*self.unsynced, bytes);
+                *self.unsynced = self.unsynced.after_bytes(bytes);
                 *self.ready = end;
                 None
             }
         }
     }
-}
-
-/// Whether extended-protocol messages are left without Sync after a message of type `tag` went
-/// upstream (Query, Sync and FunctionCall end the implicit transaction).
-fn follows_sync(unsynced: bool, tag: u8) -> bool {
-    match tag {
-        t if awaits_ready(t) => false,
-        b'P' | b'B' | b'D' | b'E' | b'C' => true,
-        _ => unsynced,
-    }
-}
-
-/// [`follows_sync`] over every message of `bytes`.
-fn sent_bytes(unsynced: bool, bytes: &[u8]) -> bool {
-    Request { bytes }
-        .messages()
-        .fold(unsynced, |u, (tag, _)| follows_sync(u, tag))
 }
 
 /// A Terminate message.
@@ -389,8 +381,8 @@ struct Asked<'b> {
     request: AskRequest,
     /// How many ReadyForQuery its own messages await.
     own: u32,
-    /// Extended-protocol messages sent before it are still without Sync.
-    unsynced: bool,
+    /// Extended-protocol messages sent before it and still without Sync.
+    unsynced: Unsynced,
     /// Its messages as the client sent them.
     bytes: &'b [u8],
 }
@@ -425,7 +417,7 @@ where
         unsynced,
         bytes,
     } = asked;
-    if unsynced {
+    if unsynced == Unsynced::Other {
         // In the server's order, with the server's semantics: no waiting needed.
         let sent = refused_in_pipeline(&request, bytes);
         wr.write_all(&sent)
@@ -455,9 +447,15 @@ where
             }
         }
     }
-    let status = cx.state.tx_status();
+    let mut status = cx.state.tx_status();
     io.cancel.begin();
     let mut link = Link::new(wr, &mut io.captured, &io.to_client, &io.cancel);
+    if let Unsynced::Harmless(_) = unsynced {
+        status = sync_harmless(&mut link)
+            .await
+            .map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+        cx.state.tx_status.store(status, Ordering::Release);
+    }
     let answered = {
         let run = io
             .answerer
@@ -487,6 +485,25 @@ where
     }
     Ok(Some((answered, false)))
 }
+
+/// Ends the client's unsynced messages that change nothing but maybe begin a transaction
+/// ([`Unsynced::Harmless`]) with a Sync of pgask's own: the answers to them go to the client,
+/// its ReadyForQuery does not (the client's own Sync is still to come, in the ask's request).
+/// The ask then runs inside the transaction begun, if one was; the status the server gave is
+/// returned.
+async fn sync_harmless(link: &mut Link<'_>) -> Result<u8, super::link::LinkError> {
+    link.upstream(&SYNC).await?;
+    loop {
+        let m = link.recv().await?;
+        if m.tag == b'Z' {
+            return Ok(m.body().first().copied().unwrap_or(b'I'));
+        }
+        link.client(m.raw).await?;
+    }
+}
+
+/// A Sync message.
+const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 
 /// The ask's messages with its first ask statement replaced by [`REFUSE_IN_PIPELINE`] (a Query
 /// for a simple ask, the Parse's text for an extended one); an ask that only executes an

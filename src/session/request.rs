@@ -54,6 +54,9 @@ pub struct Extended {
     pub parses: Vec<AskParse>,
     /// It executes a portal bound to an ask statement: it must run read-only.
     pub executes: bool,
+    /// The ask portals its Execute messages name (a partial fetch of one inside a transaction
+    /// is kept by pgask: [`crate::ask::execute::fetch`]).
+    pub ask_portals: Vec<Vec<u8>>,
     /// It ends with Sync (else with Flush or another message).
     pub sync: bool,
 }
@@ -82,6 +85,11 @@ impl AskNames {
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty() && self.portals.is_empty()
     }
+
+    /// Whether `portal` is bound to an ask statement.
+    pub fn is_ask_portal(&self, portal: &[u8]) -> bool {
+        self.portals.contains(portal)
+    }
 }
 
 /// What one client message means for the ask path.
@@ -104,8 +112,9 @@ pub trait RequestHook: Send + Sync {
     fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark;
 
     /// The ask made of `held`: the client's messages from the first one marked [`Mark::Ask`] or
-    /// [`Mark::Execute`] to the end of its request; `executes` if an Execute was marked.
-    fn ask(&self, held: Request<'_>, executes: bool) -> Option<AskRequest>;
+    /// [`Mark::Execute`] to the end of its request; `executes` if an Execute was marked;
+    /// `names` as they stand after it.
+    fn ask(&self, held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest>;
 
     /// Classifies a whole request at once (everything before its first marked message would be
     /// forwarded; the verdict is about the rest). For tests and tools; the relay works message by
@@ -133,6 +142,7 @@ pub trait RequestHook: Send + Sync {
                     bytes: &request.bytes[from..],
                 },
                 executes,
+                names,
             )
         })
         .map_or(Verdict::Forward, Verdict::Ask)
@@ -148,7 +158,7 @@ impl RequestHook for Passthrough {
         Mark::Plain
     }
 
-    fn ask(&self, _held: Request<'_>, _executes: bool) -> Option<AskRequest> {
+    fn ask(&self, _held: Request<'_>, _executes: bool, _names: &AskNames) -> Option<AskRequest> {
         None
     }
 }
@@ -200,7 +210,7 @@ fn discards_all(text: &[u8]) -> bool {
 pub struct AskHook;
 
 /// A NUL-terminated string at the start of `b`, and what follows it.
-fn cstr(b: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn cstr(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let end = b.iter().position(|&c| c == 0)?;
     Some((&b[..end], &b[end + 1..]))
 }
@@ -287,7 +297,7 @@ impl RequestHook for AskHook {
         }
     }
 
-    fn ask(&self, held: Request<'_>, executes: bool) -> Option<AskRequest> {
+    fn ask(&self, held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest> {
         let mut msgs = held.messages();
         if let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) {
             let text = body.strip_suffix(&[0]).unwrap_or(body);
@@ -300,6 +310,13 @@ impl RequestHook for AskHook {
         let mut last = 0u8;
         for (index, (tag, body)) in held.messages().enumerate() {
             last = tag;
+            if tag == b'E' {
+                if let Some((portal, _)) = cstr(body) {
+                    if names.is_ask_portal(portal) && !ext.ask_portals.iter().any(|p| p == portal) {
+                        ext.ask_portals.push(portal.to_vec());
+                    }
+                }
+            }
             if tag != b'P' {
                 continue;
             }

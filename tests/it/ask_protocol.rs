@@ -7,8 +7,8 @@ use crate::common;
 use std::time::Duration;
 
 use common::ask::{
-    bind, close, column_names, describe, execute, first_column, flush, parse, proxy, proxy_with,
-    sync, tags, texts,
+    bind, close, column_names, describe, execute, execute_rows, first_column, flush, parse, proxy,
+    proxy_with, sync, tags, texts,
 };
 use common::raw::{messages, query, sqlstate, RawClient};
 use common::Cluster;
@@ -318,6 +318,103 @@ async fn an_extended_ask_inside_a_transaction_leaves_it_as_it_was() {
         .unwrap();
     assert_eq!(first_column(&got), ["off"]);
     c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+}
+
+/// pgJDBC with autocommit off and a fetch size sends Parse, Bind, Describe and Execute with a
+/// row count in one request, then Execute again for more. The portal is bound inside the ask's
+/// scope, whose end destroys it, yet every row comes once and the portal then ends, as
+/// PostgreSQL would answer, and the transaction goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_portal_is_fetched_in_parts_inside_a_transaction() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("BEGIN; CREATE TEMP TABLE kept AS SELECT 7 AS x"), 1)
+        .await
+        .unwrap();
+    let first = [
+        parse("S_1", "-- ask: the first three artists"),
+        bind("C_1", "S_1"),
+        describe(b'P', "C_1"),
+        execute_rows("C_1", 2),
+        sync(),
+    ]
+    .concat();
+    let more = [execute_rows("C_1", 2), sync()].concat();
+    let got = c.exchange(&first, 1).await.unwrap();
+    // (The notices show the ask's SQL.)
+    assert_eq!(tags(&got).replace('N', ""), "12TDDsZ");
+    assert_eq!(second_column(&got), ["AC/DC", "Accept"]);
+    let got = c.exchange(&more, 1).await.unwrap();
+    assert_eq!(tags(&got), "DCZ");
+    assert_eq!(second_column(&got), ["Aerosmith"]);
+    assert_eq!(texts(&got, b'C'), ["SELECT 1\0"]);
+    let got = c.exchange(&more, 1).await.unwrap();
+    assert_eq!(texts(&got, b'C'), ["SELECT 0\0"]);
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"T");
+    // Bound again and fetched exactly to its end: suspended, then done.
+    let again = [bind("C_1", "S_1"), execute_rows("C_1", 3), sync()].concat();
+    assert_eq!(tags(&c.exchange(&again, 1).await.unwrap()), "2DDDsZ");
+    let got = c
+        .exchange(&[execute_rows("C_1", 3), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(tags(&got), "CZ");
+    let got = c.exchange(&query("SELECT x FROM kept"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["7"]);
+    c.exchange(&query("COMMIT"), 1).await.unwrap();
+    // The transaction ended, and its portals with it.
+    let got = c.exchange(&more, 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("34000"));
+}
+
+/// pgJDBC with autocommit off puts its BEGIN, and a Close of the last portal, unsynced in front
+/// of the next statement. An ask there runs inside the transaction begun; the client gets the
+/// answers to the BEGIN and the Close first, and one ReadyForQuery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_right_after_an_unsynced_begin_runs_in_that_transaction() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let request = [
+        parse("", "BEGIN"),
+        bind("", ""),
+        execute(""),
+        close(b'P', "C_2"),
+        parse("", "-- ask: the first three artists"),
+        bind("", ""),
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&request, 1).await.unwrap();
+    assert_eq!(tags(&got).replace('N', ""), "12C312DDDCZ");
+    assert_eq!(texts(&got, b'C')[0], "BEGIN\0");
+    assert_eq!(second_column(&got), ["AC/DC", "Accept", "Aerosmith"]);
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"T");
+    // Still the client's own read-write transaction.
+    let got = c
+        .exchange(&query("SHOW transaction_read_only"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["off"]);
+    assert_eq!(messages(&got).last().unwrap().1[5..], *b"T");
+    c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+    // Anything else unsynced before an ask is still refused like a failing statement.
+    let request = [
+        parse("", "SELECT 1"),
+        bind("", ""),
+        execute(""),
+        parse("", "-- ask: the first three artists"),
+        bind("", ""),
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&request, 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
 }
 
 async fn genres(direct: &tokio_postgres::Client) -> (i64, String) {

@@ -15,6 +15,7 @@
 //! ([`forward_read_only`]): everything in it is read-only, and the row cap is a `LIMIT` around the
 //! statement ([`capped`]), since the client chooses its own Execute row count.
 
+pub mod fetch;
 pub mod wire;
 
 use crate::session::link::{Link, LinkError, Msg};
@@ -72,13 +73,15 @@ pub fn capped(sql: &str, max_rows: u32) -> String {
 }
 
 /// Sends a client's extended-protocol request (ending with Sync) inside the read-only scope and
-/// passes every answer to the client as it arrives, except the request's ReadyForQuery: the
-/// caller sends that one, with the status the session has after the scope closed.
+/// passes every answer to the client as it arrives, through `relay` (which may keep or replace
+/// it), except the request's ReadyForQuery: the caller sends that one, with the status the
+/// session has after the scope closed.
 pub async fn forward_read_only(
     link: &mut Link<'_>,
     request: &[u8],
     status: u8,
     limits: &Limits,
+    mut relay: impl FnMut(Msg) -> Option<Vec<u8>> + Send,
 ) -> Result<(), ExecError> {
     open(link, status, limits).await?;
     link.upstream(request).await?;
@@ -87,7 +90,9 @@ pub async fn forward_read_only(
         if m.tag == b'Z' {
             break;
         }
-        link.client(m.raw).await?;
+        if let Some(bytes) = relay(m) {
+            link.client(bytes).await?;
+        }
     }
     close(link, status).await
 }

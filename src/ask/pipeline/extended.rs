@@ -10,7 +10,7 @@
 //! transaction is left as it was.
 
 use crate::ask::directive::Directive;
-use crate::ask::execute::{self, wire, ExecError};
+use crate::ask::execute::{self, fetch, wire, ExecError};
 use crate::net::messages::{cstring, write_message};
 use crate::session::link::{Answered, AskSession, Link, LinkError};
 use crate::session::request::{AskParse, Extended};
@@ -64,6 +64,25 @@ impl Asker {
             link.forward(&ext.bytes).await?;
             return Ok(Answered::default());
         }
+        if status != b'T' {
+            // Portals end with their transaction.
+            session.suspended.clear();
+        }
+        session.suspended.forget_bound(&ext.bytes);
+        if ext.executes && status == b'T' && ext.parses.is_empty() {
+            if let Some(reply) = session.suspended.serve(&ext.bytes) {
+                // The next rows of a portal fetched in part, as kept.
+                link.client(reply).await?;
+                if !ext.sync {
+                    return Ok(Answered::default());
+                }
+                link.client(wire::ready_for_query(status)).await?;
+                return Ok(Answered {
+                    readies: 1,
+                    discard_until_sync: false,
+                });
+            }
+        }
         if ext.executes && !ext.sync {
             return Err(AskError::ExecuteWithoutSync);
         }
@@ -92,7 +111,15 @@ impl Asker {
             link.forward(&bytes).await?;
             return Ok(Answered::default());
         }
-        match execute::forward_read_only(link, &bytes, status, &self.limits()).await {
+        // Inside a transaction a portal could be fetched in part and come back for more, but the
+        // scope's end destroys it: its rows are fetched whole and kept.
+        let (bytes, mut fetch) = match status {
+            b'T' => fetch::whole(&bytes, &ext.ask_portals),
+            _ => (bytes, fetch::Fetch::default()),
+        };
+        let suspended = &mut session.suspended;
+        let relay = |m| fetch.relay(m, suspended);
+        match execute::forward_read_only(link, &bytes, status, &self.limits(), relay).await {
             Ok(()) => {}
             Err(ExecError::Link(e)) => return Err(e.into()),
             Err(e) => return Err(AskError::Server(e.to_string())),

@@ -6,7 +6,9 @@
 // Checks: Statement.executeQuery of an ask with Metabase's leading comment, the
 // NOTICE (SQLWarning) with the SQL, ResultSetMetaData from Describe, and a
 // PreparedStatement executed 7 times (pgJDBC switches to a named server
-// statement after prepareThreshold=5). Prints "OK ask jdbc"; exits 1 on failure.
+// statement after prepareThreshold=5), and an ask read with autocommit off and a
+// fetch size of 2 (a portal fetched in parts inside a transaction). Prints
+// "OK ask jdbc"; exits 1 on failure.
 
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -59,6 +61,16 @@ public class AskJdbc {
                         check(names(ps.executeQuery()).toString().equals(want), "prepared run " + i);
                     }
                 }
+                c.setAutoCommit(false);
+                try (Statement s = c.createStatement()) {
+                    s.setFetchSize(2);
+                    for (int i = 0; i < 2; i++) {
+                        ResultSet rs = s.executeQuery("-- ask: the first three artists");
+                        check(names(rs).toString().equals(want), "fetched in parts, run " + i);
+                    }
+                }
+                c.commit();
+                c.setAutoCommit(true);
                 try (Statement s = c.createStatement()) {
                     ResultSet rs = s.executeQuery("SELECT 40 + 2");
                     rs.next();

@@ -141,10 +141,15 @@ pub fn describe(kind: u8, name: &str) -> Vec<u8> {
 }
 
 pub fn execute(portal: &str) -> Vec<u8> {
+    execute_rows(portal, 0)
+}
+
+/// Execute asking for at most `max_rows` rows (0: all).
+pub fn execute_rows(portal: &str, max_rows: u32) -> Vec<u8> {
     let mut out = Vec::new();
     write_message(&mut out, b'E', |b| {
         cstring(b, portal);
-        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&max_rows.to_be_bytes());
     });
     out
 }
