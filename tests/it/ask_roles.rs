@@ -1,6 +1,7 @@
 //! Asks act as the session's current role and forget a pooled client's asks: `SET ROLE` narrows
 //! what `ask tables:` shows, `DISCARD ALL` (a pooler's reset) ends the conversation, and the
-//! catalog shared by every role carries no sample values of a table with row-level security.
+//! catalog shared by every role carries no sample values of a table with row-level security or
+//! column privileges, and a role granted only some columns is offered no `*`.
 //! The session's own schema path and temporary tables do not change which table an ask reads.
 
 use crate::common;
@@ -85,7 +86,7 @@ async fn set_role_narrows_what_asks_see_and_discard_all_ends_the_conversation() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_sample_values_of_a_table_with_row_level_security() {
+async fn no_sample_values_of_a_table_with_row_level_security_or_column_grants() {
     let cluster = Cluster::shared();
     let Some(db) = chinook_copy("rls_samples") else {
         return;
@@ -118,6 +119,20 @@ async fn no_sample_values_of_a_table_with_row_level_security() {
     // policy could hide from a role, are not.
     assert!(!samples("invoice", "billing_country").is_empty());
     assert!(samples("customer", "country").is_empty());
+    // Nor a table with column privileges: a role granted some columns may not read the others.
+    let before = catalog::fingerprint(&client).await.unwrap();
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'auditor') THEN \
+           CREATE ROLE auditor; END IF; END $$; \
+         GRANT SELECT (invoice_id, total) ON invoice TO auditor",
+    );
+    assert_ne!(catalog::fingerprint(&client).await.unwrap(), before);
+    let cat = catalog::load(&client, &options).await.unwrap();
+    let t = cat.find_name("invoice").unwrap();
+    let column = cat.tables[t].column("billing_country").unwrap();
+    assert!(column.samples.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,4 +161,55 @@ async fn the_session_search_path_and_temporary_tables_do_not_move_an_ask() {
     // The session's own path is as it set it.
     let got = c.exchange(&query("SHOW search_path"), 1).await.unwrap();
     assert_eq!(first_column(&got), ["pg_catalog"]);
+}
+
+/// A role granted only some columns of a table: the grammar offers it no `*` (PostgreSQL would
+/// refuse one, after three attempts), and neither the prompt nor the grammar names the columns it
+/// may not read; its ask runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_with_column_grants_is_offered_no_star() {
+    let cluster = Cluster::shared();
+    let Some(db) = chinook_copy("column_grants") else {
+        return;
+    };
+    cluster.psql_as(
+        "postgres",
+        &db,
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'clerk') THEN \
+           CREATE ROLE clerk; END IF; END $$; \
+         GRANT SELECT (employee_id, first_name, last_name, title) ON employee TO clerk",
+    );
+    let Some((p, _)) = proxy(
+        &["SELECT first_name FROM employee ORDER BY employee_id LIMIT 2"],
+        |c| {
+            c.ask.cache_ttl_secs = 0;
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&query("SET ROLE clerk"), 1).await.unwrap();
+    let got = c
+        .exchange(&query("-- ask: first names of the employees"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["Andrew", "Nancy"]);
+    let seen = common::ask::requests(&p);
+    let req = seen.last().expect("a generation request");
+    let grammar = req.grammar.as_deref().unwrap_or("");
+    let items: Vec<&str> = grammar.lines().filter(|l| l.starts_with("item-")).collect();
+    assert!(
+        !items.is_empty() && items.iter().all(|l| !l.contains('*')),
+        "{items:?}"
+    );
+    let prompt = common::ask::prompt(req);
+    for hidden in ["birth_date", "salary", "home_phone", "address"] {
+        assert!(
+            !prompt.contains(hidden) && !grammar.contains(hidden),
+            "{hidden}"
+        );
+    }
+    assert!(prompt.contains("first_name"));
 }

@@ -39,7 +39,8 @@ impl CatalogOptions {
 }
 
 /// The catalog fingerprint, computed by the server in one query: an md5 over every table (with
-/// whether row-level security is on: its sample values are then dropped), column, key, CHECK
+/// whether row-level security is on: its sample values are then dropped), column (with whether
+/// it has column privileges, which drop them too), key, CHECK
 /// constraint, comment and enum label (row counts and statistics are left out, so ANALYZE and
 /// data changes do not count).
 pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
@@ -48,7 +49,7 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            SELECT 't' || c.oid || ':' || n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || ':' || coalesce(obj_description(c.oid, 'pg_class'), '') AS x {RELATIONS}
            UNION ALL
            SELECT 'c' || a.attrelid || ':' || a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull || ':'
-                  || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ':' || coalesce(col_description(a.attrelid, a.attnum), '')
+                  || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ':' || coalesce(col_description(a.attrelid, a.attnum), '') || ':' || (a.attacl IS NOT NULL)
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.oid IN (SELECT c.oid {RELATIONS})
            UNION ALL
@@ -223,8 +224,9 @@ async fn load_keys(
 
 /// Common values of low-cardinality text columns, from the planner's statistics (no row is
 /// read; the server shows only statistics the connected role may see). Never of a table with
-/// row-level security: the catalog is shared by every role of the database, and its statistics
-/// summarise rows a role's policies hide from it.
+/// row-level security or with column privileges: the catalog is shared by every role of the
+/// database, and its statistics summarise rows a role's policies hide from it, or columns a role
+/// granted only some others may not read (their values would match its questions in retrieval).
 async fn load_samples(
     client: &Client,
     tables: &mut [Table],
@@ -240,6 +242,7 @@ async fn load_samples(
              JOIN pg_type t ON t.oid = a.atttypid
              WHERE s.most_common_vals IS NOT NULL AND t.typcategory IN ('S', 'E')
                AND NOT c.relrowsecurity
+               AND NOT EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = c.oid AND x.attacl IS NOT NULL)
                -- A negative n_distinct is a fraction of the rows (small tables have those).
                AND (CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * greatest(c.reltuples, 0)
                          ELSE s.n_distinct END) BETWEEN 1 AND 50",

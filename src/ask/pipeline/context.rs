@@ -351,8 +351,17 @@ impl Asker {
             chosen.sort_unstable();
         }
         let steps = db.retriever.graph.connect(&chosen, access);
-        // What the model sees of the chosen tables is what the role may read.
-        let catalog = for_role(&catalog, &chosen, access);
+        // What the model sees of the chosen tables, and of those the join path goes through, is
+        // what the role may read.
+        let mut used = chosen.clone();
+        for s in &steps {
+            for t in [s.from, s.edge.to] {
+                if !used.contains(&t) {
+                    used.push(t);
+                }
+            }
+        }
+        let catalog = for_role(&catalog, &used, access);
         let shape = Shape::of(question, &shape::names(&catalog, &chosen));
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
@@ -368,6 +377,7 @@ impl Asker {
         let mut spec = Spec::from_catalog(&catalog, &chosen, &steps);
         spec.defined = defined.iter().map(Definition::written).collect();
         spec.required = required;
+        spec.partial = used.iter().any(|t| access.columns.contains_key(t));
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
         let tables: Vec<(TableId, Vec<String>)> = ranked

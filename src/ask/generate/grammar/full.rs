@@ -193,7 +193,7 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
     for d in 0..=DEPTH {
         query(&mut r, d)?;
         for v in ['s', 'f'] {
-            select(&mut r, d, v)?;
+            select(&mut r, d, v, !spec.partial)?;
             expr(&mut r, d, v, defined)?;
         }
     }
@@ -477,8 +477,9 @@ fn query(r: &mut Rules, d: usize) -> Result<(), GrammarError> {
 /// qualified (`q.total`), and CTE columns after a WITH stay free.
 const DERIVED_BARE_COLUMNS: bool = false;
 
-/// `body`, `select`, FROM with joins, GROUP BY, HAVING, WINDOW, ORDER BY of one variant.
-fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
+/// `body`, `select`, FROM with joins, GROUP BY, HAVING, WINDOW, ORDER BY of one variant; `*` and
+/// `t.*` among the items when `stars`.
+fn select(r: &mut Rules, d: usize, v: char, stars: bool) -> Result<(), GrammarError> {
     let s = format!("{d}{v}");
     // Subqueries of the free variant may read CTE names and the columns they define.
     let sub = |p: usize| {
@@ -539,9 +540,14 @@ fn select(r: &mut Rules, d: usize, v: char) -> Result<(), GrammarError> {
         &format!("items-{s}"),
         &format!("item-{s} ( \", \" item-{s} ){{0,15}}"),
     )?;
+    let star = if stars {
+        "\"*\" | ( tbl | alias ) \".*\" | "
+    } else {
+        ""
+    };
     r.add(
         &format!("item-{s}"),
-        &format!("\"*\" | ( tbl | alias ) \".*\" | expr-{s} ( \" AS \" name )?"),
+        &format!("{star}expr-{s} ( \" AS \" name )?"),
     )?;
     r.add(&format!("tref-{s}"), &tref)?;
     r.add(&format!("jcond-{s}"), &format!("\" ON \" expr-{s} | using"))?;

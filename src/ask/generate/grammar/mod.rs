@@ -123,6 +123,9 @@ pub struct Spec {
     pub defined: Vec<String>,
     /// Metrics the question named: the top-level SELECT list must start with one of them.
     pub required: Vec<String>,
+    /// A chosen table is readable only in part (column privileges): `*` and `t.*` would read
+    /// columns the role may not, so the full profile offers neither.
+    pub partial: bool,
 }
 
 /// A built grammar.
@@ -205,6 +208,7 @@ impl Spec {
             joins,
             defined: Vec::new(),
             required: Vec::new(),
+            partial: false,
         }
     }
 }
@@ -275,6 +279,7 @@ mod defined_tests {
             joins: vec![],
             defined: vec!["/* units */ sum(order_lines.quantity)".into()],
             required: vec![],
+            partial: false,
         };
         let g = build(&spec, Profile::Full).unwrap();
         assert!(
@@ -318,5 +323,43 @@ mod defined_tests {
         assert!(required
             .text
             .contains("required ::= \"/* units */ sum(order_lines.quantity)\""));
+    }
+
+    #[test]
+    fn a_table_read_in_part_offers_no_star() {
+        let spec = Spec {
+            tables: vec![GTable {
+                name: "employee".into(),
+                columns: vec![GColumn {
+                    name: "name".into(),
+                    kind: ValueKind::Text,
+                    labels: vec![],
+                }],
+            }],
+            ..Default::default()
+        };
+        let items = |g: &Grammar| -> Vec<String> {
+            g.text
+                .lines()
+                .filter(|l| l.starts_with("item-"))
+                .map(String::from)
+                .collect()
+        };
+        let whole = build(&spec, Profile::Full).unwrap();
+        assert!(items(&whole)
+            .iter()
+            .all(|l| l.contains("\"*\" | ( tbl | alias ) \".*\"")));
+        let part = build(
+            &Spec {
+                partial: true,
+                ..spec
+            },
+            Profile::Full,
+        )
+        .unwrap();
+        let lines = items(&part);
+        assert!(!lines.is_empty());
+        assert!(lines.iter().all(|l| !l.contains('*')), "{lines:?}");
+        assert!(part.text.contains("\"*)\""), "count(*) reads no column");
     }
 }
