@@ -746,6 +746,40 @@ async fn cancelling_stops_a_long_generation() {
     );
 }
 
+/// A cancel while a long prompt is still being evaluated stops it between chunks: the next job
+/// does not wait for the rest of the prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_a_long_prompt_evaluation() {
+    let shape = Shape {
+        embd: 512,
+        layers: 8,
+        heads: 8,
+        kv_heads: 8,
+        ff: 1024,
+        ..Shape::TINY
+    };
+    let Some(model) = data::model("llama-spm", shape, 5) else {
+        return;
+    };
+    let llm = worker(model);
+    let long = |seed| request(&"x ".repeat(3500), None, 1, seed);
+    // This model's time for the whole prompt (a different seed each time: no cached prefix is
+    // reused, since the prompts are the same; the cache is cleared by a short prompt).
+    let probe = llm.generate(long(1)).await.unwrap();
+    let full = Duration::from_secs_f64(probe.prompt_ms / 1e3);
+    llm.generate(request("y", None, 1, 2)).await.unwrap();
+    let started = Instant::now();
+    let r = tokio::time::timeout(full / 6, llm.generate(long(3))).await;
+    assert!(r.is_err(), "the prompt should still be evaluated");
+    let next = llm.generate(request("y", None, 1, 4)).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(next.generated_tokens, 1);
+    assert!(
+        waited < full / 2,
+        "cancel took too long: {waited:?} (the whole prompt: {full:?})"
+    );
+}
+
 /// The worker reports a model without a chat template as a base model (prompted as a plain
 /// completion, its retries shown no failed query); a layout forced in the config is not one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -207,7 +207,7 @@ impl Engine {
         self.layout == Layout::Completion
     }
 
-    /// Runs one job. `cancelled` is polled before every token.
+    /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
         let started = Instant::now();
         let mut grammar = match &job.grammar {
@@ -243,7 +243,13 @@ impl Engine {
         let t0 = Instant::now();
         let mut batch = LlamaBatch::new(512, 1);
         let mut last = 0;
+        // Up to here the prompt is in the KV cache (a cancel stops its evaluation between
+        // chunks: a long prompt takes seconds on a small CPU).
+        let mut evaluated = keep;
         for chunk_start in (keep..tokens.len()).step_by(512) {
+            if cancelled() {
+                break;
+            }
             batch.clear();
             let end = (chunk_start + 512).min(tokens.len());
             for (i, tok) in tokens.iter().enumerate().take(end).skip(chunk_start) {
@@ -255,8 +261,9 @@ impl Engine {
                 .decode(&mut batch)
                 .map_err(|e| EngineError::Decode(e.to_string()))?;
             last = batch.n_tokens() - 1;
+            evaluated = end;
         }
-        self.cached.extend_from_slice(&tokens[keep..]);
+        self.cached.extend_from_slice(&tokens[keep..evaluated]);
         let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
 
         let t1 = Instant::now();
@@ -300,7 +307,10 @@ impl Engine {
         } else {
             usize::MAX
         };
-        while generated < job.max_tokens {
+        if evaluated < tokens.len() {
+            stop = Stop::Cancelled;
+        }
+        while evaluated == tokens.len() && generated < job.max_tokens {
             if cancelled() {
                 stop = Stop::Cancelled;
                 break;
