@@ -3,7 +3,7 @@
 //! exactly as read. Only headers are looked at, to find message boundaries and to follow
 //! ReadyForQuery and COPY.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -56,6 +56,11 @@ pub struct SessionState {
     copy_in: AtomicBool,
     /// The client sent Terminate; the server ends the session once what runs has finished.
     terminated: AtomicBool,
+    /// Counts what may have destroyed portals: a transaction's end or failure, and a command
+    /// passed to the client that may be COMMIT, ROLLBACK (to a savepoint too), CLOSE, DISCARD or
+    /// PREPARE TRANSACTION (judged by its tag's first letter, so also CREATE, DELETE, ...):
+    /// rows pgask keeps for an ask portal ([`crate::ask::execute::fetch`]) are of one epoch.
+    portal_epoch: AtomicU64,
 }
 
 impl Default for SessionState {
@@ -66,6 +71,7 @@ impl Default for SessionState {
             ready: Notify::new(),
             copy_in: AtomicBool::new(false),
             terminated: AtomicBool::new(false),
+            portal_epoch: AtomicU64::new(0),
         }
     }
 }
@@ -80,6 +86,11 @@ impl SessionState {
         self.tx_status.load(Ordering::Acquire)
     }
 
+    /// See [`SessionState::portal_epoch`]'s field.
+    pub fn portal_epoch(&self) -> u64 {
+        self.portal_epoch.load(Ordering::Acquire)
+    }
+
     /// Whether the client sent Terminate.
     pub fn terminated(&self) -> bool {
         self.terminated.load(Ordering::Acquire)
@@ -89,6 +100,9 @@ impl SessionState {
     fn server_message(&self, tag: u8, first: Option<u8>) {
         match tag {
             b'Z' => {
+                if first != Some(b'T') {
+                    self.portal_epoch.fetch_add(1, Ordering::AcqRel);
+                }
                 self.tx_status
                     .store(first.unwrap_or(b'I'), Ordering::Release);
                 self.copy_in.store(false, Ordering::Release);
@@ -100,6 +114,9 @@ impl SessionState {
             b'G' | b'W' => {
                 self.copy_in.store(true, Ordering::Release);
                 self.ready.notify_waiters();
+            }
+            b'C' if first.is_none_or(|b| matches!(b, b'C' | b'R' | b'D' | b'P')) => {
+                self.portal_epoch.fetch_add(1, Ordering::AcqRel);
             }
             _ => {}
         }
@@ -448,13 +465,32 @@ where
         }
     }
     let mut status = cx.state.tx_status();
+    io.session.suspended.expire(cx.state.portal_epoch());
     io.cancel.begin();
     let mut link = Link::new(wr, &mut io.captured, &io.to_client, &io.cancel);
     if let Unsynced::Harmless(_) = unsynced {
-        status = sync_harmless(&mut link)
+        let (now, failed) = sync_harmless(&mut link)
             .await
             .map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+        status = now;
         cx.state.tx_status.store(status, Ordering::Release);
+        if failed {
+            // One of them failed: like PostgreSQL, the rest of the request is skipped up to its
+            // Sync, which gets the ReadyForQuery.
+            let answered = skipped_after_error(&mut link, &request, bytes, status).await;
+            io.cancel.end();
+            link.release().await;
+            let answered = answered.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+            if answered.readies > 0 {
+                let _ = cx
+                    .state
+                    .pending
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                        p.checked_sub(answered.readies)
+                    });
+            }
+            return Ok(Some((answered, false)));
+        }
     }
     let answered = {
         let run = io
@@ -489,16 +525,49 @@ where
 /// Ends the client's unsynced messages that change nothing but maybe begin a transaction
 /// ([`Unsynced::Harmless`]) with a Sync of pgask's own: the answers to them go to the client,
 /// its ReadyForQuery does not (the client's own Sync is still to come, in the ask's request).
-/// The ask then runs inside the transaction begun, if one was; the status the server gave is
-/// returned.
-async fn sync_harmless(link: &mut Link<'_>) -> Result<u8, super::link::LinkError> {
+/// The ask then runs inside the transaction begun, if one was. Returns the status the server
+/// gave, and whether one of the messages failed (the ask must then not run).
+async fn sync_harmless(link: &mut Link<'_>) -> Result<(u8, bool), super::link::LinkError> {
     link.upstream(&SYNC).await?;
+    let mut failed = false;
     loop {
         let m = link.recv().await?;
         if m.tag == b'Z' {
-            return Ok(m.body().first().copied().unwrap_or(b'I'));
+            return Ok((m.body().first().copied().unwrap_or(b'I'), failed));
         }
+        failed |= m.tag == b'E';
         link.client(m.raw).await?;
+    }
+}
+
+/// What the client is owed for an ask skipped because a message before it failed: a
+/// ReadyForQuery for its Sync (an extended request), or nothing until its next Sync (a request
+/// without Sync, or a simple Query, which PostgreSQL skips as well).
+async fn skipped_after_error(
+    link: &mut Link<'_>,
+    request: &AskRequest,
+    bytes: &[u8],
+    status: u8,
+) -> Result<Answered, super::link::LinkError> {
+    let last = Request { bytes }.messages().last().map(|(t, _)| t);
+    match (request, last) {
+        (AskRequest::Extended(_), Some(b'S')) => {
+            link.client(crate::ask::execute::wire::ready_for_query(status))
+                .await?;
+            Ok(Answered {
+                readies: 1,
+                discard_until_sync: false,
+            })
+        }
+        (AskRequest::Simple(_), _) => Ok(Answered {
+            // The Query awaits no ReadyForQuery now.
+            readies: 1,
+            discard_until_sync: true,
+        }),
+        _ => Ok(Answered {
+            readies: 0,
+            discard_until_sync: true,
+        }),
     }
 }
 

@@ -3,7 +3,7 @@
 //! wait for their results before it sends Sync); from a message that starts an ask to the end of
 //! its request (a Query, Sync, Flush, FunctionCall, ...), the messages are held for the asker.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::ask::directive::{self, Directive, DirectiveError};
 use crate::net::frame::Header;
@@ -54,9 +54,10 @@ pub struct Extended {
     pub parses: Vec<AskParse>,
     /// It executes a portal bound to an ask statement: it must run read-only.
     pub executes: bool,
-    /// The ask portals its Execute messages name (a partial fetch of one inside a transaction
-    /// is kept by pgask: [`crate::ask::execute::fetch`]).
-    pub ask_portals: Vec<Vec<u8>>,
+    /// The ask portals its Execute messages name, each with its binding
+    /// ([`AskNames::binding`]): a partial fetch of one inside a transaction is kept by pgask
+    /// ([`crate::ask::execute::fetch`]).
+    pub ask_portals: Vec<(Vec<u8>, u64)>,
     /// It ends with Sync (else with Flush or another message).
     pub sync: bool,
 }
@@ -78,7 +79,9 @@ pub struct AskParse {
 #[derive(Debug, Default)]
 pub struct AskNames {
     statements: HashSet<Vec<u8>>,
-    portals: HashSet<Vec<u8>>,
+    /// Each ask portal with the number of the Bind that made it.
+    portals: HashMap<Vec<u8>, u64>,
+    binds: u64,
 }
 
 impl AskNames {
@@ -86,9 +89,10 @@ impl AskNames {
         self.statements.is_empty() && self.portals.is_empty()
     }
 
-    /// Whether `portal` is bound to an ask statement.
-    pub fn is_ask_portal(&self, portal: &[u8]) -> bool {
-        self.portals.contains(portal)
+    /// Which Bind made `portal`, when it is bound to an ask statement: a portal closed, bound
+    /// again or destroyed is never the same binding again.
+    pub fn binding(&self, portal: &[u8]) -> Option<u64> {
+        self.portals.get(portal).copied()
     }
 }
 
@@ -270,7 +274,8 @@ impl RequestHook for AskHook {
                     return Mark::Plain;
                 };
                 if names.statements.contains(statement) {
-                    names.portals.insert(portal.to_vec());
+                    names.binds += 1;
+                    names.portals.insert(portal.to_vec(), names.binds);
                     // Held with its Execute: the read-only scope must begin before the Bind
                     // (a scope opened after it would destroy the unnamed portal).
                     return Mark::Ask;
@@ -279,16 +284,20 @@ impl RequestHook for AskHook {
                 Mark::Plain
             }
             b'E' if !names.portals.is_empty() => match cstr(body) {
-                Some((portal, _)) if names.portals.contains(portal) => Mark::Execute,
+                Some((portal, _)) if names.portals.contains_key(portal) => Mark::Execute,
                 _ => Mark::Plain,
             },
             b'C' if !names.is_empty() => {
                 if let Some((&kind, rest)) = body.split_first() {
                     if let Some((name, _)) = cstr(rest) {
                         match kind {
-                            b'S' => names.statements.remove(name),
-                            _ => names.portals.remove(name),
-                        };
+                            b'S' => {
+                                names.statements.remove(name);
+                            }
+                            _ => {
+                                names.portals.remove(name);
+                            }
+                        }
                     }
                 }
                 Mark::Plain
@@ -312,8 +321,9 @@ impl RequestHook for AskHook {
             last = tag;
             if tag == b'E' {
                 if let Some((portal, _)) = cstr(body) {
-                    if names.is_ask_portal(portal) && !ext.ask_portals.iter().any(|p| p == portal) {
-                        ext.ask_portals.push(portal.to_vec());
+                    let known = ext.ask_portals.iter().any(|(p, _)| p == portal);
+                    if let (Some(binding), false) = (names.binding(portal), known) {
+                        ext.ask_portals.push((portal.to_vec(), binding));
                     }
                 }
             }

@@ -369,6 +369,86 @@ async fn an_ask_portal_is_fetched_in_parts_inside_a_transaction() {
     assert_eq!(sqlstate(&got).as_deref(), Some("34000"));
 }
 
+/// Rows pgask kept for a portal are never served once PostgreSQL no longer has that portal: it
+/// was closed and bound again, or its transaction ended. A portal bound in a request of its own
+/// (asyncpg) is the server's, fetched and moved by the server; two Executes of one portal in a
+/// request each get their rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_rows_are_never_served_for_another_portal_or_transaction() {
+    const ALBUMS: &str = "SELECT album_id, title FROM album ORDER BY album_id LIMIT 5";
+    let Some((p, db)) = proxy(&[ARTISTS, ALBUMS], |c| c.ask.cache_ttl_secs = 0).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let fetch = |portal: &str, n: u32| [execute_rows(portal, n), sync()].concat();
+    c.exchange(&query("BEGIN"), 1).await.unwrap();
+    let first = [
+        parse("S1", "-- ask: the first three artists"),
+        bind("c1", "S1"),
+        execute_rows("c1", 1),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&first, 1).await.unwrap();
+    assert_eq!(second_column(&got), ["AC/DC"]);
+    let prepare = [parse("S2", "-- ask: five album titles"), sync()].concat();
+    c.exchange(&prepare, 1).await.unwrap();
+    // Closed and bound again to the albums: its rows are the albums'.
+    let rebind = [
+        close(b'P', "c1"),
+        bind("c1", "S2"),
+        execute_rows("c1", 2),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&rebind, 1).await.unwrap();
+    assert_eq!(tags(&got).replace('N', ""), "32DDsZ");
+    let got = c.exchange(&fetch("c1", 2), 1).await.unwrap();
+    assert_eq!(
+        second_column(&got),
+        ["Restless and Wild", "Let There Be Rock"]
+    );
+    // The transaction ended: PostgreSQL has no portal c1 in the next one.
+    c.exchange(&query("COMMIT; BEGIN"), 1).await.unwrap();
+    let got = c.exchange(&fetch("c1", 2), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("34000"));
+    c.exchange(&query("ROLLBACK; BEGIN"), 1).await.unwrap();
+    // Bound in a request of its own: the server keeps and moves the portal.
+    c.exchange(&[bind("c2", "S2"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    let got = c.exchange(&fetch("c2", 2), 1).await.unwrap();
+    assert_eq!(tags(&got), "DDsZ");
+    let got = c.exchange(&query("MOVE FORWARD 2 IN c2"), 1).await.unwrap();
+    assert_eq!(texts(&got, b'C'), ["MOVE 2\0"]);
+    let got = c.exchange(&fetch("c2", 5), 1).await.unwrap();
+    assert_eq!(second_column(&got), ["Big Ones"]);
+    // Two Executes of one portal in one request.
+    let twice = [
+        bind("c3", "S1"),
+        execute_rows("c3", 1),
+        execute_rows("c3", 1),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&twice, 1).await.unwrap();
+    assert_eq!(tags(&got), "2DsDsZ");
+    assert_eq!(second_column(&got), ["AC/DC", "Accept"]);
+    c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+    // A message before the ask failed: PostgreSQL skips the rest up to Sync, and so does pgask.
+    let failing = [
+        describe(b'S', "nosuch"),
+        parse("", "-- ask: the first three artists"),
+        bind("", ""),
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&failing, 1).await.unwrap();
+    assert_eq!(tags(&got), "EZ");
+    assert_eq!(sqlstate(&got).as_deref(), Some("26000"));
+}
+
 /// pgJDBC with autocommit off puts its BEGIN, and a Close of the last portal, unsynced in front
 /// of the next statement. An ask there runs inside the transaction begun; the client gets the
 /// answers to the BEGIN and the Close first, and one ReadyForQuery.

@@ -1,13 +1,23 @@
 //! Partial fetches of ask portals inside a client transaction (pgJDBC with autocommit off and a
-//! fetch size, a driver's cursor): an Execute with a row count leaves a portal suspended, and
-//! the client comes back for more rows with another Execute.
+//! fetch size or `setMaxRows`): an Execute with a row count leaves a portal suspended, and the
+//! client comes back for more rows with another Execute.
 //!
-//! An ask portal cannot outlive its read-only scope: rolling back to the scope's savepoint
-//! destroys every portal that ran inside it. So pgask runs the first Execute to the end in the
+//! An ask portal bound inside its read-only scope cannot outlive the scope: rolling back to the
+//! scope's savepoint destroys it. So pgask runs such a portal's first Execute to the end in the
 //! scope, hands the client the rows it asked for and PortalSuspended, as PostgreSQL would, and
-//! answers the later Executes of that portal from the rows it kept (`SELECT n` once they run
-//! out, `SELECT 0` after that). The rows are at most `ask.max_rows` (the `LIMIT` of
-//! [`super::capped`]). They go when the portal is bound again or the transaction has ended.
+//! answers the later Executes of that portal (each alone in its request, with Sync or Flush)
+//! from the rows it kept (`SELECT n` once they run out, `SELECT 0` after that). A portal bound
+//! in a request of its own (asyncpg, tokio-postgres) lives outside the scope and is fetched by
+//! the server itself.
+//!
+//! Kept rows are of one binding of the portal ([`AskNames::binding`]: Close, a new Bind, a
+//! simple Query for the unnamed portal end it) and one portal epoch of the session (a
+//! transaction's end and anything that may destroy portals end it): what PostgreSQL no longer
+//! has is never served. They are at most `ask.max_rows` per portal (the `LIMIT` of
+//! [`super::capped`]) and [`MAX_KEPT_BYTES`] per session; past that the client gets the rest
+//! of the rows at once, with CommandComplete, instead of PortalSuspended.
+//!
+//! [`AskNames::binding`]: crate::session::request::AskNames::binding
 
 use std::collections::{HashMap, VecDeque};
 
@@ -17,41 +27,47 @@ use crate::session::request::{cstr as split_cstr, Request};
 
 use super::wire;
 
+/// Most bytes of rows a session keeps for suspended portals.
+pub const MAX_KEPT_BYTES: usize = 8 << 20;
+
+/// Rows kept for one suspended ask portal.
+#[derive(Debug)]
+struct Kept {
+    binding: u64,
+    rows: VecDeque<Vec<u8>>,
+}
+
 /// Rows kept for the suspended ask portals of one session, by portal name.
 #[derive(Debug, Default)]
 pub struct Suspended {
-    portals: HashMap<Vec<u8>, VecDeque<Vec<u8>>>,
+    portals: HashMap<Vec<u8>, Kept>,
+    bytes: usize,
+    /// The session's portal epoch the rows belong to.
+    epoch: u64,
 }
 
 impl Suspended {
-    /// Forgets every portal: the transaction they belonged to has ended.
-    pub fn clear(&mut self) {
-        self.portals.clear();
-    }
-
-    /// Forgets the portals that `request` binds again.
-    pub fn forget_bound(&mut self, request: &[u8]) {
-        if self.portals.is_empty() {
-            return;
-        }
-        for (tag, body) in messages(request) {
-            if tag == b'B' {
-                if let Some((portal, _)) = split_cstr(body) {
-                    self.portals.remove(portal);
-                }
-            }
+    /// Forgets every portal when the session's portal epoch is no longer theirs (called before
+    /// each ask).
+    pub fn expire(&mut self, epoch: u64) {
+        if epoch != self.epoch {
+            self.portals.clear();
+            self.bytes = 0;
+            self.epoch = epoch;
         }
     }
 
     /// The answer to `request` from kept rows (without ReadyForQuery), when it holds nothing but
-    /// Executes of suspended portals, Sync and Flush; `None` when the server must see it.
-    pub fn serve(&mut self, request: &[u8]) -> Option<Vec<u8>> {
+    /// Executes of suspended portals (each still the binding in `ask_portals`), Sync and Flush;
+    /// `None` when the server must see it.
+    pub fn serve(&mut self, request: &[u8], ask_portals: &[(Vec<u8>, u64)]) -> Option<Vec<u8>> {
         let mut executes = Vec::new();
         for (tag, body) in messages(request) {
             match tag {
                 b'E' => {
                     let (portal, rest) = split_cstr(body)?;
-                    if !self.portals.contains_key(portal) {
+                    let binding = ask_portals.iter().find(|(p, _)| p == portal)?.1;
+                    if self.portals.get(portal)?.binding != binding {
                         return None;
                     }
                     executes.push((portal, row_count(rest)));
@@ -65,13 +81,14 @@ impl Suspended {
         }
         let mut out = Vec::new();
         for (portal, n) in executes {
-            let rows = self.portals.get_mut(portal)?;
+            let kept = self.portals.get_mut(portal)?;
             let take = if n == 0 {
-                rows.len()
+                kept.rows.len()
             } else {
-                rows.len().min(n)
+                kept.rows.len().min(n)
             };
-            for row in rows.drain(..take) {
+            for row in kept.rows.drain(..take) {
+                self.bytes -= row.len();
                 out.extend_from_slice(&row);
             }
             if n > 0 && take == n {
@@ -87,13 +104,24 @@ impl Suspended {
 /// PortalSuspended.
 const PORTAL_SUSPENDED: [u8; 5] = [b's', 0, 0, 0, 4];
 
-/// One Execute of a request, as its answers pass.
+/// An Execute whose row count became "all".
 #[derive(Debug)]
+struct Whole {
+    portal: Vec<u8>,
+    binding: u64,
+    /// The count the client asked for.
+    n: usize,
+}
+
+/// One Execute of a request, as its answers pass.
+#[derive(Debug, Default)]
 struct Run {
-    /// The ask portal whose row count became "all", with the count the client asked for.
-    whole: Option<(Vec<u8>, usize)>,
+    whole: Option<Whole>,
     sent: usize,
     kept: VecDeque<Vec<u8>>,
+    kept_bytes: usize,
+    /// Past [`MAX_KEPT_BYTES`]: everything goes to the client.
+    overflow: bool,
 }
 
 /// The Executes of one request, in order, so that the server's answers to each are known.
@@ -102,38 +130,48 @@ pub struct Fetch {
     runs: VecDeque<Run>,
 }
 
-/// `request` with every Execute of one of `ask_portals` that asks for some rows asking for all
-/// of them instead, and what to do with the answers.
-pub fn whole(request: &[u8], ask_portals: &[Vec<u8>]) -> (Vec<u8>, Fetch) {
+/// `request` with the Execute of each of `ask_portals` that asks for some rows asking for all
+/// of them instead, when the request binds that portal (the scope's end would destroy it) and
+/// executes it once; and what to do with the answers.
+pub fn whole(request: &[u8], ask_portals: &[(Vec<u8>, u64)]) -> (Vec<u8>, Fetch) {
+    let mut executes: HashMap<&[u8], usize> = HashMap::new();
+    for (tag, body) in messages(request) {
+        if let (b'E', Some((portal, _))) = (tag, split_cstr(body)) {
+            *executes.entry(portal).or_default() += 1;
+        }
+    }
+    let mut bound: Vec<&[u8]> = Vec::new();
     let mut out = Vec::with_capacity(request.len());
     let mut fetch = Fetch::default();
     for (tag, body) in messages(request) {
-        let run = match (tag, split_cstr(body)) {
+        match (tag, split_cstr(body)) {
+            (b'B', Some((portal, _))) => bound.push(portal),
             (b'E', Some((portal, rest))) => {
                 let n = row_count(rest);
-                let ask = ask_portals.iter().any(|p| p == portal);
-                if ask && n > 0 {
+                let binding = ask_portals.iter().find(|(p, _)| p == portal).map(|p| p.1);
+                let once = executes.get(portal) == Some(&1);
+                if let (Some(binding), true, true, true) =
+                    (binding, n > 0, once, bound.contains(&portal))
+                {
                     write_message(&mut out, b'E', |b| {
                         b.extend_from_slice(portal);
                         b.push(0);
                         b.extend_from_slice(&0u32.to_be_bytes());
                     });
                     fetch.runs.push_back(Run {
-                        whole: Some((portal.to_vec(), n)),
-                        sent: 0,
-                        kept: VecDeque::new(),
+                        whole: Some(Whole {
+                            portal: portal.to_vec(),
+                            binding,
+                            n,
+                        }),
+                        ..Run::default()
                     });
                     continue;
                 }
-                Some(Run {
-                    whole: None,
-                    sent: 0,
-                    kept: VecDeque::new(),
-                })
+                fetch.runs.push_back(Run::default());
             }
-            _ => None,
-        };
-        fetch.runs.extend(run);
+            _ => {}
+        }
         write_message(&mut out, tag, |b| b.extend_from_slice(body));
     }
     (out, fetch)
@@ -149,9 +187,17 @@ impl Fetch {
                     return Some(m.raw);
                 };
                 match &run.whole {
-                    Some((_, n)) if run.sent >= *n => {
-                        run.kept.push_back(m.raw);
-                        None
+                    Some(w) if run.sent >= w.n && !run.overflow => {
+                        if suspended.bytes + run.kept_bytes + m.raw.len() <= MAX_KEPT_BYTES {
+                            run.kept_bytes += m.raw.len();
+                            run.kept.push_back(m.raw);
+                            return None;
+                        }
+                        // Too much to keep: the rest goes now, and the portal ends.
+                        run.overflow = true;
+                        let mut out: Vec<u8> = run.kept.drain(..).flatten().collect();
+                        out.extend_from_slice(&m.raw);
+                        Some(out)
                     }
                     _ => {
                         run.sent += 1;
@@ -161,11 +207,20 @@ impl Fetch {
             }
             b'C' | b'I' | b's' => match self.runs.pop_front() {
                 Some(Run {
-                    whole: Some((portal, n)),
+                    whole: Some(w),
                     sent,
                     kept,
-                }) if m.tag == b'C' && sent == n => {
-                    suspended.portals.insert(portal, kept);
+                    kept_bytes,
+                    overflow: false,
+                }) if m.tag == b'C' && sent == w.n => {
+                    suspended.bytes += kept_bytes;
+                    let rows = Kept {
+                        binding: w.binding,
+                        rows: kept,
+                    };
+                    if let Some(old) = suspended.portals.insert(w.portal, rows) {
+                        suspended.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
+                    }
                     Some(PORTAL_SUSPENDED.to_vec())
                 }
                 _ => Some(m.raw),
@@ -207,6 +262,15 @@ mod tests {
         out
     }
 
+    fn bind(portal: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_message(&mut out, b'B', |b| {
+            b.extend_from_slice(portal.as_bytes());
+            b.extend_from_slice(b"\0s1\0\0\0\0\0\0\0");
+        });
+        out
+    }
+
     fn sync() -> Vec<u8> {
         vec![b'S', 0, 0, 0, 4]
     }
@@ -215,17 +279,25 @@ mod tests {
         Msg::from_raw(wire::data_row(&[Some(v)])).unwrap()
     }
 
+    fn done(n: usize) -> Msg {
+        Msg::from_raw(wire::command_complete(&format!("SELECT {n}"))).unwrap()
+    }
+
     fn tags(bytes: &[u8]) -> Vec<char> {
         messages(bytes).map(|(t, _)| t as char).collect()
     }
 
-    /// Runs the first fetch of `n` rows of a five-row answer; what the client got.
+    fn c1(binding: u64) -> Vec<(Vec<u8>, u64)> {
+        vec![(b"c1".to_vec(), binding)]
+    }
+
+    /// Runs the first fetch of `n` rows of a five-row answer (binding 1); what the client got.
     fn first_fetch(n: u32, suspended: &mut Suspended) -> Vec<u8> {
-        let request = [execute("c1", n), sync()].concat();
-        let (sent, mut fetch) = whole(&request, &[b"c1".to_vec()]);
-        assert_eq!(sent, [execute("c1", 0), sync()].concat());
+        let request = [bind("c1"), execute("c1", n), sync()].concat();
+        let (sent, mut fetch) = whole(&request, &c1(1));
+        assert_eq!(sent, [bind("c1"), execute("c1", 0), sync()].concat());
         let mut answers: Vec<Msg> = (1..=5).map(|i| row(&i.to_string())).collect();
-        answers.push(Msg::from_raw(wire::command_complete("SELECT 5")).unwrap());
+        answers.push(done(5));
         answers
             .into_iter()
             .filter_map(|m| fetch.relay(m, suspended))
@@ -239,12 +311,12 @@ mod tests {
         let got = first_fetch(2, &mut suspended);
         assert_eq!(tags(&got), ['D', 'D', 's']);
         let next = [execute("c1", 2), sync()].concat();
-        assert_eq!(tags(&suspended.serve(&next).unwrap()), ['D', 'D', 's']);
-        let last = suspended.serve(&next).unwrap();
+        let serve = |s: &mut Suspended| s.serve(&next, &c1(1)).unwrap();
+        assert_eq!(tags(&serve(&mut suspended)), ['D', 'D', 's']);
+        let last = serve(&mut suspended);
         assert_eq!(tags(&last), ['D', 'C']);
         assert!(last.ends_with(&wire::command_complete("SELECT 1")));
-        let after = suspended.serve(&next).unwrap();
-        assert_eq!(after, wire::command_complete("SELECT 0"));
+        assert_eq!(serve(&mut suspended), wire::command_complete("SELECT 0"));
     }
 
     #[test]
@@ -253,46 +325,71 @@ mod tests {
         let got = first_fetch(10, &mut suspended);
         assert_eq!(tags(&got), ['D', 'D', 'D', 'D', 'D', 'C']);
         assert!(suspended
-            .serve(&[execute("c1", 2), sync()].concat())
+            .serve(&[execute("c1", 2), sync()].concat(), &c1(1))
             .is_none());
     }
 
     #[test]
-    fn other_portals_and_other_messages_go_to_the_server() {
+    fn rows_of_another_binding_or_epoch_are_never_served() {
+        let next = [execute("c1", 2), sync()].concat();
         let mut suspended = Suspended::default();
         first_fetch(2, &mut suspended);
+        // Bound again (or closed and bound again): not the portal the rows were of.
+        assert!(suspended.serve(&next, &c1(2)).is_none());
+        assert!(suspended.serve(&next, &[]).is_none());
         assert!(suspended
-            .serve(&[execute("other", 2), sync()].concat())
+            .serve(&[execute("other", 2), sync()].concat(), &c1(1))
             .is_none());
+        // Anything but Executes of kept portals goes to the server.
         let close = {
             let mut out = Vec::new();
             write_message(&mut out, b'C', |b| b.extend_from_slice(b"Pc1\0"));
             out
         };
         assert!(suspended
-            .serve(&[execute("c1", 2), close, sync()].concat())
+            .serve(&[execute("c1", 2), close, sync()].concat(), &c1(1))
             .is_none());
-        // Bound again: a new portal, run by the server.
-        let bind = {
-            let mut out = Vec::new();
-            write_message(&mut out, b'B', |b| {
-                b.extend_from_slice(b"c1\0s1\0\0\0\0\0\0\0")
-            });
-            out
-        };
-        suspended.forget_bound(&bind);
-        assert!(suspended
-            .serve(&[execute("c1", 2), sync()].concat())
-            .is_none());
+        assert!(suspended.serve(&next, &c1(1)).is_some());
+        // The transaction ended (or a portal may have been destroyed): all gone.
+        suspended.expire(1);
+        assert!(suspended.serve(&next, &c1(1)).is_none());
+        assert_eq!(suspended.bytes, 0);
+    }
+
+    #[test]
+    fn only_a_portal_bound_and_executed_once_in_the_request_is_fetched_whole() {
+        // Bound earlier (outside the scope): the server keeps it.
+        let request = [execute("c1", 2), sync()].concat();
+        assert_eq!(whole(&request, &c1(1)).0, request);
+        // Executed twice: the server answers both, as asked.
+        let request = [bind("c1"), execute("c1", 2), execute("c1", 2), sync()].concat();
+        assert_eq!(whole(&request, &c1(1)).0, request);
+        // Not an ask portal.
+        let request = [bind("c1"), execute("c1", 2), sync()].concat();
+        assert_eq!(whole(&request, &[]).0, request);
     }
 
     #[test]
     fn executes_of_other_portals_keep_their_count() {
-        let request = [execute("plain", 3), execute("c1", 2), sync()].concat();
-        let (sent, mut fetch) = whole(&request, &[b"c1".to_vec()]);
+        let request = [
+            bind("p"),
+            execute("p", 3),
+            bind("c1"),
+            execute("c1", 2),
+            sync(),
+        ]
+        .concat();
+        let (sent, mut fetch) = whole(&request, &c1(1));
         assert_eq!(
             sent,
-            [execute("plain", 3), execute("c1", 0), sync()].concat()
+            [
+                bind("p"),
+                execute("p", 3),
+                bind("c1"),
+                execute("c1", 0),
+                sync()
+            ]
+            .concat()
         );
         let mut suspended = Suspended::default();
         let answers = [
@@ -303,7 +400,7 @@ mod tests {
             row("1"),
             row("2"),
             row("3"),
-            Msg::from_raw(wire::command_complete("SELECT 3")).unwrap(),
+            done(3),
         ];
         let got: Vec<u8> = answers
             .into_iter()
@@ -311,5 +408,20 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(tags(&got), ['D', 'D', 'D', 's', 'D', 'D', 's']);
+    }
+
+    #[test]
+    fn past_the_memory_cap_the_rest_goes_at_once() {
+        let request = [bind("c1"), execute("c1", 1), sync()].concat();
+        let (_, mut fetch) = whole(&request, &c1(1));
+        let mut suspended = Suspended::default();
+        let wide = "x".repeat(MAX_KEPT_BYTES / 3);
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.extend(fetch.relay(row(&wide), &mut suspended).unwrap_or_default());
+        }
+        got.extend(fetch.relay(done(5), &mut suspended).unwrap());
+        assert_eq!(tags(&got), ['D', 'D', 'D', 'D', 'D', 'C']);
+        assert!(suspended.portals.is_empty() && suspended.bytes == 0);
     }
 }

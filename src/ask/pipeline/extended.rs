@@ -64,13 +64,8 @@ impl Asker {
             link.forward(&ext.bytes).await?;
             return Ok(Answered::default());
         }
-        if status != b'T' {
-            // Portals end with their transaction.
-            session.suspended.clear();
-        }
-        session.suspended.forget_bound(&ext.bytes);
         if ext.executes && status == b'T' && ext.parses.is_empty() {
-            if let Some(reply) = session.suspended.serve(&ext.bytes) {
+            if let Some(reply) = session.suspended.serve(&ext.bytes, &ext.ask_portals) {
                 // The next rows of a portal fetched in part, as kept.
                 link.client(reply).await?;
                 if !ext.sync {
