@@ -5,7 +5,8 @@ Reads the libpq PG* variables. The proxy under test answers every ask with
 "SELECT artist_id, name FROM artist ORDER BY artist_id LIMIT 3" over chinook.
 Checks: an ask through cursor.execute (Parse/Bind/Describe/Execute/Sync), the
 NOTICE with the SQL, the column names from Describe, a prepared (named) ask
-executed three times, and that the connection is usable afterwards. Prints
+executed three times, an ask with a parameter refused (0A000, not answered with
+the value ignored), and that the connection is usable afterwards. Prints
 "OK ask psycopg" at the end; exits non-zero on the first failure.
 """
 import sys
@@ -34,6 +35,11 @@ def main():
             cur.execute("-- ask sql: the first three artists")
             (sql,) = cur.fetchone()
             assert sql.startswith("SELECT artist_id"), sql
+        try:
+            cur.execute("-- ask: artists named %s", ("Accept",))
+            raise AssertionError("an ask with a parameter was answered")
+        except psycopg.errors.FeatureNotSupported as e:
+            assert "no parameters" in str(e), e
         cur.execute("SELECT 1 + %s", (41,))
         assert cur.fetchone() == (42,)
     print("OK ask psycopg")

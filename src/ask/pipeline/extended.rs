@@ -13,7 +13,7 @@ use crate::ask::directive::Directive;
 use crate::ask::execute::{self, fetch, wire, ExecError};
 use crate::net::messages::{cstring, write_message};
 use crate::session::link::{Answered, AskSession, Link, LinkError};
-use crate::session::request::{AskParse, Extended};
+use crate::session::request::{cstr, AskParse, Extended, Request};
 
 use super::correct::Mode;
 use super::lookup::Table;
@@ -84,6 +84,11 @@ impl Asker {
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
             let directive = p.directive.clone()?;
+            let n = parameters(&ext.bytes, p);
+            if n > 0 {
+                super::unanswered(session, &directive);
+                return Err(AskError::Parameters(n));
+            }
             if let Err(e) = self.admit(session, &directive, link).await {
                 super::unanswered(session, &directive);
                 return Err(e);
@@ -127,6 +132,33 @@ impl Asker {
             discard_until_sync: false,
         })
     }
+}
+
+/// How many parameters the ask statement of `p` takes: those its Parse declares, or those a
+/// Bind of it in the same request supplies (psycopg 3 sends `%s` inside the comment as `$1`).
+fn parameters(request: &[u8], p: &AskParse) -> usize {
+    let declared = p
+        .param_types
+        .get(..2)
+        .map_or(0, |b| i16::from_be_bytes([b[0], b[1]]).max(0) as usize);
+    let supplied = Request { bytes: request }
+        .messages()
+        .skip(p.index + 1)
+        .filter(|(tag, _)| *tag == b'B')
+        .filter_map(|(_, body)| {
+            let (_, rest) = cstr(body)?;
+            let (statement, rest) = cstr(rest)?;
+            if statement != p.statement.as_bytes() {
+                return None;
+            }
+            let formats = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+            let at = 2 + 2 * formats;
+            let n = i16::from_be_bytes([*rest.get(at)?, *rest.get(at + 1)?]);
+            Some(n.max(0) as usize)
+        })
+        .max()
+        .unwrap_or(0);
+    declared.max(supplied)
 }
 
 /// The request with each ask Parse carrying its SQL instead of the question (same statement

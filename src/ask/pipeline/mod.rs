@@ -103,6 +103,8 @@ pub enum AskError {
     CorrectionFails { sqlstate: String, message: String },
     #[error("an ask's Execute must be followed by Sync (pgask runs it in a read-only transaction that ends there)")]
     ExecuteWithoutSync,
+    #[error("an ask takes no parameters (its statement has {0}): pgask would answer with SQL made for one value and run it with any other")]
+    Parameters(usize),
     #[error("unexpected answer from the server: {0}")]
     Server(String),
     #[error(transparent)]
@@ -137,7 +139,7 @@ impl AskError {
             AskError::Encoding(_) => "22021".into(),
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::CorrectionFails { sqlstate, .. } => sqlstate.clone(),
-            AskError::ExecuteWithoutSync => "0A000".into(),
+            AskError::ExecuteWithoutSync | AskError::Parameters(_) => "0A000".into(),
             AskError::Link(_) => "08006".into(),
         }
     }
@@ -157,6 +159,10 @@ impl AskError {
             }
             AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
             AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
+            AskError::Parameters(_) => e.hint(
+                "write the values into the question, e.g. -- ask: customers in Brazil \
+                 (psycopg: pass the text with no parameters, or use a ClientCursor)",
+            ),
             _ => e,
         }
     }
