@@ -8,8 +8,6 @@ use sqlparser::ast::{
     Join, JoinConstraint, JoinOperator, LimitClause, ObjectName, OrderByKind, Query, SelectItem,
     SetExpr, SetOperator, Statement, TableFactor, TableWithJoins, UnaryOperator, Value,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 /// Why a statement cannot be explained.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +32,8 @@ pub type Comments<'a> = &'a dyn Fn(&ObjectName) -> Option<String>;
 
 /// The clauses of `sql` in words.
 pub fn explain(sql: &str, comments: Comments<'_>) -> Result<Vec<Clause>, ExplainError> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|e| ExplainError::Parse(e.to_string()))?;
+    let statements =
+        crate::ask::guard::parse(sql).map_err(|e| ExplainError::Parse(e.to_string()))?;
     let [statement] = statements.as_slice() else {
         return Err(ExplainError::Count(statements.len()));
     };

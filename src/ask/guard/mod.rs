@@ -14,7 +14,9 @@ use sqlparser::ast::{
     Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::ask::catalog::{Access, Catalog};
 
@@ -133,10 +135,48 @@ fn parts(name: &ObjectName) -> Vec<String> {
         .collect()
 }
 
+/// Parses `sql` as PostgreSQL. sqlparser reads `FROM ONLY t` (the table without its
+/// inheritance children) as a table named `only` aliased `t`; the keyword changes no name, no
+/// column and nothing written, so it is dropped after FROM, JOIN or a comma before parsing.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, ParserError> {
+    let dialect = PostgreSqlDialect {};
+    if !sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"only"))
+    {
+        return Parser::parse_sql(&dialect, sql);
+    }
+    let tokens = Tokenizer::new(&dialect, sql).tokenize()?;
+    let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut before: Option<Token> = None;
+    for t in tokens {
+        if matches!(t, Token::Whitespace(_)) {
+            kept.push(t);
+            continue;
+        }
+        let only =
+            matches!(&t, Token::Word(w) if w.keyword == Keyword::ONLY && w.quote_style.is_none());
+        let after_from = match &before {
+            Some(Token::Word(w)) => {
+                w.quote_style.is_none() && matches!(w.keyword, Keyword::FROM | Keyword::JOIN)
+            }
+            Some(Token::Comma) => true,
+            _ => false,
+        };
+        before = Some(t.clone());
+        if only && after_from {
+            continue;
+        }
+        kept.push(t);
+    }
+    Parser::new(&dialect).with_tokens(kept).parse_statements()
+}
+
 /// Whether `sql` parses as exactly one query whose WITH queries (if any) are queries too, so
 /// that it can be wrapped in an outer SELECT.
 pub fn is_one_query(sql: &str) -> bool {
-    let Ok(stmts) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+    let Ok(stmts) = parse(sql) else {
         return false;
     };
     let [Statement::Query(q)] = stmts.as_slice() else {
@@ -158,7 +198,7 @@ pub fn is_one_query(sql: &str) -> bool {
 /// The row count a query's own top-level `LIMIT n` (or `FETCH FIRST n`) allows, if it is a
 /// plain number: when it is within `ask.max_rows`, no outer limit is needed.
 pub fn row_limit(sql: &str) -> Option<u64> {
-    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let stmts = parse(sql).ok()?;
     let [Statement::Query(q)] = stmts.as_slice() else {
         return None;
     };
@@ -187,8 +227,7 @@ pub fn check(
     catalog: &Catalog,
     access: &Access,
 ) -> Result<Statement, GuardError> {
-    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|e| GuardError::Syntax(e.to_string()))?;
+    let mut stmts = parse(sql).map_err(|e| GuardError::Syntax(e.to_string()))?;
     if stmts.len() != 1 {
         return Err(GuardError::Statements(stmts.len()));
     }
@@ -211,7 +250,7 @@ pub fn check(
 /// name part of [`check`] alone, for the decoder's final check of a candidate. `Ok` too when
 /// `sql` is not one query (that is the grammar's and the full guard's business).
 pub fn names_resolve(sql: &str, catalog: &Catalog) -> Result<(), GuardError> {
-    let Ok(stmts) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+    let Ok(stmts) = parse(sql) else {
         return Ok(());
     };
     match stmts.as_slice() {

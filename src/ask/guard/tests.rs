@@ -218,3 +218,15 @@ fn row_limits_are_read_only_from_plain_top_level_numbers() {
     assert_eq!(row_limit("SELECT 1 LIMIT 2 + 3"), None);
     assert_eq!(row_limit("SELECT 1"), None);
 }
+
+#[test]
+fn from_only_reads_the_table_itself() {
+    let policy = Policy::new(default_functions());
+    let cat = catalog();
+    let run = |sql: &str| check(sql, &policy, &cat, &access()).map(|_| ());
+    assert_eq!(run("SELECT city FROM ONLY customer"), Ok(()));
+    assert_eq!(run("SELECT c.city FROM ONLY customer AS c"), Ok(()));
+    assert_eq!(run("SELECT city FROM ONLY public.customer"), Ok(()));
+    assert!(run("SELECT nosuch FROM ONLY customer").is_err());
+    assert!(run("SELECT 1 FROM ONLY nosuch").is_err());
+}
