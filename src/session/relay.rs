@@ -669,6 +669,17 @@ where
             let mut release = false;
             while let Some(h) = next_frame(&held, MAX_CAPTURED)? {
                 let mut msg = Some(held.split_to(h.total()).to_vec());
+                if h.tag == b'E' && msg.as_deref().is_some_and(|m| is_fatal(&m[5..])) {
+                    // The server ends the session (pg_terminate_backend, shutdown): the client
+                    // hears it in the server's words, as without pgask, and the session ends
+                    // when the server closes.
+                    if let Some(m) = msg.take() {
+                        wr.write_all(&m).await.map_err(SessionError::ClientIo)?;
+                        tally.bytes(m.len());
+                    }
+                    last_tag = b'E';
+                    continue;
+                }
                 // While the ask is not taking messages (it is busy sending rows to the client),
                 // keep passing its messages on, or each would wait for the other for ever.
                 while msg.is_some() {
@@ -723,6 +734,25 @@ where
     }
 }
 
+/// Whether an ErrorResponse body is FATAL or PANIC: the server closes the session after it.
+fn is_fatal(body: &[u8]) -> bool {
+    let mut rest = body;
+    while let Some((&code, tail)) = rest.split_first() {
+        if code == 0 {
+            break;
+        }
+        let Some(end) = tail.iter().position(|&b| b == 0) else {
+            break;
+        };
+        let value = &tail[..end];
+        if (code == b'V' || code == b'S') && (value == b"FATAL" || value == b"PANIC") {
+            return true;
+        }
+        rest = &tail[end + 1..];
+    }
+    false
+}
+
 /// After a capture ends, server bytes not yet handed to the ask go to the client.
 async fn pass_held<W: AsyncWrite + Unpin>(
     wr: &mut W,
@@ -735,4 +765,18 @@ async fn pass_held<W: AsyncWrite + Unpin>(
         held.clear();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_fatal;
+
+    #[test]
+    fn a_fatal_error_is_told_from_an_error() {
+        let fatal = b"SFATAL\0VFATAL\0C57P01\0Mterminating connection\0\0";
+        let localized = b"SSCHWERWIEGEND\0VFATAL\0C57P01\0\0";
+        let error = b"SERROR\0VERROR\0C42P01\0Mno such table\0\0";
+        assert!(is_fatal(fatal) && is_fatal(localized));
+        assert!(!is_fatal(error) && !is_fatal(b"") && !is_fatal(b"SFATAL"));
+    }
 }

@@ -671,6 +671,39 @@ async fn a_cancel_request_stops_an_ask_while_it_generates() {
     assert_eq!(first_column(&got), ["1"]);
 }
 
+/// The server's backend is terminated (pg_terminate_backend) while an ask generates: the
+/// client hears PostgreSQL's own FATAL 57P01, as it would without pgask, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_backend_during_an_ask_reaches_the_client_as_57p01() {
+    let slow = Backend::scripted_slowly([ARTISTS], Duration::from_secs(3));
+    let Some((p, db)) = proxy_with(slow, |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("SELECT pg_backend_pid()"), 1)
+        .await
+        .unwrap();
+    let pid = first_column(&got).remove(0);
+    c.stream
+        .write_all(&query("-- ask: the first artists"))
+        .await
+        .unwrap();
+    wait_for_notice(&mut c, "generating SQL").await;
+    Cluster::shared().psql_as(
+        "postgres",
+        "postgres",
+        &format!("SELECT pg_terminate_backend({pid})"),
+    );
+    let got = c.read_to_close().await;
+    let codes: Vec<String> = messages(&got)
+        .iter()
+        .filter(|(t, _)| *t == b'E')
+        .filter_map(|(_, m)| sqlstate(m))
+        .collect();
+    assert_eq!(codes, ["57P01"], "{}", tags(&got));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_leaves_mid_generation_ends_its_session() {
     let slow = Backend::scripted_slowly([ARTISTS], Duration::from_secs(60));
