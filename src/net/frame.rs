@@ -84,6 +84,35 @@ pub struct Seen {
     /// The first body byte when it was available with the header; always set for ReadyForQuery
     /// ('Z'), whose single body byte is the transaction status.
     pub first: Option<u8>,
+    /// The start of a CommandComplete's ('C') body (its command tag) as far as it came with the
+    /// header, at most [`HEAD`] bytes; empty for other messages.
+    pub head: Head,
+}
+
+/// Most body bytes [`Seen::head`] holds.
+pub const HEAD: usize = 24;
+
+/// The first body bytes of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Head {
+    bytes: [u8; HEAD],
+    len: u8,
+}
+
+impl Head {
+    fn of(body: &[u8]) -> Head {
+        let n = body.len().min(HEAD);
+        let mut bytes = [0; HEAD];
+        bytes[..n].copy_from_slice(&body[..n]);
+        Head {
+            bytes,
+            len: n as u8,
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// Follows a stream of messages split at arbitrary points, without keeping their bodies.
@@ -120,7 +149,17 @@ impl StreamScanner {
                     len: 0,
                 }))?;
                 let first = (header.len > 4).then(|| data[HEADER_LEN]);
-                seen(Seen { header, first });
+                let head = if header.tag == b'C' {
+                    let end = data.len().min(HEADER_LEN + header.body_len());
+                    Head::of(&data[HEADER_LEN..end])
+                } else {
+                    Head::default()
+                };
+                seen(Seen {
+                    header,
+                    first,
+                    head,
+                });
                 self.skip = header.body_len();
                 data = &data[HEADER_LEN..];
                 continue;
@@ -151,7 +190,16 @@ impl StreamScanner {
                 continue;
             }
             let first = (self.have > HEADER_LEN).then_some(self.partial[HEADER_LEN]);
-            seen(Seen { header, first });
+            let head = if header.tag == b'C' {
+                Head::of(&self.partial[HEADER_LEN..self.have])
+            } else {
+                Head::default()
+            };
+            seen(Seen {
+                header,
+                first,
+                head,
+            });
             self.skip = header.body_len() - (self.have - HEADER_LEN);
             self.have = 0;
             break;

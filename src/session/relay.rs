@@ -57,9 +57,9 @@ pub struct SessionState {
     /// The client sent Terminate; the server ends the session once what runs has finished.
     terminated: AtomicBool,
     /// Counts what may have destroyed portals: a transaction's end or failure, and a command
-    /// passed to the client that may be COMMIT, ROLLBACK (to a savepoint too), CLOSE, DISCARD or
-    /// PREPARE TRANSACTION (judged by its tag's first letter, so also CREATE, DELETE, ...):
-    /// rows pgask keeps for an ask portal ([`crate::ask::execute::fetch`]) are of one epoch.
+    /// passed to the client whose tag is COMMIT, ROLLBACK (to a savepoint too), CLOSE CURSOR,
+    /// DISCARD ALL or PREPARE TRANSACTION ([`destroys_portals`]): rows pgask keeps for an ask
+    /// portal ([`crate::ask::execute::fetch`]) are of one epoch.
     portal_epoch: AtomicU64,
 }
 
@@ -96,8 +96,9 @@ impl SessionState {
         self.terminated.load(Ordering::Acquire)
     }
 
-    /// Follows one server message passed to the client.
-    fn server_message(&self, tag: u8, first: Option<u8>) {
+    /// Follows one server message passed to the client (`head`: a CommandComplete's tag as far
+    /// as it is known).
+    fn server_message(&self, tag: u8, first: Option<u8>, head: &[u8]) {
         match tag {
             b'Z' => {
                 if first != Some(b'T') {
@@ -115,7 +116,7 @@ impl SessionState {
                 self.copy_in.store(true, Ordering::Release);
                 self.ready.notify_waiters();
             }
-            b'C' if first.is_none_or(|b| matches!(b, b'C' | b'R' | b'D' | b'P')) => {
+            b'C' if destroys_portals(head) => {
                 self.portal_epoch.fetch_add(1, Ordering::AcqRel);
             }
             _ => {}
@@ -276,6 +277,8 @@ where
                 unsynced,
                 bytes: &mine,
             };
+            // Rows kept for portals closed or bound again since are freed.
+            io.session.suspended.retain_live(|p| names.binding(p));
             match answer(rd, wr, cx, io, asked, &mut buf).await? {
                 None => return Ok(End::ClientGone),
                 Some((a, sent)) => {
@@ -717,7 +720,8 @@ where
             tally.message(seen.header.tag);
             last_tag = seen.header.tag;
             ready_seen |= seen.header.tag == b'Z';
-            cx.state.server_message(seen.header.tag, seen.first);
+            cx.state
+                .server_message(seen.header.tag, seen.first, seen.head.as_slice());
         })?;
         wr.write_all(&buf[..n])
             .await
@@ -731,6 +735,29 @@ where
         if ready_seen && cx.shutdown.is_cancelled() && cx.state.is_idle() {
             return Ok(End::Shutdown);
         }
+    }
+}
+
+/// Command tags after which a portal may be gone.
+const PORTAL_ENDS: [&[u8]; 8] = [
+    b"COMMIT",
+    b"COMMIT PREPARED",
+    b"ROLLBACK",
+    b"ROLLBACK PREPARED",
+    b"CLOSE CURSOR",
+    b"CLOSE CURSOR ALL",
+    b"DISCARD ALL",
+    b"PREPARE TRANSACTION",
+];
+
+/// Whether a CommandComplete whose body starts with `head` may have destroyed portals: its tag
+/// is one of [`PORTAL_ENDS`], or, when only part of the tag is known, could be.
+fn destroys_portals(head: &[u8]) -> bool {
+    match head.iter().position(|&b| b == 0) {
+        Some(end) => PORTAL_ENDS.contains(&&head[..end]),
+        None => PORTAL_ENDS
+            .iter()
+            .any(|t| t.starts_with(head) || head.starts_with(t)),
     }
 }
 
@@ -769,7 +796,34 @@ async fn pass_held<W: AsyncWrite + Unpin>(
 
 #[cfg(test)]
 mod tests {
-    use super::is_fatal;
+    use super::{destroys_portals, is_fatal};
+
+    #[test]
+    fn only_tags_that_end_portals_move_the_epoch() {
+        for tag in [
+            "COMMIT",
+            "ROLLBACK",
+            "CLOSE CURSOR ALL",
+            "DISCARD ALL",
+            "PREPARE TRANSACTION",
+        ] {
+            assert!(destroys_portals(format!("{tag}\0").as_bytes()), "{tag}");
+        }
+        for tag in [
+            "RELEASE",
+            "DELETE 3",
+            "CREATE TABLE",
+            "COPY 2",
+            "SELECT 5",
+            "COMMENT",
+            "PREPARE",
+        ] {
+            assert!(!destroys_portals(format!("{tag}\0").as_bytes()), "{tag}");
+        }
+        // Known only in part: judged by what it could still be.
+        assert!(destroys_portals(b"ROLL") && destroys_portals(b""));
+        assert!(!destroys_portals(b"RELE"));
+    }
 
     #[test]
     fn a_fatal_error_is_told_from_an_error() {

@@ -403,11 +403,32 @@ async fn kept_rows_are_never_served_for_another_portal_or_transaction() {
     .concat();
     let got = c.exchange(&rebind, 1).await.unwrap();
     assert_eq!(tags(&got).replace('N', ""), "32DDsZ");
+    // Statements between fetches that leave portals alone (pgJDBC's autosave releases a
+    // savepoint after each) leave the kept rows too.
+    c.exchange(
+        &query("SAVEPOINT s; RELEASE SAVEPOINT s; CREATE TEMP TABLE t (x int); DELETE FROM t"),
+        1,
+    )
+    .await
+    .unwrap();
     let got = c.exchange(&fetch("c1", 2), 1).await.unwrap();
     assert_eq!(
         second_column(&got),
         ["Restless and Wild", "Let There Be Rock"]
     );
+    // Fetched, closed and bound again in one request: never the first binding's rows.
+    let again = [
+        bind("c4", "S1"),
+        execute_rows("c4", 1),
+        close(b'P', "c4"),
+        bind("c4", "S2"),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&again, 1).await.unwrap();
+    assert_eq!(second_column(&got), ["AC/DC"]);
+    let got = c.exchange(&fetch("c4", 2), 1).await.unwrap();
+    assert!(!second_column(&got).contains(&"Accept".to_string()));
     // The transaction ended: PostgreSQL has no portal c1 in the next one.
     c.exchange(&query("COMMIT; BEGIN"), 1).await.unwrap();
     let got = c.exchange(&fetch("c1", 2), 1).await.unwrap();

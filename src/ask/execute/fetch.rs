@@ -57,6 +57,22 @@ impl Suspended {
         }
     }
 
+    /// Forgets the portals that are no longer the binding `binding` says they are (closed,
+    /// bound again, destroyed by a simple Query): their rows no longer count against the cap.
+    pub fn retain_live(&mut self, binding: impl Fn(&[u8]) -> Option<u64>) {
+        let before = self.portals.len();
+        self.portals
+            .retain(|name, kept| binding(name) == Some(kept.binding));
+        if self.portals.len() != before {
+            self.bytes = self
+                .portals
+                .values()
+                .flat_map(|k| k.rows.iter())
+                .map(Vec::len)
+                .sum();
+        }
+    }
+
     /// The answer to `request` from kept rows (without ReadyForQuery), when it holds nothing but
     /// Executes of suspended portals (each still the binding in `ask_portals`), Sync and Flush;
     /// `None` when the server must see it.
@@ -131,13 +147,39 @@ pub struct Fetch {
 }
 
 /// `request` with the Execute of each of `ask_portals` that asks for some rows asking for all
-/// of them instead, when the request binds that portal (the scope's end would destroy it) and
-/// executes it once; and what to do with the answers.
-pub fn whole(request: &[u8], ask_portals: &[(Vec<u8>, u64)]) -> (Vec<u8>, Fetch) {
+/// of them instead, and what to do with the answers. Only in a request of nothing but asks
+/// (Parse at `ask_parses`, Bind and Execute of ask portals, Describe, Close, Sync, Flush: a
+/// COMMIT in it would end the transaction unseen), and only for a portal the request binds
+/// once (the scope's end would destroy it), executes once and does not close.
+pub fn whole(
+    request: &[u8],
+    ask_parses: &[usize],
+    ask_portals: &[(Vec<u8>, u64)],
+) -> (Vec<u8>, Fetch) {
+    let binding = |portal: &[u8]| ask_portals.iter().find(|(p, _)| p == portal).map(|p| p.1);
+    let mut binds: HashMap<&[u8], usize> = HashMap::new();
     let mut executes: HashMap<&[u8], usize> = HashMap::new();
-    for (tag, body) in messages(request) {
-        if let (b'E', Some((portal, _))) = (tag, split_cstr(body)) {
-            *executes.entry(portal).or_default() += 1;
+    let mut closed: Vec<&[u8]> = Vec::new();
+    let mut only_asks = true;
+    for (index, (tag, body)) in messages(request).enumerate() {
+        let name = split_cstr(body).map(|(n, _)| n);
+        match (tag, name) {
+            (b'P', _) => only_asks &= ask_parses.contains(&index),
+            (b'B', Some(portal)) => {
+                only_asks &= binding(portal).is_some();
+                *binds.entry(portal).or_default() += 1;
+            }
+            (b'E', Some(portal)) => {
+                only_asks &= binding(portal).is_some();
+                *executes.entry(portal).or_default() += 1;
+            }
+            (b'C', _) => {
+                if let Some((b'P', rest)) = body.split_first() {
+                    closed.extend(split_cstr(rest).map(|(n, _)| n));
+                }
+            }
+            (b'D' | b'S' | b'H', _) => {}
+            _ => only_asks = false,
         }
     }
     let mut bound: Vec<&[u8]> = Vec::new();
@@ -148,27 +190,28 @@ pub fn whole(request: &[u8], ask_portals: &[(Vec<u8>, u64)]) -> (Vec<u8>, Fetch)
             (b'B', Some((portal, _))) => bound.push(portal),
             (b'E', Some((portal, rest))) => {
                 let n = row_count(rest);
-                let binding = ask_portals.iter().find(|(p, _)| p == portal).map(|p| p.1);
-                let once = executes.get(portal) == Some(&1);
-                if let (Some(binding), true, true, true) =
-                    (binding, n > 0, once, bound.contains(&portal))
-                {
-                    write_message(&mut out, b'E', |b| {
-                        b.extend_from_slice(portal);
-                        b.push(0);
-                        b.extend_from_slice(&0u32.to_be_bytes());
-                    });
-                    fetch.runs.push_back(Run {
-                        whole: Some(Whole {
-                            portal: portal.to_vec(),
-                            binding,
-                            n,
-                        }),
-                        ..Run::default()
-                    });
-                    continue;
+                let alone = binds.get(portal) == Some(&1)
+                    && executes.get(portal) == Some(&1)
+                    && !closed.contains(&portal);
+                match binding(portal) {
+                    Some(binding) if only_asks && alone && n > 0 && bound.contains(&portal) => {
+                        write_message(&mut out, b'E', |b| {
+                            b.extend_from_slice(portal);
+                            b.push(0);
+                            b.extend_from_slice(&0u32.to_be_bytes());
+                        });
+                        fetch.runs.push_back(Run {
+                            whole: Some(Whole {
+                                portal: portal.to_vec(),
+                                binding,
+                                n,
+                            }),
+                            ..Run::default()
+                        });
+                        continue;
+                    }
+                    _ => fetch.runs.push_back(Run::default()),
                 }
-                fetch.runs.push_back(Run::default());
             }
             _ => {}
         }
@@ -222,6 +265,21 @@ impl Fetch {
                         suspended.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
                     }
                     Some(PORTAL_SUSPENDED.to_vec())
+                }
+                Some(Run {
+                    whole: Some(w),
+                    overflow: true,
+                    ..
+                }) if m.tag == b'C' => {
+                    // Every row went: later Executes of the portal get none, as from PostgreSQL.
+                    let done = Kept {
+                        binding: w.binding,
+                        rows: VecDeque::new(),
+                    };
+                    if let Some(old) = suspended.portals.insert(w.portal, done) {
+                        suspended.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
+                    }
+                    Some(m.raw)
                 }
                 _ => Some(m.raw),
             },
@@ -294,7 +352,7 @@ mod tests {
     /// Runs the first fetch of `n` rows of a five-row answer (binding 1); what the client got.
     fn first_fetch(n: u32, suspended: &mut Suspended) -> Vec<u8> {
         let request = [bind("c1"), execute("c1", n), sync()].concat();
-        let (sent, mut fetch) = whole(&request, &c1(1));
+        let (sent, mut fetch) = whole(&request, &[], &c1(1));
         assert_eq!(sent, [bind("c1"), execute("c1", 0), sync()].concat());
         let mut answers: Vec<Msg> = (1..=5).map(|i| row(&i.to_string())).collect();
         answers.push(done(5));
@@ -330,6 +388,18 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_portals_bound_again_are_freed() {
+        let mut suspended = Suspended::default();
+        first_fetch(2, &mut suspended);
+        assert!(suspended.bytes > 0);
+        suspended.retain_live(|_| Some(1));
+        assert!(suspended.bytes > 0);
+        suspended.retain_live(|_| Some(2));
+        assert_eq!(suspended.bytes, 0);
+        assert!(suspended.portals.is_empty());
+    }
+
+    #[test]
     fn rows_of_another_binding_or_epoch_are_never_served() {
         let next = [execute("c1", 2), sync()].concat();
         let mut suspended = Suspended::default();
@@ -357,34 +427,65 @@ mod tests {
     }
 
     #[test]
-    fn only_a_portal_bound_and_executed_once_in_the_request_is_fetched_whole() {
+    fn only_a_portal_bound_and_executed_once_in_a_request_of_asks_is_fetched_whole() {
+        let unchanged = |request: Vec<u8>, portals: &[(Vec<u8>, u64)]| {
+            assert_eq!(whole(&request, &[], portals).0, request);
+        };
         // Bound earlier (outside the scope): the server keeps it.
-        let request = [execute("c1", 2), sync()].concat();
-        assert_eq!(whole(&request, &c1(1)).0, request);
+        unchanged([execute("c1", 2), sync()].concat(), &c1(1));
         // Executed twice: the server answers both, as asked.
-        let request = [bind("c1"), execute("c1", 2), execute("c1", 2), sync()].concat();
-        assert_eq!(whole(&request, &c1(1)).0, request);
+        unchanged(
+            [bind("c1"), execute("c1", 2), execute("c1", 2), sync()].concat(),
+            &c1(1),
+        );
+        // Bound twice, or closed, in the request: the rows would be of another binding.
+        unchanged(
+            [bind("c1"), execute("c1", 2), bind("c1"), sync()].concat(),
+            &c1(1),
+        );
+        let close = {
+            let mut out = Vec::new();
+            write_message(&mut out, b'C', |b| b.extend_from_slice(b"Pc1\0"));
+            out
+        };
+        unchanged(
+            [bind("c1"), execute("c1", 2), close, sync()].concat(),
+            &c1(1),
+        );
         // Not an ask portal.
-        let request = [bind("c1"), execute("c1", 2), sync()].concat();
-        assert_eq!(whole(&request, &[]).0, request);
+        unchanged([bind("c1"), execute("c1", 2), sync()].concat(), &[]);
+        // Beside a statement that is no ask (a COMMIT would end the transaction unseen).
+        let commit = {
+            let mut out = Vec::new();
+            write_message(&mut out, b'P', |b| b.extend_from_slice(b"\0COMMIT\0\0\0"));
+            out
+        };
+        unchanged(
+            [bind("c1"), execute("c1", 2), commit.clone(), sync()].concat(),
+            &c1(1),
+        );
+        // The same Parse as an ask's: the request is all asks.
+        let request = [commit, bind("c1"), execute("c1", 2), sync()].concat();
+        assert_ne!(whole(&request, &[0], &c1(1)).0, request);
     }
 
     #[test]
-    fn executes_of_other_portals_keep_their_count() {
+    fn executes_that_ask_for_everything_keep_their_answers() {
+        let portals = [(b"p".to_vec(), 2), (b"c1".to_vec(), 1)];
         let request = [
             bind("p"),
-            execute("p", 3),
+            execute("p", 0),
             bind("c1"),
             execute("c1", 2),
             sync(),
         ]
         .concat();
-        let (sent, mut fetch) = whole(&request, &c1(1));
+        let (sent, mut fetch) = whole(&request, &[], &portals);
         assert_eq!(
             sent,
             [
                 bind("p"),
-                execute("p", 3),
+                execute("p", 0),
                 bind("c1"),
                 execute("c1", 0),
                 sync()
@@ -396,7 +497,7 @@ mod tests {
             row("a"),
             row("b"),
             row("c"),
-            Msg::from_raw(PORTAL_SUSPENDED.to_vec()).unwrap(),
+            done(3),
             row("1"),
             row("2"),
             row("3"),
@@ -407,13 +508,13 @@ mod tests {
             .filter_map(|m| fetch.relay(m, &mut suspended))
             .flatten()
             .collect();
-        assert_eq!(tags(&got), ['D', 'D', 'D', 's', 'D', 'D', 's']);
+        assert_eq!(tags(&got), ['D', 'D', 'D', 'C', 'D', 'D', 's']);
     }
 
     #[test]
     fn past_the_memory_cap_the_rest_goes_at_once() {
         let request = [bind("c1"), execute("c1", 1), sync()].concat();
-        let (_, mut fetch) = whole(&request, &c1(1));
+        let (_, mut fetch) = whole(&request, &[], &c1(1));
         let mut suspended = Suspended::default();
         let wide = "x".repeat(MAX_KEPT_BYTES / 3);
         let mut got = Vec::new();
@@ -422,6 +523,10 @@ mod tests {
         }
         got.extend(fetch.relay(done(5), &mut suspended).unwrap());
         assert_eq!(tags(&got), ['D', 'D', 'D', 'D', 'D', 'C']);
-        assert!(suspended.portals.is_empty() && suspended.bytes == 0);
+        assert_eq!(suspended.bytes, 0);
+        // Every row went: the next Execute gets none, as from PostgreSQL.
+        let next = [execute("c1", 1), sync()].concat();
+        let after = suspended.serve(&next, &c1(1)).unwrap();
+        assert_eq!(after, wire::command_complete("SELECT 0"));
     }
 }

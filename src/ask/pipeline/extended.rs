@@ -114,7 +114,10 @@ impl Asker {
         // Inside a transaction a portal could be fetched in part and come back for more, but the
         // scope's end destroys it: its rows are fetched whole and kept.
         let (bytes, mut fetch) = match status {
-            b'T' => fetch::whole(&bytes, &ext.ask_portals),
+            b'T' => {
+                let parses: Vec<usize> = ext.parses.iter().map(|p| p.index).collect();
+                fetch::whole(&bytes, &parses, &ext.ask_portals)
+            }
             _ => (bytes, fetch::Fetch::default()),
         };
         let suspended = &mut session.suspended;

@@ -7,7 +7,8 @@
 // NOTICE (SQLWarning) with the SQL, ResultSetMetaData from Describe, and a
 // PreparedStatement executed 7 times (pgJDBC switches to a named server
 // statement after prepareThreshold=5), and an ask read with autocommit off and a
-// fetch size of 2 (a portal fetched in parts inside a transaction). Prints
+// fetch size of 2 (a portal fetched in parts inside a transaction), also with
+// autosave=always (a savepoint released between fetches). Prints
 // "OK ask jdbc"; exits 1 on failure.
 
 import java.sql.Connection;
@@ -71,6 +72,22 @@ public class AskJdbc {
                 }
                 c.commit();
                 c.setAutoCommit(true);
+            }
+            // pgJDBC's autosave sets a savepoint before each statement and releases it after.
+            Properties autosave = new Properties();
+            autosave.putAll(p);
+            autosave.setProperty("autosave", "always");
+            autosave.setProperty("cleanupSavepoints", "true");
+            try (Connection c = DriverManager.getConnection(url, autosave)) {
+                c.setAutoCommit(false);
+                try (Statement s = c.createStatement()) {
+                    s.setFetchSize(2);
+                    ResultSet rs = s.executeQuery("-- ask: the first three artists");
+                    check(names(rs).toString().equals(want), "autosave, fetched in parts");
+                }
+                c.commit();
+            }
+            try (Connection c = DriverManager.getConnection(url, p)) {
                 try (Statement s = c.createStatement()) {
                     ResultSet rs = s.executeQuery("SELECT 40 + 2");
                     rs.next();
