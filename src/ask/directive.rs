@@ -24,6 +24,8 @@ pub enum DirectiveError {
     Unknown(String),
     #[error("{name} needs {what}", name = directive_name(.0), what = .1)]
     Empty(&'static str, &'static str),
+    #[error("one ask per statement, this one has {0}")]
+    Several(usize),
 }
 
 /// How a directive is written: `ask:` or `ask sql:`.
@@ -42,6 +44,9 @@ impl DirectiveError {
             DirectiveError::Unknown(_) => format!("valid directives: {}", DIRECTIVES.join(", ")),
             DirectiveError::Empty(..) => {
                 "example: -- ask: top 5 customers by revenue in 2024".into()
+            }
+            DirectiveError::Several(_) => {
+                "end each ask with ; (psql sends every line up to ; as one statement)".into()
             }
         }
     }
@@ -172,6 +177,13 @@ pub fn parse(sql: &str) -> Option<Result<Directive, DirectiveError>> {
     }
     let start = c.comments.iter().position(|t| head(t).is_some())?;
     let (word, first) = head(c.comments[start])?;
+    let asks = 1 + c.comments[start + 1..]
+        .iter()
+        .filter(|t| head(t).is_some())
+        .count();
+    if asks > 1 {
+        return Some(Err(DirectiveError::Several(asks)));
+    }
     // Later line comments continue the question (a question wrapped over several lines).
     let mut text = first.trim().to_string();
     for more in &c.comments[start + 1..] {
@@ -314,6 +326,23 @@ mod tests {
         assert_eq!(
             parse("/* ask: nested /* comment */ works */"),
             rows("nested /* comment */ works")
+        );
+    }
+
+    #[test]
+    fn two_asks_in_one_statement_are_refused_not_merged() {
+        assert_eq!(
+            parse("-- ask: how many albums\n-- ask: how many artists"),
+            Some(Err(DirectiveError::Several(2)))
+        );
+        assert_eq!(
+            parse("/* ask: a */ /* ask sql: b */ -- ask tables: c"),
+            Some(Err(DirectiveError::Several(3)))
+        );
+        // A wrapped line that merely starts with the word is still the question.
+        assert_eq!(
+            parse("-- ask: customers who\n-- asked for refunds"),
+            rows("customers who asked for refunds")
         );
     }
 
