@@ -58,8 +58,8 @@ pub struct SessionState {
     terminated: AtomicBool,
     /// Counts what may have destroyed portals: a transaction's end or failure, and a command
     /// passed to the client whose tag is COMMIT, ROLLBACK (to a savepoint too), CLOSE CURSOR,
-    /// DISCARD ALL or PREPARE TRANSACTION ([`destroys_portals`]): rows pgask keeps for an ask
-    /// portal ([`crate::ask::execute::fetch`]) are of one epoch.
+    /// DISCARD ALL, PREPARE TRANSACTION, DECLARE CURSOR, DO or CALL ([`destroys_portals`]):
+    /// rows pgask keeps for an ask portal ([`crate::ask::execute::fetch`]) are of one epoch.
     portal_epoch: AtomicU64,
 }
 
@@ -739,7 +739,7 @@ where
 }
 
 /// Command tags after which a portal may be gone.
-const PORTAL_ENDS: [&[u8]; 8] = [
+const PORTAL_ENDS: [&[u8]; 11] = [
     b"COMMIT",
     b"COMMIT PREPARED",
     b"ROLLBACK",
@@ -748,6 +748,10 @@ const PORTAL_ENDS: [&[u8]; 8] = [
     b"CLOSE CURSOR ALL",
     b"DISCARD ALL",
     b"PREPARE TRANSACTION",
+    // A cursor of the same name, or one closed or rolled back to inside a block.
+    b"DECLARE CURSOR",
+    b"DO",
+    b"CALL",
 ];
 
 /// Whether a CommandComplete whose body starts with `head` may have destroyed portals: its tag

@@ -60,6 +60,9 @@ pub struct Extended {
     pub ask_portals: Vec<(Vec<u8>, u64)>,
     /// It ends with Sync (else with Flush or another message).
     pub sync: bool,
+    /// It parses or binds a statement that begins or ends a transaction or savepoint
+    /// ([`controls_transaction`]): with an ask's Execute it could end the read-only scope.
+    pub controls: bool,
 }
 
 /// A Parse message whose query text is an ask.
@@ -82,6 +85,9 @@ pub struct AskNames {
     /// Each ask portal with the number of the Bind that made it.
     portals: HashMap<Vec<u8>, u64>,
     binds: u64,
+    /// Prepared statements (of any kind) that begin or end a transaction or savepoint
+    /// ([`controls_transaction`]).
+    controls: HashSet<Vec<u8>>,
 }
 
 impl AskNames {
@@ -213,6 +219,42 @@ fn discards_all(text: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct AskHook;
 
+/// Whether a statement's text begins or ends a transaction or savepoint (BEGIN, START, COMMIT,
+/// END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, DISCARD), after leading
+/// comments. Inside an ask's read-only scope such a statement would end the scope (a COMMIT
+/// commits it, a ROLLBACK TO its savepoint undoes its settings), and what follows would run
+/// without it.
+pub fn controls_transaction(text: &[u8]) -> bool {
+    let mut t = text;
+    loop {
+        t = t.trim_ascii_start();
+        if let Some(rest) = t.strip_prefix(b"--") {
+            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            t = &rest[end..];
+        } else if let Some(rest) = t.strip_prefix(b"/*") {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(rest.len(), |i| i + 2);
+            t = &rest[end..];
+        } else {
+            break;
+        }
+    }
+    let mut words = t
+        .split(|b| !b.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(<[u8]>::to_ascii_lowercase);
+    match words.next().as_deref() {
+        Some(
+            b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint"
+            | b"release" | b"discard",
+        ) => true,
+        Some(b"prepare") => words.next().as_deref() == Some(b"transaction"),
+        _ => false,
+    }
+}
+
 /// A NUL-terminated string at the start of `b`, and what follows it.
 pub(crate) fn cstr(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let end = b.iter().position(|&c| c == 0)?;
@@ -248,6 +290,7 @@ impl RequestHook for AskHook {
                     names.statements.remove(&b""[..]);
                     names.portals.remove(&b""[..]);
                 }
+                names.controls.remove(&b""[..]);
                 Mark::Plain
             }
             b'P' => {
@@ -257,6 +300,11 @@ impl RequestHook for AskHook {
                 let Some((text, _)) = cstr(rest) else {
                     return Mark::Plain;
                 };
+                if controls_transaction(text) {
+                    names.controls.insert(name.to_vec());
+                } else if !names.controls.is_empty() {
+                    names.controls.remove(name);
+                }
                 if directive_of(text).is_some() {
                     names.statements.insert(name.to_vec());
                     return Mark::Ask;
@@ -319,6 +367,16 @@ impl RequestHook for AskHook {
         let mut last = 0u8;
         for (index, (tag, body)) in held.messages().enumerate() {
             last = tag;
+            match (tag, cstr(body)) {
+                (b'P', Some((_, rest))) => {
+                    ext.controls |= cstr(rest).is_some_and(|(text, _)| controls_transaction(text));
+                }
+                (b'B', Some((_, rest))) => {
+                    ext.controls |=
+                        cstr(rest).is_some_and(|(statement, _)| names.controls.contains(statement));
+                }
+                _ => {}
+            }
             if tag == b'E' {
                 if let Some((portal, _)) = cstr(body) {
                     let known = ext.ask_portals.iter().any(|(p, _)| p == portal);
@@ -369,6 +427,29 @@ pub fn awaits_ready(tag: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_control_is_told_from_other_statements() {
+        for sql in [
+            "COMMIT",
+            "  rollback to savepoint pgask_ask",
+            "/* x */ END",
+            "-- c\nRELEASE SAVEPOINT s",
+            "prepare transaction 'x'",
+            "BEGIN",
+            "commit and chain",
+        ] {
+            assert!(controls_transaction(sql.as_bytes()), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "PREPARE p AS SELECT 1",
+            "ending",
+        ] {
+            assert!(!controls_transaction(sql.as_bytes()), "{sql}");
+        }
+    }
 
     #[test]
     fn splits_messages() {

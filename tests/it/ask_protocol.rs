@@ -470,6 +470,114 @@ async fn kept_rows_are_never_served_for_another_portal_or_transaction() {
     assert_eq!(sqlstate(&got).as_deref(), Some("26000"));
 }
 
+/// A request that executes an ask and also commits, rolls back or releases a savepoint would end
+/// the ask's read-only scope, and what follows would run outside it: refused whole, nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM genre"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let insert = "INSERT INTO genre (genre_id, name) VALUES (9002, 'escaped')";
+    let ask_then = |sql: &str| {
+        [
+            parse("", "-- ask: how many genres"),
+            bind("", ""),
+            execute(""),
+            parse("", sql),
+            bind("", ""),
+            execute(""),
+            parse("", insert),
+            bind("", ""),
+            execute(""),
+            sync(),
+        ]
+        .concat()
+    };
+    for status in ["idle", "in a transaction"] {
+        if status != "idle" {
+            c.exchange(&query("BEGIN"), 1).await.unwrap();
+        }
+        for control in ["COMMIT", "ROLLBACK", "RELEASE SAVEPOINT pgask_ask"] {
+            let got = c.exchange(&ask_then(control), 1).await.unwrap();
+            assert_eq!(
+                sqlstate(&got).as_deref(),
+                Some("0A000"),
+                "{control}, {status}"
+            );
+            assert_eq!(tags(&got), "EZ", "{control}, {status}");
+        }
+        // A COMMIT prepared earlier under a name is known too.
+        c.exchange(&[parse("cm", "COMMIT"), sync()].concat(), 1)
+            .await
+            .unwrap();
+        let named = [
+            parse("", "-- ask: how many genres"),
+            bind("", ""),
+            execute(""),
+            bind("", "cm"),
+            execute(""),
+            sync(),
+        ]
+        .concat();
+        let got = c.exchange(&named, 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("0A000"), "named, {status}");
+        c.exchange(&[close(b'S', "cm"), sync()].concat(), 1)
+            .await
+            .unwrap();
+        if status != "idle" {
+            let got = c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+            assert_eq!(messages(&got).last().unwrap().1[5..], *b"I");
+        }
+    }
+    let got = c
+        .exchange(
+            &query("SELECT count(*) FROM genre WHERE genre_id = 9002"),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["0"]);
+}
+
+/// psycopg 3's pipeline mode: an ask on the unnamed statement, then a statement with a
+/// parameter on the unnamed statement again. The ask takes no parameter; the next one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parameter_of_the_next_statement_is_not_the_asks() {
+    let Some((p, db)) = proxy(&[ARTISTS], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let mut with_param = Vec::new();
+    pgask::net::messages::write_message(&mut with_param, b'P', |b| {
+        b.extend_from_slice(b"\0SELECT $1::int\0");
+        b.extend_from_slice(&1u16.to_be_bytes());
+        b.extend_from_slice(&23u32.to_be_bytes());
+    });
+    let mut bound = Vec::new();
+    pgask::net::messages::write_message(&mut bound, b'B', |b| {
+        b.extend_from_slice(b"\0\0");
+        b.extend_from_slice(&0u16.to_be_bytes());
+        b.extend_from_slice(&1u16.to_be_bytes());
+        b.extend_from_slice(&1u32.to_be_bytes());
+        b.push(b'5');
+        b.extend_from_slice(&0u16.to_be_bytes());
+    });
+    let request = [
+        parse("", "-- ask: the first three artists"),
+        bind("", ""),
+        execute(""),
+        with_param,
+        bound,
+        execute(""),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&request, 1).await.unwrap();
+    assert_eq!(sqlstate(&got), None, "{}", tags(&got));
+    assert_eq!(first_column(&got), ["1", "2", "3", "5"]);
+}
+
 /// pgJDBC with autocommit off puts its BEGIN, and a Close of the last portal, unsynced in front
 /// of the next statement. An ask there runs inside the transaction begun; the client gets the
 /// answers to the BEGIN and the Close first, and one ReadyForQuery.

@@ -81,6 +81,9 @@ impl Asker {
         if ext.executes && !ext.sync {
             return Err(AskError::ExecuteWithoutSync);
         }
+        if ext.executes && ext.controls {
+            return Err(AskError::TransactionControl);
+        }
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
             let directive = p.directive.clone()?;
@@ -144,14 +147,24 @@ fn parameters(request: &[u8], p: &AskParse) -> usize {
         .param_types
         .get(..2)
         .map_or(0, |b| i16::from_be_bytes([b[0], b[1]]).max(0) as usize);
+    let name = p.statement.as_bytes();
+    // Up to a Parse or Close that makes the name another statement's.
+    let redefines = |(tag, body): &(u8, &[u8])| match tag {
+        b'P' => cstr(body).is_some_and(|(n, _)| n == name),
+        b'C' => body.split_first().is_some_and(|(&kind, rest)| {
+            kind == b'S' && cstr(rest).is_some_and(|(n, _)| n == name)
+        }),
+        _ => false,
+    };
     let supplied = Request { bytes: request }
         .messages()
         .skip(p.index + 1)
+        .take_while(|m| !redefines(m))
         .filter(|(tag, _)| *tag == b'B')
         .filter_map(|(_, body)| {
             let (_, rest) = cstr(body)?;
             let (statement, rest) = cstr(rest)?;
-            if statement != p.statement.as_bytes() {
+            if statement != name {
                 return None;
             }
             let formats = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));

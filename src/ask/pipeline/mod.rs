@@ -103,6 +103,8 @@ pub enum AskError {
     CorrectionFails { sqlstate: String, message: String },
     #[error("an ask's Execute must be followed by Sync (pgask runs it in a read-only transaction that ends there)")]
     ExecuteWithoutSync,
+    #[error("an ask's Execute cannot share its request with a statement that begins or ends a transaction or savepoint (pgask runs the request inside a read-only scope that statement would end)")]
+    TransactionControl,
     #[error("an ask takes no parameters (its statement has {0}): pgask would answer with SQL made for one value and run it with any other")]
     Parameters(usize),
     #[error("unexpected answer from the server: {0}")]
@@ -139,7 +141,9 @@ impl AskError {
             AskError::Encoding(_) => "22021".into(),
             AskError::BadCorrection(e) => e.sqlstate().into(),
             AskError::CorrectionFails { sqlstate, .. } => sqlstate.clone(),
-            AskError::ExecuteWithoutSync | AskError::Parameters(_) => "0A000".into(),
+            AskError::ExecuteWithoutSync
+            | AskError::Parameters(_)
+            | AskError::TransactionControl => "0A000".into(),
             AskError::Link(_) => "08006".into(),
         }
     }
@@ -159,6 +163,9 @@ impl AskError {
             }
             AskError::Encoding(_) => e.hint("SET client_encoding = 'UTF8' before asking"),
             AskError::QuestionTooLong { .. } => e.hint("ask a shorter question"),
+            AskError::TransactionControl => {
+                e.hint("send Sync after the ask, then COMMIT, ROLLBACK or the savepoint command")
+            }
             AskError::Parameters(_) => e.hint(
                 "write the values into the question, e.g. -- ask: customers in Brazil \
                  (psycopg: pass the text with no parameters, or use a ClientCursor)",
