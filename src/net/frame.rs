@@ -89,6 +89,21 @@ pub struct Seen {
     pub head: Head,
 }
 
+impl Seen {
+    /// What is known of a message from its header and the start of its body that came with it.
+    fn with(header: Header, body: &[u8]) -> Seen {
+        Seen {
+            header,
+            first: body.first().copied(),
+            head: if header.tag == b'C' {
+                Head::of(body)
+            } else {
+                Head::default()
+            },
+        }
+    }
+}
+
 /// Most body bytes [`Seen::head`] holds.
 pub const HEAD: usize = 24;
 
@@ -148,18 +163,8 @@ impl StreamScanner {
                     tag: data[0] as char,
                     len: 0,
                 }))?;
-                let first = (header.len > 4).then(|| data[HEADER_LEN]);
-                let head = if header.tag == b'C' {
-                    let end = data.len().min(HEADER_LEN + header.body_len());
-                    Head::of(&data[HEADER_LEN..end])
-                } else {
-                    Head::default()
-                };
-                seen(Seen {
-                    header,
-                    first,
-                    head,
-                });
+                let end = data.len().min(HEADER_LEN + header.body_len());
+                seen(Seen::with(header, &data[HEADER_LEN..end]));
                 self.skip = header.body_len();
                 data = &data[HEADER_LEN..];
                 continue;
@@ -189,17 +194,7 @@ impl StreamScanner {
             if wants_first && self.have == HEADER_LEN {
                 continue;
             }
-            let first = (self.have > HEADER_LEN).then_some(self.partial[HEADER_LEN]);
-            let head = if header.tag == b'C' {
-                Head::of(&self.partial[HEADER_LEN..self.have])
-            } else {
-                Head::default()
-            };
-            seen(Seen {
-                header,
-                first,
-                head,
-            });
+            seen(Seen::with(header, &self.partial[HEADER_LEN..self.have]));
             self.skip = header.body_len() - (self.have - HEADER_LEN);
             self.have = 0;
             break;
@@ -235,6 +230,30 @@ mod tests {
             next_frame(&[b'Q', 0, 0, 0, 3], 1024),
             Err(FrameError::BadLength { .. })
         ));
+    }
+
+    #[test]
+    fn scanner_keeps_what_came_of_a_command_tag() {
+        let mut stream = msg(b'D', &[1; 40]);
+        stream.extend(msg(b'C', b"ROLLBACK\0"));
+        for chunk in [1, 3, 5, 6, 7, 45, 50, stream.len()] {
+            let mut scanner = StreamScanner::default();
+            let mut heads = Vec::new();
+            for part in stream.chunks(chunk) {
+                scanner
+                    .feed(part, |seen| {
+                        if seen.header.tag == b'C' {
+                            heads.push(seen.head.as_slice().to_vec());
+                        }
+                    })
+                    .unwrap();
+            }
+            assert_eq!(heads.len(), 1);
+            assert!(b"ROLLBACK\0".starts_with(&heads[0]), "{chunk}");
+            if chunk == stream.len() {
+                assert_eq!(heads[0], b"ROLLBACK\0");
+            }
+        }
     }
 
     #[test]
