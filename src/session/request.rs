@@ -220,27 +220,12 @@ fn discards_all(text: &[u8]) -> bool {
 pub struct AskHook;
 
 /// Whether a statement's text begins or ends a transaction or savepoint (BEGIN, START, COMMIT,
-/// END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, DISCARD), after leading
+/// END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, DISCARD ALL), after leading
 /// comments. Inside an ask's read-only scope such a statement would end the scope (a COMMIT
 /// commits it, a ROLLBACK TO its savepoint undoes its settings), and what follows would run
 /// without it.
 pub fn controls_transaction(text: &[u8]) -> bool {
-    let mut t = text;
-    loop {
-        t = t.trim_ascii_start();
-        if let Some(rest) = t.strip_prefix(b"--") {
-            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-            t = &rest[end..];
-        } else if let Some(rest) = t.strip_prefix(b"/*") {
-            let end = rest
-                .windows(2)
-                .position(|w| w == b"*/")
-                .map_or(rest.len(), |i| i + 2);
-            t = &rest[end..];
-        } else {
-            break;
-        }
-    }
+    let t = past_comments(text);
     let mut words = t
         .split(|b| !b.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
@@ -248,10 +233,46 @@ pub fn controls_transaction(text: &[u8]) -> bool {
     match words.next().as_deref() {
         Some(
             b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint"
-            | b"release" | b"discard",
+            | b"release",
         ) => true,
         Some(b"prepare") => words.next().as_deref() == Some(b"transaction"),
+        Some(b"discard") => words.next().as_deref() == Some(b"all"),
         _ => false,
+    }
+}
+
+/// `text` after its leading whitespace and comments, read as PostgreSQL reads them (a `--`
+/// comment ends at a newline or carriage return; block comments nest).
+fn past_comments(text: &[u8]) -> &[u8] {
+    let mut t = text;
+    loop {
+        t = t.trim_ascii_start();
+        if let Some(rest) = t.strip_prefix(b"--") {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .unwrap_or(rest.len());
+            t = &rest[end..];
+        } else if let Some(rest) = t.strip_prefix(b"/*") {
+            let mut depth = 1;
+            let mut i = 0;
+            while depth > 0 && i < rest.len() {
+                match rest.get(i..i + 2) {
+                    Some(b"/*") => {
+                        depth += 1;
+                        i += 2;
+                    }
+                    Some(b"*/") => {
+                        depth -= 1;
+                        i += 2;
+                    }
+                    _ => i += 1,
+                }
+            }
+            t = &rest[i..];
+        } else {
+            return t;
+        }
     }
 }
 
@@ -302,7 +323,9 @@ impl RequestHook for AskHook {
                 };
                 if controls_transaction(text) {
                     names.controls.insert(name.to_vec());
-                } else if !names.controls.is_empty() {
+                } else if name.is_empty() && !names.controls.is_empty() {
+                    // (A named statement keeps its mark until closed: parsing another statement
+                    // under its name fails while it exists.)
                     names.controls.remove(name);
                 }
                 if directive_of(text).is_some() {
@@ -335,12 +358,13 @@ impl RequestHook for AskHook {
                 Some((portal, _)) if names.portals.contains_key(portal) => Mark::Execute,
                 _ => Mark::Plain,
             },
-            b'C' if !names.is_empty() => {
+            b'C' if !names.is_empty() || !names.controls.is_empty() => {
                 if let Some((&kind, rest)) = body.split_first() {
                     if let Some((name, _)) = cstr(rest) {
                         match kind {
                             b'S' => {
                                 names.statements.remove(name);
+                                names.controls.remove(name);
                             }
                             _ => {
                                 names.portals.remove(name);
@@ -365,15 +389,21 @@ impl RequestHook for AskHook {
             ..Default::default()
         };
         let mut last = 0u8;
+        let mut bound: Vec<&[u8]> = Vec::new();
         for (index, (tag, body)) in held.messages().enumerate() {
             last = tag;
             match (tag, cstr(body)) {
                 (b'P', Some((_, rest))) => {
                     ext.controls |= cstr(rest).is_some_and(|(text, _)| controls_transaction(text));
                 }
-                (b'B', Some((_, rest))) => {
+                (b'B', Some((portal, rest))) => {
+                    bound.push(portal);
                     ext.controls |=
                         cstr(rest).is_some_and(|(statement, _)| names.controls.contains(statement));
+                }
+                // A portal bound before the request that is no ask's could run anything.
+                (b'E', Some((portal, _))) => {
+                    ext.controls |= names.binding(portal).is_none() && !bound.contains(&portal);
                 }
                 _ => {}
             }

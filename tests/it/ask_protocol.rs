@@ -498,7 +498,13 @@ async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
         if status != "idle" {
             c.exchange(&query("BEGIN"), 1).await.unwrap();
         }
-        for control in ["COMMIT", "ROLLBACK", "RELEASE SAVEPOINT pgask_ask"] {
+        for control in [
+            "COMMIT",
+            "ROLLBACK",
+            "RELEASE SAVEPOINT s",
+            "-- x\rCOMMIT",
+            "/* /* */ select */ COMMIT",
+        ] {
             let got = c.exchange(&ask_then(control), 1).await.unwrap();
             assert_eq!(
                 sqlstate(&got).as_deref(),
@@ -522,6 +528,41 @@ async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
         .concat();
         let got = c.exchange(&named, 1).await.unwrap();
         assert_eq!(sqlstate(&got).as_deref(), Some("0A000"), "named, {status}");
+        // So is one whose name a failed Parse tried to take, and a portal bound to it before.
+        let got = c
+            .exchange(&[parse("cm", "SELECT 1"), sync()].concat(), 1)
+            .await
+            .unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("42P05"));
+        if status != "idle" {
+            c.exchange(&query("ROLLBACK; BEGIN"), 1).await.unwrap();
+        }
+        let got = c.exchange(&named, 1).await.unwrap();
+        assert_eq!(
+            sqlstate(&got).as_deref(),
+            Some("0A000"),
+            "re-parsed, {status}"
+        );
+        c.exchange(&[bind("pc", "cm"), sync()].concat(), 1)
+            .await
+            .unwrap();
+        let prebound = [
+            parse("", "-- ask: how many genres"),
+            bind("", ""),
+            execute(""),
+            execute("pc"),
+            parse("", insert),
+            bind("", ""),
+            execute(""),
+            sync(),
+        ]
+        .concat();
+        let got = c.exchange(&prebound, 1).await.unwrap();
+        assert_eq!(
+            sqlstate(&got).as_deref(),
+            Some("0A000"),
+            "bound before, {status}"
+        );
         c.exchange(&[close(b'S', "cm"), sync()].concat(), 1)
             .await
             .unwrap();

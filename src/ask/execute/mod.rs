@@ -21,8 +21,17 @@ pub mod wire;
 use crate::session::link::{Link, LinkError, Msg};
 use wire::ServerError;
 
-/// Savepoint name used inside client transactions.
-const SAVEPOINT: &str = "pgask_ask";
+/// Savepoint name used inside client transactions: `pgask_` and a number drawn when the process
+/// starts, so that no client's own savepoint is taken for it (its ROLLBACK TO would undo the
+/// client's work since its savepoint).
+fn savepoint() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use std::hash::BuildHasher;
+        let n = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        format!("pgask_{n:016x}")
+    })
+}
 
 /// Execution failed.
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +138,9 @@ const SEARCH_PATH: &str = "pg_catalog, public, pg_temp";
 async fn open(link: &mut Link<'_>, status: u8, limits: &Limits) -> Result<(), ExecError> {
     let timeout = limits.statement_timeout_ms;
     let sql = if status == b'T' {
+        let savepoint = savepoint();
         format!(
-            "SAVEPOINT {SAVEPOINT}; SET LOCAL transaction_read_only = on; SET LOCAL statement_timeout = {timeout}; SET LOCAL search_path = {SEARCH_PATH}"
+            "SAVEPOINT {savepoint}; SET LOCAL transaction_read_only = on; SET LOCAL statement_timeout = {timeout}; SET LOCAL search_path = {SEARCH_PATH}"
         )
     } else {
         format!(
@@ -149,7 +159,8 @@ async fn open(link: &mut Link<'_>, status: u8, limits: &Limits) -> Result<(), Ex
 /// Closes the scope, leaving the session as it was before [`open`].
 async fn close(link: &mut Link<'_>, status: u8) -> Result<(), ExecError> {
     let sql = if status == b'T' {
-        format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}")
+        let savepoint = savepoint();
+        format!("ROLLBACK TO SAVEPOINT {savepoint}; RELEASE SAVEPOINT {savepoint}")
     } else {
         "ROLLBACK".to_string()
     };
