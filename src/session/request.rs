@@ -86,11 +86,57 @@ pub struct AskNames {
     portals: HashMap<Vec<u8>, u64>,
     binds: u64,
     /// Prepared statements (of any kind) that begin or end a transaction or savepoint
-    /// ([`controls_transaction`]).
+    /// ([`controls_transaction`]), marked for good once parsed (the unnamed one until parsed
+    /// again).
     controls: HashSet<Vec<u8>>,
+    /// The request being received, as far as it could end an ask's scope.
+    request: Current,
+}
+
+/// What the request being received did, message by message (the state of the names after the
+/// whole request would hide a statement closed or a portal bound again within it).
+#[derive(Debug, Default)]
+struct Current {
+    /// It parsed or bound a statement that begins or ends a transaction or savepoint, or
+    /// executed a portal it did not bind that is no ask's (it could be anything).
+    controls: bool,
+    /// The portals it bound.
+    bound: Vec<Vec<u8>>,
+    /// A message of it was marked (an ask): what came before went upstream already, and the
+    /// rules for what precedes an ask judge that ([`super::unsynced`]).
+    held: bool,
+    /// Its last message ended it: the next message starts another.
+    ended: bool,
 }
 
 impl AskNames {
+    /// Follows one message, marked `mark`, for [`Current`] (from the request's first marked
+    /// message on: the held part an ask is made of).
+    fn follow(&mut self, tag: u8, body: &[u8], mark: Mark) {
+        let request = &mut self.request;
+        if std::mem::take(&mut request.ended) {
+            request.held = false;
+        }
+        if mark != Mark::Plain && !request.held {
+            request.held = true;
+            request.controls = false;
+            request.bound.clear();
+        }
+        match (tag, cstr(body)) {
+            (b'P', Some((name, _))) => request.controls |= self.controls.contains(name),
+            (b'B', Some((portal, rest))) => {
+                request.bound.push(portal.to_vec());
+                request.controls |= cstr(rest).is_some_and(|(s, _)| self.controls.contains(s));
+            }
+            (b'E', Some((portal, _))) => {
+                request.controls |= !self.portals.contains_key(portal)
+                    && !request.bound.iter().any(|p| p == portal);
+            }
+            _ => {}
+        }
+        request.ended = ends_request(tag);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty() && self.portals.is_empty()
     }
@@ -225,28 +271,39 @@ pub struct AskHook;
 /// commits it, a ROLLBACK TO its savepoint undoes its settings), and what follows would run
 /// without it.
 pub fn controls_transaction(text: &[u8]) -> bool {
-    let t = past_comments(text);
-    let mut words = t
-        .split(|b| !b.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty())
-        .map(<[u8]>::to_ascii_lowercase);
-    match words.next().as_deref() {
-        Some(
-            b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint"
-            | b"release",
-        ) => true,
-        Some(b"prepare") => words.next().as_deref() == Some(b"transaction"),
-        Some(b"discard") => words.next().as_deref() == Some(b"all"),
+    let (first, rest) = word(text);
+    let second = || word(rest).0;
+    match first.as_slice() {
+        b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint"
+        | b"release" => true,
+        b"prepare" => second() == b"transaction",
+        b"discard" => second() == b"all",
         _ => false,
     }
 }
 
-/// `text` after its leading whitespace and comments, read as PostgreSQL reads them (a `--`
-/// comment ends at a newline or carriage return; block comments nest).
+/// The next word of `text` past whitespace, comments and empty statements (lower case, letters
+/// only), and what follows it.
+fn word(text: &[u8]) -> (Vec<u8>, &[u8]) {
+    let t = past_comments(text);
+    let t = t.strip_prefix(b"(").map_or(t, past_comments);
+    let end = t
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(t.len());
+    (t[..end].to_ascii_lowercase(), &t[end..])
+}
+
+/// `text` after its leading whitespace, comments and empty statements (`;`), read as PostgreSQL
+/// reads them (a `--` comment ends at a newline or carriage return; block comments nest).
 fn past_comments(text: &[u8]) -> &[u8] {
     let mut t = text;
     loop {
         t = t.trim_ascii_start();
+        if let Some(rest) = t.strip_prefix(b";") {
+            t = rest;
+            continue;
+        }
         if let Some(rest) = t.strip_prefix(b"--") {
             let end = rest
                 .iter()
@@ -300,146 +357,144 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
 
 impl RequestHook for AskHook {
     fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
-        match tag {
-            b'Q' => {
-                let text = body.strip_suffix(&[0]).unwrap_or(body);
-                if directive_of(text).is_some() {
-                    return Mark::Ask;
-                }
-                // A simple Query destroys the unnamed statement and portal.
-                if !names.is_empty() {
-                    names.statements.remove(&b""[..]);
-                    names.portals.remove(&b""[..]);
-                }
-                names.controls.remove(&b""[..]);
-                Mark::Plain
-            }
-            b'P' => {
-                let Some((name, rest)) = cstr(body) else {
-                    return Mark::Plain;
-                };
-                let Some((text, _)) = cstr(rest) else {
-                    return Mark::Plain;
-                };
-                if controls_transaction(text) {
-                    names.controls.insert(name.to_vec());
-                } else if name.is_empty() && !names.controls.is_empty() {
-                    // (A named statement keeps its mark until closed: parsing another statement
-                    // under its name fails while it exists.)
-                    names.controls.remove(name);
-                }
-                if directive_of(text).is_some() {
-                    names.statements.insert(name.to_vec());
-                    return Mark::Ask;
-                }
-                if !names.statements.is_empty() {
-                    names.statements.remove(name);
-                }
-                Mark::Plain
-            }
-            b'B' if !names.is_empty() => {
-                let Some((portal, rest)) = cstr(body) else {
-                    return Mark::Plain;
-                };
-                let Some((statement, _)) = cstr(rest) else {
-                    return Mark::Plain;
-                };
-                if names.statements.contains(statement) {
-                    names.binds += 1;
-                    names.portals.insert(portal.to_vec(), names.binds);
-                    // Held with its Execute: the read-only scope must begin before the Bind
-                    // (a scope opened after it would destroy the unnamed portal).
-                    return Mark::Ask;
-                }
-                names.portals.remove(portal);
-                Mark::Plain
-            }
-            b'E' if !names.portals.is_empty() => match cstr(body) {
-                Some((portal, _)) if names.portals.contains_key(portal) => Mark::Execute,
-                _ => Mark::Plain,
-            },
-            b'C' if !names.is_empty() || !names.controls.is_empty() => {
-                if let Some((&kind, rest)) = body.split_first() {
-                    if let Some((name, _)) = cstr(rest) {
-                        match kind {
-                            b'S' => {
-                                names.statements.remove(name);
-                                names.controls.remove(name);
-                            }
-                            _ => {
-                                names.portals.remove(name);
-                            }
-                        }
-                    }
-                }
-                Mark::Plain
-            }
-            _ => Mark::Plain,
-        }
+        let mark = mark(tag, body, names);
+        names.follow(tag, body, mark);
+        mark
     }
 
     fn ask(&self, held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest> {
-        let mut msgs = held.messages();
-        if let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) {
+        ask(held, executes, names)
+    }
+}
+
+/// What one client message is for the ask path; follows the ask statements and portals, and the
+/// statements that control transactions, in `names`.
+fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
+    match tag {
+        b'Q' => {
             let text = body.strip_suffix(&[0]).unwrap_or(body);
-            return directive_of(text).map(AskRequest::Simple);
-        }
-        let mut ext = Extended {
-            executes,
-            ..Default::default()
-        };
-        let mut last = 0u8;
-        let mut bound: Vec<&[u8]> = Vec::new();
-        for (index, (tag, body)) in held.messages().enumerate() {
-            last = tag;
-            match (tag, cstr(body)) {
-                (b'P', Some((_, rest))) => {
-                    ext.controls |= cstr(rest).is_some_and(|(text, _)| controls_transaction(text));
-                }
-                (b'B', Some((portal, rest))) => {
-                    bound.push(portal);
-                    ext.controls |=
-                        cstr(rest).is_some_and(|(statement, _)| names.controls.contains(statement));
-                }
-                // A portal bound before the request that is no ask's could run anything.
-                (b'E', Some((portal, _))) => {
-                    ext.controls |= names.binding(portal).is_none() && !bound.contains(&portal);
-                }
-                _ => {}
+            if directive_of(text).is_some() {
+                return Mark::Ask;
             }
-            if tag == b'E' {
-                if let Some((portal, _)) = cstr(body) {
-                    let known = ext.ask_portals.iter().any(|(p, _)| p == portal);
-                    if let (Some(binding), false) = (names.binding(portal), known) {
-                        ext.ask_portals.push((portal.to_vec(), binding));
+            // A simple Query destroys the unnamed statement and portal.
+            if !names.is_empty() {
+                names.statements.remove(&b""[..]);
+                names.portals.remove(&b""[..]);
+            }
+            names.controls.remove(&b""[..]);
+            Mark::Plain
+        }
+        b'P' => {
+            let Some((name, rest)) = cstr(body) else {
+                return Mark::Plain;
+            };
+            let Some((text, _)) = cstr(rest) else {
+                return Mark::Plain;
+            };
+            if controls_transaction(text) {
+                names.controls.insert(name.to_vec());
+            } else if name.is_empty() && !names.controls.is_empty() {
+                // A named statement keeps its mark for good: parsing another statement under
+                // its name fails while it exists, and a Close in a request pgask refuses never
+                // reaches the server.
+                names.controls.remove(name);
+            }
+            if directive_of(text).is_some() {
+                names.statements.insert(name.to_vec());
+                return Mark::Ask;
+            }
+            if !names.statements.is_empty() {
+                names.statements.remove(name);
+            }
+            Mark::Plain
+        }
+        b'B' if !names.is_empty() => {
+            let Some((portal, rest)) = cstr(body) else {
+                return Mark::Plain;
+            };
+            let Some((statement, _)) = cstr(rest) else {
+                return Mark::Plain;
+            };
+            if names.statements.contains(statement) {
+                names.binds += 1;
+                names.portals.insert(portal.to_vec(), names.binds);
+                // Held with its Execute: the read-only scope must begin before the Bind
+                // (a scope opened after it would destroy the unnamed portal).
+                return Mark::Ask;
+            }
+            names.portals.remove(portal);
+            Mark::Plain
+        }
+        b'E' if !names.portals.is_empty() => match cstr(body) {
+            Some((portal, _)) if names.portals.contains_key(portal) => Mark::Execute,
+            _ => Mark::Plain,
+        },
+        b'C' if !names.is_empty() => {
+            if let Some((&kind, rest)) = body.split_first() {
+                if let Some((name, _)) = cstr(rest) {
+                    match kind {
+                        b'S' => {
+                            names.statements.remove(name);
+                        }
+                        _ => {
+                            names.portals.remove(name);
+                        }
                     }
                 }
             }
-            if tag != b'P' {
-                continue;
-            }
-            let Some((name, rest)) = cstr(body) else {
-                continue;
-            };
-            let Some((text, param_types)) = cstr(rest) else {
-                continue;
-            };
-            if let Some(directive) = directive_of(text) {
-                ext.parses.push(AskParse {
-                    index,
-                    statement: String::from_utf8_lossy(name).into_owned(),
-                    directive,
-                    param_types: param_types.to_vec(),
-                });
-            }
+            Mark::Plain
         }
-        if ext.parses.is_empty() && !ext.executes {
-            return None;
-        }
-        ext.sync = last == b'S';
-        ext.bytes = held.bytes.to_vec();
-        Some(AskRequest::Extended(ext))
+        _ => Mark::Plain,
     }
+}
+
+/// The ask made of `held` ([`RequestHook::ask`]).
+fn ask(held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest> {
+    let mut msgs = held.messages();
+    if let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) {
+        let text = body.strip_suffix(&[0]).unwrap_or(body);
+        return directive_of(text).map(AskRequest::Simple);
+    }
+    let mut ext = Extended {
+        executes,
+        ..Default::default()
+    };
+    let mut last = 0u8;
+    ext.controls = names.request.controls;
+    for (index, (tag, body)) in held.messages().enumerate() {
+        last = tag;
+        if tag == b'E' {
+            if let Some((portal, _)) = cstr(body) {
+                let known = ext.ask_portals.iter().any(|(p, _)| p == portal);
+                if let (Some(binding), false) = (names.binding(portal), known) {
+                    ext.ask_portals.push((portal.to_vec(), binding));
+                }
+            }
+        }
+        if tag != b'P' {
+            continue;
+        }
+        let Some((name, rest)) = cstr(body) else {
+            continue;
+        };
+        let Some((text, param_types)) = cstr(rest) else {
+            continue;
+        };
+        if let Some(directive) = directive_of(text) {
+            ext.parses.push(AskParse {
+                index,
+                statement: String::from_utf8_lossy(name).into_owned(),
+                directive,
+                param_types: param_types.to_vec(),
+            });
+        }
+    }
+    if ext.parses.is_empty() && !ext.executes {
+        return None;
+    }
+    ext.sync = last == b'S';
+    ext.bytes = held.bytes.to_vec();
+    Some(AskRequest::Extended(ext))
 }
 
 /// Whether a client message ends a request. Parse, Bind, Describe, Execute and Close only take

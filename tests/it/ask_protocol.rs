@@ -504,6 +504,7 @@ async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
             "RELEASE SAVEPOINT s",
             "-- x\rCOMMIT",
             "/* /* */ select */ COMMIT",
+            ";/* x */COMMIT",
         ] {
             let got = c.exchange(&ask_then(control), 1).await.unwrap();
             assert_eq!(
@@ -562,6 +563,29 @@ async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
             sqlstate(&got).as_deref(),
             Some("0A000"),
             "bound before, {status}"
+        );
+        // Bound, then its statement closed, within the request: judged as it arrived.
+        let closed = [
+            parse("", "-- ask: how many genres"),
+            bind("pc", "cm"),
+            close(b'S', "cm"),
+            execute("pc"),
+            bind("", ""),
+            execute(""),
+            parse("", insert),
+            bind("", ""),
+            execute(""),
+            sync(),
+        ]
+        .concat();
+        let got = c.exchange(&closed, 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("0A000"), "closed, {status}");
+        // That Close never reached the server: the statement is still a COMMIT.
+        let got = c.exchange(&named, 1).await.unwrap();
+        assert_eq!(
+            sqlstate(&got).as_deref(),
+            Some("0A000"),
+            "after a refused Close, {status}"
         );
         c.exchange(&[close(b'S', "cm"), sync()].concat(), 1)
             .await
