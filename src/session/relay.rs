@@ -246,10 +246,25 @@ where
             }
         }
         if let Some(from) = held.filter(|&f| scanned - f >= EARLY_FORWARD) {
-            // An ask whose request never ends: its bytes go upstream as they are.
+            // An ask whose request never ends: its bytes go upstream as they are, behind a
+            // failing statement when they execute an ask (the server then skips them up to
+            // Sync; they would run outside the read-only scope).
+            if std::mem::take(&mut executes) {
+                wr.write_all(&buf[..from])
+                    .await
+                    .map_err(SessionError::UpstreamIo)?;
+                wr.write_all(&refusal())
+                    .await
+                    .map_err(SessionError::UpstreamIo)?;
+                tally.bytes(from);
+                buf.advance(from);
+                scanned -= from;
+                unsynced = Unsynced::Other;
+                held = Some(0);
+            }
+            let from = held.unwrap_or(0);
             unsynced = unsynced.after_bytes(&buf[from..scanned]);
             held = None;
-            executes = false;
             ready = scanned;
         }
         if ready > 0 {
@@ -577,9 +592,30 @@ async fn skipped_after_error(
 /// A Sync message.
 const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 
+/// [`REFUSE_IN_PIPELINE`] as the unnamed statement, bound and executed.
+fn refusal() -> Vec<u8> {
+    use crate::net::messages::{cstring, write_message};
+    let mut out = Vec::new();
+    write_message(&mut out, b'P', |b| {
+        cstring(b, "");
+        cstring(b, REFUSE_IN_PIPELINE);
+        b.extend_from_slice(&0u16.to_be_bytes());
+    });
+    write_message(&mut out, b'B', |b| {
+        cstring(b, "");
+        cstring(b, "");
+        b.extend_from_slice(&[0; 6]);
+    });
+    write_message(&mut out, b'E', |b| {
+        cstring(b, "");
+        b.extend_from_slice(&0u32.to_be_bytes());
+    });
+    out
+}
+
 /// The ask's messages with its first ask statement replaced by [`REFUSE_IN_PIPELINE`] (a Query
 /// for a simple ask, the Parse's text for an extended one); an ask that only executes an
-/// earlier ask statement goes as it is (that statement holds generated, guarded SQL).
+/// earlier ask statement gets the failing statement in front ([`refusal`]).
 fn refused_in_pipeline(request: &AskRequest, bytes: &[u8]) -> Vec<u8> {
     use crate::net::messages::{cstring, write_message};
     let mut out = Vec::with_capacity(bytes.len() + REFUSE_IN_PIPELINE.len());
@@ -589,6 +625,11 @@ fn refused_in_pipeline(request: &AskRequest, bytes: &[u8]) -> Vec<u8> {
         }
         AskRequest::Extended(ext) => {
             let first = ext.parses.first();
+            if first.is_none() {
+                // It only executes an ask statement prepared before: the failing statement goes
+                // first, and the server skips the rest.
+                out.extend_from_slice(&refusal());
+            }
             for (index, (tag, body)) in (Request { bytes }).messages().enumerate() {
                 match first {
                     Some(p) if p.index == index => write_message(&mut out, b'P', |b| {

@@ -91,6 +91,10 @@ pub struct AskNames {
     controls: HashSet<Vec<u8>>,
     /// The request being received, as far as it could end an ask's scope.
     request: Current,
+    /// Named portals that were ask portals, since closed or bound again (maybe in a request the
+    /// server skipped or never saw): an Execute of one is still held, and refused unless the
+    /// same request binds it ([`Current::controls`]).
+    retired: HashSet<Vec<u8>>,
 }
 
 /// What the request being received did, message by message (the state of the names after the
@@ -100,7 +104,7 @@ struct Current {
     /// It parsed or bound a statement that begins or ends a transaction or savepoint, or
     /// executed a portal it did not bind that is no ask's (it could be anything).
     controls: bool,
-    /// The portals it bound.
+    /// The portals it bound (all of it, also before its first ask message).
     bound: Vec<Vec<u8>>,
     /// A message of it was marked (an ask): what came before went upstream already, and the
     /// rules for what precedes an ask judge that ([`super::unsynced`]).
@@ -110,17 +114,23 @@ struct Current {
 }
 
 impl AskNames {
+    /// Starts a new [`Current`] when the last message ended a request.
+    fn begin_message(&mut self) {
+        let request = &mut self.request;
+        if std::mem::take(&mut request.ended) {
+            request.held = false;
+            request.controls = false;
+            request.bound.clear();
+        }
+    }
+
     /// Follows one message, marked `mark`, for [`Current`] (from the request's first marked
     /// message on: the held part an ask is made of).
     fn follow(&mut self, tag: u8, body: &[u8], mark: Mark) {
         let request = &mut self.request;
-        if std::mem::take(&mut request.ended) {
-            request.held = false;
-        }
         if mark != Mark::Plain && !request.held {
             request.held = true;
             request.controls = false;
-            request.bound.clear();
         }
         match (tag, cstr(body)) {
             (b'P', Some((name, _))) => request.controls |= self.controls.contains(name),
@@ -138,7 +148,14 @@ impl AskNames {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty() && self.portals.is_empty()
+        self.statements.is_empty() && self.portals.is_empty() && self.retired.is_empty()
+    }
+
+    /// `portal` is no longer the ask portal it was (its binding ends); a named one is retired.
+    fn retire(&mut self, portal: &[u8]) {
+        if self.portals.remove(portal).is_some() && !portal.is_empty() {
+            self.retired.insert(portal.to_vec());
+        }
     }
 
     /// Which Bind made `portal`, when it is bound to an ask statement: a portal closed, bound
@@ -357,6 +374,7 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
 
 impl RequestHook for AskHook {
     fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
+        names.begin_message();
         let mark = mark(tag, body, names);
         names.follow(tag, body, mark);
         mark
@@ -403,7 +421,9 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
                 names.statements.insert(name.to_vec());
                 return Mark::Ask;
             }
-            if !names.statements.is_empty() {
+            if name.is_empty() && !names.statements.is_empty() {
+                // A named ask statement stays an ask for good, as a COMMIT stays marked: a
+                // failed Parse or a Close the server skipped or never saw leaves it there.
                 names.statements.remove(name);
             }
             Mark::Plain
@@ -418,27 +438,31 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             if names.statements.contains(statement) {
                 names.binds += 1;
                 names.portals.insert(portal.to_vec(), names.binds);
+                names.retired.remove(portal);
                 // Held with its Execute: the read-only scope must begin before the Bind
                 // (a scope opened after it would destroy the unnamed portal).
                 return Mark::Ask;
             }
-            names.portals.remove(portal);
+            names.retire(portal);
             Mark::Plain
         }
-        b'E' if !names.portals.is_empty() => match cstr(body) {
+        b'E' if !names.is_empty() => match cstr(body) {
             Some((portal, _)) if names.portals.contains_key(portal) => Mark::Execute,
+            // A retired portal the same request bound again is that request's own.
+            Some((portal, _))
+                if names.retired.contains(portal)
+                    && !names.request.bound.iter().any(|p| p == portal) =>
+            {
+                Mark::Execute
+            }
             _ => Mark::Plain,
         },
         b'C' if !names.is_empty() => {
             if let Some((&kind, rest)) = body.split_first() {
                 if let Some((name, _)) = cstr(rest) {
-                    match kind {
-                        b'S' => {
-                            names.statements.remove(name);
-                        }
-                        _ => {
-                            names.portals.remove(name);
-                        }
+                    // A named ask statement stays one (see Parse above).
+                    if kind != b'S' {
+                        names.retire(name);
                     }
                 }
             }

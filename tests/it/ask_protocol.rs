@@ -605,6 +605,59 @@ async fn an_ask_request_that_ends_a_transaction_is_refused_whole() {
     assert_eq!(first_column(&got), ["0"]);
 }
 
+/// An ask statement prepared before keeps running only inside the read-only scope: executed
+/// after unsynced statements of a pipeline (psycopg 3 after an insert), it fails like a
+/// statement, and nothing of the pipeline is kept; a failed re-Parse of its name does not make
+/// it an ordinary statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_ask_never_runs_outside_the_scope() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM genre"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(&[parse("a", "-- ask: how many genres"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    let insert = |id: u32| {
+        [
+            parse(
+                "",
+                &format!("INSERT INTO genre (genre_id, name) VALUES ({id}, 'x')"),
+            ),
+            bind("", ""),
+            execute(""),
+        ]
+        .concat()
+    };
+    let pipeline = [
+        insert(9101),
+        bind("pa", "a"),
+        execute("pa"),
+        insert(9102),
+        sync(),
+    ]
+    .concat();
+    let got = c.exchange(&pipeline, 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"), "{}", tags(&got));
+    // PostgreSQL keeps `a` after a failed re-Parse; so does pgask.
+    let got = c
+        .exchange(&[parse("a", "SELECT 1"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("42P05"));
+    let run = [bind("pa", "a"), execute("pa"), insert(9103), sync()].concat();
+    let got = c.exchange(&run, 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("25006"), "{}", tags(&got));
+    let got = c
+        .exchange(
+            &query("SELECT count(*) FROM genre WHERE genre_id > 9100"),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["0"]);
+}
+
 /// psycopg 3's pipeline mode: an ask on the unnamed statement, then a statement with a
 /// parameter on the unnamed statement again. The ask takes no parameter; the next one does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,9 @@ impl Asker {
         link: &mut Link<'_>,
         status: u8,
     ) -> Result<Answered, AskError> {
+        if ext.executes && ext.controls {
+            return Err(AskError::TransactionControl);
+        }
         if status == b'E' {
             // PostgreSQL refuses everything but the end of the transaction, in its own words.
             link.forward(&ext.bytes).await?;
@@ -80,9 +83,6 @@ impl Asker {
         }
         if ext.executes && !ext.sync {
             return Err(AskError::ExecuteWithoutSync);
-        }
-        if ext.executes && ext.controls {
-            return Err(AskError::TransactionControl);
         }
         let mut texts = Vec::with_capacity(ext.parses.len());
         for p in &ext.parses {
@@ -282,7 +282,8 @@ mod tests {
         let mut other = parse("s2", "INSERT INTO t VALUES (1)");
         other.extend(bind_execute_sync("p", "s2"));
         assert_eq!(verdict(&mut names, &other), Verdict::Forward);
-        // Closed: ordinary.
+        // Closed: still an ask (a Close the server skipped or never saw would otherwise let
+        // the statement run outside the scope; PostgreSQL refuses to bind a closed one).
         let mut close = Vec::new();
         write_message(&mut close, b'C', |b| {
             b.push(b'S');
@@ -290,7 +291,25 @@ mod tests {
         });
         write_message(&mut close, b'S', |_| {});
         assert_eq!(verdict(&mut names, &close), Verdict::Forward);
-        assert_eq!(verdict(&mut names, &run), Verdict::Forward);
+        assert!(matches!(
+            verdict(&mut names, &run),
+            Verdict::Ask(AskRequest::Extended(Extended { executes: true, .. }))
+        ));
+        // A portal that was an ask's, executed alone later without being bound again: held,
+        // and refused (it could be anything now).
+        let mut again = Vec::new();
+        write_message(&mut again, b'E', |b| {
+            cstring(b, "p");
+            b.extend_from_slice(&0u32.to_be_bytes());
+        });
+        write_message(&mut again, b'S', |_| {});
+        let mut rebind = parse("s3", "SELECT 1");
+        rebind.extend(bind_execute_sync("p", "s3"));
+        assert_eq!(verdict(&mut names, &rebind), Verdict::Forward);
+        assert!(matches!(
+            verdict(&mut names, &again),
+            Verdict::Ask(AskRequest::Extended(Extended { controls: true, .. }))
+        ));
     }
 
     #[test]
