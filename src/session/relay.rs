@@ -228,7 +228,7 @@ where
             if held.is_none() {
                 // Sent at the end of this pass, as it arrived.
                 ready = scanned;
-                unsynced = unsynced.after(h.tag, &buf[start + 5..scanned]);
+                unsynced = unsynced.after(h.tag, &buf[start + 5..scanned], &|n| names.is_begin(n));
             }
             if h.tag == b'X' {
                 terminate = true;
@@ -263,7 +263,7 @@ where
                 held = Some(0);
             }
             let from = held.unwrap_or(0);
-            unsynced = unsynced.after_bytes(&buf[from..scanned]);
+            unsynced = unsynced.after_bytes(&buf[from..scanned], &|n| names.is_begin(n));
             held = None;
             ready = scanned;
         }
@@ -303,7 +303,7 @@ where
                         unsynced = Unsynced::No;
                     }
                     if sent {
-                        unsynced = unsynced.after_bytes(&mine);
+                        unsynced = unsynced.after_bytes(&mine, &|n| names.is_begin(n));
                     }
                 }
             }
@@ -370,7 +370,7 @@ impl Pass<'_> {
                 Some((request, own, from, end - from))
             }
             None => {
-                *self.unsynced = self.unsynced.after_bytes(bytes);
+                *self.unsynced = self.unsynced.after_bytes(bytes, &|n| names.is_begin(n));
                 *self.ready = end;
                 None
             }
@@ -592,26 +592,22 @@ async fn skipped_after_error(
 /// A Sync message.
 const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 
-/// [`REFUSE_IN_PIPELINE`] as the unnamed statement, bound and executed.
+/// A message the server refuses at once with nothing before its error: an Execute of a portal
+/// that cannot exist (its name says why), so the pipeline aborts and skips to Sync. (A Parse
+/// and Bind of a failing statement would add ParseComplete and BindComplete the client never
+/// asked for.)
 fn refusal() -> Vec<u8> {
     use crate::net::messages::{cstring, write_message};
     let mut out = Vec::new();
-    write_message(&mut out, b'P', |b| {
-        cstring(b, "");
-        cstring(b, REFUSE_IN_PIPELINE);
-        b.extend_from_slice(&0u16.to_be_bytes());
-    });
-    write_message(&mut out, b'B', |b| {
-        cstring(b, "");
-        cstring(b, "");
-        b.extend_from_slice(&[0; 6]);
-    });
     write_message(&mut out, b'E', |b| {
-        cstring(b, "");
+        cstring(b, REFUSAL_PORTAL);
         b.extend_from_slice(&0u32.to_be_bytes());
     });
     out
 }
+
+/// The portal [`refusal`] executes (PostgreSQL answers 34000 `portal "…" does not exist`).
+const REFUSAL_PORTAL: &str = "pgask: no ask after unsynced statements; send Sync before it";
 
 /// The ask's messages with its first ask statement replaced by [`REFUSE_IN_PIPELINE`] (a Query
 /// for a simple ask, the Parse's text for an extended one); an ask that only executes an

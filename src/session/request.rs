@@ -91,6 +91,9 @@ pub struct AskNames {
     controls: HashSet<Vec<u8>>,
     /// The request being received, as far as it could end an ask's scope.
     request: Current,
+    /// Named statements parsed as a lone transaction start ([`super::unsynced::begins`]):
+    /// pgJDBC binds its prepared BEGIN unsynced before the next statement.
+    begins: HashSet<Vec<u8>>,
     /// Named portals that were ask portals, since closed or bound again (maybe in a request the
     /// server skipped or never saw): an Execute of one is still held, and refused unless the
     /// same request binds it ([`Current::controls`]).
@@ -145,6 +148,11 @@ impl AskNames {
             _ => {}
         }
         request.ended = ends_request(tag);
+    }
+
+    /// Whether the named statement `name` was parsed as a lone transaction start.
+    pub fn is_begin(&self, name: &[u8]) -> bool {
+        self.begins.contains(name)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -409,6 +417,13 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             let Some((text, _)) = cstr(rest) else {
                 return Mark::Plain;
             };
+            if !name.is_empty() {
+                if super::unsynced::begins(rest) {
+                    names.begins.insert(name.to_vec());
+                } else if !names.begins.is_empty() {
+                    names.begins.remove(name);
+                }
+            }
             if controls_transaction(text) {
                 names.controls.insert(name.to_vec());
             } else if name.is_empty() && !names.controls.is_empty() {

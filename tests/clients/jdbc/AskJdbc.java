@@ -8,7 +8,8 @@
 // PreparedStatement executed 7 times (pgJDBC switches to a named server
 // statement after prepareThreshold=5), and an ask read with autocommit off and a
 // fetch size of 2 (a portal fetched in parts inside a transaction), also with
-// autosave=always (a savepoint released between fetches). Prints
+// autosave=always (a savepoint released between fetches), and with
+// prepareThreshold=1 (a named BEGIN in front of each transaction's ask). Prints
 // "OK ask jdbc"; exits 1 on failure.
 
 import java.sql.Connection;
@@ -86,6 +87,20 @@ public class AskJdbc {
                     check(names(rs).toString().equals(want), "autosave, fetched in parts");
                 }
                 c.commit();
+            }
+            // Statements prepared on the server at once: pgJDBC's BEGIN is then a named
+            // statement, bound unsynced in front of the ask.
+            Properties prepared = new Properties();
+            prepared.putAll(p);
+            prepared.setProperty("prepareThreshold", "1");
+            try (Connection c = DriverManager.getConnection(url, prepared)) {
+                c.setAutoCommit(false);
+                try (PreparedStatement ps = c.prepareStatement("/* ask: the first three artists */")) {
+                    for (int i = 0; i < 4; i++) {
+                        check(names(ps.executeQuery()).toString().equals(want), "named BEGIN, tx " + i);
+                        c.commit();
+                    }
+                }
             }
             try (Connection c = DriverManager.getConnection(url, p)) {
                 try (Statement s = c.createStatement()) {
