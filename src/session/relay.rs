@@ -245,7 +245,7 @@ where
                 }
             }
         }
-        if let Some(from) = held.filter(|&f| scanned - f >= EARLY_FORWARD) {
+        if let Some(mut from) = held.filter(|&f| scanned - f >= EARLY_FORWARD) {
             // An ask whose request never ends: its bytes go upstream as they are, behind a
             // failing statement when they execute an ask (the server then skips them up to
             // Sync; they would run outside the read-only scope).
@@ -260,9 +260,8 @@ where
                 buf.advance(from);
                 scanned -= from;
                 unsynced = Unsynced::Other;
-                held = Some(0);
+                from = 0;
             }
-            let from = held.unwrap_or(0);
             unsynced = unsynced.after_bytes(&buf[from..scanned], &|n| names.is_begin(n));
             held = None;
             ready = scanned;
@@ -486,6 +485,7 @@ where
     io.session.suspended.expire(cx.state.portal_epoch());
     io.cancel.begin();
     let mut link = Link::new(wr, &mut io.captured, &io.to_client, &io.cancel);
+    let mut skipped = None;
     if let Unsynced::Harmless(_) = unsynced {
         let (now, failed) = sync_harmless(&mut link)
             .await
@@ -495,35 +495,29 @@ where
         if failed {
             // One of them failed: like PostgreSQL, the rest of the request is skipped up to its
             // Sync, which gets the ReadyForQuery.
-            let answered = skipped_after_error(&mut link, &request, bytes, status).await;
-            io.cancel.end();
-            link.release().await;
-            let answered = answered.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
-            if answered.readies > 0 {
-                let _ = cx
-                    .state
-                    .pending
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
-                        p.checked_sub(answered.readies)
-                    });
-            }
-            return Ok(Some((answered, false)));
+            let answered = skipped_after_error(&mut link, &request, bytes, status)
+                .await
+                .map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+            skipped = Some(answered);
         }
     }
-    let answered = {
-        let run = io
-            .answerer
-            .answer(&mut io.session, request, &mut link, status);
-        tokio::pin!(run);
-        loop {
-            tokio::select! {
-                r = &mut run => {
-                    break r.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
-                }
-                n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
-                    if n.map_err(SessionError::ClientIo)? == 0 {
-                        io.cancel.end();
-                        return Ok(None);
+    let answered = match skipped {
+        Some(answered) => answered,
+        None => {
+            let run = io
+                .answerer
+                .answer(&mut io.session, request, &mut link, status);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => {
+                        break r.map_err(|e| SessionError::Protocol(format!("ask: {e}")))?;
+                    }
+                    n = rd.read_buf(buf), if buf.len() < EARLY_FORWARD => {
+                        if n.map_err(SessionError::ClientIo)? == 0 {
+                            io.cancel.end();
+                            return Ok(None);
+                        }
                     }
                 }
             }
@@ -597,13 +591,7 @@ const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
 /// and Bind of a failing statement would add ParseComplete and BindComplete the client never
 /// asked for.)
 fn refusal() -> Vec<u8> {
-    use crate::net::messages::{cstring, write_message};
-    let mut out = Vec::new();
-    write_message(&mut out, b'E', |b| {
-        cstring(b, REFUSAL_PORTAL);
-        b.extend_from_slice(&0u32.to_be_bytes());
-    });
-    out
+    crate::ask::execute::wire::execute(REFUSAL_PORTAL.as_bytes(), 0)
 }
 
 /// The portal [`refusal`] executes (PostgreSQL answers 34000 `portal "…" does not exist`).

@@ -296,27 +296,37 @@ pub struct AskHook;
 /// commits it, a ROLLBACK TO its savepoint undoes its settings), and what follows would run
 /// without it.
 pub fn controls_transaction(text: &[u8]) -> bool {
+    // Runs on every Parse: the words are compared in place, never copied.
     let (first, rest) = word(text);
+    let is = |w: &[u8], k: &[u8]| w.eq_ignore_ascii_case(k);
     let second = || word(rest).0;
-    match first.as_slice() {
-        b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint"
-        | b"release" => true,
-        b"prepare" => second() == b"transaction",
-        b"discard" => second() == b"all",
-        _ => false,
+    const ENDS: [&[u8]; 8] = [
+        b"begin",
+        b"start",
+        b"commit",
+        b"end",
+        b"rollback",
+        b"abort",
+        b"savepoint",
+        b"release",
+    ];
+    if ENDS.iter().any(|k| is(first, k)) {
+        return true;
     }
+    (is(first, b"prepare") && is(second(), b"transaction"))
+        || (is(first, b"discard") && is(second(), b"all"))
 }
 
-/// The next word of `text` past whitespace, comments and empty statements (lower case, letters
-/// only), and what follows it.
-fn word(text: &[u8]) -> (Vec<u8>, &[u8]) {
+/// The next word of `text` past whitespace, comments and empty statements (letters only), and
+/// what follows it.
+fn word(text: &[u8]) -> (&[u8], &[u8]) {
     let t = past_comments(text);
     let t = t.strip_prefix(b"(").map_or(t, past_comments);
     let end = t
         .iter()
         .position(|b| !b.is_ascii_alphabetic())
         .unwrap_or(t.len());
-    (t[..end].to_ascii_lowercase(), &t[end..])
+    t.split_at(end)
 }
 
 /// `text` after its leading whitespace, comments and empty statements (`;`), read as PostgreSQL

@@ -57,6 +57,18 @@ impl Suspended {
         }
     }
 
+    /// Keeps `rows` (`bytes` long) for the portal of `w`, in place of any it had.
+    fn keep(&mut self, w: Whole, rows: VecDeque<Vec<u8>>, bytes: usize) {
+        self.bytes += bytes;
+        let kept = Kept {
+            binding: w.binding,
+            rows,
+        };
+        if let Some(old) = self.portals.insert(w.portal, kept) {
+            self.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
+        }
+    }
+
     /// Forgets the portals that are no longer the binding `binding` says they are (closed,
     /// bound again, destroyed by a simple Query): their rows no longer count against the cap.
     pub fn retain_live(&mut self, binding: impl Fn(&[u8]) -> Option<u64>) {
@@ -195,11 +207,7 @@ pub fn whole(
                     && !closed.contains(&portal);
                 match binding(portal) {
                     Some(binding) if only_asks && alone && n > 0 && bound.contains(&portal) => {
-                        write_message(&mut out, b'E', |b| {
-                            b.extend_from_slice(portal);
-                            b.push(0);
-                            b.extend_from_slice(&0u32.to_be_bytes());
-                        });
+                        out.extend_from_slice(&wire::execute(portal, 0));
                         fetch.runs.push_back(Run {
                             whole: Some(Whole {
                                 portal: portal.to_vec(),
@@ -256,14 +264,7 @@ impl Fetch {
                     kept_bytes,
                     overflow: false,
                 }) if m.tag == b'C' && sent == w.n => {
-                    suspended.bytes += kept_bytes;
-                    let rows = Kept {
-                        binding: w.binding,
-                        rows: kept,
-                    };
-                    if let Some(old) = suspended.portals.insert(w.portal, rows) {
-                        suspended.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
-                    }
+                    suspended.keep(w, kept, kept_bytes);
                     Some(PORTAL_SUSPENDED.to_vec())
                 }
                 Some(Run {
@@ -272,13 +273,7 @@ impl Fetch {
                     ..
                 }) if m.tag == b'C' => {
                     // Every row went: later Executes of the portal get none, as from PostgreSQL.
-                    let done = Kept {
-                        binding: w.binding,
-                        rows: VecDeque::new(),
-                    };
-                    if let Some(old) = suspended.portals.insert(w.portal, done) {
-                        suspended.bytes -= old.rows.iter().map(Vec::len).sum::<usize>();
-                    }
+                    suspended.keep(w, VecDeque::new(), 0);
                     Some(m.raw)
                 }
                 _ => Some(m.raw),
@@ -311,13 +306,7 @@ mod tests {
     use super::*;
 
     fn execute(portal: &str, n: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_message(&mut out, b'E', |b| {
-            b.extend_from_slice(portal.as_bytes());
-            b.push(0);
-            b.extend_from_slice(&n.to_be_bytes());
-        });
-        out
+        wire::execute(portal.as_bytes(), n)
     }
 
     fn bind(portal: &str) -> Vec<u8> {

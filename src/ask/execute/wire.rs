@@ -103,11 +103,19 @@ pub fn run_portal(sql: &str, max_rows: u32) -> Vec<u8> {
         b.push(b'P');
         cstring(b, "");
     });
+    out.extend_from_slice(&execute(b"", max_rows));
+    write_message(&mut out, b'S', |_| {});
+    out
+}
+
+/// Execute of `portal`, at most `max_rows` rows (0: all).
+pub fn execute(portal: &[u8], max_rows: u32) -> Vec<u8> {
+    let mut out = Vec::new();
     write_message(&mut out, b'E', |b| {
-        cstring(b, "");
+        b.extend_from_slice(portal);
+        b.push(0);
         b.extend_from_slice(&max_rows.to_be_bytes());
     });
-    write_message(&mut out, b'S', |_| {});
     out
 }
 

@@ -224,10 +224,7 @@ mod tests {
             cstring(b, statement);
             b.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         });
-        write_message(&mut out, b'E', |b| {
-            cstring(b, portal);
-            b.extend_from_slice(&0u32.to_be_bytes());
-        });
+        out.extend_from_slice(&wire::execute(portal.as_bytes(), 0));
         write_message(&mut out, b'S', |_| {});
         out
     }
