@@ -746,8 +746,10 @@ async fn cancelling_stops_a_long_generation() {
     );
 }
 
-/// A cancel while a long prompt is still being evaluated stops it between chunks: the next job
-/// does not wait for the rest of the prompt.
+/// A cancel while a long prompt is still being evaluated stops it between chunks: the cancelled
+/// job leaves only the chunks it finished in the prefix cache, which the same prompt asked next
+/// reuses. Judged by what was evaluated, not by wall-clock time (CI runs tests side by side on
+/// two cores, so times measured minutes apart are not comparable).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_a_long_prompt_evaluation() {
     let shape = Shape {
@@ -763,20 +765,21 @@ async fn cancelling_stops_a_long_prompt_evaluation() {
     };
     let llm = worker(model);
     let long = |seed| request(&"x ".repeat(3500), None, 1, seed);
-    // This model's time for the whole prompt (a different seed each time: no cached prefix is
-    // reused, since the prompts are the same; the cache is cleared by a short prompt).
+    // This model's time for the whole prompt; a short prompt then clears the prefix cache.
     let probe = llm.generate(long(1)).await.unwrap();
+    let whole = probe.prompt_tokens;
+    assert!(whole > 6 * 512, "the prompt spans several chunks: {whole}");
     let full = Duration::from_secs_f64(probe.prompt_ms / 1e3);
     llm.generate(request("y", None, 1, 2)).await.unwrap();
-    let started = Instant::now();
     let r = tokio::time::timeout(full / 6, llm.generate(long(3))).await;
     assert!(r.is_err(), "the prompt should still be evaluated");
-    let next = llm.generate(request("y", None, 1, 4)).await.unwrap();
-    let waited = started.elapsed();
+    // Queued behind the cancelled job: starts from what it left in the cache.
+    let next = llm.generate(long(4)).await.unwrap();
     assert_eq!(next.generated_tokens, 1);
     assert!(
-        waited < full / 2,
-        "cancel took too long: {waited:?} (the whole prompt: {full:?})"
+        next.reused_tokens + 512 < whole,
+        "the cancelled job evaluated {} of {whole} prompt tokens",
+        next.reused_tokens
     );
 }
 
