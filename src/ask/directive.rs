@@ -17,7 +17,8 @@ pub const DIRECTIVES: [&str; 9] = [
     "ask suggest:",
 ];
 
-/// A directive that is not one of [`DIRECTIVES`].
+/// A directive that is not one of [`DIRECTIVES`] or is written wrong, or a statement that
+/// reaches an ask by SQL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectiveError {
     #[error("unknown pgask directive \"ask {0}:\"")]
@@ -26,6 +27,10 @@ pub enum DirectiveError {
     Empty(&'static str, &'static str),
     #[error("one ask per statement, this one has {0}")]
     Several(usize),
+    /// Not a directive: an ordinary statement that runs an ask's prepared statement or portal
+    /// through SQL (`EXECUTE a`, `FETCH ALL FROM pa`), outside the ask's read-only scope.
+    #[error("\"{0}\" is an ask's prepared statement or portal: its SQL runs only through the protocol's Execute, inside pgask's read-only scope, not through EXECUTE, FETCH or MOVE")]
+    RunsAsk(String),
 }
 
 /// How a directive is written: `ask:` or `ask sql:`.
@@ -48,6 +53,18 @@ impl DirectiveError {
             DirectiveError::Several(_) => {
                 "end each ask with ; (psql sends every line up to ; as one statement)".into()
             }
+            DirectiveError::RunsAsk(_) => {
+                "execute the statement with Bind and Execute, or ask again with -- ask: …".into()
+            }
+        }
+    }
+
+    /// The SQLSTATE the client hears: a syntax error for a directive written wrong, "feature
+    /// not supported" for an ask's statement run through SQL.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            DirectiveError::RunsAsk(_) => "0A000",
+            _ => "42601",
         }
     }
 }

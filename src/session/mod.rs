@@ -4,6 +4,7 @@
 pub mod cancel;
 pub mod client;
 pub mod link;
+pub mod reach;
 pub mod relay;
 pub mod request;
 pub mod unsynced;

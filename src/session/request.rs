@@ -390,6 +390,20 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
     }
 }
 
+/// The directive of a statement's text, or the refusal of a text that runs one of the
+/// session's ask statements or portals through SQL ([`super::reach`]).
+fn directive_in(text: &[u8], names: &AskNames) -> Option<Result<Directive, DirectiveError>> {
+    directive_of(text).or_else(|| {
+        if names.is_empty() {
+            return None;
+        }
+        super::reach::reached(text, &|n| names.statements.contains(n), &|n| {
+            names.portals.contains_key(n)
+        })
+        .map(|name| Err(DirectiveError::RunsAsk(name)))
+    })
+}
+
 impl RequestHook for AskHook {
     fn on_message(&self, tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
         names.begin_message();
@@ -409,7 +423,8 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
     match tag {
         b'Q' => {
             let text = body.strip_suffix(&[0]).unwrap_or(body);
-            if directive_of(text).is_some() {
+            // (A Query refused for reaching an ask never reaches the server.)
+            if directive_in(text, names).is_some() {
                 return Mark::Ask;
             }
             // A simple Query destroys the unnamed statement and portal.
@@ -427,6 +442,10 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             let Some((text, _)) = cstr(rest) else {
                 return Mark::Plain;
             };
+            if directive_of(text).is_none() && directive_in(text, names).is_some() {
+                // Refused, it never reaches the server: the name stays what it was.
+                return Mark::Ask;
+            }
             if !name.is_empty() {
                 if super::unsynced::begins(rest) {
                     names.begins.insert(name.to_vec());
@@ -502,7 +521,7 @@ fn ask(held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest
     let mut msgs = held.messages();
     if let (Some((b'Q', body)), None) = (msgs.next(), msgs.next()) {
         let text = body.strip_suffix(&[0]).unwrap_or(body);
-        return directive_of(text).map(AskRequest::Simple);
+        return directive_in(text, names).map(AskRequest::Simple);
     }
     let mut ext = Extended {
         executes,
@@ -529,7 +548,7 @@ fn ask(held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest
         let Some((text, param_types)) = cstr(rest) else {
             continue;
         };
-        if let Some(directive) = directive_of(text) {
+        if let Some(directive) = directive_in(text, names) {
             ext.parses.push(AskParse {
                 index,
                 statement: String::from_utf8_lossy(name).into_owned(),

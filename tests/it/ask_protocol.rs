@@ -661,6 +661,108 @@ async fn a_prepared_ask_never_runs_outside_the_scope() {
     assert_eq!(first_column(&got), ["0"]);
 }
 
+/// SQL reaches protocol-level statements and portals by name: `EXECUTE a`, `CREATE TABLE … AS
+/// EXECUTE a` or `FETCH ALL FROM pa` would run an ask's SQL outside its read-only scope. They
+/// are refused (0A000) in a simple Query and in a Parse; other prepared statements still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_statement_is_never_run_through_sql() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM genre"], |_| {}).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    c.exchange(
+        &[
+            parse("a", "-- ask: how many genres"),
+            parse("b", "SELECT 7"),
+            sync(),
+        ]
+        .concat(),
+        1,
+    )
+    .await
+    .unwrap();
+    for text in [
+        "EXECUTE a",
+        "execute A;",
+        "SELECT 1; /* x */ CREATE TABLE copied AS EXECUTE a",
+        "EXPLAIN ANALYZE EXECUTE a",
+    ] {
+        let got = c.exchange(&query(text), 1).await.unwrap();
+        assert_eq!(sqlstate(&got).as_deref(), Some("0A000"), "{text}");
+        assert!(String::from_utf8_lossy(&got).contains("\"a\" is an ask's"));
+    }
+    let got = c
+        .exchange(&query("SELECT to_regclass('copied') IS NULL"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["t"]);
+    // The same through the extended protocol: the Parse fails, the rest is skipped to Sync.
+    let got = c
+        .exchange(
+            &[parse("", "EXECUTE a"), bind("", ""), execute(""), sync()].concat(),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(tags(&got), "EZ");
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
+    // An ask portal inside a transaction, then FETCH of it by SQL.
+    c.exchange(&query("BEGIN"), 1).await.unwrap();
+    let got = c
+        .exchange(&[bind("pa", "a"), execute("pa"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(sqlstate(&got), None, "{}", tags(&got));
+    let got = c.exchange(&query("FETCH ALL FROM pa"), 1).await.unwrap();
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
+    c.exchange(&query("ROLLBACK"), 1).await.unwrap();
+    // Everything else runs: another prepared statement, the words in a string.
+    let got = c.exchange(&query("EXECUTE b"), 1).await.unwrap();
+    assert_eq!(first_column(&got), ["7"]);
+    let got = c
+        .exchange(&query("SELECT 'EXECUTE a' -- FETCH pa"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&got), ["EXECUTE a"]);
+}
+
+/// An answer built on a value found by looking in the data is not cached for the role: the
+/// lookup ran on the asking session (its row-level security, its settings such as a tenant),
+/// and the next session of the same role must not be handed SQL carrying what the first one
+/// saw. Answers without such a value are cached as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_with_a_value_found_in_the_data_is_not_cached_for_the_role() {
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM album"; 4], |_| {}).await else {
+        return;
+    };
+    async fn ask(port: u16, db: &str, q: &str) {
+        let mut c = RawClient::connect(port, "postgres", db).await;
+        let got = c.exchange(&query(q), 1).await.unwrap();
+        assert_eq!(sqlstate(&got), None, "{}", String::from_utf8_lossy(&got));
+    }
+    for _ in 0..2 {
+        ask(p.port(), &db, "-- ask: how many albums are there").await;
+    }
+    assert_eq!(
+        scripted_requests(&p),
+        1,
+        "the second session's answer is cached"
+    );
+    for _ in 0..2 {
+        ask(
+            p.port(),
+            &db,
+            "-- ask: how many albums has the artist 'AC/DC'",
+        )
+        .await;
+    }
+    assert_eq!(
+        scripted_requests(&p),
+        3,
+        "'AC/DC' was found in artist.name on the first session: generated again"
+    );
+}
+
 /// psycopg 3's pipeline mode: an ask on the unnamed statement, then a statement with a
 /// parameter on the unnamed statement again. The ask takes no parameter; the next one does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

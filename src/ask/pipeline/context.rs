@@ -44,6 +44,19 @@ pub(super) struct Context {
     pub whole: bool,
     /// How many of `tables` retrieval chose (the rest complete a whole schema).
     pub retrieved: usize,
+    /// A value the question names was found by looking in the data on the client's session
+    /// (its row-level security, its settings): the answer may carry what this session saw, and
+    /// is not cached for the role.
+    pub from_data: bool,
+}
+
+/// The catalog with the values the question names given to their columns
+/// ([`Asker::link_values`]).
+struct Linked {
+    catalog: Arc<Catalog>,
+    values: Vec<String>,
+    holders: Vec<(String, String, String)>,
+    from_data: bool,
 }
 
 /// Two table scores this close (of about 0 to 1) tie.
@@ -365,7 +378,12 @@ impl Asker {
         let shape = Shape::of(question, &shape::names(&catalog, &chosen));
         // Retrieval's own tables are looked in first.
         let order: Vec<TableId> = ranked.iter().map(|r| r.table).collect();
-        let (catalog, values, holders) = self
+        let Linked {
+            catalog,
+            values,
+            holders,
+            from_data,
+        } = self
             .link_values(
                 link,
                 catalog,
@@ -410,6 +428,7 @@ impl Asker {
             widened,
             whole,
             retrieved: focus,
+            from_data,
         })
     }
 
@@ -426,11 +445,12 @@ impl Asker {
         (tables, own): (&[TableId], &[TableId]),
         (question, shape): (&str, &Shape),
         status: u8,
-    ) -> Result<(Arc<Catalog>, Vec<String>, Vec<(String, String, String)>), AskError> {
+    ) -> Result<Linked, AskError> {
         let cfg = self.cfg();
         // Labels only of retrieval's own tables, not of those a small database adds whole.
         let mut found = values::labelled(&catalog, own, question);
         found.extend(values::sampled(&catalog, tables, shape));
+        let mut from_data = false;
         let probes = if cfg.ask.value_lookup_ms == 0 || status != b'I' {
             Vec::new()
         } else {
@@ -440,7 +460,10 @@ impl Asker {
             let budget =
                 std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
             match values::look_up(link, &catalog, &probes, status, budget).await {
-                Ok(more) => found.extend(more),
+                Ok(more) => {
+                    from_data = !more.is_empty();
+                    found.extend(more);
+                }
                 Err(ExecError::Link(e)) => return Err(e.into()),
                 // The read-only scope did not close: nothing more may run on this session.
                 Err(e) => return Err(AskError::Server(e.to_string())),
@@ -455,12 +478,21 @@ impl Asker {
             "values looked up"
         );
         if found.is_empty() {
-            return Ok((catalog, Vec::new(), Vec::new()));
+            return Ok(Linked {
+                catalog,
+                values: Vec::new(),
+                holders: Vec::new(),
+                from_data,
+            });
         }
         let mut own = (*catalog).clone();
         values::apply(&mut own, &found);
-        let holders = values::holders(&own, &found);
-        Ok((Arc::new(own), values::distinct(&found), holders))
+        Ok(Linked {
+            holders: values::holders(&own, &found),
+            values: values::distinct(&found),
+            catalog: Arc::new(own),
+            from_data,
+        })
     }
 
     /// Few-shot examples for a question: the stored good pairs of the database most similar to

@@ -449,7 +449,9 @@ impl Asker {
             };
             let error = match done {
                 Ok((rows, truncated)) => {
-                    if generated && !ambiguous && !shortened {
+                    // (Not an answer that carries what this session found in the data.)
+                    let personal = context.as_ref().is_some_and(|c| c.from_data);
+                    if generated && !ambiguous && !shortened && !personal {
                         self.answers.insert(key.clone(), chosen.clone());
                     }
                     if shortened {

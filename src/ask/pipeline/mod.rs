@@ -117,7 +117,7 @@ impl AskError {
     /// The SQLSTATE the client hears this error with.
     pub fn sqlstate(&self) -> String {
         match self {
-            AskError::Directive(_) => "42601".to_string(),
+            AskError::Directive(d) => d.sqlstate().to_string(),
             AskError::Catalog { .. } => "58000".into(),
             AskError::Retrieval(_) | AskError::Grammar(_) | AskError::Server(_) => "XX000".into(),
             AskError::Generate(generation::GenerateError::Unanswerable(_)) => "42P01".into(),
