@@ -92,10 +92,17 @@ pub struct FeedbackRecord {
     pub note: Option<String>,
 }
 
+/// The note of a good verdict on an answer that carries a value found by looking in the asking
+/// connection's data (under its row-level security and settings): recorded, but no example
+/// for the role's other connections.
+pub const PRIVATE: &str =
+    "not an example: it carries a value found in the asking connection's data";
+
 impl FeedbackRecord {
     /// Whether this pair is a good example of question → SQL.
     pub fn is_example(&self) -> bool {
-        self.verdict == "good" || self.verdict == "corrected"
+        (self.verdict == "good" || self.verdict == "corrected")
+            && self.note.as_deref() != Some(PRIVATE)
     }
 }
 
@@ -379,7 +386,7 @@ async fn load_examples(
     let client = connect_store(cfg, upstream).await?;
     let rows = client
         .query(
-            "SELECT ask, role, question, sql, verdict FROM (
+            "SELECT ask, role, question, sql, verdict, note FROM (
                SELECT * FROM pgask.feedback WHERE database = $1 ORDER BY at DESC, id DESC LIMIT 2000
              ) f ORDER BY at, id",
             &[&database],
@@ -393,6 +400,7 @@ async fn load_examples(
             question: r.get(2),
             sql: r.get(3),
             verdict: r.get(4),
+            note: r.get(5),
             database: database.to_string(),
             ..FeedbackRecord::default()
         })
@@ -598,6 +606,12 @@ mod tests {
             examples["db"].is_empty(),
             "a later bad takes the example back"
         );
+        // A good answer carrying a value found in the asker's data is no example.
+        if let Event::Feedback(mut private) = fb("p", "a", "good") {
+            private.note = Some(PRIVATE.into());
+            apply(&mut examples, &Event::Feedback(private));
+        }
+        assert!(examples["db"].is_empty(), "a private good is no example");
         apply(&mut examples, &fb("t", "trusted", "good"));
         for i in 0..MAX_EXAMPLES_PER_ROLE + 50 {
             apply(&mut examples, &fb(&format!("f{i}"), "flood", "corrected"));

@@ -30,6 +30,9 @@ pub struct Turn {
     pub follows: Vec<String>,
     /// Marked bad by `ask feedback: bad`: never given again as the answer to its question.
     pub bad: bool,
+    /// Its SQL carries a value found by looking in this connection's data (its row-level
+    /// security, its settings): marked good, it is no example for the role's other connections.
+    pub from_data: bool,
 }
 
 impl Turn {
@@ -252,6 +255,7 @@ mod tests {
             key: format!("k{i}"),
             follows: Vec::new(),
             bad: false,
+            from_data: false,
         }
     }
 

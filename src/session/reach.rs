@@ -19,11 +19,58 @@ pub fn reached(
 ) -> Option<String> {
     // Runs on statements of a session that has asked: a text without the words is passed over
     // without tokenizing it.
-    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    if !(has(b"execute") || has(b"fetch") || has(b"move")) {
+    if !mentions(text) {
         return None;
     }
-    let text = std::str::from_utf8(text).ok()?;
+    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    if has(b"u&\"") {
+        // A Unicode-escaped name (`U&"\0061"`) is not decoded here: refused whole.
+        return Some("U&\"…\"".into());
+    }
+    // A text in another client encoding: its ASCII words and names read the same.
+    let text = String::from_utf8_lossy(text);
+    let found = reached_in(&text, statement, portal);
+    if found.is_some() || !text.contains('\\') {
+        return found;
+    }
+    // With `standard_conforming_strings` off a backslash escapes a quote (`'\''`), which the
+    // tokenizer reads otherwise: the text is read once more with the quotes left out, so
+    // nothing hides in what might be a string.
+    reached_in(&text.replace('\'', " "), statement, portal)
+}
+
+/// Whether `text` has one of the words that reach a statement or a portal.
+pub fn mentions(text: &[u8]) -> bool {
+    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    has(b"execute") || has(b"fetch") || has(b"move")
+}
+
+/// Whether two names are the same to PostgreSQL, which cuts names to 63 bytes (at a character
+/// boundary), protocol-level statement and portal names and SQL identifiers alike.
+pub fn same_name(a: &[u8], b: &[u8]) -> bool {
+    cut(a) == cut(b)
+}
+
+/// `name` cut to PostgreSQL's 63 bytes at a character boundary.
+fn cut(name: &[u8]) -> &[u8] {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return name;
+    }
+    let mut end = MAX;
+    // Not inside a UTF-8 character: back over continuation bytes.
+    while end > 0 && name.get(end).is_some_and(|b| b & 0xC0 == 0x80) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// [`reached`] over UTF-8 text.
+fn reached_in(
+    text: &str,
+    statement: &dyn Fn(&[u8]) -> bool,
+    portal: &dyn Fn(&[u8]) -> bool,
+) -> Option<String> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
         .tokenize()
         .ok()?;
@@ -72,10 +119,35 @@ fn name(t: &Token) -> Option<(String, bool)> {
 mod tests {
     use super::*;
 
+    const LONG: &[u8] = b"a_statement_name_of_seventy_bytes_which_postgresql_cuts_to_63_bytes";
+
     fn reaches(text: &str) -> Option<String> {
-        reached(text.as_bytes(), &|n| n == b"a" || n == b"S_1", &|n| {
-            n == b"pa" || n == b"C_2"
-        })
+        reached(
+            text.as_bytes(),
+            &|n| [&b"a"[..], b"S_1", LONG].iter().any(|s| same_name(s, n)),
+            &|n| n == b"pa" || n == b"C_2",
+        )
+    }
+
+    #[test]
+    fn names_are_compared_as_postgresql_cuts_them_and_hidden_forms_are_refused() {
+        let cut = String::from_utf8_lossy(&LONG[..63]).into_owned();
+        assert_eq!(reaches(&format!("EXECUTE {cut}")).as_deref(), Some(&*cut));
+        assert!(reaches(&format!("EXECUTE {cut}_and_more")).is_some());
+        assert!(reaches(r#"EXECUTE U&"\0061""#).is_some());
+        // Another client encoding (LATIN1 é), and a backslash-escaped quote as PostgreSQL
+        // reads it with standard_conforming_strings off.
+        let mut latin1 = b"SELECT '".to_vec();
+        latin1.push(0xE9);
+        latin1.extend_from_slice(b"'; EXECUTE a");
+        assert!(reached(&latin1, &|n| n == b"a", &|_| false).is_some());
+        assert!(reaches(r"SELECT '\''; EXECUTE a; --'").is_some());
+        // A character cut in two is left whole.
+        assert!(same_name(
+            "é".repeat(40).as_bytes(),
+            "é".repeat(31).as_bytes()
+        ));
+        assert!(!same_name(b"a", b"b"));
     }
 
     #[test]

@@ -706,6 +706,19 @@ async fn an_ask_statement_is_never_run_through_sql() {
         .unwrap();
     assert_eq!(tags(&got), "EZ");
     assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
+    // A statement parsed before the ask it executes existed: refused at its Bind.
+    c.exchange(&[parse("x", "EXECUTE c"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    c.exchange(&[parse("c", "-- ask: how many genres"), sync()].concat(), 1)
+        .await
+        .unwrap();
+    let got = c
+        .exchange(&[bind("", "x"), execute(""), sync()].concat(), 1)
+        .await
+        .unwrap();
+    assert_eq!(tags(&got), "EZ");
+    assert_eq!(sqlstate(&got).as_deref(), Some("0A000"));
     // An ask portal inside a transaction, then FETCH of it by SQL.
     c.exchange(&query("BEGIN"), 1).await.unwrap();
     let got = c
@@ -732,7 +745,13 @@ async fn an_ask_statement_is_never_run_through_sql() {
 /// saw. Answers without such a value are cached as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_with_a_value_found_in_the_data_is_not_cached_for_the_role() {
-    let Some((p, db)) = proxy(&["SELECT count(*) FROM album"; 4], |_| {}).await else {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("asks.jsonl");
+    let Some((p, db)) = proxy(&["SELECT count(*) FROM album"; 5], move |c| {
+        c.history.file = history;
+    })
+    .await
+    else {
         return;
     };
     async fn ask(port: u16, db: &str, q: &str) {
@@ -761,6 +780,25 @@ async fn an_answer_with_a_value_found_in_the_data_is_not_cached_for_the_role() {
         3,
         "'AC/DC' was found in artist.name on the first session: generated again"
     );
+    // Marked good, such an answer is no example for the role's other connections; another is.
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    for (q, private) in [
+        ("-- ask: how many albums has the artist 'AC/DC'", true),
+        ("-- ask: how many albums are there", false),
+    ] {
+        c.exchange(&query(q), 1).await.unwrap();
+        let got = c
+            .exchange(&query("-- ask feedback: good"), 1)
+            .await
+            .unwrap();
+        let said = first_column(&got).join(" ");
+        assert_eq!(said.contains("not an example"), private, "{said}");
+    }
+    let mut other = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = other.exchange(&query("-- ask examples:"), 1).await.unwrap();
+    let listed = String::from_utf8_lossy(&got).into_owned();
+    assert!(listed.contains("how many albums are there"), "{listed}");
+    assert!(!listed.contains("AC/DC"), "{listed}");
 }
 
 /// psycopg 3's pipeline mode: an ask on the unnamed statement, then a statement with a

@@ -63,6 +63,7 @@ impl Asker {
         let mut clock = Clock::default();
         let mut readings = Vec::new();
         let mut key = String::new();
+        let mut from_data = false;
         let r = self
             .produce_in(
                 session,
@@ -70,7 +71,13 @@ impl Asker {
                 link,
                 status,
                 mode,
-                (&mut rec, &mut clock, &mut readings, &mut key),
+                (
+                    &mut rec,
+                    &mut clock,
+                    &mut readings,
+                    &mut key,
+                    &mut from_data,
+                ),
             )
             .await;
         rec.timings = clock.ms();
@@ -126,13 +133,13 @@ impl Asker {
                 key,
                 follows,
                 bad: false,
+                from_data,
             });
         }
         Ok(sql)
     }
 
-    /// The loop of one ask; `out` receives the history record's fields, the clock, when the
-    /// candidates disagreed every reading's SQL (the answer's first), and the answer cache's key.
+    /// The loop of one ask; `out` receives what [`Out`] lists.
     async fn produce_in(
         &self,
         session: &AskSession,
@@ -140,9 +147,9 @@ impl Asker {
         link: &mut Link<'_>,
         status: u8,
         mode: Mode,
-        out: (&mut AskRecord, &mut Clock, &mut Vec<String>, &mut String),
+        out: Out<'_>,
     ) -> Result<Outcome, AskError> {
-        let (rec, clock, readings, key_out) = out;
+        let (rec, clock, readings, key_out, from_data_out) = out;
         let who = &session.who;
         // One configuration for the whole ask, even if a reload lands in the middle of it.
         let cfg = self.cfg();
@@ -451,6 +458,7 @@ impl Asker {
                 Ok((rows, truncated)) => {
                     // (Not an answer that carries what this session found in the data.)
                     let personal = context.as_ref().is_some_and(|c| c.from_data);
+                    *from_data_out = personal;
                     if generated && !ambiguous && !shortened && !personal {
                         self.answers.insert(key.clone(), chosen.clone());
                     }
@@ -680,3 +688,14 @@ fn dead_end(sql: String) -> Failure {
         hint: None,
     }
 }
+
+/// What one ask's loop hands back besides its outcome: the history record's fields, the
+/// clock, the readings when candidates disagreed (the answer's first), the answer cache's key,
+/// and whether the answer carries a value found in the connection's data.
+type Out<'a> = (
+    &'a mut AskRecord,
+    &'a mut Clock,
+    &'a mut Vec<String>,
+    &'a mut String,
+    &'a mut bool,
+);

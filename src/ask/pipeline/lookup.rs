@@ -333,7 +333,13 @@ impl Asker {
     async fn feedback(&self, session: &mut AskSession, f: Feedback) -> Result<Table, AskError> {
         let last = session.memory.last().cloned().ok_or(AskError::NoAskYet)?;
         let (verdict, sql, note) = match &f {
-            Feedback::Good => ("good", last.sql.clone(), None),
+            // An answer with a value found in this connection's data is no example for others.
+            Feedback::Good => (
+                "good",
+                last.sql.clone(),
+                last.from_data
+                    .then(|| crate::ask::history::PRIVATE.to_string()),
+            ),
             Feedback::Bad(why) => (
                 "bad",
                 last.sql.clone(),
@@ -391,9 +397,14 @@ impl Asker {
             // not repeat silently (readings shown as a table, queries it finished itself).
             _ => session.memory.judge_last(Some(sql)),
         }
+        let private = if verdict == "good" && last.from_data {
+            format!(" ({})", crate::ask::history::PRIVATE)
+        } else {
+            String::new()
+        };
         Ok(Table::one(
             "feedback",
-            format!("recorded {verdict} for \"{}\"", last.question),
+            format!("recorded {verdict} for \"{}\"{private}", last.question),
         ))
     }
 }
