@@ -27,9 +27,9 @@ pub enum DirectiveError {
     Empty(&'static str, &'static str),
     #[error("one ask per statement, this one has {0}")]
     Several(usize),
-    /// Not a directive: an ordinary statement that runs an ask's prepared statement or portal
-    /// through SQL (`EXECUTE a`, `FETCH ALL FROM pa`), outside the ask's read-only scope.
-    #[error("\"{0}\" is an ask's prepared statement or portal: its SQL runs only through the protocol's Execute, inside pgask's read-only scope, not through EXECUTE, FETCH or MOVE")]
+    /// Not a directive: an ordinary statement that runs an ask's prepared statement through
+    /// SQL (`EXECUTE a`), outside the ask's read-only scope.
+    #[error("\"{0}\" is an ask's prepared statement: its SQL runs only through the protocol's Execute, inside pgask's read-only scope, not through EXECUTE")]
     RunsAsk(String),
 }
 

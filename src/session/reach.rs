@@ -1,52 +1,40 @@
-//! Statements that reach an ask's prepared statement or portal through SQL. A protocol-level
-//! statement or portal that was an ask holds the ask's generated SQL on the server, and SQL
-//! reaches both by name: `EXECUTE a` (also inside `CREATE TABLE t AS EXECUTE a` or `EXPLAIN
-//! ANALYZE EXECUTE a`) runs a prepared statement, `FETCH` and `MOVE` read a portal. Run that way,
+//! Statements that run an ask's prepared statement through SQL. A protocol-level statement that
+//! was an ask holds the ask's generated SQL on the server, and SQL reaches it by name: `EXECUTE
+//! a` (also inside `CREATE TABLE t AS EXECUTE a` or `EXPLAIN ANALYZE EXECUTE a`). Run that way,
 //! the ask's SQL would run outside its read-only scope (no `transaction_read_only`, statement
-//! timeout or search path), so such a statement is refused instead of forwarded.
+//! timeout or search path), so such a statement is refused instead of forwarded. (`FETCH` and
+//! `MOVE` of an ask portal the server keeps, bound in a request of its own, are left alone:
+//! asyncpg's `cursor.forward()` is a `MOVE`, and the portal was planned inside the scope.)
+//!
+//! This guards against accidents, not a determined client: SQL in strings (a `DO` block's
+//! dynamic `EXECUTE`), a statement parsed before the ask it names existed, and texts read with
+//! `standard_conforming_strings` off or in a client encoding that is not ASCII-compatible still
+//! reach the ask. What they reach is SQL the guard passed, shown in the ask's NOTICE, run as the
+//! client's own role.
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-/// The name of an ask statement (`statement(name)`) or portal (`portal(name)`) that `text`
-/// reaches through SQL, if any. Unquoted names are folded to lower case, as PostgreSQL folds
+/// The name of an ask statement (`statement(name)`) that `text` executes through SQL, if any. Unquoted names are folded to lower case, as PostgreSQL folds
 /// them; string literals, dollar-quoted bodies and comments are not read. A text the tokenizer
 /// cannot read reaches nothing (the server refuses it as it stands).
-pub fn reached(
-    text: &[u8],
-    statement: &dyn Fn(&[u8]) -> bool,
-    portal: &dyn Fn(&[u8]) -> bool,
-) -> Option<String> {
+pub fn reached(text: &[u8], statement: &dyn Fn(&[u8]) -> bool) -> Option<String> {
     // Runs on statements of a session that has asked: a text without the words is passed over
     // without tokenizing it.
     if !mentions(text) {
         return None;
     }
-    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    if has(b"u&\"") {
-        // A Unicode-escaped name (`U&"\0061"`) is not decoded here: refused whole.
-        return Some("U&\"…\"".into());
-    }
     // A text in another client encoding: its ASCII words and names read the same.
-    let text = String::from_utf8_lossy(text);
-    let found = reached_in(&text, statement, portal);
-    if found.is_some() || !text.contains('\\') {
-        return found;
-    }
-    // With `standard_conforming_strings` off a backslash escapes a quote (`'\''`), which the
-    // tokenizer reads otherwise: the text is read once more with the quotes left out, so
-    // nothing hides in what might be a string.
-    reached_in(&text.replace('\'', " "), statement, portal)
+    reached_in(&String::from_utf8_lossy(text), statement)
 }
 
-/// Whether `text` has one of the words that reach a statement or a portal.
-pub fn mentions(text: &[u8]) -> bool {
-    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    has(b"execute") || has(b"fetch") || has(b"move")
+/// Whether `text` has the word that runs a prepared statement.
+fn mentions(text: &[u8]) -> bool {
+    text.windows(7).any(|x| x.eq_ignore_ascii_case(b"execute"))
 }
 
 /// Whether two names are the same to PostgreSQL, which cuts names to 63 bytes (at a character
-/// boundary), protocol-level statement and portal names and SQL identifiers alike.
+/// boundary), protocol-level statement names and SQL identifiers alike.
 pub fn same_name(a: &[u8], b: &[u8]) -> bool {
     cut(a) == cut(b)
 }
@@ -66,11 +54,7 @@ fn cut(name: &[u8]) -> &[u8] {
 }
 
 /// [`reached`] over UTF-8 text.
-fn reached_in(
-    text: &str,
-    statement: &dyn Fn(&[u8]) -> bool,
-    portal: &dyn Fn(&[u8]) -> bool,
-) -> Option<String> {
+fn reached_in(text: &str, statement: &dyn Fn(&[u8]) -> bool) -> Option<String> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
         .tokenize()
         .ok()?;
@@ -79,21 +63,8 @@ fn reached_in(
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     for statement_tokens in tokens.split(|t| *t == Token::SemiColon) {
-        let names: Vec<Option<(String, bool)>> = statement_tokens.iter().map(name).collect();
+        let names = names(statement_tokens);
         let is = |n: &Option<(String, bool)>, k: &str| matches!(n, Some((w, false)) if w == k);
-        if names
-            .first()
-            .is_some_and(|n| is(n, "fetch") || is(n, "move"))
-        {
-            if let Some((w, _)) = names
-                .iter()
-                .skip(1)
-                .flatten()
-                .find(|(w, _)| portal(w.as_bytes()))
-            {
-                return Some(w.clone());
-            }
-        }
         for pair in names.windows(2) {
             if let [kw, Some((w, _))] = pair {
                 if is(kw, "execute") && statement(w.as_bytes()) {
@@ -103,6 +74,66 @@ fn reached_in(
         }
     }
     None
+}
+
+/// Each token of a statement as the name PostgreSQL reads there, if it is one ([`name`]); a
+/// Unicode-escaped name (`U&"\0061"`, maybe with `UESCAPE '!'`) is one name, decoded, in the
+/// place of its first token.
+fn names(tokens: &[Token]) -> Vec<Option<(String, bool)>> {
+    let mut out: Vec<Option<(String, bool)>> = tokens.iter().map(name).collect();
+    for i in 0..tokens.len() {
+        let (Some(Token::Word(u)), Some(Token::Ampersand), Some(Token::Word(body))) =
+            (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2))
+        else {
+            continue;
+        };
+        if !(u.quote_style.is_none() && u.value.eq_ignore_ascii_case("u"))
+            || body.quote_style != Some('"')
+        {
+            continue;
+        }
+        let escape = match (tokens.get(i + 3), tokens.get(i + 4)) {
+            (Some(Token::Word(w)), Some(Token::SingleQuotedString(e)))
+                if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("uescape") =>
+            {
+                e.chars().next().unwrap_or('\\')
+            }
+            _ => '\\',
+        };
+        let decoded = unicode_escaped(&body.value, escape).unwrap_or_else(|| body.value.clone());
+        out[i] = Some((decoded, true));
+        out[i + 1] = None;
+        out[i + 2] = None;
+    }
+    out
+}
+
+/// The text of a `U&"…"` name with its escapes (`\XXXX`, `\+XXXXXX`, a doubled escape
+/// character) decoded; none for an escape PostgreSQL would refuse.
+fn unicode_escaped(body: &str, escape: char) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != escape {
+            out.push(c);
+            continue;
+        }
+        let digits = match chars.peek() {
+            Some(&e) if e == escape => {
+                chars.next();
+                out.push(escape);
+                continue;
+            }
+            Some('+') => {
+                chars.next();
+                6
+            }
+            _ => 4,
+        };
+        let hex: String = (0..digits).map(|_| chars.next()).collect::<Option<_>>()?;
+        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+    }
+    Some(out)
 }
 
 /// A word token as PostgreSQL names it (unquoted: folded to lower case) and whether it was
@@ -122,26 +153,31 @@ mod tests {
     const LONG: &[u8] = b"a_statement_name_of_seventy_bytes_which_postgresql_cuts_to_63_bytes";
 
     fn reaches(text: &str) -> Option<String> {
-        reached(
-            text.as_bytes(),
-            &|n| [&b"a"[..], b"S_1", LONG].iter().any(|s| same_name(s, n)),
-            &|n| n == b"pa" || n == b"C_2",
-        )
+        reached(text.as_bytes(), &|n| {
+            [&b"a"[..], b"S_1", LONG].iter().any(|s| same_name(s, n))
+        })
     }
 
     #[test]
-    fn names_are_compared_as_postgresql_cuts_them_and_hidden_forms_are_refused() {
+    fn names_are_compared_as_postgresql_cuts_and_escapes_them() {
         let cut = String::from_utf8_lossy(&LONG[..63]).into_owned();
         assert_eq!(reaches(&format!("EXECUTE {cut}")).as_deref(), Some(&*cut));
         assert!(reaches(&format!("EXECUTE {cut}_and_more")).is_some());
-        assert!(reaches(r#"EXECUTE U&"\0061""#).is_some());
-        // Another client encoding (LATIN1 é), and a backslash-escaped quote as PostgreSQL
-        // reads it with standard_conforming_strings off.
+        assert_eq!(reaches(r#"EXECUTE U&"\0061""#).as_deref(), Some("a"));
+        assert_eq!(reaches(r#"EXECUTE u&"S\+00005F1""#).as_deref(), Some("S_1"));
+        assert_eq!(
+            reaches(r#"EXECUTE U&"S!005F1" UESCAPE '!'"#).as_deref(),
+            Some("S_1")
+        );
+        assert_eq!(
+            reaches(r#"SELECT U&"d\0061t\0061", 'executed' FROM t"#),
+            None
+        );
+        // Another client encoding (LATIN1 é): its ASCII words read the same.
         let mut latin1 = b"SELECT '".to_vec();
         latin1.push(0xE9);
         latin1.extend_from_slice(b"'; EXECUTE a");
-        assert!(reached(&latin1, &|n| n == b"a", &|_| false).is_some());
-        assert!(reaches(r"SELECT '\''; EXECUTE a; --'").is_some());
+        assert!(reached(&latin1, &|n| n == b"a").is_some());
         // A character cut in two is left whole.
         assert!(same_name(
             "é".repeat(40).as_bytes(),
@@ -151,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn execute_and_fetch_of_ask_names_are_found() {
+    fn executes_of_ask_statements_are_found() {
         assert_eq!(reaches("EXECUTE a").as_deref(), Some("a"));
         assert_eq!(reaches("execute A;").as_deref(), Some("a"));
         assert_eq!(reaches("EXECUTE \"S_1\"").as_deref(), Some("S_1"));
@@ -161,25 +197,22 @@ mod tests {
             reaches("SELECT 1; /* x */ EXECUTE a(1)").as_deref(),
             Some("a")
         );
-        assert_eq!(reaches("FETCH ALL FROM pa").as_deref(), Some("pa"));
-        assert_eq!(reaches("fetch 5 in \"C_2\"").as_deref(), Some("C_2"));
-        assert_eq!(reaches("MOVE pa").as_deref(), Some("pa"));
-        assert_eq!(reaches("select 1;FETCH NEXT pa").as_deref(), Some("pa"));
     }
 
     #[test]
     fn other_statements_reach_nothing() {
         // Another statement's name, a quoted name in another case, the words in strings,
-        // comments and dollar-quoted bodies, FETCH FIRST in a SELECT.
+        // comments and dollar-quoted bodies; FETCH and MOVE of a portal (asyncpg's
+        // `cursor.forward()` moves a portal the server keeps).
         assert_eq!(reaches("EXECUTE b"), None);
         assert_eq!(reaches("EXECUTE \"A\""), None);
         assert_eq!(reaches("EXECUTE s_1"), None);
         assert_eq!(reaches("SELECT 'EXECUTE a'"), None);
         assert_eq!(reaches("SELECT 1 -- EXECUTE a"), None);
         assert_eq!(reaches("DO $$ BEGIN EXECUTE a; END $$"), None);
-        assert_eq!(reaches("SELECT pa FROM t FETCH FIRST 1 ROWS ONLY"), None);
-        assert_eq!(reaches("FETCH ALL FROM c"), None);
+        assert_eq!(reaches("FETCH ALL FROM a"), None);
+        assert_eq!(reaches("MOVE FORWARD 2 IN a"), None);
         assert_eq!(reaches("SELECT 'unterminated"), None);
-        assert_eq!(reaches("SELECT a FROM pa"), None);
+        assert_eq!(reaches("SELECT a FROM t WHERE executed"), None);
     }
 }

@@ -98,10 +98,6 @@ pub struct AskNames {
     /// server skipped or never saw): an Execute of one is still held, and refused unless the
     /// same request binds it ([`Current::controls`]).
     retired: HashSet<Vec<u8>>,
-    /// The texts of prepared statements that may reach a statement or portal through SQL
-    /// ([`super::reach::mentions`]): PostgreSQL looks the name up when the statement runs, so
-    /// one parsed before the ask it reaches existed is judged again at its Bind.
-    reaching: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// What the request being received did, message by message (the state of the names after the
@@ -154,25 +150,6 @@ impl AskNames {
         request.ended = ends_request(tag);
     }
 
-    /// The ask statement or portal of the session that `text` reaches through SQL
-    /// ([`super::reach`]).
-    fn reaches(&self, text: &[u8]) -> Option<String> {
-        use super::reach::same_name;
-        super::reach::reached(
-            text,
-            &|n| self.statements.iter().any(|s| same_name(s, n)),
-            &|n| self.portals.keys().any(|p| same_name(p, n)),
-        )
-    }
-
-    /// What a Bind of `statement` reaches through SQL, for a statement parsed before the ask
-    /// it reaches existed.
-    fn bind_reaches(&self, statement: &[u8]) -> Option<String> {
-        self.reaching
-            .get(statement)
-            .and_then(|text| self.reaches(text))
-    }
-
     /// Whether the named statement `name` was parsed as a lone transaction start.
     pub fn is_begin(&self, name: &[u8]) -> bool {
         self.begins.contains(name)
@@ -195,10 +172,6 @@ impl AskNames {
         self.portals.get(portal).copied()
     }
 }
-
-/// The most bytes of statement texts a session keeps for [`AskNames::reaching`] (past it, a
-/// statement parsed before the ask it reaches is judged at its Parse only).
-const MAX_REACHING: usize = 1 << 20;
 
 /// What one client message means for the ask path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,15 +391,19 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
 }
 
 /// The directive of a statement's text, or the refusal of a text that runs one of the
-/// session's ask statements or portals through SQL ([`super::reach`]).
+/// session's ask statements through SQL ([`super::reach`]).
 fn directive_in(text: &[u8], names: &AskNames) -> Option<Result<Directive, DirectiveError>> {
     directive_of(text).or_else(|| {
         if names.is_empty() {
             return None;
         }
-        names
-            .reaches(text)
-            .map(|name| Err(DirectiveError::RunsAsk(name)))
+        super::reach::reached(text, &|n| {
+            names
+                .statements
+                .iter()
+                .any(|s| super::reach::same_name(s, n))
+        })
+        .map(|name| Err(DirectiveError::RunsAsk(name)))
     })
 }
 
@@ -446,13 +423,6 @@ impl RequestHook for AskHook {
 /// What one client message is for the ask path; follows the ask statements and portals, and the
 /// statements that control transactions, in `names`.
 fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
-    if tag == b'C' && !names.reaching.is_empty() {
-        if let Some((&b'S', rest)) = body.split_first() {
-            if let Some((name, _)) = cstr(rest) {
-                names.reaching.remove(name);
-            }
-        }
-    }
     match tag {
         b'Q' => {
             let text = body.strip_suffix(&[0]).unwrap_or(body);
@@ -466,7 +436,6 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
                 names.portals.remove(&b""[..]);
             }
             names.controls.remove(&b""[..]);
-            names.reaching.remove(&b""[..]);
             Mark::Plain
         }
         b'P' => {
@@ -479,13 +448,6 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             if directive_of(text).is_none() && directive_in(text, names).is_some() {
                 // Refused, it never reaches the server: the name stays what it was.
                 return Mark::Ask;
-            }
-            if !names.reaching.is_empty() {
-                names.reaching.remove(name);
-            }
-            let kept: usize = names.reaching.values().map(Vec::len).sum();
-            if kept + text.len() <= MAX_REACHING && super::reach::mentions(text) {
-                names.reaching.insert(name.to_vec(), text.to_vec());
             }
             if !name.is_empty() {
                 if super::unsynced::begins(rest) {
@@ -520,10 +482,6 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             let Some((statement, _)) = cstr(rest) else {
                 return Mark::Plain;
             };
-            if names.bind_reaches(statement).is_some() {
-                // Refused in [`ask`]: nothing of it reaches the server.
-                return Mark::Ask;
-            }
             if names.statements.contains(statement) {
                 names.binds += 1;
                 names.portals.insert(portal.to_vec(), names.binds);
@@ -582,20 +540,6 @@ fn ask(held: Request<'_>, executes: bool, names: &AskNames) -> Option<AskRequest
                 if let (Some(binding), false) = (names.binding(portal), known) {
                     ext.ask_portals.push((portal.to_vec(), binding));
                 }
-            }
-        }
-        if tag == b'B' {
-            // A Bind of a statement that reaches an ask through SQL: refused like a Parse of it.
-            let statement = cstr(body).and_then(|(_, rest)| cstr(rest)).map(|(s, _)| s);
-            if let Some((statement, reached)) =
-                statement.and_then(|s| Some((s, names.bind_reaches(s)?)))
-            {
-                ext.parses.push(AskParse {
-                    index,
-                    statement: String::from_utf8_lossy(statement).into_owned(),
-                    directive: Err(DirectiveError::RunsAsk(reached)),
-                    param_types: Vec::new(),
-                });
             }
         }
         if tag != b'P' {
