@@ -94,7 +94,7 @@ pub struct FeedbackRecord {
 
 /// The note of a good verdict on an answer that carries a value found by looking in the asking
 /// connection's data (under its row-level security and settings): recorded, but no example
-/// for the role's other connections.
+/// for the role's other connections. Never reworded: recorded verdicts carry it as it is.
 pub const PRIVATE: &str =
     "not an example: it carries a value found in the asking connection's data";
 

@@ -14,15 +14,8 @@ use pgask::ask::catalog::{self, CatalogOptions};
 /// A copy of chinook of its own (its roles and policies touch no other test's).
 fn chinook_copy(prefix: &str) -> Option<String> {
     let cluster = Cluster::shared();
-    let pristine = common::data::pristine(cluster, "chinook")?;
     let db = cluster.create_db(prefix);
-    cluster.psql_as("postgres", "postgres", &format!("DROP DATABASE {db}"));
-    cluster.psql_as(
-        "postgres",
-        "postgres",
-        &format!("CREATE DATABASE {db} TEMPLATE {pristine}"),
-    );
-    Some(db)
+    common::data::private_copy(cluster, "chinook", &db)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

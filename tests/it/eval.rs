@@ -7,7 +7,6 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use common::{data, Cluster};
 use pgask::ask::generate::tiny::Shape;
@@ -17,15 +16,7 @@ const QUESTIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval/chinook
 
 /// A private copy of chinook (variants are made from it, which needs it without connections).
 fn chinook_copy(cluster: &Cluster, name: &str) -> Option<String> {
-    static COPYING: Mutex<()> = Mutex::new(());
-    let source = data::pristine(cluster, "chinook")?;
-    let _one_at_a_time = COPYING.lock().unwrap_or_else(|e| e.into_inner());
-    cluster.psql_as(
-        "postgres",
-        "postgres",
-        &format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} TEMPLATE {source}"),
-    );
-    Some(name.to_string())
+    data::private_copy(cluster, "chinook", name)
 }
 
 fn eval(cluster: &Cluster, db: &str, out: &Path, extra: &[&str], config: Option<&Path>) -> String {

@@ -72,7 +72,7 @@ pub async fn load(client: &Client, options: &CatalogOptions) -> Result<Catalog, 
     let rows = client
         .query(
             &format!(
-                "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'), c.reltuples::float8
+                "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'), c.reltuples::float8, c.relrowsecurity
                  {RELATIONS} ORDER BY n.nspname, c.relname"
             ),
             &[],
@@ -91,6 +91,7 @@ pub async fn load(client: &Client, options: &CatalogOptions) -> Result<Catalog, 
             primary_key: Vec::new(),
             unique: Vec::new(),
             foreign_keys: Vec::new(),
+            row_security: r.get(6),
         })
         .collect();
     let by_oid: HashMap<u32, usize> = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();

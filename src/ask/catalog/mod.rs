@@ -97,6 +97,10 @@ pub struct Table {
     pub primary_key: Vec<String>,
     pub unique: Vec<Vec<String>>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// Row-level security is on (`relrowsecurity`): what a session reads of it may depend on
+    /// its role and settings (a tenant a policy reads).
+    #[serde(default)]
+    pub row_security: bool,
 }
 
 impl Table {
@@ -113,6 +117,7 @@ impl Table {
             primary_key: vec![],
             unique: vec![],
             foreign_keys: vec![],
+            row_security: false,
         }
     }
 

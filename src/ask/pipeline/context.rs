@@ -44,9 +44,9 @@ pub(super) struct Context {
     pub whole: bool,
     /// How many of `tables` retrieval chose (the rest complete a whole schema).
     pub retrieved: usize,
-    /// A value the question names was found by looking in the data on the client's session
-    /// (its row-level security, its settings): the answer may carry what this session saw, and
-    /// is not cached for the role.
+    /// A value the question names was found by looking in a table with row-level security on
+    /// the client's session (its policies may read its settings, such as a tenant): the answer
+    /// may carry what this session saw, and is not cached for the role.
     pub from_data: bool,
 }
 
@@ -461,7 +461,14 @@ impl Asker {
                 std::time::Duration::from_millis(cfg.ask.value_lookup_ms.min(MAX_LOOKUP_MS));
             match values::look_up(link, &catalog, &probes, status, budget).await {
                 Ok(more) => {
-                    from_data = !more.is_empty();
+                    // (A value found in a table without row-level security reads the same on
+                    // every connection of the role.)
+                    from_data = more.iter().any(|(probe, _)| {
+                        catalog
+                            .tables
+                            .get(probe.table)
+                            .is_some_and(|t| t.row_security)
+                    });
                     found.extend(more);
                 }
                 Err(ExecError::Link(e)) => return Err(e.into()),

@@ -78,6 +78,22 @@ pub fn dataset(cluster: &Cluster, name: &str) -> Option<String> {
     Some(name.to_string())
 }
 
+/// A private copy of dataset `name` named `copy` (made afresh): for a test whose roles,
+/// policies or grants must touch no other test's (the shared copy's catalog is every ask
+/// test's). One copy at a time: CREATE DATABASE … TEMPLATE needs its source without other
+/// connections.
+pub fn private_copy(cluster: &Cluster, name: &str, copy: &str) -> Option<String> {
+    static COPYING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let source = pristine(cluster, name)?;
+    let _one_at_a_time = COPYING.lock().unwrap_or_else(|e| e.into_inner());
+    cluster.psql_as(
+        "postgres",
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {copy}; CREATE DATABASE {copy} TEMPLATE {source}"),
+    );
+    Some(copy.to_string())
+}
+
 /// The untouched copy of `dataset(cluster, name)`, to make private copies from; never connect
 /// to it.
 pub fn pristine(cluster: &Cluster, name: &str) -> Option<String> {
