@@ -33,15 +33,18 @@ fn mentions(text: &[u8]) -> bool {
     text.windows(7).any(|x| x.eq_ignore_ascii_case(b"execute"))
 }
 
-/// Whether two names are the same to PostgreSQL, which cuts names to 63 bytes (at a character
-/// boundary), protocol-level statement names and SQL identifiers alike.
-pub fn same_name(a: &[u8], b: &[u8]) -> bool {
-    cut(a) == cut(b)
+/// Whether the protocol-level statement name `protocol` is the one the SQL identifier `sql`
+/// names to PostgreSQL, which keeps 63 bytes of both: of a protocol name its first 63 bytes, of
+/// an identifier as many whole characters as fit.
+pub fn same_name(protocol: &[u8], sql: &[u8]) -> bool {
+    &protocol[..protocol.len().min(MAX)] == cut(sql)
 }
 
-/// `name` cut to PostgreSQL's 63 bytes at a character boundary.
+/// The bytes PostgreSQL keeps of a name.
+const MAX: usize = 63;
+
+/// An identifier cut to [`MAX`] bytes at a character boundary.
 fn cut(name: &[u8]) -> &[u8] {
-    const MAX: usize = 63;
     if name.len() <= MAX {
         return name;
     }
@@ -178,11 +181,11 @@ mod tests {
         latin1.push(0xE9);
         latin1.extend_from_slice(b"'; EXECUTE a");
         assert!(reached(&latin1, &|n| n == b"a").is_some());
-        // A character cut in two is left whole.
-        assert!(same_name(
-            "é".repeat(40).as_bytes(),
-            "é".repeat(31).as_bytes()
-        ));
+        // An identifier keeps whole characters; a protocol name its first 63 bytes, so a
+        // multibyte name cut inside a character is found by no identifier.
+        let e = |n: usize| "é".repeat(n);
+        assert!(same_name(e(31).as_bytes(), e(40).as_bytes()));
+        assert!(!same_name(e(40).as_bytes(), e(40).as_bytes()));
         assert!(!same_name(b"a", b"b"));
     }
 

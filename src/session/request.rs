@@ -91,6 +91,10 @@ pub struct AskNames {
     controls: HashSet<Vec<u8>>,
     /// The request being received, as far as it could end an ask's scope.
     request: Current,
+    /// Past [`MAX_MARKED`] statement names in `controls`: every named statement a request
+    /// binds that is no ask's counts as one that could end a scope (names are kept for good,
+    /// and a client that parses many would otherwise grow them without bound).
+    overflow: bool,
     /// Named statements parsed as a lone transaction start ([`super::unsynced::begins`]):
     /// pgJDBC binds its prepared BEGIN unsynced before the next statement.
     begins: HashSet<Vec<u8>>,
@@ -139,7 +143,10 @@ impl AskNames {
             (b'P', Some((name, _))) => request.controls |= self.controls.contains(name),
             (b'B', Some((portal, rest))) => {
                 request.bound.push(portal.to_vec());
-                request.controls |= cstr(rest).is_some_and(|(s, _)| self.controls.contains(s));
+                request.controls |= cstr(rest).is_some_and(|(s, _)| {
+                    self.controls.contains(s)
+                        || (self.overflow && !s.is_empty() && !self.statements.contains(s))
+                });
             }
             (b'E', Some((portal, _))) => {
                 request.controls |= !self.portals.contains_key(portal)
@@ -172,6 +179,10 @@ impl AskNames {
         self.portals.get(portal).copied()
     }
 }
+
+/// The most statement names a session keeps marked as transaction controls or lone BEGINs
+/// (each set); names of up to a message's size could otherwise grow a session without bound.
+const MAX_MARKED: usize = 256;
 
 /// What one client message means for the ask path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,13 +462,21 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             }
             if !name.is_empty() {
                 if super::unsynced::begins(rest) {
-                    names.begins.insert(name.to_vec());
+                    // (Past the bound, a named BEGIN is no lone start: the ask after it is
+                    // refused as after any unsynced statement.)
+                    if names.begins.len() < MAX_MARKED {
+                        names.begins.insert(name.to_vec());
+                    }
                 } else if !names.begins.is_empty() {
                     names.begins.remove(name);
                 }
             }
             if controls_transaction(text) {
-                names.controls.insert(name.to_vec());
+                if names.controls.len() < MAX_MARKED || name.is_empty() {
+                    names.controls.insert(name.to_vec());
+                } else {
+                    names.overflow = true;
+                }
             } else if name.is_empty() && !names.controls.is_empty() {
                 // A named statement keeps its mark for good: parsing another statement under
                 // its name fails while it exists, and a Close in a request pgask refuses never

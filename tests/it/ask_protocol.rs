@@ -724,7 +724,7 @@ async fn an_ask_statement_is_never_run_through_sql() {
 async fn an_answer_with_a_value_found_in_the_data_is_not_cached_for_the_role() {
     let dir = tempfile::tempdir().unwrap();
     let history = dir.path().join("asks.jsonl");
-    let Some((p, _)) = proxy(&["SELECT count(*) FROM album"; 6], move |c| {
+    let Some((p, _)) = proxy(&["SELECT count(*) FROM album"; 7], move |c| {
         c.history.file = history;
     })
     .await
@@ -777,11 +777,33 @@ async fn an_answer_with_a_value_found_in_the_data_is_not_cached_for_the_role() {
         let said = first_column(&got).join(" ");
         assert_eq!(said.contains("not an example"), private, "{said}");
     }
+    // Corrected, likewise (a correction pasted from the NOTICE keeps the value): no example,
+    // and not the role's cached answer.
+    c.exchange(&query(AC_DC), 1).await.unwrap();
+    let got = c
+        .exchange(
+            &query("-- ask feedback: SELECT count(*) AS n FROM artist WHERE name = 'AC/DC'"),
+            1,
+        )
+        .await
+        .unwrap();
+    let said = first_column(&got).join(" ");
+    assert!(
+        said.contains("recorded corrected") && said.contains("not an example"),
+        "{said}"
+    );
     let mut other = RawClient::connect(p.port(), "postgres", &db).await;
     let got = other.exchange(&query("-- ask examples:"), 1).await.unwrap();
     let listed = String::from_utf8_lossy(&got).into_owned();
     assert!(listed.contains("how many albums are there"), "{listed}");
     assert!(!listed.contains("AC/DC"), "{listed}");
+    let asked = scripted_requests(&p);
+    let got = other.exchange(&query(AC_DC), 1).await.unwrap();
+    assert!(
+        !String::from_utf8_lossy(&got).contains("AS n"),
+        "the correction was served"
+    );
+    assert_eq!(scripted_requests(&p), asked + 1, "generated afresh");
 }
 
 /// psycopg 3's pipeline mode: an ask on the unnamed statement, then a statement with a

@@ -310,6 +310,50 @@ mod tests {
     }
 
     #[test]
+    fn marked_statement_names_are_bounded_and_past_the_bound_any_named_bind_may_control() {
+        let mut names = AskNames::default();
+        let mut prep = parse("s1", "-- ask: how many albums?");
+        write_message(&mut prep, b'S', |_| {});
+        verdict(&mut names, &prep);
+        let run = bind_execute_sync("", "s1");
+        let mut other = parse("plain", "SELECT 1");
+        write_message(&mut other, b'S', |_| {});
+        verdict(&mut names, &other);
+        let with_plain = |names: &mut AskNames| {
+            let mut req = Vec::new();
+            write_message(&mut req, b'B', |b| {
+                cstring(b, "");
+                cstring(b, "s1");
+                b.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            });
+            write_message(&mut req, b'B', |b| {
+                cstring(b, "q");
+                cstring(b, "plain");
+                b.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            });
+            req.extend(wire::execute(b"", 0));
+            write_message(&mut req, b'S', |_| {});
+            matches!(
+                verdict(names, &req),
+                Verdict::Ask(AskRequest::Extended(Extended { controls: true, .. }))
+            )
+        };
+        assert!(!with_plain(&mut names), "a known plain statement");
+        // A client that parses many named COMMITs (with names of any size) keeps a bounded
+        // set; past it, a named statement bound with an ask could be one of them.
+        for i in 0..300 {
+            let mut commit = parse(&format!("c{i}{}", "x".repeat(1000)), "COMMIT");
+            write_message(&mut commit, b'S', |_| {});
+            verdict(&mut names, &commit);
+        }
+        assert!(with_plain(&mut names), "past the bound");
+        assert!(!matches!(
+            verdict(&mut names, &run),
+            Verdict::Ask(AskRequest::Extended(Extended { controls: true, .. }))
+        ));
+    }
+
+    #[test]
     fn ordinary_extended_requests_pass() {
         let mut names = AskNames::default();
         let mut req = parse("", "SELECT 1 -- ask: not a directive");

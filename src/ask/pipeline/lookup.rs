@@ -345,11 +345,13 @@ impl Asker {
                 last.sql.clone(),
                 (!why.is_empty()).then(|| why.clone()),
             ),
-            // (Guarded and planned before: [`Asker::plan_correction`].)
+            // (Guarded and planned before: [`Asker::plan_correction`].) A correction of an
+            // answer with a value found in this connection's data likely keeps the value.
             Feedback::Corrected(sql) => (
                 "corrected",
                 sql.trim().trim_end_matches(';').to_string(),
-                None,
+                last.from_data
+                    .then(|| crate::ask::history::PRIVATE.to_string()),
             ),
         };
         self.history.record(Event::Feedback(FeedbackRecord {
@@ -386,6 +388,11 @@ impl Asker {
                 self.answers.invalidate(&last.key);
                 session.memory.judge_last(None);
             }
+            "corrected" if last.from_data => {
+                // This connection's own: not the role's answer in the cache.
+                self.answers.invalidate(&last.key);
+                session.memory.judge_last(Some(sql));
+            }
             "corrected" => {
                 // (Forgetting the example takes the cached correction back too.)
                 self.answers.insert(last.key.clone(), sql.clone());
@@ -397,7 +404,7 @@ impl Asker {
             // not repeat silently (readings shown as a table, queries it finished itself).
             _ => session.memory.judge_last(Some(sql)),
         }
-        let private = if verdict == "good" && last.from_data {
+        let private = if verdict != "bad" && last.from_data {
             format!(" ({})", crate::ask::history::PRIVATE)
         } else {
             String::new()
