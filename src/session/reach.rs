@@ -15,9 +15,10 @@
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-/// The name of an ask statement (`statement(name)`) that `text` executes through SQL, if any. Unquoted names are folded to lower case, as PostgreSQL folds
-/// them; string literals, dollar-quoted bodies and comments are not read. A text the tokenizer
-/// cannot read reaches nothing (the server refuses it as it stands).
+/// The name of an ask statement (`statement(name)`) that `text` executes through SQL, if any.
+/// Unquoted names are folded to lower case, as PostgreSQL folds them; string literals,
+/// dollar-quoted bodies and comments are not read. A text the tokenizer cannot read reaches
+/// nothing (the server refuses it as it stands).
 pub fn reached(text: &[u8], statement: &dyn Fn(&[u8]) -> bool) -> Option<String> {
     // Runs on statements of a session that has asked: a text without the words is passed over
     // without tokenizing it.
@@ -65,21 +66,16 @@ fn reached_in(text: &str, statement: &dyn Fn(&[u8]) -> bool) -> Option<String> {
         .into_iter()
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
-    for statement_tokens in tokens.split(|t| *t == Token::SemiColon) {
-        let names = names(statement_tokens);
-        let is = |n: &Option<(String, bool)>, k: &str| matches!(n, Some((w, false)) if w == k);
-        for pair in names.windows(2) {
-            if let [kw, Some((w, _))] = pair {
-                if is(kw, "execute") && statement(w.as_bytes()) {
-                    return Some(w.clone());
-                }
-            }
+    // (A `;` is no name: nothing pairs across it.)
+    names(&tokens).windows(2).find_map(|pair| match pair {
+        [Some((kw, false)), Some((w, _))] if kw == "execute" && statement(w.as_bytes()) => {
+            Some(w.clone())
         }
-    }
-    None
+        _ => None,
+    })
 }
 
-/// Each token of a statement as the name PostgreSQL reads there, if it is one ([`name`]); a
+/// Each token of a text as the name PostgreSQL reads there, if it is one ([`name`]); a
 /// Unicode-escaped name (`U&"\0061"`, maybe with `UESCAPE '!'`) is one name, decoded, in the
 /// place of its first token.
 fn names(tokens: &[Token]) -> Vec<Option<(String, bool)>> {

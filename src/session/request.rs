@@ -402,19 +402,21 @@ fn directive_of(text: &[u8]) -> Option<Result<Directive, DirectiveError>> {
 }
 
 /// The directive of a statement's text, or the refusal of a text that runs one of the
-/// session's ask statements through SQL ([`super::reach`]).
+/// session's ask statements through SQL ([`runs_ask`]).
 fn directive_in(text: &[u8], names: &AskNames) -> Option<Result<Directive, DirectiveError>> {
-    directive_of(text).or_else(|| {
-        if names.is_empty() {
-            return None;
-        }
-        super::reach::reached(text, &|n| {
-            names
-                .statements
-                .iter()
-                .any(|s| super::reach::same_name(s, n))
-        })
-        .map(|name| Err(DirectiveError::RunsAsk(name)))
+    directive_of(text).or_else(|| runs_ask(text, names).map(|n| Err(DirectiveError::RunsAsk(n))))
+}
+
+/// The ask statement of the session that `text` runs through SQL ([`super::reach`]).
+fn runs_ask(text: &[u8], names: &AskNames) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    super::reach::reached(text, &|n| {
+        names
+            .statements
+            .iter()
+            .any(|s| super::reach::same_name(s, n))
     })
 }
 
@@ -456,7 +458,7 @@ fn mark(tag: u8, body: &[u8], names: &mut AskNames) -> Mark {
             let Some((text, _)) = cstr(rest) else {
                 return Mark::Plain;
             };
-            if directive_of(text).is_none() && directive_in(text, names).is_some() {
+            if runs_ask(text, names).is_some() {
                 // Refused, it never reaches the server: the name stays what it was.
                 return Mark::Ask;
             }

@@ -332,26 +332,23 @@ impl Asker {
     /// follow-ups), a good one is kept. A follow-up is recorded with the question it followed.
     async fn feedback(&self, session: &mut AskSession, f: Feedback) -> Result<Table, AskError> {
         let last = session.memory.last().cloned().ok_or(AskError::NoAskYet)?;
+        // An answer with a value found in this connection's data is no example for others, nor
+        // is a correction of it (which likely keeps the value).
+        let private = last
+            .from_data
+            .then(|| crate::ask::history::PRIVATE.to_string());
         let (verdict, sql, note) = match &f {
-            // An answer with a value found in this connection's data is no example for others.
-            Feedback::Good => (
-                "good",
-                last.sql.clone(),
-                last.from_data
-                    .then(|| crate::ask::history::PRIVATE.to_string()),
-            ),
+            Feedback::Good => ("good", last.sql.clone(), private.clone()),
             Feedback::Bad(why) => (
                 "bad",
                 last.sql.clone(),
                 (!why.is_empty()).then(|| why.clone()),
             ),
-            // (Guarded and planned before: [`Asker::plan_correction`].) A correction of an
-            // answer with a value found in this connection's data likely keeps the value.
+            // (Guarded and planned before: [`Asker::plan_correction`].)
             Feedback::Corrected(sql) => (
                 "corrected",
                 sql.trim().trim_end_matches(';').to_string(),
-                last.from_data
-                    .then(|| crate::ask::history::PRIVATE.to_string()),
+                private.clone(),
             ),
         };
         self.history.record(Event::Feedback(FeedbackRecord {
@@ -404,14 +401,13 @@ impl Asker {
             // not repeat silently (readings shown as a table, queries it finished itself).
             _ => session.memory.judge_last(Some(sql)),
         }
-        let private = if verdict != "bad" && last.from_data {
-            format!(" ({})", crate::ask::history::PRIVATE)
-        } else {
-            String::new()
+        let said = match private.filter(|_| verdict != "bad") {
+            Some(p) => format!(" ({p})"),
+            None => String::new(),
         };
         Ok(Table::one(
             "feedback",
-            format!("recorded {verdict} for \"{}\"{private}", last.question),
+            format!("recorded {verdict} for \"{}\"{said}", last.question),
         ))
     }
 }
