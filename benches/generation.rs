@@ -436,6 +436,7 @@ fn speed(model: &std::path::Path) {
         always_mask: always,
         scope: None,
         closing: false,
+        fallback: None,
     };
     // Prompt speed and KV reuse on a 100-column schema.
     let spec = synthetic(100);

@@ -88,6 +88,10 @@ struct Tally {
     /// Time spent finishing (ms), in all and at most, over the generations not ended.
     finish_ms: (f64, f64, usize),
     refusals: usize,
+    /// Written again under the strict profile (no query under the full grammar), and of those
+    /// the ones that planned.
+    fallbacks: usize,
+    fallback_plans: usize,
     tokens: usize,
     ms: f64,
     failures: BTreeMap<String, usize>,
@@ -124,6 +128,11 @@ fn job(
     let steps = graph.connect(&t.tables, &access);
     let spec = Spec::from_catalog(catalog, &t.tables, &steps);
     let g = grammar::build(&spec, Profile::Full).expect("grammar");
+    // As the pipeline asks (`llm.strict_fallback`); `PGASK_BENCH_NO_FALLBACK=1` measures without.
+    let fallback = (scoped && std::env::var_os("PGASK_BENCH_NO_FALLBACK").is_none())
+        .then(|| grammar::build(&spec, Profile::Strict).ok())
+        .flatten()
+        .map(|g| g.text);
     let input = PromptInput {
         question,
         tables: t.tables.iter().map(|&id| (id, vec![])).collect(),
@@ -146,6 +155,7 @@ fn job(
         }),
         // As the pipeline asks.
         closing: true,
+        fallback,
     }
 }
 
@@ -316,6 +326,7 @@ async fn main() {
                 tally.tokens += o.generated_tokens;
                 tally.ms += o.generate_ms;
                 tally.refusals += o.scope_refusals;
+                tally.fallbacks += usize::from(o.fallback_from.is_some());
                 if o.stop == Stop::Eos {
                     tally.complete += 1;
                 }
@@ -348,6 +359,7 @@ async fn main() {
                         }
                         tally.closed_plans += usize::from(o.stop == Stop::Closed);
                         tally.short_plans += usize::from(shortened);
+                        tally.fallback_plans += usize::from(o.fallback_from.is_some());
                     }
                     Err(kind) => {
                         if scoped
@@ -357,10 +369,11 @@ async fn main() {
                         {
                             // (A text pgask finished is a query it would run; a dead end's
                             // own text never is.)
-                            let made = if o.finished.is_some() {
-                                ", finished by pgask"
-                            } else {
-                                ""
+                            let made = match (o.finished.is_some(), o.fallback_from.is_some()) {
+                                (true, true) => ", strict fallback, finished by pgask",
+                                (false, true) => ", strict fallback",
+                                (true, false) => ", finished by pgask",
+                                (false, false) => "",
                             };
                             println!(
                                 "{} | {kind} | {:?} at {} tokens, {} backtracks{made} | {sql}",
@@ -380,14 +393,14 @@ async fn main() {
         "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
         targets.len()
     );
-    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | scope refusals | tok/s | failures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | strict fallbacks: plan | scope refusals | tok/s | failures |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (name, t) in ["grammar + scope check (default)", "grammar alone"]
         .iter()
         .zip(&tallies)
     {
         println!(
-            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} | {:.0} | {} |",
+            "| {name} | {} | {} | {} | {} | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.1}% ({} of {}) | {:.0}% | {:.0} / {:.0} ms | {} of {} | {} | {:.0} | {} |",
             t.n,
             t.pct(t.complete),
             t.pct(t.names_ok),
@@ -409,6 +422,8 @@ async fn main() {
             100.0 * t.kept.0 as f64 / t.kept.1.max(1) as f64,
             t.finish_ms.0 / t.finish_ms.2.max(1) as f64,
             t.finish_ms.1,
+            t.fallback_plans,
+            t.fallbacks,
             t.refusals,
             t.tokens as f64 / t.ms.max(1e-9) * 1e3,
             t.failures

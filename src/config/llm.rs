@@ -71,6 +71,11 @@ pub struct LlmConfig {
     /// list item or an unjustified literal (local backend only; a server sees the grammar
     /// alone). Default true. Reload: yes.
     pub scope_check: bool,
+    /// With `grammar = "full"`, on the last attempt: a candidate the full grammar leads into a
+    /// dead end (or that is cut off with no start that can be finished) is written again under
+    /// the strict profile, and that query runs (with a NOTICE, never cached) instead of the ask
+    /// failing (local backend only). Default true. Reload: yes.
+    pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.
     pub prompt_dir: Option<PathBuf>,
@@ -118,6 +123,7 @@ impl Default for LlmConfig {
             chat_template: "auto".into(),
             grammar: Profile::Full,
             scope_check: true,
+            strict_fallback: true,
             prompt_dir: None,
             max_prompt_columns: 30,
             min_relevance: 0.0,

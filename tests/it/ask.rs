@@ -325,3 +325,85 @@ async fn thousands_of_rows_stream_through_without_stalling() {
         .iter()
         .any(|t| t.starts_with("SELECT 3503")));
 }
+
+/// A dead end under the full grammar: the next attempt retries, told of it; on the last
+/// attempt the query written under the strict fallback runs, with a NOTICE, and is not cached
+/// (asked again, the model is asked again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_last_attempt_a_dead_end_is_answered_by_the_strict_fallback() {
+    use pgask::ask::generate::backend::{Backend, SCRIPTED_DEAD_END};
+    let strict = "SELECT artist.name FROM artist ORDER BY artist.name LIMIT 2";
+    let script = format!("{SCRIPTED_DEAD_END}SELECT a.name FROM artist x => {strict}");
+    let Some((p, db)) = proxy(&[script.as_str()], |c| c.ask.max_attempts = 2).await else {
+        return;
+    };
+    let requests = |p: &common::Proxy| match &*p.shared.asker.as_ref().unwrap().backend() {
+        Backend::Scripted(s) => s.requests(),
+        _ => unreachable!(),
+    };
+    let direct = Cluster::shared().client("postgres", &db).await;
+    let want: Vec<String> = direct
+        .query(strict, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: the first two artists by name"), 1)
+        .await
+        .unwrap();
+    assert!(texts(&got, b'E').is_empty(), "{:?}", texts(&got, b'E'));
+    assert_eq!(first_column(&got), want);
+    let notices = texts(&got, b'N').join("\n");
+    assert!(notices.contains("strict grammar"), "{notices}");
+    assert!(
+        notices.contains(strict) && notices.contains("attempts: 2"),
+        "{notices}"
+    );
+    let seen = requests(&p);
+    assert_eq!(seen.len(), 2);
+    // The fallback grammar goes only with the last attempt's request, and the retry was told
+    // of the dead end.
+    assert!(seen[0].fallback.is_none());
+    assert!(seen[1]
+        .fallback
+        .as_deref()
+        .is_some_and(|g| g.contains("root")));
+    let retry: String = seen[1]
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert!(retry.contains("cut off"), "{retry}");
+    // Not cached: the same question, on another connection, goes to the model again.
+    let mut other = RawClient::connect(p.port(), "postgres", &db).await;
+    let again = other
+        .exchange(&query("-- ask: the first two artists by name"), 1)
+        .await
+        .unwrap();
+    assert_eq!(first_column(&again), want);
+    assert_eq!(requests(&p).len(), 4);
+    // Without the fallback the ask fails at the dead end.
+    let Some((p, db)) = proxy(&[script.as_str()], |c| {
+        c.ask.max_attempts = 2;
+        c.llm.strict_fallback = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: the first two artists by name"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlstate(&got).as_deref(),
+        Some("42601"),
+        "{:?}",
+        texts(&got, b'E')
+    );
+    assert!(requests(&p).iter().all(|r| r.fallback.is_none()));
+}

@@ -105,6 +105,7 @@ fn request(question: &str, grammar: Option<String>, max_tokens: usize, seed: u32
         seed,
         scope: None,
         closing: false,
+        fallback: None,
     }
 }
 
@@ -685,6 +686,63 @@ async fn a_dead_end_is_backed_out_of_and_the_next_choice_taken() {
     );
 }
 
+/// A candidate the full grammar leads into a dead end (or that is cut off with nothing to
+/// finish) is written again under the strict profile (the job's fallback), whose query plans
+/// and, steered to its FROM at the end of the budget, ends whole even from a short budget;
+/// without the fallback the same job leaves nothing to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_end_is_written_again_under_the_strict_grammar() {
+    let Some((cat, client, model, ids)) = artists_and_a_random_model(5).await else {
+        return;
+    };
+    // One way only, and the scope check refuses its end (the question names no 7, so a second
+    // `7` is a literal repeated for nothing): every way on is a dead end.
+    let dead = "SELECT name FROM artist WHERE artist_id = 7 OR artist_id = 7";
+    let grammar = format!("root ::= \"{dead}\" \"\\n\"");
+    // The strict profile over a wide table (a query of many items is long).
+    let strict = grammar::build(
+        &spec_for(&cat, &["artist".into(), "invoice".into()]),
+        Profile::Strict,
+    )
+    .unwrap()
+    .text;
+    let policy = Policy::new(guard::default_functions());
+    let llm = worker(model);
+    for (seed, max_tokens) in [(0, 60), (1, 60), (2, 12), (3, 12), (4, 12)] {
+        let mut req = request("artists", Some(grammar.clone()), max_tokens, seed);
+        req.scope = Some(artists_scope(&cat, &ids));
+        req.closing = true;
+        let alone = llm.generate(req.clone()).await.unwrap();
+        if max_tokens == 60 {
+            assert_eq!(alone.stop, Stop::DeadEnd, "seed {seed}: {}", alone.text);
+        }
+        assert!(!alone.has_query(), "seed {seed}: {alone:?}");
+        assert!(alone.fallback_from.is_none());
+
+        req.fallback = Some(strict.clone());
+        let out = llm.generate(req).await.unwrap();
+        let first = out
+            .fallback_from
+            .as_ref()
+            .unwrap_or_else(|| panic!("seed {seed}: no fallback: {out:?}"));
+        assert!(
+            dead.starts_with(first.text.trim_end()),
+            "seed {seed}: {first:?}"
+        );
+        assert_eq!(first.stop, alone.stop, "seed {seed}");
+        assert!(
+            matches!(out.stop, Stop::Eos | Stop::Closed),
+            "seed {seed}: the strict query did not end: {out:?}"
+        );
+        let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
+        assert!(!sql.contains("= 7 OR"), "seed {seed}: {sql}");
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+        // The costs of both passes are counted.
+        assert!(out.generated_tokens > alone.generated_tokens, "seed {seed}");
+        assert!(out.backtracks >= alone.backtracks, "seed {seed}");
+    }
+}
+
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_grammar_is_an_error_not_an_abort() {
@@ -891,6 +949,7 @@ async fn the_schema_prefix_is_reused_from_the_kv_cache() {
                 seed: 1,
                 scope: None,
                 closing: false,
+                fallback: None,
             })
             .await
             .unwrap(),

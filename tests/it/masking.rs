@@ -201,6 +201,7 @@ fn greedy_generation_is_unchanged_by_the_fast_mask() {
                     always_mask,
                     scope: None,
                     closing: false,
+                    fallback: None,
                 };
                 let fast = engine.run(&job(false), &|| false).unwrap();
                 let whole = engine.run(&job(true), &|| false).unwrap();
@@ -281,6 +282,7 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
                     question,
                 )),
                 closing: false,
+                fallback: None,
             };
             engine.keep_logits(6);
             let kept = engine.run(&job, &|| false).unwrap();

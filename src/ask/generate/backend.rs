@@ -7,10 +7,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::openai::OpenAi;
-use super::protocol::{Output, Stop};
+use super::protocol::{FirstPass, Output, Stop};
 use super::supervisor::{Request, Supervisor, WorkerSpec};
 use super::GenerateError;
 use crate::config::{LlmBackend, LlmConfig};
+
+/// A scripted answer that starts with this is a generation that ended at a dead end: `dead
+/// end: <its text> => <the strict fallback's query>` (the latter only when the request has a
+/// fallback grammar).
+pub const SCRIPTED_DEAD_END: &str = "dead end: ";
 
 /// An LLM backend.
 pub enum Backend {
@@ -89,6 +94,7 @@ impl Backend {
             Backend::OpenAi(api) => Ok(api.generate(req).await?),
             Backend::Broken(why) => Err(GenerateError::Unavailable(why.clone())),
             Backend::Scripted(script) => {
+                let fallback = req.fallback.is_some();
                 script
                     .seen
                     .lock()
@@ -103,6 +109,23 @@ impl Backend {
                 } else {
                     a.front().cloned().unwrap_or_default()
                 };
+                // `dead end: <text> => <strict query>`: a first pass that left no query, and
+                // the query a request with a fallback grammar gets written after it.
+                let (text, stop, fallback_from) = match text.strip_prefix(SCRIPTED_DEAD_END) {
+                    Some(rest) => {
+                        let (first, strict) = rest.split_once(" => ").unwrap_or((rest, ""));
+                        if fallback {
+                            let first = FirstPass {
+                                text: first.to_string(),
+                                stop: Stop::DeadEnd,
+                            };
+                            (strict.to_string(), Stop::Eos, Some(first))
+                        } else {
+                            (first.to_string(), Stop::DeadEnd, None)
+                        }
+                    }
+                    None => (text, Stop::Eos, None),
+                };
                 Ok(Output {
                     generated_tokens: text.split_whitespace().count(),
                     text,
@@ -110,7 +133,7 @@ impl Backend {
                     reused_tokens: 0,
                     grammar_resamples: 0,
                     grammar_checked: 0,
-                    stop: Stop::Eos,
+                    stop,
                     prompt_ms: 0.0,
                     generate_ms: 0.0,
                     grammar_ms: 0.0,
@@ -118,6 +141,7 @@ impl Backend {
                     mean_logprob: 0.0,
                     finished: None,
                     finish_ms: 0.0,
+                    fallback_from,
                     scope_refusals: 0,
                     backtracks: 0,
                     reused_logits: 0,

@@ -52,18 +52,21 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub sql: String,
-    /// False when generation stopped at `max_tokens` (the SQL is cut off).
+    /// False when generation stopped at `max_tokens` (the SQL is cut off), and for a query
+    /// written under the strict fallback.
     pub complete: bool,
     pub output: Output,
 }
 
 /// Generates `settings.candidates` queries, each with its own seed; after the first the
 /// temperature rises so candidates differ even when the first is greedy. A retry
-/// (`settings.shift > 0`) starts one step further along that ladder per failed attempt.
+/// (`settings.shift > 0`) starts one step further along that ladder per failed attempt. A
+/// candidate that leaves no query under `grammar` is written again under `fallback` (the local
+/// backend only: [`Job::fallback`](protocol::Job::fallback)).
 pub async fn candidates(
     llm: &Backend,
     messages: &[ChatMessage],
-    grammar: &grammar::Grammar,
+    (grammar, fallback): (&grammar::Grammar, Option<&grammar::Grammar>),
     scope: Option<&scope::Scope>,
     settings: &Settings,
 ) -> Result<Vec<Candidate>, GenerateError> {
@@ -83,6 +86,7 @@ pub async fn candidates(
                     .wrapping_add((i + settings.shift * settings.candidates.max(1)) as u32),
                 scope: scope.cloned(),
                 closing: true,
+                fallback: fallback.map(|g| g.text.clone()),
             })
             .await?;
         tracing::debug!(
@@ -96,13 +100,15 @@ pub async fn candidates(
             backtracks = output.backtracks,
             reused_logits = output.reused_logits,
             stop = ?output.stop,
+            fallback = output.fallback_from.is_some(),
             temperature,
             sql = %output.text.trim(),
             "candidate"
         );
         out.push(Candidate {
             sql: output.text.trim().to_string(),
-            complete: output.stop.complete(),
+            // (A strict fallback is no query the model ended under the attempt's grammar.)
+            complete: output.stop.complete() && output.fallback_from.is_none(),
             output,
         });
     }
@@ -147,6 +153,7 @@ pub async fn check_with_model(
             seed,
             scope: None,
             closing: false,
+            fallback: None,
         })
         .await?;
     if out.text.trim() == "no" {

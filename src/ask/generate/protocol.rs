@@ -44,6 +44,11 @@ pub struct Job {
     /// window) instead of letting it run to the cut.
     #[serde(default)]
     pub closing: bool,
+    /// A grammar every sentence of which plans (the strict profile): when the first pass under
+    /// `grammar` leaves no query to run (a dead end, or cut off with no start that can be
+    /// finished), the candidate is written again under this one, without the scope check.
+    #[serde(default)]
+    pub fallback: Option<String>,
 }
 
 /// Why generation stopped.
@@ -112,6 +117,26 @@ pub struct Output {
     /// Time spent finishing it (part of `generate_ms`).
     #[serde(default)]
     pub finish_ms: f64,
+    /// When this query was written under the job's fallback grammar: the first pass, which
+    /// left no query to run (its costs are counted in this output's).
+    #[serde(default)]
+    pub fallback_from: Option<FirstPass>,
+}
+
+/// The pass under the job's own grammar that left no query, when a fallback followed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstPass {
+    pub text: String,
+    /// Why it stopped (a dead end, the token budget, a loop).
+    pub stop: Stop,
+}
+
+impl Output {
+    /// Whether the generation left a query to run: one the model ended, one pgask ended in
+    /// the closing window, or one it finished from a start of the text.
+    pub fn has_query(&self) -> bool {
+        self.stop == Stop::Eos || self.finished.is_some()
+    }
 }
 
 /// pgask → worker.

@@ -123,6 +123,8 @@ pub struct Request {
     pub scope: Option<super::scope::Scope>,
     /// Steer the query to an end before `max_tokens` ([`Job::closing`]).
     pub closing: bool,
+    /// The grammar a candidate that leaves no query is written again under ([`Job::fallback`]).
+    pub fallback: Option<String>,
 }
 
 impl Supervisor {
@@ -190,6 +192,7 @@ impl Supervisor {
             always_mask: false,
             scope: req.scope,
             closing: req.closing,
+            fallback: req.fallback,
         }));
         let guard = CancelOnDrop {
             id,

@@ -100,6 +100,7 @@ fn cancelled_output() -> Output {
         mean_logprob: 0.0,
         finished: None,
         finish_ms: 0.0,
+        fallback_from: None,
         scope_refusals: 0,
         backtracks: 0,
         reused_logits: 0,

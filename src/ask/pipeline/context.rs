@@ -27,6 +27,9 @@ pub(super) struct Context {
     pub tables: Vec<(TableId, Vec<String>)>,
     pub joins: Vec<String>,
     pub grammar: Grammar,
+    /// The strict profile over the same tables, for a candidate the full grammar leads into a
+    /// dead end (`llm.strict_fallback`); none under `strict` or when it has nothing to select.
+    pub fallback: Option<Grammar>,
     /// The chosen tables and the question, for the sampler's scope check.
     pub scope: Scope,
     /// Examples made from the chosen tables' catalog (used while the database has none).
@@ -398,6 +401,10 @@ impl Asker {
         spec.partial = used.iter().any(|t| access.columns.contains_key(t));
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
+        let fallback = (self.cfg().llm.grammar == grammar::Profile::Full
+            && self.cfg().llm.strict_fallback)
+            .then(|| grammar::build(&spec, grammar::Profile::Strict).ok())
+            .flatten();
         let tables: Vec<(TableId, Vec<String>)> = ranked
             .iter()
             .map(|r| (r.table, r.columns.clone()))
@@ -423,6 +430,7 @@ impl Asker {
             tables,
             catalog,
             grammar,
+            fallback,
             defined,
             tie,
             widened,

@@ -28,6 +28,8 @@ use crate::session::link::{AskSession, Link};
 /// Rows each candidate may return in its trial run before the vote.
 const VOTE_ROWS: u32 = 100;
 
+/// The notice for an answer written under the strict fallback on the last attempt.
+const FALLBACK: &str = "pgask: on the last attempt the model's query under the full grammar could not be run (a dead end, or cut off with nothing to finish); this answer ran one written again under the strict grammar, a smaller SQL that may leave out part of the question";
 /// The notice for an answer whose query the model did not finish on the last attempt.
 const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest start of it that could be closed into a whole query, which may leave out part of the question";
 
@@ -221,6 +223,7 @@ impl Asker {
                         count: 1,
                         logprob: 0.0,
                         shortened: false,
+                        fallback: false,
                     }],
                     source,
                 ),
@@ -320,7 +323,7 @@ impl Asker {
                     cut_off = generated
                         .iter()
                         .find(|c| select::held_back(c, last, scope))
-                        .map(|c| (c.sql.clone(), c.output.stop));
+                        .map(select::told);
                     (select::distinct(generated, last, scope), source)
                 }
             };
@@ -435,6 +438,7 @@ impl Asker {
                 first.sql.clone()
             };
             rec.sql = Some(chosen.clone());
+            let fallback = passed.iter().any(|p| p.fallback && p.sql == chosen);
 
             // The run, or the plan.
             let done = match mode {
@@ -459,13 +463,20 @@ impl Asker {
                     // (Not an answer that carries what this session found in the data.)
                     let personal = context.as_ref().is_some_and(|c| c.from_data);
                     *from_data_out = personal;
-                    if generated && !ambiguous && !shortened && !personal {
+                    if generated && !ambiguous && !shortened && !personal && !fallback {
                         self.answers.insert(key.clone(), chosen.clone());
                     }
                     if shortened {
                         link.client(wire::notice_with_hint(
                             SHORTENED,
                             Some("Ask again, or narrower: the model ran out of room."),
+                        ))
+                        .await?;
+                    }
+                    if fallback {
+                        link.client(wire::notice_with_hint(
+                            FALLBACK,
+                            Some("Ask again in other words; with llm.strict_fallback = false the ask fails instead."),
                         ))
                         .await?;
                     }

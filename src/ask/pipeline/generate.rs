@@ -111,8 +111,11 @@ impl Asker {
         }))
         .await?;
         let scope = cfg.llm.scope_check.then_some(&ctx.scope);
+        // The strict fallback only where its query can run: on the last attempt (before it, a
+        // retry under the full grammar is told of the dead end).
+        let fallback = ctx.fallback.as_ref().filter(|_| n == of);
         let generated = tokio::select! {
-            r = generation::candidates(&backend, &messages, &ctx.grammar, scope, &settings) => r?,
+            r = generation::candidates(&backend, &messages, (&ctx.grammar, fallback), scope, &settings) => r?,
             () = &mut cancelled => return Err(AskError::Cancelled),
             () = &mut expired => return Err(AskError::Timeout(timeout)),
         };

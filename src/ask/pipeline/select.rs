@@ -21,6 +21,9 @@ pub(super) struct Proposal {
     /// A query the model did not end, finished by pgask (cut back to a whole start and
     /// closed).
     pub shortened: bool,
+    /// Written under the strict profile after the full grammar left no query to run
+    /// ([`Output::fallback_from`](crate::ask::generate::protocol::Output)).
+    pub fallback: bool,
 }
 
 /// The distinct queries among `candidates`, in order of first appearance. Queries the model
@@ -52,16 +55,20 @@ pub(super) fn distinct(
             _ => (c.sql, false),
         };
         let lp = c.output.mean_logprob;
+        let fallback = c.output.fallback_from.is_some();
         match out.iter_mut().find(|p| p.sql == sql) {
             Some(p) => {
                 p.count += 1;
                 p.logprob = p.logprob.max(lp);
+                // Written under the full grammar by any candidate: no fallback.
+                p.fallback &= fallback;
             }
             None => out.push(Proposal {
                 sql,
                 count: 1,
                 logprob: lp,
                 shortened,
+                fallback,
             }),
         }
     }
@@ -70,15 +77,29 @@ pub(super) fn distinct(
 
 /// Whether `c` has nothing to run on this attempt (its finished query runs on the `last`): cut
 /// off at a dead end, or ended by pgask in the closing window (whole, but not what the model
-/// would have written), or cut off where `scope` refuses its end. Never a proposal, and what
-/// the next attempt is told of.
+/// would have written), or cut off where `scope` refuses its end; or written under the strict
+/// fallback (it runs on the `last` attempt, when it has a query: a retry under the full
+/// grammar says more of the question). Never a proposal, and what the next attempt is told of
+/// ([`told`]).
 pub(super) fn held_back(c: &Candidate, last: bool, scope: Option<&Scope>) -> bool {
+    if c.output.fallback_from.is_some() {
+        return !last || !c.output.has_query();
+    }
     if last && c.output.finished.is_some() {
         return false;
     }
     // (The scope check of the whole text only where the stop does not already say.)
     matches!(c.output.stop, Stop::DeadEnd | Stop::Closed)
         || (!c.complete && scope.is_some_and(|s| s.rejects(&c.sql, "", true)))
+}
+
+/// What the next attempt is told of a held-back candidate: its text and why it stopped (for a
+/// strict fallback, its first pass under the full grammar).
+pub(super) fn told(c: &Candidate) -> (String, Stop) {
+    match &c.output.fallback_from {
+        Some(first) => (first.text.trim().to_string(), first.stop),
+        None => (c.sql.clone(), c.output.stop),
+    }
 }
 
 /// The result of a vote.
@@ -179,6 +200,7 @@ mod tests {
                 mean_logprob: -1.0,
                 finished: None,
                 finish_ms: 0.0,
+                fallback_from: None,
             },
         }
     }
@@ -242,6 +264,43 @@ mod tests {
     }
 
     #[test]
+    fn a_strict_fallback_runs_on_the_last_attempt_only_and_the_retry_hears_of_the_first_pass() {
+        use crate::ask::generate::protocol::FirstPass;
+        let mut strict = cand("SELECT artist.name FROM artist", Stop::Eos);
+        strict.output.fallback_from = Some(FirstPass {
+            text: "SELECT a.name FROM artist x ".into(),
+            stop: Stop::DeadEnd,
+        });
+        // Before the last attempt it is held back, and the retry is told of the dead end the
+        // full grammar led into, not of the strict query.
+        assert!(held_back(&strict, false, None));
+        assert!(distinct(vec![strict.clone()], false, None).is_empty());
+        assert_eq!(
+            told(&strict),
+            ("SELECT a.name FROM artist x".to_string(), Stop::DeadEnd)
+        );
+        // Beside a query the model ended under the full grammar, that one is run.
+        let both = distinct(
+            vec![strict.clone(), cand("SELECT title FROM album", Stop::Eos)],
+            false,
+            None,
+        );
+        assert_eq!(both.len(), 1);
+        assert_eq!(both[0].sql, "SELECT title FROM album");
+        assert!(!both[0].fallback);
+        // On the last attempt it runs, marked.
+        let last = distinct(vec![strict.clone()], true, None);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].sql, "SELECT artist.name FROM artist");
+        assert!(last[0].fallback && !last[0].shortened);
+        // A strict pass cut off with nothing to finish has nothing to run, even then.
+        let mut cut = strict;
+        cut.output.stop = Stop::MaxTokens;
+        cut.complete = false;
+        assert!(held_back(&cut, true, None));
+    }
+
+    #[test]
     fn a_query_cut_off_where_the_scope_refuses_its_end_is_never_run() {
         use crate::ask::catalog::{Catalog, Column, Table};
         let catalog = Catalog {
@@ -283,6 +342,7 @@ mod tests {
             count,
             logprob,
             shortened: false,
+            fallback: false,
         }
     }
 

@@ -60,12 +60,13 @@ pub enum ValueKind {
 impl ValueKind {
     /// Classifies a type as `format_type` prints it.
     pub fn of(data_type: &str, has_labels: bool) -> ValueKind {
-        if has_labels {
-            return ValueKind::Enum;
-        }
         let t = data_type.to_ascii_lowercase();
+        // (An array of an enum has its element's labels, and no label is an array.)
         if t.ends_with("[]") {
             return ValueKind::Other;
+        }
+        if has_labels {
+            return ValueKind::Enum;
         }
         let base = t.split('(').next().unwrap_or("").trim();
         match base {

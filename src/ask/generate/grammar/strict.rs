@@ -246,6 +246,9 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
             labels.join(" | ")
         ));
     }
+    // Columns of other types are shown, never made DISTINCT or sorted (json, xml and point
+    // have no equality or ordering: 42883).
+    let comparable = any.clone();
     for c in &other {
         any.push(lit(c));
     }
@@ -297,13 +300,20 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     let mut forms = vec![
         // Plain rows.
         format!("\"SELECT \" {} {from} {wh}? {order} limit?", n("items")),
-        format!(
-            "\"SELECT DISTINCT \" {} {from} {wh}? ( \" ORDER BY 1\" dir? )? limit?",
-            n("items")
-        ),
         // One row of aggregates.
         format!("\"SELECT \" {} {from} {wh}?", n("aggs")),
     ];
+    if !comparable.is_empty() {
+        r.add(&n("ditem"), &comparable.join(" | "))?;
+        r.add(
+            &n("ditems"),
+            &format!("{it} ( \", \" {it} ){{0,5}}", it = n("ditem")),
+        )?;
+        forms.push(format!(
+            "\"SELECT DISTINCT \" {} {from} {wh}? ( \" ORDER BY 1\" dir? )? limit?",
+            n("ditems")
+        ));
+    }
     if !groupable.is_empty() {
         r.add(&n("gexp"), &groupable.join(" | "))?;
         let gorder = format!("( \" ORDER BY \" ( {} | \"1\" | \"2\" ) dir? )?", n("agg"));

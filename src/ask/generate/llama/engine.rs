@@ -27,7 +27,7 @@ use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
-use super::super::protocol::{ChatMessage, Job, Output, Stop, CUE};
+use super::super::protocol::{ChatMessage, FirstPass, Job, Output, Stop, CUE};
 use super::super::scope::memo::Judged;
 use super::finish::{distance, finish, moves_away, reads_a_table, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
@@ -208,7 +208,71 @@ impl Engine {
     }
 
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
+    /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
+    /// that can be finished) and the job has a fallback grammar, the candidate is written
+    /// again under that one (the prompt's KV cache is reused), without the scope check: the
+    /// fallback is the strict profile, whose every sentence plans.
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
+        let first = self.run_once(job, cancelled, false)?;
+        let Some(fallback) = job
+            .fallback
+            .as_ref()
+            .filter(|_| first.stop != Stop::Cancelled && !first.has_query())
+        else {
+            return Ok(first);
+        };
+        let again = Job {
+            id: job.id,
+            messages: job.messages.clone(),
+            grammar: Some(fallback.clone()),
+            max_tokens: job.max_tokens,
+            temperature: job.temperature,
+            seed: job.seed,
+            always_mask: job.always_mask,
+            scope: None,
+            closing: job.closing,
+            fallback: None,
+        };
+        let mut second = match self.run_once(&again, cancelled, true) {
+            Ok(o) => o,
+            Err(e) => {
+                // The first pass stands (the attempt goes on as without a fallback).
+                tracing::warn!(error = %e, "the fallback grammar's pass failed");
+                return Ok(first);
+            }
+        };
+        tracing::debug!(first = %first.text.trim(), stop = ?first.stop, "no query to run: written again under the fallback grammar");
+        second.prompt_ms += first.prompt_ms;
+        second.generate_ms += first.generate_ms;
+        second.grammar_ms += first.grammar_ms;
+        second.grammar_build_ms += first.grammar_build_ms;
+        second.finish_ms += first.finish_ms;
+        second.generated_tokens += first.generated_tokens;
+        second.grammar_resamples += first.grammar_resamples;
+        second.grammar_checked += first.grammar_checked;
+        second.scope_refusals += first.scope_refusals;
+        second.backtracks += first.backtracks;
+        second.reused_logits += first.reused_logits;
+        second.prompt_tokens = first.prompt_tokens;
+        second.reused_tokens = first.reused_tokens;
+        second.fallback_from = Some(FirstPass {
+            text: first.text,
+            stop: first.stop,
+        });
+        Ok(second)
+    }
+
+    /// One pass of `run`. A `steered` pass (the fallback's, when the job has a closing window)
+    /// has its whole `max_tokens`, then a window past it (as many again, at least
+    /// [`STEERED_EXTRA`], within the context) in which it ends where it may and goes on to its
+    /// ` FROM` or ` GROUP` where the model would start one more item or condition: a strict
+    /// query is short once steered, and one cut off before its FROM could not be finished.
+    fn run_once(
+        &mut self,
+        job: &Job,
+        cancelled: &dyn Fn() -> bool,
+        steered: bool,
+    ) -> Result<Output, EngineError> {
         let started = Instant::now();
         let mut grammar = match &job.grammar {
             Some(g) => Some(
@@ -301,7 +365,10 @@ impl Engine {
         let mut forced: VecDeque<LlamaToken> = VecDeque::new();
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
-        let closing_from = if job.closing {
+        // A steered pass has its whole `max_tokens` before the window, which runs past it.
+        let closing_from = if steered && job.closing {
+            job.max_tokens
+        } else if job.closing {
             job.max_tokens
                 .saturating_sub((job.max_tokens / CLOSING_SHARE).max(1))
         } else {
@@ -310,7 +377,23 @@ impl Engine {
         if evaluated < tokens.len() {
             stop = Stop::Cancelled;
         }
-        while evaluated == tokens.len() && generated < job.max_tokens {
+        let budget = if steered && job.closing {
+            let room = n_ctx.saturating_sub(tokens.len() + job.max_tokens);
+            job.max_tokens + job.max_tokens.max(STEERED_EXTRA).min(room)
+        } else {
+            job.max_tokens
+        };
+        // The first tokens of the words that take the steered pass to where it may end: its
+        // FROM, and the GROUP BY a grouped strict query needs.
+        let toward_end: Vec<LlamaToken> = if steered {
+            [" FROM", " GROUP"]
+                .iter()
+                .filter_map(|w| spell(self.model, w)?.first().copied())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        while evaluated == tokens.len() && generated < budget {
             if cancelled() {
                 stop = Stop::Cancelled;
                 break;
@@ -460,7 +543,7 @@ impl Engine {
                     // In the closing window the query ends where it may, before the model starts
                     // something new (not inside a word or number it is still writing, nor before
                     // a sort's direction).
-                    let piece = self.model.vocab().token_to_piece(tok, false, None);
+                    let mut piece = self.model.vocab().token_to_piece(tok, false, None);
                     // (An end the model drew itself is its own: `Eos` below.)
                     let model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
                     if closing && !model_ends && !continues(&text, &piece) && reads_a_table(&text) {
@@ -475,6 +558,24 @@ impl Engine {
                         {
                             stop = Stop::Closed;
                             break;
+                        }
+                    }
+                    // The steered pass, where the model would start one more item or
+                    // condition, goes on to its FROM or GROUP BY instead when the grammar
+                    // allows it (a strict query may end soon after them); never inside a word,
+                    // number or text literal.
+                    if closing
+                        && !toward_end.is_empty()
+                        && !model_ends
+                        && !toward_end.contains(&tok)
+                        && adds_one_more(&piece)
+                        && !continues(&text, &piece)
+                        && !in_text_literal(&text)
+                        && !ends_mid_char(&text)
+                    {
+                        if let Some(&to) = toward_end.iter().find(|&&t| allowed(g, t)) {
+                            tok = to;
+                            piece = self.model.vocab().token_to_piece(tok, false, None);
                         }
                     }
                     // No select item twice: a token that would end an item equal to an earlier one
@@ -740,8 +841,28 @@ impl Engine {
             },
             finished,
             finish_ms: tf.elapsed().as_secs_f64() * 1e3,
+            fallback_from: None,
         })
     }
+}
+
+/// Whether `piece` starts one more list item or condition (`,`, ` AND`, ` OR`).
+fn adds_one_more(piece: &[u8]) -> bool {
+    let upper = piece.to_ascii_uppercase();
+    upper.starts_with(b",") || upper.starts_with(b" AND") || upper.starts_with(b" OR")
+}
+
+/// Whether `sql` ends inside a text literal (quotes inside a quoted name do not count).
+fn in_text_literal(sql: &[u8]) -> bool {
+    let (mut single, mut double) = (false, false);
+    for &b in sql {
+        match b {
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            _ => {}
+        }
+    }
+    single
 }
 
 /// Whether `piece` writes ` ORDER` or a start of it longer than ` OR` (which is as much the
@@ -908,6 +1029,9 @@ const CLOSING_SHARE: usize = 4;
 
 /// Tokens one generation may take back at dead ends (each costs one decode step).
 const MAX_BACKTRACKS: usize = 24;
+/// Tokens a steered pass may write past `max_tokens` at least (within the context): room for
+/// a strict query's FROM, join conditions and GROUP BY after the window opens.
+const STEERED_EXTRA: usize = 256;
 
 /// The logits with `banned` tokens made impossible.
 fn without(logits: &[f32], banned: &[LlamaToken]) -> Vec<f32> {
