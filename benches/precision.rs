@@ -389,8 +389,18 @@ async fn main() {
     if speed_only() {
         println!("(PGASK_BENCH_ONLY=speed: the random-weight precision run is skipped)");
     }
+    // A fallback's first pass is the generation without it (same seed and prompt): without
+    // the fallback, as on an attempt before the last, those generations leave nothing to run.
+    let d = &tallies[0];
     println!(
-        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, first attempt",
+        "# default decoder: plans {} of {} with the strict fallback (as on the last attempt), {} of {} without it (as on earlier attempts)",
+        d.plans,
+        d.n,
+        d.plans - d.fallback_plans,
+        d.n
+    );
+    println!(
+        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, one generation each (the default decoder with the strict fallback, as on the last attempt)",
         targets.len()
     );
     println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | strict fallbacks: plan | scope refusals | tok/s | failures |");

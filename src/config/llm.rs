@@ -45,7 +45,9 @@ pub struct LlmConfig {
     pub threads: u32,
     /// Context window in tokens (prompt plus answer). Default 4096. Reload: no.
     pub context: u32,
-    /// Most tokens one answer may have. Default 384. Reload: yes.
+    /// Most tokens one answer may have (a strict fallback on the last attempt may go on past
+    /// it, as many again and at least 256, within the context: `strict_fallback`). Default
+    /// 384. Reload: yes.
     pub max_tokens: usize,
     /// Sampling temperature of the first attempt's first candidate; 0 is greedy. A retry after
     /// a failed attempt starts one step up the candidates' ladder (0.5, 0.7, 0.9, at most 1.1).
@@ -73,8 +75,9 @@ pub struct LlmConfig {
     pub scope_check: bool,
     /// With `grammar = "full"`, on the last attempt: a candidate the full grammar leads into a
     /// dead end (or that is cut off with no start that can be finished) is written again under
-    /// the strict profile, and that query runs (with a NOTICE, never cached) instead of the ask
-    /// failing (local backend only). Default true. Reload: yes.
+    /// the strict profile, and that query, when the scope check passes it whole, runs (with a
+    /// NOTICE, never cached) instead of the ask failing, unless another candidate of the
+    /// attempt ended under the full grammar (local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

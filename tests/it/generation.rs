@@ -692,7 +692,7 @@ async fn a_dead_end_is_backed_out_of_and_the_next_choice_taken() {
 /// without the fallback the same job leaves nothing to run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_end_is_written_again_under_the_strict_grammar() {
-    let Some((cat, client, model, ids)) = artists_and_a_random_model(5).await else {
+    let Some((cat, client, model, _)) = artists_and_a_random_model(5).await else {
         return;
     };
     // One way only, and the scope check refuses its end (the question names no 7, so a second
@@ -706,11 +706,18 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
     )
     .unwrap()
     .text;
+    // The scope check over the same tables, as the pipeline sets it.
+    let both: Vec<usize> = ["artist", "invoice"]
+        .iter()
+        .filter_map(|t| cat.find_name(t))
+        .collect();
+    assert_eq!(both.len(), 2);
+    let scope = pgask::ask::generate::scope::Scope::new(&cat, &both, "artists");
     let policy = Policy::new(guard::default_functions());
     let llm = worker(model);
     for (seed, max_tokens) in [(0, 60), (1, 60), (2, 12), (3, 12), (4, 12)] {
         let mut req = request("artists", Some(grammar.clone()), max_tokens, seed);
-        req.scope = Some(artists_scope(&cat, &ids));
+        req.scope = Some(scope.clone());
         req.closing = true;
         let alone = llm.generate(req.clone()).await.unwrap();
         if max_tokens == 60 {
@@ -741,6 +748,32 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         assert!(out.generated_tokens > alone.generated_tokens, "seed {seed}");
         assert!(out.backtracks >= alone.backtracks, "seed {seed}");
     }
+    // The fallback's query is judged whole by the scope check: where the question asks for
+    // an order, one without ORDER BY, max or min is not left to run.
+    let (mut kept, mut refused) = (0, 0);
+    for seed in 0..8 {
+        let mut req = request("artists", Some(grammar.clone()), 60, seed);
+        req.scope = Some(scope.clone().with_order(true));
+        req.closing = true;
+        req.fallback = Some(strict.clone());
+        let out = llm.generate(req).await.unwrap();
+        assert!(out.fallback_from.is_some(), "seed {seed}: {out:?}");
+        if out.has_query() {
+            let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
+            assert!(
+                sql.contains("ORDER BY") || sql.contains("max(") || sql.contains("min("),
+                "seed {seed}: {sql}"
+            );
+            kept += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    eprintln!("ordered question: {kept} fallbacks kept, {refused} refused");
+    assert!(
+        refused > 0,
+        "no fallback was refused: the whole-query check is untested"
+    );
 }
 
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.

@@ -41,7 +41,8 @@ pub struct Job {
     #[serde(default)]
     pub scope: Option<super::scope::Scope>,
     /// Steer the query to an end in the last quarter of `max_tokens` (the engine's closing
-    /// window) instead of letting it run to the cut.
+    /// window; a fallback's window runs past `max_tokens`) instead of letting it run to the
+    /// cut.
     #[serde(default)]
     pub closing: bool,
     /// A grammar every sentence of which plans (the strict profile): when the first pass under

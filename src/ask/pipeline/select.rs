@@ -60,8 +60,15 @@ pub(super) fn distinct(
             Some(p) => {
                 p.count += 1;
                 p.logprob = p.logprob.max(lp);
-                // Written under the full grammar by any candidate: no fallback.
-                p.fallback &= fallback;
+                // Ended by the model under the full grammar by any candidate: neither
+                // finished by pgask nor a fallback.
+                if !shortened && !fallback || !p.shortened && !p.fallback {
+                    p.shortened = false;
+                    p.fallback = false;
+                } else {
+                    p.shortened |= shortened;
+                    p.fallback |= fallback;
+                }
             }
             None => out.push(Proposal {
                 sql,
@@ -267,6 +274,8 @@ mod tests {
     fn a_strict_fallback_runs_on_the_last_attempt_only_and_the_retry_hears_of_the_first_pass() {
         use crate::ask::generate::protocol::FirstPass;
         let mut strict = cand("SELECT artist.name FROM artist", Stop::Eos);
+        // (As `candidates` makes it: no query the model ended under the attempt's grammar.)
+        strict.complete = false;
         strict.output.fallback_from = Some(FirstPass {
             text: "SELECT a.name FROM artist x ".into(),
             stop: Stop::DeadEnd,
@@ -293,6 +302,27 @@ mod tests {
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].sql, "SELECT artist.name FROM artist");
         assert!(last[0].fallback && !last[0].shortened);
+        // The same query from a candidate finished by pgask: both marks stay (no cache); from
+        // one the model ended under the full grammar, neither.
+        let mut finished = cand("SELECT artist.name FROM artist WHERE", Stop::MaxTokens);
+        finished.output.finished = Some("SELECT artist.name FROM artist".into());
+        for pair in [
+            vec![strict.clone(), finished.clone()],
+            vec![finished.clone(), strict.clone()],
+        ] {
+            let one = distinct(pair, true, None);
+            assert_eq!(one.len(), 1);
+            assert!(one[0].fallback && one[0].shortened, "{one:?}");
+        }
+        let ended = cand("SELECT artist.name FROM artist", Stop::Eos);
+        for pair in [
+            vec![strict.clone(), ended.clone()],
+            vec![ended, strict.clone()],
+        ] {
+            let one = distinct(pair, true, None);
+            assert_eq!(one.len(), 1);
+            assert!(!one[0].fallback && !one[0].shortened, "{one:?}");
+        }
         // A strict pass cut off with nothing to finish has nothing to run, even then.
         let mut cut = strict;
         cut.output.stop = Stop::MaxTokens;

@@ -241,6 +241,20 @@ impl Engine {
                 return Ok(first);
             }
         };
+        // Held to the scope check as a whole query, as any query pgask runs: one that leaves
+        // out a value the question names, or its order, answers another question.
+        let written = second.finished.as_deref().unwrap_or(&second.text);
+        if second.has_query()
+            && job
+                .scope
+                .as_ref()
+                .is_some_and(|s| s.rejects(written.trim_end(), "", true))
+        {
+            tracing::debug!(sql = %written.trim(), "the fallback's query does not answer the question");
+            second.text = first.text.clone();
+            second.stop = first.stop;
+            second.finished = None;
+        }
         tracing::debug!(first = %first.text.trim(), stop = ?first.stop, "no query to run: written again under the fallback grammar");
         second.prompt_ms += first.prompt_ms;
         second.generate_ms += first.generate_ms;
@@ -367,7 +381,9 @@ impl Engine {
         // end ([`closing`]).
         // A steered pass has its whole `max_tokens` before the window, which runs past it.
         let closing_from = if steered && job.closing {
+            let budget = steered_budget(job.max_tokens, n_ctx.saturating_sub(tokens.len()));
             job.max_tokens
+                .min(budget.saturating_sub((budget / CLOSING_SHARE).max(1)))
         } else if job.closing {
             job.max_tokens
                 .saturating_sub((job.max_tokens / CLOSING_SHARE).max(1))
@@ -378,8 +394,7 @@ impl Engine {
             stop = Stop::Cancelled;
         }
         let budget = if steered && job.closing {
-            let room = n_ctx.saturating_sub(tokens.len() + job.max_tokens);
-            job.max_tokens + job.max_tokens.max(STEERED_EXTRA).min(room)
+            steered_budget(job.max_tokens, n_ctx.saturating_sub(tokens.len()))
         } else {
             job.max_tokens
         };
@@ -846,6 +861,12 @@ impl Engine {
     }
 }
 
+/// The tokens a steered pass may write: `max_tokens`, then as many again (at least
+/// [`STEERED_EXTRA`]), within the `room` the context leaves after the prompt.
+fn steered_budget(max_tokens: usize, room: usize) -> usize {
+    (max_tokens + max_tokens.max(STEERED_EXTRA)).min(room.max(max_tokens))
+}
+
 /// Whether `piece` starts one more list item or condition (`,`, ` AND`, ` OR`).
 fn adds_one_more(piece: &[u8]) -> bool {
     let upper = piece.to_ascii_uppercase();
@@ -1207,7 +1228,10 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 
 #[cfg(test)]
 mod repeat_tests {
-    use super::{continues, looping, repeats_item, starts_order};
+    use super::{
+        adds_one_more, continues, in_text_literal, looping, repeats_item, starts_order,
+        steered_budget,
+    };
 
     #[test]
     fn an_order_by_is_told_from_the_operator_it_starts_like() {
@@ -1252,6 +1276,37 @@ mod repeat_tests {
         let mut none = super::Recent::new(0);
         none.keep(0, &[1.0]);
         assert_eq!(none.logits_at(0), None);
+    }
+
+    #[test]
+    fn a_steered_pass_turns_only_one_more_item_or_condition_outside_text() {
+        for more in [&b","[..], b", ", b" AND", b" and", b" OR", b" OR "] {
+            assert!(adds_one_more(more), "{}", String::from_utf8_lossy(more));
+        }
+        for not in [
+            &b"5"[..],
+            b".",
+            b" IS",
+            b" WHERE",
+            b" FROM",
+            b")",
+            b" ",
+            b"'",
+        ] {
+            assert!(!adds_one_more(not), "{}", String::from_utf8_lossy(not));
+        }
+        assert!(in_text_literal(b"SELECT a FROM t WHERE t.b = 'x, y"));
+        assert!(!in_text_literal(b"SELECT a FROM t WHERE t.b = 'it''s'"));
+        // A quote inside a quoted name is no literal's.
+        assert!(!in_text_literal(b"SELECT \"it's\".a FROM \"it's\""));
+        assert!(in_text_literal(
+            b"SELECT \"it's\".a FROM \"it's\" WHERE x = 'a"
+        ));
+        // As many again (at least 256), within the context, never below max_tokens.
+        assert_eq!(steered_budget(384, 4000), 768);
+        assert_eq!(steered_budget(48, 4000), 304);
+        assert_eq!(steered_budget(384, 500), 500);
+        assert_eq!(steered_budget(384, 384), 384);
     }
 
     #[test]
