@@ -462,6 +462,15 @@ impl Scope {
         unmet > 0 && self.count(text, true, false) == unmet
     }
 
+    /// Whether the whole query `text` leaves out what its question sets: a condition
+    /// ([`Self::conditions_unmet`]: a value or flag it names, a comparison with an average) or
+    /// the sort it asks for. Such a query answers another question (the strict fallback's,
+    /// judged once written).
+    pub fn leaves_out(&self, text: &str) -> bool {
+        let toks = lex(text);
+        self.conditions_unmet(&toks) > 0 || (self.ordered && !sorts(&toks))
+    }
+
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).
     /// At the end the query must have no problem at all: one the text already had could
     /// otherwise hide a new one (a missing GROUP BY counted only at the end).

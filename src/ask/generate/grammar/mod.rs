@@ -82,7 +82,8 @@ impl ValueKind {
             | "timestamp"
             | "timestamptz" => ValueKind::Time,
             "boolean" | "bool" => ValueKind::Bool,
-            _ if base.starts_with("timestamp") => ValueKind::Time,
+            // (`timestamp(3) with time zone` is `timestamp` before its modifier; a domain
+            // named `timestamp_ms` over a bigint is no time.)
             _ => ValueKind::Other,
         }
     }
@@ -259,6 +260,13 @@ mod tests {
         assert_eq!(ValueKind::of("mood", true), ValueKind::Enum);
         assert_eq!(ValueKind::of("jsonb", false), ValueKind::Other);
         assert_eq!(ValueKind::of("money", false), ValueKind::Other);
+        assert_eq!(
+            ValueKind::of("timestamp(3) with time zone", false),
+            ValueKind::Time
+        );
+        assert_eq!(ValueKind::of("timestamp_ms", false), ValueKind::Other);
+        // An array of an enum has its element's labels, and is no enum.
+        assert_eq!(ValueKind::of("mood[]", true), ValueKind::Other);
     }
 }
 
@@ -362,5 +370,59 @@ mod defined_tests {
         assert!(!lines.is_empty());
         assert!(lines.iter().all(|l| !l.contains('*')), "{lines:?}");
         assert!(part.text.contains("\"*)\""), "count(*) reads no column");
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[test]
+    fn a_column_without_equality_is_shown_but_never_made_distinct() {
+        let col = |name: &str, kind| GColumn {
+            name: name.into(),
+            kind,
+            labels: vec![],
+        };
+        let spec = Spec {
+            tables: vec![GTable {
+                name: "events".into(),
+                columns: vec![
+                    col("payload", ValueKind::Other),
+                    col("title", ValueKind::Text),
+                ],
+            }],
+            joins: vec![],
+            defined: vec![],
+            required: vec![],
+            partial: false,
+        };
+        let g = build(&spec, Profile::Strict).unwrap();
+        let rule = |name: &str| {
+            g.text
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} ::=")))
+                .unwrap_or_else(|| panic!("no {name}: {}", g.text))
+                .to_string()
+        };
+        assert!(rule("item-0").contains("events.payload"));
+        let distinct = rule("ditem-0");
+        assert!(distinct.contains("text-0"), "{distinct}");
+        assert!(!distinct.contains("payload"), "{distinct}");
+        assert!(
+            g.text.contains("\"SELECT DISTINCT \" ditems-0"),
+            "{}",
+            g.text
+        );
+        // Nothing comparable: no DISTINCT form at all.
+        let only = Spec {
+            tables: vec![GTable {
+                name: "events".into(),
+                columns: vec![col("payload", ValueKind::Other)],
+            }],
+            ..spec
+        };
+        let g = build(&only, Profile::Strict).unwrap();
+        assert!(!g.text.contains("DISTINCT \""), "{}", g.text);
     }
 }

@@ -241,14 +241,16 @@ impl Engine {
                 return Ok(first);
             }
         };
-        // Held to the scope check as a whole query, as any query pgask runs: one that leaves
-        // out a value the question names, or its order, answers another question.
+        // Judged whole by what the question sets: one that leaves out a value or flag it
+        // names, a comparison with an average, or its order, answers another question. (Not
+        // by every rule of the scope check: strict writes no alias, no key arithmetic and no
+        // unknown name, and most of its queries break one of the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
         if second.has_query()
             && job
                 .scope
                 .as_ref()
-                .is_some_and(|s| s.rejects(written.trim_end(), "", true))
+                .is_some_and(|s| s.leaves_out(written.trim_end()))
         {
             tracing::debug!(sql = %written.trim(), "the fallback's query does not answer the question");
             second.text = first.text.clone();
