@@ -75,10 +75,11 @@ pub struct LlmConfig {
     pub scope_check: bool,
     /// With `grammar = "full"`, on the last attempt: a candidate the full grammar leads into a
     /// dead end (or that is cut off with no start that can be finished) is written again under
-    /// the strict profile, and that query, when it leaves out nothing the question sets (a
-    /// named value or flag, an average, an order), runs (with a NOTICE, never cached) instead
-    /// of the ask failing, unless another candidate of the attempt ended under the full
-    /// grammar (local backend only). Default true. Reload: yes.
+    /// the strict profile, and that query runs (with a NOTICE, never cached) instead of the
+    /// ask failing, unless another candidate of the attempt ended under the full grammar, or
+    /// it leaves out the order the question asks for. Only with `scope_check` on, for a
+    /// question that sets no condition pgask reads (a value or flag it names, a year, an
+    /// average; local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

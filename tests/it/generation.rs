@@ -748,8 +748,8 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         assert!(out.generated_tokens > alone.generated_tokens, "seed {seed}");
         assert!(out.backtracks >= alone.backtracks, "seed {seed}");
     }
-    // The fallback's query is judged whole by the scope check: where the question asks for
-    // an order, one without ORDER BY, max or min is not left to run.
+    // The fallback's query is judged whole by what the question asks: where it asks for an
+    // order, one without ORDER BY, max or min is not left to run.
     let (mut kept, mut refused) = (0, 0);
     for seed in 0..8 {
         let mut req = request("artists", Some(grammar.clone()), 60, seed);
@@ -757,7 +757,10 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         req.closing = true;
         req.fallback = Some(strict.clone());
         let out = llm.generate(req).await.unwrap();
-        assert!(out.fallback_from.is_some(), "seed {seed}: {out:?}");
+        let first = out
+            .fallback_from
+            .clone()
+            .unwrap_or_else(|| panic!("seed {seed}: no fallback: {out:?}"));
         if out.has_query() {
             let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
             assert!(
@@ -765,15 +768,34 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
                 "seed {seed}: {sql}"
             );
             kept += 1;
-        } else {
+        } else if out.text == first.text {
+            // Dropped: the first pass stands, with nothing to run.
+            assert_eq!(out.stop, first.stop, "seed {seed}");
+            assert!(out.finished.is_none(), "seed {seed}");
             refused += 1;
         }
     }
-    eprintln!("ordered question: {kept} fallbacks kept, {refused} refused");
+    eprintln!("ordered question: {kept} fallbacks kept, {refused} dropped");
     assert!(
         refused > 0,
-        "no fallback was refused: the whole-query check is untested"
+        "no fallback was dropped: the whole-query check is untested"
     );
+    assert!(
+        kept > 0,
+        "every fallback was dropped: the check refuses ordered queries too"
+    );
+    // A question that sets a condition (a year) gets no fallback pass at all: strict could
+    // write it turned round.
+    let mut req = request("artists in 2021", Some(grammar.clone()), 60, 0);
+    req.scope = Some(pgask::ask::generate::scope::Scope::new(
+        &cat,
+        &both,
+        "artists in 2021",
+    ));
+    req.closing = true;
+    req.fallback = Some(strict.clone());
+    let out = llm.generate(req).await.unwrap();
+    assert!(out.fallback_from.is_none() && !out.has_query(), "{out:?}");
 }
 
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.

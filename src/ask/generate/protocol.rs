@@ -47,7 +47,9 @@ pub struct Job {
     pub closing: bool,
     /// A grammar every sentence of which plans (the strict profile): when the first pass under
     /// `grammar` leaves no query to run (a dead end, or cut off with no start that can be
-    /// finished), the candidate is written again under this one, without the scope check.
+    /// finished) and `scope`'s question sets no condition, the candidate is written again
+    /// under this one, without the scope check while it is written, and dropped when it
+    /// leaves out the order the question asks for.
     #[serde(default)]
     pub fallback: Option<String>,
 }

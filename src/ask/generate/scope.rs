@@ -463,12 +463,26 @@ impl Scope {
     }
 
     /// Whether the whole query `text` leaves out what its question sets: a condition
-    /// ([`Self::conditions_unmet`]: a value or flag it names, a comparison with an average) or
-    /// the sort it asks for. Such a query answers another question (the strict fallback's,
+    /// ([`Self::conditions_unmet`]: a value or flag it names, a comparison with an average), a
+    /// year it names, or the sort it asks for. Such a query answers another question (the strict fallback's,
     /// judged once written).
     pub fn leaves_out(&self, text: &str) -> bool {
         let toks = lex(text);
-        self.conditions_unmet(&toks) > 0 || (self.ordered && !sorts(&toks))
+        self.conditions_unmet(&toks) > 0
+            || self.years_unmet(text) > 0
+            || (self.ordered && !sorts(&toks))
+    }
+
+    /// Whether the question sets a condition pgask reads in it: a value it names that the
+    /// database holds, a flag (a boolean column it names), a year, or a comparison with an
+    /// average. The strict fallback is not written for such a question: strict cannot compare
+    /// with an average, and whether its `lower(c) = 'Brazil'`, `<> 'Brazil'` or `NOT flag`
+    /// keeps the condition or turns it round is more than a whole-query check can tell.
+    pub fn sets_conditions(&self) -> bool {
+        !self.values.is_empty()
+            || !self.flags_named().is_empty()
+            || self.years_unmet("") > 0
+            || self.average_compared().is_some()
     }
 
     /// Whether appending `piece` to `text` adds a problem (`end`: the answer ends with it).

@@ -112,8 +112,9 @@ impl Asker {
         .await?;
         let scope = cfg.llm.scope_check.then_some(&ctx.scope);
         // The strict fallback only where its query can run: on the last attempt (before it, a
-        // retry under the full grammar is told of the dead end).
-        let fallback = ctx.fallback.as_ref().filter(|_| n == of);
+        // retry under the full grammar is told of the dead end), and with the scope check,
+        // which judges it.
+        let fallback = ctx.fallback.as_ref().filter(|_| n == of && scope.is_some());
         let generated = tokio::select! {
             r = generation::candidates(&backend, &messages, (&ctx.grammar, fallback), scope, &settings) => r?,
             () = &mut cancelled => return Err(AskError::Cancelled),

@@ -60,15 +60,11 @@ pub(super) fn distinct(
             Some(p) => {
                 p.count += 1;
                 p.logprob = p.logprob.max(lp);
-                // Ended by the model under the full grammar by any candidate: neither
-                // finished by pgask nor a fallback.
-                if !shortened && !fallback || !p.shortened && !p.fallback {
-                    p.shortened = false;
-                    p.fallback = false;
-                } else {
-                    p.shortened |= shortened;
-                    p.fallback |= fallback;
-                }
+                // (Candidates the model ended and others are never both here: see
+                // `any_complete`.) Written by pgask's finishing or the fallback for any of
+                // them, it is marked so: a NOTICE, no cache.
+                p.shortened |= shortened;
+                p.fallback |= fallback;
             }
             None => out.push(Proposal {
                 sql,
@@ -302,8 +298,8 @@ mod tests {
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].sql, "SELECT artist.name FROM artist");
         assert!(last[0].fallback && !last[0].shortened);
-        // The same query from a candidate finished by pgask: both marks stay (no cache); from
-        // one the model ended under the full grammar, neither.
+        // The same query from a candidate finished by pgask: both marks stay (no cache); one
+        // the model ended under the full grammar leaves the fallback out.
         let mut finished = cand("SELECT artist.name FROM artist WHERE", Stop::MaxTokens);
         finished.output.finished = Some("SELECT artist.name FROM artist".into());
         for pair in [

@@ -209,16 +209,19 @@ impl Engine {
 
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
-    /// that can be finished) and the job has a fallback grammar, the candidate is written
-    /// again under that one (the prompt's KV cache is reused), without the scope check: the
-    /// fallback is the strict profile, whose every sentence plans.
+    /// that can be finished) and the job has a fallback grammar and a scope check whose
+    /// question sets no condition ([`Scope::sets_conditions`](super::super::scope::Scope::sets_conditions)), the candidate is written again
+    /// under that one (the prompt's KV cache is reused), without the scope check while it is
+    /// written and dropped when it leaves out the order the question asks for
+    /// ([`Scope::leaves_out`](super::super::scope::Scope::leaves_out)): the fallback is the strict profile, whose every sentence plans.
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
         let first = self.run_once(job, cancelled, false)?;
-        let Some(fallback) = job
-            .fallback
-            .as_ref()
-            .filter(|_| first.stop != Stop::Cancelled && !first.has_query())
-        else {
+        // (Not for a question that sets a condition: see `Scope::sets_conditions`.)
+        let Some(fallback) = job.fallback.as_ref().filter(|_| {
+            first.stop != Stop::Cancelled
+                && !first.has_query()
+                && job.scope.as_ref().is_some_and(|s| !s.sets_conditions())
+        }) else {
             return Ok(first);
         };
         let again = Job {
@@ -241,10 +244,10 @@ impl Engine {
                 return Ok(first);
             }
         };
-        // Judged whole by what the question sets: one that leaves out a value or flag it
-        // names, a comparison with an average, or its order, answers another question. (Not
-        // by every rule of the scope check: strict writes no alias, no key arithmetic and no
-        // unknown name, and most of its queries break one of the rules of style.)
+        // Judged whole by what the question asks: one that leaves out the order it asks for
+        // answers another question. (Not by every rule of the scope check: strict writes no
+        // alias, no key arithmetic and no unknown name, and most of its queries break one of
+        // the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
         if second.has_query()
             && job
@@ -279,7 +282,8 @@ impl Engine {
     }
 
     /// One pass of `run`. A `steered` pass (the fallback's, when the job has a closing window)
-    /// has its whole `max_tokens`, then a window past it (as many again, at least
+    /// has its whole `max_tokens` (less when the context is nearly full), then a window past
+    /// it (as many again, at least
     /// [`STEERED_EXTRA`], within the context) in which it ends where it may and goes on to its
     /// ` FROM` or ` GROUP` where the model would start one more item or condition: a strict
     /// query is short once steered, and one cut off before its FROM could not be finished.

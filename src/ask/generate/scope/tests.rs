@@ -3427,3 +3427,34 @@ fn an_alias_the_model_gave_a_table_keeps_it_when_finished() {
     let hint = "SELECT x.* FROM album x WHERE x.title = (SELECT floor(";
     assert!(sc.from_tails("SELECT x.*", hint).is_empty());
 }
+
+#[test]
+fn the_strict_fallback_serves_only_questions_that_set_no_condition() {
+    assert!(!scope("How many albums are there?").sets_conditions());
+    let ordered = scope("the five most expensive albums").with_order(true);
+    assert!(!ordered.sets_conditions());
+    // Judged whole: the order it asks for must be there.
+    assert!(ordered.leaves_out("SELECT album.title FROM album"));
+    assert!(!ordered.leaves_out("SELECT album.title FROM album ORDER BY album.price DESC LIMIT 5"));
+    // A value, a year, a comparison with an average, a flag: no fallback.
+    assert!(scope("albums by AC/DC")
+        .with_values(&["AC/DC".into()])
+        .sets_conditions());
+    assert!(scope("How many albums were added in 2021?").sets_conditions());
+    assert!(
+        scope("Which albums cost more than the average album price?")
+            .with_subqueries(true)
+            .sets_conditions()
+    );
+    let mut products = table("products", &["product_id", "name", "price"]);
+    products
+        .columns
+        .push(Column::new("discontinued", "boolean"));
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        tables: vec![products],
+    };
+    assert!(Scope::new(&catalog, &[0], "List the discontinued products.").sets_conditions());
+    assert!(!Scope::new(&catalog, &[0], "List the products.").sets_conditions());
+}
