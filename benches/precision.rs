@@ -470,6 +470,7 @@ async fn main() {
         let constrained = eng.run(&j, &never).expect("generate");
         j.grammar = None;
         j.scope = None;
+        j.fallback = None;
         let free = eng.run(&j, &never).expect("generate");
         println!(
             "pair {qi}: constrained {} tok in {:.0} ms (grammar + scope {:.0} ms, {} refusals, {} backtracks, {:?}, then finishing {:.0} ms); unconstrained {} tok in {:.0} ms",
