@@ -401,8 +401,10 @@ impl Asker {
         spec.partial = used.iter().any(|t| access.columns.contains_key(t));
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
+        // (Built only where it can be used: the fallback needs the scope check to judge it.)
         let fallback = (self.cfg().llm.grammar == grammar::Profile::Full
-            && self.cfg().llm.strict_fallback)
+            && self.cfg().llm.strict_fallback
+            && self.cfg().llm.scope_check)
             .then(|| grammar::build(&spec, grammar::Profile::Strict).ok())
             .flatten();
         let tables: Vec<(TableId, Vec<String>)> = ranked

@@ -210,10 +210,13 @@ impl Engine {
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
     /// that can be finished) and the job has a fallback grammar and a scope check whose
-    /// question sets no condition ([`Scope::sets_conditions`](super::super::scope::Scope::sets_conditions)), the candidate is written again
+    /// question sets no condition ([`Scope::sets_conditions`]), the candidate is written again
     /// under that one (the prompt's KV cache is reused), without the scope check while it is
     /// written and dropped when it leaves out the order the question asks for
-    /// ([`Scope::leaves_out`](super::super::scope::Scope::leaves_out)): the fallback is the strict profile, whose every sentence plans.
+    /// ([`Scope::leaves_out`]): the fallback is the strict profile, whose every sentence plans.
+    ///
+    /// [`Scope::sets_conditions`]: super::super::scope::Scope::sets_conditions
+    /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
         let first = self.run_once(job, cancelled, false)?;
         // (Not for a question that sets a condition: see `Scope::sets_conditions`.)
@@ -283,10 +286,10 @@ impl Engine {
 
     /// One pass of `run`. A `steered` pass (the fallback's, when the job has a closing window)
     /// has its whole `max_tokens` (less when the context is nearly full), then a window past
-    /// it (as many again, at least
-    /// [`STEERED_EXTRA`], within the context) in which it ends where it may and goes on to its
-    /// ` FROM` or ` GROUP` where the model would start one more item or condition: a strict
-    /// query is short once steered, and one cut off before its FROM could not be finished.
+    /// it (as many again, at least [`STEERED_EXTRA`], within the context) in which it ends
+    /// where it may and goes on to its ` FROM` or ` GROUP` where the model would start one
+    /// more item or condition: a strict query is short once steered, and one cut off before
+    /// its FROM could not be finished.
     fn run_once(
         &mut self,
         job: &Job,
@@ -385,9 +388,14 @@ impl Engine {
         let mut forced: VecDeque<LlamaToken> = VecDeque::new();
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
+        // The tokens this pass may write: a steered pass's run past `max_tokens`.
+        let budget = if steered && job.closing {
+            steered_budget(job.max_tokens, n_ctx.saturating_sub(tokens.len()))
+        } else {
+            job.max_tokens
+        };
         // A steered pass has its whole `max_tokens` before the window, which runs past it.
         let closing_from = if steered && job.closing {
-            let budget = steered_budget(job.max_tokens, n_ctx.saturating_sub(tokens.len()));
             job.max_tokens
                 .min(budget.saturating_sub((budget / CLOSING_SHARE).max(1)))
         } else if job.closing {
@@ -399,11 +407,6 @@ impl Engine {
         if evaluated < tokens.len() {
             stop = Stop::Cancelled;
         }
-        let budget = if steered && job.closing {
-            steered_budget(job.max_tokens, n_ctx.saturating_sub(tokens.len()))
-        } else {
-            job.max_tokens
-        };
         // The first tokens of the words that take the steered pass to where it may end: its
         // FROM, and the GROUP BY a grouped strict query needs.
         let toward_end: Vec<LlamaToken> = if steered {
