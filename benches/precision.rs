@@ -92,6 +92,12 @@ struct Tally {
     /// the ones that planned.
     fallbacks: usize,
     fallback_plans: usize,
+    /// Planned and run on an attempt before the last too: ended by the model under the full
+    /// grammar, or a strict fallback (pgask's closing and finishing of a full-grammar query
+    /// run on the last attempt only).
+    first_plans: usize,
+    /// Strict fallbacks that planned for questions that ask for an order (last attempt only).
+    ordered_fallback_plans: usize,
     tokens: usize,
     ms: f64,
     failures: BTreeMap<String, usize>,
@@ -360,6 +366,14 @@ async fn main() {
                         tally.closed_plans += usize::from(o.stop == Stop::Closed);
                         tally.short_plans += usize::from(shortened);
                         tally.fallback_plans += usize::from(o.fallback_from.is_some());
+                        // (The pipeline asks for the fallback of a question that asks for an
+                        // order on the last attempt only.)
+                        let ordered = j.scope.as_ref().is_some_and(|s| s.lacks_sort(""));
+                        tally.first_plans += usize::from(
+                            (o.fallback_from.is_some() && !ordered) || o.stop == Stop::Eos,
+                        );
+                        tally.ordered_fallback_plans +=
+                            usize::from(o.fallback_from.is_some() && ordered);
                     }
                     Err(kind) => {
                         if scoped
@@ -390,17 +404,25 @@ async fn main() {
         println!("(PGASK_BENCH_ONLY=speed: the random-weight precision run is skipped)");
     }
     // A fallback's first pass is the generation without it (same seed and prompt): without
-    // the fallback, as on an attempt before the last, those generations leave nothing to run.
+    // the fallback (`llm.strict_fallback = false`), those generations leave nothing to run.
     let d = &tallies[0];
     println!(
-        "# default decoder: plans {} of {} with the strict fallback (as on the last attempt), {} of {} without it (as on earlier attempts)",
+        "# default decoder: plans {} of {} with the strict fallback, {} of {} without it (on the last attempt, with pgask's closing and finishing)",
         d.plans,
         d.n,
         d.plans - d.fallback_plans,
         d.n
     );
     println!(
-        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, one generation each (the default decoder with the strict fallback, as on the last attempt)",
+        "# first attempt (the model's own end, or a strict fallback for a question that asks for no order): plans {} of {} with the strict fallback, {} of {} without it; {} strict fallbacks that plan answer questions that ask for an order (last attempt only)",
+        d.first_plans,
+        d.n,
+        d.first_plans + d.ordered_fallback_plans - d.fallback_plans,
+        d.n,
+        d.ordered_fallback_plans
+    );
+    println!(
+        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, one generation each (the default decoder with the strict fallback; a query the model did not end is judged finished or closed, as the last attempt runs it)",
         targets.len()
     );
     println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | strict fallbacks: plan | scope refusals | tok/s | failures |");

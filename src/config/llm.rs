@@ -45,7 +45,7 @@ pub struct LlmConfig {
     pub threads: u32,
     /// Context window in tokens (prompt plus answer). Default 4096. Reload: no.
     pub context: u32,
-    /// Most tokens one answer may have (a strict fallback on the last attempt may go on past
+    /// Most tokens one answer may have (a strict fallback may go on past
     /// it, as many again and at least 256, within the context: `strict_fallback`). Default
     /// 384. Reload: yes.
     pub max_tokens: usize,
@@ -73,11 +73,13 @@ pub struct LlmConfig {
     /// list item or an unjustified literal (local backend only; a server sees the grammar
     /// alone). Default true. Reload: yes.
     pub scope_check: bool,
-    /// With `grammar = "full"`, on the last attempt: a candidate the full grammar leads into a
-    /// dead end (or that is cut off with no start that can be finished) is written again under
-    /// the strict profile, and that query runs (with a NOTICE, never cached) instead of the
-    /// ask failing, unless another candidate of the attempt ended under the full grammar, or
-    /// it leaves out the order the question asks for. Only with `scope_check` on, for a
+    /// With `grammar = "full"`: a candidate the full grammar leads into a dead end (or that
+    /// is cut off with no start that can be finished) is written again under the strict
+    /// profile, on any attempt (the last only for a question that asks for an order), and
+    /// that query runs (with a NOTICE, never cached) instead of
+    /// the attempt failing, unless another candidate of the attempt ended under the full
+    /// grammar, or it leaves out the order the question asks for (its steered pass goes on
+    /// to an ORDER BY where it would end without one). Only with `scope_check` on, for a
     /// question that sets no condition pgask reads (a value or flag it names, a year, an
     /// average; local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,

@@ -326,11 +326,12 @@ async fn thousands_of_rows_stream_through_without_stalling() {
         .any(|t| t.starts_with("SELECT 3503")));
 }
 
-/// A dead end under the full grammar: the next attempt retries, told of it; on the last
-/// attempt the query written under the strict fallback runs, with a NOTICE, and is not cached
-/// (asked again, the model is asked again).
+/// A dead end of the full grammar is answered on the same attempt by the strict fallback: the
+/// fallback grammar goes with every request, the answer comes with a NOTICE and is never
+/// cached; a fallback that leaves no query either is retried, and the retry is told of the
+/// full grammar's dead end; with `llm.strict_fallback = false` the ask fails there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_the_last_attempt_a_dead_end_is_answered_by_the_strict_fallback() {
+async fn a_dead_end_is_answered_by_the_strict_fallback_on_the_same_attempt() {
     use pgask::ask::generate::backend::{Backend, SCRIPTED_DEAD_END};
     let strict = "SELECT artist.name FROM artist ORDER BY artist.name LIMIT 2";
     let script = format!("{SCRIPTED_DEAD_END}SELECT a.name FROM artist x => {strict}");
@@ -359,24 +360,15 @@ async fn on_the_last_attempt_a_dead_end_is_answered_by_the_strict_fallback() {
     let notices = texts(&got, b'N').join("\n");
     assert!(notices.contains("strict grammar"), "{notices}");
     assert!(
-        notices.contains(strict) && notices.contains("attempts: 2"),
+        notices.contains(strict) && notices.contains("attempts: 1"),
         "{notices}"
     );
     let seen = requests(&p);
-    assert_eq!(seen.len(), 2);
-    // The fallback grammar goes only with the last attempt's request, and the retry was told
-    // of the dead end.
-    assert!(seen[0].fallback.is_none());
-    assert!(seen[1]
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0]
         .fallback
         .as_deref()
         .is_some_and(|g| g.contains("root")));
-    let retry: String = seen[1]
-        .messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect();
-    assert!(retry.contains("cut off"), "{retry}");
     // Not cached: the same question, on another connection, goes to the model again.
     let mut other = RawClient::connect(p.port(), "postgres", &db).await;
     let again = other
@@ -384,7 +376,34 @@ async fn on_the_last_attempt_a_dead_end_is_answered_by_the_strict_fallback() {
         .await
         .unwrap();
     assert_eq!(first_column(&again), want);
-    assert_eq!(requests(&p).len(), 4);
+    assert_eq!(requests(&p).len(), 2);
+
+    // A fallback with no query either: the next attempt retries, told of the dead end.
+    let dropped = format!("{SCRIPTED_DEAD_END}SELECT a.name FROM artist x");
+    let Some((p, db)) = proxy(&[dropped.as_str(), strict], |c| c.ask.max_attempts = 2).await else {
+        return;
+    };
+    let mut c = RawClient::connect(p.port(), "postgres", &db).await;
+    let got = c
+        .exchange(&query("-- ask: the first two artists by name"), 1)
+        .await
+        .unwrap();
+    assert!(texts(&got, b'E').is_empty(), "{:?}", texts(&got, b'E'));
+    assert_eq!(first_column(&got), want);
+    let notices = texts(&got, b'N').join("\n");
+    assert!(!notices.contains("strict grammar"), "{notices}");
+    let seen = requests(&p);
+    assert_eq!(seen.len(), 2);
+    let retry: String = seen[1]
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert!(
+        retry.contains("cut off") && retry.contains("SELECT a.name FROM artist x"),
+        "{retry}"
+    );
+
     // Without the fallback the ask fails at the dead end.
     let Some((p, db)) = proxy(&[script.as_str()], |c| {
         c.ask.max_attempts = 2;

@@ -14,7 +14,8 @@ use crate::config::{LlmBackend, LlmConfig};
 
 /// A scripted answer that starts with this is a generation that ended at a dead end: `dead
 /// end: <its text> => <the strict fallback's query>` (the latter only when the request has a
-/// fallback grammar).
+/// fallback grammar; without ` => …`, the fallback left no query either, as when it is
+/// dropped).
 pub const SCRIPTED_DEAD_END: &str = "dead end: ";
 
 /// An LLM backend.
@@ -113,15 +114,18 @@ impl Backend {
                 // the query a request with a fallback grammar gets written after it.
                 let (text, stop, fallback_from) = match text.strip_prefix(SCRIPTED_DEAD_END) {
                     Some(rest) => {
-                        let (first, strict) = rest.split_once(" => ").unwrap_or((rest, ""));
-                        if fallback {
-                            let first = FirstPass {
-                                text: first.to_string(),
-                                stop: Stop::DeadEnd,
-                            };
-                            (strict.to_string(), Stop::Eos, Some(first))
-                        } else {
-                            (first.to_string(), Stop::DeadEnd, None)
+                        let (first, strict) = match rest.split_once(" => ") {
+                            Some((first, strict)) => (first, Some(strict)),
+                            None => (rest, None),
+                        };
+                        let pass = FirstPass {
+                            text: first.to_string(),
+                            stop: Stop::DeadEnd,
+                        };
+                        match (fallback, strict) {
+                            (true, Some(strict)) => (strict.to_string(), Stop::Eos, Some(pass)),
+                            (true, None) => (first.to_string(), Stop::DeadEnd, Some(pass)),
+                            (false, _) => (first.to_string(), Stop::DeadEnd, None),
                         }
                     }
                     None => (text, Stop::Eos, None),

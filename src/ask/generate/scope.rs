@@ -454,6 +454,13 @@ impl Scope {
         values + self.flags_unnamed(toks) + self.average_unmet(toks)
     }
 
+    /// Whether the question asks for an order ([`Self::with_order`]) that `text` does not
+    /// give yet (no ORDER BY, no maximum or minimum): the strict fallback's steered pass then
+    /// goes on with ` ORDER` where it would end.
+    pub fn lacks_sort(&self, text: &str) -> bool {
+        self.ordered && !sorts(&lex(text))
+    }
+
     /// Whether conditions the question sets ([`Self::conditions_unmet`]) are all the answer
     /// `text` lacks to end (its sort aside): the model that wanted to end there is steered to
     /// a WHERE or an AND.
@@ -1166,6 +1173,20 @@ impl Scope {
                     )
                 {
                     lit -= 2;
+                }
+                // `('abc')::VARCHAR::BIGINT`: the parentheses around the text change nothing
+                // (not a call's: `upper('x')::TEXT::INT` is the call's value).
+                if lit < i - 2
+                    && lit >= 2
+                    && toks[lit].is(Kind::Punct, ")")
+                    && toks[lit - 2].is(Kind::Punct, "(")
+                    && !(lit >= 3
+                        && (toks[lit - 3].kind == Kind::Ident
+                            || FUNCTIONS
+                                .iter()
+                                .any(|f| f.eq_ignore_ascii_case(toks[lit - 3].text))))
+                {
+                    lit -= 1;
                 }
                 if toks[lit].kind == Kind::Literal && toks[lit].text.starts_with('\'') {
                     let value = toks[lit].text.trim_matches('\'').trim();

@@ -35,7 +35,9 @@ pub(super) struct Proposal {
 /// (`scope`, when on) would let it end: one it would not (a value the question names still
 /// unused, `… GROUP BY 1, 2 LIMIT 752` without 'Brazil') could plan and answer another
 /// question. One cut off at a dead end is left out (what it would run is not what the model
-/// was writing), as is one pgask ended in the closing window ([`Stop::Closed`]).
+/// was writing), as is one pgask ended in the closing window ([`Stop::Closed`]). A strict
+/// fallback with a query runs on any attempt (finished by pgask if it must be), unless a
+/// candidate ended under the full grammar.
 pub(super) fn distinct(
     candidates: Vec<Candidate>,
     last: bool,
@@ -51,7 +53,9 @@ pub(super) fn distinct(
             continue;
         }
         let (sql, shortened) = match c.output.finished.as_deref() {
-            Some(w) if last && !c.complete => (w.trim().to_string(), true),
+            Some(w) if (last || c.output.fallback_from.is_some()) && !c.complete => {
+                (w.trim().to_string(), true)
+            }
             _ => (c.sql, false),
         };
         let lp = c.output.mean_logprob;
@@ -81,12 +85,11 @@ pub(super) fn distinct(
 /// Whether `c` has nothing to run on this attempt (its finished query runs on the `last`): cut
 /// off at a dead end, or ended by pgask in the closing window (whole, but not what the model
 /// would have written), or cut off where `scope` refuses its end; or written under the strict
-/// fallback (it runs on the `last` attempt, when it has a query: a retry under the full
-/// grammar says more of the question). Never a proposal, and what the next attempt is told of
-/// ([`told`]).
+/// fallback with no query either (one with a query runs on any attempt). Never a proposal,
+/// and what the next attempt is told of ([`told`]).
 pub(super) fn held_back(c: &Candidate, last: bool, scope: Option<&Scope>) -> bool {
     if c.output.fallback_from.is_some() {
-        return !last || !c.output.has_query();
+        return !c.output.has_query();
     }
     if last && c.output.finished.is_some() {
         return false;
@@ -267,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn a_strict_fallback_runs_on_the_last_attempt_only_and_the_retry_hears_of_the_first_pass() {
+    fn a_strict_fallback_runs_on_any_attempt_and_a_retry_hears_of_the_first_pass() {
         use crate::ask::generate::protocol::FirstPass;
         let mut strict = cand("SELECT artist.name FROM artist", Stop::Eos);
         // (As `candidates` makes it: no query the model ended under the attempt's grammar.)
@@ -276,10 +279,14 @@ mod tests {
             text: "SELECT a.name FROM artist x ".into(),
             stop: Stop::DeadEnd,
         });
-        // Before the last attempt it is held back, and the retry is told of the dead end the
-        // full grammar led into, not of the strict query.
-        assert!(held_back(&strict, false, None));
-        assert!(distinct(vec![strict.clone()], false, None).is_empty());
+        // It runs on any attempt, marked; held back (no query), the retry is told of the dead
+        // end the full grammar led into, not of the strict query (one that fails when it runs
+        // is corrected from its own error, like any query that ran).
+        assert!(!held_back(&strict, false, None));
+        let first = distinct(vec![strict.clone()], false, None);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].sql, "SELECT artist.name FROM artist");
+        assert!(first[0].fallback && !first[0].shortened);
         assert_eq!(
             told(&strict),
             ("SELECT a.name FROM artist x".to_string(), Stop::DeadEnd)
@@ -293,11 +300,6 @@ mod tests {
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
         assert!(!both[0].fallback);
-        // On the last attempt it runs, marked.
-        let last = distinct(vec![strict.clone()], true, None);
-        assert_eq!(last.len(), 1);
-        assert_eq!(last[0].sql, "SELECT artist.name FROM artist");
-        assert!(last[0].fallback && !last[0].shortened);
         // The same query from a candidate finished by pgask: both marks stay (no cache); one
         // the model ended under the full grammar leaves the fallback out.
         let mut finished = cand("SELECT artist.name FROM artist WHERE", Stop::MaxTokens);
@@ -319,11 +321,21 @@ mod tests {
             assert_eq!(one.len(), 1);
             assert!(!one[0].fallback && !one[0].shortened, "{one:?}");
         }
-        // A strict pass cut off with nothing to finish has nothing to run, even then.
-        let mut cut = strict;
+        // A strict pass finished by pgask runs finished on any attempt, marked both ways.
+        let mut cut = strict.clone();
+        cut.sql = "SELECT artist.name FROM artist WHERE".into();
         cut.output.stop = Stop::MaxTokens;
-        cut.complete = false;
-        assert!(held_back(&cut, true, None));
+        cut.output.finished = Some("SELECT artist.name FROM artist ".into());
+        let one = distinct(vec![cut.clone()], false, None);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].sql, "SELECT artist.name FROM artist");
+        assert!(one[0].fallback && one[0].shortened, "{one:?}");
+        // One cut off with nothing to finish has nothing to run, on any attempt.
+        cut.output.finished = None;
+        for last in [false, true] {
+            assert!(held_back(&cut, last, None));
+            assert!(distinct(vec![cut.clone()], last, None).is_empty());
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::super::protocol::{ChatMessage, FirstPass, Job, Output, Stop, CUE};
 use super::super::scope::memo::Judged;
+use super::super::scope::Scope;
 use super::finish::{distance, finish, moves_away, reads_a_table, Closers};
 use super::mask::{ends_mid_char, MaskStats, Masker, Prefixes};
 
@@ -218,13 +219,14 @@ impl Engine {
     /// [`Scope::sets_conditions`]: super::super::scope::Scope::sets_conditions
     /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
-        let first = self.run_once(job, cancelled, false)?;
+        let first = self.run_once(job, cancelled, None)?;
         // (Not for a question that sets a condition: see `Scope::sets_conditions`.)
-        let Some(fallback) = job.fallback.as_ref().filter(|_| {
-            first.stop != Stop::Cancelled
-                && !first.has_query()
-                && job.scope.as_ref().is_some_and(|s| !s.sets_conditions())
-        }) else {
+        let (Some(fallback), Some(scope)) = (
+            job.fallback.as_ref(),
+            job.scope.as_ref().filter(|s| {
+                first.stop != Stop::Cancelled && !first.has_query() && !s.sets_conditions()
+            }),
+        ) else {
             return Ok(first);
         };
         let again = Job {
@@ -239,7 +241,7 @@ impl Engine {
             closing: job.closing,
             fallback: None,
         };
-        let mut second = match self.run_once(&again, cancelled, true) {
+        let mut second = match self.run_once(&again, cancelled, Some(scope)) {
             Ok(o) => o,
             Err(e) => {
                 // The first pass stands (the attempt goes on as without a fallback).
@@ -252,12 +254,7 @@ impl Engine {
         // alias, no key arithmetic and no unknown name, and most of its queries break one of
         // the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
-        if second.has_query()
-            && job
-                .scope
-                .as_ref()
-                .is_some_and(|s| s.leaves_out(written.trim_end()))
-        {
+        if second.has_query() && scope.leaves_out(written.trim_end()) {
             tracing::debug!(sql = %written.trim(), "the fallback's query does not answer the question");
             second.text = first.text.clone();
             second.stop = first.stop;
@@ -284,18 +281,22 @@ impl Engine {
         Ok(second)
     }
 
-    /// One pass of `run`. A `steered` pass (the fallback's, when the job has a closing window)
-    /// has its whole `max_tokens` (less when the context is nearly full), then a window past
-    /// it (as many again, at least [`STEERED_EXTRA`], within the context) in which it ends
-    /// where it may and goes on to its ` FROM` or ` GROUP` where the model would start one
-    /// more item or condition: a strict query is short once steered, and one cut off before
-    /// its FROM could not be finished.
+    /// One pass of `run`. A `steered` pass (the fallback's, when the job has a closing window;
+    /// `steer` is the question's scope, which judges it afterwards) has its whole `max_tokens`
+    /// (less when the context is nearly full), then a window past it (as many again, at least
+    /// [`STEERED_EXTRA`], within the context) in which it ends where it may and goes on to its
+    /// ` FROM` or ` GROUP` where the model would start one more item or condition: a strict
+    /// query is short once steered, and one cut off before its FROM could not be finished.
+    /// For a question that asks for an order ([`Scope::lacks_sort`]), it goes on with
+    /// ` ORDER` wherever it would end without one (the model's end, the window's, one more
+    /// condition), when the grammar allows it: a query without it would be dropped.
     fn run_once(
         &mut self,
         job: &Job,
         cancelled: &dyn Fn() -> bool,
-        steered: bool,
+        steer: Option<&Scope>,
     ) -> Result<Output, EngineError> {
+        let steered = steer.is_some();
         let started = Instant::now();
         let mut grammar = match &job.grammar {
             Some(g) => Some(
@@ -417,6 +418,19 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // The tokens of ` ORDER`, for a steered pass whose question asks for an order (the
+        // first is taken where the pass would end, the rest written after it).
+        // (None where the first token is only ` OR` or ` `: the grammar could take it for the
+        // operator or a space and go on with something else.)
+        let order_toks: Vec<LlamaToken> = steer
+            .filter(|s| s.lacks_sort(""))
+            .and_then(|_| spell(self.model, " ORDER"))
+            .filter(|t| {
+                t.first().is_some_and(|&f| {
+                    starts_order(&self.model.vocab().token_to_piece(f, false, None))
+                })
+            })
+            .unwrap_or_default();
         while evaluated == tokens.len() && generated < budget {
             if cancelled() {
                 stop = Stop::Cancelled;
@@ -569,8 +583,36 @@ impl Engine {
                     // a sort's direction).
                     let mut piece = self.model.vocab().token_to_piece(tok, false, None);
                     // (An end the model drew itself is its own: `Eos` below.)
-                    let model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
-                    if closing && !model_ends && !continues(&text, &piece) && reads_a_table(&text) {
+                    let mut model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
+                    // The steered pass of a question that asks for an order goes on with
+                    // ` ORDER` where it would end without one (the model's end, the closing
+                    // window's, one more item or condition).
+                    // (The model's end only where its token is nothing but the end: `5\n`
+                    // would lose its 5.)
+                    let only_end = self.model.vocab().is_eog(tok)
+                        || piece.iter().all(|b| b.is_ascii_whitespace());
+                    let sorting = order_toks.first().copied().filter(|&o| {
+                        ((model_ends && only_end)
+                            || (closing
+                                && !continues(&text, &piece)
+                                && (reads_a_table(&text) || adds_one_more(&piece))))
+                            && !in_text_literal(&text)
+                            && !ends_mid_char(&text)
+                            && allowed(g, o)
+                            && steer.is_some_and(|s| s.lacks_sort(&String::from_utf8_lossy(&text)))
+                    });
+                    if let Some(o) = sorting {
+                        tok = o;
+                        piece = self.model.vocab().token_to_piece(tok, false, None);
+                        model_ends = false;
+                        forced = order_toks[1..].iter().copied().collect();
+                    }
+                    if closing
+                        && sorting.is_none()
+                        && !model_ends
+                        && !continues(&text, &piece)
+                        && reads_a_table(&text)
+                    {
                         let so_far = String::from_utf8_lossy(&text);
                         let eos = self.model.vocab().eos();
                         if !ends_mid_char(&text)
@@ -822,7 +864,8 @@ impl Engine {
         }
         // The query the model did not end, finished.
         // A query ended in the closing window is pgask's ending, not the model's: it goes the
-        // way of a finished one (run on the last attempt only, with a notice, never cached).
+        // way of a finished one (run on the last attempt only, with a notice, never cached;
+        // a strict fallback's on any attempt the pipeline asks for one).
         let mut finished =
             (stop == Stop::Closed).then(|| String::from_utf8_lossy(&text).into_owned());
         let tf = Instant::now();
@@ -876,10 +919,12 @@ fn steered_budget(max_tokens: usize, room: usize) -> usize {
     (max_tokens + max_tokens.max(STEERED_EXTRA)).min(room.max(max_tokens))
 }
 
-/// Whether `piece` starts one more list item or condition (`,`, ` AND`, ` OR`).
+/// Whether `piece` starts one more list item or condition (`,`, ` AND`, ` OR`; not ` ORDER`).
 fn adds_one_more(piece: &[u8]) -> bool {
     let upper = piece.to_ascii_uppercase();
-    upper.starts_with(b",") || upper.starts_with(b" AND") || upper.starts_with(b" OR")
+    upper.starts_with(b",")
+        || upper.starts_with(b" AND")
+        || (upper.starts_with(b" OR") && !starts_order(piece))
 }
 
 /// Whether `sql` ends inside a text literal (quotes inside a quoted name do not count).
@@ -1301,6 +1346,8 @@ mod repeat_tests {
             b")",
             b" ",
             b"'",
+            b" ORDER",
+            b" ORD",
         ] {
             assert!(!adds_one_more(not), "{}", String::from_utf8_lossy(not));
         }

@@ -3383,6 +3383,7 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT 'abc' / a.price + 1 FROM album a",
         "SELECT 'abc' - a.price ^ 2 FROM album a",
         "SELECT 'abc'::VARCHAR::BIGINT FROM album a",
+        "SELECT ('abc')::VARCHAR::BIGINT FROM album a",
     ] {
         assert!(sc.problems(sql, true) > 0, "{sql}");
     }
@@ -3392,6 +3393,7 @@ fn casts_and_patterns_postgresql_has_no_operator_or_cast_for() {
         "SELECT a.price::INT::TEXT FROM album a",
         "SELECT '12' / a.price + 1, a.price / 2 - a.price FROM album a",
         "SELECT '12'::VARCHAR::BIGINT, 'x'::TEXT::VARCHAR FROM album a",
+        "SELECT ('12')::VARCHAR::BIGINT FROM album a",
         // (After review.) A typed constant is no bare text; after `+` or `-`, what binds
         // first may make the right side a time or a jsonb; CHAR keeps one character.
         "SELECT DATE '2024-01-01' + a.price * 7, INTERVAL '1 day' * a.price FROM album a",
