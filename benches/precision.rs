@@ -92,12 +92,14 @@ struct Tally {
     /// the ones that planned.
     fallbacks: usize,
     fallback_plans: usize,
-    /// Planned and run on an attempt before the last too: ended by the model under the full
-    /// grammar, or a strict fallback (pgask's closing and finishing of a full-grammar query
-    /// run on the last attempt only).
-    first_plans: usize,
-    /// Strict fallbacks that planned for questions that ask for an order (last attempt only).
+    /// Strict fallbacks that planned for questions that ask for an order (steered to an
+    /// ORDER BY).
     ordered_fallback_plans: usize,
+    /// Strict fallbacks that planned for questions that name a value (its condition written
+    /// by pgask).
+    valued_fallback_plans: usize,
+    /// Queries the model ended itself under the full grammar that planned.
+    model_plans: usize,
     tokens: usize,
     ms: f64,
     failures: BTreeMap<String, usize>,
@@ -121,10 +123,46 @@ fn engine(model: &Path) -> Engine {
     Engine::load(model, &cfg).expect("load model")
 }
 
+/// The values `question` names that `tables`' text columns hold, as the pipeline's lookup finds
+/// them (lower-cased match, the stored spelling): `(value, table, column)`.
+async fn named_values(
+    client: &tokio_postgres::Client,
+    catalog: &Catalog,
+    tables: &[TableId],
+    question: &str,
+) -> Vec<(String, String, String)> {
+    let names = shape::names(catalog, tables);
+    let mut out = Vec::new();
+    for l in QuestionShape::of(question, &names).literals.iter().take(3) {
+        let shape::Literal::Text(v) = l else {
+            continue;
+        };
+        for t in tables.iter().filter_map(|&t| catalog.tables.get(t)) {
+            for c in &t.columns {
+                let text = c.data_type == "text" || c.data_type.starts_with("character");
+                if !text || v.trim().is_empty() {
+                    continue;
+                }
+                let col = catalog::quote_ident(&c.name);
+                let sql = format!(
+                    "SELECT {col}::text FROM {} WHERE lower({col}::text) = $1 LIMIT 1",
+                    t.qualified()
+                );
+                if let Ok(Some(row)) = client.query_opt(&sql, &[v]).await {
+                    if let Ok(stored) = row.try_get::<_, String>(0) {
+                        out.push((stored, t.name.clone(), c.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn job(
     catalog: &Catalog,
     t: &Target,
-    question: &str,
+    (question, holders): (&str, &[(String, String, String)]),
     seed: u32,
     scoped: bool,
     temperature: f32,
@@ -157,7 +195,16 @@ fn job(
             // The question's order demand, as the pipeline sets it.
             let names = shape::names(catalog, &t.tables);
             let ordered = QuestionShape::of(question, &names).ordered;
-            Scope::new(catalog, &t.tables, question).with_order(ordered)
+            let mut values: Vec<String> = Vec::new();
+            for (v, _, _) in holders {
+                if !values.contains(v) {
+                    values.push(v.clone());
+                }
+            }
+            Scope::new(catalog, &t.tables, question)
+                .with_order(ordered)
+                .with_values(&values)
+                .with_holders(holders)
         }),
         // As the pipeline asks.
         closing: true,
@@ -319,12 +366,20 @@ async fn main() {
         let cat = &catalogs[&t.db];
         let client = &clients[&t.db];
         for (qi, question) in t.questions.iter().enumerate() {
+            // The values it names, as the pipeline looks them up.
+            let holders = named_values(client, cat, &t.tables, question).await;
             // Two seeds with the default decoder, the first also with the grammar alone.
             for (k, scoped, seed) in [(0, true, 0), (0, true, 1000), (1, false, 0)] {
-                let j = job(cat, t, question, 1 + seed + qi as u32, scoped, 1.0);
+                let j = job(
+                    cat,
+                    t,
+                    (question, &holders),
+                    1 + seed + qi as u32,
+                    scoped,
+                    1.0,
+                );
                 let o: Output = eng.run(&j, &never).expect("generate");
-                // A query the model did not end is judged finished, as the last attempt runs
-                // it.
+                // A query the model did not end is judged finished, as any attempt runs it.
                 let shortened = o.finished.is_some() && o.stop != Stop::Closed;
                 let sql = o.finished.as_deref().unwrap_or(&o.text).trim();
                 let tally = &mut tallies[k];
@@ -366,12 +421,12 @@ async fn main() {
                         tally.closed_plans += usize::from(o.stop == Stop::Closed);
                         tally.short_plans += usize::from(shortened);
                         tally.fallback_plans += usize::from(o.fallback_from.is_some());
-                        // (The pipeline asks for the fallback of a question that asks for an
-                        // order on the last attempt only.)
                         let ordered = j.scope.as_ref().is_some_and(|s| s.lacks_sort(""));
-                        tally.first_plans += usize::from(
-                            (o.fallback_from.is_some() && !ordered) || o.stop == Stop::Eos,
-                        );
+                        let valued = j.scope.as_ref().is_some_and(|s| !s.values.is_empty());
+                        tally.valued_fallback_plans +=
+                            usize::from(o.fallback_from.is_some() && valued);
+                        tally.model_plans +=
+                            usize::from(o.fallback_from.is_none() && o.stop == Stop::Eos);
                         tally.ordered_fallback_plans +=
                             usize::from(o.fallback_from.is_some() && ordered);
                     }
@@ -407,22 +462,19 @@ async fn main() {
     // the fallback (`llm.strict_fallback = false`), those generations leave nothing to run.
     let d = &tallies[0];
     println!(
-        "# default decoder: plans {} of {} with the strict fallback, {} of {} without it (on the last attempt, with pgask's closing and finishing)",
+        "# default decoder, first attempt (as any attempt: the model's own end, pgask's closing and finishing, or the strict fallback): plans {} of {} with the strict fallback, {} of {} without it; the model itself ended {} of them under the full grammar",
         d.plans,
         d.n,
         d.plans - d.fallback_plans,
-        d.n
+        d.n,
+        d.model_plans
     );
     println!(
-        "# first attempt (the model's own end, or a strict fallback for a question that asks for no order): plans {} of {} with the strict fallback, {} of {} without it; {} strict fallbacks that plan answer questions that ask for an order (last attempt only)",
-        d.first_plans,
-        d.n,
-        d.first_plans + d.ordered_fallback_plans - d.fallback_plans,
-        d.n,
-        d.ordered_fallback_plans
+        "# strict fallbacks that plan: {} of {}; {} answer questions that ask for an order (steered to an ORDER BY), {} questions that name a value (its condition written by pgask)",
+        d.fallback_plans, d.fallbacks, d.ordered_fallback_plans, d.valued_fallback_plans
     );
     println!(
-        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, one generation each (the default decoder with the strict fallback; a query the model did not end is judged finished or closed, as the last attempt runs it)",
+        "# precision: random-weight model (tiny shape, llama SPM vocabulary), {} targets, temperature 1.0, one generation each (the default decoder with the strict fallback; a query the model did not end is judged finished or closed, as any attempt runs it)",
         targets.len()
     );
     println!("| decoder | generations | ended by the model | names resolve (guard) | plans (EXPLAIN) | of those ended by the model: plan | closed by pgask (closing window): plan | finished by pgask: plan | queries pgask would run: plan | text kept when finished | finishing mean / max | strict fallbacks: plan | scope refusals | tok/s | failures |");
@@ -487,7 +539,8 @@ async fn main() {
         .enumerate()
         .take(if smoke() { 2 } else { 12 })
     {
-        let mut j = job(cat, chinook, question, 1 + qi as u32, true, 0.0);
+        let holders = named_values(&clients["chinook"], cat, &chinook.tables, question).await;
+        let mut j = job(cat, chinook, (question, &holders), 1 + qi as u32, true, 0.0);
         j.max_tokens = 48;
         let constrained = eng.run(&j, &never).expect("generate");
         j.grammar = None;

@@ -75,13 +75,13 @@ pub struct LlmConfig {
     pub scope_check: bool,
     /// With `grammar = "full"`: a candidate the full grammar leads into a dead end (or that
     /// is cut off with no start that can be finished) is written again under the strict
-    /// profile, on any attempt (the last only for a question that asks for an order), and
-    /// that query runs (with a NOTICE, never cached) instead of
+    /// profile, on any attempt, and that query runs (with a NOTICE, never cached) instead of
     /// the attempt failing, unless another candidate of the attempt ended under the full
     /// grammar, or it leaves out the order the question asks for (its steered pass goes on
-    /// to an ORDER BY where it would end without one). Only with `scope_check` on, for a
-    /// question that sets no condition pgask reads (a value or flag it names, a year, an
-    /// average; local backend only). Default true. Reload: yes.
+    /// to an ORDER BY where it would end without one) or a value it names (pgask writes
+    /// `column = 'value'` for it). Only with `scope_check` on, for a question that sets no
+    /// other condition pgask reads (a flag it names, a year, an average; local backend only).
+    /// Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

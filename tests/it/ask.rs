@@ -377,6 +377,21 @@ async fn a_dead_end_is_answered_by_the_strict_fallback_on_the_same_attempt() {
         .unwrap();
     assert_eq!(first_column(&again), want);
     assert_eq!(requests(&p).len(), 2);
+    // A question that asks for an order gets it on the first attempt too (its pass is
+    // steered to an ORDER BY).
+    let ordered = other
+        .exchange(&query("-- ask: the two artists with the longest names"), 1)
+        .await
+        .unwrap();
+    assert!(
+        texts(&ordered, b'E').is_empty(),
+        "{:?}",
+        texts(&ordered, b'E')
+    );
+    assert_eq!(first_column(&ordered), want);
+    let seen = requests(&p);
+    assert_eq!(seen.len(), 3);
+    assert!(seen[2].fallback.is_some());
 
     // A fallback with no query either: the next attempt retries, told of the dead end.
     let dropped = format!("{SCRIPTED_DEAD_END}SELECT a.name FROM artist x");

@@ -619,7 +619,7 @@ async fn a_query_running_out_of_tokens_is_ended_whole_in_the_closing_window() {
                 "seed {seed}: {}",
                 open.text
             );
-            // Handed on as a finished query (the last attempt's, with a notice).
+            // Handed on as a finished query (run with a notice).
             assert_eq!(closed.finished.as_deref(), Some(closed.text.as_str()));
             assert!(!closed.stop.complete());
             resolves_and_plans(&closed.text, seed, (&policy, &cat, &client)).await;
@@ -803,6 +803,42 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         let out = llm.generate(req).await.unwrap();
         assert_eq!(out.text.trim(), "SELECT name FROM artist", "seed {seed}");
     }
+    // A question that names a value a column holds: the steered pass writes its condition
+    // (`invoice.billing_country = 'Brazil'`, which a random model never would) where it would
+    // end, sort or group without it, and its query is kept only with it.
+    let brazil = pgask::ask::generate::scope::Scope::new(&cat, &both, "invoices from Brazil")
+        .with_values(&["Brazil".to_string()])
+        .with_holders(&[(
+            "Brazil".to_string(),
+            "invoice".to_string(),
+            "billing_country".to_string(),
+        )]);
+    let mut kept = 0;
+    for seed in 0..8 {
+        let mut req = request("invoices from Brazil", Some(grammar.clone()), 60, seed);
+        req.scope = Some(brazil.clone());
+        req.closing = true;
+        req.fallback = Some(strict.clone());
+        let out = llm.generate(req).await.unwrap();
+        assert!(
+            out.fallback_from.is_some(),
+            "seed {seed}: no fallback: {out:?}"
+        );
+        if out.has_query() {
+            let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
+            assert!(
+                sql.contains("invoice.billing_country = 'Brazil'") && !sql.contains(" OR "),
+                "seed {seed}: {sql}"
+            );
+            resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+            kept += 1;
+        }
+    }
+    eprintln!("question with a value: {kept} of 8 fallbacks keep it");
+    assert!(
+        kept >= 3,
+        "{kept} of 8 fallbacks write the value: the steering to its condition is off"
+    );
     // A question that sets a condition (a year) gets no fallback pass at all: strict could
     // write it turned round.
     let mut req = request("artists in 2021", Some(grammar.clone()), 60, 0);

@@ -47,9 +47,10 @@ pub struct Job {
     pub closing: bool,
     /// A grammar every sentence of which plans (the strict profile): when the first pass under
     /// `grammar` leaves no query to run (a dead end, or cut off with no start that can be
-    /// finished) and `scope`'s question sets no condition, the candidate is written again
-    /// under this one, without the scope check while it is written, and dropped when it
-    /// leaves out the order the question asks for.
+    /// finished) and the strict profile may answer `scope`'s question (no condition pgask
+    /// reads in it, or only values it names), the candidate is written again under this one,
+    /// without the scope check while it is written, and dropped when it leaves out the order
+    /// or a value the question asks for.
     #[serde(default)]
     pub fallback: Option<String>,
 }

@@ -478,6 +478,57 @@ impl Scope {
         self.conditions_unmet(&toks) > 0
             || self.years_unmet(text) > 0
             || (self.ordered && !sorts(&toks))
+            || self.values_turned(&toks)
+    }
+
+    /// Whether a value the question names is written other than as `column = 'value'`
+    /// (`lower(c) = 'Brazil'` finds nothing, `<> 'Brazil'` the opposite, `LIKE` and `<=`
+    /// another set), or beside an OR (which widens what the value narrows): the strict
+    /// fallback's query is judged so, since whether another form keeps the condition is more
+    /// than a whole-query check can tell.
+    fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
+        let named = |t: &Tok<'_>| {
+            let text = t.text.replace("''", "'").to_lowercase();
+            t.kind == Kind::Literal
+                && t.text.starts_with('\'')
+                && self.values.iter().any(|v| text.contains(&v.to_lowercase()))
+        };
+        let mut any = false;
+        for (i, t) in toks.iter().enumerate() {
+            if !named(t) {
+                continue;
+            }
+            any = true;
+            let plain = i >= 2
+                && toks[i - 1].is(Kind::Punct, "=")
+                && toks[i - 2].kind == Kind::Ident
+                && !toks
+                    .get(i + 1)
+                    .is_some_and(|n| n.kind == Kind::Punct && n.text != ")");
+            if !plain {
+                return true;
+            }
+        }
+        any && toks.iter().any(|t| t.is(Kind::Keyword, "OR"))
+    }
+
+    /// Whether the strict fallback may be written for the question: it sets no condition
+    /// pgask reads ([`Self::sets_conditions`]), or only values it names, none negated
+    /// ("not in Germany"), each held by a column pgask knows: the steered pass writes them
+    /// ([`Self::strict_condition_for`]), and the query is judged by them ([`Self::leaves_out`]).
+    pub fn strict_may_answer(&self) -> bool {
+        if !self.sets_conditions() {
+            return true;
+        }
+        !self.values.is_empty()
+            && self.flags_named().is_empty()
+            && self.years_unmet("") == 0
+            && self.average_compared().is_none()
+            && self.values.iter().all(|v| {
+                !self.negates(v)
+                    && !v.contains('\\')
+                    && self.holders.iter().any(|(held, _, _)| held == v)
+            })
     }
 
     /// Whether the question sets a condition pgask reads in it: a value it names that the
@@ -572,19 +623,30 @@ impl Scope {
                 None => (None, item),
             }
         };
-        // By position, by output name, by an expression or a grouping set (`ROLLUP (…)`): not
-        // judged.
-        // A text constant groups by nothing (`GROUP BY 'x'::VARCHAR`): left out, so that a
-        // list of only constants leaves every column outside the groups.
-        let items: Vec<&String> = l.items.iter().filter(|g| !constant_item(g)).collect();
-        let not_judged = items.iter().any(|g| {
+        // By position, by output name or a grouping set (`ROLLUP (…)`, `(a, b)`): not judged.
+        // A text constant groups by nothing (`GROUP BY 'x'::VARCHAR`), nor does any other
+        // expression group a bare column (`GROUP BY payment_id <> 0` leaves `payment_id` out,
+        // 42803: Gemma's): left out, so that a list of only those leaves every column
+        // outside the groups.
+        let grouping_set = |g: &str| {
+            let u = g.trim_start().to_ascii_uppercase();
+            ["(", "ROLLUP", "CUBE", "GROUPING"]
+                .iter()
+                .any(|w| u.starts_with(w))
+        };
+        let not_judged = l.items.iter().any(|g| {
             g.trim().bytes().all(|b| b.is_ascii_digit())
                 || l.outputs.iter().any(|o| norm(o) == norm(g))
-                || !bare_column(g)
+                || grouping_set(g)
         });
         if not_judged {
             return 0;
         }
+        let items: Vec<&String> = l
+            .items
+            .iter()
+            .filter(|g| !constant_item(g) && bare_column(g))
+            .collect();
         let groups: Vec<(Option<String>, String)> = items.iter().map(|g| split(g)).collect();
         // Whether table `t`'s primary key is grouped, each column bare or by a qualifier
         // `names_t` takes for the table (a table with no key, or none known: not judged).

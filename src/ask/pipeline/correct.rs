@@ -30,7 +30,7 @@ const VOTE_ROWS: u32 = 100;
 
 /// The notice for an answer written under the strict fallback.
 const FALLBACK: &str = "pgask: the model's query under the full grammar could not be run (a dead end, or cut off with nothing to finish); this answer's query was written again under the strict grammar, a smaller SQL that may leave out part of the question";
-/// The notice for an answer whose query the model did not finish on the last attempt.
+/// The notice for an answer whose query the model did not finish.
 const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest start of it that could be closed into a whole query, which may leave out part of the question";
 
 /// What becomes of the SQL once it passed the checks.
@@ -318,13 +318,12 @@ impl Asker {
                         attempts: attempt,
                         agreed: None,
                     };
-                    let last = attempt == attempts;
                     let scope = cfg.llm.scope_check.then_some(&ctx.scope);
                     cut_off = generated
                         .iter()
-                        .find(|c| select::held_back(c, last, scope))
+                        .find(|c| select::held_back(c, scope))
                         .map(select::told);
-                    (select::distinct(generated, last, scope), source)
+                    (select::distinct(generated, scope), source)
                 }
             };
             let generated = matches!(source, Source::Generated { .. });

@@ -111,14 +111,11 @@ impl Asker {
         }))
         .await?;
         let scope = cfg.llm.scope_check.then_some(&ctx.scope);
-        // The strict fallback only with the scope check, which judges it; for a question that
-        // asks for an order, on the last attempt only: its steered pass takes ` ORDER` where it
-        // would end without one, but the column and the direction are the model's guess, and
-        // a retry under the full grammar may sort as the question says.
-        let fallback = ctx
-            .fallback
-            .as_ref()
-            .filter(|_| scope.is_some_and(|s| n == of || !s.lacks_sort("")));
+        // The strict fallback only with the scope check, which judges it; on every attempt (a
+        // question that asks for an order too: its steered pass takes ` ORDER` where it would
+        // end without one, and a retry under the full grammar sorted no better with Gemma,
+        // BENCHMARKS.md, and cost an attempt).
+        let fallback = ctx.fallback.as_ref().filter(|_| scope.is_some());
         let generated = tokio::select! {
             r = generation::candidates(&backend, &messages, (&ctx.grammar, fallback), scope, &settings) => r?,
             () = &mut cancelled => return Err(AskError::Cancelled),

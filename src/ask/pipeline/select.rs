@@ -27,35 +27,28 @@ pub(super) struct Proposal {
 }
 
 /// The distinct queries among `candidates`, in order of first appearance. Queries the model
-/// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check) are
-/// left out unless no candidate finished. On the `last` attempt such a query is run finished
-/// ([`Output::finished`](crate::ask::generate::protocol::Output): its longest start that can
-/// end, closed) if it can be; before that, one cut off at `max_tokens` or in a loop is tried
-/// as written (its error is what the next attempt corrects) only where the scope check
-/// (`scope`, when on) would let it end: one it would not (a value the question names still
-/// unused, `… GROUP BY 1, 2 LIMIT 752` without 'Brazil') could plan and answer another
-/// question. One cut off at a dead end is left out (what it would run is not what the model
-/// was writing), as is one pgask ended in the closing window ([`Stop::Closed`]). A strict
-/// fallback with a query runs on any attempt (finished by pgask if it must be), unless a
-/// candidate ended under the full grammar.
-pub(super) fn distinct(
-    candidates: Vec<Candidate>,
-    last: bool,
-    scope: Option<&Scope>,
-) -> Vec<Proposal> {
+/// did not end (cut off at `max_tokens`, in a loop or at a dead end of the scope check, or
+/// ended by pgask in the closing window) are left out unless no candidate finished. Such a
+/// query is run finished ([`Output::finished`](crate::ask::generate::protocol::Output): its
+/// longest start that the grammar and the scope check let end, closed) on any attempt, with
+/// a notice; one that cannot be finished is tried as written (its error is what the next
+/// attempt corrects) only where it was cut off at `max_tokens` or in a loop and the scope
+/// check (`scope`, when on) would let it end: one it would not (a value the question names
+/// still unused, `… GROUP BY 1, 2 LIMIT 752` without 'Brazil') could plan and answer another
+/// question. A strict fallback with a query runs likewise, unless a candidate ended under the
+/// full grammar.
+pub(super) fn distinct(candidates: Vec<Candidate>, scope: Option<&Scope>) -> Vec<Proposal> {
     let any_complete = candidates.iter().any(|c| c.complete);
     let mut out: Vec<Proposal> = Vec::new();
     for c in candidates {
         if any_complete && !c.complete {
             continue;
         }
-        if held_back(&c, last, scope) {
+        if held_back(&c, scope) {
             continue;
         }
         let (sql, shortened) = match c.output.finished.as_deref() {
-            Some(w) if (last || c.output.fallback_from.is_some()) && !c.complete => {
-                (w.trim().to_string(), true)
-            }
+            Some(w) if !c.complete => (w.trim().to_string(), true),
             _ => (c.sql, false),
         };
         let lp = c.output.mean_logprob;
@@ -82,16 +75,14 @@ pub(super) fn distinct(
     out
 }
 
-/// Whether `c` has nothing to run on this attempt (its finished query runs on the `last`): cut
-/// off at a dead end, or ended by pgask in the closing window (whole, but not what the model
-/// would have written), or cut off where `scope` refuses its end; or written under the strict
-/// fallback with no query either (one with a query runs on any attempt). Never a proposal,
-/// and what the next attempt is told of ([`told`]).
-pub(super) fn held_back(c: &Candidate, last: bool, scope: Option<&Scope>) -> bool {
+/// Whether `c` has nothing to run: cut off with no start pgask can finish, at a dead end or
+/// where `scope` refuses its end; or written under the strict fallback with no query either.
+/// Never a proposal, and what the next attempt is told of ([`told`]).
+pub(super) fn held_back(c: &Candidate, scope: Option<&Scope>) -> bool {
     if c.output.fallback_from.is_some() {
         return !c.output.has_query();
     }
-    if last && c.output.finished.is_some() {
+    if c.output.finished.is_some() {
         return false;
     }
     // (The scope check of the whole text only where the stop does not already say.)
@@ -212,61 +203,53 @@ mod tests {
     }
 
     #[test]
-    fn a_query_the_model_did_not_end_is_shortened_only_on_the_last_attempt() {
-        // Alone, a query cut off at max_tokens is still tried as written (it may have been
-        // whole, and its error is what the next attempt corrects).
+    fn a_query_the_model_did_not_end_runs_finished_on_any_attempt() {
+        // Alone, a query cut off at max_tokens with nothing to finish is still tried as
+        // written (it may have been whole, and its error is what the next attempt corrects).
         let cut = distinct(
             vec![cand("SELECT name FROM artist WHERE", Stop::MaxTokens)],
-            false,
             None,
         );
         assert_eq!(cut.len(), 1);
         assert!(!cut[0].shortened);
-        // One cut off at a dead end is not, even alone: it stops short of what was meant.
-        let dead = distinct(
-            vec![cand("SELECT name FROM artist", Stop::DeadEnd)],
-            false,
-            None,
-        );
+        // One cut off at a dead end with nothing to finish is not, even alone: it stops short
+        // of what was meant.
+        let dead = distinct(vec![cand("SELECT name FROM artist", Stop::DeadEnd)], None);
         assert!(dead.is_empty());
         let both = distinct(
             vec![
                 cand("SELECT name FROM artist", Stop::DeadEnd),
                 cand("SELECT title FROM album", Stop::MaxTokens),
             ],
-            false,
             None,
         );
         assert_eq!(both.len(), 1);
         assert_eq!(both[0].sql, "SELECT title FROM album");
-        // On the last attempt, its finished query is run instead (never before one the model
-        // ended), and only then.
+        // Its finished query is run instead, on any attempt, marked (a notice, no cache);
+        // never before one the model ended.
         let mut short = cand(
             "SELECT name FROM artist WHERE artist_id = 1 AND",
             Stop::DeadEnd,
         );
         short.output.finished = Some("SELECT name FROM artist WHERE artist_id = 1 ".into());
-        assert!(distinct(vec![short.clone()], false, None).is_empty());
-        let last = distinct(vec![short.clone()], true, None);
-        assert_eq!(last.len(), 1);
-        assert_eq!(last[0].sql, "SELECT name FROM artist WHERE artist_id = 1");
-        assert!(last[0].shortened);
+        assert!(!held_back(&short, None));
+        let run = distinct(vec![short.clone()], None);
+        assert_eq!(run.len(), 1);
+        assert_eq!(run[0].sql, "SELECT name FROM artist WHERE artist_id = 1");
+        assert!(run[0].shortened);
         let finished = distinct(
             vec![short, cand("SELECT title FROM album", Stop::Eos)],
-            true,
             None,
         );
         assert_eq!(finished.len(), 1);
         assert_eq!(finished[0].sql, "SELECT title FROM album");
         assert!(!finished[0].shortened);
-        // One pgask ended in the closing window goes the same way: not before the last
-        // attempt, then with the notice.
+        // One pgask ended in the closing window goes the same way, with the notice.
         let mut closed = cand("SELECT name FROM artist WHERE artist_id = 12", Stop::Closed);
         closed.output.finished = Some(closed.sql.clone());
-        assert!(distinct(vec![closed.clone()], false, None).is_empty());
-        let last = distinct(vec![closed], true, None);
-        assert_eq!(last.len(), 1);
-        assert!(last[0].shortened);
+        let run = distinct(vec![closed], None);
+        assert_eq!(run.len(), 1);
+        assert!(run[0].shortened);
     }
 
     #[test]
@@ -282,8 +265,8 @@ mod tests {
         // It runs on any attempt, marked; held back (no query), the retry is told of the dead
         // end the full grammar led into, not of the strict query (one that fails when it runs
         // is corrected from its own error, like any query that ran).
-        assert!(!held_back(&strict, false, None));
-        let first = distinct(vec![strict.clone()], false, None);
+        assert!(!held_back(&strict, None));
+        let first = distinct(vec![strict.clone()], None);
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].sql, "SELECT artist.name FROM artist");
         assert!(first[0].fallback && !first[0].shortened);
@@ -294,7 +277,6 @@ mod tests {
         // Beside a query the model ended under the full grammar, that one is run.
         let both = distinct(
             vec![strict.clone(), cand("SELECT title FROM album", Stop::Eos)],
-            false,
             None,
         );
         assert_eq!(both.len(), 1);
@@ -308,7 +290,7 @@ mod tests {
             vec![strict.clone(), finished.clone()],
             vec![finished.clone(), strict.clone()],
         ] {
-            let one = distinct(pair, true, None);
+            let one = distinct(pair, None);
             assert_eq!(one.len(), 1);
             assert!(one[0].fallback && one[0].shortened, "{one:?}");
         }
@@ -317,7 +299,7 @@ mod tests {
             vec![strict.clone(), ended.clone()],
             vec![ended, strict.clone()],
         ] {
-            let one = distinct(pair, true, None);
+            let one = distinct(pair, None);
             assert_eq!(one.len(), 1);
             assert!(!one[0].fallback && !one[0].shortened, "{one:?}");
         }
@@ -326,16 +308,14 @@ mod tests {
         cut.sql = "SELECT artist.name FROM artist WHERE".into();
         cut.output.stop = Stop::MaxTokens;
         cut.output.finished = Some("SELECT artist.name FROM artist ".into());
-        let one = distinct(vec![cut.clone()], false, None);
+        let one = distinct(vec![cut.clone()], None);
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].sql, "SELECT artist.name FROM artist");
         assert!(one[0].fallback && one[0].shortened, "{one:?}");
-        // One cut off with nothing to finish has nothing to run, on any attempt.
+        // One cut off with nothing to finish has nothing to run.
         cut.output.finished = None;
-        for last in [false, true] {
-            assert!(held_back(&cut, last, None));
-            assert!(distinct(vec![cut.clone()], last, None).is_empty());
-        }
+        assert!(held_back(&cut, None));
+        assert!(distinct(vec![cut.clone()], None).is_empty());
     }
 
     #[test]
@@ -355,23 +335,22 @@ mod tests {
         let scope =
             Scope::new(&catalog, &[0], "customers in Brazil").with_values(&["Brazil".into()]);
         // It plans, but it does not use the value: held back on every attempt (what the next
-        // attempt is told of), unless a finished query can run on the last.
+        // attempt is told of), unless a finished query can run.
         let cut = cand(
             "SELECT customer_id FROM customer LIMIT 752",
             Stop::MaxTokens,
         );
-        assert!(held_back(&cut, false, Some(&scope)));
-        assert!(distinct(vec![cut.clone()], false, Some(&scope)).is_empty());
-        assert!(distinct(vec![cut.clone()], true, Some(&scope)).is_empty());
+        assert!(held_back(&cut, Some(&scope)));
+        assert!(distinct(vec![cut.clone()], Some(&scope)).is_empty());
         // Without the scope check it is tried as written, as before.
-        assert_eq!(distinct(vec![cut.clone()], false, None).len(), 1);
+        assert_eq!(distinct(vec![cut.clone()], None).len(), 1);
         // One that does use it may end there, and runs.
         let good = cand(
             "SELECT customer_id FROM customer WHERE country = 'Brazil'",
             Stop::MaxTokens,
         );
-        assert!(!held_back(&good, true, Some(&scope)));
-        assert_eq!(distinct(vec![good], true, Some(&scope)).len(), 1);
+        assert!(!held_back(&good, Some(&scope)));
+        assert_eq!(distinct(vec![good], Some(&scope)).len(), 1);
     }
 
     fn p(sql: &str, count: usize, logprob: f64) -> Proposal {

@@ -211,20 +211,22 @@ impl Engine {
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
     /// that can be finished) and the job has a fallback grammar and a scope check whose
-    /// question sets no condition ([`Scope::sets_conditions`]), the candidate is written again
-    /// under that one (the prompt's KV cache is reused), without the scope check while it is
-    /// written and dropped when it leaves out the order the question asks for
+    /// question the strict profile may answer ([`Scope::strict_may_answer`]: no condition
+    /// pgask reads, or only values it names), the candidate is written again under that one
+    /// (the prompt's KV cache is reused), without the scope check while it is written and
+    /// dropped when it leaves out what the question sets or turns a value round
     /// ([`Scope::leaves_out`]): the fallback is the strict profile, whose every sentence plans.
     ///
-    /// [`Scope::sets_conditions`]: super::super::scope::Scope::sets_conditions
+    /// [`Scope::strict_may_answer`]: super::super::scope::Scope::strict_may_answer
     /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
         let first = self.run_once(job, cancelled, None)?;
-        // (Not for a question that sets a condition: see `Scope::sets_conditions`.)
+        // (Not for a question that sets a condition strict cannot be trusted with: see
+        // `Scope::strict_may_answer`.)
         let (Some(fallback), Some(scope)) = (
             job.fallback.as_ref(),
             job.scope.as_ref().filter(|s| {
-                first.stop != Stop::Cancelled && !first.has_query() && !s.sets_conditions()
+                first.stop != Stop::Cancelled && !first.has_query() && s.strict_may_answer()
             }),
         ) else {
             return Ok(first);
@@ -288,8 +290,12 @@ impl Engine {
     /// ` FROM` or ` GROUP` where the model would start one more item or condition: a strict
     /// query is short once steered, and one cut off before its FROM could not be finished.
     /// For a question that asks for an order ([`Scope::lacks_sort`]), it goes on with
-    /// ` ORDER` wherever it would end without one (the model's end, the window's, one more
-    /// condition), when the grammar allows it: a query without it would be dropped.
+    /// ` ORDER` wherever it would end or limit without one (the model's end, its LIMIT, the
+    /// window's end, one more condition), when the grammar allows it: a query without it would be dropped. For a
+    /// question that names values, it writes their condition ([`Scope::strict_condition_for`],
+    /// ` WHERE customer.country = 'Brazil'`) first, where it would end, sort, limit or group
+    /// without it (or in the window, start one more item or condition), when the grammar
+    /// takes all of it.
     fn run_once(
         &mut self,
         job: &Job,
@@ -585,14 +591,15 @@ impl Engine {
                     // (An end the model drew itself is its own: `Eos` below.)
                     let mut model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
                     // The steered pass of a question that asks for an order goes on with
-                    // ` ORDER` where it would end without one (the model's end, the closing
-                    // window's, one more item or condition).
+                    // ` ORDER` where it would end or limit without one (the model's end, its
+                    // LIMIT, the closing window's end, one more item or condition).
                     // (The model's end only where its token is nothing but the end: `5\n`
                     // would lose its 5.)
                     let only_end = self.model.vocab().is_eog(tok)
                         || piece.iter().all(|b| b.is_ascii_whitespace());
                     let sorting = order_toks.first().copied().filter(|&o| {
                         ((model_ends && only_end)
+                            || starts_limit(&piece)
                             || (closing
                                 && !continues(&text, &piece)
                                 && (reads_a_table(&text) || adds_one_more(&piece))))
@@ -601,6 +608,29 @@ impl Engine {
                             && allowed(g, o)
                             && steer.is_some_and(|s| s.lacks_sort(&String::from_utf8_lossy(&text)))
                     });
+                    // The condition of the values the question names, before any sort.
+                    // (Not inside a condition pgask is writing.)
+                    let conditioning = steer
+                        .filter(|_| {
+                            forced_tok.is_none()
+                                && ((model_ends && only_end)
+                                    || starts_clause(&piece)
+                                    || (closing
+                                        && !continues(&text, &piece)
+                                        && (reads_a_table(&text) || adds_one_more(&piece))))
+                                && !in_text_literal(&text)
+                                && !ends_mid_char(&text)
+                        })
+                        .and_then(|s| s.strict_condition_for(&String::from_utf8_lossy(&text)))
+                        .and_then(|c| spell(self.model, &c))
+                        .filter(|c| !c.is_empty() && takes_all(g, &out_tokens, c));
+                    let sorting = sorting.filter(|_| conditioning.is_none());
+                    if let Some(c) = &conditioning {
+                        tok = c[0];
+                        piece = self.model.vocab().token_to_piece(tok, false, None);
+                        model_ends = false;
+                        forced = c[1..].iter().copied().collect();
+                    }
                     if let Some(o) = sorting {
                         tok = o;
                         piece = self.model.vocab().token_to_piece(tok, false, None);
@@ -609,6 +639,7 @@ impl Engine {
                     }
                     if closing
                         && sorting.is_none()
+                        && conditioning.is_none()
                         && !model_ends
                         && !continues(&text, &piece)
                         && reads_a_table(&text)
@@ -864,8 +895,7 @@ impl Engine {
         }
         // The query the model did not end, finished.
         // A query ended in the closing window is pgask's ending, not the model's: it goes the
-        // way of a finished one (run on the last attempt only, with a notice, never cached;
-        // a strict fallback's on any attempt the pipeline asks for one).
+        // way of a finished one (run with a notice, never cached).
         let mut finished =
             (stop == Stop::Closed).then(|| String::from_utf8_lossy(&text).into_owned());
         let tf = Instant::now();
@@ -925,6 +955,29 @@ fn adds_one_more(piece: &[u8]) -> bool {
     upper.starts_with(b",")
         || upper.starts_with(b" AND")
         || (upper.starts_with(b" OR") && !starts_order(piece))
+}
+
+/// Whether `piece` starts a clause after which no condition can be written (` ORDER`,
+/// ` LIMIT`, ` GROUP`, or a start of one longer than ` OR`, ` L`, ` G`).
+fn starts_clause(piece: &[u8]) -> bool {
+    let upper = piece.to_ascii_uppercase();
+    starts_order(piece) || starts_limit(piece) || writes(&upper, b" GROUP", 2)
+}
+
+/// Whether `piece` starts a LIMIT (` LIMIT`, or a start of it longer than ` L`).
+fn starts_limit(piece: &[u8]) -> bool {
+    writes(&piece.to_ascii_uppercase(), b" LIMIT", 2)
+}
+
+/// Whether `grammar`, having taken `done`, takes all of `next` after it; the grammar is left
+/// as it was (having taken `done`).
+fn takes_all(grammar: &mut LlamaSampler, done: &[LlamaToken], next: &[LlamaToken]) -> bool {
+    let all = next.iter().all(|&t| accept(grammar, t));
+    grammar.reset();
+    for &t in done {
+        grammar.accept(t);
+    }
+    all
 }
 
 /// Whether `sql` ends inside a text literal (quotes inside a quoted name do not count).
@@ -1283,8 +1336,8 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 #[cfg(test)]
 mod repeat_tests {
     use super::{
-        adds_one_more, continues, in_text_literal, looping, repeats_item, starts_order,
-        steered_budget,
+        adds_one_more, continues, in_text_literal, looping, repeats_item, starts_clause,
+        starts_limit, starts_order, steered_budget,
     };
 
     #[test]
@@ -1295,6 +1348,23 @@ mod repeat_tests {
         for p in [" OR", " O", ",", "ORDER", " ORDINAL", " WHERE"] {
             assert!(!starts_order(p.as_bytes()), "{p}");
         }
+        // A clause after which no condition can be written, told from a condition's words.
+        for p in [" LIMIT", " LI", " GROUP", " GR", " ORDER", " limit"] {
+            assert!(starts_clause(p.as_bytes()), "{p}");
+        }
+        for p in [
+            " L",
+            " G",
+            " OR",
+            " AND",
+            " WHERE",
+            " LIKE",
+            " GREATEST",
+            "LIMIT",
+        ] {
+            assert!(!starts_clause(p.as_bytes()), "{p}");
+        }
+        assert!(starts_limit(b" LIMIT 5") && !starts_limit(b" LIKE"));
     }
 
     #[test]

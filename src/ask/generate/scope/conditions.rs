@@ -131,15 +131,30 @@ impl Scope {
     /// Last, the comparison with an average the question sets ([`super::averages`]):
     /// ` WHERE total > (SELECT avg(total) FROM invoice)`.
     pub fn condition_for(&self, text: &str) -> Option<String> {
+        self.condition_in(text, false)
+    }
+
+    /// The condition the strict fallback's steered pass writes where it would end, sort,
+    /// limit or group without it: ` WHERE customer.country = 'Brazil'` (or ` AND …`) for the
+    /// first waiting value a table of its FROM list holds, always qualified by the table (the
+    /// strict profile writes no bare column). Values only: no flag, no average (strict has no
+    /// subquery); `None` as for [`Self::condition_for`].
+    pub fn strict_condition_for(&self, text: &str) -> Option<String> {
+        self.condition_in(text, true)
+    }
+
+    /// [`Self::condition_for`], or with `strict`, [`Self::strict_condition_for`].
+    fn condition_in(&self, text: &str, strict: bool) -> Option<String> {
         let toks = lex(text);
         if !toks.first()?.is(Kind::Keyword, "SELECT") {
             return None;
         }
-        // The FROM list's tables (with their aliases) at depth 0, and whether a WHERE is there.
+        // The FROM list's tables (with their aliases, and as written: `course_teach.course`)
+        // at depth 0, and whether a WHERE is there.
         let mut depth = 0usize;
         let mut in_from = false;
         let mut where_at = None;
-        let mut items: Vec<(String, Option<String>)> = Vec::new();
+        let mut items: Vec<(String, Option<String>, String)> = Vec::new();
         for (i, t) in toks.iter().enumerate() {
             match (t.kind, t.text) {
                 (Kind::Punct, "(") => depth += 1,
@@ -164,8 +179,20 @@ impl Scope {
                             || p.is(Kind::Keyword, "JOIN")
                             || p.is(Kind::Punct, ",")
                     });
+                    // The table after its schema (`FROM course_teach.course`).
+                    let schema = i >= 3
+                        && prev.is_some_and(|p| p.is(Kind::Punct, "."))
+                        && toks[i - 2].kind == Kind::Ident
+                        && (toks[i - 3].is(Kind::Keyword, "FROM")
+                            || toks[i - 3].is(Kind::Keyword, "JOIN")
+                            || toks[i - 3].is(Kind::Punct, ","));
                     if starts {
-                        items.push((t.name(), None));
+                        items.push((t.name(), None, t.text.to_string()));
+                    } else if schema {
+                        if let Some(last) = items.last_mut() {
+                            last.0 = t.name();
+                            last.2 = text[toks[i - 2].start..t.end].to_string();
+                        }
                     } else if prev
                         .is_some_and(|p| p.kind == Kind::Ident || p.is(Kind::Keyword, "AS"))
                     {
@@ -192,13 +219,15 @@ impl Scope {
         // The table read once (a self-join leaves it to the model), by its alias, its name
         // when other tables are read too, or bare.
         let qualifier = |table: &str| -> Option<String> {
-            let mut reads = items.iter().filter(|(n, _)| n == table);
-            let (name, alias) = reads.next()?;
+            let mut reads = items.iter().filter(|(n, _, _)| n == table);
+            let (name, alias, written) = reads.next()?;
             if reads.next().is_some() {
                 return None;
             }
             Some(match alias {
                 Some(a) => format!("{}.", quote_ident(a)),
+                // (Strict qualifies a column by the table as its FROM list writes it.)
+                None if strict => format!("{written}."),
                 None if items.len() > 1 => format!("{}.", quote_ident(name)),
                 None => String::new(),
             })
@@ -233,6 +262,9 @@ impl Scope {
                 let literal = value.replace('\'', "''");
                 return Some(format!("{lead}{q}{} = '{literal}'", quote_ident(column)));
             }
+        }
+        if strict {
+            return None;
         }
         let named: Vec<String> = self
             .flags_named()

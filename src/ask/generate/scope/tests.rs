@@ -1164,6 +1164,13 @@ fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
         &sc,
         "SELECT ar.name AS artist, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY artist",
     );
+    // An expression of a column groups by the expression, not by the column (42803).
+    assert!(refused(&sc, &format!("{from} ar.name <> 'x'|\n")));
+    assert!(refused(&sc, &format!("{from} ar.artist_id <> 0| ORDER")));
+    never_refused(
+        &sc,
+        &format!("{from} ar.artist_id, ar.artist_id <> 0 ORDER BY count(*) DESC"),
+    );
     // Only bare columns are judged; a derived table's columns are not known here.
     never_refused(
         &sc,
@@ -2372,6 +2379,70 @@ fn the_condition_pgask_writes_when_the_model_ends_without_it() {
     let not = Scope::new(&catalog, &[0], "Which products are not discontinued?");
     never_refused(&not, "SELECT name FROM products");
     assert_eq!(not.condition_for("SELECT name FROM products"), None);
+}
+
+#[test]
+fn the_strict_fallback_writes_a_named_value_and_is_judged_by_it() {
+    let sc = germany_scope();
+    // A question that names a value (and nothing else pgask reads) may get the fallback.
+    assert!(sc.sets_conditions() && sc.strict_may_answer());
+    // The steered pass's condition is always qualified, for values only.
+    assert_eq!(
+        sc.strict_condition_for("SELECT customers.company_name FROM customers")
+            .as_deref(),
+        Some(" WHERE customers.country = 'Germany'")
+    );
+    assert_eq!(
+        sc.strict_condition_for(
+            "SELECT customers.company_name FROM customers WHERE customers.credit_limit > 10"
+        )
+        .as_deref(),
+        Some(" AND customers.country = 'Germany'")
+    );
+    assert_eq!(
+        sc.strict_condition_for(
+            "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany'"
+        ),
+        None
+    );
+    // A table under its schema is qualified as the FROM list writes it (Spider's).
+    assert_eq!(
+        sc.strict_condition_for("SELECT shop.customers.company_name FROM shop.customers")
+            .as_deref(),
+        Some(" WHERE shop.customers.country = 'Germany'")
+    );
+    assert_eq!(
+        sc.condition_for("SELECT c.company_name FROM shop.customers c")
+            .as_deref(),
+        Some(" WHERE c.country = 'Germany'")
+    );
+    // Kept: the value as `column = 'value'`; dropped: turned round, widened or left out.
+    assert!(!sc.leaves_out(
+        "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany' ORDER BY customers.company_name"
+    ));
+    for turned in [
+        "SELECT customers.company_name FROM customers WHERE customers.country <> 'Germany'",
+        "SELECT customers.company_name FROM customers WHERE lower(customers.country) = 'Germany'",
+        "SELECT customers.company_name FROM customers WHERE customers.country <= 'Germany'",
+        "SELECT customers.company_name FROM customers WHERE customers.country NOT LIKE 'Germany'",
+        "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany' OR customers.credit_limit > 5",
+        "SELECT customers.company_name FROM customers",
+    ] {
+        assert!(sc.leaves_out(turned), "{turned}");
+    }
+    // Not for a value the question negates, nor one no column is known to hold.
+    let not = Scope::new(&sc.catalog, &[0, 1], "Which customers are not in Germany?")
+        .with_values(&["Germany".to_string()])
+        .with_holders(&sc.holders);
+    assert!(!not.strict_may_answer());
+    let unheld = Scope::new(&sc.catalog, &[0, 1], "Which customers are in Germany?")
+        .with_values(&["Germany".to_string()]);
+    assert!(!unheld.strict_may_answer());
+    // Nor with a year or a flag beside it.
+    let year = Scope::new(&sc.catalog, &[0, 1], "Customers in Germany in 2010")
+        .with_values(&["Germany".to_string()])
+        .with_holders(&sc.holders);
+    assert!(!year.strict_may_answer());
 }
 
 #[test]
