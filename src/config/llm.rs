@@ -80,8 +80,9 @@ pub struct LlmConfig {
     /// grammar, or it leaves out the order the question asks for (its steered pass goes on
     /// to an ORDER BY where it would end without one) or a value it names (pgask writes
     /// `column = 'value'` for it). Only with `scope_check` on, for a question that sets no
-    /// other condition pgask reads (a flag it names, a year, an average; local backend only).
-    /// Default true. Reload: yes.
+    /// condition pgask reads (a flag it names, a year, an average) but one value (held by one
+    /// column, of letters, digits and spaces, in a question with no negation or "or"; local
+    /// backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

@@ -836,7 +836,7 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
     }
     eprintln!("question with a value: {kept} of 8 fallbacks keep it");
     assert!(
-        kept >= 3,
+        kept >= 2,
         "{kept} of 8 fallbacks write the value: the steering to its condition is off"
     );
     // A question that sets a condition (a year) gets no fallback pass at all: strict could

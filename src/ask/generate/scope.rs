@@ -487,8 +487,12 @@ impl Scope {
     /// fallback's query is judged so, since whether another form keeps the condition is more
     /// than a whole-query check can tell.
     fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
+        let unquoted = |t: &Tok<'_>| {
+            let inner = t.text.get(1..t.text.len().saturating_sub(1)).unwrap_or("");
+            inner.replace("''", "'")
+        };
         let named = |t: &Tok<'_>| {
-            let text = t.text.replace("''", "'").to_lowercase();
+            let text = unquoted(t).to_lowercase();
             t.kind == Kind::Literal
                 && t.text.starts_with('\'')
                 && self.values.iter().any(|v| text.contains(&v.to_lowercase()))
@@ -499,9 +503,16 @@ impl Scope {
                 continue;
             }
             any = true;
+            // The value as stored (`'brazil'` finds nothing, `'Rock And Roll'` is another),
+            // compared with a column that holds it.
+            let text = unquoted(t);
             let plain = i >= 2
                 && toks[i - 1].is(Kind::Punct, "=")
                 && toks[i - 2].kind == Kind::Ident
+                && self
+                    .holders
+                    .iter()
+                    .any(|(v, _, c)| *v == text && *c == toks[i - 2].name())
                 && !toks
                     .get(i + 1)
                     .is_some_and(|n| n.kind == Kind::Punct && n.text != ")");
@@ -513,29 +524,62 @@ impl Scope {
     }
 
     /// Whether the strict fallback may be written for the question: it sets no condition
-    /// pgask reads ([`Self::sets_conditions`]), or only values it names, none negated
-    /// ("not in Germany"), each held by a column pgask knows: the steered pass writes them
-    /// ([`Self::strict_condition_for`]), and the query is judged by them ([`Self::leaves_out`]).
+    /// pgask reads ([`Self::sets_conditions`]), or only one value it names, held by one column
+    /// pgask knows, in a question with no word of negation or alternative (`not`, `n't`,
+    /// `except`, `other`, `or`, …: pgask's ` = 'value'` could turn it round), written as
+    /// strict's text literals are (letters, digits and spaces, at most 20): the steered pass
+    /// writes it ([`Self::strict_condition_for`]), and the query is judged by it
+    /// ([`Self::leaves_out`]).
     pub fn strict_may_answer(&self) -> bool {
         if !self.sets_conditions() {
             return true;
         }
-        !self.values.is_empty()
-            && self.flags_named().is_empty()
+        let [v] = self.values.as_slice() else {
+            return false;
+        };
+        let q = self.question.to_lowercase();
+        let negation = q
+            .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+            .any(|w| {
+                w.ends_with("n't")
+                    || w.ends_with("n’t")
+                    || [
+                        "not",
+                        "no",
+                        "never",
+                        "without",
+                        "except",
+                        "excluding",
+                        "exclude",
+                        "outside",
+                        "none",
+                        "nobody",
+                        "nothing",
+                        "neither",
+                        "nor",
+                        "or",
+                        "other",
+                        "besides",
+                        "unless",
+                        "cannot",
+                    ]
+                    .contains(&w)
+            });
+        self.flags_named().is_empty()
             && self.years_unmet("") == 0
             && self.average_compared().is_none()
-            && self.values.iter().all(|v| {
-                !self.negates(v)
-                    && !v.contains('\\')
-                    && self.holders.iter().any(|(held, _, _)| held == v)
-            })
+            && !negation
+            && (1..=20).contains(&v.len())
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+            && self.holders.iter().filter(|(held, _, _)| held == v).count() == 1
     }
 
     /// Whether the question sets a condition pgask reads in it: a value it names that the
     /// database holds, a flag (a boolean column it names), a year, or a comparison with an
-    /// average. The strict fallback is not written for such a question: strict cannot compare
-    /// with an average, and whether its `lower(c) = 'Brazil'`, `<> 'Brazil'` or `NOT flag`
-    /// keeps the condition or turns it round is more than a whole-query check can tell.
+    /// average. The strict fallback is written for such a question only where it names one
+    /// value ([`Self::strict_may_answer`]): strict cannot compare with an average, and whether
+    /// its `NOT flag` keeps the condition or turns it round is more than a whole-query check
+    /// can tell.
     pub fn sets_conditions(&self) -> bool {
         !self.values.is_empty()
             || !self.flags_named().is_empty()
@@ -628,16 +672,26 @@ impl Scope {
         // expression group a bare column (`GROUP BY payment_id <> 0` leaves `payment_id` out,
         // 42803: Gemma's): left out, so that a list of only those leaves every column
         // outside the groups.
+        // (`GROUP BY DISTINCT a`, PostgreSQL 14's, likewise.)
         let grouping_set = |g: &str| {
             let u = g.trim_start().to_ascii_uppercase();
-            ["(", "ROLLUP", "CUBE", "GROUPING"]
+            ["(", "ROLLUP", "CUBE", "GROUPING", "DISTINCT", "ALL "]
                 .iter()
                 .any(|w| u.starts_with(w))
+        };
+        // A name written in capitals (`T1.ID`, Spider's) is a column as much as a keyword
+        // (`TRUE`): not judged, as before.
+        let capitals = |g: &str| {
+            let g = g.trim();
+            !bare_column(g)
+                && g.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.') || b >= 0x80)
         };
         let not_judged = l.items.iter().any(|g| {
             g.trim().bytes().all(|b| b.is_ascii_digit())
                 || l.outputs.iter().any(|o| norm(o) == norm(g))
                 || grouping_set(g)
+                || capitals(g)
         });
         if not_judged {
             return 0;

@@ -393,6 +393,9 @@ impl Engine {
         // The tokens still to write of a condition the question sets, which pgask writes when
         // the model wanted to end without it ([`Scope::condition_for`]).
         let mut forced: VecDeque<LlamaToken> = VecDeque::new();
+        // Times a steered pass tried whether the grammar takes the condition of a value the
+        // question names ([`Scope::strict_condition_for`]).
+        let mut condition_tries = 0;
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
         // The tokens this pass may write: a steered pass's run past `max_tokens`.
@@ -610,20 +613,27 @@ impl Engine {
                     });
                     // The condition of the values the question names, before any sort.
                     // (Not inside a condition pgask is writing.)
+                    // (Not for a ` JOIN` the FROM list goes on with; the grammar is tried at
+                    // most `MAX_CONDITION_TRIES` times a pass.)
                     let conditioning = steer
                         .filter(|_| {
                             forced_tok.is_none()
+                                && condition_tries < MAX_CONDITION_TRIES
                                 && ((model_ends && only_end)
                                     || starts_clause(&piece)
                                     || (closing
                                         && !continues(&text, &piece)
+                                        && !starts_join(&piece)
                                         && (reads_a_table(&text) || adds_one_more(&piece))))
                                 && !in_text_literal(&text)
                                 && !ends_mid_char(&text)
                         })
                         .and_then(|s| s.strict_condition_for(&String::from_utf8_lossy(&text)))
                         .and_then(|c| spell(self.model, &c))
-                        .filter(|c| !c.is_empty() && takes_all(g, &out_tokens, c));
+                        .filter(|c| {
+                            condition_tries += 1;
+                            !c.is_empty() && takes_all(g, &out_tokens, c)
+                        });
                     let sorting = sorting.filter(|_| conditioning.is_none());
                     if let Some(c) = &conditioning {
                         tok = c[0];
@@ -663,6 +673,8 @@ impl Engine {
                     // number or text literal.
                     if closing
                         && !toward_end.is_empty()
+                        && conditioning.is_none()
+                        && forced_tok.is_none()
                         && !model_ends
                         && !toward_end.contains(&tok)
                         && adds_one_more(&piece)
@@ -964,6 +976,11 @@ fn starts_clause(piece: &[u8]) -> bool {
     starts_order(piece) || starts_limit(piece) || writes(&upper, b" GROUP", 2)
 }
 
+/// Whether `piece` starts a JOIN (` JOIN`, or a start of it longer than ` J`).
+fn starts_join(piece: &[u8]) -> bool {
+    writes(&piece.to_ascii_uppercase(), b" JOIN", 2)
+}
+
 /// Whether `piece` starts a LIMIT (` LIMIT`, or a start of it longer than ` L`).
 fn starts_limit(piece: &[u8]) -> bool {
     writes(&piece.to_ascii_uppercase(), b" LIMIT", 2)
@@ -1157,6 +1174,9 @@ const CLOSING_SHARE: usize = 4;
 
 /// Tokens one generation may take back at dead ends (each costs one decode step).
 const MAX_BACKTRACKS: usize = 24;
+/// How many times a steered pass tries whether its grammar takes the condition of a value
+/// the question names (each try resets the grammar and replays the pass's tokens).
+const MAX_CONDITION_TRIES: usize = 8;
 /// Tokens a steered pass may write past `max_tokens` at least (within the context): room for
 /// a strict query's FROM, join conditions and GROUP BY after the window opens.
 const STEERED_EXTRA: usize = 256;

@@ -1164,6 +1164,11 @@ fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
         &sc,
         "SELECT ar.name AS artist, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY artist",
     );
+    // A name in capitals (Spider's `T1.ID`) is not judged.
+    never_refused(
+        &sc,
+        "SELECT T1.name, count(*) FROM artist AS T1 JOIN album AS T2 ON T1.artist_id = T2.artist_id GROUP BY T1.ARTIST_ID",
+    );
     // An expression of a column groups by the expression, not by the column (42803).
     assert!(refused(&sc, &format!("{from} ar.name <> 'x'|\n")));
     assert!(refused(&sc, &format!("{from} ar.artist_id <> 0| ORDER")));
@@ -2430,11 +2435,28 @@ fn the_strict_fallback_writes_a_named_value_and_is_judged_by_it() {
     ] {
         assert!(sc.leaves_out(turned), "{turned}");
     }
-    // Not for a value the question negates, nor one no column is known to hold.
-    let not = Scope::new(&sc.catalog, &[0, 1], "Which customers are not in Germany?")
-        .with_values(&["Germany".to_string()])
-        .with_holders(&sc.holders);
-    assert!(!not.strict_may_answer());
+    // The value as stored, compared with its column: another spelling or column is not it.
+    for other in [
+        "SELECT customers.company_name FROM customers WHERE customers.country = 'germany'",
+        "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany Inc'",
+        "SELECT customers.company_name FROM customers WHERE customers.company_name = 'Germany'",
+    ] {
+        assert!(sc.leaves_out(other), "{other}");
+    }
+    // Not for a question with a word of negation or alternative anywhere, nor a value no
+    // column is known to hold.
+    for q in [
+        "Which customers are not in Germany?",
+        "Which customers aren't from Germany?",
+        "Customers from countries other than Germany",
+        "Customers in Germany or with a high credit limit",
+        "Which customers are outside Germany?",
+    ] {
+        let not = Scope::new(&sc.catalog, &[0, 1], q)
+            .with_values(&["Germany".to_string()])
+            .with_holders(&sc.holders);
+        assert!(!not.strict_may_answer(), "{q}");
+    }
     let unheld = Scope::new(&sc.catalog, &[0, 1], "Which customers are in Germany?")
         .with_values(&["Germany".to_string()]);
     assert!(!unheld.strict_may_answer());
@@ -2443,6 +2465,25 @@ fn the_strict_fallback_writes_a_named_value_and_is_judged_by_it() {
         .with_values(&["Germany".to_string()])
         .with_holders(&sc.holders);
     assert!(!year.strict_may_answer());
+    // Nor with two values, a value two columns hold, or one strict cannot write.
+    let two = Scope::new(&sc.catalog, &[0, 1], "Customers in Germany and Spain")
+        .with_values(&["Germany".to_string(), "Spain".to_string()])
+        .with_holders(&[
+            sc.holders[0].clone(),
+            ("Spain".into(), "customers".into(), "country".into()),
+        ]);
+    assert!(!two.strict_may_answer());
+    let shared = Scope::new(&sc.catalog, &[0, 1], "Which customers are in Germany?")
+        .with_values(&["Germany".to_string()])
+        .with_holders(&[
+            sc.holders[0].clone(),
+            ("Germany".into(), "customers".into(), "company_name".into()),
+        ]);
+    assert!(!shared.strict_may_answer());
+    let slash = Scope::new(&sc.catalog, &[0, 1], "Which customers are in AC/DC?")
+        .with_values(&["AC/DC".to_string()])
+        .with_holders(&[("AC/DC".into(), "customers".into(), "country".into())]);
+    assert!(!slash.strict_may_answer());
 }
 
 #[test]
