@@ -814,7 +814,7 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
             "billing_country".to_string(),
         )]);
     let mut kept = 0;
-    for seed in 0..8 {
+    for seed in 0..16 {
         let mut req = request("invoices from Brazil", Some(grammar.clone()), 60, seed);
         req.scope = Some(brazil.clone());
         req.closing = true;
@@ -834,10 +834,10 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
             kept += 1;
         }
     }
-    eprintln!("question with a value: {kept} of 8 fallbacks keep it");
+    eprintln!("question with a value: {kept} of 16 fallbacks keep it");
     assert!(
-        kept >= 2,
-        "{kept} of 8 fallbacks write the value: the steering to its condition is off"
+        kept >= 3,
+        "{kept} of 16 fallbacks write the value: the steering to its condition is off"
     );
     // A question that sets a condition (a year) gets no fallback pass at all: strict could
     // write it turned round.

@@ -488,7 +488,12 @@ impl Scope {
     /// than a whole-query check can tell.
     fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
         let unquoted = |t: &Tok<'_>| {
-            let inner = t.text.get(1..t.text.len().saturating_sub(1)).unwrap_or("");
+            let inner = t.text.strip_prefix('\'').unwrap_or(t.text);
+            let inner = if t.complete {
+                inner.strip_suffix('\'').unwrap_or(inner)
+            } else {
+                inner
+            };
             inner.replace("''", "'")
         };
         let named = |t: &Tok<'_>| {
@@ -504,15 +509,16 @@ impl Scope {
             }
             any = true;
             // The value as stored (`'brazil'` finds nothing, `'Rock And Roll'` is another),
-            // compared with a column that holds it.
+            // compared with a column that holds it (of the table that holds it, where the
+            // column is qualified: `employee.country` is not `customer.country`).
             let text = unquoted(t);
+            let table = (i >= 4 && toks[i - 3].is(Kind::Punct, ".")).then(|| toks[i - 4].name());
             let plain = i >= 2
                 && toks[i - 1].is(Kind::Punct, "=")
                 && toks[i - 2].kind == Kind::Ident
-                && self
-                    .holders
-                    .iter()
-                    .any(|(v, _, c)| *v == text && *c == toks[i - 2].name())
+                && self.holders.iter().any(|(v, ht, c)| {
+                    *v == text && *c == toks[i - 2].name() && table.as_ref().is_none_or(|q| q == ht)
+                })
                 && !toks
                     .get(i + 1)
                     .is_some_and(|n| n.kind == Kind::Punct && n.text != ")");
@@ -538,32 +544,15 @@ impl Scope {
             return false;
         };
         let q = self.question.to_lowercase();
+        // (Also a question that places the value in a comparison: "more than Brazil", "the
+        // same city as Nancy", "after Nancy".)
         let negation = q
-            .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+            .split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`'))
             .any(|w| {
-                w.ends_with("n't")
-                    || w.ends_with("n’t")
-                    || [
-                        "not",
-                        "no",
-                        "never",
-                        "without",
-                        "except",
-                        "excluding",
-                        "exclude",
-                        "outside",
-                        "none",
-                        "nobody",
-                        "nothing",
-                        "neither",
-                        "nor",
-                        "or",
-                        "other",
-                        "besides",
-                        "unless",
-                        "cannot",
-                    ]
-                    .contains(&w)
+                ["n't", "n’t", "n‘t", "nʼt", "n`t"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+                    || NEGATION_WORDS.contains(&w)
             });
         self.flags_named().is_empty()
             && self.years_unmet("") == 0
@@ -675,15 +664,16 @@ impl Scope {
         // (`GROUP BY DISTINCT a`, PostgreSQL 14's, likewise.)
         let grouping_set = |g: &str| {
             let u = g.trim_start().to_ascii_uppercase();
-            ["(", "ROLLUP", "CUBE", "GROUPING", "DISTINCT", "ALL "]
+            ["(", "ROLLUP", "CUBE", "GROUPING", "DISTINCT ", "ALL "]
                 .iter()
                 .any(|w| u.starts_with(w))
         };
-        // A name written in capitals (`T1.ID`, Spider's) is a column as much as a keyword
-        // (`TRUE`): not judged, as before.
+        // A name written in capitals (`T1.ID`, Spider's) groups as the column it may be (a
+        // keyword, `TRUE`, then groups nothing the list shows).
         let capitals = |g: &str| {
             let g = g.trim();
-            !bare_column(g)
+            !g.is_empty()
+                && !g.starts_with(|c: char| c.is_ascii_digit())
                 && g.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.') || b >= 0x80)
         };
@@ -691,7 +681,6 @@ impl Scope {
             g.trim().bytes().all(|b| b.is_ascii_digit())
                 || l.outputs.iter().any(|o| norm(o) == norm(g))
                 || grouping_set(g)
-                || capitals(g)
         });
         if not_judged {
             return 0;
@@ -699,7 +688,7 @@ impl Scope {
         let items: Vec<&String> = l
             .items
             .iter()
-            .filter(|g| !constant_item(g) && bare_column(g))
+            .filter(|g| !constant_item(g) && (bare_column(g) || capitals(g)))
             .collect();
         let groups: Vec<(Option<String>, String)> = items.iter().map(|g| split(g)).collect();
         // Whether table `t`'s primary key is grouped, each column bare or by a qualifier
@@ -2477,6 +2466,55 @@ fn name_column(name: &str) -> bool {
 fn key_name(name: &str) -> bool {
     name == "id" || name.ends_with("_id")
 }
+
+/// Words that negate or widen a value the question names, or place it in a comparison:
+/// the strict fallback does not write `column = 'value'` for such a question
+/// ([`Scope::strict_may_answer`]).
+const NEGATION_WORDS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "without",
+    "except",
+    "excluding",
+    "exclude",
+    "excludes",
+    "excluded",
+    "outside",
+    "none",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "or",
+    "other",
+    "others",
+    "besides",
+    "unless",
+    "cannot",
+    "but",
+    "apart",
+    "non",
+    "unlike",
+    "else",
+    "dont",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "hasnt",
+    "havent",
+    "cant",
+    "wont",
+    "than",
+    "same",
+    "after",
+    "before",
+    "since",
+    "until",
+];
 
 /// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).
 fn bare_column(item: &str) -> bool {

@@ -212,7 +212,7 @@ impl Engine {
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
     /// that can be finished) and the job has a fallback grammar and a scope check whose
     /// question the strict profile may answer ([`Scope::strict_may_answer`]: no condition
-    /// pgask reads, or only values it names), the candidate is written again under that one
+    /// pgask reads, or only one value it names), the candidate is written again under that one
     /// (the prompt's KV cache is reused), without the scope check while it is written and
     /// dropped when it leaves out what the question sets or turns a value round
     /// ([`Scope::leaves_out`]): the fallback is the strict profile, whose every sentence plans.

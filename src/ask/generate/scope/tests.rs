@@ -1169,6 +1169,11 @@ fn a_group_by_without_a_shown_column_is_refused_where_it_ends() {
         &sc,
         "SELECT T1.name, count(*) FROM artist AS T1 JOIN album AS T2 ON T1.artist_id = T2.artist_id GROUP BY T1.ARTIST_ID",
     );
+    // ... but groups only as that column: beside it, an expression still groups nothing.
+    assert!(refused(
+        &sc,
+        "SELECT ar.name, count(*) FROM album al JOIN artist ar ON ar.artist_id = al.artist_id GROUP BY AL.ALBUM_ID, ar.artist_id <> 0|\n"
+    ));
     // An expression of a column groups by the expression, not by the column (42803).
     assert!(refused(&sc, &format!("{from} ar.name <> 'x'|\n")));
     assert!(refused(&sc, &format!("{from} ar.artist_id <> 0| ORDER")));
@@ -2440,6 +2445,7 @@ fn the_strict_fallback_writes_a_named_value_and_is_judged_by_it() {
         "SELECT customers.company_name FROM customers WHERE customers.country = 'germany'",
         "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany Inc'",
         "SELECT customers.company_name FROM customers WHERE customers.company_name = 'Germany'",
+        "SELECT orders.status FROM orders JOIN customers ON customers.customer_id = orders.customer_id WHERE orders.country = 'Germany'",
     ] {
         assert!(sc.leaves_out(other), "{other}");
     }
@@ -2451,6 +2457,10 @@ fn the_strict_fallback_writes_a_named_value_and_is_judged_by_it() {
         "Customers from countries other than Germany",
         "Customers in Germany or with a high credit limit",
         "Which customers are outside Germany?",
+        "Which customers dont live in Germany?",
+        "Which customers don‘t live in Germany?",
+        "Every customer but those in Germany",
+        "Customers with a higher credit limit than Germany",
     ] {
         let not = Scope::new(&sc.catalog, &[0, 1], q)
             .with_values(&["Germany".to_string()])
