@@ -464,10 +464,7 @@ impl Engine {
                     banned.truncate(at + 1);
                     banned.resize(at + 1, Vec::new());
                     banned[at].push(back);
-                    g.reset();
-                    for t in &out_tokens {
-                        g.accept(*t);
-                    }
+                    replay(g, &out_tokens);
                     if let Some(logits) = seen.logits_at(at) {
                         reused_logits += 1;
                         // The logits there were kept: only the token's cache entry goes.
@@ -990,11 +987,16 @@ fn starts_limit(piece: &[u8]) -> bool {
 /// as it was (having taken `done`).
 fn takes_all(grammar: &mut LlamaSampler, done: &[LlamaToken], next: &[LlamaToken]) -> bool {
     let all = next.iter().all(|&t| accept(grammar, t));
+    replay(grammar, done);
+    all
+}
+
+/// Resets `grammar` and feeds it `tokens` again (tokens it took before).
+fn replay(grammar: &mut LlamaSampler, tokens: &[LlamaToken]) {
     grammar.reset();
-    for &t in done {
+    for &t in tokens {
         grammar.accept(t);
     }
-    all
 }
 
 /// Whether `sql` ends inside a text literal (quotes inside a quoted name do not count).
