@@ -116,6 +116,7 @@ fn spider_dbs(tables_json: &Value) -> BTreeMap<String, SpiderDb> {
         let mut catalog = Catalog {
             database: id.clone(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: tnames.iter().map(|t| Table::new(t, vec![])).collect(),
         };
         for (i, c) in db["column_names_original"]

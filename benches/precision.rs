@@ -170,7 +170,11 @@ fn job(
     let graph = JoinGraph::new(catalog);
     let access = Access::all(catalog);
     let steps = graph.connect(&t.tables, &access);
-    let spec = Spec::from_catalog(catalog, &t.tables, &steps);
+    let mut spec = Spec::from_catalog(catalog, &t.tables, &steps);
+    // The question's order demand, as the pipeline sets it.
+    let names = shape::names(catalog, &t.tables);
+    let ordered = QuestionShape::of(question, &names).ordered;
+    spec.ordered = ordered;
     let g = grammar::build(&spec, Profile::Full).expect("grammar");
     // As the pipeline asks (`llm.strict_fallback`); `PGASK_BENCH_NO_FALLBACK=1` measures without.
     let fallback = (scoped && std::env::var_os("PGASK_BENCH_NO_FALLBACK").is_none())
@@ -192,9 +196,6 @@ fn job(
         seed,
         always_mask: false,
         scope: scoped.then(|| {
-            // The question's order demand, as the pipeline sets it.
-            let names = shape::names(catalog, &t.tables);
-            let ordered = QuestionShape::of(question, &names).ordered;
             let mut values: Vec<String> = Vec::new();
             for (v, _, _) in holders {
                 if !values.contains(v) {
@@ -445,7 +446,7 @@ async fn main() {
                                 (false, false) => "",
                             };
                             println!(
-                                "{} | {kind} | {:?} at {} tokens, {} backtracks{made} | {sql}",
+                                "{} | {kind} | {:?} at {} tokens, {} backtracks{made} | {question} | {sql}",
                                 t.label, o.stop, o.generated_tokens, o.backtracks
                             );
                         }

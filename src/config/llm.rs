@@ -78,11 +78,12 @@ pub struct LlmConfig {
     /// profile, on any attempt, and that query runs (with a NOTICE, never cached) instead of
     /// the attempt failing, unless another candidate of the attempt ended under the full
     /// grammar, or it leaves out the order the question asks for (its steered pass goes on
-    /// to an ORDER BY where it would end without one) or a value it names (pgask writes
-    /// `column = 'value'` for it). Only with `scope_check` on, for a question that sets no
-    /// condition pgask reads (a flag it names, a year, an average) but one value (held by one
-    /// column, of letters, digits and spaces, in a question with no negation or "or"; local
-    /// backend only). Default true. Reload: yes.
+    /// to an ORDER BY where it would end without one) or a condition it sets (pgask writes
+    /// `column = 'value'`, `flag` or a year's date range for it). Only with `scope_check` on,
+    /// for a question with no negation, "or" or comparison word and no average, whose
+    /// conditions are at most one value (held by one column, of at most 20 letters, digits,
+    /// spaces and `/&.,-`), one flag and one year (local backend only). Default true.
+    /// Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

@@ -236,6 +236,38 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
         "SELECT customer.first_name FROM customer WHERE customer.customer_id = 'abc'",
     );
     no(&strict, "SELECT first_name FROM customer");
+    // Strict's text literals take `/ & . , -` (a value pgask writes: 'AC/DC'), no quote.
+    ok(
+        &strict,
+        "SELECT customer.first_name FROM customer WHERE customer.company = 'AC/DC & Co., Ltd-'",
+    );
+    no(
+        &strict,
+        "SELECT customer.first_name FROM customer WHERE customer.company = 'O''Brien'",
+    );
+    // For a question that asks for an order, every strict query sorts: no one-row
+    // aggregate, no plain or DISTINCT rows without ORDER BY.
+    let mut ordered = spec.clone();
+    ordered.ordered = true;
+    let sorted = grammar::build(&ordered, Profile::Strict).unwrap();
+    for sql in [
+        "SELECT customer.first_name FROM customer ORDER BY customer.first_name DESC LIMIT 5",
+        "SELECT DISTINCT customer.country FROM customer ORDER BY 1",
+        "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+    ] {
+        ok(&strict, sql);
+        ok(&sorted, sql);
+    }
+    for sql in [
+        "SELECT count(*) FROM customer",
+        "SELECT max(invoice.total) FROM invoice",
+        "SELECT customer.first_name FROM customer LIMIT 5",
+        "SELECT DISTINCT customer.country FROM customer",
+        "SELECT customer.country, count(*) FROM customer GROUP BY 1",
+    ] {
+        ok(&strict, sql);
+        no(&sorted, sql);
+    }
 }
 
 /// Function calls are written only as PostgreSQL has them: llama.cpp's matcher accepts each call
@@ -813,12 +845,64 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
             "invoice".to_string(),
             "billing_country".to_string(),
         )]);
+    let kept = fallbacks_that_keep(
+        &llm,
+        (&grammar, &strict),
+        ("invoices from Brazil", &brazil),
+        &["invoice.billing_country = 'Brazil'"],
+        (&policy, &cat, &client),
+    )
+    .await;
+    eprintln!("question with a value: {kept} of 16 fallbacks keep it");
+    assert!(
+        kept >= 3,
+        "{kept} of 16 fallbacks write the value: the steering to its condition is off"
+    );
+    // A question that names a year: the range on the one date column of the tables read.
+    let year = pgask::ask::generate::scope::Scope::new(&cat, &both, "invoices issued in 2011");
+    let kept = fallbacks_that_keep(
+        &llm,
+        (&grammar, &strict),
+        ("invoices issued in 2011", &year),
+        &["invoice.invoice_date >= '2011-01-01' AND invoice.invoice_date < '2012-01-01'"],
+        (&policy, &cat, &client),
+    )
+    .await;
+    eprintln!("question with a year: {kept} of 16 fallbacks keep it");
+    assert!(
+        kept >= 3,
+        "{kept} of 16 fallbacks write the year: the steering to its condition is off"
+    );
+    // A question that sets a condition pgask cannot write (a year after a range's word) gets
+    // no fallback pass at all: strict could write it turned round.
+    let mut req = request("artists after 2021", Some(grammar.clone()), 60, 0);
+    req.scope = Some(pgask::ask::generate::scope::Scope::new(
+        &cat,
+        &both,
+        "artists after 2021",
+    ));
+    req.closing = true;
+    req.fallback = Some(strict.clone());
+    let out = llm.generate(req).await.unwrap();
+    assert!(out.fallback_from.is_none() && !out.has_query(), "{out:?}");
+}
+
+/// Of 16 seeds of the dead-end `grammar` with the `strict` fallback, over `question` and its
+/// `scope`, how many fallbacks are kept; each kept one must hold all of `must`, no OR, and
+/// plan.
+async fn fallbacks_that_keep(
+    llm: &Supervisor,
+    (grammar, strict): (&str, &str),
+    (question, scope): (&str, &pgask::ask::generate::scope::Scope),
+    must: &[&str],
+    (policy, cat, client): (&Policy, &Catalog, &tokio_postgres::Client),
+) -> usize {
     let mut kept = 0;
     for seed in 0..16 {
-        let mut req = request("invoices from Brazil", Some(grammar.clone()), 60, seed);
-        req.scope = Some(brazil.clone());
+        let mut req = request(question, Some(grammar.to_string()), 60, seed);
+        req.scope = Some(scope.clone());
         req.closing = true;
-        req.fallback = Some(strict.clone());
+        req.fallback = Some(strict.to_string());
         let out = llm.generate(req).await.unwrap();
         assert!(
             out.fallback_from.is_some(),
@@ -827,30 +911,14 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         if out.has_query() {
             let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
             assert!(
-                sql.contains("invoice.billing_country = 'Brazil'") && !sql.contains(" OR "),
+                must.iter().all(|m| sql.contains(m)) && !sql.contains(" OR "),
                 "seed {seed}: {sql}"
             );
-            resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+            resolves_and_plans(sql, seed, (policy, cat, client)).await;
             kept += 1;
         }
     }
-    eprintln!("question with a value: {kept} of 16 fallbacks keep it");
-    assert!(
-        kept >= 3,
-        "{kept} of 16 fallbacks write the value: the steering to its condition is off"
-    );
-    // A question that sets a condition (a year) gets no fallback pass at all: strict could
-    // write it turned round.
-    let mut req = request("artists in 2021", Some(grammar.clone()), 60, 0);
-    req.scope = Some(pgask::ask::generate::scope::Scope::new(
-        &cat,
-        &both,
-        "artists in 2021",
-    ));
-    req.closing = true;
-    req.fallback = Some(strict.clone());
-    let out = llm.generate(req).await.unwrap();
-    assert!(out.fallback_from.is_none() && !out.has_query(), "{out:?}");
+    kept
 }
 
 /// A grammar llama.cpp cannot parse is an error from the worker, which keeps running.

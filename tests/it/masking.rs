@@ -237,6 +237,7 @@ fn a_backtrack_from_kept_logits_writes_what_decoding_again_writes() {
     let catalog = Catalog {
         database: "shop".into(),
         fingerprint: String::new(),
+        extensions: Vec::new(),
         tables: vec![
             Table::new(
                 "customer",

@@ -158,12 +158,24 @@ async fn fingerprint_changes_on_ddl_only() {
         .batch_execute("ALTER TYPE mood ADD VALUE 'angry'")
         .await
         .unwrap();
-    assert_ne!(catalog::fingerprint(&client).await.unwrap(), f2);
+    let f3 = catalog::fingerprint(&client).await.unwrap();
+    assert_ne!(f3, f2);
+    // An extension brings operators the scope check allows only with it (pg_trgm's `%`).
+    let before = catalog::load(&client, &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert!(!before.has_extension("pg_trgm"), "{:?}", before.extensions);
+    client
+        .batch_execute("CREATE EXTENSION pg_trgm")
+        .await
+        .unwrap();
+    assert_ne!(catalog::fingerprint(&client).await.unwrap(), f3);
+    let after = catalog::load(&client, &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert!(after.has_extension("pg_trgm"), "{:?}", after.extensions);
     assert_eq!(
-        catalog::load(&client, &CatalogOptions::default())
-            .await
-            .unwrap()
-            .fingerprint,
+        after.fingerprint,
         catalog::fingerprint(&client).await.unwrap()
     );
 }

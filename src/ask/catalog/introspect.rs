@@ -1,5 +1,5 @@
 //! Reads the catalog with a handful of queries over pg_class, pg_attribute, pg_constraint (keys,
-//! and CHECK lists of values), pg_enum and pg_stats; cost grows with the number of columns, never with rows.
+//! and CHECK lists of values), pg_enum, pg_stats and pg_extension; cost grows with the number of columns, never with rows.
 
 use std::collections::HashMap;
 
@@ -41,8 +41,8 @@ impl CatalogOptions {
 /// The catalog fingerprint, computed by the server in one query: an md5 over every table (with
 /// whether row-level security is on: its sample values are then dropped), column (with whether
 /// it has column privileges, which drop them too), key, CHECK
-/// constraint, comment and enum label (row counts and statistics are left out, so ANALYZE and
-/// data changes do not count).
+/// constraint, comment, enum label and installed extension (row counts and statistics are left
+/// out, so ANALYZE and data changes do not count).
 pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
     let sql = format!(
         "SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
@@ -57,6 +57,8 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            WHERE k.contype IN ('p', 'u', 'f', 'c') AND k.conrelid IN (SELECT c.oid {RELATIONS})
            UNION ALL
            SELECT 'e' || enumtypid || ':' || enumsortorder || ':' || enumlabel FROM pg_enum
+           UNION ALL
+           SELECT 'x' || extname FROM pg_extension
          ) s"
     );
     Ok(client.query_one(&sql, &[]).await?.get(0))
@@ -100,10 +102,17 @@ pub async fn load(client: &Client, options: &CatalogOptions) -> Result<Catalog, 
     if options.sample_values {
         load_samples(client, &mut tables, &by_oid, &options.sensitive).await?;
     }
+    let extensions = client
+        .query("SELECT extname::text FROM pg_extension ORDER BY 1", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     Ok(Catalog {
         database,
         fingerprint,
         tables,
+        extensions,
     })
 }
 

@@ -144,9 +144,15 @@ impl Table {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub database: String,
-    /// Changes when any table, column, key, comment or enum changes, and only then.
+    /// Changes when any table, column, key, comment, enum or installed extension changes, and
+    /// only then.
     pub fingerprint: String,
     pub tables: Vec<Table>,
+    /// The extensions installed in the database (`pg_trgm`, `citext`, …), by name: what
+    /// operators beyond PostgreSQL's own the scope check may allow (`name % 'text'` is
+    /// pg_trgm's similarity, and no operator without it).
+    #[serde(default)]
+    pub extensions: Vec<String>,
 }
 
 impl Catalog {
@@ -155,6 +161,11 @@ impl Catalog {
         self.tables
             .iter()
             .position(|t| t.schema == schema && t.name == name)
+    }
+
+    /// Whether the extension `name` is installed.
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.extensions.iter().any(|e| e == name)
     }
 
     /// A table by bare name (the first match across schemas).

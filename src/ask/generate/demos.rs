@@ -403,6 +403,7 @@ mod tests {
         Catalog {
             database: "shop".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![
                 table(
                     "category",

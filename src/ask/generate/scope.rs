@@ -327,6 +327,7 @@ impl Scope {
         let mut catalog = Catalog {
             database: full.database.clone(),
             fingerprint: String::new(),
+            extensions: full.extensions.clone(),
             tables: Vec::new(),
         };
         let kept: Vec<TableId> = tables
@@ -471,104 +472,23 @@ impl Scope {
 
     /// Whether the whole query `text` leaves out what its question sets: a condition
     /// ([`Self::conditions_unmet`]: a value or flag it names, a comparison with an average), a
-    /// year it names, or the sort it asks for. Such a query answers another question (the strict fallback's,
-    /// judged once written).
+    /// year it names, or the sort it asks for, or writes a condition otherwise than pgask
+    /// writes it into the strict fallback ([`Self::fallback_turned`]). Such a query answers
+    /// another question (the strict fallback's, judged once written).
     pub fn leaves_out(&self, text: &str) -> bool {
         let toks = lex(text);
         self.conditions_unmet(&toks) > 0
             || self.years_unmet(text) > 0
             || (self.ordered && !sorts(&toks))
-            || self.values_turned(&toks)
-    }
-
-    /// Whether a value the question names is written other than as `column = 'value'`
-    /// (`lower(c) = 'Brazil'` finds nothing, `<> 'Brazil'` the opposite, `LIKE` and `<=`
-    /// another set), or beside an OR (which widens what the value narrows): the strict
-    /// fallback's query is judged so, since whether another form keeps the condition is more
-    /// than a whole-query check can tell.
-    fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
-        let unquoted = |t: &Tok<'_>| {
-            let inner = t.text.strip_prefix('\'').unwrap_or(t.text);
-            let inner = if t.complete {
-                inner.strip_suffix('\'').unwrap_or(inner)
-            } else {
-                inner
-            };
-            inner.replace("''", "'")
-        };
-        let named = |t: &Tok<'_>| {
-            let text = unquoted(t).to_lowercase();
-            t.kind == Kind::Literal
-                && t.text.starts_with('\'')
-                && self.values.iter().any(|v| text.contains(&v.to_lowercase()))
-        };
-        let mut any = false;
-        for (i, t) in toks.iter().enumerate() {
-            if !named(t) {
-                continue;
-            }
-            any = true;
-            // The value as stored (`'brazil'` finds nothing, `'Rock And Roll'` is another),
-            // compared with a column that holds it (of the table that holds it, where the
-            // column is qualified: `employee.country` is not `customer.country`).
-            let text = unquoted(t);
-            let table = (i >= 4 && toks[i - 3].is(Kind::Punct, ".")).then(|| toks[i - 4].name());
-            let plain = i >= 2
-                && toks[i - 1].is(Kind::Punct, "=")
-                && toks[i - 2].kind == Kind::Ident
-                && self.holders.iter().any(|(v, ht, c)| {
-                    *v == text && *c == toks[i - 2].name() && table.as_ref().is_none_or(|q| q == ht)
-                })
-                && !toks
-                    .get(i + 1)
-                    .is_some_and(|n| n.kind == Kind::Punct && n.text != ")");
-            if !plain {
-                return true;
-            }
-        }
-        any && toks.iter().any(|t| t.is(Kind::Keyword, "OR"))
-    }
-
-    /// Whether the strict fallback may be written for the question: it sets no condition
-    /// pgask reads ([`Self::sets_conditions`]), or only one value it names, held by one column
-    /// pgask knows, in a question with no word of negation or alternative (`not`, `n't`,
-    /// `except`, `other`, `or`, …: pgask's ` = 'value'` could turn it round), written as
-    /// strict's text literals are (letters, digits and spaces, at most 20): the steered pass
-    /// writes it ([`Self::strict_condition_for`]), and the query is judged by it
-    /// ([`Self::leaves_out`]).
-    pub fn strict_may_answer(&self) -> bool {
-        if !self.sets_conditions() {
-            return true;
-        }
-        let [v] = self.values.as_slice() else {
-            return false;
-        };
-        let q = self.question.to_lowercase();
-        // (Also a question that places the value in a comparison: "more than Brazil", "the
-        // same city as Nancy", "after Nancy".)
-        let negation = q
-            .split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`'))
-            .any(|w| {
-                ["n't", "n’t", "n‘t", "nʼt", "n`t"]
-                    .iter()
-                    .any(|e| w.ends_with(e))
-                    || NEGATION_WORDS.contains(&w)
-            });
-        self.flags_named().is_empty()
-            && self.years_unmet("") == 0
-            && self.average_compared().is_none()
-            && !negation
-            && (1..=20).contains(&v.len())
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
-            && self.holders.iter().filter(|(held, _, _)| held == v).count() == 1
+            || self.fallback_turned(&toks, text)
     }
 
     /// Whether the question sets a condition pgask reads in it: a value it names that the
     /// database holds, a flag (a boolean column it names), a year, or a comparison with an
-    /// average. The strict fallback is written for such a question only where it names one
-    /// value ([`Self::strict_may_answer`]): strict cannot compare with an average, and whether
-    /// its `NOT flag` keeps the condition or turns it round is more than a whole-query check
-    /// can tell.
+    /// average. The strict fallback is written for such a question only where pgask writes
+    /// each of its conditions itself ([`Self::strict_may_answer`]): strict cannot compare with
+    /// an average, and whether the model's own `NOT flag` or `<> 'value'` keeps a condition or
+    /// turns it round is more than a whole-query check can tell.
     pub fn sets_conditions(&self) -> bool {
         !self.values.is_empty()
             || !self.flags_named().is_empty()
@@ -954,11 +874,16 @@ impl Scope {
                     && self.text_column(&toks[..=k], &bindings, &visible)
             };
             // `name * 2`, `e.phone % e.fax`: arithmetic on a text column has no operator
-            // (42883). The left operand is judged at the operator (at `%`, below: `name % 'x'`
-            // is pg_trgm's similarity where that extension is installed), the right one
-            // (further below) once its name is complete and not cast (a text column after `%`
-            // too).
-            if arithmetic(i) && !t.is(Kind::Punct, "%") && i >= 1 && text_operand(i - 1) {
+            // (42883). The left operand is judged at the operator (at `%` only where pg_trgm
+            // is not installed: with it, `name % 'x'` is its similarity, judged below), the
+            // right one (further below) once its name is complete and not cast (a text column
+            // after `%` too).
+            let trigram = self.catalog.has_extension("pg_trgm");
+            if arithmetic(i)
+                && !(trigram && t.is(Kind::Punct, "%"))
+                && i >= 1
+                && text_operand(i - 1)
+            {
                 problems += 1;
             }
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
@@ -2467,55 +2392,6 @@ fn key_name(name: &str) -> bool {
     name == "id" || name.ends_with("_id")
 }
 
-/// Words that negate or widen a value the question names, or place it in a comparison:
-/// the strict fallback does not write `column = 'value'` for such a question
-/// ([`Scope::strict_may_answer`]).
-const NEGATION_WORDS: &[&str] = &[
-    "not",
-    "no",
-    "never",
-    "without",
-    "except",
-    "excluding",
-    "exclude",
-    "excludes",
-    "excluded",
-    "outside",
-    "none",
-    "nobody",
-    "nothing",
-    "neither",
-    "nor",
-    "or",
-    "other",
-    "others",
-    "besides",
-    "unless",
-    "cannot",
-    "but",
-    "apart",
-    "non",
-    "unlike",
-    "else",
-    "dont",
-    "doesnt",
-    "didnt",
-    "isnt",
-    "arent",
-    "wasnt",
-    "werent",
-    "hasnt",
-    "havent",
-    "cant",
-    "wont",
-    "than",
-    "same",
-    "after",
-    "before",
-    "since",
-    "until",
-];
-
 /// Whether a select item so far is one column and nothing else (`a`, `t.a`, `"A"`).
 fn bare_column(item: &str) -> bool {
     let item = item.trim();
@@ -2533,6 +2409,7 @@ mod columns;
 mod conditions;
 mod constants;
 mod cte;
+mod fallback;
 mod items;
 mod lexer;
 pub mod memo;

@@ -504,6 +504,7 @@ mod tests {
         Catalog {
             database: "music".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![
                 table(
                     "artist",

@@ -18,6 +18,7 @@ fn catalog() -> Catalog {
     Catalog {
         database: "shop".into(),
         fingerprint: "f".into(),
+        extensions: Vec::new(),
         tables: vec![
             table(1, "customer", &["customer_id", "name", "city"]),
             table(

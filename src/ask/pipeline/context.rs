@@ -399,6 +399,7 @@ impl Asker {
         spec.defined = defined.iter().map(Definition::written).collect();
         spec.required = required;
         spec.partial = used.iter().any(|t| access.columns.contains_key(t));
+        spec.ordered = shape.ordered;
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
         // (Built only where it can be used: the fallback needs the scope check to judge it.)
@@ -600,6 +601,7 @@ mod tests {
         let catalog = Arc::new(Catalog {
             database: "d".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![
                 table(
                     "staff",
@@ -639,6 +641,7 @@ mod tests {
         let catalog = Catalog {
             database: "d".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![table("orders"), table("order_lines"), table("customers")],
         };
         let ranked = |scores: &[(TableId, f32)]| -> Vec<Ranked> {

@@ -324,6 +324,7 @@ mod tests {
         let catalog = Catalog {
             database: "chinook".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![Table::new(
                 "customer",
                 vec![

@@ -353,6 +353,7 @@ mod tests {
         Catalog {
             database: "shop".into(),
             fingerprint: String::new(),
+            extensions: Vec::new(),
             tables: vec![Table {
                 oid: 1,
                 rows: 10.0,

@@ -128,6 +128,10 @@ pub struct Spec {
     /// A chosen table is readable only in part (column privileges): `*` and `t.*` would read
     /// columns the role may not, so the full profile offers neither.
     pub partial: bool,
+    /// The question asks for an order ("the ten longest", "highest first"): every query of the
+    /// strict profile sorts (an ORDER BY in every form, no one-row aggregate form), so its
+    /// fallback cannot leave the order out.
+    pub ordered: bool,
 }
 
 /// A built grammar.
@@ -211,6 +215,7 @@ impl Spec {
             defined: Vec::new(),
             required: Vec::new(),
             partial: false,
+            ordered: false,
         }
     }
 }
@@ -289,6 +294,7 @@ mod defined_tests {
             defined: vec!["/* units */ sum(order_lines.quantity)".into()],
             required: vec![],
             partial: false,
+            ordered: false,
         };
         let g = build(&spec, Profile::Full).unwrap();
         assert!(
@@ -396,6 +402,7 @@ mod strict_tests {
             defined: vec![],
             required: vec![],
             partial: false,
+            ordered: false,
         };
         let g = build(&spec, Profile::Strict).unwrap();
         let rule = |name: &str| {

@@ -6,6 +6,7 @@
 //! with text literals, times with well-formed date literals, enum columns with their own labels.
 //! Aggregate queries put their grouped columns first and group by ordinals, so every selected
 //! column is grouped. Literals never fold into errors (no division, no zero divisor, valid dates).
+//! For a question that asks for an order ([`Spec::ordered`]), every query sorts.
 
 use super::gbnf::{lit, trie, Rules};
 use super::{GColumn, GrammarError, Spec, ValueKind};
@@ -42,7 +43,9 @@ pub fn rules(spec: &Spec) -> Result<Rules, GrammarError> {
 
 fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
     r.add("numlit", "[1-9] [0-9]{0,3} ( \".\" [0-9]{1,2} )?")?;
-    r.add("textlit", "\"'\" [a-zA-Z0-9 ]{0,20} \"'\"")?;
+    // (With `/ & . , -`: values such as 'AC/DC', 'Rock & Roll', 'St. Louis', 'Coca-Cola', which
+    // pgask writes into a strict query where the question names one.)
+    r.add("textlit", "\"'\" [a-zA-Z0-9 /&.,-]{0,20} \"'\"")?;
     r.add("likelit", "\"'\" \"%\"? [a-zA-Z0-9 ]{1,15} \"%\"? \"'\"")?;
     r.add(
         "datelit",
@@ -291,18 +294,25 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
         &format!("\" HAVING \" ( {} ) cmp numlit", having.join(" | ")),
     )?;
     let (from, wh) = (n("from"), n("where"));
-    let order = if ordered.is_empty() {
-        String::new()
-    } else {
+    // For a question that asks for an order, every query sorts: the ORDER BY is no option, and
+    // the one-row aggregate form (and a plain one with nothing to sort by) is left out.
+    let sorts = if spec.ordered { "" } else { "?" };
+    let mut forms = Vec::new();
+    if !ordered.is_empty() {
         r.add(&n("ord"), &ordered.join(" | "))?;
-        format!("( \" ORDER BY \" {} dir? )?", n("ord"))
-    };
-    let mut forms = vec![
         // Plain rows.
-        format!("\"SELECT \" {} {from} {wh}? {order} limit?", n("items")),
+        forms.push(format!(
+            "\"SELECT \" {} {from} {wh}? ( \" ORDER BY \" {} dir? ){sorts} limit?",
+            n("items"),
+            n("ord")
+        ));
+    } else if !spec.ordered {
+        forms.push(format!("\"SELECT \" {} {from} {wh}? limit?", n("items")));
+    }
+    if !spec.ordered {
         // One row of aggregates.
-        format!("\"SELECT \" {} {from} {wh}?", n("aggs")),
-    ];
+        forms.push(format!("\"SELECT \" {} {from} {wh}?", n("aggs")));
+    }
     if !comparable.is_empty() {
         r.add(&n("ditem"), &comparable.join(" | "))?;
         r.add(
@@ -310,13 +320,16 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
             &format!("{it} ( \", \" {it} ){{0,5}}", it = n("ditem")),
         )?;
         forms.push(format!(
-            "\"SELECT DISTINCT \" {} {from} {wh}? ( \" ORDER BY 1\" dir? )? limit?",
+            "\"SELECT DISTINCT \" {} {from} {wh}? ( \" ORDER BY 1\" dir? ){sorts} limit?",
             n("ditems")
         ));
     }
     if !groupable.is_empty() {
         r.add(&n("gexp"), &groupable.join(" | "))?;
-        let gorder = format!("( \" ORDER BY \" ( {} | \"1\" | \"2\" ) dir? )?", n("agg"));
+        let gorder = format!(
+            "( \" ORDER BY \" ( {} | \"1\" | \"2\" ) dir? ){sorts}",
+            n("agg")
+        );
         let g = n("gexp");
         forms.push(format!(
             "\"SELECT \" {g} \", \" {aggs} {from} {wh}? \" GROUP BY 1\" {h}? {gorder} limit?",
@@ -328,6 +341,9 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
             aggs = n("aggs"),
             h = n("having")
         ));
+    }
+    if forms.is_empty() {
+        return Ok(false);
     }
     r.add(&n("q"), &forms.join(" | "))?;
     Ok(true)

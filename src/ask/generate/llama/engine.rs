@@ -212,10 +212,11 @@ impl Engine {
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
     /// that can be finished) and the job has a fallback grammar and a scope check whose
     /// question the strict profile may answer ([`Scope::strict_may_answer`]: no condition
-    /// pgask reads, or only one value it names), the candidate is written again under that one
-    /// (the prompt's KV cache is reused), without the scope check while it is written and
-    /// dropped when it leaves out what the question sets or turns a value round
-    /// ([`Scope::leaves_out`]): the fallback is the strict profile, whose every sentence plans.
+    /// pgask reads, or only those pgask writes itself: one value it names, one flag, one
+    /// year), the candidate is written again under that one (the prompt's KV cache is reused),
+    /// without the scope check while it is written and dropped when it leaves out what the
+    /// question sets or writes a condition otherwise than pgask does ([`Scope::leaves_out`]):
+    /// the fallback is the strict profile, whose every sentence plans.
     ///
     /// [`Scope::strict_may_answer`]: super::super::scope::Scope::strict_may_answer
     /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
@@ -257,7 +258,7 @@ impl Engine {
         // the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
         if second.has_query() && scope.leaves_out(written.trim_end()) {
-            tracing::debug!(sql = %written.trim(), "the fallback's query does not answer the question");
+            tracing::debug!(sql = %written.trim(), question = %scope.question, "the fallback's query does not answer the question");
             second.text = first.text.clone();
             second.stop = first.stop;
             second.finished = None;
@@ -292,9 +293,10 @@ impl Engine {
     /// For a question that asks for an order ([`Scope::lacks_sort`]), it goes on with
     /// ` ORDER` wherever it would end or limit without one (the model's end, its LIMIT, the
     /// window's end, one more condition), when the grammar allows it: a query without it would be dropped. For a
-    /// question that names values, it writes their condition ([`Scope::strict_condition_for`],
-    /// ` WHERE customer.country = 'Brazil'`) first, where it would end, sort, limit or group
-    /// without it (or in the window, start one more item or condition), when the grammar
+    /// question that names values, a flag or a year, it writes their condition
+    /// ([`Scope::strict_condition_for`], ` WHERE customer.country = 'Brazil'`) first, where it
+    /// would end, sort, limit or group without it, where it starts a WHERE or an AND of its own,
+    /// or in the window where it would start one more item or condition, when the grammar
     /// takes all of it.
     fn run_once(
         &mut self,
@@ -393,8 +395,8 @@ impl Engine {
         // The tokens still to write of a condition the question sets, which pgask writes when
         // the model wanted to end without it ([`Scope::condition_for`]).
         let mut forced: VecDeque<LlamaToken> = VecDeque::new();
-        // Times a steered pass tried whether the grammar takes the condition of a value the
-        // question names ([`Scope::strict_condition_for`]).
+        // Times a steered pass tried whether the grammar takes a condition the question sets
+        // ([`Scope::strict_condition_for`]).
         let mut condition_tries = 0;
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
@@ -618,6 +620,7 @@ impl Engine {
                                 && condition_tries < MAX_CONDITION_TRIES
                                 && ((model_ends && only_end)
                                     || starts_clause(&piece)
+                                    || starts_condition(&piece)
                                     || (closing
                                         && !continues(&text, &piece)
                                         && !starts_join(&piece)
@@ -971,6 +974,13 @@ fn adds_one_more(piece: &[u8]) -> bool {
 fn starts_clause(piece: &[u8]) -> bool {
     let upper = piece.to_ascii_uppercase();
     starts_order(piece) || starts_limit(piece) || writes(&upper, b" GROUP", 2)
+}
+
+/// Whether `piece` starts a condition of the model's own (` WHERE` or ` AND`, or a start of
+/// one longer than ` W`, ` A`): pgask writes the question's in its place.
+fn starts_condition(piece: &[u8]) -> bool {
+    let upper = piece.to_ascii_uppercase();
+    writes(&upper, b" WHERE", 2) || writes(&upper, b" AND", 2)
 }
 
 /// Whether `piece` starts a JOIN (` JOIN`, or a start of it longer than ` J`).
@@ -1359,7 +1369,7 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 mod repeat_tests {
     use super::{
         adds_one_more, continues, in_text_literal, looping, repeats_item, starts_clause,
-        starts_limit, starts_order, steered_budget,
+        starts_condition, starts_limit, starts_order, steered_budget,
     };
 
     #[test]
@@ -1387,6 +1397,13 @@ mod repeat_tests {
             assert!(!starts_clause(p.as_bytes()), "{p}");
         }
         assert!(starts_limit(b" LIMIT 5") && !starts_limit(b" LIKE"));
+        // The model's own condition, where pgask writes the question's instead.
+        for p in [" WHERE", " WH", " AND", " AN", " and", " WHERE lower("] {
+            assert!(starts_condition(p.as_bytes()), "{p}");
+        }
+        for p in [" W", " A", " ASC", " AS", " ORDER", "WHERE", " ANY"] {
+            assert!(!starts_condition(p.as_bytes()), "{p}");
+        }
     }
 
     #[test]

@@ -135,10 +135,13 @@ impl Scope {
     }
 
     /// The condition the strict fallback's steered pass writes where it would end, sort,
-    /// limit or group without it: ` WHERE customer.country = 'Brazil'` (or ` AND …`) for the
-    /// first waiting value a table of its FROM list holds, always qualified by the table (the
-    /// strict profile writes no bare column). Values only: no flag, no average (strict has no
-    /// subquery); `None` as for [`Self::condition_for`].
+    /// limit or group without it (or starts its own WHERE or AND), always qualified by the
+    /// table as the FROM list writes it (the strict profile writes no bare column): ` WHERE
+    /// customer.country = 'Brazil'` (or ` AND …`) for the first waiting value whose holder
+    /// ([`Self::value_holder`]) a table of its FROM list is, then ` WHERE
+    /// products.discontinued` for a flag the question names, then a year's range
+    /// ([`Self::year_condition`]). No average (strict has no subquery); `None` as for
+    /// [`Self::condition_for`].
     pub fn strict_condition_for(&self, text: &str) -> Option<String> {
         self.condition_in(text, true)
     }
@@ -255,6 +258,10 @@ impl Scope {
                 || self.negates(value)
                 || value.contains('\\')
                 || conditioned(column)
+                || (strict
+                    && self
+                        .value_holder(value)
+                        .is_none_or(|h| (&h.1, &h.2) != (table, column)))
             {
                 continue;
             }
@@ -262,9 +269,6 @@ impl Scope {
                 let literal = value.replace('\'', "''");
                 return Some(format!("{lead}{q}{} = '{literal}'", quote_ident(column)));
             }
-        }
-        if strict {
-            return None;
         }
         let named: Vec<String> = self
             .flags_named()
@@ -274,6 +278,10 @@ impl Scope {
             .collect();
         if let Some(c) = named.first() {
             return Some(format!("{lead}{c}"));
+        }
+        if strict {
+            let read: Vec<String> = items.iter().map(|(n, _, _)| n.clone()).collect();
+            return self.year_condition(text, &read, qualifier, lead);
         }
         // A comparison with an average, on the table read once (not a second time on a
         // column a condition already names).

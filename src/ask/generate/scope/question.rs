@@ -15,7 +15,7 @@ fn lower_words(q: &str) -> Vec<&str> {
 
 /// Whether the question's lower-case `words` hold `phrase`'s first word (`_` or space
 /// separated, singular or plural) after a negation ([`negated_at`]).
-fn negates_in(words: &[&str], phrase: &str) -> bool {
+pub(super) fn negates_in(words: &[&str], phrase: &str) -> bool {
     let lower = phrase.to_lowercase();
     let Some(first) = lower
         .split(|c: char| !c.is_alphanumeric())
@@ -63,6 +63,21 @@ impl Scope {
     /// `= 2023`), or, in a question with a range's word, the year next to it ("after 2023":
     /// `'2024-01-01'`): 1 per year missing.
     pub(super) fn years_unmet(&self, s: &str) -> usize {
+        let (years, ranged) = self.years_named();
+        years
+            .into_iter()
+            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`: next to a
+            // range's word, the year next to it counts ("in 2023" wants 2023).
+            .filter(|&y| {
+                let near = if ranged { y - 1..=y + 1 } else { y..=y };
+                !near.into_iter().any(|y| s.contains(&y.to_string()))
+            })
+            .count()
+    }
+
+    /// The years the question names (four digits from 1900 to 2099, each time it writes one),
+    /// and whether it has a range's word ("after", "between", "to", …).
+    pub(super) fn years_named(&self) -> (Vec<u32>, bool) {
         let lower = self.question.to_lowercase();
         let ranged = lower.split(|c: char| !c.is_alphabetic()).any(|w| {
             matches!(
@@ -83,18 +98,14 @@ impl Scope {
                     | "preceding"
             )
         });
-        self.question
+        let years = self
+            .question
             .split(|c: char| !c.is_ascii_digit())
             .filter(|w| w.len() == 4)
             .filter_map(|w| w.parse::<u32>().ok())
             .filter(|y| (1900..2100).contains(y))
-            // "after 2023" is `>= '2024-01-01'`, "up to 2024" `< '2025-01-01'`: next to a
-            // range's word, the year next to it counts ("in 2023" wants 2023).
-            .filter(|&y| {
-                let near = if ranged { y - 1..=y + 1 } else { y..=y };
-                !near.into_iter().any(|y| s.contains(&y.to_string()))
-            })
-            .count()
+            .collect();
+        (years, ranged)
     }
 
     /// The answer's first FROM item, a chosen table being named: when the question names one

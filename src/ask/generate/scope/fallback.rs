@@ -1,0 +1,395 @@
+//! What the strict fallback may answer, the conditions pgask writes into it, and how its query
+//! is judged once written.
+//!
+//! The strict profile plans whatever it writes, but a condition the question sets is more than
+//! it can be trusted with: left to the model, it drops it or turns it round. So pgask writes
+//! each one itself in the steered pass ([`Scope::strict_condition_for`]), and drops a fallback
+//! query that writes one any other way ([`Scope::leaves_out`]):
+//!
+//! - a value the question names, held by one column: `customer.country = 'Brazil'`;
+//! - a flag (a boolean column the question names): `products.discontinued`;
+//! - a year, with no range's word: `invoice.invoice_date >= '2023-01-01' AND
+//!   invoice.invoice_date < '2024-01-01'`.
+//!
+//! A question with a word of negation, alternative or comparison, a comparison with an
+//! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
+
+use super::columns::{has_all_words, same_word};
+use super::lexer::{Kind, Tok};
+use super::question::negates_in;
+use super::Scope;
+use crate::ask::catalog::quote_ident;
+use crate::ask::generate::grammar::ValueKind;
+
+/// Words that negate or widen a value the question names, or place it in a comparison:
+/// the strict fallback does not write `column = 'value'` for such a question
+/// ([`Scope::strict_may_answer`]).
+const NEGATION_WORDS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "without",
+    "except",
+    "excluding",
+    "exclude",
+    "excludes",
+    "excluded",
+    "outside",
+    "none",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "or",
+    "other",
+    "others",
+    "besides",
+    "unless",
+    "cannot",
+    "but",
+    "apart",
+    "non",
+    "unlike",
+    "else",
+    "dont",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "hasnt",
+    "havent",
+    "cant",
+    "wont",
+    "than",
+    "same",
+    "after",
+    "before",
+    "since",
+    "until",
+];
+
+/// What a text literal pgask writes into a strict query may hold: what the strict profile's
+/// own text literals may (`textlit`).
+fn strict_text(v: &str) -> bool {
+    (1..=20).contains(&v.len())
+        && v.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b' ' | b'/' | b'&' | b'.' | b',' | b'-')
+        })
+}
+
+impl Scope {
+    /// Whether the strict fallback may be written for the question: it sets no condition
+    /// pgask reads ([`Self::sets_conditions`]), or only those pgask writes itself, at most one
+    /// of each kind: a value it names, held by one column pgask knows
+    /// ([`Self::value_holder`]) and written as strict's text literals are ([`strict_text`]); a
+    /// flag; a year with no range's word ([`Self::strict_year`]). The question must have no
+    /// word of negation, alternative or comparison (`not`, `n't`, `except`, `other`, `or`,
+    /// `than`, …: pgask's condition could turn it round) and no comparison with an average
+    /// (strict has no subquery). The steered pass writes the conditions
+    /// ([`Self::strict_condition_for`]), and the query is judged by them
+    /// ([`Self::leaves_out`]).
+    pub fn strict_may_answer(&self) -> bool {
+        if !self.sets_conditions() {
+            // (A flag the question negates sets no condition pgask reads, and the model's
+            // own `NOT discontinued` is more than a whole-query check can tell.)
+            return !self.flag_negated();
+        }
+        let q = self.question.to_lowercase();
+        // (Also a question that places the value in a comparison: "more than Brazil", "the
+        // same city as Nancy", "after Nancy".)
+        let negation = q
+            .split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`'))
+            .any(|w| {
+                ["n't", "n’t", "n‘t", "nʼt", "n`t"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+                    || NEGATION_WORDS.contains(&w)
+            });
+        let value = match self.values.as_slice() {
+            [] => true,
+            [v] => strict_text(v) && self.value_holder(v).is_some(),
+            _ => false,
+        };
+        // (A year needs a date column to be written on.)
+        let all: Vec<String> = self.catalog.tables.iter().map(|t| t.name.clone()).collect();
+        let year = self.years_named().0.is_empty()
+            || (self.strict_year().is_some() && self.year_column(&all).is_some());
+        !negation
+            && self.average_compared().is_none()
+            && value
+            && self.flags_named().len() <= 1
+            && year
+    }
+
+    /// Whether the question names a boolean column of the chosen tables after a negation
+    /// ("products not discontinued", which [`Self::flags_named`] leaves out).
+    fn flag_negated(&self) -> bool {
+        let q = self.question.to_lowercase();
+        let words: Vec<&str> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        self.catalog.tables.iter().any(|t| {
+            t.columns
+                .iter()
+                .filter(|c| c.data_type == "boolean")
+                .any(|c| {
+                    let name = c.name.to_lowercase();
+                    let core = name
+                        .strip_prefix("is_")
+                        .or_else(|| name.strip_prefix("has_"))
+                        .unwrap_or(&name);
+                    has_all_words(core, &words) && negates_in(&words, core)
+                })
+        })
+    }
+
+    /// The one column that holds the value `v` (as stored) for the strict fallback: its only
+    /// holder, or of several, the only one whose table the question names ("customers in
+    /// Brazil": `customer.country`, not `invoice.billing_country`).
+    pub(super) fn value_holder(&self, v: &str) -> Option<&(String, String, String)> {
+        let held: Vec<&(String, String, String)> =
+            self.holders.iter().filter(|(h, _, _)| h == v).collect();
+        if let [one] = held.as_slice() {
+            return Some(one);
+        }
+        let named: Vec<&(String, String, String)> = held
+            .into_iter()
+            .filter(|(_, t, _)| self.question_names(&t.to_lowercase()))
+            .collect();
+        match named.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The one year the question names, with no range's word ("invoices issued in 2023", not
+    /// "after 2023" nor "from 2021 to 2023"): the strict fallback writes its range.
+    pub(super) fn strict_year(&self) -> Option<u32> {
+        let (mut years, ranged) = self.years_named();
+        years.dedup();
+        match years.as_slice() {
+            [y] if !ranged => Some(*y),
+            _ => None,
+        }
+    }
+
+    /// The year's condition for the strict fallback, on a date or timestamp column of the
+    /// tables `read` (by name): ` WHERE invoice.invoice_date >= '2023-01-01' AND
+    /// invoice.invoice_date < '2024-01-01'`, the column qualified by `qualifier`. The column is
+    /// the only such column, or of several, the only one a word of the question starts with
+    /// its name's (`hire_date` for "hired in 2003"; [`Self::year_column`]).
+    pub(super) fn year_condition(
+        &self,
+        text: &str,
+        read: &[String],
+        qualifier: impl Fn(&str) -> Option<String>,
+        lead: &str,
+    ) -> Option<String> {
+        let y = self.strict_year()?;
+        if self.years_unmet(text) == 0 {
+            return None;
+        }
+        let (table, column) = self.year_column(read)?;
+        let c = format!("{}{}", qualifier(&table)?, quote_ident(&column));
+        Some(format!(
+            "{lead}{c} >= '{y}-01-01' AND {c} < '{}-01-01'",
+            y + 1
+        ))
+    }
+
+    /// The date or timestamp column a year condition is written on, of the tables `read`
+    /// ([`Self::year_condition`]), as `(table, column)`.
+    fn year_column(&self, read: &[String]) -> Option<(String, String)> {
+        let times: Vec<(String, String)> = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| read.contains(&t.name))
+            .flat_map(|t| {
+                t.columns
+                    .iter()
+                    .filter(|c| ValueKind::of(&c.data_type, false) == ValueKind::Time)
+                    .map(move |c| (t.name.clone(), c.name.clone()))
+            })
+            .collect();
+        if let [one] = times.as_slice() {
+            return Some(one.clone());
+        }
+        let q = self.question.to_lowercase();
+        let words: Vec<&str> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 3)
+            .collect();
+        // The columns a word of the question starts with a word of the name of (`date`, `time`
+        // and the like aside; with `own`, also the words of the table's name: `order_date` of
+        // `orders` for "orders placed in 2023", once no other word tells the columns apart).
+        let named = |own: bool| -> Vec<&(String, String)> {
+            times
+                .iter()
+                .filter(|(t, c)| {
+                    let table = t.to_lowercase();
+                    c.to_lowercase()
+                        .split('_')
+                        .filter(|p| p.len() >= 3 && !matches!(*p, "date" | "time" | "day"))
+                        .filter(|p| own || !table.split('_').any(|w| same_word(w, p)))
+                        .any(|p| words.iter().any(|w| w.starts_with(p)))
+                })
+                .collect()
+        };
+        [false, true]
+            .into_iter()
+            .find_map(|own| match named(own).as_slice() {
+                [one] => Some((*one).clone()),
+                _ => None,
+            })
+    }
+
+    /// Whether a condition the question sets is written in the strict fallback's query `toks`
+    /// other than as pgask writes it ([`Self::strict_condition_for`]): a value
+    /// ([`Self::values_turned`]), a flag ([`Self::flag_turned`]) or a year
+    /// ([`Self::year_turned`]).
+    pub(super) fn fallback_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
+        self.values_turned(toks) || self.flag_turned(toks) || self.year_turned(toks, text)
+    }
+
+    /// Whether a value the question names is written other than as `column = 'value'`
+    /// (`lower(c) = 'Brazil'` finds nothing, `<> 'Brazil'` the opposite, `LIKE` and `<=`
+    /// another set), on another column than its holder's ([`Self::value_holder`]), or beside
+    /// an OR (which widens what the value narrows): whether another form keeps the condition
+    /// is more than a whole-query check can tell.
+    fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
+        // (The query is whole: a literal that ends it with its quote is closed, though the
+        // lexer leaves it open, as a `''` could follow.)
+        let unquoted = |t: &Tok<'_>| {
+            let inner = t.text.strip_prefix('\'').unwrap_or(t.text);
+            inner.strip_suffix('\'').unwrap_or(inner).replace("''", "'")
+        };
+        let named = |t: &Tok<'_>| {
+            let text = unquoted(t).to_lowercase();
+            t.kind == Kind::Literal
+                && t.text.starts_with('\'')
+                && self.values.iter().any(|v| text.contains(&v.to_lowercase()))
+        };
+        let mut any = false;
+        for (i, t) in toks.iter().enumerate() {
+            if !named(t) {
+                continue;
+            }
+            any = true;
+            // The value as stored (`'brazil'` finds nothing, `'Rock And Roll'` is another),
+            // compared with the column that holds it (of the table that holds it, where the
+            // column is qualified: `employee.country` is not `customer.country`).
+            let text = unquoted(t);
+            let table = (i >= 4 && toks[i - 3].is(Kind::Punct, ".")).then(|| toks[i - 4].name());
+            let plain = i >= 2
+                && toks[i - 1].is(Kind::Punct, "=")
+                && toks[i - 2].kind == Kind::Ident
+                && self.value_holder(&text).is_some_and(|(_, ht, c)| {
+                    *c == toks[i - 2].name() && table.as_ref().is_none_or(|q| q == ht)
+                })
+                && !toks
+                    .get(i + 1)
+                    .is_some_and(|n| n.kind == Kind::Punct && n.text != ")");
+            if !plain {
+                return true;
+            }
+        }
+        any && or_anywhere(toks)
+    }
+
+    /// Whether a flag the question names is written other than as a condition of its own
+    /// (`WHERE products.discontinued`, `AND discontinued`): after NOT, before IS or `=`, only in
+    /// the SELECT list, or beside an OR.
+    fn flag_turned(&self, toks: &[Tok<'_>]) -> bool {
+        let flags = self.flags_named();
+        if flags.is_empty() {
+            return false;
+        }
+        let mut as_condition = 0;
+        for (_, column) in &flags {
+            let mut written = false;
+            for (i, t) in toks.iter().enumerate() {
+                if t.kind != Kind::Ident || !t.name().eq_ignore_ascii_case(column) {
+                    continue;
+                }
+                let start = if i >= 2 && toks[i - 1].is(Kind::Punct, ".") {
+                    i - 2
+                } else {
+                    i
+                };
+                let before = start.checked_sub(1).map(|k| &toks[k]);
+                if before.is_some_and(|b| b.is(Kind::Keyword, "NOT")) {
+                    return true;
+                }
+                let after = toks.get(i + 1);
+                let ends = after.is_none_or(|a| {
+                    ["AND", "ORDER", "LIMIT", "GROUP"]
+                        .iter()
+                        .any(|k| a.is(Kind::Keyword, k))
+                });
+                let opens = before
+                    .is_some_and(|b| b.is(Kind::Keyword, "WHERE") || b.is(Kind::Keyword, "AND"));
+                if opens && ends {
+                    written = true;
+                } else if opens {
+                    // `WHERE discontinued IS NULL`, `= FALSE`.
+                    return true;
+                }
+            }
+            as_condition += usize::from(written);
+        }
+        as_condition < flags.len() || or_anywhere(toks)
+    }
+
+    /// Whether the year the question names ([`Self::strict_year`]) is written other than as
+    /// the range on a date or timestamp column that pgask writes ([`Self::year_condition`]),
+    /// or anywhere outside it (`total = 2023`), or beside an OR.
+    fn year_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
+        if self.years_named().0.is_empty() {
+            return false;
+        }
+        let Some(y) = self.strict_year() else {
+            return true;
+        };
+        let opening = format!(" >= '{y}-01-01' AND ");
+        let Some(at) = text.find(&opening) else {
+            return true;
+        };
+        // The column: what pgask wrote after ` WHERE ` or ` AND `.
+        let head = &text[..at];
+        let Some(c) = [" WHERE ", " AND "]
+            .iter()
+            .filter_map(|lead| head.rfind(lead).map(|k| &head[k + lead.len()..]))
+            .min_by_key(|c| c.len())
+        else {
+            return true;
+        };
+        let closing = format!("{c} < '{}-01-01'", y + 1);
+        let tail = &text[at + opening.len()..];
+        let column = c.rsplit('.').next().map(super::lexer::ident_name);
+        let time = |name: &str| {
+            self.catalog.tables.iter().any(|t| {
+                t.columns.iter().any(|k| {
+                    k.name == name && ValueKind::of(&k.data_type, false) == ValueKind::Time
+                })
+            })
+        };
+        if c.is_empty() || !tail.starts_with(&closing) || !column.is_some_and(|n| time(&n)) {
+            return true;
+        }
+        let rest = format!(
+            "{}{}",
+            &head[..head.len() - c.len()],
+            &tail[closing.len()..]
+        );
+        rest.contains(&y.to_string()) || or_anywhere(toks)
+    }
+}
+
+/// Whether the query has an OR anywhere.
+fn or_anywhere(toks: &[Tok<'_>]) -> bool {
+    toks.iter().any(|t| t.is(Kind::Keyword, "OR"))
+}
