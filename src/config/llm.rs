@@ -81,9 +81,9 @@ pub struct LlmConfig {
     /// to an ORDER BY where it would end without one) or a condition it sets (pgask writes
     /// `column = 'value'`, `flag` or a year's date range for it). Only with `scope_check` on,
     /// for a question with no negation, "or" or comparison word and no average, whose
-    /// conditions are at most one value (held by one column, of at most 20 letters, digits,
-    /// spaces and `/&.,-`), one flag and one year (local backend only). Default true.
-    /// Reload: yes.
+    /// conditions are at most one value (held by one column, or the one whose table the
+    /// question names; at most 20 letters, digits, spaces and `/&.,-`), one flag and one whole
+    /// year (a date range), three in all (local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

@@ -228,7 +228,7 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
         &strict,
         "SELECT customer.first_name FROM customer WHERE customer.country = 'USA' LIMIT 5",
     );
-    ok(&strict, "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY 2 DESC");
+    ok(&strict, "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY 2 DESC NULLS LAST");
     no(&strict, "SELECT customer.first_name FROM invoice");
     no(&strict, "SELECT customer.country, count(*) FROM customer");
     no(
@@ -245,22 +245,29 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
         &strict,
         "SELECT customer.first_name FROM customer WHERE customer.company = 'O''Brien'",
     );
-    // For a question that asks for an order, every strict query sorts: no one-row
-    // aggregate, no plain or DISTINCT rows without ORDER BY.
+    // Descending, NULLs come last ("the highest" is a value).
+    no(
+        &strict,
+        "SELECT customer.first_name FROM customer ORDER BY customer.first_name DESC",
+    );
+    // For a question that asks for an order, every strict query sorts or takes a smallest or
+    // largest value: no other one-row aggregate, no plain or DISTINCT rows without ORDER BY.
     let mut ordered = spec.clone();
     ordered.ordered = true;
     let sorted = grammar::build(&ordered, Profile::Strict).unwrap();
     for sql in [
-        "SELECT customer.first_name FROM customer ORDER BY customer.first_name DESC LIMIT 5",
+        "SELECT customer.first_name FROM customer ORDER BY customer.first_name DESC NULLS LAST LIMIT 5",
         "SELECT DISTINCT customer.country FROM customer ORDER BY 1",
-        "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+        "SELECT customer.country, count(*) FROM invoice JOIN customer ON customer.customer_id = invoice.customer_id GROUP BY 1 ORDER BY count(*) DESC NULLS LAST LIMIT 1",
+        "SELECT max(invoice.total) FROM invoice",
+        "SELECT min(invoice.invoice_date), max(invoice.total) FROM invoice WHERE invoice.total > 1",
     ] {
         ok(&strict, sql);
         ok(&sorted, sql);
     }
     for sql in [
         "SELECT count(*) FROM customer",
-        "SELECT max(invoice.total) FROM invoice",
+        "SELECT sum(invoice.total) FROM invoice",
         "SELECT customer.first_name FROM customer LIMIT 5",
         "SELECT DISTINCT customer.country FROM customer",
         "SELECT customer.country, count(*) FROM customer GROUP BY 1",

@@ -15,6 +15,12 @@ const RELATIONS: &str = "
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgask')
       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
+/// The extensions whose operators the scope check knows (pg_trgm's `text % text`), as an SQL
+/// list: the catalog notes them where they are installed in a schema on the search path, and
+/// the fingerprint changes when one is installed, dropped or moved (and for no other
+/// extension, so that the retrieval index keyed by it is not rebuilt for nothing).
+const JUDGED: &str = "'pg_trgm'";
+
 /// What to read besides the structure.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogOptions {
@@ -41,8 +47,8 @@ impl CatalogOptions {
 /// The catalog fingerprint, computed by the server in one query: an md5 over every table (with
 /// whether row-level security is on: its sample values are then dropped), column (with whether
 /// it has column privileges, which drop them too), key, CHECK
-/// constraint, comment, enum label and installed extension (row counts and statistics are left
-/// out, so ANALYZE and data changes do not count).
+/// constraint, comment, enum label and installed extension the scope check knows ([`JUDGED`];
+/// row counts and statistics are left out, so ANALYZE and data changes do not count).
 pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
     let sql = format!(
         "SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
@@ -58,7 +64,7 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            UNION ALL
            SELECT 'e' || enumtypid || ':' || enumsortorder || ':' || enumlabel FROM pg_enum
            UNION ALL
-           SELECT 'x' || extname FROM pg_extension
+           SELECT 'x' || e.extname || ':' || e.extnamespace FROM pg_extension e WHERE e.extname IN ({JUDGED})
          ) s"
     );
     Ok(client.query_one(&sql, &[]).await?.get(0))
@@ -103,7 +109,13 @@ pub async fn load(client: &Client, options: &CatalogOptions) -> Result<Catalog, 
         load_samples(client, &mut tables, &by_oid, &options.sensitive).await?;
     }
     let extensions = client
-        .query("SELECT extname::text FROM pg_extension ORDER BY 1", &[])
+        .query(
+            &format!(
+                "SELECT e.extname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                 WHERE e.extname IN ({JUDGED}) AND n.nspname = ANY (current_schemas(true)) ORDER BY 1"
+            ),
+            &[],
+        )
         .await?
         .iter()
         .map(|r| r.get(0))

@@ -144,13 +144,13 @@ impl Table {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub database: String,
-    /// Changes when any table, column, key, comment, enum or installed extension changes, and
-    /// only then.
+    /// Changes when any table, column, key, comment, enum or extension the scope check knows
+    /// changes, and only then.
     pub fingerprint: String,
     pub tables: Vec<Table>,
-    /// The extensions installed in the database (`pg_trgm`, `citext`, …), by name: what
-    /// operators beyond PostgreSQL's own the scope check may allow (`name % 'text'` is
-    /// pg_trgm's similarity, and no operator without it).
+    /// The extensions the scope check knows operators of (today `pg_trgm`), by name, where
+    /// installed in a schema on the search path: `name % 'text'` is pg_trgm's similarity, and
+    /// no operator without it.
     #[serde(default)]
     pub extensions: Vec<String>,
 }

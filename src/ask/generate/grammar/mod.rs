@@ -129,8 +129,9 @@ pub struct Spec {
     /// columns the role may not, so the full profile offers neither.
     pub partial: bool,
     /// The question asks for an order ("the ten longest", "highest first"): every query of the
-    /// strict profile sorts (an ORDER BY in every form, no one-row aggregate form), so its
-    /// fallback cannot leave the order out.
+    /// strict profile sorts (an ORDER BY in every form) or takes smallest or largest values
+    /// (its one-row aggregate form has only `min` and `max`), so its fallback cannot leave the
+    /// order out.
     pub ordered: bool,
 }
 

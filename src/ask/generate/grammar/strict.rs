@@ -6,7 +6,8 @@
 //! with text literals, times with well-formed date literals, enum columns with their own labels.
 //! Aggregate queries put their grouped columns first and group by ordinals, so every selected
 //! column is grouped. Literals never fold into errors (no division, no zero divisor, valid dates).
-//! For a question that asks for an order ([`Spec::ordered`]), every query sorts.
+//! For a question that asks for an order ([`Spec::ordered`]), every query sorts or takes a
+//! smallest or largest value. NULLs come last when it sorts in descending order.
 
 use super::gbnf::{lit, trie, Rules};
 use super::{GColumn, GrammarError, Spec, ValueKind};
@@ -61,7 +62,8 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
         "\"'year'\" | \"'quarter'\" | \"'month'\" | \"'week'\" | \"'day'\"",
     )?;
     r.add("limit", "\" LIMIT \" [1-9] [0-9]{0,2}")?;
-    r.add("dir", "\" ASC\" | \" DESC\"")?;
+    // (NULLs last when descending, as ascending puts them: "the highest" is a value.)
+    r.add("dir", "\" ASC\" | \" DESC NULLS LAST\"")?;
     Ok(())
 }
 
@@ -167,6 +169,8 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     let mut groupable: Vec<String> = Vec::new();
     let mut aggs: Vec<String> = vec!["\"count(*)\"".to_string()];
     let mut having: Vec<String> = vec!["\"count(*)\"".to_string()];
+    // Columns with a smallest and a largest value (`min(…)`, `max(…)`).
+    let mut extremes: Vec<String> = Vec::new();
     if !num.is_empty() {
         r.add(&n("ncol"), &trie(&num))?;
         r.add(
@@ -191,6 +195,7 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
         for f in ["sum", "avg", "min", "max"] {
             aggs.push(format!("\"{f}(\" {} \")\"", n("ncol")));
         }
+        extremes.push(n("ncol"));
         having.push(format!("( \"sum(\" | \"avg(\" ) {} \")\"", n("ncol")));
     }
     if !text.is_empty() {
@@ -211,6 +216,7 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
         for f in ["min", "max"] {
             aggs.push(format!("\"{f}(\" {} \")\"", n("tcol")));
         }
+        extremes.push(n("tcol"));
         aggs.push(format!("\"count(DISTINCT \" {} \")\"", n("tcol")));
         having.push(format!("\"count(DISTINCT \" {} \")\"", n("tcol")));
     }
@@ -229,6 +235,7 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
         for f in ["min", "max"] {
             aggs.push(format!("\"{f}(\" {} \")\"", n("dcol")));
         }
+        extremes.push(n("dcol"));
     }
     if !boolean.is_empty() {
         r.add(&n("bcol"), &trie(&boolean))?;
@@ -295,7 +302,8 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     )?;
     let (from, wh) = (n("from"), n("where"));
     // For a question that asks for an order, every query sorts: the ORDER BY is no option, and
-    // the one-row aggregate form (and a plain one with nothing to sort by) is left out.
+    // the one-row aggregate form is left to the smallest and largest values (a plain one with
+    // nothing to sort by is left out).
     let sorts = if spec.ordered { "" } else { "?" };
     let mut forms = Vec::new();
     if !ordered.is_empty() {
@@ -312,6 +320,16 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     if !spec.ordered {
         // One row of aggregates.
         forms.push(format!("\"SELECT \" {} {from} {wh}?", n("aggs")));
+    } else if !extremes.is_empty() {
+        // One row of the smallest or largest values ("the highest total": `max(…)`).
+        r.add(
+            &n("ext"),
+            &format!("( \"min(\" | \"max(\" ) ( {} ) \")\"", extremes.join(" | ")),
+        )?;
+        forms.push(format!(
+            "\"SELECT \" {e} ( \", \" {e} ){{0,2}} {from} {wh}?",
+            e = n("ext")
+        ));
     }
     if !comparable.is_empty() {
         r.add(&n("ditem"), &comparable.join(" | "))?;

@@ -620,7 +620,7 @@ impl Engine {
                                 && condition_tries < MAX_CONDITION_TRIES
                                 && ((model_ends && only_end)
                                     || starts_clause(&piece)
-                                    || starts_condition(&piece)
+                                    || starts_condition(&text, &piece)
                                     || (closing
                                         && !continues(&text, &piece)
                                         && !starts_join(&piece)
@@ -976,11 +976,17 @@ fn starts_clause(piece: &[u8]) -> bool {
     starts_order(piece) || starts_limit(piece) || writes(&upper, b" GROUP", 2)
 }
 
-/// Whether `piece` starts a condition of the model's own (` WHERE` or ` AND`, or a start of
-/// one longer than ` W`, ` A`): pgask writes the question's in its place.
-fn starts_condition(piece: &[u8]) -> bool {
+/// Whether `piece` starts a condition of the model's own after `text` (` WHERE`, or ` AND`
+/// once a WHERE is written, not in a join's ON; or a start of one longer than ` W`, ` A`):
+/// pgask writes the question's in its place.
+fn starts_condition(text: &[u8], piece: &[u8]) -> bool {
     let upper = piece.to_ascii_uppercase();
-    writes(&upper, b" WHERE", 2) || writes(&upper, b" AND", 2)
+    writes(&upper, b" WHERE", 2)
+        || (writes(&upper, b" AND", 2)
+            && text
+                .to_ascii_uppercase()
+                .windows(7)
+                .any(|w| w == b" WHERE "))
 }
 
 /// Whether `piece` starts a JOIN (` JOIN`, or a start of it longer than ` J`).
@@ -1397,12 +1403,19 @@ mod repeat_tests {
             assert!(!starts_clause(p.as_bytes()), "{p}");
         }
         assert!(starts_limit(b" LIMIT 5") && !starts_limit(b" LIKE"));
-        // The model's own condition, where pgask writes the question's instead.
-        for p in [" WHERE", " WH", " AND", " AN", " and", " WHERE lower("] {
-            assert!(starts_condition(p.as_bytes()), "{p}");
+        // The model's own condition, where pgask writes the question's instead; not an AND
+        // of a join's ON.
+        let from = b"SELECT a.x FROM a JOIN b ON b.k = a.k";
+        let wh = b"SELECT a.x FROM a WHERE a.y > 1";
+        for p in [" WHERE", " WH", " WHERE lower("] {
+            assert!(starts_condition(from, p.as_bytes()), "{p}");
+        }
+        for p in [" AND", " AN", " and"] {
+            assert!(starts_condition(wh, p.as_bytes()), "{p}");
+            assert!(!starts_condition(from, p.as_bytes()), "{p}");
         }
         for p in [" W", " A", " ASC", " AS", " ORDER", "WHERE", " ANY"] {
-            assert!(!starts_condition(p.as_bytes()), "{p}");
+            assert!(!starts_condition(wh, p.as_bytes()), "{p}");
         }
     }
 

@@ -15,7 +15,7 @@
 //! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
 
 use super::columns::{has_all_words, same_word};
-use super::lexer::{Kind, Tok};
+use super::lexer::{lex, Kind, Tok};
 use super::question::negates_in;
 use super::Scope;
 use crate::ask::catalog::quote_ident;
@@ -68,6 +68,71 @@ const NEGATION_WORDS: &[&str] = &[
     "before",
     "since",
     "until",
+    "including",
+    "include",
+    "includes",
+    "also",
+    "false",
+    "unset",
+    "aside",
+    "excl",
+    "minus",
+    "instead",
+    "ignoring",
+    "ignore",
+    "omit",
+    "omitting",
+    "0",
+];
+
+/// Words that name a part of a year: the strict fallback writes no whole year's range for a
+/// question with one ([`Scope::strict_year`]).
+const PARTS_OF_A_YEAR: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "quarter",
+    "quarters",
+    "quarterly",
+    "fiscal",
+    "season",
+    "seasons",
+    "semester",
+    "decade",
+    "decades",
+    "century",
+    "winter",
+    "spring",
+    "summer",
+    "autumn",
+    "fall",
+    "christmas",
+    "easter",
+    "week",
+    "weekend",
+    "today",
+    "yesterday",
 ];
 
 /// What a text literal pgask writes into a strict query may hold: what the strict profile's
@@ -112,15 +177,18 @@ impl Scope {
             [v] => strict_text(v) && self.value_holder(v).is_some(),
             _ => false,
         };
-        // (A year needs a date column to be written on.)
-        let all: Vec<String> = self.catalog.tables.iter().map(|t| t.name.clone()).collect();
-        let year = self.years_named().0.is_empty()
-            || (self.strict_year().is_some() && self.year_column(&all).is_some());
+        // (A year needs a date column to be written on, and takes two of strict's three
+        // conditions.)
+        let no_year = self.years_named().0.is_empty();
+        let year = no_year || (self.strict_year().is_some() && self.year_column().is_some());
+        let conditions = self.values.len() + self.flags_named().len() + if no_year { 0 } else { 2 };
         !negation
+            && !q.contains("w/o")
             && self.average_compared().is_none()
             && value
             && self.flags_named().len() <= 1
             && year
+            && conditions <= 3
     }
 
     /// Whether the question names a boolean column of the chosen tables after a negation
@@ -165,22 +233,63 @@ impl Scope {
         }
     }
 
-    /// The one year the question names, with no range's word ("invoices issued in 2023", not
-    /// "after 2023" nor "from 2021 to 2023"): the strict fallback writes its range.
+    /// The one year the question names, as a whole calendar year the strict fallback writes
+    /// the range of: after "in", "during", "of" or "for" ("invoices issued in 2023"), with no
+    /// range's word ("after 2023", "from 2021 to 2023"), no part of a year named (a month, a
+    /// quarter, a fiscal year, a season), not glued to more (`2023-03-15`, `1990s`, `$2023`),
+    /// from 1950 to 2028 (strict's dates), and no column of the chosen tables that holds years
+    /// as numbers or text (`release_year`, `Year`: "in 2023" may mean it).
     pub(super) fn strict_year(&self) -> Option<u32> {
         let (mut years, ranged) = self.years_named();
+        years.sort_unstable();
         years.dedup();
-        match years.as_slice() {
-            [y] if !ranged => Some(*y),
-            _ => None,
-        }
+        let [y] = years.as_slice() else {
+            return None;
+        };
+        let q = self.question.to_lowercase();
+        let part = q.split(|c: char| !c.is_alphanumeric()).any(|w| {
+            PARTS_OF_A_YEAR.contains(&w)
+                || (w.len() == 2
+                    && (w.starts_with('q') || w.starts_with('h'))
+                    && w.ends_with(|c: char| ('1'..='4').contains(&c)))
+                || w.starts_with("fy")
+        });
+        let year = y.to_string();
+        let alone = q.match_indices(&year).all(|(at, _)| {
+            let before = &q[..at];
+            let after = &q[at + year.len()..];
+            let glued_before = before
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | '/' | '$' | '.' | '\''));
+            let mut rest = after.chars();
+            let glued_after = match rest.next() {
+                Some(c) if c.is_alphanumeric() || matches!(c, '-' | '/' | '\'' | '’' | '%') => {
+                    true
+                }
+                Some('.' | ',') => rest.next().is_some_and(|c| c.is_ascii_digit()),
+                _ => false,
+            };
+            let word = before
+                .trim_end()
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("");
+            !glued_before && !glued_after && matches!(word, "in" | "during" | "of" | "for")
+        });
+        let numeric_year = self.catalog.tables.iter().any(|t| {
+            t.columns.iter().any(|c| {
+                c.name.to_lowercase().contains("year")
+                    && ValueKind::of(&c.data_type, false) != ValueKind::Time
+            })
+        });
+        (!ranged && !part && alone && !numeric_year && (1950..=2028).contains(y)).then_some(*y)
     }
 
-    /// The year's condition for the strict fallback, on a date or timestamp column of the
-    /// tables `read` (by name): ` WHERE invoice.invoice_date >= '2023-01-01' AND
-    /// invoice.invoice_date < '2024-01-01'`, the column qualified by `qualifier`. The column is
-    /// the only such column, or of several, the only one a word of the question starts with
-    /// its name's (`hire_date` for "hired in 2003"; [`Self::year_column`]).
+    /// The year's condition for the strict fallback: ` WHERE invoice.invoice_date >=
+    /// '2023-01-01' AND invoice.invoice_date < '2024-01-01'`, on the question's date column
+    /// ([`Self::year_column`]), the column qualified by `qualifier`; only where the tables
+    /// `read` (by name) hold it.
     pub(super) fn year_condition(
         &self,
         text: &str,
@@ -192,7 +301,10 @@ impl Scope {
         if self.years_unmet(text) == 0 {
             return None;
         }
-        let (table, column) = self.year_column(read)?;
+        let (table, column) = self.year_column()?;
+        if !read.contains(&table) {
+            return None;
+        }
         let c = format!("{}{}", qualifier(&table)?, quote_ident(&column));
         Some(format!(
             "{lead}{c} >= '{y}-01-01' AND {c} < '{}-01-01'",
@@ -200,14 +312,15 @@ impl Scope {
         ))
     }
 
-    /// The date or timestamp column a year condition is written on, of the tables `read`
-    /// ([`Self::year_condition`]), as `(table, column)`.
-    fn year_column(&self, read: &[String]) -> Option<(String, String)> {
+    /// The date or timestamp column a year condition is written on, as `(table, column)`: the
+    /// only one of the chosen tables, or of several, the only one a word of the question
+    /// starts with a word of its name (`hire_date` for "hired in 2003"; of the words of its
+    /// table's name only when no other word tells them apart).
+    fn year_column(&self) -> Option<(String, String)> {
         let times: Vec<(String, String)> = self
             .catalog
             .tables
             .iter()
-            .filter(|t| read.contains(&t.name))
             .flat_map(|t| {
                 t.columns
                     .iter()
@@ -297,29 +410,29 @@ impl Scope {
                 return true;
             }
         }
-        any && or_anywhere(toks)
+        // (No second condition on the holder: `AND country IS NULL` leaves no row.)
+        let again = self.values.iter().any(|v| {
+            self.value_holder(v)
+                .is_some_and(|(_, t, c)| where_uses(toks, t, c) > 1)
+        });
+        any && (again || or_anywhere(toks))
     }
 
     /// Whether a flag the question names is written other than as a condition of its own
     /// (`WHERE products.discontinued`, `AND discontinued`): after NOT, before IS or `=`, only in
-    /// the SELECT list, or beside an OR.
+    /// the SELECT list, twice in the WHERE clause, or beside an OR.
     fn flag_turned(&self, toks: &[Tok<'_>]) -> bool {
         let flags = self.flags_named();
         if flags.is_empty() {
             return false;
         }
-        let mut as_condition = 0;
-        for (_, column) in &flags {
+        for (table, column) in &flags {
             let mut written = false;
             for (i, t) in toks.iter().enumerate() {
                 if t.kind != Kind::Ident || !t.name().eq_ignore_ascii_case(column) {
                     continue;
                 }
-                let start = if i >= 2 && toks[i - 1].is(Kind::Punct, ".") {
-                    i - 2
-                } else {
-                    i
-                };
+                let start = name_start(toks, i);
                 let before = start.checked_sub(1).map(|k| &toks[k]);
                 if before.is_some_and(|b| b.is(Kind::Keyword, "NOT")) {
                     return true;
@@ -339,19 +452,22 @@ impl Scope {
                     return true;
                 }
             }
-            as_condition += usize::from(written);
+            if !written || where_uses(toks, table, column) > 1 {
+                return true;
+            }
         }
-        as_condition < flags.len() || or_anywhere(toks)
+        or_anywhere(toks)
     }
 
     /// Whether the year the question names ([`Self::strict_year`]) is written other than as
-    /// the range on a date or timestamp column that pgask writes ([`Self::year_condition`]),
-    /// or anywhere outside it (`total = 2023`), or beside an OR.
+    /// the range on its date column that pgask writes ([`Self::year_condition`]), or anywhere
+    /// outside it (`total = 2023`), or the column is compared again (`AND d > '2023-05-01'`),
+    /// or beside an OR.
     fn year_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
         if self.years_named().0.is_empty() {
             return false;
         }
-        let Some(y) = self.strict_year() else {
+        let (Some(y), Some((table, column))) = (self.strict_year(), self.year_column()) else {
             return true;
         };
         let opening = format!(" >= '{y}-01-01' AND ");
@@ -369,15 +485,17 @@ impl Scope {
         };
         let closing = format!("{c} < '{}-01-01'", y + 1);
         let tail = &text[at + opening.len()..];
-        let column = c.rsplit('.').next().map(super::lexer::ident_name);
-        let time = |name: &str| {
-            self.catalog.tables.iter().any(|t| {
-                t.columns.iter().any(|k| {
-                    k.name == name && ValueKind::of(&k.data_type, false) == ValueKind::Time
-                })
-            })
-        };
-        if c.is_empty() || !tail.starts_with(&closing) || !column.is_some_and(|n| time(&n)) {
+        // The question's column, of its table where qualified (`course_teach.course."Date"`).
+        let written = lex(c);
+        let n = written.len();
+        let same = n >= 1
+            && written[n - 1].kind == Kind::Ident
+            && written[n - 1].name() == column
+            && (n == 1
+                || (n >= 3
+                    && written[n - 2].is(Kind::Punct, ".")
+                    && written[n - 3].name() == table));
+        if !same || !tail.starts_with(&closing) || where_uses(toks, &table, &column) != 2 {
             return true;
         }
         let rest = format!(
@@ -387,6 +505,38 @@ impl Scope {
         );
         rest.contains(&y.to_string()) || or_anywhere(toks)
     }
+}
+
+/// Where the name that ends at token `i` starts: before its qualifiers (`schema.table.col`).
+fn name_start(toks: &[Tok<'_>], i: usize) -> usize {
+    let mut start = i;
+    while start >= 2 && toks[start - 1].is(Kind::Punct, ".") && toks[start - 2].kind == Kind::Ident
+    {
+        start -= 2;
+    }
+    start
+}
+
+/// How many times the WHERE clause (to its ORDER BY, GROUP BY or LIMIT) names `column`, bare
+/// or qualified by `table`.
+fn where_uses(toks: &[Tok<'_>], table: &str, column: &str) -> usize {
+    let Some(w) = toks.iter().position(|t| t.is(Kind::Keyword, "WHERE")) else {
+        return 0;
+    };
+    toks.iter()
+        .enumerate()
+        .skip(w + 1)
+        .take_while(|(_, t)| {
+            !["ORDER", "GROUP", "LIMIT", "HAVING"]
+                .iter()
+                .any(|k| t.is(Kind::Keyword, k))
+        })
+        .filter(|&(i, t)| {
+            t.kind == Kind::Ident
+                && t.name() == column
+                && !(i >= 2 && toks[i - 1].is(Kind::Punct, ".") && toks[i - 2].name() != table)
+        })
+        .count()
 }
 
 /// Whether the query has an OR anywhere.

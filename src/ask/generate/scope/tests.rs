@@ -2601,6 +2601,21 @@ fn the_strict_fallback_writes_a_flag_and_is_judged_by_it() {
     ] {
         assert!(sc.leaves_out(&turned), "{turned}");
     }
+    // Qualified by its schema too; not conditioned twice.
+    assert!(!sc.leaves_out(
+        "SELECT shop.products.product_name FROM shop.products WHERE shop.products.discontinued"
+    ));
+    assert!(sc.leaves_out(&format!(
+        "{from} WHERE products.discontinued AND products.discontinued IS NOT NULL"
+    )));
+    // Words that widen or set it false: no fallback.
+    for q in [
+        "List all products, including discontinued ones",
+        "Which products have discontinued = false?",
+        "Products w/o discontinued",
+    ] {
+        assert!(!shop_scope(q, &[]).strict_may_answer(), "{q}");
+    }
     // A flag the question negates gets no fallback, though it sets no condition pgask reads.
     let not = shop_scope("Which products are not discontinued?", &[]);
     assert!(!not.sets_conditions() && !not.strict_may_answer());
@@ -2637,16 +2652,46 @@ fn the_strict_fallback_writes_a_year_and_is_judged_by_it() {
         sc.strict_condition_for("SELECT count(*) FROM products"),
         None
     );
-    // A range's word, two years, or two date columns the question does not tell apart: no
-    // fallback.
+    // Not on the other date column, nor where its table is not read; not compared again.
+    assert!(shipped.leaves_out(&format!("{from}{range}")));
+    assert_eq!(
+        shipped.strict_condition_for("SELECT count(*) FROM customers"),
+        None
+    );
+    assert!(sc.leaves_out(&format!(
+        "{from}{range} AND orders.order_date > '2023-05-01'"
+    )));
+    // A range's word, two years, two date columns the question does not tell apart, a part
+    // of a year, a year glued to more, a number that is no year, or one strict cannot write:
+    // no fallback.
     for q in [
         "How many orders were placed after 2023?",
         "How many orders from 2021 to 2023?",
         "Orders of 2021 and 2022",
         "How many rows in 2023?",
+        "How many orders were placed in March 2023?",
+        "How many orders were placed in Q3 2023?",
+        "How many orders were placed on 2023-03-15?",
+        "How many orders were placed in the 1990s?",
+        "How many orders were placed in FY2023?",
+        "Which orders have 2000 units?",
+        "How many orders were placed in 1920?",
+        "How many orders were placed in 2029?",
     ] {
         assert!(!shop_scope(q, &[]).strict_may_answer(), "{q}");
     }
+    // A column that holds years as numbers: "in 2023" may mean it.
+    let mut numeric = shop_scope("How many orders were placed in 2023?", &[]);
+    numeric.catalog.tables[1]
+        .columns
+        .push(Column::new("fiscal_year", "integer"));
+    assert!(!numeric.strict_may_answer());
+    // At most three conditions in all: a value, a flag and a year are four.
+    let four = shop_scope(
+        "How many discontinued products for Germany were ordered in 2023?",
+        &[("Germany", "orders", "ship_country")],
+    );
+    assert!(!four.strict_may_answer());
     // A value and a year: the value first, then the year after it.
     let both = shop_scope(
         "How many orders for Germany were placed in 2023?",
@@ -2679,6 +2724,10 @@ fn a_value_two_columns_hold_is_the_one_whose_table_the_question_names() {
         .as_deref(),
         Some(" WHERE customers.country = 'Germany'")
     );
+    // Not conditioned again.
+    assert!(sc.leaves_out(
+        "SELECT customers.company_name FROM customers WHERE customers.country = 'Germany' AND customers.country IS NULL"
+    ));
     // Not on the other holder, which the question does not name.
     assert_eq!(
         sc.strict_condition_for("SELECT orders.order_id FROM orders"),
