@@ -116,9 +116,8 @@ pub fn negated_at<S: AsRef<str>>(words: &[S], at: usize) -> bool {
         .any(|w| NEGATIONS.contains(&w.as_ref()))
 }
 
-/// Capitalised words that are not values.
-const NOT_VALUES: &[&str] = &[
-    "i",
+/// The months' names, lower case.
+pub const MONTHS: &[&str] = &[
     "january",
     "february",
     "march",
@@ -131,6 +130,11 @@ const NOT_VALUES: &[&str] = &[
     "october",
     "november",
     "december",
+];
+
+/// Capitalised words that are not values (and [`MONTHS`]).
+const NOT_VALUES: &[&str] = &[
+    "i",
     "monday",
     "tuesday",
     "wednesday",
@@ -256,6 +260,7 @@ impl Shape {
                 first
                     && !w.starts
                     && !NOT_VALUES.contains(&l.as_str())
+                    && !MONTHS.contains(&l.as_str())
                     && !names
                         .iter()
                         .any(|n| *n == l || n.trim_end_matches('s') == l.trim_end_matches('s'))

@@ -20,6 +20,7 @@ use super::question::negates_in;
 use super::Scope;
 use crate::ask::catalog::quote_ident;
 use crate::ask::generate::grammar::ValueKind;
+use crate::ask::generate::shape::MONTHS;
 
 /// Words that negate or widen a value the question names, or place it in a comparison:
 /// the strict fallback does not write `column = 'value'` for such a question
@@ -85,21 +86,9 @@ const NEGATION_WORDS: &[&str] = &[
     "0",
 ];
 
-/// Words that name a part of a year: the strict fallback writes no whole year's range for a
-/// question with one ([`Scope::strict_year`]).
+/// Words that name a part of a year (and [`MONTHS`]): the strict fallback writes no whole
+/// year's range for a question with one ([`Scope::strict_year`]).
 const PARTS_OF_A_YEAR: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
     "jan",
     "feb",
     "mar",
@@ -249,6 +238,7 @@ impl Scope {
         let q = self.question.to_lowercase();
         let part = q.split(|c: char| !c.is_alphanumeric()).any(|w| {
             PARTS_OF_A_YEAR.contains(&w)
+                || MONTHS.contains(&w)
                 || (w.len() == 2
                     && (w.starts_with('q') || w.starts_with('h'))
                     && w.ends_with(|c: char| ('1'..='4').contains(&c)))
