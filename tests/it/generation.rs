@@ -268,6 +268,7 @@ async fn grammars_admit_real_names_and_refuse_invented_ones_and_writes() {
     for sql in [
         "SELECT count(*) FROM customer",
         "SELECT sum(invoice.total) FROM invoice",
+        "SELECT max(customer.first_name) FROM customer",
         "SELECT customer.first_name FROM customer LIMIT 5",
         "SELECT DISTINCT customer.country FROM customer",
         "SELECT customer.country, count(*) FROM customer GROUP BY 1",

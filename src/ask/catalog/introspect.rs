@@ -17,8 +17,9 @@ const RELATIONS: &str = "
 
 /// The extensions whose operators the scope check knows (pg_trgm's `text % text`), as an SQL
 /// list: the catalog notes them where they are installed in a schema on the search path, and
-/// the fingerprint changes when one is installed, dropped or moved (and for no other
-/// extension, so that the retrieval index keyed by it is not rebuilt for nothing).
+/// the fingerprint changes when one is installed, dropped or moved, or, with one installed,
+/// when the search path changes (and for no other extension, so that the retrieval index keyed
+/// by it is not rebuilt for nothing).
 const JUDGED: &str = "'pg_trgm'";
 
 /// What to read besides the structure.
@@ -65,6 +66,8 @@ pub async fn fingerprint(client: &Client) -> Result<String, CatalogError> {
            SELECT 'e' || enumtypid || ':' || enumsortorder || ':' || enumlabel FROM pg_enum
            UNION ALL
            SELECT 'x' || e.extname || ':' || e.extnamespace FROM pg_extension e WHERE e.extname IN ({JUDGED})
+           UNION ALL
+           SELECT 'p' || array_to_string(current_schemas(false), ',') WHERE EXISTS (SELECT 1 FROM pg_extension WHERE extname IN ({JUDGED}))
          ) s"
     );
     Ok(client.query_one(&sql, &[]).await?.get(0))
@@ -112,7 +115,7 @@ pub async fn load(client: &Client, options: &CatalogOptions) -> Result<Catalog, 
         .query(
             &format!(
                 "SELECT e.extname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-                 WHERE e.extname IN ({JUDGED}) AND n.nspname = ANY (current_schemas(true)) ORDER BY 1"
+                 WHERE e.extname IN ({JUDGED}) AND n.nspname = ANY (current_schemas(false)) ORDER BY 1"
             ),
             &[],
         )

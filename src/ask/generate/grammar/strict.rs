@@ -169,7 +169,8 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     let mut groupable: Vec<String> = Vec::new();
     let mut aggs: Vec<String> = vec!["\"count(*)\"".to_string()];
     let mut having: Vec<String> = vec!["\"count(*)\"".to_string()];
-    // Columns with a smallest and a largest value (`min(…)`, `max(…)`).
+    // Number and date columns, whose smallest and largest values answer an ordered question
+    // (`max(total)`; a text's is only the last in the alphabet).
     let mut extremes: Vec<String> = Vec::new();
     if !num.is_empty() {
         r.add(&n("ncol"), &trie(&num))?;
@@ -216,7 +217,6 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
         for f in ["min", "max"] {
             aggs.push(format!("\"{f}(\" {} \")\"", n("tcol")));
         }
-        extremes.push(n("tcol"));
         aggs.push(format!("\"count(DISTINCT \" {} \")\"", n("tcol")));
         having.push(format!("\"count(DISTINCT \" {} \")\"", n("tcol")));
     }

@@ -120,6 +120,19 @@ const PARTS_OF_A_YEAR: &[&str] = &[
     "easter",
     "week",
     "weekend",
+    "half",
+    "halves",
+    "month",
+    "months",
+    "day",
+    "days",
+    "ytd",
+    "end",
+    "beginning",
+    "middle",
+    "mid",
+    "early",
+    "late",
     "today",
     "yesterday",
 ];
@@ -223,7 +236,8 @@ impl Scope {
     }
 
     /// The one year the question names, as a whole calendar year the strict fallback writes
-    /// the range of: after "in", "during", "of" or "for" ("invoices issued in 2023"), with no
+    /// the range of: right after "in" or "during" ("invoices issued in 2023", not "the first
+    /// half of 2023", "a salary of 2000"), with no
     /// range's word ("after 2023", "from 2021 to 2023"), no part of a year named (a month, a
     /// quarter, a fiscal year, a season), not glued to more (`2023-03-15`, `1990s`, `$2023`),
     /// from 1950 to 2028 (strict's dates), and no column of the chosen tables that holds years
@@ -265,11 +279,14 @@ impl Scope {
                 .rsplit(|c: char| !c.is_alphanumeric())
                 .next()
                 .unwrap_or("");
-            !glued_before && !glued_after && matches!(word, "in" | "during" | "of" | "for")
+            !glued_before && !glued_after && matches!(word, "in" | "during")
         });
         let numeric_year = self.catalog.tables.iter().any(|t| {
             t.columns.iter().any(|c| {
-                c.name.to_lowercase().contains("year")
+                c.name
+                    .to_lowercase()
+                    .split('_')
+                    .any(|p| matches!(p, "year" | "years" | "yr"))
                     && ValueKind::of(&c.data_type, false) != ValueKind::Time
             })
         });

@@ -2605,9 +2605,12 @@ fn the_strict_fallback_writes_a_flag_and_is_judged_by_it() {
     assert!(!sc.leaves_out(
         "SELECT shop.products.product_name FROM shop.products WHERE shop.products.discontinued"
     ));
-    assert!(sc.leaves_out(&format!(
-        "{from} WHERE products.discontinued AND products.discontinued IS NOT NULL"
-    )));
+    for again in ["products.discontinued IS NOT NULL", "products.discontinued"] {
+        assert!(
+            sc.leaves_out(&format!("{from} WHERE products.discontinued AND {again}")),
+            "{again}"
+        );
+    }
     // Words that widen or set it false: no fallback.
     for q in [
         "List all products, including discontinued ones",
@@ -2653,14 +2656,19 @@ fn the_strict_fallback_writes_a_year_and_is_judged_by_it() {
         None
     );
     // Not on the other date column, nor where its table is not read; not compared again.
-    assert!(shipped.leaves_out(&format!("{from}{range}")));
+    assert!(shipped.leaves_out(&format!(
+        "{from} WHERE orders.order_date >= '2021-01-01' AND orders.order_date < '2022-01-01'"
+    )));
     assert_eq!(
         shipped.strict_condition_for("SELECT count(*) FROM customers"),
         None
     );
-    assert!(sc.leaves_out(&format!(
-        "{from}{range} AND orders.order_date > '2023-05-01'"
-    )));
+    for again in [
+        " AND orders.order_date > '2023-05-01'",
+        " AND orders.order_date IS NOT NULL",
+    ] {
+        assert!(sc.leaves_out(&format!("{from}{range}{again}")), "{again}");
+    }
     // A range's word, two years, two date columns the question does not tell apart, a part
     // of a year, a year glued to more, a number that is no year, or one strict cannot write:
     // no fallback.
@@ -2677,6 +2685,11 @@ fn the_strict_fallback_writes_a_year_and_is_judged_by_it() {
         "Which orders have 2000 units?",
         "How many orders were placed in 1920?",
         "How many orders were placed in 2029?",
+        "How many orders were placed in 2023, in March?",
+        "How many orders were placed in 2023 (Q3)?",
+        "How many orders were placed in 2023, in the first half?",
+        "How many orders were placed in the first half of 2023?",
+        "Which orders have a total of 2000?",
     ] {
         assert!(!shop_scope(q, &[]).strict_may_answer(), "{q}");
     }
@@ -2686,6 +2699,12 @@ fn the_strict_fallback_writes_a_year_and_is_judged_by_it() {
         .columns
         .push(Column::new("fiscal_year", "integer"));
     assert!(!numeric.strict_may_answer());
+    // (A name that only starts with the word is no year: `yearly_total`.)
+    let mut yearly = shop_scope("How many orders were placed in 2023?", &[]);
+    yearly.catalog.tables[1]
+        .columns
+        .push(Column::new("yearly_total", "integer"));
+    assert!(yearly.strict_may_answer());
     // At most three conditions in all: a value, a flag and a year are four.
     let four = shop_scope(
         "How many discontinued products for Germany were ordered in 2023?",
