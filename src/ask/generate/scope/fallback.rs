@@ -14,9 +14,8 @@
 //! A question with a word of negation, alternative or comparison, a comparison with an
 //! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
 
-use super::columns::{has_all_words, same_word};
+use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
-use super::question::negates_in;
 use super::Scope;
 use crate::ask::catalog::quote_ident;
 use crate::ask::generate::grammar::ValueKind;
@@ -196,24 +195,7 @@ impl Scope {
     /// Whether the question names a boolean column of the chosen tables after a negation
     /// ("products not discontinued", which [`Self::flags_named`] leaves out).
     fn flag_negated(&self) -> bool {
-        let q = self.question.to_lowercase();
-        let words: Vec<&str> = q
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        self.catalog.tables.iter().any(|t| {
-            t.columns
-                .iter()
-                .filter(|c| c.data_type == "boolean")
-                .any(|c| {
-                    let name = c.name.to_lowercase();
-                    let core = name
-                        .strip_prefix("is_")
-                        .or_else(|| name.strip_prefix("has_"))
-                        .unwrap_or(&name);
-                    has_all_words(core, &words) && negates_in(&words, core)
-                })
-        })
+        !self.flags_written(true).is_empty()
     }
 
     /// The one column that holds the value `v` (as stored) for the strict fallback: its only

@@ -15,7 +15,7 @@ fn lower_words(q: &str) -> Vec<&str> {
 
 /// Whether the question's lower-case `words` hold `phrase`'s first word (`_` or space
 /// separated, singular or plural) after a negation ([`negated_at`]).
-pub(super) fn negates_in(words: &[&str], phrase: &str) -> bool {
+fn negates_in(words: &[&str], phrase: &str) -> bool {
     let lower = phrase.to_lowercase();
     let Some(first) = lower
         .split(|c: char| !c.is_alphanumeric())
@@ -437,8 +437,15 @@ impl Scope {
     }
 
     /// The boolean columns of the chosen tables whose name the question writes (without an
-    /// `is_` or `has_`), as `(table, column)`.
+    /// `is_` or `has_`), as `(table, column)`. Not after a negation ("products not
+    /// discontinued"): the answer needs the opposite, which the model must write itself.
     pub(super) fn flags_named(&self) -> Vec<(String, String)> {
+        self.flags_written(false)
+    }
+
+    /// The boolean columns of the chosen tables whose name the question writes (without an
+    /// `is_` or `has_`), as `(table, column)`: after a negation (`negated`), or not.
+    pub(super) fn flags_written(&self, negated: bool) -> Vec<(String, String)> {
         let q = self.question.to_lowercase();
         let words = lower_words(&q);
         let mut out = Vec::new();
@@ -449,9 +456,7 @@ impl Scope {
                     .strip_prefix("is_")
                     .or_else(|| name.strip_prefix("has_"))
                     .unwrap_or(&name);
-                // Not after a negation ("products not discontinued"): the answer needs
-                // the opposite, which the model must write itself.
-                if has_all_words(core, &words) && !negates_in(&words, core) {
+                if has_all_words(core, &words) && negates_in(&words, core) == negated {
                     out.push((t.name.clone(), c.name.clone()));
                 }
             }
