@@ -176,9 +176,20 @@ fn job(
     let ordered = QuestionShape::of(question, &names).ordered;
     spec.ordered = ordered;
     let g = grammar::build(&spec, Profile::Full).expect("grammar");
-    // As the pipeline asks (`llm.strict_fallback`); `PGASK_BENCH_NO_FALLBACK=1` measures without.
+    let mut values: Vec<String> = Vec::new();
+    for (v, _, _) in holders {
+        if !values.contains(v) {
+            values.push(v.clone());
+        }
+    }
+    let scope = Scope::new(catalog, &t.tables, question)
+        .with_order(ordered)
+        .with_values(&values)
+        .with_holders(holders);
+    // As the pipeline asks (`llm.strict_fallback`, its queries reading the tables of the
+    // conditions pgask writes); `PGASK_BENCH_NO_FALLBACK=1` measures without.
     let fallback = (scoped && std::env::var_os("PGASK_BENCH_NO_FALLBACK").is_none())
-        .then(|| grammar::build(&spec, Profile::Strict).ok())
+        .then(|| grammar::build(&scope.strict_spec(&spec), Profile::Strict).ok())
         .flatten()
         .map(|g| g.text);
     let input = PromptInput {
@@ -195,18 +206,7 @@ fn job(
         temperature,
         seed,
         always_mask: false,
-        scope: scoped.then(|| {
-            let mut values: Vec<String> = Vec::new();
-            for (v, _, _) in holders {
-                if !values.contains(v) {
-                    values.push(v.clone());
-                }
-            }
-            Scope::new(catalog, &t.tables, question)
-                .with_order(ordered)
-                .with_values(&values)
-                .with_holders(holders)
-        }),
+        scope: scoped.then_some(scope),
         // As the pipeline asks.
         closing: true,
         fallback,

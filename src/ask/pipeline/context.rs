@@ -402,11 +402,18 @@ impl Asker {
         spec.ordered = shape.ordered;
         let grammar = grammar::build(&spec, self.cfg().llm.grammar)
             .map_err(|e| AskError::Grammar(e.to_string()))?;
+        let scope = Scope::new(&catalog, &chosen, question)
+            .with_definitions(&spec.defined)
+            .with_values(&values)
+            .with_holders(&holders)
+            .with_order(shape.ordered)
+            .with_subqueries(self.cfg().llm.grammar == grammar::Profile::Full);
         // (Built only where it can be used: the fallback needs the scope check to judge it.)
+        // Its queries read the tables of the conditions pgask writes into it.
         let fallback = (self.cfg().llm.grammar == grammar::Profile::Full
             && self.cfg().llm.strict_fallback
             && self.cfg().llm.scope_check)
-            .then(|| grammar::build(&spec, grammar::Profile::Strict).ok())
+            .then(|| grammar::build(&scope.strict_spec(&spec), grammar::Profile::Strict).ok())
             .flatten();
         let tables: Vec<(TableId, Vec<String>)> = ranked
             .iter()
@@ -414,12 +421,7 @@ impl Asker {
             .collect();
         Ok(Context {
             joins: join_clauses(&catalog, &steps),
-            scope: Scope::new(&catalog, &chosen, question)
-                .with_definitions(&spec.defined)
-                .with_values(&values)
-                .with_holders(&holders)
-                .with_order(shape.ordered)
-                .with_subqueries(self.cfg().llm.grammar == grammar::Profile::Full),
+            scope,
             demos: demos::for_question(
                 &catalog,
                 &tables,

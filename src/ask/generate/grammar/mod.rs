@@ -133,6 +133,11 @@ pub struct Spec {
     /// (its one-row aggregate form has only `min` and `max`), so its fallback cannot leave the
     /// order out.
     pub ordered: bool,
+    /// Tables (as written in SQL) every query of the strict profile reads: those of the
+    /// conditions pgask writes into its fallback (the table that holds the value the question
+    /// names, its flag's, its year's), so the model's FROM leaves pgask somewhere to write
+    /// them. Ignored where no scope reads them all.
+    pub reads: Vec<String>,
 }
 
 /// A built grammar.
@@ -217,6 +222,7 @@ impl Spec {
             required: Vec::new(),
             partial: false,
             ordered: false,
+            reads: Vec::new(),
         }
     }
 }
@@ -296,6 +302,7 @@ mod defined_tests {
             required: vec![],
             partial: false,
             ordered: false,
+            reads: vec![],
         };
         let g = build(&spec, Profile::Full).unwrap();
         assert!(
@@ -404,6 +411,7 @@ mod strict_tests {
             required: vec![],
             partial: false,
             ordered: false,
+            reads: vec![],
         };
         let g = build(&spec, Profile::Strict).unwrap();
         let rule = |name: &str| {

@@ -15,6 +15,9 @@ use super::{GColumn, GrammarError, Spec, ValueKind};
 /// At most this many scopes (tables alone, then joined pairs, then chains).
 const MAX_SCOPES: usize = 24;
 
+/// At most this many scopes are weighed before [`MAX_SCOPES`] are kept.
+const MAX_CANDIDATES: usize = 240;
+
 /// One scope: tables in FROM order with the ON clause that joins each to an earlier one.
 struct Scope {
     from: String,
@@ -67,7 +70,8 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
     Ok(())
 }
 
-/// Single tables, then joined pairs, then chains of two joins.
+/// Single tables, then joined pairs, then chains of two joins; of those, only the ones that
+/// read every table of [`Spec::reads`] where any does.
 fn scopes(spec: &Spec) -> Vec<Scope> {
     let mut out: Vec<Scope> = spec
         .tables
@@ -103,10 +107,10 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
             tables: vec![j.left, j.right],
         });
     }
-    for a in &joins {
+    'chains: for a in &joins {
         for b in &joins {
-            if out.len() >= MAX_SCOPES {
-                return out;
+            if out.len() >= MAX_CANDIDATES {
+                break 'chains;
             }
             // a: x-y, b: y-z (z new) gives x JOIN y JOIN z.
             if a.right == b.left && b.right != a.left {
@@ -123,6 +127,14 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
                 });
             }
         }
+    }
+    let reads_all = |s: &Scope| {
+        spec.reads
+            .iter()
+            .all(|r| s.tables.iter().any(|&t| spec.tables[t].name == *r))
+    };
+    if !spec.reads.is_empty() && out.iter().any(reads_all) {
+        out.retain(reads_all);
     }
     out.truncate(MAX_SCOPES);
     out

@@ -13,12 +13,14 @@
 //!
 //! A question with a word of negation, alternative or comparison, a comparison with an
 //! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
+//! Every query of the fallback's grammar reads the tables of those conditions
+//! ([`Scope::strict_spec`]), so the model's FROM leaves pgask somewhere to write them.
 
 use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
 use super::Scope;
 use crate::ask::catalog::quote_ident;
-use crate::ask::generate::grammar::ValueKind;
+use crate::ask::generate::grammar::{Spec, ValueKind};
 use crate::ask::generate::shape::MONTHS;
 
 /// Words that negate or widen a value the question names, or place it in a comparison:
@@ -198,20 +200,78 @@ impl Scope {
         !self.flags_written(true).is_empty()
     }
 
+    /// The strict fallback's spec: `spec` whose every query reads the tables of the
+    /// conditions pgask writes ([`Spec::reads`]: the value's holder, the flag's table, the
+    /// year column's), where the question may have a fallback ([`Self::strict_may_answer`]).
+    pub fn strict_spec(&self, spec: &Spec) -> Spec {
+        let mut out = spec.clone();
+        if !self.strict_may_answer() {
+            return out;
+        }
+        let value = match self.values.as_slice() {
+            [v] => self.value_holder(v).map(|(_, t, _)| t.clone()),
+            _ => None,
+        };
+        let flag = self.flags_named().into_iter().next().map(|(t, _)| t);
+        let year = self
+            .strict_year()
+            .and_then(|_| self.year_column())
+            .map(|(t, _)| t);
+        for name in [value, flag, year].into_iter().flatten() {
+            let written: Vec<String> = self
+                .catalog
+                .tables
+                .iter()
+                .filter(|t| t.name == name)
+                .map(|t| t.written())
+                .collect();
+            // (Two chosen tables of that name in two schemas: either may be meant.)
+            if let [one] = written.as_slice() {
+                if !out.reads.contains(one) {
+                    out.reads.push(one.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The one column that holds the value `v` (as stored) for the strict fallback: its only
-    /// holder, or of several, the only one whose table the question names ("customers in
-    /// Brazil": `customer.country`, not `invoice.billing_country`).
+    /// holder; or of several, the only one whose table the question names ("customers in
+    /// Brazil": `customer.country`, not `invoice.billing_country`); or where it names none of
+    /// theirs, the only one whose table a table it names refers to by a foreign key ("albums
+    /// by AC/DC": `artist.name`, the album's artist, not `track.composer`).
     pub(super) fn value_holder(&self, v: &str) -> Option<&(String, String, String)> {
         let held: Vec<&(String, String, String)> =
             self.holders.iter().filter(|(h, _, _)| h == v).collect();
         if let [one] = held.as_slice() {
             return Some(one);
         }
-        let named: Vec<&(String, String, String)> = held
-            .into_iter()
+        let own: Vec<&(String, String, String)> = held
+            .iter()
+            .copied()
             .filter(|(_, t, _)| self.question_names(&t.to_lowercase()))
             .collect();
-        match named.as_slice() {
+        match own.as_slice() {
+            [one] => return Some(one),
+            [] => {}
+            _ => return None,
+        }
+        let referred: Vec<&(String, String, String)> = held
+            .into_iter()
+            .filter(|(_, t, _)| {
+                self.catalog.tables.iter().any(|from| {
+                    from.name != *t
+                        && self.question_names(&from.name.to_lowercase())
+                        && from.foreign_keys.iter().any(|fk| {
+                            self.catalog
+                                .tables
+                                .get(fk.target)
+                                .is_some_and(|to| to.name == *t)
+                        })
+                })
+            })
+            .collect();
+        match referred.as_slice() {
             [one] => Some(one),
             _ => None,
         }

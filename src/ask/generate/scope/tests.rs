@@ -3872,3 +3872,116 @@ fn the_strict_fallback_serves_only_questions_that_set_no_condition() {
     assert!(Scope::new(&catalog, &[0], "List the discontinued products.").sets_conditions());
     assert!(!Scope::new(&catalog, &[0], "List the products.").sets_conditions());
 }
+
+/// album refers to artist, track to album; 'AC/DC' is an artist's name and a composer.
+fn music_scope(question: &str) -> Scope {
+    let fk = |name: &str, column: &str, target: usize| crate::ask::catalog::ForeignKey {
+        name: name.into(),
+        columns: vec![column.into()],
+        target,
+        target_columns: vec![column.into()],
+    };
+    let mut album = table("album", &["album_id", "title", "artist_id"]);
+    album.foreign_keys.push(fk("album_artist", "artist_id", 1));
+    let mut track = table("track", &["track_id", "name", "album_id", "composer"]);
+    track.foreign_keys.push(fk("track_album", "album_id", 0));
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            album,
+            table("artist", &["artist_id", "name"]),
+            track,
+            table("genre", &["genre_id", "name"]),
+        ],
+    };
+    let holders = [
+        (
+            "AC/DC".to_string(),
+            "artist".to_string(),
+            "name".to_string(),
+        ),
+        (
+            "AC/DC".to_string(),
+            "track".to_string(),
+            "composer".to_string(),
+        ),
+    ];
+    Scope::new(&catalog, &[0, 1, 2, 3], question)
+        .with_values(&["AC/DC".to_string()])
+        .with_holders(&holders)
+}
+
+#[test]
+fn a_value_no_named_table_holds_is_the_one_a_named_table_refers_to() {
+    let sc = music_scope("What are the titles of the albums by AC/DC?");
+    assert!(sc.strict_may_answer());
+    assert_eq!(
+        sc.strict_condition_for(
+            "SELECT album.title FROM album JOIN artist ON artist.artist_id = album.artist_id"
+        )
+        .as_deref(),
+        Some(" WHERE artist.name = 'AC/DC'")
+    );
+    // Not the composer of a track of the album (track refers to album, not album to track).
+    assert_eq!(
+        sc.strict_condition_for(
+            "SELECT album.title FROM album JOIN track ON track.album_id = album.album_id"
+        ),
+        None
+    );
+    // A table the question names holds it: that one.
+    let sc = music_scope("Which tracks list AC/DC as their composer?");
+    assert_eq!(
+        sc.strict_condition_for("SELECT track.name FROM track")
+            .as_deref(),
+        Some(" WHERE track.composer = 'AC/DC'")
+    );
+    // A named table that refers to neither holder's: no fallback.
+    assert!(!music_scope("Which genres does AC/DC play?").strict_may_answer());
+}
+
+#[test]
+fn every_strict_fallback_query_reads_the_tables_of_its_conditions() {
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    let sc = music_scope("What are the titles of the albums by AC/DC?");
+    let spec = Spec::from_catalog(&sc.catalog, &[0, 1, 2, 3], &[]);
+    assert!(spec.reads.is_empty());
+    let strict = sc.strict_spec(&spec);
+    assert_eq!(strict.reads, ["artist"]);
+    let froms = |s: &Spec| -> Vec<String> {
+        let g = grammar::build(s, Profile::Strict).unwrap();
+        g.text
+            .lines()
+            .filter(|l| l.starts_with("from-"))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = froms(&spec);
+    let kept = froms(&strict);
+    assert!(
+        all.len() > kept.len() && !kept.is_empty(),
+        "{all:?}\n{kept:?}"
+    );
+    // Every query reads artist: alone, or joined to album (a chain through album too).
+    for f in &kept {
+        assert!(f.contains("artist"), "{f}");
+    }
+    assert!(kept.iter().any(|f| f.contains("album")), "{kept:?}");
+    // A flag's table and a year's, from the shop.
+    let sc = shop_scope("Which products are discontinued?", &[]);
+    let spec = Spec::from_catalog(&sc.catalog, &[0, 1, 2], &[]);
+    assert_eq!(sc.strict_spec(&spec).reads, ["products"]);
+    let sc = shop_scope("How many orders were shipped in 2023?", &[]);
+    assert_eq!(sc.strict_spec(&spec).reads, ["orders"]);
+    // No fallback for the question, or no condition: no tables required.
+    let sc = shop_scope("Which products are not discontinued?", &[]);
+    assert!(sc.strict_spec(&spec).reads.is_empty());
+    let sc = shop_scope("List the products.", &[]);
+    assert!(sc.strict_spec(&spec).reads.is_empty());
+    // A table no scope reads (the spec does not have it): the grammar is left whole.
+    let mut odd = spec.clone();
+    odd.reads = vec!["nowhere".into()];
+    assert_eq!(froms(&odd), froms(&spec));
+}
