@@ -886,6 +886,17 @@ impl Scope {
             {
                 problems += 1;
             }
+            // `x::TEXT / y`, `x::VARCHAR(77) - y`, `x::BOOL + y`: a text or a yes/no has no
+            // arithmetic (42883); `'abc' / y::NUMERIC`: a text literal with no digit is no
+            // number, date or interval (22P02). Judged at the operator (not `%` where pg_trgm
+            // makes it the similarity of two texts).
+            if arithmetic(i)
+                && i >= 1
+                && (cast_to_text_or_bool(&toks[..i]) || wordy_literal(&toks[..i]))
+                && !(trigram && t.is(Kind::Punct, "%"))
+            {
+                problems += 1;
+            }
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
             // Whether the token `w` starts the answer's own first select item.
             let starts_answer = |w: &Tok<'_>| {
@@ -2416,5 +2427,61 @@ pub mod memo;
 mod question;
 mod repeats;
 mod tails;
+
+/// Whether `toks` ends with a cast to a text or boolean type (`::TEXT`, `::VARCHAR(77)`,
+/// `::CHARACTER VARYING`, `::BOOL`), whose value no arithmetic operator takes.
+fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
+    let mut k = toks.len();
+    // A length: `(77)`.
+    if k >= 3
+        && toks[k - 1].is(Kind::Punct, ")")
+        && toks[k - 2].kind == Kind::Literal
+        && toks[k - 3].is(Kind::Punct, "(")
+    {
+        k -= 3;
+    }
+    // `CHARACTER VARYING`: the type's first word is judged.
+    if k >= 2 && toks[k - 1].text.eq_ignore_ascii_case("varying") {
+        k -= 1;
+    }
+    k >= 2
+        && toks[k - 2].is(Kind::Punct, "::")
+        && cast_type(toks[k - 1].text)
+            .is_some_and(|ty| matches!(ty, "text" | "character varying" | "character" | "boolean"))
+}
+
+/// Whether `toks` ends with a text literal that holds no digit and no special date or time
+/// word (`'now'`, `'today'`, `'infinity'`, …), with no type keyword before it (`DATE 'today'`,
+/// `JSONB '["a"]'`):
+/// no arithmetic operator reads it as a number, a date or an interval.
+fn wordy_literal(toks: &[Tok<'_>]) -> bool {
+    let Some(lit) = toks.last() else {
+        return false;
+    };
+    if lit.kind != Kind::Literal || !lit.text.starts_with('\'') {
+        return false;
+    }
+    let inner = lit.text.trim_matches('\'').trim().to_lowercase();
+    let special = [
+        "now",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "epoch",
+        "infinity",
+        "-infinity",
+        "allballs",
+    ]
+    .contains(&inner.as_str());
+    let typed = toks.len() >= 2 && {
+        let t = toks[toks.len() - 2].text;
+        cast_type(t).is_some()
+            || ["zone", "json", "jsonb", "inet", "cidr", "pg_lsn"]
+                .iter()
+                .any(|w| t.eq_ignore_ascii_case(w))
+    };
+    !special && !typed && !inner.bytes().any(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests;

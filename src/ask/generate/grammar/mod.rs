@@ -136,7 +136,9 @@ pub struct Spec {
     /// Tables (as written in SQL) every query of the strict profile reads: those of the
     /// conditions pgask writes into its fallback (the table that holds the value the question
     /// names, its flag's, its year's), so the model's FROM leaves pgask somewhere to write
-    /// them. Ignored where no scope reads them all.
+    /// them; their conditions are joined by AND only (an OR lets rows through without
+    /// pgask's). With no scope that reads them all, the strict profile has no query (and no
+    /// grammar). The full profile ignores it.
     pub reads: Vec<String>,
 }
 

@@ -15,7 +15,8 @@ use super::{GColumn, GrammarError, Spec, ValueKind};
 /// At most this many scopes (tables alone, then joined pairs, then chains).
 const MAX_SCOPES: usize = 24;
 
-/// At most this many scopes are weighed before [`MAX_SCOPES`] are kept.
+/// Chains of two joins are added while fewer than this many scopes are weighed (before the
+/// first [`MAX_SCOPES`] that read [`Spec::reads`] are kept).
 const MAX_CANDIDATES: usize = 240;
 
 /// One scope: tables in FROM order with the ON clause that joins each to an earlier one.
@@ -71,7 +72,7 @@ fn lexical(r: &mut Rules) -> Result<(), GrammarError> {
 }
 
 /// Single tables, then joined pairs, then chains of two joins; of those, only the ones that
-/// read every table of [`Spec::reads`] where any does.
+/// read every table of [`Spec::reads`].
 fn scopes(spec: &Spec) -> Vec<Scope> {
     let mut out: Vec<Scope> = spec
         .tables
@@ -133,9 +134,8 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
             .iter()
             .all(|r| s.tables.iter().any(|&t| spec.tables[t].name == *r))
     };
-    if !spec.reads.is_empty() && out.iter().any(reads_all) {
-        out.retain(reads_all);
-    }
+    // (None where none does: no query of the fallback could have its conditions.)
+    out.retain(reads_all);
     out.truncate(MAX_SCOPES);
     out
 }
@@ -291,12 +291,15 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     aggs.push(format!("\"count(\" {} \")\"", n("acol")));
     r.add(&n("from"), &format!("\" FROM \" {}", lit(&scope.from)))?;
     r.add(&n("cond"), &conds.join(" | "))?;
+    // (AND only where pgask writes conditions: a row an OR lets through need not have them.)
+    let joins = if spec.reads.is_empty() {
+        "( \" AND \" | \" OR \" )"
+    } else {
+        "\" AND \""
+    };
     r.add(
         &n("where"),
-        &format!(
-            "\" WHERE \" {c} ( ( \" AND \" | \" OR \" ) {c} ){{0,2}}",
-            c = n("cond")
-        ),
+        &format!("\" WHERE \" {c} ( {joins} {c} ){{0,2}}", c = n("cond")),
     )?;
     r.add(&n("item"), &any.join(" | "))?;
     r.add(

@@ -610,10 +610,14 @@ impl Engine {
                             && allowed(g, o)
                             && steer.is_some_and(|s| s.lacks_sort(&String::from_utf8_lossy(&text)))
                     });
-                    // The condition of the values the question names, before any sort.
-                    // (Not inside a condition pgask is writing.)
-                    // (Not for a ` JOIN` the FROM list goes on with; the grammar is tried at
-                    // most `MAX_CONDITION_TRIES` times a pass.)
+                    // The condition of the values the question names, before any sort:
+                    // wherever the FROM list may end before the model's own WHERE (its next
+                    // token, whatever it is, could only go on with the FROM list or start a
+                    // clause, ` OR`+`DER` and ` G`+`ROUP` too), or where its WHERE or AND
+                    // starts. (Not inside a condition pgask is writing.)
+                    // (Not for a ` JOIN` the FROM list goes on with in the closing window;
+                    // the grammar is tried whole at most `MAX_CONDITION_TRIES` times a pass,
+                    // and only where it takes the condition's first token.)
                     let conditioning = steer
                         .filter(|_| {
                             forced_tok.is_none()
@@ -621,6 +625,7 @@ impl Engine {
                                 && ((model_ends && only_end)
                                     || starts_clause(&piece)
                                     || starts_condition(&text, &piece)
+                                    || (before_where(&text) && !continues(&text, &piece))
                                     || (closing
                                         && !continues(&text, &piece)
                                         && !starts_join(&piece)
@@ -630,9 +635,10 @@ impl Engine {
                         })
                         .and_then(|s| s.strict_condition_for(&String::from_utf8_lossy(&text)))
                         .and_then(|c| spell(self.model, &c))
+                        .filter(|c| c.first().is_some_and(|&f| allowed(g, f)))
                         .filter(|c| {
                             condition_tries += 1;
-                            !c.is_empty() && takes_all(g, &out_tokens, c)
+                            takes_all(g, &out_tokens, c)
                         });
                     let sorting = sorting.filter(|_| conditioning.is_none());
                     if let Some(c) = &conditioning {
@@ -987,6 +993,23 @@ fn starts_condition(text: &[u8], piece: &[u8]) -> bool {
                 .to_ascii_uppercase()
                 .windows(7)
                 .any(|w| w == b" WHERE "))
+}
+
+/// Whether `text` has a FROM list and no WHERE yet (outside text literals and quoted names;
+/// the strict profile writes neither in a subquery).
+fn before_where(text: &[u8]) -> bool {
+    let (mut single, mut double) = (false, false);
+    let mut outside: Vec<u8> = Vec::with_capacity(text.len());
+    for &b in text {
+        match b {
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            _ if single || double => {}
+            _ => outside.push(b.to_ascii_uppercase()),
+        }
+    }
+    let has = |w: &[u8]| outside.windows(w.len()).any(|x| x == w);
+    has(b" FROM ") && !has(b" WHERE ")
 }
 
 /// Whether `piece` starts a JOIN (` JOIN`, or a start of it longer than ` J`).
@@ -1374,8 +1397,8 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 #[cfg(test)]
 mod repeat_tests {
     use super::{
-        adds_one_more, continues, in_text_literal, looping, repeats_item, starts_clause,
-        starts_condition, starts_limit, starts_order, steered_budget,
+        adds_one_more, before_where, continues, in_text_literal, looping, repeats_item,
+        starts_clause, starts_condition, starts_limit, starts_order, steered_budget,
     };
 
     #[test]
@@ -1452,6 +1475,17 @@ mod repeat_tests {
         let mut none = super::Recent::new(0);
         none.keep(0, &[1.0]);
         assert_eq!(none.logits_at(0), None);
+    }
+
+    #[test]
+    fn a_condition_is_written_anywhere_before_the_model_s_where() {
+        assert!(before_where(b"SELECT a.x FROM a"));
+        assert!(before_where(b"SELECT a.x FROM a JOIN b ON b.id = a.b_id"));
+        assert!(!before_where(b"SELECT a.x FROM a WHERE a.y = 1"));
+        assert!(!before_where(b"SELECT a.x"));
+        // Words in literals and quoted names are no clause.
+        assert!(before_where(b"SELECT 'x WHERE y' FROM a"));
+        assert!(!before_where(b"SELECT \"a FROM b\" "));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! each one itself in the steered pass ([`Scope::strict_condition_for`]), and drops a fallback
 //! query that writes one any other way ([`Scope::leaves_out`]):
 //!
-//! - a value the question names, held by one column: `customer.country = 'Brazil'`;
+//! - a value the question names, held by one column pgask can tell
+//!   ([`Scope::value_holder`]): `customer.country = 'Brazil'`;
 //! - a flag (a boolean column the question names): `products.discontinued`;
 //! - a year, with no range's word: `invoice.invoice_date >= '2023-01-01' AND
 //!   invoice.invoice_date < '2024-01-01'`.
@@ -19,7 +20,7 @@
 use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
 use super::Scope;
-use crate::ask::catalog::quote_ident;
+use crate::ask::catalog::{quote_ident, Table};
 use crate::ask::generate::grammar::{Spec, ValueKind};
 use crate::ask::generate::shape::MONTHS;
 
@@ -235,46 +236,71 @@ impl Scope {
         out
     }
 
-    /// The one column that holds the value `v` (as stored) for the strict fallback: its only
-    /// holder; or of several, the only one whose table the question names ("customers in
-    /// Brazil": `customer.country`, not `invoice.billing_country`); or where it names none of
-    /// theirs, the only one whose table a table it names refers to by a foreign key ("albums
-    /// by AC/DC": `artist.name`, the album's artist, not `track.composer`).
+    /// The one column that holds the value `v` (as stored) for the strict fallback:
+    /// - its only holder;
+    /// - of several, the only one whose table the question names ("customers in Brazil":
+    ///   `customer.country`, not `invoice.billing_country`), unless another table it names
+    ///   refers to another holder's by a foreign key ("tracks on albums by AC/DC");
+    /// - where it names none of theirs, the only one whose table a table it names refers to,
+    ///   by one foreign key ("albums by AC/DC": `artist.name`, the album's artist, not
+    ///   `track.composer`), when no table it names has a column of a holder's column name
+    ///   (the value lookup may have missed it there: "customers in Calgary" is no
+    ///   `employee.city` of their support rep).
     pub(super) fn value_holder(&self, v: &str) -> Option<&(String, String, String)> {
         let held: Vec<&(String, String, String)> =
             self.holders.iter().filter(|(h, _, _)| h == v).collect();
         if let [one] = held.as_slice() {
             return Some(one);
         }
+        let named: Vec<&Table> = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| self.question_names(&t.name.to_lowercase()))
+            .collect();
+        // The foreign keys from the named tables (but `but`) to the table `to`.
+        let keys = |to: &str, but: Option<&str>| -> usize {
+            named
+                .iter()
+                .filter(|from| Some(from.name.as_str()) != but)
+                .flat_map(|from| &from.foreign_keys)
+                .filter(|fk| {
+                    self.catalog
+                        .tables
+                        .get(fk.target)
+                        .is_some_and(|t| t.name == to)
+                })
+                .count()
+        };
         let own: Vec<&(String, String, String)> = held
             .iter()
             .copied()
-            .filter(|(_, t, _)| self.question_names(&t.to_lowercase()))
+            .filter(|(_, t, _)| named.iter().any(|n| n.name == *t))
             .collect();
         match own.as_slice() {
-            [one] => return Some(one),
+            [one] => {
+                let other = held
+                    .iter()
+                    .any(|(_, t, _)| *t != one.1 && keys(t, Some(&one.1)) > 0);
+                return (!other).then_some(*one);
+            }
             [] => {}
             _ => return None,
         }
         let referred: Vec<&(String, String, String)> = held
-            .into_iter()
-            .filter(|(_, t, _)| {
-                self.catalog.tables.iter().any(|from| {
-                    from.name != *t
-                        && self.question_names(&from.name.to_lowercase())
-                        && from.foreign_keys.iter().any(|fk| {
-                            self.catalog
-                                .tables
-                                .get(fk.target)
-                                .is_some_and(|to| to.name == *t)
-                        })
-                })
-            })
+            .iter()
+            .copied()
+            .filter(|(_, t, _)| keys(t, None) > 0)
             .collect();
-        match referred.as_slice() {
-            [one] => Some(one),
-            _ => None,
-        }
+        let [one] = referred.as_slice() else {
+            return None;
+        };
+        let column_named = named.iter().any(|n| {
+            n.columns
+                .iter()
+                .any(|c| held.iter().any(|(_, _, h)| c.name == *h))
+        });
+        (keys(&one.1, None) == 1 && !column_named).then_some(*one)
     }
 
     /// The one year the question names, as a whole calendar year the strict fallback writes

@@ -3940,6 +3940,58 @@ fn a_value_no_named_table_holds_is_the_one_a_named_table_refers_to() {
     );
     // A named table that refers to neither holder's: no fallback.
     assert!(!music_scope("Which genres does AC/DC play?").strict_may_answer());
+    // One named table holds it, but another named one refers to the other holder's table:
+    // either may be meant.
+    assert!(!music_scope("Which tracks are on the albums by AC/DC?").strict_may_answer());
+    // A named table with a column of a holder column's name: the lookup may have missed the
+    // value there, so not the table it refers to ("customers in Calgary" is no rep's city).
+    let fk = crate::ask::catalog::ForeignKey {
+        name: "customer_rep".into(),
+        columns: vec!["support_rep_id".into()],
+        target: 1,
+        target_columns: vec!["employee_id".into()],
+    };
+    let mut customer = table("customer", &["customer_id", "city", "support_rep_id"]);
+    customer.foreign_keys.push(fk);
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            customer,
+            table("employee", &["employee_id", "city"]),
+            table("invoice", &["invoice_id", "billing_city"]),
+        ],
+    };
+    let holders = [
+        (
+            "Calgary".to_string(),
+            "employee".to_string(),
+            "city".to_string(),
+        ),
+        (
+            "Calgary".to_string(),
+            "invoice".to_string(),
+            "billing_city".to_string(),
+        ),
+    ];
+    let calgary = |q: &str| {
+        Scope::new(&catalog, &[0, 1, 2], q)
+            .with_values(&["Calgary".to_string()])
+            .with_holders(&holders)
+    };
+    assert!(!calgary("Which customers live in Calgary?").strict_may_answer());
+    // (With no such column, the rep's table is the one it refers to.)
+    let mut renamed = catalog.clone();
+    renamed.tables[0].columns[1].name = "town".into();
+    let sc = Scope::new(
+        &renamed,
+        &[0, 1, 2],
+        "Which customers have a rep in Calgary?",
+    )
+    .with_values(&["Calgary".to_string()])
+    .with_holders(&holders);
+    assert!(sc.strict_may_answer());
 }
 
 #[test]
@@ -3966,9 +4018,23 @@ fn every_strict_fallback_query_reads_the_tables_of_its_conditions() {
     );
     // Every query reads artist: alone, or joined to album (a chain through album too).
     for f in &kept {
-        assert!(f.contains("artist"), "{f}");
+        assert!(
+            f.contains("\" FROM \" \"artist") || f.contains(" JOIN artist "),
+            "{f}"
+        );
     }
     assert!(kept.iter().any(|f| f.contains("album")), "{kept:?}");
+    // Its conditions are joined by AND only: an OR would let rows through without pgask's.
+    let wheres = |s: &Spec| -> String {
+        let g = grammar::build(s, Profile::Strict).unwrap();
+        g.text
+            .lines()
+            .filter(|l| l.starts_with("where-"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(wheres(&spec).contains("\" OR \""));
+    assert!(!wheres(&strict).contains("\" OR \"") && wheres(&strict).contains("\" AND \""));
     // A flag's table and a year's, from the shop.
     let sc = shop_scope("Which products are discontinued?", &[]);
     let spec = Spec::from_catalog(&sc.catalog, &[0, 1, 2], &[]);
@@ -3980,8 +4046,43 @@ fn every_strict_fallback_query_reads_the_tables_of_its_conditions() {
     assert!(sc.strict_spec(&spec).reads.is_empty());
     let sc = shop_scope("List the products.", &[]);
     assert!(sc.strict_spec(&spec).reads.is_empty());
-    // A table no scope reads (the spec does not have it): the grammar is left whole.
+    // A table no scope reads (the spec does not have it): no fallback grammar, since none of
+    // its queries could have the condition.
     let mut odd = spec.clone();
     odd.reads = vec!["nowhere".into()];
-    assert_eq!(froms(&odd), froms(&spec));
+    assert!(grammar::build(&odd, Profile::Strict).is_err());
+    assert!(grammar::build(&odd, Profile::Full).is_ok());
+}
+
+#[test]
+fn arithmetic_on_a_cast_to_text_or_a_wordy_literal_is_refused() {
+    let sc = scope("albums");
+    // From the precision bench: `fly."StuID"::TEXT / reverse(…)`, `'…'::TEXT - '…'`
+    // (42883), `'\ sensible …' / reverse(…)::NUMERIC` (22P02).
+    for sql in [
+        "SELECT a.price::TEXT |/ length(a.title) FROM album a",
+        "SELECT 'abc'::TEXT |- 'def' FROM album a",
+        "SELECT a.price::VARCHAR(77) |* 2 FROM album a",
+        "SELECT a.price::CHARACTER VARYING |+ 1 FROM album a",
+        "SELECT (a.price > 2)::BOOL |+ 1 FROM album a",
+        "SELECT 'sensible Dur' |/ length(a.title)::NUMERIC FROM album a",
+        "SELECT title FROM album WHERE 'abc' |- price > 1",
+    ] {
+        assert!(refused(&sc, sql), "{sql}");
+    }
+    // A number, date or interval in a literal, a special time word, a typed literal, a
+    // concatenation, or a cast to a number is free.
+    never_refused(
+        &sc,
+        "SELECT a.price::INT + 1, '2' * a.price, DATE 'today' + 1, INTERVAL '1 day' * 2, a.title::TEXT || 'x', '2024-01-01'::DATE - 1 FROM album a",
+    );
+    assert!(!refused(&sc, "SELECT title FROM album WHERE 'now' |- "));
+    // `%` with pg_trgm is the similarity of two texts.
+    let mut trgm = scope("albums");
+    trgm.catalog.extensions.push("pg_trgm".into());
+    never_refused(&trgm, "SELECT title FROM album WHERE title::TEXT % 'Rock'");
+    assert!(refused(
+        &sc,
+        "SELECT title FROM album WHERE title::TEXT |% 'Rock'"
+    ));
 }
