@@ -894,6 +894,7 @@ impl Scope {
                 && i >= 1
                 && (cast_to_text_or_bool(&toks[..i]) || wordy_literal(&toks[..i]))
                 && !(trigram && t.is(Kind::Punct, "%"))
+                && !toks.get(i + 1).is_some_and(|n| n.is(Kind::Punct, ">"))
             {
                 problems += 1;
             }
@@ -2450,8 +2451,9 @@ fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
             .is_some_and(|ty| matches!(ty, "text" | "character varying" | "character" | "boolean"))
 }
 
-/// Whether `toks` ends with a text literal that holds no digit and no special date or time
-/// word (`'now'`, `'today'`, `'infinity'`, …), with no type keyword before it (`DATE 'today'`,
+/// Whether `toks` ends with a text literal that holds no digit, no special date, time or
+/// number word (`'now'`, `'today'`, `'infinity'`, `'NaN'`, …) and no JSON (`'{}'`), with no
+/// type keyword before it (`DATE 'today'`,
 /// `JSONB '["a"]'`):
 /// no arithmetic operator reads it as a number, a date or an interval.
 fn wordy_literal(toks: &[Tok<'_>]) -> bool {
@@ -2462,6 +2464,7 @@ fn wordy_literal(toks: &[Tok<'_>]) -> bool {
         return false;
     }
     let inner = lit.text.trim_matches('\'').trim().to_lowercase();
+    // (A JSON object or array is a jsonb's: `'{}' - t.id::TEXT`.)
     let special = [
         "now",
         "today",
@@ -2471,8 +2474,13 @@ fn wordy_literal(toks: &[Tok<'_>]) -> bool {
         "infinity",
         "-infinity",
         "allballs",
+        "nan",
+        "inf",
+        "-inf",
     ]
-    .contains(&inner.as_str());
+    .contains(&inner.as_str())
+        || inner.starts_with('{')
+        || inner.starts_with('[');
     let typed = toks.len() >= 2 && {
         let t = toks[toks.len() - 2].text;
         cast_type(t).is_some()

@@ -15,10 +15,6 @@ use super::{GColumn, GrammarError, Spec, ValueKind};
 /// At most this many scopes (tables alone, then joined pairs, then chains).
 const MAX_SCOPES: usize = 24;
 
-/// Chains of two joins are added while fewer than this many scopes are weighed (before the
-/// first [`MAX_SCOPES`] that read [`Spec::reads`] are kept).
-const MAX_CANDIDATES: usize = 240;
-
 /// One scope: tables in FROM order with the ON clause that joins each to an earlier one.
 struct Scope {
     from: String,
@@ -108,14 +104,21 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
             tables: vec![j.left, j.right],
         });
     }
-    'chains: for a in &joins {
+    let reads_all = |s: &Scope| {
+        spec.reads
+            .iter()
+            .all(|r| s.tables.iter().any(|&t| spec.tables[t].name == *r))
+    };
+    // (None where none does: no query of the fallback could have its conditions.)
+    out.retain(reads_all);
+    for a in &joins {
         for b in &joins {
-            if out.len() >= MAX_CANDIDATES {
-                break 'chains;
+            if out.len() >= MAX_SCOPES {
+                return out;
             }
             // a: x-y, b: y-z (z new) gives x JOIN y JOIN z.
             if a.right == b.left && b.right != a.left {
-                out.push(Scope {
+                let chain = Scope {
                     from: format!(
                         "{} JOIN {} ON {} JOIN {} ON {}",
                         spec.tables[a.left].name,
@@ -125,17 +128,13 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
                         on(b)
                     ),
                     tables: vec![a.left, a.right, b.right],
-                });
+                };
+                if reads_all(&chain) {
+                    out.push(chain);
+                }
             }
         }
     }
-    let reads_all = |s: &Scope| {
-        spec.reads
-            .iter()
-            .all(|r| s.tables.iter().any(|&t| spec.tables[t].name == *r))
-    };
-    // (None where none does: no query of the fallback could have its conditions.)
-    out.retain(reads_all);
     out.truncate(MAX_SCOPES);
     out
 }

@@ -433,6 +433,11 @@ impl Engine {
         // first is taken where the pass would end, the rest written after it).
         // (None where the first token is only ` OR` or ` `: the grammar could take it for the
         // operator or a space and go on with something else.)
+        // The first token of ` WHERE`, which a condition pgask writes where the FROM list
+        // may end starts with.
+        let where_tok: Option<LlamaToken> = steer
+            .and_then(|_| spell(self.model, " WHERE"))
+            .and_then(|t| t.first().copied());
         let order_toks: Vec<LlamaToken> = steer
             .filter(|s| s.lacks_sort(""))
             .and_then(|_| spell(self.model, " ORDER"))
@@ -625,7 +630,8 @@ impl Engine {
                                 && ((model_ends && only_end)
                                     || starts_clause(&piece)
                                     || starts_condition(&text, &piece)
-                                    || (before_where(&text) && !continues(&text, &piece))
+                                    || (ends_from_list(&text, &piece)
+                                        && where_tok.is_some_and(|w| allowed(g, w)))
                                     || (closing
                                         && !continues(&text, &piece)
                                         && !starts_join(&piece)
@@ -993,6 +999,16 @@ fn starts_condition(text: &[u8], piece: &[u8]) -> bool {
                 .to_ascii_uppercase()
                 .windows(7)
                 .any(|w| w == b" WHERE "))
+}
+
+/// Whether `piece` would end the FROM list `text` writes before any WHERE, where pgask may
+/// write the question's condition first: it does not go on with the text (a word, a number,
+/// a quoted name), nor start a JOIN or an ON clause's AND (` J`, ` AN` too). The strict
+/// profile has no OR there: ` OR` starts an ORDER BY.
+fn ends_from_list(text: &[u8], piece: &[u8]) -> bool {
+    let upper = piece.to_ascii_uppercase();
+    let starts = |word: &[u8]| upper.starts_with(word) || word.starts_with(&upper);
+    before_where(text) && !continues(text, piece) && !starts(b" JOIN") && !starts(b" AND")
 }
 
 /// Whether `text` has a FROM list and no WHERE yet (outside text literals and quoted names;
@@ -1397,8 +1413,8 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 #[cfg(test)]
 mod repeat_tests {
     use super::{
-        adds_one_more, before_where, continues, in_text_literal, looping, repeats_item,
-        starts_clause, starts_condition, starts_limit, starts_order, steered_budget,
+        adds_one_more, before_where, continues, ends_from_list, in_text_literal, looping,
+        repeats_item, starts_clause, starts_condition, starts_limit, starts_order, steered_budget,
     };
 
     #[test]
@@ -1486,6 +1502,19 @@ mod repeat_tests {
         // Words in literals and quoted names are no clause.
         assert!(before_where(b"SELECT 'x WHERE y' FROM a"));
         assert!(!before_where(b"SELECT \"a FROM b\" "));
+        // Where the FROM list may end: not in a word it goes on with, a JOIN or an ON's AND;
+        // ` OR` and ` G` start an ORDER BY and a GROUP BY there.
+        let from = b"SELECT a.x FROM a JOIN b ON b.id = a.b_id";
+        for piece in [" OR", " G", " ORDER", " W", "\n", " GROUP"] {
+            assert!(ends_from_list(from, piece.as_bytes()), "{piece:?}");
+        }
+        for piece in [" J", " JOIN", " JO", " A", " AND", " ", "_id", "2"] {
+            assert!(!ends_from_list(from, piece.as_bytes()), "{piece:?}");
+        }
+        assert!(!ends_from_list(
+            b"SELECT a.x FROM a WHERE a.y = 1",
+            b" ORDER"
+        ));
     }
 
     #[test]
