@@ -853,32 +853,44 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
             "invoice".to_string(),
             "billing_country".to_string(),
         )]);
+    // (The fallback's grammar as the pipeline builds it: every query reads the holder's
+    // table, its conditions joined by AND.)
+    let both_spec = spec_for(&cat, &["artist".into(), "invoice".into()]);
+    let strict_for = |sc: &pgask::ask::generate::scope::Scope| {
+        grammar::build(&sc.strict_spec(&both_spec), Profile::Strict)
+            .unwrap()
+            .text
+    };
     let kept = fallbacks_that_keep(
         &llm,
-        (&grammar, &strict),
+        (&grammar, &strict_for(&brazil)),
         ("invoices from Brazil", &brazil),
         &["invoice.billing_country = 'Brazil'"],
         (&policy, &cat, &client),
     )
     .await;
     eprintln!("question with a value: {kept} of 16 fallbacks keep it");
+    // (15 and 14 of 16 on 2026-12-07; 7 and 6 before the fallback's queries had to read the
+    // holder's table and wrapped up after its condition.)
     assert!(
-        kept >= 3,
+        kept >= 10,
         "{kept} of 16 fallbacks write the value: the steering to its condition is off"
     );
     // A question that names a year: the range on the one date column of the tables read.
     let year = pgask::ask::generate::scope::Scope::new(&cat, &both, "invoices issued in 2011");
     let kept = fallbacks_that_keep(
         &llm,
-        (&grammar, &strict),
+        (&grammar, &strict_for(&year)),
         ("invoices issued in 2011", &year),
         &["invoice.invoice_date >= '2011-01-01' AND invoice.invoice_date < '2012-01-01'"],
         (&policy, &cat, &client),
     )
     .await;
     eprintln!("question with a year: {kept} of 16 fallbacks keep it");
+    // (15 and 14 of 16 on 2026-12-07; 7 and 6 before the fallback's queries had to read the
+    // holder's table and wrapped up after its condition.)
     assert!(
-        kept >= 3,
+        kept >= 10,
         "{kept} of 16 fallbacks write the year: the steering to its condition is off"
     );
     // A question that sets a condition pgask cannot write (a year after a range's word) gets

@@ -398,6 +398,8 @@ impl Engine {
         // Times a steered pass tried whether the grammar takes a condition the question sets
         // ([`Scope::strict_condition_for`]).
         let mut condition_tries = 0;
+        // Whether pgask wrote such a condition in this pass.
+        let mut wrote_condition = false;
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
         // The tokens this pass may write: a steered pass's run past `max_tokens`.
@@ -604,10 +606,24 @@ impl Engine {
                     // would lose its 5.)
                     let only_end = self.model.vocab().is_eog(tok)
                         || piece.iter().all(|b| b.is_ascii_whitespace());
+                    // Once pgask has written every condition the question sets, one more of
+                    // the model's (` AND`, ` OR`) is none the question sets: the pass wraps up
+                    // there as in its closing window (with the sort the question asks for,
+                    // or the end).
+                    let wrap_up = closing
+                        || (wrote_condition
+                            && forced_tok.is_none()
+                            && forced.is_empty()
+                            && adds_one_more(&piece)
+                            && !before_where(&text)
+                            && steer.is_some_and(|s| {
+                                s.strict_condition_for(&String::from_utf8_lossy(&text))
+                                    .is_none()
+                            }));
                     let sorting = order_toks.first().copied().filter(|&o| {
                         ((model_ends && only_end)
                             || starts_limit(&piece)
-                            || (closing
+                            || (wrap_up
                                 && !continues(&text, &piece)
                                 && (reads_a_table(&text) || adds_one_more(&piece))))
                             && !in_text_literal(&text)
@@ -648,6 +664,7 @@ impl Engine {
                         });
                     let sorting = sorting.filter(|_| conditioning.is_none());
                     if let Some(c) = &conditioning {
+                        wrote_condition = true;
                         tok = c[0];
                         piece = self.model.vocab().token_to_piece(tok, false, None);
                         model_ends = false;
@@ -659,7 +676,7 @@ impl Engine {
                         model_ends = false;
                         forced = order_toks[1..].iter().copied().collect();
                     }
-                    if closing
+                    if wrap_up
                         && sorting.is_none()
                         && conditioning.is_none()
                         && !model_ends
