@@ -2453,9 +2453,8 @@ fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
 
 /// Whether `toks` ends with a text literal that holds no digit, no special date, time or
 /// number word (`'now'`, `'today'`, `'infinity'`, `'NaN'`, …) and no JSON (`'{}'`), with no
-/// type keyword before it (`DATE 'today'`,
-/// `JSONB '["a"]'`):
-/// no arithmetic operator reads it as a number, a date or an interval.
+/// type keyword before it (`DATE 'today'`, `JSONB '["a"]'`): no arithmetic operator reads it
+/// as a number, a date or an interval.
 fn wordy_literal(toks: &[Tok<'_>]) -> bool {
     let Some(lit) = toks.last() else {
         return false;
@@ -2465,20 +2464,8 @@ fn wordy_literal(toks: &[Tok<'_>]) -> bool {
     }
     let inner = lit.text.trim_matches('\'').trim().to_lowercase();
     // (A JSON object or array is a jsonb's: `'{}' - t.id::TEXT`.)
-    let special = [
-        "now",
-        "today",
-        "tomorrow",
-        "yesterday",
-        "epoch",
-        "infinity",
-        "-infinity",
-        "allballs",
-        "nan",
-        "inf",
-        "-inf",
-    ]
-    .contains(&inner.as_str())
+    let special = items::SPECIAL_TIMES.contains(&inner.as_str())
+        || ["nan", "inf", "-inf"].contains(&inner.as_str())
         || inner.starts_with('{')
         || inner.starts_with('[');
     let typed = toks.len() >= 2 && {

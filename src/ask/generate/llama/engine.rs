@@ -607,14 +607,15 @@ impl Engine {
                     let only_end = self.model.vocab().is_eog(tok)
                         || piece.iter().all(|b| b.is_ascii_whitespace());
                     // Once pgask has written every condition the question sets, one more of
-                    // the model's (` AND`, ` OR`) is none the question sets: the pass wraps up
-                    // there as in its closing window (with the sort the question asks for,
-                    // or the end).
+                    // the model's (` AND`, ` OR`, or ` A`+`ND`) is none the question sets: the
+                    // pass wraps up there as in its closing window (with the sort the question
+                    // asks for, or the end).
                     let wrap_up = closing
                         || (wrote_condition
                             && forced_tok.is_none()
                             && forced.is_empty()
-                            && adds_one_more(&piece)
+                            && (adds_one_more(&piece)
+                                || writes(&piece.to_ascii_uppercase(), b" AND", 1))
                             && !before_where(&text)
                             && steer.is_some_and(|s| {
                                 s.strict_condition_for(&String::from_utf8_lossy(&text))

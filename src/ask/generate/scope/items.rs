@@ -285,6 +285,18 @@ pub(super) fn yes_or_no(value: &str) -> bool {
             || matches!(v.as_str(), "on" | "of" | "off" | "1" | "0"))
 }
 
+/// The special values PostgreSQL reads as a date, time or timestamp.
+pub(super) const SPECIAL_TIMES: &[&str] = &[
+    "now",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "epoch",
+    "infinity",
+    "-infinity",
+    "allballs",
+];
+
 /// Whether PostgreSQL may read the text `value` as a date, time, timestamp or interval, as far
 /// as this tells: a text that starts with a special value (`now`, `today`, `epoch`,
 /// `infinity`, …) or has a digit, and only the letters, digits and separators dates and
@@ -293,20 +305,10 @@ pub(super) fn yes_or_no(value: &str) -> bool {
 /// purpose: a text the server refuses may pass (`'2010'::DATE`); `'checkout'::INTERVAL`, no
 /// digit, and `'" clubs 1'`, a quote, do not.
 pub(super) fn reads_as_time(value: &str) -> bool {
-    const SPECIAL: &[&str] = &[
-        "now",
-        "today",
-        "tomorrow",
-        "yesterday",
-        "epoch",
-        "infinity",
-        "-infinity",
-        "allballs",
-    ];
     let v = value.trim().to_ascii_lowercase();
     let first = v.split_ascii_whitespace().next().unwrap_or_default();
     // (`'today Europe/Paris'`, `'tomorrow zulu'`: a special value then a zone or a time.)
-    let special = SPECIAL.contains(&first);
+    let special = SPECIAL_TIMES.contains(&first);
     (special || v.bytes().any(|b| b.is_ascii_digit()))
         && v.bytes().all(|b| {
             b.is_ascii_alphanumeric() || b.is_ascii_whitespace() || b":+-./,@_".contains(&b)
