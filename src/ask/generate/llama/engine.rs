@@ -607,19 +607,24 @@ impl Engine {
                     let only_end = self.model.vocab().is_eog(tok)
                         || piece.iter().all(|b| b.is_ascii_whitespace());
                     // Once pgask has written every condition the question sets, one more of
-                    // the model's (` AND`, ` OR`, or ` A`+`ND`) is none the question sets: the
-                    // pass wraps up there as in its closing window (with the sort the question
-                    // asks for, or the end).
+                    // the model's (` AND`, or ` A`+`ND`) is none the question sets: the pass
+                    // wraps up there as in its closing window (with the sort the question asks
+                    // for, or the end). Not while a number the question names is unwritten
+                    // ("from Brazil over 10": the model's `total > 10` is the question's), nor
+                    // at ` OR`, which starts ORDER BY where pgask writes conditions (their
+                    // grammar has no OR).
                     let wrap_up = closing
                         || (wrote_condition
                             && forced_tok.is_none()
                             && forced.is_empty()
                             && (adds_one_more(&piece)
                                 || writes(&piece.to_ascii_uppercase(), b" AND", 1))
+                            && !b" ORDER".starts_with(&piece.to_ascii_uppercase())
                             && !before_where(&text)
                             && steer.is_some_and(|s| {
-                                s.strict_condition_for(&String::from_utf8_lossy(&text))
-                                    .is_none()
+                                let so_far = String::from_utf8_lossy(&text);
+                                s.strict_condition_for(&so_far).is_none()
+                                    && s.writes_every_number(&so_far)
                             }));
                     let sorting = order_toks.first().copied().filter(|&o| {
                         ((model_ends && only_end)

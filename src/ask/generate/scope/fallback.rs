@@ -19,6 +19,7 @@
 
 use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
+use super::question::question_numbers;
 use super::Scope;
 use crate::ask::catalog::{quote_ident, Table};
 use crate::ask::generate::grammar::{Spec, ValueKind};
@@ -234,6 +235,19 @@ impl Scope {
             }
         }
         out
+    }
+
+    /// Whether `text` writes every number the question names, as a number of its own
+    /// (`2023` in `'2023-01-01'`, not `10` in `2010`): only then is one more condition of the
+    /// model's after pgask's none the question sets.
+    pub fn writes_every_number(&self, text: &str) -> bool {
+        let written: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .collect();
+        question_numbers(&self.question)
+            .iter()
+            .all(|n| written.contains(&n.as_str()))
     }
 
     /// The one column that holds the value `v` (as stored) for the strict fallback:

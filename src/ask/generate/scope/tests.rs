@@ -4096,3 +4096,14 @@ fn arithmetic_on_a_cast_to_text_or_a_wordy_literal_is_refused() {
         "SELECT title FROM album WHERE title::TEXT |% 'Rock'"
     ));
 }
+
+#[test]
+fn the_fallback_wraps_up_only_once_every_number_the_question_names_is_written() {
+    let sc = shop_scope("Which orders from Germany cost over 10 in 2023?", &[]);
+    let range = "SELECT orders.order_id FROM orders WHERE orders.order_date >= '2023-01-01' AND orders.order_date < '2024-01-01'";
+    // 10 is not written yet (`2010` is another number).
+    assert!(!sc.writes_every_number(range));
+    assert!(!sc.writes_every_number("SELECT 2010, '2023-01-01' FROM orders"));
+    assert!(sc.writes_every_number(&format!("{range} AND orders.freight > 10")));
+    assert!(shop_scope("Which products are discontinued?", &[]).writes_every_number("SELECT 1"));
+}
