@@ -2447,8 +2447,7 @@ fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
     }
     k >= 2
         && toks[k - 2].is(Kind::Punct, "::")
-        && cast_type(toks[k - 1].text)
-            .is_some_and(|ty| matches!(ty, "text" | "character varying" | "character" | "boolean"))
+        && cast_type(toks[k - 1].text).is_some_and(|ty| is_text(ty) || ty == "boolean")
 }
 
 /// Whether `toks` ends with a text literal that holds no digit, no special date, time or
