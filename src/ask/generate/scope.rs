@@ -36,7 +36,8 @@
 //!   ends; the columns a NATURAL join or a USING list merged count once (off once a NATURAL
 //!   join meets an item whose columns are not known here, and beside `DISTINCT ON`);
 //! - no cast between a date or time column and a number (`invoice_date::INTEGER`, 42846) nor
-//!   from a date or time constant to a number, yes/no or uuid (`now()::UUID`), no
+//!   from a date or time constant to a number, yes/no or uuid (`now()::UUID`), no number
+//!   compared with a date, time or interval column (`invoice_date > 10`, 42883), no
 //!   text cast to or written as a date, time or interval it cannot be (`'checkout'::INTERVAL`,
 //!   `DATE 'x'`, 22007), no text as a number function's argument (`floor('abc')`, 22P02;
 //!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item, no
@@ -230,6 +231,16 @@ struct Level {
     item_start: Option<usize>,
     /// The SELECT list's items once it has ended (without their output names).
     selected: Vec<String>,
+    /// The names of the columns the current SELECT list's items give, and of the ended
+    /// list's ([`items::output_name`]: `None` where the text does not tell).
+    names: Vec<Option<String>>,
+    selected_names: Vec<Option<String>>,
+    /// A FROM item whose columns are not known here (a CTE, a derived table with a `*`):
+    /// unqualified names are not judged.
+    unknown: bool,
+    /// The columns of the last FROM item, when known: what a column list after its alias
+    /// (`AS s (a, b)`) renames.
+    last_item: Option<Vec<String>>,
 }
 
 impl Level {
@@ -262,6 +273,10 @@ impl Level {
             branch_width: None,
             last_child: Vec::new(),
             selected: Vec::new(),
+            names: Vec::new(),
+            selected_names: Vec::new(),
+            unknown: false,
+            last_item: None,
             on_cond: false,
             on_tok: None,
             joined: None,
@@ -281,6 +296,8 @@ impl Level {
         if natural && (columns.is_none() || self.tables.contains(&None)) {
             self.opaque = true;
         }
+        self.unknown |= columns.is_none();
+        self.last_item.clone_from(&columns);
         let mut twice = false;
         for c in columns.unwrap_or_default() {
             match self.columns.iter_mut().find(|(n, _)| *n == c) {
@@ -291,6 +308,37 @@ impl Level {
         }
         self.tables.push(id);
         twice && !self.opaque
+    }
+
+    /// A column list after the last FROM item's alias (`AS s (a, b)`) names its first
+    /// columns: true when it names more than the item has (42P10). An item whose columns are
+    /// not known stays so.
+    fn rename_last(&mut self, list: &[String]) -> bool {
+        let Some(old) = self.last_item.take() else {
+            return false;
+        };
+        for c in &old {
+            if let Some(k) = self.columns.iter().position(|(n, _)| n == c) {
+                self.columns[k].1 -= 1;
+                if self.columns[k].1 == 0 {
+                    self.columns.remove(k);
+                }
+            }
+        }
+        let renamed: Vec<String> = list
+            .iter()
+            .cloned()
+            .chain(old.iter().skip(list.len()).cloned())
+            .collect();
+        for c in &renamed {
+            match self.columns.iter_mut().find(|(n, _)| n == c) {
+                Some((_, k)) => *k += 1,
+                None => self.columns.push((c.clone(), 1)),
+            }
+        }
+        let over = list.len() > old.len();
+        self.last_item = Some(renamed);
+        over
     }
 
     /// A `USING (name)` column: one column from here on.
@@ -1415,6 +1463,22 @@ impl Scope {
                             }
                             subqueries.push(key);
                         }
+                        // `AS s (a, b)`: the list renames the item's columns.
+                        if let Some(parent) = stack.last_mut().filter(|p| {
+                            l.names_only && !l.using && p.clause == Clause::From && t.complete
+                        }) {
+                            let list: Vec<String> = toks[..i]
+                                .iter()
+                                .filter(|x| {
+                                    x.start > l.start
+                                        && matches!(x.kind, Kind::Ident | Kind::Keyword)
+                                })
+                                .map(|x| x.name())
+                                .collect();
+                            if parent.rename_last(&list) {
+                                problems += 1;
+                            }
+                        }
                         problems += self.on_misses_joined(&toks, &mut l, i, &bindings);
                         problems += close_list(s, &mut l, t.start, &self.catalog);
                         problems += self.list_ended(&l, &bindings);
@@ -1473,13 +1537,22 @@ impl Scope {
                         }) {
                             parent.ordered = true;
                         }
-                        // A derived table: its columns are not known here.
+                        // A derived table: its columns are its SELECT items' names, when
+                        // the text tells each (not after a set operation, whose names are
+                        // its first branch's).
                         if let Some(parent) = stack
                             .last_mut()
                             .filter(|p| l.query && p.query && p.clause == Clause::From)
                         {
-                            // (Its columns are not known: no NATURAL join problem is told.)
-                            let _ = parent.add_item(None, None);
+                            // (A subquery in an ON condition is no FROM item: not judged.)
+                            let names = (!l.set_op
+                                && !parent.on_cond
+                                && !l.selected_names.is_empty())
+                            .then(|| l.selected_names.iter().cloned().collect::<Option<_>>())
+                            .flatten();
+                            if parent.add_item(None, names) {
+                                problems += 1;
+                            }
                         }
                     }
                 }
@@ -1581,6 +1654,7 @@ impl Scope {
                                     };
                                 }
                                 l.selected.clear();
+                                l.selected_names.clear();
                                 // The next branch is a SELECT of its own.
                                 // (Its output names stay: ORDER BY after the last branch
                                 // may use the first branch's.)
@@ -1590,6 +1664,7 @@ impl Scope {
                                 l.columns.clear();
                                 l.natural = false;
                                 l.opaque = false;
+                                l.unknown = false;
                                 l.distinct_on = false;
                                 l.set_op = true;
                                 l.ordered = false;
@@ -1601,6 +1676,7 @@ impl Scope {
                             }
                             l.clause = c;
                             l.items.clear();
+                            l.names.clear();
                             let body = if matches!(c, Clause::Group | Clause::Order) {
                                 // After `GROUP BY` / `ORDER BY`.
                                 toks.get(i + 1).filter(|n| n.is(Kind::Keyword, "BY"))
@@ -1721,6 +1797,22 @@ impl Scope {
                         literals.push(t.text.to_string());
                     }
                 }
+                // `invoice_date > 10`: a date, time or interval has no comparison with a
+                // number (42883); refused at the number, so the model writes a date or a
+                // subquery. (Only a column that starts its operand: `now() - invoice_date > 10`
+                // is not this.)
+                Kind::Literal
+                    if t.text.starts_with(|c: char| c.is_ascii_digit())
+                        && compared_column(&toks[..i]).is_some_and(|end| {
+                            starts_operand(&toks[..end])
+                                && self.time_column(&toks[..end], &bindings, &visible)
+                        }) =>
+                {
+                    problems += 1;
+                    if t.complete {
+                        literals.push(t.text.to_string());
+                    }
+                }
                 // `discontinued = 'abc'`: a text PostgreSQL cannot read as the yes/no column
                 // it is compared with (22P02); `length(name) = 'abc'`, as the number a call
                 // gives (22P02).
@@ -1812,7 +1904,11 @@ impl Scope {
                     let schema = prev.is_some_and(|p| {
                         p.is(Kind::Keyword, "FROM")
                             || p.is(Kind::Keyword, "JOIN")
-                            || (p.is(Kind::Punct, ",") && stack[qi].clause == Clause::From)
+                            // (Not a comma of a list in parentheses: `AS s (a, b)`,
+                            // `USING (a, b)`.)
+                            || (p.is(Kind::Punct, ",")
+                                && stack[qi].clause == Clause::From
+                                && stack.len() - 1 == qi)
                     });
                     let qualifier = next
                         .is_some_and(|n| n.is(Kind::Punct, ".") && n.start == t.end)

@@ -285,10 +285,16 @@ impl Scope {
             if !std::ptr::eq(l, own) && l.clause == Clause::Select {
                 return None;
             }
-            for t in &l.tables {
-                let table = self.catalog.tables.get((*t)?)?;
+            // A derived table's columns, when its SELECT list tells them, are among the
+            // level's.
+            if l.unknown {
+                return None;
+            }
+            for t in l.tables.iter().flatten() {
+                let table = self.catalog.tables.get(*t)?;
                 found |= table.columns.iter().any(|c| fits(&c.name));
             }
+            found |= l.columns.iter().any(|(c, _)| fits(c));
         }
         Some(found)
     }

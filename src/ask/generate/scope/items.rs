@@ -19,6 +19,7 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     };
     let mut item = raw.trim();
     if l.clause == Clause::Select {
+        l.names.push(output_name(item));
         // An output alias does not make an item new.
         if let Some(k) = item.rfind(" AS ") {
             if !item[k + 4..].contains([' ', '(', ')', '\'']) {
@@ -105,6 +106,55 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
         || (l.clause == Clause::Select && column_in_third_item(&l.items, item, true));
     l.items.push(item.to_string());
     usize::from(dup) + usize::from(looped) + usize::from(constant) + usize::from(per_row)
+}
+
+/// The name of the column a SELECT item gives, when the text tells: its alias (`… AS n`,
+/// `count(*) n`), its column (`t.name`), or its call (`count(*)` gives `count`); `None` for
+/// anything else (`*`, `t.*`, a cast, an expression), whose name is not judged here.
+pub(super) fn output_name(item: &str) -> Option<String> {
+    let toks = lex(item);
+    let toks = match toks.first() {
+        Some(t) if t.is(Kind::Keyword, "DISTINCT") || t.is(Kind::Keyword, "ALL") => &toks[1..],
+        _ => &toks[..],
+    };
+    let n = toks.len();
+    let last = toks.last()?;
+    let named = |k: usize| matches!(toks[k].kind, Kind::Ident | Kind::Keyword);
+    if n >= 2 && toks[n - 2].is(Kind::Keyword, "AS") && named(n - 1) {
+        return Some(last.name());
+    }
+    match n {
+        1 if last.kind == Kind::Ident => return Some(last.name()),
+        3 if toks[1].is(Kind::Punct, ".") && named(0) && named(2) => return Some(last.name()),
+        _ => {}
+    }
+    // `count(*) n`, `t.name label`: an alias without AS.
+    if n >= 2
+        && last.kind == Kind::Ident
+        && (toks[n - 2].kind == Kind::Ident || toks[n - 2].is(Kind::Punct, ")"))
+        && !(n >= 3 && toks[n - 3].is(Kind::Punct, "::"))
+    {
+        return Some(last.name());
+    }
+    // One call over the whole item: PostgreSQL names the column after the function (not
+    // CAST's, which takes the type's).
+    let call = n >= 3
+        && named(0)
+        && !toks[0].is(Kind::Keyword, "CAST")
+        && toks[1].is(Kind::Punct, "(")
+        && last.is(Kind::Punct, ")")
+        && {
+            let mut depth = 0usize;
+            toks[1..].iter().enumerate().all(|(k, t)| {
+                if t.is(Kind::Punct, "(") {
+                    depth += 1;
+                } else if t.is(Kind::Punct, ")") {
+                    depth = depth.saturating_sub(1);
+                }
+                depth > 0 || k + 2 == n
+            })
+        };
+    call.then(|| toks[0].name())
 }
 
 /// `item` with its scalar subqueries (`(SELECT …)`) and string literals left out: what is left
@@ -519,6 +569,7 @@ pub(super) fn close_list(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     let mut problems = close_list_items(s, l, at, cat);
     if l.clause == Clause::Select {
         l.selected = l.items.clone();
+        l.selected_names = l.names.clone();
         if l.set_op {
             problems += unmatched(&l.branch, &l.selected, cat);
         }

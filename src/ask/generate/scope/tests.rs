@@ -3163,8 +3163,24 @@ fn dates_and_numbers_are_not_cast_into_each_other() {
         )],
     };
     let sc = Scope::new(&catalog, &[0], "invoice totals by date");
-    // (A number against a date is left to PostgreSQL: refused while written, Gemma rambled
-    // where its error message led it to the right query.)
+    // A number against a date (42883) is refused at the number; a date text, a year's
+    // EXTRACT and a number against a number column are not.
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM invoice WHERE invoice_date > |10"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM invoice i WHERE total > 5 AND i.invoice_date <= |2"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT count(*) FROM invoice WHERE invoice_date > |'2010-01-01'"
+    ));
+    assert!(!refused(
+        &sc,
+        "SELECT count(*) FROM invoice WHERE EXTRACT(YEAR FROM invoice_date) > |2010"
+    ));
     never_refused(
         &sc,
         "SELECT total FROM invoice WHERE invoice_date >= '2010-01-01'",
@@ -4106,4 +4122,48 @@ fn the_fallback_wraps_up_only_once_every_number_the_question_names_is_written() 
     assert!(!sc.writes_every_number("SELECT 2010, '2023-01-01' FROM orders"));
     assert!(sc.writes_every_number(&format!("{range} AND orders.freight > 10")));
     assert!(shop_scope("Which products are discontinued?", &[]).writes_every_number("SELECT 1"));
+}
+
+#[test]
+fn a_derived_tables_columns_are_the_names_its_select_list_gives() {
+    let sc = scope("albums and their prices");
+    for ok in [
+        "SELECT t.title FROM (SELECT title, price FROM album) t WHERE price > 1",
+        "SELECT * FROM (SELECT artist_id, count(*) AS n FROM album GROUP BY artist_id) t WHERE n > 1",
+        "SELECT * FROM (SELECT count(*) AS c FROM album) t WHERE c > 1",
+        "SELECT * FROM (SELECT count(*) FROM album) t WHERE count > 1",
+        // A column list after the alias renames the first columns.
+        "SELECT * FROM (SELECT artist_id, count(*) FROM album GROUP BY artist_id) AS s (a, n) WHERE n > 1 AND a > 2",
+        "SELECT * FROM (SELECT title, price FROM album) s (t) WHERE t <> 'x' AND price > 1",
+        "SELECT * FROM album g (x) WHERE x > 1 AND title <> 'x'",
+        "SELECT t.title FROM (SELECT DISTINCT a.title FROM album a) t WHERE title <> 'x'",
+        // Columns the text does not tell (`*`, a cast) are not judged.
+        "SELECT t.title FROM (SELECT * FROM album) t WHERE price > 1",
+        "SELECT t.title FROM (SELECT title, price::INTEGER FROM album) t WHERE price > 1",
+    ] {
+        never_refused(&sc, ok);
+    }
+    // A name the derived table does not give, whole or being written.
+    assert!(refused(
+        &sc,
+        "SELECT t.title FROM (SELECT title FROM album) t WHERE |price > 1"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT t.n FROM (SELECT count(*) AS n FROM album) t WHERE |title = 'x'"
+    ));
+    // Renamed by a column list after its alias, a column has only its new name (Gemma's
+    // `as_s_ (select_countr_y_from_s)`); a list of more names than columns is refused.
+    assert!(refused(
+        &sc,
+        "SELECT * FROM (SELECT title FROM album) AS s (x) WHERE |title = 'x'"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT * FROM album g (x) WHERE |album_id > 1"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT * FROM (SELECT title FROM album) s (x, y|)"
+    ));
 }
