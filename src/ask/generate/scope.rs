@@ -36,8 +36,7 @@
 //!   ends; the columns a NATURAL join or a USING list merged count once (off once a NATURAL
 //!   join meets an item whose columns are not known here, and beside `DISTINCT ON`);
 //! - no cast between a date or time column and a number (`invoice_date::INTEGER`, 42846) nor
-//!   from a date or time constant to a number, yes/no or uuid (`now()::UUID`), no number
-//!   compared with a date, time or interval column (`invoice_date > 10`, 42883), no
+//!   from a date or time constant to a number, yes/no or uuid (`now()::UUID`), no
 //!   text cast to or written as a date, time or interval it cannot be (`'checkout'::INTERVAL`,
 //!   `DATE 'x'`, 22007), no text as a number function's argument (`floor('abc')`, 22P02;
 //!   `avg('1')`, 42725), no `TRUE`, `FALSE` or `NULL` as an ORDER BY or GROUP BY item, no
@@ -96,8 +95,8 @@ use self::items::{
 };
 use self::lexer::{ident_name, lex, string_literals, Kind, Tok};
 use self::repeats::{
-    column_in_third_item, equated_twice, repeated_column, same_item_compared, same_item_qualifier,
-    self_comparisons, words_repeated,
+    column_in_third_item, compared_chain, equated_twice, repeated_column, same_item_compared,
+    same_item_qualifier, self_comparisons, words_repeated,
 };
 use crate::ask::catalog::{Catalog, TableId};
 use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
@@ -1797,22 +1796,6 @@ impl Scope {
                         literals.push(t.text.to_string());
                     }
                 }
-                // `invoice_date > 10`: a date, time or interval has no comparison with a
-                // number (42883); refused at the number, so the model writes a date or a
-                // subquery. (Only a column that starts its operand: `now() - invoice_date > 10`
-                // is not this.)
-                Kind::Literal
-                    if t.text.starts_with(|c: char| c.is_ascii_digit())
-                        && compared_column(&toks[..i]).is_some_and(|end| {
-                            starts_operand(&toks[..end])
-                                && self.time_column(&toks[..end], &bindings, &visible)
-                        }) =>
-                {
-                    problems += 1;
-                    if t.complete {
-                        literals.push(t.text.to_string());
-                    }
-                }
                 // `discontinued = 'abc'`: a text PostgreSQL cannot read as the yes/no column
                 // it is compared with (22P02); `length(name) = 'abc'`, as the number a call
                 // gives (22P02).
@@ -1933,7 +1916,12 @@ impl Scope {
                     let name = t.name();
                     // `AS track_id_track_id`: a name after AS that repeats two words in a row
                     // (or one word three times) is the model looping inside a name.
-                    if prev.is_some_and(|p| p.is(Kind::Keyword, "AS"))
+                    // So is a name of a FROM item's column list (`AS s (select_countr_y_from_
+                    // s_from_s_s)`, Gemma's).
+                    let renames = stack.last().is_some_and(|l| {
+                        l.names_only && !l.using && stack[qi].clause == Clause::From
+                    });
+                    if (prev.is_some_and(|p| p.is(Kind::Keyword, "AS")) || renames)
                         && words_repeated(&name, t.complete)
                     {
                         problems += 1;
@@ -2199,7 +2187,8 @@ impl Scope {
         }) {
             problems += usize::from(
                 repeated_column(item, false)
-                    || (l.clause == Clause::Select && column_in_third_item(&l.items, item, false)),
+                    || (l.clause == Clause::Select
+                        && (column_in_third_item(&l.items, item, false) || compared_chain(item))),
             );
         }
         if end {

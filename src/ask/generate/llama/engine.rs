@@ -398,8 +398,9 @@ impl Engine {
         // Times a steered pass tried whether the grammar takes a condition the question sets
         // ([`Scope::strict_condition_for`]).
         let mut condition_tries = 0;
-        // Whether pgask wrote such a condition in this pass.
-        let mut wrote_condition = false;
+        // Such a condition pgask wrote in this pass, and where in the text it starts: it
+        // counts as written while the text still holds it (a backtrack may take it back).
+        let mut written: Option<(usize, Vec<u8>)> = None;
         // The closing window: the last quarter of the budget, where the query is steered to an
         // end ([`closing`]).
         // The tokens this pass may write: a steered pass's run past `max_tokens`.
@@ -613,6 +614,9 @@ impl Engine {
                     // ("from Brazil over 10": the model's `total > 10` is the question's), nor
                     // at ` OR`, which starts ORDER BY where pgask writes conditions (their
                     // grammar has no OR).
+                    let wrote_condition = written
+                        .as_ref()
+                        .is_some_and(|(at, c)| text.get(*at..).is_some_and(|t| t.starts_with(c)));
                     let wrap_up = closing
                         || (wrote_condition
                             && forced_tok.is_none()
@@ -670,7 +674,10 @@ impl Engine {
                         });
                     let sorting = sorting.filter(|_| conditioning.is_none());
                     if let Some(c) = &conditioning {
-                        wrote_condition = true;
+                        let words = c
+                            .iter()
+                            .flat_map(|&t| self.model.vocab().token_to_piece(t, false, None));
+                        written = Some((text.len(), words.collect()));
                         tok = c[0];
                         piece = self.model.vocab().token_to_piece(tok, false, None);
                         model_ends = false;

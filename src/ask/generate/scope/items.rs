@@ -3,7 +3,7 @@
 
 use super::aliases::Binding;
 use super::lexer::{ident_name, lex, Kind};
-use super::repeats::{column_in_third_item, repeated_column};
+use super::repeats::{column_in_third_item, compared_chain, repeated_column};
 use super::{comparable, Clause, Level, Scope, CONSTANTS};
 use crate::ask::catalog::{Catalog, Table};
 use crate::ask::generate::grammar::{signature, Call, AGGREGATES, FUNCTIONS};
@@ -103,7 +103,8 @@ pub(super) fn close_item(s: &str, l: &mut Level, at: usize, cat: &Catalog) -> us
     let dup = l.items.iter().any(|x| x == item);
     let looped = (matches!(l.clause, Clause::Select | Clause::Group | Clause::Order)
         && repeated_column(item, true))
-        || (l.clause == Clause::Select && column_in_third_item(&l.items, item, true));
+        || (l.clause == Clause::Select
+            && (column_in_third_item(&l.items, item, true) || compared_chain(item)));
     l.items.push(item.to_string());
     usize::from(dup) + usize::from(looped) + usize::from(constant) + usize::from(per_row)
 }

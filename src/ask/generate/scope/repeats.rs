@@ -263,6 +263,24 @@ fn chain_columns(item: &str, closed: bool) -> Vec<String> {
     own_columns(&toks).into_iter().map(|(n, _, _)| n).collect()
 }
 
+/// Whether a SELECT item compares a chain of two or more columns joined by `||` with
+/// something (`e.fax || e.email = e.phone || e.fax …`, Gemma's): the model looping through the
+/// same columns, no question's answer. Judged at the comparison operator.
+pub(super) fn compared_chain(item: &str) -> bool {
+    let toks = lex(item);
+    let Some(op) = toks
+        .iter()
+        .position(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
+    else {
+        return false;
+    };
+    let before = &item[..toks[op].start];
+    toks[..op]
+        .windows(2)
+        .any(|w| w[0].is(Kind::Punct, "|") && w[1].is(Kind::Punct, "|"))
+        && chain_columns(before, true).len() >= 2
+}
+
 /// Whether a SELECT item that is a chain of columns ([`chain_columns`]; judged from its second
 /// column on: one column alone may still become a chain or end the list) names a column two
 /// earlier items of its list that are a column or a chain of them already name: `SELECT e.email, e.phone, e.email
