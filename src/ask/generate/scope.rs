@@ -1100,6 +1100,20 @@ impl Scope {
                     }
                 }
             }
+            // `x IN (SELECT * FROM employee)`, `= (SELECT e.* …)`: a subquery compared with a
+            // value or computed with gives one column, and a `*` gives every column of its
+            // tables (42601, Gemma's). (`EXISTS (SELECT * …)` and derived tables may.)
+            if t.is(Kind::Punct, "*")
+                && qi > 0
+                && stack[qi].clause == Clause::Select
+                && star_item(&toks, i)
+                && toks
+                    .iter()
+                    .rposition(|x| x.start < stack[qi].start)
+                    .is_some_and(|b| takes_a_value(&toks[b]))
+            {
+                problems += 1;
+            }
             // `ON pt.track_id = p.playlist_id`: the keys of two different tables are equal
             // by accident only.
             if self.keys_of_two_tables(&toks, i) {
@@ -2346,6 +2360,32 @@ fn starts_operand(toks: &[Tok<'_>]) -> bool {
         ]
         .iter()
         .any(|w| before.is(Kind::Keyword, w))
+}
+
+/// Whether the `*` at `toks[i]` is a SELECT item (`SELECT *`, `, t.*`), not a product or
+/// `count(*)`.
+fn star_item(toks: &[Tok<'_>], i: usize) -> bool {
+    let opens = |k: usize| {
+        toks[k].is(Kind::Keyword, "SELECT")
+            || toks[k].is(Kind::Keyword, "DISTINCT")
+            || toks[k].is(Kind::Punct, ",")
+    };
+    (i >= 1 && opens(i - 1))
+        || (i >= 3
+            && toks[i - 1].is(Kind::Punct, ".")
+            && toks[i - 2].kind == Kind::Ident
+            && opens(i - 3))
+}
+
+/// Whether a subquery in parentheses after `before` stands for one value: the right side of
+/// IN, ANY, ALL, SOME, a comparison, arithmetic or `||`.
+fn takes_a_value(before: &Tok<'_>) -> bool {
+    (before.kind == Kind::Keyword && matches!(before.text, "IN" | "ANY" | "ALL" | "SOME"))
+        || (before.kind == Kind::Punct
+            && matches!(
+                before.text,
+                "=" | "<" | ">" | "!" | "+" | "-" | "*" | "/" | "%" | "|"
+            ))
 }
 
 /// Whether the token `n` after an operand goes on with it (`x || …`, `x - …`, `x LIKE …`,

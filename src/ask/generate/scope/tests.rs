@@ -4181,3 +4181,31 @@ fn a_select_item_comparing_a_chain_of_columns_is_refused() {
         "SELECT a.name || ' ' || b.title FROM artist a JOIN album b ON b.artist_id = a.artist_id WHERE a.name || b.title = 'x'",
     );
 }
+
+#[test]
+fn a_subquery_that_stands_for_a_value_selects_no_star() {
+    let sc = scope("artists and albums");
+    // Gemma's `… IN (SELECT * FROM employee)`: too many columns (42601).
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id IN (SELECT |*"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id = (SELECT a.|*"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id NOT IN (SELECT DISTINCT |*"
+    ));
+    // EXISTS, a derived table, a CTE, `count(*)` and a product may.
+    never_refused(
+        &sc,
+        "SELECT name FROM artist a WHERE EXISTS (SELECT * FROM album b WHERE b.artist_id = a.artist_id)",
+    );
+    never_refused(&sc, "SELECT s.name FROM (SELECT * FROM artist) s");
+    never_refused(
+        &sc,
+        "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM album WHERE price * 2 > (SELECT count(*) FROM album))",
+    );
+}
