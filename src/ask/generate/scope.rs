@@ -296,7 +296,9 @@ impl Level {
             self.opaque = true;
         }
         self.unknown |= columns.is_none();
-        self.last_item.clone_from(&columns);
+        // (A column list after a NATURAL join's item renames what the join merged: not
+        // followed here.)
+        self.last_item = columns.clone().filter(|_| !natural);
         let mut twice = false;
         for c in columns.unwrap_or_default() {
             match self.columns.iter_mut().find(|(n, _)| *n == c) {
@@ -314,6 +316,7 @@ impl Level {
     /// not known stays so.
     fn rename_last(&mut self, list: &[String]) -> bool {
         let Some(old) = self.last_item.take() else {
+            self.unknown = true;
             return false;
         };
         for c in &old {
@@ -870,6 +873,9 @@ impl Scope {
         let mut stack = vec![Level::new(true)];
         let mut literals: Vec<String> = Vec::new();
         let mut subqueries: Vec<(usize, Clause, &str)> = Vec::new();
+        // Derived tables whose columns the text tells: the token index of their `)` and the
+        // columns' names (renamed by a column list after the alias).
+        let mut derived: Vec<(usize, Vec<String>)> = Vec::new();
         for (i, t) in toks.iter().enumerate() {
             let next = toks.get(i + 1);
             let qi = stack.iter().rposition(|l| l.query).unwrap_or(0);
@@ -944,6 +950,26 @@ impl Scope {
                 && !toks.get(i + 1).is_some_and(|n| n.is(Kind::Punct, ">"))
             {
                 problems += 1;
+            }
+            // `x::TIMESTAMP / y`, `invoice_date * 2`, `x::REAL % y`: `*`, `/` and `%` bind
+            // first, so their left operand is the cast or the column just before them, and
+            // PostgreSQL has no such operator for a date or time (nor `%` for an interval or a
+            // floating-point number; 42883). Judged at the operator.
+            if i >= 2 && matches!(t.text, "*" | "/" | "%") && t.kind == Kind::Punct {
+                let left = &toks[..i];
+                let bad = match cast_end_type(left) {
+                    Some(ty) => no_product_for(t.text, ty),
+                    None => {
+                        toks[i - 1].kind == Kind::Ident
+                            && !toks[i - 2].is(Kind::Punct, "::")
+                            && self.column_is(left, &bindings, &visible, |c| {
+                                no_product_for(t.text, &c.data_type)
+                            })
+                    }
+                };
+                if bad {
+                    problems += 1;
+                }
             }
             let in_select = stack.len() - 1 == qi && stack[qi].clause == Clause::Select;
             // Whether the token `w` starts the answer's own first select item.
@@ -1110,7 +1136,16 @@ impl Scope {
                 && toks
                     .iter()
                     .rposition(|x| x.start < stack[qi].start)
-                    .is_some_and(|b| takes_a_value(&toks[b]))
+                    .is_some_and(|b| {
+                        // (Not after a row, `(a, b) IN (SELECT * …)`, nor a call's value.)
+                        let row = b >= 1 && toks[b - 1].is(Kind::Punct, ")");
+                        // A scalar subquery as a SELECT item: `SELECT a.name, (SELECT * …)`.
+                        let item = stack[qi - 1].clause == Clause::Select
+                            && stack[qi - 1].query
+                            && (toks[b].is(Kind::Punct, ",")
+                                || toks[b].is(Kind::Keyword, "SELECT"));
+                        (takes_a_value(&toks[b]) && !row) || item
+                    })
             {
                 problems += 1;
             }
@@ -1459,6 +1494,10 @@ impl Scope {
                     if l.derived && stack.iter().any(|o| o.derived) {
                         problems += 1;
                     }
+                    // (What a column list after this item renames is not the item before it.)
+                    if l.derived {
+                        stack[qi].last_item = None;
+                    }
                     stack.push(l);
                 }
                 Kind::Punct if t.text == ")" && stack.len() > 1 => {
@@ -1490,6 +1529,18 @@ impl Scope {
                                 .collect();
                             if parent.rename_last(&list) {
                                 problems += 1;
+                            }
+                            // (The derived table the list is after: `) s (` or `) AS s (`.)
+                            let open = toks.iter().rposition(|x| x.start == l.start);
+                            if let Some(entry) = open.and_then(|o| {
+                                derived
+                                    .iter_mut()
+                                    .find(|(close, _)| *close + 2 == o || *close + 3 == o)
+                            }) {
+                                match &parent.last_item {
+                                    Some(renamed) => entry.1.clone_from(renamed),
+                                    None => entry.1.clear(),
+                                }
                             }
                         }
                         problems += self.on_misses_joined(&toks, &mut l, i, &bindings);
@@ -1558,14 +1609,23 @@ impl Scope {
                             .filter(|p| l.query && p.query && p.clause == Clause::From)
                         {
                             // (A subquery in an ON condition is no FROM item: not judged.)
-                            let names = (!l.set_op
-                                && !parent.on_cond
-                                && !l.selected_names.is_empty())
-                            .then(|| l.selected_names.iter().cloned().collect::<Option<_>>())
-                            .flatten();
+                            let names: Option<Vec<String>> =
+                                (!l.set_op && !parent.on_cond && !l.selected_names.is_empty())
+                                    .then(|| l.selected_names.iter().cloned().collect())
+                                    .flatten();
+                            if let Some(names) = &names {
+                                derived.push((i, names.clone()));
+                            }
                             if parent.add_item(None, names) {
                                 problems += 1;
                             }
+                        } else if let Some(parent) = stack
+                            .last_mut()
+                            .filter(|p| l.derived && !l.query && p.clause == Clause::From)
+                        {
+                            // `FROM ((SELECT …)) t`, `FROM ((SELECT …) UNION (SELECT …)) t`:
+                            // an item whose columns are not followed here.
+                            let _ = parent.add_item(None, None);
                         }
                     }
                 }
@@ -1678,6 +1738,7 @@ impl Scope {
                                 l.natural = false;
                                 l.opaque = false;
                                 l.unknown = false;
+                                l.last_item = None;
                                 l.distinct_on = false;
                                 l.set_op = true;
                                 l.ordered = false;
@@ -2125,8 +2186,12 @@ impl Scope {
                             let fits = |table: &crate::ask::catalog::Table| {
                                 table.columns.iter().any(|c| c.name.starts_with(&part))
                             };
+                            let of_derived =
+                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q);
                             let possible = match self.table_of(&q, (i, &visible), &bindings) {
                                 Some(table) => fits(table),
+                                None if of_derived.is_some() => of_derived
+                                    .is_some_and(|n| n.iter().any(|c| c.starts_with(&part))),
                                 None => {
                                     // With the qualifier's earlier columns.
                                     let earlier = &stack[qi].pending_refs;
@@ -2156,8 +2221,15 @@ impl Scope {
                             if stack[qi].clause == Clause::Select {
                                 stack[qi].pending_refs.push((q.clone(), col.clone()));
                             }
+                            let of_derived =
+                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q);
                             if let Some(table) = self.table_of(&q, (i, &visible), &bindings) {
                                 if table.column(&col).is_none() {
+                                    problems += 1;
+                                }
+                            } else if let Some(names) = of_derived {
+                                // `t.total` after `(SELECT count(*) AS n …) t` (42703).
+                                if !names.contains(&col) {
                                     problems += 1;
                                 }
                             } else if !bindings.iter().any(|b| b.name == q)
@@ -2362,6 +2434,33 @@ fn starts_operand(toks: &[Tok<'_>]) -> bool {
         .any(|w| before.is(Kind::Keyword, w))
 }
 
+/// The columns of the derived table the qualifier `q` at `toks[i]` names, when the text tells
+/// them (`derived`: each derived table's `)` and its columns' names, empty when not known).
+fn derived_columns<'a>(
+    derived: &'a [(usize, Vec<String>)],
+    (toks, i): (&[Tok<'_>], usize),
+    bindings: &[Binding],
+    visible: &[usize],
+    q: &str,
+) -> Option<&'a [String]> {
+    let b = bindings
+        .iter()
+        .rev()
+        .filter(|b| b.name == q && b.seen_from(visible) && b.table.is_none() && !b.cte)
+        .find(|b| b.at < i)?;
+    derived
+        .iter()
+        .find(|(close, names)| {
+            !names.is_empty()
+                && (*close + 1 == b.at
+                    || (*close + 2 == b.at
+                        && toks
+                            .get(close + 1)
+                            .is_some_and(|a| a.is(Kind::Keyword, "AS"))))
+        })
+        .map(|(_, names)| names.as_slice())
+}
+
 /// Whether the `*` at `toks[i]` is a SELECT item (`SELECT *`, `, t.*`), not a product or
 /// `count(*)`.
 fn star_item(toks: &[Tok<'_>], i: usize) -> bool {
@@ -2557,6 +2656,12 @@ mod tails;
 /// Whether `toks` ends with a cast to a text or boolean type (`::TEXT`, `::VARCHAR(77)`,
 /// `::CHARACTER VARYING`, `::BOOL`), whose value no arithmetic operator takes.
 fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
+    cast_end_type(toks).is_some_and(|ty| is_text(ty) || ty == "boolean")
+}
+
+/// The type `toks` end with a cast to (`x::TEXT`, `x::VARCHAR(77)`, `x::CHARACTER VARYING`,
+/// `x::DOUBLE PRECISION`), as information_schema spells it.
+fn cast_end_type(toks: &[Tok<'_>]) -> Option<&'static str> {
     let mut k = toks.len();
     // A length: `(77)`.
     if k >= 3
@@ -2566,13 +2671,29 @@ fn cast_to_text_or_bool(toks: &[Tok<'_>]) -> bool {
     {
         k -= 3;
     }
-    // `CHARACTER VARYING`: the type's first word is judged.
-    if k >= 2 && toks[k - 1].text.eq_ignore_ascii_case("varying") {
+    // `CHARACTER VARYING`, `DOUBLE PRECISION`: the type's first word is judged.
+    if k >= 2
+        && (toks[k - 1].text.eq_ignore_ascii_case("varying")
+            || toks[k - 1].text.eq_ignore_ascii_case("precision"))
+    {
         k -= 1;
     }
-    k >= 2
-        && toks[k - 2].is(Kind::Punct, "::")
-        && cast_type(toks[k - 1].text).is_some_and(|ty| is_text(ty) || ty == "boolean")
+    if k >= 2 && toks[k - 2].is(Kind::Punct, "::") {
+        cast_type(toks[k - 1].text)
+    } else {
+        None
+    }
+}
+
+/// Whether PostgreSQL has no operator `op` (`*`, `/` or `%`) with a left operand of type `ty`:
+/// a date, timestamp or time has none of them, an interval no `%`, a real or double
+/// precision no `%` (42883).
+fn no_product_for(op: &str, ty: &str) -> bool {
+    if ty.starts_with("interval") || ty == "real" || ty.starts_with("double precision") {
+        op == "%"
+    } else {
+        is_time(ty)
+    }
 }
 
 /// Whether `toks` ends with a text literal that holds no digit, no special date, time or

@@ -276,7 +276,12 @@ impl Scope {
         outer: &[Level],
         outputs: bool,
     ) -> Option<bool> {
-        if outputs && own.outputs.iter().any(|o| fits(o)) {
+        // (An output name is one after AS, or the name PostgreSQL gives an item without one:
+        // `ORDER BY count` after `count(*)`.)
+        if outputs
+            && (own.outputs.iter().any(|o| fits(o))
+                || own.selected_names.iter().flatten().any(|o| fits(o)))
+        {
             return Some(true);
         }
         let levels = outer.iter().filter(|l| l.query).chain(std::iter::once(own));
@@ -455,7 +460,7 @@ impl Scope {
 
     /// Whether the column the tokens end with (`col` or `q.col`) is `such` in every table it
     /// could belong to (and belongs to one).
-    fn column_is(
+    pub(super) fn column_is(
         &self,
         toks: &[Tok<'_>],
         bindings: &[Binding],

@@ -155,7 +155,13 @@ pub(super) fn output_name(item: &str) -> Option<String> {
                 depth > 0 || k + 2 == n
             })
         };
-    call.then(|| toks[0].name())
+    // (Only functions the grammar knows by their own name: `TRIM` gives `btrim`, `EXTRACT`
+    // `date_part` before PostgreSQL 14, `NOT (…)` is no call.)
+    let name = toks[0].name();
+    (call
+        && !matches!(name.as_str(), "trim" | "extract")
+        && (FUNCTIONS.contains(&name.as_str()) || AGGREGATES.contains(&name.as_str())))
+    .then_some(name)
 }
 
 /// `item` with its scalar subqueries (`(SELECT …)`) and string literals left out: what is left

@@ -4151,6 +4151,27 @@ fn a_derived_tables_columns_are_the_names_its_select_list_gives() {
         &sc,
         "SELECT * FROM (SELECT title FROM album) s (x, y|)"
     ));
+    // A qualified name of a derived table is one of its columns (42703 otherwise), renamed
+    // or not; ORDER BY may name what PostgreSQL calls an item without AS.
+    assert!(refused(
+        &sc,
+        "SELECT t.|total FROM (SELECT count(*) AS n FROM album) t"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT * FROM (SELECT title FROM album) s (x) WHERE s.|title = 'x'"
+    ));
+    for ok in [
+        "SELECT * FROM (SELECT count(*) AS n FROM album) t WHERE t.n > 1",
+        "SELECT * FROM (SELECT title FROM album) AS s (x) WHERE s.x = 'x'",
+        "SELECT a.name, count(*) FROM artist a JOIN (SELECT artist_id FROM album) b ON b.artist_id = a.artist_id GROUP BY a.name ORDER BY count DESC",
+        // A column list after a NATURAL join's item, and an item in two parentheses: not
+        // followed.
+        "SELECT * FROM (SELECT artist_id FROM album) a NATURAL JOIN (SELECT artist_id, count(*) FROM album GROUP BY artist_id) b (x, n) WHERE artist_id IS NOT NULL",
+        "SELECT * FROM ((SELECT title FROM album)) t WHERE title LIKE 'A%'",
+    ] {
+        never_refused(&sc, ok);
+    }
     // A name of such a list that repeats words, as one after AS.
     assert!(refused(
         &sc,
@@ -4198,6 +4219,11 @@ fn a_subquery_that_stands_for_a_value_selects_no_star() {
         &sc,
         "SELECT name FROM artist WHERE artist_id NOT IN (SELECT DISTINCT |*"
     ));
+    // A scalar subquery as a SELECT item, likewise.
+    assert!(refused(
+        &sc,
+        "SELECT a.name, (SELECT |* FROM album b WHERE b.artist_id = a.artist_id) FROM artist a"
+    ));
     // EXISTS, a derived table, a CTE, `count(*)` and a product may.
     never_refused(
         &sc,
@@ -4208,4 +4234,50 @@ fn a_subquery_that_stands_for_a_value_selects_no_star() {
         &sc,
         "SELECT name FROM artist WHERE artist_id IN (SELECT artist_id FROM album WHERE price * 2 > (SELECT count(*) FROM album))",
     );
+}
+
+#[test]
+fn a_product_or_remainder_of_a_date_time_or_float_is_refused_at_the_operator() {
+    let catalog = Catalog {
+        database: "shop".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![Table::new(
+            "visit",
+            vec![
+                Column::new("visit_id", "integer"),
+                Column::new("visited_at", "timestamp without time zone"),
+                Column::new("stay", "interval"),
+                Column::new("rating", "real"),
+                Column::new("total", "numeric(10,2)"),
+            ],
+        )],
+    };
+    let sc = Scope::new(&catalog, &[0], "visits by rating");
+    // The random model's `ABS(…)::TIMESTAMP / iio."Employee_ID"`, `x::REAL % y::NUMERIC`.
+    for bad in [
+        "SELECT visit_id::TIMESTAMP |/ 2 FROM visit",
+        "SELECT total FROM visit WHERE visited_at |* 2 > 1",
+        "SELECT total::DATE |% 2 FROM visit",
+        "SELECT total::REAL |% total FROM visit",
+        "SELECT total::DOUBLE PRECISION |% 3 FROM visit",
+        "SELECT rating |% 2 FROM visit",
+        "SELECT stay |% 2 FROM visit",
+    ] {
+        assert!(refused(&sc, bad), "{bad}");
+    }
+    // What PostgreSQL has: an interval times or over a number, numbers' remainders and
+    // products, a timestamp's difference, `count(*)`, `t.*`.
+    for ok in [
+        "SELECT stay * 2 FROM visit",
+        "SELECT stay / 2 FROM visit",
+        "SELECT total % 2 FROM visit",
+        "SELECT rating * 2 FROM visit",
+        "SELECT total::NUMERIC % 2 FROM visit",
+        "SELECT (visited_at - now()) / 2 FROM visit",
+        "SELECT count(*) FROM visit",
+        "SELECT v.* FROM visit v",
+    ] {
+        never_refused(&sc, ok);
+    }
 }
