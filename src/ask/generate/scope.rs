@@ -860,14 +860,17 @@ impl Scope {
         // Query level ids, numbered as `bindings` numbers them.
         let mut ids = 0;
         let mut problems = bindings.iter().filter(|b| b.reserved).count();
-        // The same FROM name twice at one level (`FROM t, t`).
+        // The same FROM name twice at one level (`FROM t, t`; `JOIN (…) s … JOIN (…) s`,
+        // 42712).
         problems += bindings
             .iter()
             .enumerate()
             .filter(|(k, b)| {
-                bindings[..*k]
-                    .iter()
-                    .any(|e| e.name == b.name && e.level == b.level && b.table.is_some())
+                bindings[..*k].iter().any(|e| {
+                    e.name == b.name
+                        && e.level == b.level
+                        && (b.table.is_some() || (!b.cte && !e.cte))
+                })
             })
             .count();
         let mut stack = vec![Level::new(true)];
@@ -959,9 +962,12 @@ impl Scope {
                 let left = &toks[..i];
                 let bad = match cast_end_type(left) {
                     Some(ty) => no_product_for(t.text, ty),
+                    // (A column only where every name the query binds is a chosen table: a
+                    // CTE's or a derived table's column of a table column's name is another.)
                     None => {
                         toks[i - 1].kind == Kind::Ident
                             && !toks[i - 2].is(Kind::Punct, "::")
+                            && bindings.iter().all(|b| b.table.is_some())
                             && self.column_is(left, &bindings, &visible, |c| {
                                 no_product_for(t.text, &c.data_type)
                             })
@@ -1139,12 +1145,16 @@ impl Scope {
                     .is_some_and(|b| {
                         // (Not after a row, `(a, b) IN (SELECT * …)`, nor a call's value.)
                         let row = b >= 1 && toks[b - 1].is(Kind::Punct, ")");
+                        // (`UNION ALL (SELECT * …)` is a branch.)
+                        let branch = b >= 1
+                            && toks[b].is(Kind::Keyword, "ALL")
+                            && matches!(toks[b - 1].text, "UNION" | "INTERSECT" | "EXCEPT");
                         // A scalar subquery as a SELECT item: `SELECT a.name, (SELECT * …)`.
                         let item = stack[qi - 1].clause == Clause::Select
                             && stack[qi - 1].query
                             && (toks[b].is(Kind::Punct, ",")
                                 || toks[b].is(Kind::Keyword, "SELECT"));
-                        (takes_a_value(&toks[b]) && !row) || item
+                        (takes_a_value(&toks[b]) && !row && !branch) || item
                     })
             {
                 problems += 1;
@@ -2186,8 +2196,11 @@ impl Scope {
                             let fits = |table: &crate::ask::catalog::Table| {
                                 table.columns.iter().any(|c| c.name.starts_with(&part))
                             };
+                            // (Not in a SELECT list before its FROM, which may bind its own
+                            // `t`.)
                             let of_derived =
-                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q);
+                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q)
+                                    .filter(|_| stack[qi].clause != Clause::Select);
                             let possible = match self.table_of(&q, (i, &visible), &bindings) {
                                 Some(table) => fits(table),
                                 None if of_derived.is_some() => of_derived
@@ -2221,8 +2234,11 @@ impl Scope {
                             if stack[qi].clause == Clause::Select {
                                 stack[qi].pending_refs.push((q.clone(), col.clone()));
                             }
+                            // (Not in a SELECT list before its FROM, which may bind its own
+                            // `t`.)
                             let of_derived =
-                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q);
+                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q)
+                                    .filter(|_| stack[qi].clause != Clause::Select);
                             if let Some(table) = self.table_of(&q, (i, &visible), &bindings) {
                                 if table.column(&col).is_none() {
                                     problems += 1;
@@ -2443,11 +2459,13 @@ fn derived_columns<'a>(
     visible: &[usize],
     q: &str,
 ) -> Option<&'a [String]> {
-    let b = bindings
-        .iter()
-        .rev()
-        .filter(|b| b.name == q && b.seen_from(visible) && b.table.is_none() && !b.cte)
-        .find(|b| b.at < i)?;
+    // (Only a name the query binds once: a subquery's SELECT list may name its own `t` before
+    // the FROM that binds it, and models give every derived table the same alias.)
+    let mut named = bindings.iter().filter(|b| b.name == q);
+    let b = named.next().filter(|_| named.next().is_none())?;
+    if !b.seen_from(visible) || b.table.is_some() || b.cte || b.at >= i {
+        return None;
+    }
     derived
         .iter()
         .find(|(close, names)| {

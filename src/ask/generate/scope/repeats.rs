@@ -264,14 +264,16 @@ fn chain_columns(item: &str, closed: bool) -> Vec<String> {
 }
 
 /// Whether a SELECT item compares a chain of two or more columns joined by `||` with
-/// something (`e.fax || e.email = e.phone || e.fax …`, Gemma's): the model looping through the
+/// something (`e.fax || e.email = e.phone || e.fax …`, `… IN (SELECT count(…) …)`, Gemma's):
+/// the model looping through the
 /// same columns, no question's answer. Judged at the comparison operator.
 pub(super) fn compared_chain(item: &str) -> bool {
     let toks = lex(item);
-    let Some(op) = toks
-        .iter()
-        .position(|t| t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
-    else {
+    let Some(op) = toks.iter().position(|t| {
+        (t.kind == Kind::Punct && matches!(t.text, "=" | "<" | ">" | "!"))
+            || (t.kind == Kind::Keyword
+                && matches!(t.text, "IN" | "LIKE" | "ILIKE" | "BETWEEN" | "NOT"))
+    }) else {
         return false;
     };
     let before = &item[..toks[op].start];

@@ -4172,6 +4172,16 @@ fn a_derived_tables_columns_are_the_names_its_select_list_gives() {
     ] {
         never_refused(&sc, ok);
     }
+    // Two derived tables of one alias (42712, Gemma's `JOIN (…) as_s_ … JOIN (…) as_s_`).
+    assert!(refused(
+        &sc,
+        "SELECT * FROM (SELECT title FROM album) s JOIN (SELECT title FROM album) |s USING (title)"
+    ));
+    // A subquery's own `t`, bound after its SELECT list, is not the outer derived table.
+    never_refused(
+        &sc,
+        "SELECT * FROM (SELECT artist_id, count(*) AS n FROM album GROUP BY artist_id) t WHERE t.n >= ALL (SELECT count(t.title) FROM album t GROUP BY t.artist_id)",
+    );
     // A name of such a list that repeats words, as one after AS.
     assert!(refused(
         &sc,
@@ -4189,6 +4199,7 @@ fn a_select_item_comparing_a_chain_of_columns_is_refused() {
     // Gemma's `employee.fax || employee.email = employee.phone || …`, refused at the operator.
     assert!(refused_at(&sc, "SELECT a.name || b.title ¦="));
     assert!(refused_at(&sc, "SELECT name, name || title ¦<>"));
+    assert!(refused_at(&sc, "SELECT name, name || title ¦IN"));
     // Judged when the item closes too (at the end of the text).
     let join = "FROM artist a JOIN album b ON b.artist_id = a.artist_id";
     assert!(sc.problems(&format!("SELECT a.name || b.title = 'x' {join}"), true) > 0);
@@ -4224,6 +4235,11 @@ fn a_subquery_that_stands_for_a_value_selects_no_star() {
         &sc,
         "SELECT a.name, (SELECT |* FROM album b WHERE b.artist_id = a.artist_id) FROM artist a"
     ));
+    // A set operation's branch is no value.
+    never_refused(
+        &sc,
+        "WITH u AS (SELECT * FROM album UNION ALL (SELECT * FROM album)) SELECT u.title FROM u",
+    );
     // EXISTS, a derived table, a CTE, `count(*)` and a product may.
     never_refused(
         &sc,
@@ -4269,6 +4285,8 @@ fn a_product_or_remainder_of_a_date_time_or_float_is_refused_at_the_operator() {
     // What PostgreSQL has: an interval times or over a number, numbers' remainders and
     // products, a timestamp's difference, `count(*)`, `t.*`.
     for ok in [
+        // A CTE's or a derived table's column of a table column's name is its own.
+        "WITH r AS (SELECT round(rating)::INT AS rating FROM visit) SELECT rating % 2 FROM r",
         "SELECT stay * 2 FROM visit",
         "SELECT stay / 2 FROM visit",
         "SELECT total % 2 FROM visit",
