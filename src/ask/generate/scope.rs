@@ -52,8 +52,16 @@
 //! - a key column (`id`, `…_id`) on either side of `||` (`artist_id || (SELECT …`), or of
 //!   `+ - * / %` in a SELECT list (`track_id * 100`);
 //! - a name after AS repeating two words in a row (`AS track_id_track_id`);
+//! - a derived table's columns are its SELECT items' names (an alias, a column, a known
+//!   function's), renamed by a column list after its alias (more names than columns: 42P10):
+//!   a bare or qualified name it does not give is refused (42703), as are two FROM items of
+//!   one alias at one level (42712) and a `*` item in a subquery that stands for one value
+//!   (`x IN (SELECT * …)`, a scalar SELECT item; 42601);
+//! - no `*`, `/` or `%` after a date, time or timestamp, nor `%` after an interval or a float,
+//!   judged at the operator after a cast or a column (42883);
 //! - the model's loops: a select item that is a bare column compared with something
-//!   (`t.a = t.b, t.a = t.c, …`), one column twice in one SELECT, GROUP BY or ORDER BY item
+//!   (`t.a = t.b, t.a = t.c, …`) or a `||` chain of columns compared with anything
+//!   (`e.fax || e.email = e.phone || …`), one column twice in one SELECT, GROUP BY or ORDER BY item
 //!   outside calls (`x || x`), a row constructor in an expression (`x || (a, b)`), the same
 //!   subquery twice, a derived table inside a derived table;
 //! - a FROM item (right after FROM or JOIN, outside a call's parentheses and ON conditions)
