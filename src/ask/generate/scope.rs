@@ -2196,6 +2196,11 @@ impl Scope {
                                 None => problems += 1,
                             }
                         }
+                        // The columns of the derived table it names, if it names one (not in
+                        // a SELECT list before its FROM, which may bind its own `t`).
+                        let of_derived =
+                            derived_columns(&derived, (&toks, i), &bindings, &visible, &q)
+                                .filter(|_| stack[qi].clause != Clause::Select);
                         // A column being written after it must be the start of one it can be.
                         if let Some(part) = toks.get(i + 2).filter(|c| {
                             c.kind == Kind::Ident && !c.complete && c.start == t.end + 1
@@ -2204,11 +2209,6 @@ impl Scope {
                             let fits = |table: &crate::ask::catalog::Table| {
                                 table.columns.iter().any(|c| c.name.starts_with(&part))
                             };
-                            // (Not in a SELECT list before its FROM, which may bind its own
-                            // `t`.)
-                            let of_derived =
-                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q)
-                                    .filter(|_| stack[qi].clause != Clause::Select);
                             let possible = match self.table_of(&q, (i, &visible), &bindings) {
                                 Some(table) => fits(table),
                                 None if of_derived.is_some() => of_derived
@@ -2242,11 +2242,6 @@ impl Scope {
                             if stack[qi].clause == Clause::Select {
                                 stack[qi].pending_refs.push((q.clone(), col.clone()));
                             }
-                            // (Not in a SELECT list before its FROM, which may bind its own
-                            // `t`.)
-                            let of_derived =
-                                derived_columns(&derived, (&toks, i), &bindings, &visible, &q)
-                                    .filter(|_| stack[qi].clause != Clause::Select);
                             if let Some(table) = self.table_of(&q, (i, &visible), &bindings) {
                                 if table.column(&col).is_none() {
                                     problems += 1;
