@@ -12,7 +12,8 @@
 //! `cargo bench --profile dev --bench precision` (full: 20 Spider schemas × 12 questions,
 //! chinook and northwind × 20, = 560 default-decoder generations), or `PGASK_BENCH_SMOKE=1 cargo test
 //! --bench precision` (3 schemas, a few questions: checks that it runs). `PGASK_BENCH_ONLY=speed`
-//! runs only the speed pairs with `PGASK_REAL_MODEL`.
+//! runs only the speed pairs with `PGASK_REAL_MODEL`; `PGASK_PRECISION_TARGETS=singer,chinook` only
+//! those targets.
 
 #[allow(dead_code)]
 #[path = "../tests/it/common/cluster.rs"]
@@ -363,7 +364,12 @@ async fn main() {
     let policy = Policy::new(guard::default_functions());
     let never = || false;
     let mut tallies = [Tally::default(), Tally::default()];
-    for t in targets.iter().filter(|_| !speed_only()) {
+    // `PGASK_PRECISION_TARGETS=singer,chinook`: only those targets (to look into one).
+    let only: Option<Vec<String>> = std::env::var("PGASK_PRECISION_TARGETS")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let chosen = |t: &&Target| only.as_ref().is_none_or(|o| o.contains(&t.label));
+    for t in targets.iter().filter(|_| !speed_only()).filter(chosen) {
         let cat = &catalogs[&t.db];
         let client = &clients[&t.db];
         for (qi, question) in t.questions.iter().enumerate() {

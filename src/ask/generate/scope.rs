@@ -2673,6 +2673,7 @@ pub mod memo;
 mod question;
 mod repeats;
 mod tails;
+mod year_numbers;
 
 /// Whether `toks` ends with a cast to a text or boolean type (`::TEXT`, `::VARCHAR(77)`,
 /// `::CHARACTER VARYING`, `::BOOL`), whose value no arithmetic operator takes.

@@ -438,18 +438,25 @@ impl Engine {
         // operator or a space and go on with something else.)
         // The first token of ` WHERE`, which a condition pgask writes where the FROM list
         // may end starts with.
-        let where_tok: Option<LlamaToken> = steer
-            .and_then(|_| spell(self.model, " WHERE"))
-            .and_then(|t| t.first().copied());
-        let order_toks: Vec<LlamaToken> = steer
-            .filter(|s| s.lacks_sort(""))
-            .and_then(|_| spell(self.model, " ORDER"))
-            .filter(|t| {
-                t.first().is_some_and(|&f| {
-                    starts_order(&self.model.vocab().token_to_piece(f, false, None))
+        // Each also without its space, for a text that ends with one the model wrote (`…"id" `
+        // then `W`): pgask's words then start without theirs.
+        let where_toks: [Option<LlamaToken>; 2] = [" WHERE", "WHERE"].map(|w| {
+            steer
+                .and_then(|_| spell(self.model, w))
+                .and_then(|t| t.first().copied())
+        });
+        let order_toks: [Vec<LlamaToken>; 2] = [" ORDER", "ORDER"].map(|w| {
+            steer
+                .filter(|s| s.lacks_sort(""))
+                .and_then(|_| spell(self.model, w))
+                .filter(|t| {
+                    t.first().is_some_and(|&f| {
+                        let p = self.model.vocab().token_to_piece(f, false, None);
+                        starts_order(&[b" ".as_slice(), p.trim_ascii_start()].concat())
+                    })
                 })
-            })
-            .unwrap_or_default();
+                .unwrap_or_default()
+        });
         while evaluated == tokens.len() && generated < budget {
             if cancelled() {
                 stop = Stop::Cancelled;
@@ -600,6 +607,33 @@ impl Engine {
                     let mut piece = self.model.vocab().token_to_piece(tok, false, None);
                     // (An end the model drew itself is its own: `Eos` below.)
                     let mut model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
+                    // The steered pass writes no space alone (`"id"` + ` ` + `WHERE`): where
+                    // a clause or a condition starts is read from a word with its space, and
+                    // pgask's words start with theirs. The best allowed token that is more
+                    // than a space is taken instead, where there is one.
+                    let spaces = |p: &[u8]| !p.is_empty() && p.iter().all(|&b| b == b' ');
+                    if steer.is_some() && forced_tok.is_none() && !model_ends && spaces(&piece) {
+                        let found = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            logits,
+                            Some(16),
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        let fresh: Vec<_> = found
+                            .into_iter()
+                            .filter(|d| {
+                                !spaces(&self.model.vocab().token_to_piece(d.id(), false, None))
+                            })
+                            .collect();
+                        if !fresh.is_empty() {
+                            resamples += 1;
+                            tok = pick(fresh, &mut chain, &text)?;
+                            piece = self.model.vocab().token_to_piece(tok, false, None);
+                            model_ends = self.model.vocab().is_eog(tok) || piece.contains(&b'\n');
+                        }
+                    }
                     // The steered pass of a question that asks for an order goes on with
                     // ` ORDER` where it would end or limit without one (the model's end, its
                     // LIMIT, the closing window's end, one more item or condition).
@@ -607,8 +641,19 @@ impl Engine {
                     // would lose its 5.)
                     let only_end = self.model.vocab().is_eog(tok)
                         || piece.iter().all(|b| b.is_ascii_whitespace());
+                    // After a space of the model's own, pgask's words go without theirs, and
+                    // the model's next word is read as if it had its space.
+                    let after_space = text.last() == Some(&b' ');
+                    // (A space alone after pgask's condition starts one more word: the pass
+                    // wraps up there, where the grammar may end, before it.)
+                    let lone_space = !piece.is_empty() && piece.iter().all(|&b| b == b' ');
+                    let spaced: Vec<u8> = if after_space && !piece.starts_with(b" ") {
+                        [b" ".as_slice(), &piece].concat()
+                    } else {
+                        piece.clone()
+                    };
                     // Once pgask has written every condition the question sets, one more of
-                    // the model's (` AND`, or ` A`+`ND`) is none the question sets: the pass
+                    // the model's (` AND`, or ` A`+`ND`, or a space alone) is none the question sets: the pass
                     // wraps up there as in its closing window (with the sort the question asks
                     // for, or the end). Not while a number the question names is unwritten
                     // ("from Brazil over 10": the model's `total > 10` is the question's), nor
@@ -621,18 +666,22 @@ impl Engine {
                         || (wrote_condition
                             && forced_tok.is_none()
                             && forced.is_empty()
-                            && (adds_one_more(&piece)
-                                || writes(&piece.to_ascii_uppercase(), b" AND", 1))
-                            && !b" ORDER".starts_with(&piece.to_ascii_uppercase())
+                            && (adds_one_more(&spaced)
+                                || writes(&spaced.to_ascii_uppercase(), b" AND", 1)
+                                || lone_space)
+                            && (lone_space
+                                || !b" ORDER".starts_with(&spaced.to_ascii_uppercase()))
                             && !before_where(&text)
                             && steer.is_some_and(|s| {
                                 let so_far = String::from_utf8_lossy(&text);
                                 s.strict_condition_for(&so_far).is_none()
                                     && s.writes_every_number(&so_far)
                             }));
+                    let order_toks = &order_toks[usize::from(after_space)];
+                    let where_tok = where_toks[usize::from(after_space)];
                     let sorting = order_toks.first().copied().filter(|&o| {
                         ((model_ends && only_end)
-                            || starts_limit(&piece)
+                            || starts_limit(&spaced)
                             || (wrap_up
                                 && !continues(&text, &piece)
                                 && (reads_a_table(&text) || adds_one_more(&piece))))
@@ -654,9 +703,9 @@ impl Engine {
                             forced_tok.is_none()
                                 && condition_tries < MAX_CONDITION_TRIES
                                 && ((model_ends && only_end)
-                                    || starts_clause(&piece)
-                                    || starts_condition(&text, &piece)
-                                    || (ends_from_list(&text, &piece)
+                                    || starts_clause(&spaced)
+                                    || starts_condition(&text, &spaced)
+                                    || (ends_from_list(&text, &spaced)
                                         && where_tok.is_some_and(|w| allowed(g, w)))
                                     || (closing
                                         && !continues(&text, &piece)
@@ -666,7 +715,9 @@ impl Engine {
                                 && !ends_mid_char(&text)
                         })
                         .and_then(|s| s.strict_condition_for(&String::from_utf8_lossy(&text)))
-                        .and_then(|c| spell(self.model, &c))
+                        .and_then(|c| {
+                            spell(self.model, if after_space { c.trim_start() } else { &c })
+                        })
                         .filter(|c| c.first().is_some_and(|&f| allowed(g, f)))
                         .filter(|c| {
                             condition_tries += 1;
@@ -726,6 +777,38 @@ impl Engine {
                     {
                         if let Some(&to) = toward_end.iter().find(|&&t| allowed(g, t)) {
                             tok = to;
+                            piece = self.model.vocab().token_to_piece(tok, false, None);
+                        }
+                    }
+                    // pgask's condition ends where pgask ended it: the model's next token does
+                    // not go on with its last word (`> 1950` + `.5`, `'Brazil'` + `'`).
+                    let just_written = written
+                        .as_ref()
+                        .is_some_and(|(at, c)| at + c.len() == text.len() && text.ends_with(c));
+                    if just_written
+                        && forced_tok.is_none()
+                        && forced.is_empty()
+                        && conditioning.is_none()
+                        && continues(&text, &piece)
+                    {
+                        let found = self.masker.allowed(
+                            g,
+                            &self.prefixes,
+                            logits,
+                            Some(16),
+                            !ends_mid_char(&text),
+                            &mut mask,
+                        );
+                        let fresh: Vec<_> = found
+                            .into_iter()
+                            .filter(|d| {
+                                let p = self.model.vocab().token_to_piece(d.id(), false, None);
+                                !continues(&text, &p)
+                            })
+                            .collect();
+                        if !fresh.is_empty() {
+                            resamples += 1;
+                            tok = pick(fresh, &mut chain, &text)?;
                             piece = self.model.vocab().token_to_piece(tok, false, None);
                         }
                     }
@@ -1117,7 +1200,12 @@ fn continues(text: &[u8], piece: &[u8]) -> bool {
     let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
     // A quote doubled inside a literal or a quoted name (`'Guns N''`).
     let quote = |q: u8| text.last() == Some(&q) && piece.first() == Some(&q);
-    let upper = piece.to_ascii_uppercase();
+    // (After a space, the piece is read with it: `… x ` + `DESC`.)
+    let upper = if text.last() == Some(&b' ') && !piece.starts_with(b" ") {
+        [b" ".as_slice(), piece].concat().to_ascii_uppercase()
+    } else {
+        piece.to_ascii_uppercase()
+    };
     // A sort's direction and the short tails after it (`LIMIT 5` of "the top 5").
     let tail = [
         &b" DESC"[..],

@@ -10,7 +10,10 @@
 //!   ([`Scope::value_holder`]): `customer.country = 'Brazil'`;
 //! - a flag (a boolean column the question names): `products.discontinued`;
 //! - a year, with no range's word: `invoice.invoice_date >= '2023-01-01' AND
-//!   invoice.invoice_date < '2024-01-01'`.
+//!   invoice.invoice_date < '2024-01-01'`;
+//! - years compared with a column that holds years as numbers or text
+//!   ([`super::year_numbers`]): `country."IndepYear" > 1950`, `singer."Birth_Year" IN (1948,
+//!   1949)`.
 //!
 //! A question with a word of negation, alternative or comparison, a comparison with an
 //! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
@@ -166,7 +169,16 @@ impl Scope {
             // own `NOT discontinued` is more than a whole-query check can tell.)
             return !self.flag_negated();
         }
-        let q = self.question.to_lowercase();
+        // Years compared with a column of years: the phrase naming them is the condition's
+        // ("after 1950", "either 1948 or 1949"), not a negation or an alternative.
+        let compared = self
+            .strict_year()
+            .is_none()
+            .then(|| self.year_compared())
+            .flatten();
+        let q = compared
+            .as_ref()
+            .map_or_else(|| self.question.to_lowercase(), |c| c.rest.clone());
         // (Also a question that places the value in a comparison: "more than Brazil", "the
         // same city as Nancy", "after Nancy".)
         let negation = q
@@ -185,7 +197,9 @@ impl Scope {
         // (A year needs a date column to be written on, and takes two of strict's three
         // conditions.)
         let no_year = self.years_named().0.is_empty();
-        let year = no_year || (self.strict_year().is_some() && self.year_column().is_some());
+        let year = no_year
+            || (self.strict_year().is_some() && self.year_column().is_some())
+            || compared.is_some();
         let conditions = self.values.len() + self.flags_named().len() + if no_year { 0 } else { 2 };
         !negation
             && !q.contains("w/o")
@@ -215,10 +229,10 @@ impl Scope {
             _ => None,
         };
         let flag = self.flags_named().into_iter().next().map(|(t, _)| t);
-        let year = self
-            .strict_year()
-            .and_then(|_| self.year_column())
-            .map(|(t, _)| t);
+        let year = match self.strict_year() {
+            Some(_) => self.year_column().map(|(t, _)| t),
+            None => self.year_compared().map(|c| c.table),
+        };
         for name in [value, flag, year].into_iter().flatten() {
             let written: Vec<String> = self
                 .catalog
@@ -386,10 +400,18 @@ impl Scope {
         qualifier: impl Fn(&str) -> Option<String>,
         lead: &str,
     ) -> Option<String> {
-        let y = self.strict_year()?;
         if self.years_unmet(text) == 0 {
             return None;
         }
+        let Some(y) = self.strict_year() else {
+            // Years compared with a column of years: ` WHERE country."IndepYear" > 1950`.
+            let c = self.year_compared()?;
+            if !read.contains(&c.table) {
+                return None;
+            }
+            let q = qualifier(&c.table)?;
+            return Some(format!("{lead}{q}{}{}", quote_ident(&c.column), c.tail()));
+        };
         let (table, column) = self.year_column()?;
         if !read.contains(&table) {
             return None;
@@ -556,7 +578,12 @@ impl Scope {
         if self.years_named().0.is_empty() {
             return false;
         }
-        let (Some(y), Some((table, column))) = (self.strict_year(), self.year_column()) else {
+        let Some(y) = self.strict_year() else {
+            return self
+                .year_compared()
+                .is_none_or(|c| self.year_compared_turned(&c, toks, text));
+        };
+        let Some((table, column)) = self.year_column() else {
             return true;
         };
         let opening = format!(" >= '{y}-01-01' AND ");
@@ -608,7 +635,7 @@ fn name_start(toks: &[Tok<'_>], i: usize) -> usize {
 
 /// How many times the WHERE clause (to its ORDER BY, GROUP BY or LIMIT) names `column`, bare
 /// or qualified by `table`.
-fn where_uses(toks: &[Tok<'_>], table: &str, column: &str) -> usize {
+pub(super) fn where_uses(toks: &[Tok<'_>], table: &str, column: &str) -> usize {
     let Some(w) = toks.iter().position(|t| t.is(Kind::Keyword, "WHERE")) else {
         return 0;
     };

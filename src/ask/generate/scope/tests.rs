@@ -4299,3 +4299,87 @@ fn a_product_or_remainder_of_a_date_time_or_float_is_refused_at_the_operator() {
         never_refused(&sc, ok);
     }
 }
+
+/// Singers (a number year column) and museums (a text one), no date column.
+fn years_scope(question: &str) -> Scope {
+    let catalog = Catalog {
+        database: "spider".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            Table::new(
+                "singer",
+                vec![
+                    Column::new("Singer_ID", "integer"),
+                    Column::new("Name", "text"),
+                    Column::new("Birth_Year", "numeric"),
+                ],
+            ),
+            Table::new(
+                "museum",
+                vec![
+                    Column::new("Museum_ID", "integer"),
+                    Column::new("Name", "text"),
+                    Column::new("Open_Year", "text"),
+                ],
+            ),
+        ],
+    };
+    Scope::new(&catalog, &[0, 1], question)
+}
+
+#[test]
+fn the_strict_fallback_compares_a_column_of_years_with_the_years_named() {
+    let sc = years_scope("Show the name of singers whose birth year is either 1948 or 1949?");
+    assert!(sc.sets_conditions() && sc.strict_may_answer());
+    let from = "SELECT singer.\"Name\" FROM singer";
+    let cond = " WHERE singer.\"Birth_Year\" IN (1948, 1949)";
+    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
+    // Where the FROM list does not read the column's table: nothing to write.
+    assert_eq!(
+        sc.strict_condition_for("SELECT museum.\"Name\" FROM museum"),
+        None
+    );
+    assert!(!sc.leaves_out(&format!("{from}{cond}")));
+    assert!(!sc.leaves_out(&format!(
+        "SELECT singer.\"Name\", singer.\"Birth_Year\" FROM singer{cond} ORDER BY singer.\"Name\""
+    )));
+    for turned in [
+        from.to_string(),
+        format!("{from} WHERE singer.\"Birth_Year\" > 1948"),
+        format!("{from}{cond} OR singer.\"Singer_ID\" > 5"),
+        format!("{from}{cond} AND singer.\"Birth_Year\" IS NOT NULL"),
+        format!("{from}{cond} AND singer.\"Singer_ID\" = 1949"),
+        format!("{from} WHERE singer.\"Singer_ID\" IN (1948, 1949)"),
+    ] {
+        assert!(sc.leaves_out(&turned), "{turned}");
+    }
+    // A text column gets the year as text; "open" names the museum's of two year columns.
+    let open = years_scope("Which museums were open before 2009?");
+    assert!(open.strict_may_answer());
+    assert_eq!(
+        open.strict_condition_for("SELECT museum.\"Name\" FROM museum")
+            .as_deref(),
+        Some(" WHERE museum.\"Open_Year\" < '2009'")
+    );
+    let after = years_scope("Which singers have a birth year after 1950?");
+    assert_eq!(
+        after
+            .strict_condition_for(
+                "SELECT singer.\"Name\" FROM singer WHERE singer.\"Singer_ID\" > 5"
+            )
+            .as_deref(),
+        Some(" AND singer.\"Birth_Year\" > 1950")
+    );
+    // Two year columns the question does not tell apart, a negation outside the phrase, a
+    // comparison strict cannot write on text, two phrases: no fallback.
+    for q in [
+        "Which rows are from after 1950?",
+        "Which singers with a birth year after 1950 are not famous?",
+        "Which museums opened between 1990 and 2000?",
+        "Singers born in 1948 and museums opened after 1950",
+        "Which singers have more sales than those with a birth year after 1950?",
+    ] {
+        assert!(!years_scope(q).strict_may_answer(), "{q}");
+    }
+}
