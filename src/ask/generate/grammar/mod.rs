@@ -140,6 +140,10 @@ pub struct Spec {
     /// pgask's). With no scope that reads them all, the strict profile has no query (and no
     /// grammar). The full profile ignores it.
     pub reads: Vec<String>,
+    /// Conditions pgask writes into the strict profile's queries that its own rules cannot
+    /// (a comparison with an average: `invoice.total > (SELECT avg(total) FROM invoice)`), each
+    /// with the table (as written) a query must read to take it. The full profile ignores it.
+    pub written: Vec<(String, String)>,
 }
 
 /// A built grammar.
@@ -225,6 +229,7 @@ impl Spec {
             partial: false,
             ordered: false,
             reads: Vec::new(),
+            written: Vec::new(),
         }
     }
 }
@@ -305,6 +310,7 @@ mod defined_tests {
             partial: false,
             ordered: false,
             reads: vec![],
+            written: vec![],
         };
         let g = build(&spec, Profile::Full).unwrap();
         assert!(
@@ -414,6 +420,7 @@ mod strict_tests {
             partial: false,
             ordered: false,
             reads: vec![],
+            written: vec![],
         };
         let g = build(&spec, Profile::Strict).unwrap();
         let rule = |name: &str| {

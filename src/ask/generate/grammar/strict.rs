@@ -288,6 +288,12 @@ fn scope_rules(r: &mut Rules, spec: &Spec, scope: &Scope, i: usize) -> Result<bo
     r.add(&n("acol"), &trie(&all_cols))?;
     conds.push(format!("{} \" IS \" ( \"NOT \" )? \"NULL\"", n("acol")));
     aggs.push(format!("\"count(\" {} \")\"", n("acol")));
+    // The conditions pgask writes on a table of the scope (read whole, as written).
+    for (table, cond) in &spec.written {
+        if scope.tables.iter().any(|&t| spec.tables[t].name == *table) {
+            conds.push(lit(cond));
+        }
+    }
     r.add(&n("from"), &format!("\" FROM \" {}", lit(&scope.from)))?;
     r.add(&n("cond"), &conds.join(" | "))?;
     // (AND only where pgask writes conditions: a row an OR lets through need not have them.)

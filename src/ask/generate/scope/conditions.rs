@@ -140,7 +140,8 @@ impl Scope {
     /// customer.country = 'Brazil'` (or ` AND …`) for the first waiting value whose holder
     /// ([`Self::value_holder`]) a table of its FROM list is, then ` WHERE
     /// products.discontinued` for a flag the question names, then a year's range
-    /// ([`Self::year_condition`]). No average (strict has no subquery); `None` as for
+    /// ([`Self::year_condition`]), then the comparison with an average (which the strict
+    /// grammar takes whole: [`crate::ask::generate::grammar::Spec::written`]); `None` as for
     /// [`Self::condition_for`].
     pub fn strict_condition_for(&self, text: &str) -> Option<String> {
         self.condition_in(text, true)
@@ -281,7 +282,9 @@ impl Scope {
         }
         if strict {
             let read: Vec<String> = items.iter().map(|(n, _, _)| n.clone()).collect();
-            return self.year_condition(text, &read, qualifier, lead);
+            if let Some(y) = self.year_condition(text, &read, qualifier, lead) {
+                return Some(y);
+            }
         }
         // A comparison with an average, on the table read once (not a second time on a
         // column a condition already names).

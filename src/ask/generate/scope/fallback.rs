@@ -13,10 +13,13 @@
 //!   invoice.invoice_date < '2024-01-01'`;
 //! - years compared with a column that holds years as numbers or text
 //!   ([`super::year_numbers`]): `country."IndepYear" > 1950`, `singer."Birth_Year" IN (1948,
-//!   1949)`.
+//!   1949)`;
+//! - a comparison with an average ([`super::averages`]), which the strict grammar takes whole
+//!   as pgask writes it ([`Spec::written`]): `invoice.total > (SELECT avg(total) FROM
+//!   invoice)`.
 //!
-//! A question with a word of negation, alternative or comparison, a comparison with an
-//! average, or more than one of a kind gets no fallback ([`Scope::strict_may_answer`]).
+//! A question with a word of negation, alternative or comparison, or more than one of a kind
+//! gets no fallback ([`Scope::strict_may_answer`]).
 //! Every query of the fallback's grammar reads the tables of those conditions
 //! ([`Scope::strict_spec`]), so the model's FROM leaves pgask somewhere to write them.
 
@@ -159,8 +162,9 @@ impl Scope {
     /// ([`Self::value_holder`]) and written as strict's text literals are ([`strict_text`]); a
     /// flag; a year with no range's word ([`Self::strict_year`]). The question must have no
     /// word of negation, alternative or comparison (`not`, `n't`, `except`, `other`, `or`,
-    /// `than`, …: pgask's condition could turn it round) and no comparison with an average
-    /// (strict has no subquery). The steered pass writes the conditions
+    /// `than`, …: pgask's condition could turn it round; the words of a comparison with an
+    /// average or of years compared with a column of years are their condition's). The
+    /// steered pass writes the conditions
     /// ([`Self::strict_condition_for`]), and the query is judged by them
     /// ([`Self::leaves_out`]).
     pub fn strict_may_answer(&self) -> bool {
@@ -176,9 +180,15 @@ impl Scope {
             .is_none()
             .then(|| self.year_compared())
             .flatten();
-        let q = compared
+        let mut q = compared
             .as_ref()
             .map_or_else(|| self.question.to_lowercase(), |c| c.rest.clone());
+        // ("more than the average price": the comparison's `than` is pgask's condition.)
+        if self.average_compared().is_some() {
+            for phrase in ["than the average", "than average", "than the mean"] {
+                q = q.replace(phrase, "average");
+            }
+        }
         // (Also a question that places the value in a comparison: "more than Brazil", "the
         // same city as Nancy", "after Nancy".)
         let negation = q
@@ -200,10 +210,12 @@ impl Scope {
         let year = no_year
             || (self.strict_year().is_some() && self.year_column().is_some())
             || compared.is_some();
-        let conditions = self.values.len() + self.flags_named().len() + if no_year { 0 } else { 2 };
+        let conditions = self.values.len()
+            + self.flags_named().len()
+            + if no_year { 0 } else { 2 }
+            + usize::from(self.average_compared().is_some());
         !negation
             && !q.contains("w/o")
-            && self.average_compared().is_none()
             && value
             && self.flags_named().len() <= 1
             && year
@@ -233,7 +245,15 @@ impl Scope {
             Some(_) => self.year_column().map(|(t, _)| t),
             None => self.year_compared().map(|c| c.table),
         };
-        for name in [value, flag, year].into_iter().flatten() {
+        // A comparison with an average, which strict's own rules cannot write: its table's
+        // queries take it whole, as pgask writes it (`car_1.cars_data."Weight" < (SELECT
+        // avg("Weight") FROM car_1.cars_data)`).
+        let average = self.average_compared().map(|a| {
+            let cond = a.condition(&format!("{}.", a.written));
+            out.written.push((a.written.clone(), cond));
+            a.table
+        });
+        for name in [value, flag, year, average].into_iter().flatten() {
             let written: Vec<String> = self
                 .catalog
                 .tables
@@ -476,7 +496,24 @@ impl Scope {
     /// ([`Self::values_turned`]), a flag ([`Self::flag_turned`]) or a year
     /// ([`Self::year_turned`]).
     pub(super) fn fallback_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
-        self.values_turned(toks) || self.flag_turned(toks) || self.year_turned(toks, text)
+        self.values_turned(toks)
+            || self.flag_turned(toks)
+            || self.year_turned(toks, text)
+            || self.average_turned(toks, text)
+    }
+
+    /// Whether the comparison with an average the question sets ([`Self::average_compared`])
+    /// is written other than once as pgask writes it, or its column compared again, or beside
+    /// an OR.
+    fn average_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
+        let Some(a) = self.average_compared() else {
+            return false;
+        };
+        let cond = a.condition(&format!("{}.", a.written));
+        // (The condition names the column twice: qualified, and in `avg(…)`.)
+        text.matches(&cond).count() != 1
+            || where_uses(toks, &a.table, &a.column) != 2
+            || or_anywhere(toks)
     }
 
     /// Whether a value the question names is written other than as `column = 'value'`

@@ -4383,3 +4383,37 @@ fn the_strict_fallback_compares_a_column_of_years_with_the_years_named() {
         assert!(!years_scope(q).strict_may_answer(), "{q}");
     }
 }
+
+#[test]
+fn the_strict_fallback_writes_a_comparison_with_an_average_its_grammar_takes_whole() {
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    let sc = average_scope("Which products cost more than the average product price?");
+    // (Its `than` is the comparison's, no word of negation.)
+    assert!(sc.strict_may_answer());
+    let from = "SELECT products.name FROM products";
+    let cond = " WHERE products.unit_price > (SELECT avg(unit_price) FROM products)";
+    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
+    assert_eq!(
+        sc.strict_condition_for("SELECT customer.name FROM customer"),
+        None
+    );
+    // The strict spec reads the products and takes the condition whole, on that table only.
+    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1, 2], &[]));
+    assert_eq!(spec.reads, vec!["products".to_string()]);
+    assert_eq!(spec.written.len(), 1);
+    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
+    assert!(g.text.contains("(SELECT avg(unit_price) FROM products)"));
+    assert!(!sc.leaves_out(&format!("{from}{cond}")));
+    for turned in [
+        from.to_string(),
+        format!("{from}{cond} OR products.product_id > 5"),
+        format!("{from}{cond} AND products.unit_price > 5"),
+        format!("{from} WHERE products.unit_price > 5"),
+    ] {
+        assert!(sc.leaves_out(&turned), "{turned}");
+    }
+    // Without a comparison with an average, nothing is written beside strict's own rules.
+    let plain = average_scope("Which products are there?");
+    let spec = plain.strict_spec(&Spec::from_catalog(&plain.catalog, &[0, 1, 2], &[]));
+    assert!(spec.written.is_empty() && spec.reads.is_empty());
+}
