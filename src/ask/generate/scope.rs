@@ -153,6 +153,28 @@ fn yes() -> bool {
     true
 }
 
+/// The first table of the query's top-level FROM list, by its name (after its schema).
+fn first_from_table(toks: &[Tok<'_>]) -> Option<String> {
+    let mut depth = 0usize;
+    let at = toks.iter().position(|t| {
+        match t.text {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        depth == 0 && t.is(Kind::Keyword, "FROM")
+    })?;
+    // (`schema.table`: the name after the last dot.)
+    let mut k = at + 1;
+    loop {
+        let t = toks.get(k).filter(|t| t.kind == Kind::Ident)?;
+        if !toks.get(k + 1).is_some_and(|n| n.is(Kind::Punct, ".")) {
+            return Some(t.name());
+        }
+        k += 2;
+    }
+}
+
 /// The clause a query level is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Clause {
@@ -531,14 +553,20 @@ impl Scope {
     /// Whether the whole query `text` leaves out what its question sets: a condition
     /// ([`Self::conditions_unmet`]: a value or flag it names, a comparison with an average), a
     /// year it names, or the sort it asks for, or writes a condition otherwise than pgask
-    /// writes it into the strict fallback ([`Self::fallback_turned`]). Such a query answers
-    /// another question (the strict fallback's, judged once written).
+    /// writes it into the strict fallback ([`Self::fallback_turned`]), or starts its FROM list
+    /// with a table extending the one the question names (`FROM invoice_line JOIN invoice`
+    /// for "how many invoices", as the full pass refuses it). Such a query answers another
+    /// question (the strict fallback's, judged once written).
     pub fn leaves_out(&self, text: &str) -> bool {
         let toks = lex(text);
         self.conditions_unmet(&toks) > 0
             || self.years_unmet(text) > 0
             || (self.ordered && !sorts(&toks))
             || self.fallback_turned(&toks, text)
+            || first_from_table(&toks).is_some_and(|t| self.first_table_extends_named(&t, true) > 0)
+            // (Years compared with a column of years reach the fallback with other numbers
+            // it may leave out: "after 1950 with a population above 1000000".)
+            || (self.year_compared().is_some() && !self.writes_every_number(text))
     }
 
     /// Whether the question sets a condition pgask reads in it: a value it names that the

@@ -144,6 +144,10 @@ pub struct Spec {
     /// (a comparison with an average: `invoice.total > (SELECT avg(total) FROM invoice)`), each
     /// with the table (as written) a query must read to take it. The full profile ignores it.
     pub written: Vec<(String, String)>,
+    /// Tables (as written) no query of the strict profile starts its FROM list with: those
+    /// that extend the name of the table the question names (`invoice_line` for "how many
+    /// invoices", whose join would count lines). The full profile ignores it.
+    pub not_first: Vec<String>,
 }
 
 /// A built grammar.
@@ -230,6 +234,7 @@ impl Spec {
             ordered: false,
             reads: Vec::new(),
             written: Vec::new(),
+            not_first: Vec::new(),
         }
     }
 }
@@ -311,6 +316,7 @@ mod defined_tests {
             ordered: false,
             reads: vec![],
             written: vec![],
+            not_first: vec![],
         };
         let g = build(&spec, Profile::Full).unwrap();
         assert!(
@@ -421,6 +427,7 @@ mod strict_tests {
             ordered: false,
             reads: vec![],
             written: vec![],
+            not_first: vec![],
         };
         let g = build(&spec, Profile::Strict).unwrap();
         let rule = |name: &str| {

@@ -111,6 +111,13 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
     };
     // (None where none does: no query of the fallback could have its conditions.)
     out.retain(reads_all);
+    // Nor one that starts from a table extending the named one's name.
+    let first_ok = |s: &Scope| {
+        s.tables
+            .first()
+            .is_some_and(|&t| !spec.not_first.contains(&spec.tables[t].name))
+    };
+    out.retain(first_ok);
     for a in &joins {
         for b in &joins {
             if out.len() >= MAX_SCOPES {
@@ -129,7 +136,7 @@ fn scopes(spec: &Spec) -> Vec<Scope> {
                     ),
                     tables: vec![a.left, a.right, b.right],
                 };
-                if reads_all(&chain) {
+                if reads_all(&chain) && first_ok(&chain) {
                     out.push(chain);
                 }
             }

@@ -611,8 +611,17 @@ impl Engine {
                     // a clause or a condition starts is read from a word with its space, and
                     // pgask's words start with theirs. The best allowed token that is more
                     // than a space is taken instead, where there is one.
+                    // (Only after a whole operand or name, where a keyword comes next: not
+                    // after an operator or a keyword that waits for a number, `> ` + `5`, nor
+                    // inside a literal.)
                     let spaces = |p: &[u8]| !p.is_empty() && p.iter().all(|&b| b == b' ');
-                    if steer.is_some() && forced_tok.is_none() && !model_ends && spaces(&piece) {
+                    if steer.is_some()
+                        && forced_tok.is_none()
+                        && !model_ends
+                        && spaces(&piece)
+                        && ends_operand(&text)
+                        && !in_text_literal(&text)
+                    {
                         let found = self.masker.allowed(
                             g,
                             &self.prefixes,
@@ -624,7 +633,12 @@ impl Engine {
                         let fresh: Vec<_> = found
                             .into_iter()
                             .filter(|d| {
-                                !spaces(&self.model.vocab().token_to_piece(d.id(), false, None))
+                                !self.model.vocab().is_eog(d.id())
+                                    && !spaces(&self.model.vocab().token_to_piece(
+                                        d.id(),
+                                        false,
+                                        None,
+                                    ))
                             })
                             .collect();
                         if !fresh.is_empty() {
@@ -789,7 +803,7 @@ impl Engine {
                         && forced_tok.is_none()
                         && forced.is_empty()
                         && conditioning.is_none()
-                        && continues(&text, &piece)
+                        && extends_last_word(&text, &piece)
                     {
                         let found = self.masker.allowed(
                             g,
@@ -1190,6 +1204,65 @@ fn starts_order(piece: &[u8]) -> bool {
 /// longer than `least` bytes.
 fn writes(piece: &[u8], word: &[u8], least: usize) -> bool {
     piece.starts_with(word) || (piece.len() > least && word.starts_with(piece))
+}
+
+/// Whether `piece` goes on with the last word of `text`: more of a word or number
+/// (`1950` + `.5`), or a doubled quote (`'Brazil'` + `'`); not a clause after it.
+fn extends_last_word(text: &[u8], piece: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
+    let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
+    let quote = |q: u8| text.last() == Some(&q) && piece.first() == Some(&q);
+    glued || quote(b'\'') || quote(b'"') || piece.first() == Some(&b'.')
+}
+
+/// Whether `text` ends with a whole operand or name after which a keyword comes (a word
+/// that is no keyword waiting for more, a number, a quoted name, a literal, `)` or `*`).
+fn ends_operand(text: &[u8]) -> bool {
+    let Some(&last) = text.last() else {
+        return false;
+    };
+    if !(last.is_ascii_alphanumeric() || matches!(last, b'_' | b'"' | b'\'' | b')' | b'*')) {
+        return false;
+    }
+    let tail: Vec<u8> = text
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .copied()
+        .collect::<Vec<u8>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let word = String::from_utf8_lossy(&tail).to_ascii_uppercase();
+    !matches!(
+        word.as_str(),
+        "LIMIT"
+            | "BY"
+            | "AND"
+            | "OR"
+            | "WHERE"
+            | "SELECT"
+            | "FROM"
+            | "JOIN"
+            | "ON"
+            | "NOT"
+            | "BETWEEN"
+            | "IN"
+            | "IS"
+            | "LIKE"
+            | "ILIKE"
+            | "DISTINCT"
+            | "AS"
+            | "HAVING"
+            | "OFFSET"
+            | "FETCH"
+            | "FIRST"
+            | "NEXT"
+            | "CASE"
+            | "WHEN"
+            | "THEN"
+            | "ELSE"
+    )
 }
 
 /// Whether `piece` goes on with what `text` ends with: more of a word or number (`12` + `3`,

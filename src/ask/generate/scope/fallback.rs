@@ -26,6 +26,7 @@
 use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
 use super::question::question_numbers;
+use super::year_numbers::holds_years;
 use super::Scope;
 use crate::ask::catalog::{quote_ident, Table};
 use crate::ask::generate::grammar::{Spec, ValueKind};
@@ -184,9 +185,14 @@ impl Scope {
             .as_ref()
             .map_or_else(|| self.question.to_lowercase(), |c| c.rest.clone());
         // ("more than the average price": the comparison's `than` is pgask's condition.)
-        if self.average_compared().is_some() {
+        // (Only where the question has one average: pgask writes one comparison.)
+        let averages = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| matches!(*w, "average" | "mean"))
+            .count();
+        if self.average_compared().is_some() && averages == 1 {
             for phrase in ["than the average", "than average", "than the mean"] {
-                q = q.replace(phrase, "average");
+                q = q.replacen(phrase, "average", 1);
             }
         }
         // (Also a question that places the value in a comparison: "more than Brazil", "the
@@ -233,6 +239,15 @@ impl Scope {
     /// year column's), where the question may have a fallback ([`Self::strict_may_answer`]).
     pub fn strict_spec(&self, spec: &Spec) -> Spec {
         let mut out = spec.clone();
+        // No query starts from a table extending the named one's name (the full pass refuses
+        // it too: [`Self::first_table_extends_named`]).
+        out.not_first = self
+            .catalog
+            .tables
+            .iter()
+            .filter(|t| self.first_table_extends_named(&t.name, true) > 0)
+            .map(|t| t.written())
+            .collect();
         if !self.strict_may_answer() {
             return out;
         }
@@ -399,10 +414,11 @@ impl Scope {
         });
         let numeric_year = self.catalog.tables.iter().any(|t| {
             t.columns.iter().any(|c| {
-                c.name
-                    .to_lowercase()
-                    .split('_')
-                    .any(|p| matches!(p, "year" | "years" | "yr"))
+                (holds_years(&c.name)
+                    || c.name
+                        .to_lowercase()
+                        .split('_')
+                        .any(|p| matches!(p, "years")))
                     && ValueKind::of(&c.data_type, false) != ValueKind::Time
             })
         });

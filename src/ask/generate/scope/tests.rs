@@ -4351,6 +4351,7 @@ fn the_strict_fallback_compares_a_column_of_years_with_the_years_named() {
         format!("{from}{cond} AND singer.\"Birth_Year\" IS NOT NULL"),
         format!("{from}{cond} AND singer.\"Singer_ID\" = 1949"),
         format!("{from} WHERE singer.\"Singer_ID\" IN (1948, 1949)"),
+        format!("{from} WHERE singer.\"Singer_ID\" + singer.\"Birth_Year\" IN (1948, 1949)"),
     ] {
         assert!(sc.leaves_out(&turned), "{turned}");
     }
@@ -4379,6 +4380,10 @@ fn the_strict_fallback_compares_a_column_of_years_with_the_years_named() {
         "Which museums opened between 1990 and 2000?",
         "Singers born in 1948 and museums opened after 1950",
         "Which singers have more sales than those with a birth year after 1950?",
+        // A word outside the phrase that moves its bound, or a bound before "or later".
+        "Which singers have a birth year in 1980 onwards?",
+        "Which singers have a birth year before 2009 inclusive?",
+        "Which singers have a birth year prior to 1990 and later?",
     ] {
         assert!(!years_scope(q).strict_may_answer(), "{q}");
     }
@@ -4416,4 +4421,49 @@ fn the_strict_fallback_writes_a_comparison_with_an_average_its_grammar_takes_who
     let plain = average_scope("Which products are there?");
     let spec = plain.strict_spec(&Spec::from_catalog(&plain.catalog, &[0, 1, 2], &[]));
     assert!(spec.written.is_empty() && spec.reads.is_empty());
+}
+
+#[test]
+fn a_strict_fallback_that_starts_from_a_table_extending_the_named_one_is_dropped() {
+    // "How many invoices": counting invoice lines joined to invoices counts lines.
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            Table::new(
+                "invoice",
+                vec![
+                    Column::new("invoice_id", "integer"),
+                    Column::new("total", "numeric"),
+                ],
+            ),
+            Table::new(
+                "invoice_line",
+                vec![
+                    Column::new("invoice_line_id", "integer"),
+                    Column::new("invoice_id", "integer"),
+                ],
+            ),
+        ],
+    };
+    let sc = Scope::new(
+        &catalog,
+        &[0, 1],
+        "How many invoices are above the average invoice total?",
+    );
+    let cond = "WHERE invoice.total > (SELECT avg(total) FROM invoice)";
+    assert!(!sc.leaves_out(&format!("SELECT count(*) FROM invoice {cond}")));
+    assert!(sc.leaves_out(&format!(
+        "SELECT count(*) FROM invoice_line JOIN invoice ON invoice.invoice_id = invoice_line.invoice_id {cond}"
+    )));
+    assert!(sc.leaves_out(&format!(
+        "SELECT count(*) FROM chinook.invoice_line JOIN invoice ON invoice.invoice_id = invoice_line.invoice_id {cond}"
+    )));
+    // Nor does the strict grammar offer it.
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1], &[]));
+    assert_eq!(spec.not_first, vec!["invoice_line".to_string()]);
+    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
+    assert!(!g.text.contains("\"invoice_line\"") && g.text.contains("\"invoice\""));
 }

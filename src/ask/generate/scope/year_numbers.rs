@@ -74,6 +74,45 @@ impl YearCompared {
     }
 }
 
+/// Words that move or widen a year's bound: the question gets no condition of pgask's.
+const MODIFIERS: &[&str] = &[
+    "onwards",
+    "onward",
+    "inclusive",
+    "inclusively",
+    "exclusive",
+    "exclusively",
+    "latest",
+    "earliest",
+    "prior",
+    "later",
+    "earlier",
+    "beyond",
+    "older",
+    "newer",
+    "after",
+    "before",
+    "since",
+    "until",
+    "till",
+    "through",
+    "between",
+    "around",
+    "approximately",
+    "circa",
+    "roughly",
+    "decade",
+    "decades",
+];
+
+/// Whether a column's name says it holds years: a part that is or ends with "year"
+/// (`Birth_Year`, `IndepYear`, `year`), or "yr"; not `years_working` or `yearly_total`.
+pub(super) fn holds_years(name: &str) -> bool {
+    name.to_lowercase()
+        .split('_')
+        .any(|p| p.ends_with("year") || p == "yr")
+}
+
 /// The lower-cased words of `q` with their byte spans.
 fn spans(q: &str) -> Vec<(usize, usize, &str)> {
     let mut out = Vec::new();
@@ -102,6 +141,23 @@ fn year_of(w: &str) -> Option<u32> {
         .filter(|y| (1900..2100).contains(y))
 }
 
+/// Words that bound a year on their own.
+const BOUNDS: &[&str] = &[
+    "to",
+    "than",
+    "after",
+    "before",
+    "since",
+    "until",
+    "till",
+    "through",
+    "following",
+    "by",
+    "between",
+    "and",
+    "or",
+];
+
 /// The phrase naming the years among `words` (lower case): its form and the word range it
 /// covers.
 fn phrase(words: &[&str]) -> Option<(Form, usize, usize)> {
@@ -114,8 +170,12 @@ fn phrase(words: &[&str]) -> Option<(Form, usize, usize)> {
         [k] => {
             let k = *k;
             let y = year_of(w(k))?;
-            // `Y or later`, `Y and after`.
+            // `Y or later`, `Y and after` (not after another bound: "prior to 1990 and
+            // later remastered").
             if matches!(w(k + 1), "or" | "and") {
+                if !matches!(before(k, 1), "in" | "from" | "of") && BOUNDS.contains(&before(k, 1)) {
+                    return None;
+                }
                 let op = match w(k + 2) {
                     "later" | "after" | "newer" => ">=",
                     "earlier" | "before" | "older" => "<=",
@@ -181,10 +241,7 @@ impl Scope {
             .tables
             .iter()
             .flat_map(|t| t.columns.iter().map(move |c| (t, c)))
-            .filter(|(_, c)| {
-                let n = c.name.to_lowercase();
-                n.contains("year") || n.split('_').any(|p| p == "yr")
-            })
+            .filter(|(_, c)| holds_years(&c.name))
             .filter_map(|(t, c)| match ValueKind::of(&c.data_type, false) {
                 ValueKind::Number => Some((t.name.as_str(), c.name.as_str(), false)),
                 ValueKind::Text => Some((t.name.as_str(), c.name.as_str(), true)),
@@ -194,15 +251,22 @@ impl Scope {
         let holder = match holders.as_slice() {
             [one] => *one,
             _ => {
-                // The only one whose other words ("birth" of `birth_year`) the question names.
+                // The only one whose other words ("birth" of `birth_year`; of a bare `year`,
+                // its table's) the question names within four words before the phrase.
+                let near = &plain[first.saturating_sub(4)..first];
                 let named: Vec<&(&str, &str, bool)> = holders
                     .iter()
-                    .filter(|(_, c, _)| {
+                    .filter(|(t, c, _)| {
                         let lower = c.to_lowercase();
-                        lower
+                        let mut own: Vec<&str> = lower
                             .split('_')
-                            .filter(|p| p.len() >= 3 && !p.contains("year"))
-                            .any(|p| plain.iter().any(|w| w.starts_with(p)))
+                            .filter(|p| p.len() >= 3 && !p.ends_with("year"))
+                            .collect();
+                        let table = t.to_lowercase();
+                        if own.is_empty() {
+                            own = table.split('_').filter(|p| p.len() >= 3).collect();
+                        }
+                        own.iter().any(|p| near.iter().any(|w| w.starts_with(p)))
                     })
                     .collect();
                 let [one] = named.as_slice() else {
@@ -216,6 +280,11 @@ impl Scope {
             return None;
         }
         let rest = format!("{} {}", &q[..words[first].0], &q[words[last].1..]);
+        // Words that move or widen the bound outside the phrase ("in 1980 onwards", "before
+        // 2009 inclusive", "in 2009 at the latest").
+        if spans(&rest).iter().any(|(_, _, w)| MODIFIERS.contains(w)) {
+            return None;
+        }
         Some(YearCompared {
             table: table.to_string(),
             column: column.to_string(),
@@ -247,6 +316,13 @@ impl Scope {
         let [at] = found.as_slice() else {
             return true;
         };
+        // A condition of its own: ` WHERE ` or ` AND ` before the column and its qualifiers
+        // (not `a."Population" + a."IndepYear" > 1950`).
+        let head = text[..*at]
+            .trim_end_matches(|c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '"'));
+        if !(head.ends_with(" WHERE ") || head.ends_with(" AND ")) {
+            return true;
+        }
         let rest = format!(
             "{}{}",
             &text[..*at],
