@@ -313,6 +313,15 @@ impl Engine {
             None => None,
         };
         let grammar_build_ms = started.elapsed().as_secs_f64() * 1e3;
+        // The strict grammar's FROM lists, which a steered pass's FROM is one of.
+        let from_lists: Vec<String> = if steered {
+            job.grammar
+                .as_deref()
+                .map(from_literals)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let prompt = self.format(&job.messages)?;
         let vocab = self.model.vocab();
         let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
@@ -600,6 +609,32 @@ impl Engine {
                             tok = pick(found, &mut chain, &text)?;
                         }
                     }
+                    // The steered pass's FROM list: where every one of the strict grammar's
+                    // it can still become goes on the same way, the token taken is the
+                    // longest allowed one that goes on so (a join chain written a few
+                    // characters at a time can otherwise run out of tokens: `…"Templates".
+                    // "Template_ID" = "cre_Doc_Template_Mgt"."Documents"."Templ…`).
+                    if forced_tok.is_none() && !from_lists.is_empty() {
+                        if let Some(rest) = from_rest(&text, &from_lists) {
+                            let found = self.masker.allowed(
+                                g,
+                                &self.prefixes,
+                                logits,
+                                None,
+                                !ends_mid_char(&text),
+                                &mut mask,
+                            );
+                            let vocab = self.model.vocab();
+                            let longest = found
+                                .iter()
+                                .map(|d| (d.id(), vocab.token_to_piece(d.id(), false, None)))
+                                .filter(|(_, p)| !p.is_empty() && rest.as_bytes().starts_with(p))
+                                .max_by_key(|(_, p)| p.len());
+                            if let Some((t, _)) = longest {
+                                tok = t;
+                            }
+                        }
+                    }
                     grammar_ns += tg.elapsed().as_nanos();
                     // In the closing window the query ends where it may, before the model starts
                     // something new (not inside a word or number it is still writing, nor before
@@ -622,25 +657,16 @@ impl Engine {
                         && ends_operand(&text)
                         && !in_text_literal(&text)
                     {
-                        let found = self.masker.allowed(
+                        let fresh = best_allowed_where(
+                            &mut self.masker,
                             g,
                             &self.prefixes,
+                            self.model,
                             logits,
-                            Some(16),
-                            !ends_mid_char(&text),
+                            &text,
                             &mut mask,
+                            |t, p| !self.model.vocab().is_eog(t) && !spaces(p),
                         );
-                        let fresh: Vec<_> = found
-                            .into_iter()
-                            .filter(|d| {
-                                !self.model.vocab().is_eog(d.id())
-                                    && !spaces(&self.model.vocab().token_to_piece(
-                                        d.id(),
-                                        false,
-                                        None,
-                                    ))
-                            })
-                            .collect();
                         if !fresh.is_empty() {
                             resamples += 1;
                             tok = pick(fresh, &mut chain, &text)?;
@@ -805,21 +831,16 @@ impl Engine {
                         && conditioning.is_none()
                         && extends_last_word(&text, &piece)
                     {
-                        let found = self.masker.allowed(
+                        let fresh = best_allowed_where(
+                            &mut self.masker,
                             g,
                             &self.prefixes,
+                            self.model,
                             logits,
-                            Some(16),
-                            !ends_mid_char(&text),
+                            &text,
                             &mut mask,
+                            |_, p| !extends_last_word(&text, p),
                         );
-                        let fresh: Vec<_> = found
-                            .into_iter()
-                            .filter(|d| {
-                                let p = self.model.vocab().token_to_piece(d.id(), false, None);
-                                !continues(&text, &p)
-                            })
-                            .collect();
                         if !fresh.is_empty() {
                             resamples += 1;
                             tok = pick(fresh, &mut chain, &text)?;
@@ -830,21 +851,16 @@ impl Engine {
                     // of the same list gives way to the best allowed token that does not.
                     if repeats_item(&text, &piece) {
                         let tg = Instant::now();
-                        let found = self.masker.allowed(
+                        let fresh = best_allowed_where(
+                            &mut self.masker,
                             g,
                             &self.prefixes,
+                            self.model,
                             logits,
-                            Some(16),
-                            !ends_mid_char(&text),
+                            &text,
                             &mut mask,
+                            |_, p| !repeats_item(&text, p),
                         );
-                        let fresh: Vec<_> = found
-                            .into_iter()
-                            .filter(|d| {
-                                let p = self.model.vocab().token_to_piece(d.id(), false, None);
-                                !repeats_item(&text, &p)
-                            })
-                            .collect();
                         if !fresh.is_empty() {
                             resamples += 1;
                             tok = pick(fresh, &mut chain, &text)?;
@@ -1204,6 +1220,103 @@ fn starts_order(piece: &[u8]) -> bool {
 /// longer than `least` bytes.
 fn writes(piece: &[u8], word: &[u8], least: usize) -> bool {
     piece.starts_with(word) || (piece.len() > least && word.starts_with(piece))
+}
+
+/// The FROM lists of a strict grammar's text (`from-3 ::= " FROM " "a JOIN b ON …"`), as
+/// SQL.
+fn from_literals(grammar: &str) -> Vec<String> {
+    grammar
+        .lines()
+        .filter(|l| l.starts_with("from-"))
+        .filter_map(|l| l.split_once(" ::= \" FROM \" \""))
+        .filter_map(|(_, rest)| rest.strip_suffix('"'))
+        .map(unescape)
+        .collect()
+}
+
+/// A GBNF string literal's text (`\"` is `"`, `\\` is `\`, `\n` a newline).
+fn unescape(lit: &str) -> String {
+    let mut out = String::with_capacity(lit.len());
+    let mut chars = lit.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(o) => out.push(o),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The part of a FROM list that `text` (before any WHERE, after its last ` FROM `) goes on
+/// with in every one of `lists` it can still become, when there is one.
+fn from_rest(text: &[u8], lists: &[String]) -> Option<String> {
+    if !before_where(text) {
+        return None;
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    let (head, written) = text.rsplit_once(" FROM ")?;
+    // (The query's own FROM, not `EXTRACT(YEAR FROM …`.)
+    let open = head.matches('(').count();
+    if open != head.matches(')').count() || written.contains('(') {
+        return None;
+    }
+    let rests: Vec<&str> = lists
+        .iter()
+        .filter_map(|l| l.strip_prefix(written))
+        .collect();
+    // (A list that is whole here may end the FROM list: the model chooses.)
+    if rests.iter().any(|r| r.is_empty()) {
+        return None;
+    }
+    let (first, rests) = rests.split_first()?;
+    let mut common = first.len();
+    for r in rests {
+        common = common.min(
+            first
+                .bytes()
+                .zip(r.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    while !first.is_char_boundary(common) {
+        common -= 1;
+    }
+    (common > 0).then(|| first[..common].to_string())
+}
+
+/// Of the 16 best tokens the grammar allows after `text`, the ones whose piece `keep` takes,
+/// best first: the draw's alternatives where a rule turns its token down.
+#[allow(clippy::too_many_arguments)]
+fn best_allowed_where(
+    masker: &mut Masker,
+    grammar: &mut LlamaSampler,
+    prefixes: &Prefixes,
+    model: &LlamaModel,
+    logits: &[f32],
+    text: &[u8],
+    mask: &mut MaskStats,
+    keep: impl Fn(LlamaToken, &[u8]) -> bool,
+) -> Vec<LlamaTokenData> {
+    masker
+        .allowed(
+            grammar,
+            prefixes,
+            logits,
+            Some(16),
+            !ends_mid_char(text),
+            mask,
+        )
+        .into_iter()
+        .filter(|d| keep(d.id(), &model.vocab().token_to_piece(d.id(), false, None)))
+        .collect()
 }
 
 /// Whether `piece` goes on with the last word of `text`: more of a word or number
@@ -1604,9 +1717,73 @@ pub fn chatml(messages: &[ChatMessage]) -> String {
 #[cfg(test)]
 mod repeat_tests {
     use super::{
-        adds_one_more, before_where, continues, ends_from_list, in_text_literal, looping,
-        repeats_item, starts_clause, starts_condition, starts_limit, starts_order, steered_budget,
+        adds_one_more, before_where, continues, ends_from_list, ends_operand, extends_last_word,
+        from_literals, from_rest, in_text_literal, looping, repeats_item, starts_clause,
+        starts_condition, starts_limit, starts_order, steered_budget,
     };
+
+    #[test]
+    fn a_from_list_goes_on_where_every_list_it_can_become_does() {
+        let lit = |l: &str| format!("\"{}\"", l.replace('"', "\\\""));
+        let lists = [
+            "s.\"Docs\"",
+            "s.\"Docs\" JOIN s.\"Templates\" ON s.\"Templates\".id = s.\"Docs\".tid",
+            "s.\"Paragraphs\"",
+        ];
+        let grammar: String = lists
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("from-{i} ::= \" FROM \" {}\n", lit(l)))
+            .collect();
+        let read = from_literals(&grammar);
+        assert_eq!(read, lists);
+        // Right after `s.` the lists share only the quote, after it they part: the model
+        // chooses.
+        assert_eq!(from_rest(b"SELECT x FROM s.", &read).as_deref(), Some("\""));
+        assert_eq!(from_rest(b"SELECT x FROM s.\"", &read), None);
+        // Once `JOIN` is written, only the chain is left.
+        assert_eq!(
+            from_rest(b"SELECT x FROM s.\"Docs\" J", &read).as_deref(),
+            Some("OIN s.\"Templates\" ON s.\"Templates\".id = s.\"Docs\".tid")
+        );
+        // `s."P` becomes one list only.
+        assert_eq!(
+            from_rest(b"SELECT x FROM s.\"P", &read).as_deref(),
+            Some("aragraphs\"")
+        );
+        // Not where one list is whole and another goes on (`s."Docs"` may end there).
+        assert_eq!(from_rest(b"SELECT x FROM s.\"Docs\"", &read), None);
+        // Not inside a call's FROM.
+        assert_eq!(from_rest(b"SELECT EXTRACT(YEAR FROM s.", &read), None);
+        // Not after a WHERE, nor once a list is whole.
+        assert_eq!(
+            from_rest(b"SELECT x FROM s.\"Paragraphs\" WHERE ", &read),
+            None
+        );
+        assert_eq!(from_rest(b"SELECT x FROM s.\"Paragraphs\"", &read), None);
+    }
+
+    #[test]
+    fn a_lone_space_is_swapped_only_after_a_whole_operand_and_a_word_is_extended_only_glued() {
+        assert!(ends_operand(
+            b"SELECT a FROM t JOIN u ON u.\"id\" = t.\"id\""
+        ));
+        assert!(ends_operand(b"SELECT count(*)"));
+        assert!(ends_operand(b"WHERE t.y > 1950"));
+        for waits in [
+            "WHERE t.y >",
+            "ORDER BY t.y DESC LIMIT",
+            "WHERE t.y BETWEEN",
+            "SELECT",
+        ] {
+            assert!(!ends_operand(waits.as_bytes()), "{waits}");
+        }
+        assert!(extends_last_word(b"t.y > 1950", b".5"));
+        assert!(extends_last_word(b"t.y > 1950", b"5"));
+        assert!(extends_last_word(b"t.c = 'Brazil'", b"'"));
+        assert!(!extends_last_word(b"t.c = 'Brazil'", b" LIMIT"));
+        assert!(!extends_last_word(b"t.y > 1950", b" ORDER"));
+    }
 
     #[test]
     fn an_order_by_is_told_from_the_operator_it_starts_like() {
