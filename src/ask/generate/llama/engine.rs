@@ -687,11 +687,7 @@ impl Engine {
                     // (A space alone after pgask's condition starts one more word: the pass
                     // wraps up there, where the grammar may end, before it.)
                     let lone_space = !piece.is_empty() && piece.iter().all(|&b| b == b' ');
-                    let spaced: Vec<u8> = if after_space && !piece.starts_with(b" ") {
-                        [b" ".as_slice(), &piece].concat()
-                    } else {
-                        piece.clone()
-                    };
+                    let spaced = with_space(&text, &piece);
                     // Once pgask has written every condition the question sets, one more of
                     // the model's (` AND`, or ` A`+`ND`, or a space alone) is none the question sets: the pass
                     // wraps up there as in its closing window (with the sort the question asks
@@ -1324,8 +1320,19 @@ fn best_allowed_where(
 fn extends_last_word(text: &[u8], piece: &[u8]) -> bool {
     let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
     let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
+    // A quote doubled inside a literal or a quoted name (`'Guns N''`).
     let quote = |q: u8| text.last() == Some(&q) && piece.first() == Some(&q);
     glued || quote(b'\'') || quote(b'"') || piece.first() == Some(&b'.')
+}
+
+/// `piece` as read after `text`: with a leading space where `text` ends with one the model
+/// wrote alone (`… x ` + `DESC` is ` DESC`).
+fn with_space(text: &[u8], piece: &[u8]) -> Vec<u8> {
+    if text.last() == Some(&b' ') && !piece.starts_with(b" ") {
+        [b" ".as_slice(), piece].concat()
+    } else {
+        piece.to_vec()
+    }
 }
 
 /// Whether `text` ends with a whole operand or name after which a keyword comes (a word
@@ -1337,16 +1344,11 @@ fn ends_operand(text: &[u8]) -> bool {
     if !(last.is_ascii_alphanumeric() || matches!(last, b'_' | b'"' | b'\'' | b')' | b'*')) {
         return false;
     }
-    let tail: Vec<u8> = text
+    let start = text
         .iter()
-        .rev()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-        .copied()
-        .collect::<Vec<u8>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let word = String::from_utf8_lossy(&tail).to_ascii_uppercase();
+        .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .map_or(0, |k| k + 1);
+    let word = String::from_utf8_lossy(&text[start..]).to_ascii_uppercase();
     !matches!(
         word.as_str(),
         "LIMIT"
@@ -1382,16 +1384,8 @@ fn ends_operand(text: &[u8]) -> bool {
 /// `invoice` + `_line`), a doubled quote, or a sort's direction or a LIMIT (` DESC`, ` LIMIT`),
 /// so the query may not be ended between them.
 fn continues(text: &[u8], piece: &[u8]) -> bool {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
-    let glued = text.last().is_some_and(word) && piece.first().is_some_and(word);
-    // A quote doubled inside a literal or a quoted name (`'Guns N''`).
-    let quote = |q: u8| text.last() == Some(&q) && piece.first() == Some(&q);
     // (After a space, the piece is read with it: `… x ` + `DESC`.)
-    let upper = if text.last() == Some(&b' ') && !piece.starts_with(b" ") {
-        [b" ".as_slice(), piece].concat().to_ascii_uppercase()
-    } else {
-        piece.to_ascii_uppercase()
-    };
+    let upper = with_space(text, piece).to_ascii_uppercase();
     // A sort's direction and the short tails after it (`LIMIT 5` of "the top 5").
     let tail = [
         &b" DESC"[..],
@@ -1403,7 +1397,7 @@ fn continues(text: &[u8], piece: &[u8]) -> bool {
     ]
     .iter()
     .any(|d| writes(&upper, d, 2));
-    glued || quote(b'\'') || quote(b'"') || tail || piece.first() == Some(&b'.')
+    extends_last_word(text, piece) || tail
 }
 
 /// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`), or
