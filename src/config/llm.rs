@@ -74,16 +74,18 @@ pub struct LlmConfig {
     /// alone). Default true. Reload: yes.
     pub scope_check: bool,
     /// With `grammar = "full"`: a candidate the full grammar leads into a dead end (or that
-    /// is cut off with no start that can be finished) is written again under the strict
-    /// profile, on any attempt, and that query runs (with a NOTICE, never cached) instead of
-    /// the attempt failing, unless another candidate of the attempt ended under the full
-    /// grammar, or it leaves out the order the question asks for (its steered pass goes on
-    /// to an ORDER BY where it would end without one) or a condition it sets (pgask writes
-    /// `column = 'value'`, `flag` or a year's date range for it). Only with `scope_check` on,
-    /// for a question with no negation, "or" or comparison word and no average, whose
-    /// conditions are at most one value (held by one column, or the one whose table the
-    /// question names; at most 20 letters, digits, spaces and `/&.,-`), one flag and one whole
-    /// year (a date range), three in all (local backend only). Default true. Reload: yes.
+    /// is cut off with no start that can be finished, or that pgask could only finish after
+    /// a dead end) is written again under the strict profile, on any attempt, and that query
+    /// runs (with a NOTICE, never cached) instead of the attempt failing, unless another
+    /// candidate of the attempt ended under the full grammar, or it leaves out the order the
+    /// question asks for (its steered pass goes on to an ORDER BY where it would end without
+    /// one) or a condition it sets (pgask writes `column = 'value'`, `flag`, a year's date
+    /// range, years compared with a column of years or a comparison with an average for it);
+    /// a query finished after a dead end then stands. Only with `scope_check` on, for a
+    /// question with no negation, "or" or comparison word but those of the conditions pgask
+    /// writes, whose conditions are at most one value (held by one column, or the one whose
+    /// table the question names; at most 20 letters, digits, spaces and `/&.,-`), one flag,
+    /// one year and one average, three in all (local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

@@ -907,6 +907,78 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
     assert!(out.fallback_from.is_none() && !out.has_query(), "{out:?}");
 }
 
+/// A query pgask finished after the full pass ran out of backtracks (the model's lost text,
+/// closed where the grammar lets it end) gives way to the strict fallback when the fallback
+/// answers the question; when the fallback leaves no query, the finished one stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_finished_after_a_dead_end_gives_way_to_a_fallback_that_answers() {
+    let Some((cat, client, model, _)) = artists_and_a_random_model(5).await else {
+        return;
+    };
+    // The query may end after `artist`; past it, one way only, longer than the backtracks,
+    // to a literal repeated for nothing that the scope check refuses.
+    let grammar = "root ::= \"SELECT name FROM artist\" ( \" WHERE artist_id IN (SELECT artist_id FROM artist WHERE name IS NOT NULL AND name <> 'x') AND artist_id = 7 OR artist_id = 7\" )?".to_string();
+    let both: Vec<usize> = ["artist", "invoice"]
+        .iter()
+        .filter_map(|t| cat.find_name(t))
+        .collect();
+    let scope = pgask::ask::generate::scope::Scope::new(&cat, &both, "artists");
+    let strict = grammar::build(
+        &spec_for(&cat, &["artist".into(), "invoice".into()]),
+        Profile::Strict,
+    )
+    .unwrap()
+    .text;
+    // A fallback that cannot end within the steered pass's budget leaves no query.
+    let endless = format!(
+        "root ::= \"SELECT name FROM artist WHERE {}artist_id = 7\\n\"",
+        "artist_id = 7 OR ".repeat(120)
+    );
+    let policy = Policy::new(guard::default_functions());
+    let llm = worker(model);
+    let mut lost = 0;
+    for seed in 0..8 {
+        let mut req = request("artists", Some(grammar.clone()), 200, seed);
+        req.scope = Some(scope.clone());
+        req.closing = true;
+        let alone = llm.generate(req.clone()).await.unwrap();
+        let Some(finished) = alone
+            .finished
+            .clone()
+            .filter(|_| alone.stop == Stop::DeadEnd)
+        else {
+            continue;
+        };
+        lost += 1;
+        assert_eq!(finished.trim(), "SELECT name FROM artist", "seed {seed}");
+        req.fallback = Some(strict.clone());
+        let out = llm.generate(req.clone()).await.unwrap();
+        let first = out
+            .fallback_from
+            .as_ref()
+            .unwrap_or_else(|| panic!("seed {seed}: no fallback: {out:?}"));
+        assert_eq!(first.stop, Stop::DeadEnd, "seed {seed}");
+        let sql = out.finished.as_deref().unwrap_or(&out.text).trim();
+        assert!(!sql.contains("= 7"), "seed {seed}: {sql}");
+        resolves_and_plans(sql, seed, (&policy, &cat, &client)).await;
+        req.fallback = Some(endless.clone());
+        let out = llm.generate(req).await.unwrap();
+        assert!(out.fallback_from.is_none(), "seed {seed}: {out:?}");
+        assert_eq!(
+            out.finished.as_deref(),
+            Some(finished.as_str()),
+            "seed {seed}"
+        );
+        assert_eq!(out.stop, Stop::DeadEnd, "seed {seed}");
+        assert!(out.generated_tokens > alone.generated_tokens, "seed {seed}");
+    }
+    eprintln!("{lost} of 8 first passes ran out of backtracks and were finished");
+    assert!(
+        lost > 0,
+        "no seed took the long way: the test proves nothing"
+    );
+}
+
 /// Of 16 seeds of the dead-end `grammar` with the `strict` fallback, over `question` and its
 /// `scope`, how many fallbacks are kept; each kept one must hold all of `must`, no OR, and
 /// plan.

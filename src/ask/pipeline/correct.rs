@@ -29,7 +29,7 @@ use crate::session::link::{AskSession, Link};
 const VOTE_ROWS: u32 = 100;
 
 /// The notice for an answer written under the strict fallback.
-const FALLBACK: &str = "pgask: the model's query under the full grammar could not be run (a dead end, or cut off with nothing to finish); this answer's query was written again under the strict grammar, a smaller SQL that may leave out part of the question";
+const FALLBACK: &str = "pgask: the model's query under the full grammar could not be run whole (a dead end, or cut off); this answer's query was written again under the strict grammar, a smaller SQL that may leave out part of the question";
 /// The notice for an answer whose query the model did not finish.
 const SHORTENED: &str = "pgask: the model did not finish its query; this answer ran the longest start of it that could be closed into a whole query, which may leave out part of the question";
 

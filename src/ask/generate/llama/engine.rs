@@ -210,24 +210,31 @@ impl Engine {
 
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
-    /// that can be finished) and the job has a fallback grammar and a scope check whose
+    /// that can be finished), or only one pgask finished after a dead end, and the job has a fallback grammar and a scope check whose
     /// question the strict profile may answer ([`Scope::strict_may_answer`]: no condition
     /// pgask reads, or only those pgask writes itself: one value it names, one flag, one
     /// year), the candidate is written again under that one (the prompt's KV cache is reused),
     /// without the scope check while it is written and dropped when it leaves out what the
     /// question sets or writes a condition otherwise than pgask does ([`Scope::leaves_out`]):
-    /// the fallback is the strict profile, whose every sentence plans.
+    /// the fallback is the strict profile, whose every sentence plans. A finished query after
+    /// a dead end stands when the fallback leaves no query that answers.
     ///
     /// [`Scope::strict_may_answer`]: super::super::scope::Scope::strict_may_answer
     /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
     pub fn run(&mut self, job: &Job, cancelled: &dyn Fn() -> bool) -> Result<Output, EngineError> {
-        let first = self.run_once(job, cancelled, None)?;
+        let mut first = self.run_once(job, cancelled, None)?;
+        // A query finished by pgask after a dead end is the model's lost text closed where
+        // it could be (`int - x::INTERVAL`, `sqrt(boolean)`): a fallback that answers the
+        // question is the better query, and it stands only when there is none.
+        let lost = first.stop == Stop::DeadEnd && first.finished.is_some();
         // (Not for a question that sets a condition strict cannot be trusted with: see
         // `Scope::strict_may_answer`.)
         let (Some(fallback), Some(scope)) = (
             job.fallback.as_ref(),
             job.scope.as_ref().filter(|s| {
-                first.stop != Stop::Cancelled && !first.has_query() && s.strict_may_answer()
+                first.stop != Stop::Cancelled
+                    && (!first.has_query() || lost)
+                    && s.strict_may_answer()
             }),
         ) else {
             return Ok(first);
@@ -257,13 +264,27 @@ impl Engine {
         // alias, no key arithmetic and no unknown name, and most of its queries break one of
         // the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
-        if second.has_query() && scope.leaves_out(written.trim_end()) {
+        let answers = second.has_query() && !scope.leaves_out(written.trim_end());
+        if lost && !answers {
+            tracing::debug!(sql = %written.trim(), question = %scope.question, "the fallback does not answer; the first pass's finished query stands");
+            first.generate_ms += second.generate_ms;
+            first.grammar_ms += second.grammar_ms;
+            first.grammar_build_ms += second.grammar_build_ms;
+            first.finish_ms += second.finish_ms;
+            first.generated_tokens += second.generated_tokens;
+            first.grammar_resamples += second.grammar_resamples;
+            first.grammar_checked += second.grammar_checked;
+            first.backtracks += second.backtracks;
+            first.reused_logits += second.reused_logits;
+            return Ok(first);
+        }
+        if second.has_query() && !answers {
             tracing::debug!(sql = %written.trim(), question = %scope.question, "the fallback's query does not answer the question");
             second.text = first.text.clone();
             second.stop = first.stop;
             second.finished = None;
         }
-        tracing::debug!(first = %first.text.trim(), stop = ?first.stop, "no query to run: written again under the fallback grammar");
+        tracing::debug!(first = %first.text.trim(), stop = ?first.stop, "no query to run, or one finished after a dead end: written again under the fallback grammar");
         second.prompt_ms += first.prompt_ms;
         second.generate_ms += first.generate_ms;
         second.grammar_ms += first.grammar_ms;
