@@ -876,6 +876,37 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
         kept >= 10,
         "{kept} of 16 fallbacks write the value: the steering to its condition is off"
     );
+    // A choice between two values one column holds: one IN list pgask writes (the strict
+    // grammar takes it whole), its "or" no alternative.
+    let either =
+        pgask::ask::generate::scope::Scope::new(&cat, &both, "invoices from Brazil or Chile")
+            .with_values(&["Brazil".to_string(), "Chile".to_string()])
+            .with_holders(&[
+                (
+                    "Brazil".to_string(),
+                    "invoice".to_string(),
+                    "billing_country".to_string(),
+                ),
+                (
+                    "Chile".to_string(),
+                    "invoice".to_string(),
+                    "billing_country".to_string(),
+                ),
+            ]);
+    assert!(either.strict_may_answer());
+    let kept = fallbacks_that_keep(
+        &llm,
+        (&grammar, &strict_for(&either)),
+        ("invoices from Brazil or Chile", &either),
+        &["invoice.billing_country IN ('Brazil', 'Chile')"],
+        (&policy, &cat, &client),
+    )
+    .await;
+    eprintln!("question with a choice of values: {kept} of 16 fallbacks keep it");
+    assert!(
+        kept >= 10,
+        "{kept} of 16 fallbacks write the choice: the steering to its condition is off"
+    );
     // A question that names a year: the range on the one date column of the tables read.
     let year = pgask::ask::generate::scope::Scope::new(&cat, &both, "invoices issued in 2011");
     let kept = fallbacks_that_keep(

@@ -2701,6 +2701,7 @@ pub mod memo;
 mod question;
 mod repeats;
 mod tails;
+mod value_choice;
 mod year_numbers;
 
 /// Whether `toks` ends with a cast to a text or boolean type (`::TEXT`, `::VARCHAR(77)`,

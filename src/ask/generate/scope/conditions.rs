@@ -251,11 +251,27 @@ impl Scope {
             " WHERE "
         };
         let used = string_literals(&toks);
+        // A choice between values one column holds: one IN list
+        // (`q."Directed_by" IN ('Ben Jones', 'Brandon Vietti')`), never one of its values
+        // alone.
+        let choice = self.value_choice();
+        if let Some(c) = &choice {
+            let unused = c.values.iter().all(|v| {
+                let v = v.to_lowercase();
+                !used.iter().any(|u| u.contains(&v))
+            });
+            if unused && !conditioned(&c.column) {
+                if let Some(q) = qualifier(&c.table) {
+                    return Some(format!("{lead}{}", c.condition(&q)));
+                }
+            }
+        }
         for (value, table, column) in &self.holders {
             let v = value.to_lowercase();
             // A value the question negates ("not in Germany") is the model's to write; one
             // with a backslash could read otherwise under `standard_conforming_strings = off`.
             if used.iter().any(|u| u.contains(&v))
+                || choice.as_ref().is_some_and(|c| c.values.contains(value))
                 || self.negates(value)
                 || value.contains('\\')
                 || conditioned(column)

@@ -184,6 +184,20 @@ impl Scope {
         let mut q = compared
             .as_ref()
             .map_or_else(|| self.question.to_lowercase(), |c| c.rest.clone());
+        // A choice between values one column holds: its "or" is the IN list's
+        // ("directed by "Ben Jones" or "Brandon Vietti"").
+        let choice = self.value_choice();
+        if let Some(c) = &choice {
+            let lower: Vec<String> = c.values.iter().map(|v| v.to_lowercase()).collect();
+            let (Some(first), Some(last)) = (lower.first(), lower.last()) else {
+                return false;
+            };
+            if let (Some(a), Some(b)) = (q.find(first.as_str()), q.find(last.as_str())) {
+                if a <= b {
+                    q = format!("{} {}", &q[..a], &q[b + last.len()..]);
+                }
+            }
+        }
         // ("more than the average price": the comparison's `than` is pgask's condition.)
         // (Only where the question has one average: pgask writes one comparison.)
         let averages = q
@@ -205,9 +219,10 @@ impl Scope {
                     .any(|e| w.ends_with(e))
                     || NEGATION_WORDS.contains(&w)
             });
-        let value = match self.values.as_slice() {
-            [] => true,
-            [v] => strict_text(v) && self.value_holder(v).is_some(),
+        let value = match (&choice, self.values.as_slice()) {
+            (Some(c), _) => c.values.iter().all(|v| strict_text(v)),
+            (None, []) => true,
+            (None, [v]) => strict_text(v) && self.value_holder(v).is_some(),
             _ => false,
         };
         // (A year needs a date column to be written on, and takes two of strict's three
@@ -216,7 +231,12 @@ impl Scope {
         let year = no_year
             || (self.strict_year().is_some() && self.year_column().is_some())
             || compared.is_some();
-        let conditions = self.values.len()
+        let values = if choice.is_some() {
+            1
+        } else {
+            self.values.len()
+        };
+        let conditions = values
             + self.flags_named().len()
             + if no_year { 0 } else { 2 }
             + usize::from(self.average_compared().is_some());
@@ -251,8 +271,18 @@ impl Scope {
         if !self.strict_may_answer() {
             return out;
         }
-        let value = match self.values.as_slice() {
-            [v] => self.value_holder(v).map(|(_, t, _)| t.clone()),
+        // A choice between values, which strict's own rules cannot write: its table's queries
+        // take its IN list whole (`tvshow."Cartoon"."Directed_by" IN ('Ben Jones', 'Brandon
+        // Vietti')`).
+        let value = match (self.value_choice(), self.values.as_slice()) {
+            (Some(c), _) => {
+                for t in self.catalog.tables.iter().filter(|t| t.name == c.table) {
+                    let cond = c.condition(&format!("{}.", t.written()));
+                    out.written.push((t.written(), cond));
+                }
+                Some(c.table)
+            }
+            (None, [v]) => self.value_holder(v).map(|(_, t, _)| t.clone()),
             _ => None,
         };
         let flag = self.flags_named().into_iter().next().map(|(t, _)| t);
@@ -512,7 +542,7 @@ impl Scope {
     /// ([`Self::values_turned`]), a flag ([`Self::flag_turned`]) or a year
     /// ([`Self::year_turned`]).
     pub(super) fn fallback_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
-        self.values_turned(toks)
+        self.values_turned(toks, text)
             || self.flag_turned(toks)
             || self.year_turned(toks, text)
             || self.average_turned(toks, text)
@@ -537,7 +567,10 @@ impl Scope {
     /// another set), on another column than its holder's ([`Self::value_holder`]), or beside
     /// an OR (which widens what the value narrows): whether another form keeps the condition
     /// is more than a whole-query check can tell.
-    fn values_turned(&self, toks: &[Tok<'_>]) -> bool {
+    fn values_turned(&self, toks: &[Tok<'_>], text: &str) -> bool {
+        if let Some(c) = self.value_choice() {
+            return self.choice_turned(&c, toks, text);
+        }
         // (The query is whole: a literal that ends it with its quote is closed, though the
         // lexer leaves it open, as a `''` could follow.)
         let unquoted = |t: &Tok<'_>| {
@@ -709,6 +742,6 @@ pub(super) fn where_uses(toks: &[Tok<'_>], table: &str, column: &str) -> usize {
 }
 
 /// Whether the query has an OR anywhere.
-fn or_anywhere(toks: &[Tok<'_>]) -> bool {
+pub(super) fn or_anywhere(toks: &[Tok<'_>]) -> bool {
     toks.iter().any(|t| t.is(Kind::Keyword, "OR"))
 }

@@ -4467,3 +4467,121 @@ fn a_strict_fallback_that_starts_from_a_table_extending_the_named_one_is_dropped
     let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
     assert!(!g.text.contains("\"invoice_line\"") && g.text.contains("\"invoice\""));
 }
+
+#[test]
+fn a_choice_between_values_of_one_column_is_one_in_list() {
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    let catalog = Catalog {
+        database: "tvshow".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            Table::new(
+                "cartoon",
+                vec![
+                    Column::new("id", "integer"),
+                    Column::new("title", "text"),
+                    Column::new("directed_by", "text"),
+                    Column::new("written_by", "text"),
+                ],
+            ),
+            Table::new(
+                "tv_channel",
+                vec![Column::new("id", "integer"), Column::new("country", "text")],
+            ),
+        ],
+    };
+    let holders = |pairs: &[(&str, &str)]| -> Vec<(String, String, String)> {
+        pairs
+            .iter()
+            .map(|(v, c)| (v.to_string(), "cartoon".to_string(), c.to_string()))
+            .collect()
+    };
+    let scope = |q: &str, held: &[(&str, &str)]| {
+        let values: Vec<String> = held.iter().map(|(v, _)| v.to_string()).collect();
+        Scope::new(&catalog, &[0, 1], q)
+            .with_values(&values)
+            .with_holders(&holders(held))
+    };
+    let q = "List the title of all cartoon directed by \"Ben Jones\" or \"Brandon Vietti\".";
+    let sc = scope(
+        q,
+        &[
+            ("Ben Jones", "directed_by"),
+            ("Brandon Vietti", "directed_by"),
+        ],
+    );
+    // (Its "or" is the list's, not an alternative pgask cannot write.)
+    assert!(sc.strict_may_answer());
+    let from = "SELECT cartoon.title FROM cartoon";
+    let cond = " WHERE cartoon.directed_by IN ('Ben Jones', 'Brandon Vietti')";
+    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
+    // The full pass gets the same list where it would end without it, never one value alone.
+    assert_eq!(
+        sc.condition_for("SELECT title FROM cartoon").as_deref(),
+        Some(" WHERE directed_by IN ('Ben Jones', 'Brandon Vietti')")
+    );
+    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1], &[]));
+    assert_eq!(spec.reads, vec!["cartoon".to_string()]);
+    assert_eq!(spec.written.len(), 1);
+    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
+    assert!(g.text.contains("IN ('Ben Jones', 'Brandon Vietti')"));
+    assert!(!sc.leaves_out(&format!("{from}{cond}")));
+    for turned in [
+        from.to_string(),
+        format!("{from} WHERE cartoon.directed_by = 'Ben Jones'"),
+        format!("{from}{cond} OR cartoon.id > 5"),
+        format!("{from}{cond} AND cartoon.directed_by <> 'Ben Jones'"),
+    ] {
+        assert!(sc.leaves_out(&turned), "{turned}");
+    }
+    // Three values, commas and a last "or".
+    let three = scope(
+        "cartoons directed by Ben Jones, Brandon Vietti, or Joe Dante",
+        &[
+            ("Ben Jones", "directed_by"),
+            ("Brandon Vietti", "directed_by"),
+            ("Joe Dante", "directed_by"),
+        ],
+    );
+    assert!(three.strict_may_answer());
+    assert_eq!(
+        three.strict_condition_for(from).as_deref(),
+        Some(" WHERE cartoon.directed_by IN ('Ben Jones', 'Brandon Vietti', 'Joe Dante')")
+    );
+    // No choice: "and" between them, two columns, or a value negated.
+    for (q, held) in [
+        (
+            "cartoons directed by Ben Jones and Brandon Vietti",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "directed_by"),
+            ],
+        ),
+        (
+            "cartoons directed by Ben Jones or written by Brandon Vietti",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "written_by"),
+            ],
+        ),
+        (
+            "cartoons directed by Ben Jones or Brandon Vietti",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "written_by"),
+            ],
+        ),
+        (
+            "cartoons not directed by Ben Jones or Brandon Vietti",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "directed_by"),
+            ],
+        ),
+    ] {
+        let sc = scope(q, &held);
+        assert!(sc.value_choice().is_none(), "{q}");
+        assert!(!sc.strict_may_answer(), "{q}");
+    }
+}
