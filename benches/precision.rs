@@ -422,6 +422,11 @@ async fn main() {
                 match verdict {
                     Ok(()) => {
                         tally.plans += 1;
+                        if o.fallback_from.is_some()
+                            && std::env::var_os("PRECISION_SHOW_FALLBACKS").is_some()
+                        {
+                            println!("{} | strict fallback | {question} | {sql}", t.label);
+                        }
                         if o.stop == Stop::Eos {
                             tally.complete_plans += 1;
                         }

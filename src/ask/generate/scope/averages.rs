@@ -1,18 +1,24 @@
-//! A comparison with an average the question sets: "How many invoices are above the average
-//! invoice total?", "Which products cost more than the average product price?". The words
-//! after "average" name one number column of the chosen tables (`invoice.total`,
-//! `products.unit_price`); the answer must then compute an average (`avg(`) before it ends,
-//! and a model that ends without one gets ` WHERE total > (SELECT avg(total) FROM invoice)`
-//! written for it ([`Scope::condition_for`]). Without a column named ("more than the average
+//! A comparison with an average, a minimum or a maximum the question sets: "How many invoices
+//! are above the average invoice total?", "Which products cost more than the average product
+//! price?", "museums which have more staff than the minimum staff number of all museums opened
+//! after 2010". The words after "average" ("minimum", "maximum", …) name one number column of
+//! the chosen tables (`invoice.total`, `products.unit_price`, `museum."Num_of_Staff"`); the
+//! answer must then compute it (`avg(`, `min(`, `max(`) before it ends, and a model that ends
+//! without one gets ` WHERE total > (SELECT avg(total) FROM invoice)` written for it
+//! ([`Scope::condition_for`]). A phrase of years after the column's ("of all museums opened
+//! after 2010") restricts the rows the subquery reads (` WHERE "Open_Year" > '2010'`, as
+//! [`super::year_numbers`] reads it). Without a column named ("more than the average
 //! customer") nothing is required: the model's reading stands.
 
 use super::columns::{is_number, same_word};
 use super::lexer::Tok;
+use super::year_numbers::phrase as year_phrase;
 use super::{key_name, Scope};
 use crate::ask::catalog::quote_ident;
 use crate::ask::generate::shape::{NEGATIONS, NUMBER_WORDS};
 
-/// A comparison of a column with its average: `column op (SELECT avg(column) FROM table)`.
+/// A comparison of a column with its average, minimum or maximum: `column op (SELECT
+/// avg(column) FROM table)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compared {
     /// The table, as a query writes it (bare in `public`).
@@ -22,6 +28,11 @@ pub struct Compared {
     pub column: String,
     /// `>` or `<`.
     pub op: &'static str,
+    /// `avg`, `min` or `max`.
+    pub func: &'static str,
+    /// The subquery's own condition, from a phrase of years after the column's (` WHERE
+    /// "Open_Year" > '2010'`), or empty.
+    pub within: String,
 }
 
 impl Compared {
@@ -29,10 +40,27 @@ impl Compared {
     pub fn condition(&self, qualifier: &str) -> String {
         let c = quote_ident(&self.column);
         format!(
-            "{qualifier}{c} {} (SELECT avg({c}) FROM {})",
-            self.op, self.written
+            "{qualifier}{c} {} (SELECT {}({c}) FROM {}{})",
+            self.op, self.func, self.written, self.within
         )
     }
+}
+
+/// The function a word of the comparison names: "average", "mean" → `avg`; "minimum",
+/// "lowest", "smallest" → `min`; "maximum", "highest", "largest", "greatest" → `max`.
+pub(super) fn aggregate_of(word: &str) -> Option<&'static str> {
+    match word {
+        "average" | "mean" => Some("avg"),
+        "minimum" | "lowest" | "smallest" => Some("min"),
+        "maximum" | "highest" | "largest" | "greatest" => Some("max"),
+        _ => None,
+    }
+}
+
+/// Whether a word of the question names a part of a column's name: the same word, or
+/// "number" for `num` or `no` (`Num_of_Staff`).
+fn names_part(w: &str, part: &str) -> bool {
+    same_word(w, part) || (w == "number" && matches!(part, "num" | "no" | "nbr"))
 }
 
 /// Words that end the phrase naming what is averaged ("the average invoice total in 2021").
@@ -66,8 +94,10 @@ fn words_and_breaks(q: &str) -> Vec<String> {
 /// The comparison a phrase ending just before `at` ("average" at `at`, after an optional
 /// "the") asks for, and where it starts: "more/greater/higher/larger/bigger/longer than",
 /// "above", "over", "exceeds" → `>`; "less/fewer/lower/smaller/shorter/cheaper than",
-/// "below", "under" → `<`; "at least" → `>=`, "at most" → `<=`; "… or above" adds `=`.
-fn comparison_before(words: &[String], at: usize) -> Option<(&'static str, usize)> {
+/// "below", "under" → `<`; "at least" → `>=`, "at most" → `<=`; "… or above" adds `=`. One
+/// word may stand between the comparative and "than" ("more staff than"): the third value
+/// is its place (`None` without one).
+fn comparison_before(words: &[String], at: usize) -> Option<(&'static str, usize, Option<usize>)> {
     let mut k = at.checked_sub(1)?;
     if words[k] == "the" || words[k] == "an" {
         k = k.checked_sub(1)?;
@@ -77,24 +107,35 @@ fn comparison_before(words: &[String], at: usize) -> Option<(&'static str, usize
             .and_then(|p| words.get(p))
             .map(String::as_str)
     };
+    let comparative = |w: &str| match w {
+        "more" | "greater" | "higher" | "larger" | "bigger" | "longer" | "costlier" => Some(">"),
+        "less" | "fewer" | "lower" | "smaller" | "shorter" | "cheaper" => Some("<"),
+        _ => None,
+    };
+    let mut noun = None;
     let (op, from) = match words[k].as_str() {
         "above" | "over" | "exceeds" | "exceed" | "exceeding" => (">", k),
         "below" | "under" => ("<", k),
         "least" if before(k) == Some("at") => (">=", k - 1),
         "most" if before(k) == Some("at") => ("<=", k - 1),
-        "than" => match before(k)? {
-            "more" | "greater" | "higher" | "larger" | "bigger" | "longer" | "costlier" => {
-                (">", k - 1)
+        "than" => match comparative(before(k)?) {
+            Some(op) => (op, k - 1),
+            // "more staff than": the word between names what is compared.
+            None => {
+                let op = comparative(before(k - 1)?)?;
+                if before(k).is_none_or(|w| w.is_empty() || w.parse::<f64>().is_ok()) {
+                    return None;
+                }
+                noun = Some(k - 1);
+                (op, k - 2)
             }
-            "less" | "fewer" | "lower" | "smaller" | "shorter" | "cheaper" => ("<", k - 1),
-            _ => return None,
         },
         _ => return None,
     };
     Some(match (op, before(from)) {
-        (">", Some("or")) => (">=", from - 1),
-        ("<", Some("or")) => ("<=", from - 1),
-        _ => (op, from),
+        (">", Some("or")) => (">=", from - 1, noun),
+        ("<", Some("or")) => ("<=", from - 1, noun),
+        _ => (op, from, noun),
     })
 }
 
@@ -124,13 +165,12 @@ impl Scope {
         {
             return None;
         }
-        let (at, op, from) = words.iter().enumerate().find_map(|(at, w)| {
-            if w != "average" && w != "mean" {
-                return None;
-            }
-            let (op, from) = comparison_before(&words, at)?;
-            Some((at, op, from))
+        let (at, func, op, from, noun) = words.iter().enumerate().find_map(|(at, w)| {
+            let func = aggregate_of(w)?;
+            let (op, from, noun) = comparison_before(&words, at)?;
+            Some((at, func, op, from, noun))
         })?;
+        let noun = noun.map(|k| words[k].as_str());
         let clause_start = words[..from]
             .iter()
             .rposition(String::is_empty)
@@ -177,8 +217,14 @@ impl Scope {
             .collect();
         let rest = &words[at + 1..];
         let len = rest.iter().take_while(|w| !w.is_empty()).count();
-        let phrase: Vec<&str> = rest[..len].iter().map(String::as_str).collect();
-        if phrase.is_empty() || phrase.len() > 3 || phrase.iter().any(|w| PHRASE_ENDS.contains(w)) {
+        let mut phrase: Vec<&str> = rest[..len].iter().map(String::as_str).collect();
+        // "… of all museums opened after 2010": the rows the subquery reads.
+        let mut restricted = None;
+        if let Some(p) = phrase.iter().position(|w| PHRASE_ENDS.contains(w)) {
+            restricted = Some(self.restriction(&phrase[p..])?);
+            phrase.truncate(p);
+        }
+        if phrase.is_empty() || phrase.len() > 3 {
             return None;
         }
         let mut found: Vec<(usize, Compared)> = Vec::new();
@@ -203,15 +249,29 @@ impl Scope {
                 .columns
                 .iter()
                 .filter(|c| is_number(&c.data_type) && !key_name(&c.name.to_lowercase()));
+            // (A phrase of years restricts the rows of the table it names.)
+            if restricted.as_ref().is_some_and(|named| !of_table(named)) {
+                continue;
+            }
             for c in numbers.clone() {
                 let lower = c.name.to_lowercase();
                 let parts: Vec<&str> = lower.split('_').filter(|p| !p.is_empty()).collect();
-                let of_column = |w: &str| parts.iter().any(|p| same_word(w, p));
+                let of_column = |w: &str| parts.iter().any(|p| names_part(w, p));
                 if !phrase.iter().all(|w| of_column(w) || of_table(w))
                     || !phrase.iter().any(|w| of_column(w))
+                    || noun.is_some_and(|w| !of_column(w))
                 {
                     continue;
                 }
+                let within = match &restricted {
+                    None => String::new(),
+                    Some(_) => match self.year_compared() {
+                        Some(y) if y.table == t.name => {
+                            format!(" WHERE {}{}", quote_ident(&y.column), y.tail())
+                        }
+                        _ => continue,
+                    },
+                };
                 // Another number column of the table named before the comparison is what is
                 // compared ("a bonus higher than the average salary").
                 let other = numbers.clone().any(|o| {
@@ -233,6 +293,8 @@ impl Scope {
                         table: t.name.clone(),
                         column: c.name.clone(),
                         op,
+                        func,
+                        within,
                     },
                 ));
             }
@@ -243,16 +305,49 @@ impl Scope {
         top.next().is_none().then_some(one)
     }
 
-    /// 1 when the question sets a comparison with an average ([`Self::average_compared`]) and
-    /// the query `toks` computes none (`avg(` nowhere).
-    pub(super) fn average_unmet(&self, toks: &[Tok<'_>]) -> usize {
-        if self.average_compared().is_none() {
-            return 0;
+    /// The phrase after the compared column's words that restricts the subquery's rows,
+    /// `words` from its first word: "of [all|the] <table's word> [that|which|who|were|…]
+    /// [a verb] <a phrase of years>" ending the clause ("of all museums opened after 2010"):
+    /// the table's word (the years are read by [`Self::year_compared`]). `None` for any other
+    /// phrase.
+    fn restriction(&self, words: &[&str]) -> Option<String> {
+        let mut k = usize::from(words.first() == Some(&"of"));
+        if k == 0 {
+            return None;
         }
-        let averages = toks.iter().enumerate().any(|(i, t)| {
-            t.text.eq_ignore_ascii_case("avg") && toks.get(i + 1).is_some_and(|n| n.text == "(")
+        if matches!(words.get(k), Some(&("all" | "the"))) {
+            k += 1;
+        }
+        let table = (*words.get(k)?).to_string();
+        let tail = &words[k + 1..];
+        let (_, first, last) = year_phrase(tail)?;
+        let lead = &tail[..first];
+        let plain = lead.len() <= 3
+            && lead.iter().all(|w| {
+                !PHRASE_ENDS.contains(w)
+                    || matches!(*w, "that" | "which" | "who" | "were" | "was" | "are" | "is")
+            });
+        (plain && last + 1 == tail.len()).then_some(table)
+    }
+
+    /// Whether the question's phrase of years ([`Self::year_compared`]) is the subquery's of a
+    /// comparison with an aggregate ([`Compared::within`]), not a condition of its own.
+    pub(super) fn years_within_average(&self) -> bool {
+        self.average_compared()
+            .is_some_and(|a| !a.within.is_empty())
+    }
+
+    /// 1 when the question sets a comparison with an average, minimum or maximum
+    /// ([`Self::average_compared`]) and the query `toks` computes none (`avg(`, `min(` or
+    /// `max(` nowhere).
+    pub(super) fn average_unmet(&self, toks: &[Tok<'_>]) -> usize {
+        let Some(a) = self.average_compared() else {
+            return 0;
+        };
+        let computed = toks.iter().enumerate().any(|(i, t)| {
+            t.text.eq_ignore_ascii_case(a.func) && toks.get(i + 1).is_some_and(|n| n.text == "(")
         });
-        usize::from(!averages)
+        usize::from(!computed)
     }
 }
 
@@ -265,7 +360,7 @@ mod tests {
         let read = |q: &str| {
             let w = words_and_breaks(q);
             let at = w.iter().position(|w| w == "average").unwrap();
-            comparison_before(&w, at).map(|(op, _)| op)
+            comparison_before(&w, at).map(|(op, _, _)| op)
         };
         assert_eq!(
             read("How many invoices are above the average invoice total?"),
@@ -278,6 +373,11 @@ mod tests {
             Some(">=")
         );
         assert_eq!(read("What is the average invoice total?"), None);
+        assert_eq!(
+            read("museums with more staff than the average staff"),
+            Some(">")
+        );
+        assert_eq!(read("more than 5 than the average"), None);
         assert_eq!(words_and_breaks("a, b?")[1], "");
     }
 }

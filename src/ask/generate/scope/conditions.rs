@@ -305,7 +305,7 @@ impl Scope {
         // A comparison with an average, on the table read once (not a second time on a
         // column a condition already names).
         let a = self.average_compared()?;
-        if conditioned(&a.column) || toks.iter().any(|t| t.text.eq_ignore_ascii_case("avg")) {
+        if conditioned(&a.column) || toks.iter().any(|t| t.text.eq_ignore_ascii_case(a.func)) {
             return None;
         }
         Some(format!("{lead}{}", a.condition(&qualifier(&a.table)?)))

@@ -23,6 +23,7 @@
 //! Every query of the fallback's grammar reads the tables of those conditions
 //! ([`Scope::strict_spec`]), so the model's FROM leaves pgask somewhere to write them.
 
+use super::averages;
 use super::columns::same_word;
 use super::lexer::{lex, Kind, Tok};
 use super::question::question_numbers;
@@ -199,14 +200,16 @@ impl Scope {
             }
         }
         // ("more than the average price": the comparison's `than` is pgask's condition.)
-        // (Only where the question has one average: pgask writes one comparison.)
-        let averages = q
+        // (Only where the question has one average, minimum or maximum: pgask writes one
+        // comparison.)
+        let averages: Vec<&str> = q
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| matches!(*w, "average" | "mean"))
-            .count();
-        if self.average_compared().is_some() && averages == 1 {
-            for phrase in ["than the average", "than average", "than the mean"] {
-                q = q.replacen(phrase, "average", 1);
+            .filter(|w| averages::aggregate_of(w).is_some())
+            .collect();
+        if let (Some(_), [word]) = (self.average_compared(), averages.as_slice()) {
+            let word = word.to_string();
+            for phrase in [format!("than the {word}"), format!("than {word}")] {
+                q = q.replacen(&phrase, &word, 1);
             }
         }
         // (Also a question that places the value in a comparison: "more than Brazil", "the
@@ -236,9 +239,14 @@ impl Scope {
         } else {
             self.values.len()
         };
+        // (Years the comparison's subquery reads are part of its condition.)
         let conditions = values
             + self.flags_named().len()
-            + if no_year { 0 } else { 2 }
+            + if no_year || self.years_within_average() {
+                0
+            } else {
+                2
+            }
             + usize::from(self.average_compared().is_some());
         !negation
             && !q.contains("w/o")
@@ -288,6 +296,7 @@ impl Scope {
         let flag = self.flags_named().into_iter().next().map(|(t, _)| t);
         let year = match self.strict_year() {
             Some(_) => self.year_column().map(|(t, _)| t),
+            None if self.years_within_average() => None,
             None => self.year_compared().map(|c| c.table),
         };
         // A comparison with an average, which strict's own rules cannot write: its table's
@@ -466,7 +475,8 @@ impl Scope {
         qualifier: impl Fn(&str) -> Option<String>,
         lead: &str,
     ) -> Option<String> {
-        if self.years_unmet(text) == 0 {
+        // (Years a comparison's subquery reads are written with it.)
+        if self.years_unmet(text) == 0 || self.years_within_average() {
             return None;
         }
         let Some(y) = self.strict_year() else {
@@ -556,8 +566,16 @@ impl Scope {
             return false;
         };
         let cond = a.condition(&format!("{}.", a.written));
+        // (Years its subquery reads, nowhere else: `AND museum."Open_Year" > '2010'` outside
+        // restricts the rows compared too.)
+        let outside = text.replacen(&cond, " ", 1);
+        let years_outside = !a.within.is_empty()
+            && self
+                .year_compared()
+                .is_some_and(|y| y.years().iter().any(|n| outside.contains(&n.to_string())));
         // (The condition names the column twice: qualified, and in `avg(…)`.)
-        text.matches(&cond).count() != 1
+        years_outside
+            || text.matches(&cond).count() != 1
             || where_uses(toks, &a.table, &a.column) != 2
             || or_anywhere(toks)
     }
@@ -665,9 +683,11 @@ impl Scope {
             return false;
         }
         let Some(y) = self.strict_year() else {
-            return self
-                .year_compared()
-                .is_none_or(|c| self.year_compared_turned(&c, toks, text));
+            // (Years a comparison's subquery reads are judged with it: `average_turned`.)
+            return !self.years_within_average()
+                && self
+                    .year_compared()
+                    .is_none_or(|c| self.year_compared_turned(&c, toks, text));
         };
         let Some((table, column)) = self.year_column() else {
             return true;

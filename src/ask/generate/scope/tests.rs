@@ -4585,3 +4585,89 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
         assert!(!sc.strict_may_answer(), "{q}");
     }
 }
+
+#[test]
+fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    let catalog = Catalog {
+        database: "museum_visit".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![
+            Table::new(
+                "museum",
+                vec![
+                    Column::new("Museum_ID", "integer"),
+                    Column::new("Name", "text"),
+                    Column::new("Num_of_Staff", "integer"),
+                    Column::new("Open_Year", "text"),
+                ],
+            ),
+            Table::new(
+                "visit",
+                vec![
+                    Column::new("Museum_ID", "integer"),
+                    Column::new("Num_of_Ticket", "integer"),
+                ],
+            ),
+        ],
+    };
+    let q = "find the names of museums which have more staff than the minimum staff number of all museums opened after 2010.";
+    let sc = Scope::new(&catalog, &[0, 1], q);
+    let a = sc
+        .average_compared()
+        .expect("a comparison with the minimum");
+    assert_eq!(
+        (a.func, a.op, a.column.as_str()),
+        ("min", ">", "Num_of_Staff")
+    );
+    assert_eq!(a.within, " WHERE \"Open_Year\" > '2010'");
+    assert!(sc.strict_may_answer());
+    let from = "SELECT museum.\"Name\" FROM museum";
+    let cond = " WHERE museum.\"Num_of_Staff\" > (SELECT min(\"Num_of_Staff\") FROM museum WHERE \"Open_Year\" > '2010')";
+    // The years are the subquery's: no condition of their own first.
+    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
+    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1], &[]));
+    assert_eq!(spec.reads, vec!["museum".to_string()]);
+    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
+    assert!(g
+        .text
+        .contains("(SELECT min(\\\"Num_of_Staff\\\") FROM museum WHERE"));
+    assert!(!sc.leaves_out(&format!("{from}{cond}")));
+    for turned in [
+        from.to_string(),
+        format!("{from}{cond} AND museum.\"Open_Year\" > '2010'"),
+        format!("{from} WHERE museum.\"Open_Year\" > '2010'"),
+        format!(
+            "{from} WHERE museum.\"Num_of_Staff\" > (SELECT min(\"Num_of_Staff\") FROM museum)"
+        ),
+    ] {
+        assert!(sc.leaves_out(&turned), "{turned}");
+    }
+    // The full pass must compute the minimum before it ends.
+    assert_eq!(sc.average_unmet(&lex(from)), 1);
+    assert_eq!(sc.average_unmet(&lex(&format!("{from}{cond}"))), 0);
+    // Words that are no plain restriction, or a count between the comparative and "than":
+    // no reading.
+    for q in [
+        "museums with more staff than the minimum staff number of all museums in the city",
+        "museums with more staff than the minimum staff number of all visits after 2010",
+        "museums with 5 more staff than the minimum staff number",
+        "museums with more than the minimum staff number of each museum opened after 2010",
+    ] {
+        assert_eq!(
+            Scope::new(&catalog, &[0, 1], q).average_compared(),
+            None,
+            "{q}"
+        );
+    }
+    // A maximum, without years.
+    let max = Scope::new(
+        &catalog,
+        &[0, 1],
+        "museums with fewer staff than the largest staff number",
+    )
+    .average_compared()
+    .expect("a comparison with the maximum");
+    assert_eq!((max.func, max.op, max.within.as_str()), ("max", "<", ""));
+}

@@ -160,7 +160,7 @@ const BOUNDS: &[&str] = &[
 
 /// The phrase naming the years among `words` (lower case): its form and the word range it
 /// covers.
-fn phrase(words: &[&str]) -> Option<(Form, usize, usize)> {
+pub(super) fn phrase(words: &[&str]) -> Option<(Form, usize, usize)> {
     let at: Vec<usize> = (0..words.len())
         .filter(|&k| year_of(words[k]).is_some())
         .collect();
