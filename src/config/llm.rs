@@ -84,8 +84,10 @@ pub struct LlmConfig {
     /// a query finished after a dead end then stands. Only with `scope_check` on, for a
     /// question with no negation, "or" or comparison word but those of the conditions pgask
     /// writes, whose conditions are at most one value (held by one column, or the one whose
-    /// table the question names; at most 20 letters, digits, spaces and `/&.,-`), one flag,
-    /// one year and one average, three in all (local backend only). Default true. Reload: yes.
+    /// table the question names; at most 20 letters, digits, spaces and `/&.,-`) or a choice
+    /// between values one column holds (`IN (…)`), one flag, one year and one comparison with
+    /// an average, a minimum or a maximum (years its subquery reads are its own), three in all
+    /// (local backend only). Default true. Reload: yes.
     pub strict_fallback: bool,
     /// Directory with `system.txt`, `user.txt`, `relevance.txt` replacing the built-in prompts
     /// (see `config/prompts/`). Default unset. Reload: yes.

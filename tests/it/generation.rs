@@ -938,6 +938,42 @@ async fn a_dead_end_is_written_again_under_the_strict_grammar() {
     assert!(out.fallback_from.is_none() && !out.has_query(), "{out:?}");
 }
 
+/// A pass without the scope check (the strict fallback's) writes no select item twice, even
+/// where its grammar can only end the repeated item: the item's last token is taken back and
+/// another drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_without_the_scope_check_takes_back_a_repeated_item_it_cannot_leave() {
+    let Some((_, _, model, _)) = artists_and_a_random_model(5).await else {
+        return;
+    };
+    // Three items of three: a random draw repeats one nearly four times in five.
+    let grammar = "root ::= \"SELECT \" item \", \" item \", \" item \" FROM artist\"\nitem ::= \"artist.name\" | \"artist.artist_id\" | \"count(*)\"".to_string();
+    let llm = worker(model);
+    let mut backed = 0;
+    for seed in 0..12 {
+        let out = llm
+            .generate(request("artists", Some(grammar.clone()), 60, seed))
+            .await
+            .unwrap();
+        let sql = out.text.trim();
+        let list = sql
+            .strip_prefix("SELECT ")
+            .and_then(|l| l.strip_suffix(" FROM artist"))
+            .unwrap_or_else(|| panic!("seed {seed}: {sql}"));
+        let mut items: Vec<&str> = list.split(", ").collect();
+        assert_eq!(items.len(), 3, "seed {seed}: {sql}");
+        items.sort_unstable();
+        items.dedup();
+        assert_eq!(items.len(), 3, "seed {seed}: an item twice: {sql}");
+        backed += usize::from(out.backtracks > 0);
+    }
+    eprintln!("{backed} of 12 generations took a repeated item back");
+    assert!(
+        backed > 0,
+        "no seed repeated an item: the test proves nothing"
+    );
+}
+
 /// A query pgask finished after the full pass ran out of backtracks (the model's lost text,
 /// closed where the grammar lets it end) gives way to the strict fallback when the fallback
 /// answers the question; when the fallback leaves no query, the finished one stands.

@@ -141,7 +141,8 @@ pub struct Spec {
     /// grammar). The full profile ignores it.
     pub reads: Vec<String>,
     /// Conditions pgask writes into the strict profile's queries that its own rules cannot
-    /// (a comparison with an average: `invoice.total > (SELECT avg(total) FROM invoice)`), each
+    /// (a comparison with an average: `invoice.total > (SELECT avg(total) FROM invoice)`; a
+    /// choice between values: `cartoon."Directed_by" IN ('Ben Jones', 'Brandon Vietti')`), each
     /// with the table (as written) a query must read to take it. The full profile ignores it.
     pub written: Vec<(String, String)>,
     /// Tables (as written) no query of the strict profile starts its FROM list with: those

@@ -210,14 +210,16 @@ impl Engine {
 
     /// Runs one job. `cancelled` is polled before every token and every 512 prompt tokens.
     /// When the job's grammar leaves no query to run (a dead end, or cut off with no start
-    /// that can be finished), or only one pgask finished after a dead end, and the job has a fallback grammar and a scope check whose
-    /// question the strict profile may answer ([`Scope::strict_may_answer`]: no condition
-    /// pgask reads, or only those pgask writes itself: one value it names, one flag, one
-    /// year), the candidate is written again under that one (the prompt's KV cache is reused),
-    /// without the scope check while it is written and dropped when it leaves out what the
-    /// question sets or writes a condition otherwise than pgask does ([`Scope::leaves_out`]):
-    /// the fallback is the strict profile, whose every sentence plans. A finished query after
-    /// a dead end stands when the fallback leaves no query that answers.
+    /// that can be finished), or only one pgask finished after a dead end, and the job has a
+    /// fallback grammar and a scope check whose question the strict profile may answer
+    /// ([`Scope::strict_may_answer`]: no condition pgask reads, or only those pgask writes
+    /// itself: a value it names or a choice between values, a flag, a year, a comparison with
+    /// an average, a minimum or a maximum), the candidate is written again under that one
+    /// (the prompt's KV cache is reused), without the scope check while it is written and
+    /// dropped when it leaves out what the question sets or writes a condition otherwise than
+    /// pgask does ([`Scope::leaves_out`]): the fallback is the strict profile, whose every
+    /// sentence plans. A query finished after a dead end stands when the fallback leaves no
+    /// query that answers and writes every number the question names.
     ///
     /// [`Scope::strict_may_answer`]: super::super::scope::Scope::strict_may_answer
     /// [`Scope::leaves_out`]: super::super::scope::Scope::leaves_out
@@ -264,9 +266,15 @@ impl Engine {
         // alias, no key arithmetic and no unknown name, and most of its queries break one of
         // the rules of style.)
         let written = second.finished.as_deref().unwrap_or(&second.text);
-        let answers = second.has_query() && !scope.leaves_out(written.trim_end());
-        if lost && !answers {
+        // (In place of a finished query, only one that also writes every number the question
+        // names: "longer than 300000 ms" may be what the finished one kept.)
+        let answers = second.has_query()
+            && !scope.leaves_out(written.trim_end())
+            && (!lost || scope.writes_every_number(written));
+        // (A cancelled second pass is the attempt's end, as without a first query.)
+        if lost && !answers && second.stop != Stop::Cancelled {
             tracing::debug!(sql = %written.trim(), question = %scope.question, "the fallback does not answer; the first pass's finished query stands");
+            first.prompt_ms += second.prompt_ms;
             first.generate_ms += second.generate_ms;
             first.grammar_ms += second.grammar_ms;
             first.grammar_build_ms += second.grammar_build_ms;
@@ -865,8 +873,28 @@ impl Engine {
                         }
                     }
                     // No select item twice: a token that would end an item equal to an earlier one
-                    // of the same list gives way to the best allowed token that does not.
-                    if repeats_item(&text, &piece) {
+                    // of the same list gives way to the best allowed token that does not. Where
+                    // the grammar allows none (strict's `genre.name, genre.name` can only end
+                    // there), a pass without the scope check takes the item back: its text is a
+                    // dead end (however the model spells it again), and its last token goes.
+                    // (With the scope check, its own refusals and dead ends do the same.)
+                    let unscoped = job.scope.is_none();
+                    // (A piece that spells the dead text's last word in part is refused too:
+                    // `count` + `(*` + `)` is `count(*)` again.)
+                    let into_dead = |p: &[u8]| {
+                        unscoped
+                            && dead.iter().any(|d| {
+                                let Some(rest) = d.strip_prefix(text.as_slice()) else {
+                                    return false;
+                                };
+                                !rest.is_empty()
+                                    && (p.starts_with(rest)
+                                        || (rest.starts_with(p)
+                                            && text.len() + p.len() > last_word_start(d)))
+                            })
+                    };
+                    let repeated = repeats_item(&text, &piece);
+                    if repeated || into_dead(&piece) {
                         let tg = Instant::now();
                         let fresh = best_allowed_where(
                             &mut self.masker,
@@ -876,13 +904,21 @@ impl Engine {
                             logits,
                             &text,
                             &mut mask,
-                            |_, p| !repeats_item(&text, p),
+                            |_, p| !repeats_item(&text, p) && !into_dead(p),
                         );
+                        grammar_ns += tg.elapsed().as_nanos();
                         if !fresh.is_empty() {
                             resamples += 1;
                             tok = pick(fresh, &mut chain, &text)?;
+                        } else if unscoped && backtracks < MAX_BACKTRACKS && !out_tokens.is_empty()
+                        {
+                            let item = text.trim_ascii_end().to_vec();
+                            if repeated && !dead.iter().any(|d| item.starts_with(d)) {
+                                dead.push(item);
+                            }
+                            retreat = true;
+                            continue;
                         }
-                        grammar_ns += tg.elapsed().as_nanos();
                     }
                     // The scope check: no name the query has not defined, no item or literal twice.
                     let whole_chars = !ends_mid_char(
@@ -1421,12 +1457,31 @@ fn continues(text: &[u8], piece: &[u8]) -> bool {
     extends_last_word(text, piece) || tail
 }
 
+/// Where the last word of `text` starts (its trailing marks aside: the `count` of
+/// `…, count(*)`, the `name` of `…, artist.name`).
+fn last_word_start(text: &[u8]) -> usize {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || !b.is_ascii();
+    let end = text.iter().rposition(word).map_or(0, |k| k + 1);
+    text[..end]
+        .iter()
+        .rposition(|b| !word(b))
+        .map_or(0, |k| k + 1)
+}
+
 /// Whether appending `piece` to the SQL `text` ends a select item (with `,` or ` FROM`), or
 /// its expression (with ` AS`), equal to an earlier item of the same SELECT list (`SELECT
 /// artist_id, artist_id`, `SELECT t.a, t.b, t.a AS c`): the degenerate repetition small models
-/// fall into. Refused at ` AS`, before the alias, which could otherwise grow for ever.
+/// fall into. Refused at ` AS`, before the alias, which could otherwise grow for ever. The
+/// spaces that end `text` are read with `piece`, and a piece that starts ` FROM` or ` AS`
+/// with more than its space (` F`, ` FR`, ` A`) ends the item too: a vocabulary that spells
+/// ` FROM` in pieces (` ` + `FROM`, ` F` + `ROM`) does not slip a repeated item past.
 pub fn repeats_item(text: &[u8], piece: &[u8]) -> bool {
-    if !(piece.first() == Some(&b',') || piece.starts_with(b" FROM") || piece.starts_with(b" AS")) {
+    let kept = text.trim_ascii_end().len();
+    let piece = [&text[kept..], piece].concat();
+    let text = &text[..kept];
+    let starts =
+        |word: &[u8]| piece.starts_with(word) || (piece.len() >= 2 && word.starts_with(&piece));
+    if !(piece.first() == Some(&b',') || starts(b" FROM") || starts(b" AS")) {
         return false;
     }
     let Ok(t) = std::str::from_utf8(text) else {
@@ -1974,6 +2029,13 @@ mod repeat_tests {
         assert!(!repeats_item(b"SELECT artist_id, name", b","));
         assert!(!repeats_item(b"SELECT artist_id, artist_", b"id"));
         assert!(repeats_item(b"SELECT t.a, t.b, t.a", b" AS"));
+        assert_eq!(super::last_word_start(b"SELECT a, count(*)"), 10);
+        assert_eq!(super::last_word_start(b"SELECT a, artist.name"), 17);
+        // ` FROM` in pieces: the space read with the next piece, or a start of it.
+        assert!(repeats_item(b"SELECT count(*), count(*) ", b"FROM"));
+        assert!(repeats_item(b"SELECT count(*), count(*)", b" F"));
+        assert!(!repeats_item(b"SELECT count(*), count(*)", b" "));
+        assert!(!repeats_item(b"SELECT count(*), count(*) ", b"+"));
         assert!(!repeats_item(b"SELECT t.a, t.b", b" AS"));
         assert!(!repeats_item(b"SELECT t.a, CAST(t.a", b" AS"));
         assert!(!repeats_item(b"SELECT a FROM t WHERE x IN (SELECT b", b","));

@@ -26,7 +26,7 @@ pub struct Compared {
     /// The table's name, as the FROM list reads it.
     pub table: String,
     pub column: String,
-    /// `>` or `<`.
+    /// `>`, `<`, `>=` or `<=`.
     pub op: &'static str,
     /// `avg`, `min` or `max`.
     pub func: &'static str,
@@ -145,11 +145,13 @@ impl Scope {
         self.average.get_or_init(|| self.read_average()).clone()
     }
 
-    /// The comparison with an average the question sets, when the words after "average" name
-    /// exactly one number column (not a key) of the chosen tables, each word a word of the
-    /// column's name or of its table's, at least one of the column's ("invoice total":
-    /// `invoice.total`; "product price": `products.unit_price`), and the phrase ends the
-    /// clause. Not when the grammar writes no subquery (`strict`), for a question about each
+    /// The comparison with an average (minimum, maximum: [`aggregate_of`]) the question sets,
+    /// when the words after "average" name exactly one number column (not a key) of the chosen
+    /// tables, each word a word of the column's name or of its table's, at least one of the
+    /// column's ("invoice total": `invoice.total`; "product price": `products.unit_price`),
+    /// and the phrase ends the clause, or goes on with a phrase of years that restricts the
+    /// subquery ([`Self::restriction`]). Not when no column's own name holds the aggregate's
+    /// word (`jobs.min_salary` for "below the minimum salary"), not when the grammar writes no subquery (`strict`), for a question about each
     /// group ("each", "per", "every"), an average restricted further ("… total in 2021", "…
     /// per customer", "the average number of orders"), a negated comparison ("not above",
     /// "aren't above"), a difference ("how much more than"), or when the clause before the
@@ -225,6 +227,27 @@ impl Scope {
             phrase.truncate(p);
         }
         if phrase.is_empty() || phrase.len() > 3 {
+            return None;
+        }
+        // A column named for the aggregate ("below the minimum salary" and `jobs.min_salary`)
+        // is what the question compares with.
+        let own: &[&str] = match func {
+            "avg" => &["avg", "average", "mean"],
+            "min" => &["min", "minimum", "lowest"],
+            _ => &["max", "maximum", "highest"],
+        };
+        let named_for_it = self
+            .catalog
+            .tables
+            .iter()
+            .flat_map(|t| &t.columns)
+            .any(|c| {
+                let lower = c.name.to_lowercase();
+                let parts: Vec<&str> = lower.split('_').collect();
+                parts.iter().any(|p| own.contains(p))
+                    && phrase.iter().any(|w| parts.iter().any(|p| same_word(w, p)))
+            });
+        if named_for_it {
             return None;
         }
         let mut found: Vec<(usize, Compared)> = Vec::new();
@@ -320,6 +343,16 @@ impl Scope {
         }
         let table = (*words.get(k)?).to_string();
         let tail = &words[k + 1..];
+        // ("of all museums not opened after 2010", "… except those opened after 2010", "…
+        // opened no later than 2010": the years turned round.)
+        let turned = words.iter().any(|w| {
+            NEGATIONS.contains(w)
+                || *w == "t" // ("weren't" is "weren", "t")
+                || matches!(*w, "except" | "excluding" | "besides" | "but" | "other" | "others")
+        });
+        if turned {
+            return None;
+        }
         let (_, first, last) = year_phrase(tail)?;
         let lead = &tail[..first];
         let plain = lead.len() <= 3

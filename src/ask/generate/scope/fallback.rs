@@ -7,16 +7,18 @@
 //! query that writes one any other way ([`Scope::leaves_out`]):
 //!
 //! - a value the question names, held by one column pgask can tell
-//!   ([`Scope::value_holder`]): `customer.country = 'Brazil'`;
+//!   ([`Scope::value_holder`]): `customer.country = 'Brazil'`; or a choice between values one
+//!   column holds ([`super::value_choice`]), taken whole: `cartoon."Directed_by" IN ('Ben
+//!   Jones', 'Brandon Vietti')`;
 //! - a flag (a boolean column the question names): `products.discontinued`;
 //! - a year, with no range's word: `invoice.invoice_date >= '2023-01-01' AND
 //!   invoice.invoice_date < '2024-01-01'`;
 //! - years compared with a column that holds years as numbers or text
 //!   ([`super::year_numbers`]): `country."IndepYear" > 1950`, `singer."Birth_Year" IN (1948,
 //!   1949)`;
-//! - a comparison with an average ([`super::averages`]), which the strict grammar takes whole
-//!   as pgask writes it ([`Spec::written`]): `invoice.total > (SELECT avg(total) FROM
-//!   invoice)`.
+//! - a comparison with an average, a minimum or a maximum ([`super::averages`]), which the
+//!   strict grammar takes whole as pgask writes it ([`Spec::written`]): `invoice.total >
+//!   (SELECT avg(total) FROM invoice)`.
 //!
 //! A question with a word of negation, alternative or comparison, or more than one of a kind
 //! gets no fallback ([`Scope::strict_may_answer`]).
@@ -161,11 +163,12 @@ impl Scope {
     /// Whether the strict fallback may be written for the question: it sets no condition
     /// pgask reads ([`Self::sets_conditions`]), or only those pgask writes itself, at most one
     /// of each kind: a value it names, held by one column pgask knows
-    /// ([`Self::value_holder`]) and written as strict's text literals are ([`strict_text`]); a
-    /// flag; a year with no range's word ([`Self::strict_year`]). The question must have no
-    /// word of negation, alternative or comparison (`not`, `n't`, `except`, `other`, `or`,
-    /// `than`, …: pgask's condition could turn it round; the words of a comparison with an
-    /// average or of years compared with a column of years are their condition's). The
+    /// ([`Self::value_holder`]) and written as strict's text literals are ([`strict_text`]),
+    /// or a choice between values ([`Self::value_choice`]); a flag; a year with no range's
+    /// word ([`Self::strict_year`]) or years compared with a column of years; a comparison with
+    /// an average, a minimum or a maximum. The question must have no word of negation,
+    /// alternative or comparison (`not`, `n't`, `except`, `other`, `or`, `than`, …: pgask's
+    /// condition could turn it round; the words of those conditions are theirs). The
     /// steered pass writes the conditions
     /// ([`Self::strict_condition_for`]), and the query is judged by them
     /// ([`Self::leaves_out`]).
@@ -202,11 +205,15 @@ impl Scope {
         // ("more than the average price": the comparison's `than` is pgask's condition.)
         // (Only where the question has one average, minimum or maximum: pgask writes one
         // comparison.)
+        let compared_with = self.average_compared();
         let averages: Vec<&str> = q
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| averages::aggregate_of(w).is_some())
+            .filter(|w| {
+                let func = averages::aggregate_of(w);
+                func.is_some() && func == compared_with.as_ref().map(|a| a.func)
+            })
             .collect();
-        if let (Some(_), [word]) = (self.average_compared(), averages.as_slice()) {
+        if let (Some(_), [word]) = (&compared_with, averages.as_slice()) {
             let word = word.to_string();
             for phrase in [format!("than the {word}"), format!("than {word}")] {
                 q = q.replacen(&phrase, &word, 1);

@@ -4573,6 +4573,20 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
             ],
         ),
         (
+            "Which cartoons weren't directed by Ben Jones or Brandon Vietti?",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "directed_by"),
+            ],
+        ),
+        (
+            "cartoons directed by Ben Jones or Brandon Vietti and written by Ben Jones",
+            [
+                ("Ben Jones", "directed_by"),
+                ("Brandon Vietti", "directed_by"),
+            ],
+        ),
+        (
             "cartoons not directed by Ben Jones or Brandon Vietti",
             [
                 ("Ben Jones", "directed_by"),
@@ -4654,6 +4668,9 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
         "museums with more staff than the minimum staff number of all visits after 2010",
         "museums with 5 more staff than the minimum staff number",
         "museums with more than the minimum staff number of each museum opened after 2010",
+        "museums with more staff than the minimum staff number of all museums opened no later than 2010",
+        "museums with more staff than the minimum staff number of all museums not opened after 2010",
+        "museums with more staff than the minimum staff number of all museums except those opened after 2010",
     ] {
         assert_eq!(
             Scope::new(&catalog, &[0, 1], q).average_compared(),
@@ -4670,4 +4687,20 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
     .average_compared()
     .expect("a comparison with the maximum");
     assert_eq!((max.func, max.op, max.within.as_str()), ("max", "<", ""));
+    // A column named for the aggregate is what the question compares with.
+    let jobs = Catalog {
+        database: "hr".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![Table::new(
+            "employees",
+            vec![
+                Column::new("employee_id", "integer"),
+                Column::new("salary", "numeric"),
+                Column::new("min_salary", "numeric"),
+            ],
+        )],
+    };
+    let q = "employees with a salary below the minimum salary";
+    assert_eq!(Scope::new(&jobs, &[0], q).average_compared(), None);
 }

@@ -13,6 +13,7 @@ use super::fallback::{or_anywhere, where_uses};
 use super::lexer::{Kind, Tok};
 use super::Scope;
 use crate::ask::catalog::quote_ident;
+use crate::ask::generate::shape::NEGATIONS;
 
 /// The values of one choice and the column that holds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +22,6 @@ pub(super) struct Choice {
     pub column: String,
     /// The values as stored, in the question's order.
     pub values: Vec<String>,
-    /// The question's lower-cased text without the choice (for the fallback's word checks:
-    /// its "or" is the condition's, not an alternative pgask cannot write).
-    pub rest: String,
 }
 
 impl Choice {
@@ -59,8 +57,9 @@ fn separates(between: &str, last: bool) -> bool {
 
 impl Scope {
     /// The choice between values the question names ([`Choice`]): two to four values, all
-    /// it names, one after another with only commas, quotes and a last "or" between them,
-    /// held by one column. `None` otherwise, or where the question negates one.
+    /// it names, each once, one after another with only commas, quotes and a last "or"
+    /// between them, held by one column. `None` otherwise, or where the question has a word
+    /// of negation.
     pub(super) fn value_choice(&self) -> Option<Choice> {
         if !(2..=4).contains(&self.values.len()) {
             return None;
@@ -71,15 +70,27 @@ impl Scope {
         let mut found: Vec<(usize, usize, &String)> = Vec::new();
         for v in &self.values {
             let lower = v.to_lowercase();
+            // (A value named twice may be a condition of its own too: "employees in London or
+            // Paris with a manager in London".)
+            if q.matches(&lower).count() != 1 {
+                return None;
+            }
             let at = q.find(&lower)?;
             found.push((at, at + lower.len(), v));
+        }
+        // Any negation may be the choice's ("weren't directed by", "not … either A or B").
+        let negated = q
+            .split(|c: char| !c.is_alphanumeric() && !matches!(c, '\'' | '’'))
+            .any(|w| NEGATIONS.contains(&w) || w.ends_with("n't") || w.ends_with("n’t"));
+        if negated {
+            return None;
         }
         found.sort();
         let seps = found.windows(2).enumerate().all(|(k, w)| {
             let between = q.get(w[0].1..w[1].0).unwrap_or("x");
             w[0].1 <= w[1].0 && separates(between, k + 2 == found.len())
         });
-        if !seps || self.values.iter().any(|v| self.negates(v)) {
+        if !seps {
             return None;
         }
         let mut holder: Option<(&String, &String)> = None;
@@ -91,13 +102,10 @@ impl Scope {
             holder = Some((t, c));
         }
         let (table, column) = holder?;
-        let (start, end) = (found.first()?.0, found.last()?.1);
-        let rest = format!("{} {}", &q[..start], &q[end..]);
         Some(Choice {
             table: table.clone(),
             column: column.clone(),
             values: found.iter().map(|(_, _, v)| (*v).clone()).collect(),
-            rest,
         })
     }
 
