@@ -4391,32 +4391,29 @@ fn the_strict_fallback_compares_a_column_of_years_with_the_years_named() {
 
 #[test]
 fn the_strict_fallback_writes_a_comparison_with_an_average_its_grammar_takes_whole() {
-    use crate::ask::generate::grammar::{self, Profile, Spec};
+    use crate::ask::generate::grammar::Spec;
     let sc = average_scope("Which products cost more than the average product price?");
     // (Its `than` is the comparison's, no word of negation.)
     assert!(sc.strict_may_answer());
     let from = "SELECT products.name FROM products";
     let cond = " WHERE products.unit_price > (SELECT avg(unit_price) FROM products)";
-    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
     assert_eq!(
         sc.strict_condition_for("SELECT customer.name FROM customer"),
         None
     );
     // The strict spec reads the products and takes the condition whole, on that table only.
-    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1, 2], &[]));
-    assert_eq!(spec.reads, vec!["products".to_string()]);
-    assert_eq!(spec.written.len(), 1);
-    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
-    assert!(g.text.contains("(SELECT avg(unit_price) FROM products)"));
-    assert!(!sc.leaves_out(&format!("{from}{cond}")));
-    for turned in [
-        from.to_string(),
-        format!("{from}{cond} OR products.product_id > 5"),
-        format!("{from}{cond} AND products.unit_price > 5"),
-        format!("{from} WHERE products.unit_price > 5"),
-    ] {
-        assert!(sc.leaves_out(&turned), "{turned}");
-    }
+    strict_takes_whole(
+        &sc,
+        &[0, 1, 2],
+        ("products", "(SELECT avg(unit_price) FROM products)"),
+        (from, cond),
+        &[
+            from.to_string(),
+            format!("{from}{cond} OR products.product_id > 5"),
+            format!("{from}{cond} AND products.unit_price > 5"),
+            format!("{from} WHERE products.unit_price > 5"),
+        ],
+    );
     // Without a comparison with an average, nothing is written beside strict's own rules.
     let plain = average_scope("Which products are there?");
     let spec = plain.strict_spec(&Spec::from_catalog(&plain.catalog, &[0, 1, 2], &[]));
@@ -4470,7 +4467,6 @@ fn a_strict_fallback_that_starts_from_a_table_extending_the_named_one_is_dropped
 
 #[test]
 fn a_choice_between_values_of_one_column_is_one_in_list() {
-    use crate::ask::generate::grammar::{self, Profile, Spec};
     let catalog = Catalog {
         database: "tvshow".into(),
         fingerprint: String::new(),
@@ -4515,26 +4511,23 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
     assert!(sc.strict_may_answer());
     let from = "SELECT cartoon.title FROM cartoon";
     let cond = " WHERE cartoon.directed_by IN ('Ben Jones', 'Brandon Vietti')";
-    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
     // The full pass gets the same list where it would end without it, never one value alone.
     assert_eq!(
         sc.condition_for("SELECT title FROM cartoon").as_deref(),
         Some(" WHERE directed_by IN ('Ben Jones', 'Brandon Vietti')")
     );
-    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1], &[]));
-    assert_eq!(spec.reads, vec!["cartoon".to_string()]);
-    assert_eq!(spec.written.len(), 1);
-    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
-    assert!(g.text.contains("IN ('Ben Jones', 'Brandon Vietti')"));
-    assert!(!sc.leaves_out(&format!("{from}{cond}")));
-    for turned in [
-        from.to_string(),
-        format!("{from} WHERE cartoon.directed_by = 'Ben Jones'"),
-        format!("{from}{cond} OR cartoon.id > 5"),
-        format!("{from}{cond} AND cartoon.directed_by <> 'Ben Jones'"),
-    ] {
-        assert!(sc.leaves_out(&turned), "{turned}");
-    }
+    strict_takes_whole(
+        &sc,
+        &[0, 1],
+        ("cartoon", "IN ('Ben Jones', 'Brandon Vietti')"),
+        (from, cond),
+        &[
+            from.to_string(),
+            format!("{from} WHERE cartoon.directed_by = 'Ben Jones'"),
+            format!("{from}{cond} OR cartoon.id > 5"),
+            format!("{from}{cond} AND cartoon.directed_by <> 'Ben Jones'"),
+        ],
+    );
     // Three values, commas and a last "or".
     let three = scope(
         "cartoons directed by Ben Jones, Brandon Vietti, or Joe Dante",
@@ -4602,7 +4595,6 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
 
 #[test]
 fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
-    use crate::ask::generate::grammar::{self, Profile, Spec};
     let catalog = Catalog {
         database: "museum_visit".into(),
         fingerprint: String::new(),
@@ -4640,24 +4632,23 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
     let from = "SELECT museum.\"Name\" FROM museum";
     let cond = " WHERE museum.\"Num_of_Staff\" > (SELECT min(\"Num_of_Staff\") FROM museum WHERE \"Open_Year\" > '2010')";
     // The years are the subquery's: no condition of their own first.
-    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
-    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, &[0, 1], &[]));
-    assert_eq!(spec.reads, vec!["museum".to_string()]);
-    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
-    assert!(g
-        .text
-        .contains("(SELECT min(\\\"Num_of_Staff\\\") FROM museum WHERE"));
-    assert!(!sc.leaves_out(&format!("{from}{cond}")));
-    for turned in [
-        from.to_string(),
-        format!("{from}{cond} AND museum.\"Open_Year\" > '2010'"),
-        format!("{from} WHERE museum.\"Open_Year\" > '2010'"),
-        format!(
-            "{from} WHERE museum.\"Num_of_Staff\" > (SELECT min(\"Num_of_Staff\") FROM museum)"
+    strict_takes_whole(
+        &sc,
+        &[0, 1],
+        (
+            "museum",
+            "(SELECT min(\\\"Num_of_Staff\\\") FROM museum WHERE",
         ),
-    ] {
-        assert!(sc.leaves_out(&turned), "{turned}");
-    }
+        (from, cond),
+        &[
+            from.to_string(),
+            format!("{from}{cond} AND museum.\"Open_Year\" > '2010'"),
+            format!("{from} WHERE museum.\"Open_Year\" > '2010'"),
+            format!(
+                "{from} WHERE museum.\"Num_of_Staff\" > (SELECT min(\"Num_of_Staff\") FROM museum)"
+            ),
+        ],
+    );
     // The full pass must compute the minimum before it ends.
     assert_eq!(sc.average_unmet(&lex(from)), 1);
     assert_eq!(sc.average_unmet(&lex(&format!("{from}{cond}"))), 0);
@@ -4703,4 +4694,27 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
     };
     let q = "employees with a salary below the minimum salary";
     assert_eq!(Scope::new(&jobs, &[0], q).average_compared(), None);
+}
+
+/// The strict fallback of `sc` over the tables `ids`: every query reads `table`, the grammar
+/// takes pgask's condition whole (`fragment` of it), `from` + `cond` is kept, and each of
+/// `turned` is dropped.
+fn strict_takes_whole(
+    sc: &Scope,
+    ids: &[usize],
+    (table, fragment): (&str, &str),
+    (from, cond): (&str, &str),
+    turned: &[String],
+) {
+    use crate::ask::generate::grammar::{self, Profile, Spec};
+    assert_eq!(sc.strict_condition_for(from).as_deref(), Some(cond));
+    let spec = sc.strict_spec(&Spec::from_catalog(&sc.catalog, ids, &[]));
+    assert_eq!(spec.reads, vec![table.to_string()]);
+    assert_eq!(spec.written.len(), 1);
+    let g = grammar::build(&spec, Profile::Strict).expect("strict grammar");
+    assert!(g.text.contains(fragment), "{fragment}");
+    assert!(!sc.leaves_out(&format!("{from}{cond}")));
+    for t in turned {
+        assert!(sc.leaves_out(t), "{t}");
+    }
 }
