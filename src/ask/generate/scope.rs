@@ -1904,6 +1904,20 @@ impl Scope {
                 {
                     problems += 1;
                 }
+                // `invoice_date > 10`: a number against a date, time or interval column has no
+                // operator (42883); refused at its first digit, so the model writes a date or
+                // compares another column.
+                Kind::Literal
+                    if t.text.starts_with(|c: char| c.is_ascii_digit())
+                        && compared_column(&toks[..i]).is_some_and(|end| {
+                            self.time_column(&toks[..end], &bindings, &visible)
+                        }) =>
+                {
+                    problems += 1;
+                    if t.complete {
+                        literals.push(t.text.to_string());
+                    }
+                }
                 // `artist_id = 'AC/DC'`: text against a number column fails at run time;
                 // refused at its opening quote, so the model picks another column or value.
                 Kind::Literal

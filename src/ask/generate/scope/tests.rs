@@ -4718,3 +4718,42 @@ fn strict_takes_whole(
         assert!(sc.leaves_out(t), "{t}");
     }
 }
+
+#[test]
+fn a_number_against_a_date_column_is_refused_at_its_first_digit() {
+    let catalog = Catalog {
+        database: "chinook".into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables: vec![Table::new(
+            "invoice",
+            vec![
+                Column::new("invoice_id", "integer"),
+                Column::new("invoice_date", "timestamp without time zone"),
+                Column::new("total", "numeric"),
+            ],
+        )],
+    };
+    let sc = Scope::new(
+        &catalog,
+        &[0],
+        "How many invoices are above the average invoice total?",
+    );
+    // Gemma's first attempt at chinook:29: `invoice_date > 10` (42883).
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM invoice WHERE invoice_date >| 1"
+    ));
+    assert!(refused(
+        &sc,
+        "SELECT count(*) FROM invoice i WHERE i.invoice_date =| 2023"
+    ));
+    // A date, a number column, or a year of the date: free.
+    for ok in [
+        "SELECT count(*) FROM invoice WHERE invoice_date >| '2023-01-01'",
+        "SELECT count(*) FROM invoice WHERE total >| 10",
+        "SELECT count(*) FROM invoice WHERE extract(year FROM invoice_date) =| 2023",
+    ] {
+        assert!(!refused(&sc, ok), "{ok}");
+    }
+}
