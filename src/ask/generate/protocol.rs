@@ -141,6 +141,22 @@ impl Output {
     pub fn has_query(&self) -> bool {
         self.stop == Stop::Eos || self.finished.is_some()
     }
+
+    /// Adds what another pass of the same candidate cost (its times, tokens, resamples,
+    /// refusals and backtracks): one candidate written twice reports both passes.
+    pub fn add_costs(&mut self, other: &Output) {
+        self.prompt_ms += other.prompt_ms;
+        self.generate_ms += other.generate_ms;
+        self.grammar_ms += other.grammar_ms;
+        self.grammar_build_ms += other.grammar_build_ms;
+        self.finish_ms += other.finish_ms;
+        self.generated_tokens += other.generated_tokens;
+        self.grammar_resamples += other.grammar_resamples;
+        self.grammar_checked += other.grammar_checked;
+        self.scope_refusals += other.scope_refusals;
+        self.backtracks += other.backtracks;
+        self.reused_logits += other.reused_logits;
+    }
 }
 
 /// pgask → worker.

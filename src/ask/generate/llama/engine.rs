@@ -274,16 +274,7 @@ impl Engine {
         // (A cancelled second pass is the attempt's end, as without a first query.)
         if lost && !answers && second.stop != Stop::Cancelled {
             tracing::debug!(sql = %written.trim(), question = %scope.question, "the fallback does not answer; the first pass's finished query stands");
-            first.prompt_ms += second.prompt_ms;
-            first.generate_ms += second.generate_ms;
-            first.grammar_ms += second.grammar_ms;
-            first.grammar_build_ms += second.grammar_build_ms;
-            first.finish_ms += second.finish_ms;
-            first.generated_tokens += second.generated_tokens;
-            first.grammar_resamples += second.grammar_resamples;
-            first.grammar_checked += second.grammar_checked;
-            first.backtracks += second.backtracks;
-            first.reused_logits += second.reused_logits;
+            first.add_costs(&second);
             return Ok(first);
         }
         if second.has_query() && !answers {
@@ -293,17 +284,7 @@ impl Engine {
             second.finished = None;
         }
         tracing::debug!(first = %first.text.trim(), stop = ?first.stop, "no query to run, or one finished after a dead end: written again under the fallback grammar");
-        second.prompt_ms += first.prompt_ms;
-        second.generate_ms += first.generate_ms;
-        second.grammar_ms += first.grammar_ms;
-        second.grammar_build_ms += first.grammar_build_ms;
-        second.finish_ms += first.finish_ms;
-        second.generated_tokens += first.generated_tokens;
-        second.grammar_resamples += first.grammar_resamples;
-        second.grammar_checked += first.grammar_checked;
-        second.scope_refusals += first.scope_refusals;
-        second.backtracks += first.backtracks;
-        second.reused_logits += first.reused_logits;
+        second.add_costs(&first);
         second.prompt_tokens = first.prompt_tokens;
         second.reused_tokens = first.reused_tokens;
         second.fallback_from = Some(FirstPass {

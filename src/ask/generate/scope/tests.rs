@@ -13,6 +13,16 @@ fn table(name: &str, cols: &[&str]) -> Table {
     Table::new(name, cols.iter().map(column).collect())
 }
 
+/// A catalog of `tables` in the database `database` (no fingerprint, no extensions).
+fn catalog_of(database: &str, tables: Vec<Table>) -> Catalog {
+    Catalog {
+        database: database.into(),
+        fingerprint: String::new(),
+        extensions: Vec::new(),
+        tables,
+    }
+}
+
 fn scope(question: &str) -> Scope {
     let catalog = Catalog {
         database: "chinook".into(),
@@ -4467,11 +4477,9 @@ fn a_strict_fallback_that_starts_from_a_table_extending_the_named_one_is_dropped
 
 #[test]
 fn a_choice_between_values_of_one_column_is_one_in_list() {
-    let catalog = Catalog {
-        database: "tvshow".into(),
-        fingerprint: String::new(),
-        extensions: Vec::new(),
-        tables: vec![
+    let catalog = catalog_of(
+        "tvshow",
+        vec![
             Table::new(
                 "cartoon",
                 vec![
@@ -4486,7 +4494,7 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
                 vec![Column::new("id", "integer"), Column::new("country", "text")],
             ),
         ],
-    };
+    );
     let holders = |pairs: &[(&str, &str)]| -> Vec<(String, String, String)> {
         pairs
             .iter()
@@ -4595,11 +4603,9 @@ fn a_choice_between_values_of_one_column_is_one_in_list() {
 
 #[test]
 fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
-    let catalog = Catalog {
-        database: "museum_visit".into(),
-        fingerprint: String::new(),
-        extensions: Vec::new(),
-        tables: vec![
+    let catalog = catalog_of(
+        "museum_visit",
+        vec![
             Table::new(
                 "museum",
                 vec![
@@ -4617,7 +4623,7 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
                 ],
             ),
         ],
-    };
+    );
     let q = "find the names of museums which have more staff than the minimum staff number of all museums opened after 2010.";
     let sc = Scope::new(&catalog, &[0, 1], q);
     let a = sc
@@ -4679,11 +4685,9 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
     .expect("a comparison with the maximum");
     assert_eq!((max.func, max.op, max.within.as_str()), ("max", "<", ""));
     // A column named for the aggregate is what the question compares with.
-    let jobs = Catalog {
-        database: "hr".into(),
-        fingerprint: String::new(),
-        extensions: Vec::new(),
-        tables: vec![Table::new(
+    let jobs = catalog_of(
+        "hr",
+        vec![Table::new(
             "employees",
             vec![
                 Column::new("employee_id", "integer"),
@@ -4691,7 +4695,7 @@ fn a_comparison_with_a_minimum_over_the_rows_of_some_years_is_one_condition() {
                 Column::new("min_salary", "numeric"),
             ],
         )],
-    };
+    );
     let q = "employees with a salary below the minimum salary";
     assert_eq!(Scope::new(&jobs, &[0], q).average_compared(), None);
 }
@@ -4721,11 +4725,9 @@ fn strict_takes_whole(
 
 #[test]
 fn a_number_against_a_date_column_is_refused_at_its_first_digit() {
-    let catalog = Catalog {
-        database: "chinook".into(),
-        fingerprint: String::new(),
-        extensions: Vec::new(),
-        tables: vec![Table::new(
+    let catalog = catalog_of(
+        "chinook",
+        vec![Table::new(
             "invoice",
             vec![
                 Column::new("invoice_id", "integer"),
@@ -4733,7 +4735,7 @@ fn a_number_against_a_date_column_is_refused_at_its_first_digit() {
                 Column::new("total", "numeric"),
             ],
         )],
-    };
+    );
     let sc = Scope::new(
         &catalog,
         &[0],
